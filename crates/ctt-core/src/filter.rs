@@ -1,0 +1,185 @@
+//! The filter: which events are stored (SPEC §3).
+//!
+//! By default an event whose `eventName`, lower-cased, starts with one of the
+//! original system's read-only prefixes is dropped. The prefixes are configurable,
+//! everything can be kept, and events can also be dropped by `readOnly`,
+//! `eventSource`, `eventType` or identity type. Every ingestion path applies it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Event;
+
+/// The original system's list of read-only `eventName` prefixes.
+pub const DEFAULT_DROP_PREFIXES: &[&str] = &[
+    "get", "describe", "list", "info", "decrypt", "checkmfa", "head",
+];
+
+/// The `[filter]` section of the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterConfig {
+    /// Store every event with an `eventName`, ignoring every rule below.
+    pub keep_all: bool,
+    /// Drop events whose `eventName`, lower-cased, starts with one of these.
+    pub drop_event_name_prefixes: Vec<String>,
+    /// Drop events whose `readOnly` is `true`.
+    pub drop_read_only: bool,
+    /// Drop events from these `eventSource`s (e.g. `kms.amazonaws.com`).
+    pub drop_event_sources: Vec<String>,
+    /// Drop events of these `eventType`s (e.g. `AwsServiceEvent`).
+    pub drop_event_types: Vec<String>,
+    /// Drop events of these `userIdentity.type`s (e.g. `AWSService`).
+    pub drop_identity_types: Vec<String>,
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        Self {
+            keep_all: false,
+            drop_event_name_prefixes: DEFAULT_DROP_PREFIXES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            drop_read_only: false,
+            drop_event_sources: Vec::new(),
+            drop_event_types: Vec::new(),
+            drop_identity_types: Vec::new(),
+        }
+    }
+}
+
+/// A [`FilterConfig`] made ready for the hot path.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    config: FilterConfig,
+}
+
+impl Filter {
+    pub fn new(mut config: FilterConfig) -> Self {
+        for prefix in &mut config.drop_event_name_prefixes {
+            *prefix = prefix.to_lowercase();
+        }
+        Self { config }
+    }
+
+    /// Whether the event is stored.
+    pub fn keeps(&self, event: &Event) -> bool {
+        let c = &self.config;
+        if c.keep_all {
+            return true;
+        }
+        let name = event.event_name.to_lowercase();
+        if c.drop_event_name_prefixes
+            .iter()
+            .any(|p| name.starts_with(p.as_str()))
+        {
+            return false;
+        }
+        if c.drop_read_only && event.read_only == Some(true) {
+            return false;
+        }
+        if c.drop_event_sources.contains(&event.event_source) {
+            return false;
+        }
+        let listed = |list: &[String], value: &Option<String>| {
+            value.as_ref().is_some_and(|v| list.contains(v))
+        };
+        !(listed(&c.drop_event_types, &event.event_type)
+            || listed(&c.drop_identity_types, &event.identity_type))
+    }
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Self::new(FilterConfig::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalise;
+    use serde_json::json;
+
+    fn event(name: &str) -> Event {
+        normalise(
+            json!({"eventID": "1", "eventTime": "2018-01-01T00:00:00Z", "eventName": name,
+            "eventSource": "ec2.amazonaws.com", "readOnly": true, "eventType": "AwsApiCall",
+            "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}}),
+        )
+        .expect("valid record")
+    }
+
+    #[test]
+    fn default_filter_drops_the_originals_read_only_prefixes() {
+        let filter = Filter::default();
+        for name in [
+            "GetObject",
+            "DescribeInstances",
+            "ListBuckets",
+            "InfoX",
+            "Decrypt",
+            "CheckMfa",
+            "HeadBucket",
+            "describeX",
+        ] {
+            assert!(!filter.keeps(&event(name)), "{name}");
+        }
+        for name in [
+            "RunInstances",
+            "AssumeRole",
+            "CreateTags",
+            "ConsoleLogin",
+            "PutObject",
+        ] {
+            assert!(filter.keeps(&event(name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn configurable_rules_drop_by_attribute() {
+        let keep_all = Filter::new(FilterConfig {
+            keep_all: true,
+            ..Default::default()
+        });
+        assert!(keep_all.keeps(&event("DescribeInstances")));
+
+        let no_prefixes = FilterConfig {
+            drop_event_name_prefixes: vec![],
+            ..Default::default()
+        };
+        assert!(Filter::new(no_prefixes.clone()).keeps(&event("DescribeInstances")));
+        for config in [
+            FilterConfig {
+                drop_read_only: true,
+                ..no_prefixes.clone()
+            },
+            FilterConfig {
+                drop_event_sources: vec!["ec2.amazonaws.com".into()],
+                ..no_prefixes.clone()
+            },
+            FilterConfig {
+                drop_event_types: vec!["AwsApiCall".into()],
+                ..no_prefixes.clone()
+            },
+            FilterConfig {
+                drop_identity_types: vec!["AWSService".into()],
+                ..no_prefixes.clone()
+            },
+            FilterConfig {
+                drop_event_name_prefixes: vec!["RUN".into()],
+                ..Default::default()
+            },
+        ] {
+            let name = if config.drop_event_name_prefixes.is_empty() {
+                "DescribeInstances"
+            } else {
+                "RunInstances"
+            };
+            assert!(
+                !Filter::new(config.clone()).keeps(&event(name)),
+                "{config:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The pure core of CloudTrail-Tracker: no I/O, no async.
+//!
+//! It owns the vocabulary of the data flow — a CloudTrail [`record`] as AWS wrote
+//! it, the [`event`] we store after [normalising](event::normalise) it, the
+//! [`filter`] that decides what is kept, the flattened [`params`] the original API
+//! filters on, and the [`query`] every front end (CLI, REST API, portal, Lambda)
+//! builds and every store answers.
+
+pub mod event;
+pub mod filter;
+pub mod params;
+pub mod query;
+pub mod record;
+pub mod redact;
+pub mod time;
+pub mod user;
+
+pub use event::{Event, EventSummary, RecordRejection, normalise};
+pub use filter::{Filter, FilterConfig};
+pub use query::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};

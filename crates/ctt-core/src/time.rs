@@ -1,0 +1,142 @@
+//! Instants as the API and CLI accept them (SPEC §5), and as events carry them.
+//!
+//! Accepted: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS`, `YYYY-MM-DD HH:MM:SS`, each with an
+//! optional `Z` or `±HH:MM` (else UTC), and fractional seconds. A date-only bound
+//! covers its whole day: as `from` it is 00:00:00, as `to` it is 23:59:59.
+//! Events are stored to the second, so both bounds are inclusive.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+
+/// Which end of a range a date-only value stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    From,
+    To,
+}
+
+/// Why a time could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a date or time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or YYYY-MM-DD HH:MM:SS, with optional Z or ±HH:MM"
+)]
+pub struct TimeParseError(pub String);
+
+/// Parses a `from`/`to` value.
+pub fn parse_bound(raw: &str, bound: Bound) -> Result<DateTime<Utc>, TimeParseError> {
+    let text = raw.trim();
+    let error = || TimeParseError(raw.to_owned());
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let time = match bound {
+            Bound::From => NaiveTime::MIN,
+            Bound::To => NaiveTime::from_hms_opt(23, 59, 59).ok_or_else(error)?,
+        };
+        return Ok(Utc.from_utc_datetime(&date.and_time(time)));
+    }
+    let normalised = text.replacen(' ', "T", 1);
+    if let Ok(t) = DateTime::parse_from_rfc3339(&normalised) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    // Offsets without a colon (`+0100`) and times without seconds' fraction or zone.
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z"] {
+        if let Ok(t) = DateTime::parse_from_str(&normalised, format) {
+            return Ok(t.with_timezone(&Utc));
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&normalised, format) {
+            return Ok(Utc.from_utc_datetime(&t));
+        }
+    }
+    Err(error())
+}
+
+/// Parses a record's `eventTime` (`YYYY-MM-DDTHH:MM:SSZ`, or any RFC 3339 time).
+pub fn parse_event_time(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Formats an instant the way CloudTrail writes `eventTime`.
+pub fn format_event_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// An instant as whole seconds since the Unix epoch (how stores keep event times).
+pub fn to_seconds(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// The inverse of [`to_seconds`]; out-of-range values clamp to the epoch.
+pub fn from_seconds(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn parses_every_format_of_spec_5() {
+        let cases = [
+            ("2018-01-01", Bound::From, "2018-01-01T00:00:00Z"),
+            ("2018-01-01", Bound::To, "2018-01-01T23:59:59Z"),
+            ("2018-01-01T10:20:30", Bound::From, "2018-01-01T10:20:30Z"),
+            ("2018-01-01 10:20:30", Bound::To, "2018-01-01T10:20:30Z"),
+            ("2018-01-01T10:20:30Z", Bound::From, "2018-01-01T10:20:30Z"),
+            ("2018-01-01 10:20:30Z", Bound::From, "2018-01-01T10:20:30Z"),
+            (
+                "2018-01-01T10:20:30+02:00",
+                Bound::From,
+                "2018-01-01T08:20:30Z",
+            ),
+            (
+                "2018-01-01T10:20:30-01:30",
+                Bound::From,
+                "2018-01-01T11:50:30Z",
+            ),
+            (
+                "2018-01-01 10:20:30+0200",
+                Bound::From,
+                "2018-01-01T08:20:30Z",
+            ),
+            ("2018-01-01T10:20", Bound::From, "2018-01-01T10:20:00Z"),
+            (
+                "2018-01-01T10:20:30.250Z",
+                Bound::From,
+                "2018-01-01T10:20:30.250Z",
+            ),
+        ];
+        for (raw, bound, expected) in cases {
+            assert_eq!(parse_bound(raw, bound), Ok(at(expected)), "{raw}");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_times() {
+        for raw in [
+            "",
+            "yesterday",
+            "2018-13-01",
+            "2018-02-30",
+            "2018-01-01T25:00:00",
+            "1514764800",
+        ] {
+            assert!(parse_bound(raw, Bound::From).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn event_times_round_trip_to_the_second() {
+        let t = parse_event_time("2017-06-01T21:51:28Z").unwrap_or_default();
+        assert_eq!(format_event_time(t), "2017-06-01T21:51:28Z");
+        assert_eq!(from_seconds(to_seconds(t)), t);
+        assert_eq!(parse_event_time("eventTime"), None);
+    }
+}

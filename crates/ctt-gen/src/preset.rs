@@ -1,0 +1,160 @@
+//! Presets: named sizes of generated history (`small` for tests, `paper` for the
+//! original thesis' four years), and the [`Profile`] of numeric knobs each one
+//! stands for.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A named size of generated history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Preset {
+    /// About 14 days, a few hundred files, 5,000–10,000 records; generates in well under a second.
+    Small,
+    /// Four years (1461 days), ~400,000 files, ~2.4 million records of which
+    /// ~700,000 pass the default filter: the volume of the original thesis.
+    Paper,
+}
+
+impl Preset {
+    /// The preset's name as accepted by [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Small => "small",
+            Preset::Paper => "paper",
+        }
+    }
+
+    /// Number of days of history the preset covers.
+    pub fn default_days(self) -> u32 {
+        self.profile().days
+    }
+
+    pub(crate) fn profile(self) -> &'static Profile {
+        match self {
+            Preset::Small => &SMALL,
+            Preset::Paper => &PAPER,
+        }
+    }
+}
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Preset {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "small" => Ok(Preset::Small),
+            "paper" => Ok(Preset::Paper),
+            other => anyhow::bail!("unknown preset `{other}`: expected `small` or `paper`"),
+        }
+    }
+}
+
+/// Background (service) load of one region: how often a 5-minute window holds
+/// service activity, and how many records such a window holds on average.
+#[derive(Debug)]
+pub(crate) struct RegionLoad {
+    pub name: &'static str,
+    /// Probability that a 5-minute window has background records.
+    pub window_share: f64,
+    /// Mean number of background records in a window that has some (at least 1).
+    pub mean_records: f64,
+    /// Share of lab and homework sessions run in this region.
+    pub session_share: f64,
+}
+
+/// Events that happen on a fixed rhythm of days (day number since 1970 modulo
+/// `every`), so that every seed gets them.
+#[derive(Debug)]
+pub(crate) struct Rhythms {
+    /// A log file re-delivered with some of its records (same eventIDs) in a second file.
+    pub redelivery: i64,
+    /// A record without `userIdentity`.
+    pub missing_identity: i64,
+    /// A root console session.
+    pub root_session: i64,
+}
+
+/// The numeric knobs behind a [`Preset`].
+#[derive(Debug)]
+pub(crate) struct Profile {
+    pub days: u32,
+    pub students: u32,
+    pub regions: &'static [RegionLoad],
+    /// Labs only in term time (mid-September to December, February to May) on
+    /// Monday–Thursday; otherwise every weekday has labs.
+    pub term_calendar: bool,
+    /// Lab sessions on a lab day (inclusive range).
+    pub labs_per_day: (u32, u32),
+    /// Students attending one lab session (inclusive range).
+    pub lab_attendance: (u32, u32),
+    /// Mean seconds between a student's actions.
+    pub action_gap_secs: f64,
+    /// Mean number of students working outside labs per day (more on lab days).
+    pub homework_sessions: f64,
+    /// Records per log file at most (a busy window is split into several files).
+    pub file_cap: (usize, usize),
+    pub rhythms: Rhythms,
+}
+
+static SMALL: Profile = Profile {
+    days: 14,
+    students: 60,
+    regions: &[
+        RegionLoad { name: "us-east-1", window_share: 0.05, mean_records: 2.5, session_share: 0.8 },
+        RegionLoad { name: "eu-west-1", window_share: 0.02, mean_records: 2.0, session_share: 0.2 },
+        RegionLoad { name: "eu-central-1", window_share: 0.01, mean_records: 1.5, session_share: 0.0 },
+    ],
+    term_calendar: false,
+    labs_per_day: (1, 1),
+    lab_attendance: (8, 14),
+    action_gap_secs: 75.0,
+    homework_sessions: 2.0,
+    file_cap: (30, 40),
+    rhythms: Rhythms { redelivery: 4, missing_identity: 5, root_session: 5 },
+};
+
+static PAPER: Profile = Profile {
+    days: 1461,
+    students: 250,
+    regions: &[
+        RegionLoad { name: "us-east-1", window_share: 0.62, mean_records: 2.6, session_share: 0.75 },
+        RegionLoad { name: "eu-west-1", window_share: 0.12, mean_records: 2.0, session_share: 0.2 },
+        RegionLoad { name: "us-west-2", window_share: 0.06, mean_records: 1.6, session_share: 0.05 },
+        RegionLoad { name: "eu-central-1", window_share: 0.04, mean_records: 1.5, session_share: 0.0 },
+    ],
+    term_calendar: true,
+    labs_per_day: (1, 2),
+    lab_attendance: (15, 35),
+    action_gap_secs: 70.0,
+    homework_sessions: 4.0,
+    file_cap: (25, 40),
+    rhythms: Rhythms { redelivery: 40, missing_identity: 30, root_session: 20 },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preset_parses_and_displays() {
+        for preset in [Preset::Small, Preset::Paper] {
+            assert_eq!(preset.to_string().parse::<Preset>().ok(), Some(preset));
+        }
+        assert_eq!(" Paper ".parse::<Preset>().ok(), Some(Preset::Paper));
+        assert!("large".parse::<Preset>().is_err());
+    }
+
+    #[test]
+    fn region_session_shares_sum_to_one() {
+        for preset in [Preset::Small, Preset::Paper] {
+            let total: f64 = preset.profile().regions.iter().map(|r| r.session_share).sum();
+            assert!((total - 1.0).abs() < 1e-9, "{preset}: {total}");
+        }
+    }
+}
