@@ -1,14 +1,203 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Where events live: the [`EventStore`] trait, the embedded [`SqliteStore`], and
+//! the [`conformance`] suite that every backend must pass.
+//!
+//! A store keeps three things: events (with their indexed parameters), the
+//! catalog (users, services, parameter names) and the file ledger. Loading a batch
+//! writes all three in one transaction — the basis of exactly-once ingest: a file
+//! is in the ledger if and only if its events are stored.
+
+pub mod conformance;
+mod ledger;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ctt_core::query::Cursor;
+use ctt_core::{Event, EventQuery, EventSummary, GroupBy};
+use serde::Serialize;
+
+pub use ledger::{FileCounts, FileOutcome, LedgerEntry};
+pub use sqlite::SqliteStore;
+
+/// The parameters indexed by default (SPEC §3): the original system's kept ones.
+/// Typed attributes (`eventType`, `userAgent`, `awsRegion`, …) are always indexed.
+pub const DEFAULT_INDEXED_PARAMETERS: &[&str] = &[
+    "requestParameters_bucketName",
+    "requestParameters_instanceType",
+    "requestParameters_dBInstanceIdentifier",
+    "requestParameters_dBSecurityGroupName",
+    "requestParameters_roleSessionName",
+    "requestParameters_volumeSet_items_0_volumeId",
+    "requestParameters_includeAllInstances",
+    "requestParameters_includeDeleted",
+    "userIdentity_principalId",
+];
+
+/// An event ready to store, with the values of the store's indexed parameters.
+#[derive(Debug, Clone)]
+pub struct IndexedEvent {
+    pub event: Event,
+    /// `(name, value)` for each indexed parameter the record has.
+    pub params: Vec<(String, String)>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl IndexedEvent {
+    /// Flattens the event's record once: picks the values of `indexed` parameters
+    /// and adds every parameter name to `names` (the catalog of `/parameters`).
+    pub fn new(
+        event: Event,
+        indexed: &[String],
+        names: &mut std::collections::BTreeSet<String>,
+    ) -> Self {
+        let mut params = Vec::new();
+        ctt_core::params::flatten(&event.record, |name, value| {
+            if indexed.iter().any(|i| i == name) {
+                params.push((name.to_owned(), value.to_owned()));
+            }
+            if !names.contains(name) {
+                names.insert(name.to_owned());
+            }
+        });
+        Self { event, params }
     }
+}
+
+/// One log file's contribution to a batch: its ledger entry and its kept events.
+#[derive(Debug, Clone)]
+pub struct LoadedFile {
+    pub entry: LedgerEntry,
+    pub events: Vec<IndexedEvent>,
+    /// Every parameter name seen in the file's kept events (for `/parameters`).
+    pub parameter_names: Vec<String>,
+}
+
+/// A user or a service in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogEntry {
+    pub name: String,
+    pub events: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// One page of events, and where the next one starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<EventSummary>,
+    pub next: Option<Cursor>,
+}
+
+/// A group of `/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupCount {
+    pub key: String,
+    pub count: u64,
+}
+
+/// An event with its whole (redacted) record, for `/events/{eventID}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDetail {
+    pub summary: EventSummary,
+    pub record: serde_json::Value,
+}
+
+/// What a store holds, for `/health`, `/metrics` and `ctt status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreStatus {
+    pub events: u64,
+    pub files_loaded: u64,
+    pub files_failed: u64,
+    pub last_file: Option<String>,
+    pub last_file_at: Option<DateTime<Utc>>,
+    pub last_event_time: Option<DateTime<Utc>>,
+}
+
+/// Which ledger entries to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerFilter {
+    All,
+    Failed,
+}
+
+/// Why a store could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open store {location}")]
+    Open {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("store {location} was written by a newer ctt (schema {found}, this ctt knows {known})")]
+    NewerSchema {
+        location: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("store query failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("store task failed")]
+    Task(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(error))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A place events are stored and queried. SQLite here, DynamoDB on AWS.
+///
+/// Every implementation passes [`conformance`]. Writes are idempotent by
+/// `eventID`; `load` is atomic per call: events, catalog and ledger together.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores a batch of files atomically. Returns, per file and in order, how many
+    /// of its events were new and how many were already stored.
+    async fn load(&self, files: Vec<LoadedFile>) -> StoreResult<Vec<FileCounts>>;
+
+    /// The ledger, oldest first.
+    async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// The ledger entry of one file, if it was ever loaded or failed.
+    async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>>;
+
+    /// The parameters this store indexes (fixed when the store is created).
+    fn indexed_parameters(&self) -> &[String];
+
+    /// One page of matching events in `(eventTime, eventID)` order, after `cursor`.
+    async fn events(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<EventPage>;
+
+    /// The exact number of matching events.
+    async fn count(&self, query: &EventQuery) -> StoreResult<u64>;
+
+    /// Matching events counted by group, largest first (by time for hour/day).
+    async fn stats(
+        &self,
+        query: &EventQuery,
+        group_by: GroupBy,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupCount>>;
+
+    /// One event with its whole record.
+    async fn event(&self, event_id: &str) -> StoreResult<Option<EventDetail>>;
+
+    /// Users seen, by name.
+    async fn users(&self) -> StoreResult<Vec<CatalogEntry>>;
+
+    /// Services seen, by name.
+    async fn services(&self) -> StoreResult<Vec<CatalogEntry>>;
+
+    /// Parameter names seen, sorted.
+    async fn parameters(&self) -> StoreResult<Vec<String>>;
+
+    /// Totals and the latest file loaded.
+    async fn status(&self) -> StoreResult<StoreStatus>;
 }

@@ -1,0 +1,534 @@
+//! The behavioural suite every [`EventStore`] must pass (SPEC §8: "both backends
+//! pass the same behavioural test suite").
+//!
+//! Each check takes a fresh, empty store. A backend's tests call
+//! [`store_conformance_tests!`](crate::store_conformance_tests) with an async
+//! expression that makes one, which expands to one `#[tokio::test]` per check.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use ctt_core::query::Cursor;
+use ctt_core::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope, normalise};
+use serde_json::{Value, json};
+
+use crate::{
+    EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LedgerFilter, LoadedFile,
+};
+
+/// Expands to one test per conformance check, each on a store made by `$make`
+/// (an expression evaluating to a future of a store).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@each $make;
+            paging_returns_every_event_once_in_order,
+            loading_twice_stores_once,
+            ledger_records_outcomes_and_counts,
+            scopes_select_user_and_service,
+            time_bounds_are_inclusive_to_the_second,
+            event_name_matches_exactly_or_by_prefix,
+            params_match_columns_indexed_and_record_values,
+            only_user_hides_other_users,
+            stats_group_and_count,
+            catalog_lists_users_services_and_parameters,
+            event_detail_returns_the_redacted_record,
+            status_reports_totals,
+        );
+    };
+    (@each $make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store = $make.await;
+                $crate::conformance::$check(&store).await;
+            }
+        )*
+    };
+}
+
+/// `2018-03-DD THH:MM:SSZ`.
+fn t(day: u32, hms: &str) -> String {
+    format!("2018-03-{day:02}T{hms}Z")
+}
+
+fn at(raw: &str) -> DateTime<Utc> {
+    ctt_core::time::parse_event_time(raw).unwrap_or_default()
+}
+
+/// A record of user `user` calling `name` on `source` at `time`.
+pub fn record(id: &str, time: &str, user: &str, source: &str, name: &str) -> Value {
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "userName": user, "accountId": "111122223333",
+                         "principalId": format!("AIDA{user}")},
+        "eventTime": time,
+        "eventSource": format!("{source}.amazonaws.com"),
+        "eventName": name,
+        "awsRegion": if user.ends_with('2') { "eu-west-1" } else { "us-east-1" },
+        "sourceIPAddress": "192.0.2.1",
+        "userAgent": "aws-cli/2.0 (x, y)",
+        "requestParameters": {"instanceType": "t2.micro", "functionName": format!("fn-{id}"),
+                              "dryRun": false, "maxCount": 1},
+        "responseElements": {"credentials": {"sessionToken": "SECRET-TOKEN", "secretAccessKey": "SECRET-KEY"}},
+        "eventID": id,
+        "readOnly": name.starts_with("Describe"),
+        "eventType": "AwsApiCall",
+        "recipientAccountId": "111122223333"
+    })
+}
+
+/// A loaded-file batch entry holding these records.
+pub fn file(store: &dyn EventStore, key: &str, records: Vec<Value>) -> LoadedFile {
+    let mut names = BTreeSet::new();
+    let count = records.len() as u64;
+    let events = records
+        .into_iter()
+        .filter_map(|r| normalise(r).ok())
+        .map(|e| IndexedEvent::new(e, store.indexed_parameters(), &mut names))
+        .collect();
+    LoadedFile {
+        entry: LedgerEntry {
+            key: key.to_owned(),
+            size: 100,
+            version: "v1".to_owned(),
+            outcome: FileOutcome::Loaded,
+            reason: None,
+            counts: FileCounts {
+                records: count,
+                ..Default::default()
+            },
+            loaded_at: at("2018-04-01T00:00:00Z"),
+        },
+        events,
+        parameter_names: names.into_iter().collect(),
+    }
+}
+
+/// 30 events: 3 users × 10, on days 1..=10 of March 2018, ec2 and lambda.
+async fn load_thirty(store: &dyn EventStore) {
+    let mut records = Vec::new();
+    for i in 0..30u32 {
+        let user = format!("alucloud{:03}", i % 3);
+        let (source, name) = match i % 5 {
+            0 => ("lambda", "CreateFunction20150331"),
+            1 => ("ec2", "RunInstances"),
+            2 => ("ec2", "RunScheduledInstances"),
+            3 => ("ec2", "DescribeInstances"),
+            _ => ("ec2", "TerminateInstances"),
+        };
+        // Pairs of events share a second, so the eventID tie-break is exercised.
+        let time = t(1 + i / 3, &format!("10:00:{:02}", (i % 3) / 2));
+        records.push(record(&format!("id-{i:02}"), &time, &user, source, name));
+    }
+    let (a, b) = records.split_at(12);
+    let files = vec![
+        file(store, "a.json.gz", a.to_vec()),
+        file(store, "b.json.gz", b.to_vec()),
+    ];
+    store.load(files).await.expect("load");
+}
+
+fn march() -> EventQuery {
+    EventQuery::between(at(&t(1, "00:00:00")), at(&t(31, "23:59:59")))
+}
+
+async fn all_ids(store: &dyn EventStore, query: &EventQuery, limit: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = store
+            .events(query, limit, cursor.as_ref())
+            .await
+            .expect("events");
+        assert!(page.events.len() <= limit as usize);
+        ids.extend(page.events.into_iter().map(|e| e.event_id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return ids,
+        }
+    }
+}
+
+pub async fn paging_returns_every_event_once_in_order(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let query = march();
+    let one_page = store.events(&query, 1000, None).await.expect("events");
+    assert_eq!(one_page.events.len(), 30);
+    assert_eq!(one_page.next, None);
+    let keys: Vec<_> = one_page
+        .events
+        .iter()
+        .map(|e| (e.event_time.clone(), e.event_id.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "sorted by eventTime then eventID");
+    for limit in [1, 7, 29, 30] {
+        let ids = all_ids(store, &query, limit).await;
+        let expected: Vec<_> = keys.iter().map(|(_, id)| id.clone()).collect();
+        assert_eq!(ids, expected, "limit {limit}");
+    }
+}
+
+pub async fn loading_twice_stores_once(store: &dyn EventStore) {
+    let records = vec![
+        record("dup-1", &t(2, "00:00:00"), "u1", "ec2", "RunInstances"),
+        record("dup-2", &t(2, "00:00:01"), "u1", "ec2", "RunInstances"),
+    ];
+    let first = store
+        .load(vec![file(store, "one", records.clone())])
+        .await
+        .expect("load");
+    assert_eq!(first[0].stored, 2);
+    let mut again = records.clone();
+    again.push(record(
+        "dup-3",
+        &t(2, "00:00:02"),
+        "u1",
+        "ec2",
+        "RunInstances",
+    ));
+    let second = store
+        .load(vec![file(store, "two", again)])
+        .await
+        .expect("load");
+    assert_eq!((second[0].stored, second[0].duplicate), (1, 2));
+    assert_eq!(store.count(&march()).await.expect("count"), 3);
+    let users = store.users().await.expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].events, 3, "the catalog counts each event once");
+    // The same event twice within one batch is stored once too.
+    let same = vec![
+        file(
+            store,
+            "three",
+            vec![record(
+                "dup-4",
+                &t(3, "00:00:00"),
+                "u1",
+                "ec2",
+                "RunInstances",
+            )],
+        ),
+        file(
+            store,
+            "four",
+            vec![record(
+                "dup-4",
+                &t(3, "00:00:00"),
+                "u1",
+                "ec2",
+                "RunInstances",
+            )],
+        ),
+    ];
+    let counts = store.load(same).await.expect("load");
+    assert_eq!((counts[0].stored, counts[1].duplicate), (1, 1));
+    assert_eq!(store.count(&march()).await.expect("count"), 4);
+}
+
+pub async fn ledger_records_outcomes_and_counts(store: &dyn EventStore) {
+    let mut good = file(
+        store,
+        "logs/good.json.gz",
+        vec![record("l-1", &t(4, "00:00:00"), "u", "s3", "CreateBucket")],
+    );
+    good.entry.counts.filtered = 3;
+    good.entry.counts.records = 4;
+    let mut bad = file(store, "logs/bad.json.gz", vec![]);
+    bad.entry.outcome = FileOutcome::Failed;
+    bad.entry.reason = Some("gzip stream truncated".to_owned());
+    store.load(vec![good, bad]).await.expect("load");
+
+    let all = store.ledger(LedgerFilter::All).await.expect("ledger");
+    assert_eq!(all.len(), 2);
+    let good = &all[0];
+    assert_eq!(good.key, "logs/good.json.gz");
+    assert_eq!(good.outcome, FileOutcome::Loaded);
+    assert_eq!(
+        good.counts,
+        FileCounts {
+            records: 4,
+            stored: 1,
+            filtered: 3,
+            duplicate: 0,
+            rejected: 0
+        }
+    );
+    let failed = store.ledger(LedgerFilter::Failed).await.expect("ledger");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].reason.as_deref(), Some("gzip stream truncated"));
+
+    let entry = store
+        .ledger_entry("logs/good.json.gz")
+        .await
+        .expect("entry");
+    assert_eq!(entry.map(|e| e.version), Some("v1".to_owned()));
+    assert_eq!(store.ledger_entry("missing").await.expect("entry"), None);
+
+    // A re-load of a key (new version) replaces its entry rather than adding one.
+    let mut fixed = file(
+        store,
+        "logs/bad.json.gz",
+        vec![record("l-2", &t(4, "00:00:01"), "u", "s3", "CreateBucket")],
+    );
+    fixed.entry.version = "v2".to_owned();
+    store.load(vec![fixed]).await.expect("load");
+    assert_eq!(
+        store.ledger(LedgerFilter::All).await.expect("ledger").len(),
+        2
+    );
+    assert!(
+        store
+            .ledger(LedgerFilter::Failed)
+            .await
+            .expect("ledger")
+            .is_empty()
+    );
+}
+
+pub async fn scopes_select_user_and_service(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let mut q = march();
+    q.scope = Scope::User("alucloud001".to_owned());
+    assert_eq!(store.count(&q).await.expect("count"), 10);
+    let page = store.events(&q, 100, None).await.expect("events");
+    assert!(
+        page.events
+            .iter()
+            .all(|e| e.user == "alucloud001" && e.user_identity_user_name == "alucloud001")
+    );
+    q.scope = Scope::Service("lambda".to_owned());
+    assert_eq!(store.count(&q).await.expect("count"), 6);
+    q.scope = Scope::Service("ec2".to_owned());
+    assert_eq!(store.count(&q).await.expect("count"), 24);
+    q.scope = Scope::User("nobody".to_owned());
+    assert_eq!(store.count(&q).await.expect("count"), 0);
+    assert!(
+        store
+            .events(&q, 10, None)
+            .await
+            .expect("events")
+            .events
+            .is_empty()
+    );
+}
+
+pub async fn time_bounds_are_inclusive_to_the_second(store: &dyn EventStore) {
+    load_thirty(store).await;
+    // Day 2 holds events 3, 4, 5 at 10:00:00, 10:00:00 and 10:00:01.
+    let q = EventQuery::between(at(&t(2, "10:00:00")), at(&t(2, "10:00:00")));
+    assert_eq!(store.count(&q).await.expect("count"), 2);
+    let q = EventQuery::between(at(&t(2, "10:00:00")), at(&t(2, "10:00:01")));
+    assert_eq!(store.count(&q).await.expect("count"), 3);
+    let q = EventQuery::between(at(&t(2, "10:00:02")), at(&t(3, "09:59:59")));
+    assert_eq!(store.count(&q).await.expect("count"), 0);
+    let q = EventQuery::between(at(&t(1, "00:00:00")), at(&t(3, "23:59:59")));
+    assert_eq!(store.count(&q).await.expect("count"), 9);
+}
+
+pub async fn event_name_matches_exactly_or_by_prefix(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let mut q = march();
+    q.event_name = Some(NameMatch {
+        name: "RunInstances".to_owned(),
+        prefix: false,
+    });
+    assert_eq!(store.count(&q).await.expect("count"), 6);
+    q.event_name = Some(NameMatch {
+        name: "Run".to_owned(),
+        prefix: true,
+    });
+    assert_eq!(store.count(&q).await.expect("count"), 12);
+    q.event_name = Some(NameMatch {
+        name: "Run".to_owned(),
+        prefix: false,
+    });
+    assert_eq!(store.count(&q).await.expect("count"), 0);
+    q.scope = Scope::User("alucloud000".to_owned());
+    q.event_name = Some(NameMatch {
+        name: "Run".to_owned(),
+        prefix: true,
+    });
+    let ids = all_ids(store, &q, 3).await;
+    assert_eq!(ids.len(), 4, "{ids:?}");
+}
+
+pub async fn params_match_columns_indexed_and_record_values(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let count_with = |params: &[(&str, &str)]| {
+        let mut q = march();
+        q.params = params
+            .iter()
+            .map(|(n, v)| ParamFilter {
+                name: (*n).to_owned(),
+                value: (*v).to_owned(),
+            })
+            .collect();
+        async move { store.count(&q).await.expect("count") }
+    };
+    assert_eq!(
+        count_with(&[("awsRegion", "eu-west-1")]).await,
+        10,
+        "typed column"
+    );
+    assert_eq!(
+        count_with(&[("userIdentity_userName", "alucloud002")]).await,
+        10
+    );
+    assert_eq!(
+        count_with(&[("instanceType", "t2.micro")]).await,
+        30,
+        "indexed, unprefixed"
+    );
+    assert_eq!(
+        count_with(&[("requestParameters_instanceType", "m5.large")]).await,
+        0
+    );
+    assert_eq!(
+        count_with(&[("userIdentity_principalId", "AIDAalucloud000")]).await,
+        10
+    );
+    assert_eq!(
+        count_with(&[("functionName", "fn-id-07")]).await,
+        1,
+        "from the record"
+    );
+    assert_eq!(
+        count_with(&[("requestParameters_dryRun", "false")]).await,
+        30,
+        "booleans as strings"
+    );
+    assert_eq!(
+        count_with(&[("requestParameters_maxCount", "1")]).await,
+        30,
+        "numbers as strings"
+    );
+    assert_eq!(count_with(&[("readOnly", "true")]).await, 6);
+    assert_eq!(count_with(&[("readOnly", "maybe")]).await, 0);
+    assert_eq!(
+        count_with(&[("awsRegion", "eu-west-1"), ("eventName", "RunInstances")]).await,
+        2,
+        "ANDed"
+    );
+    assert_eq!(count_with(&[("userAgent", "aws-cli/2.0 (x, y)")]).await, 30);
+    assert_eq!(
+        count_with(&[("credentials_sessionToken", "SECRET-TOKEN")]).await,
+        0,
+        "secrets are gone"
+    );
+    assert_eq!(count_with(&[("noSuchParameter", "x")]).await, 0);
+}
+
+pub async fn only_user_hides_other_users(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let mut q = march();
+    q.only_user = Some("alucloud002".to_owned());
+    assert_eq!(store.count(&q).await.expect("count"), 10);
+    q.scope = Scope::User("alucloud001".to_owned());
+    assert_eq!(store.count(&q).await.expect("count"), 0);
+    let mut q = march();
+    q.only_user = Some("alucloud002".to_owned());
+    let stats = store.stats(&q, GroupBy::User, 100).await.expect("stats");
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].key, "alucloud002");
+}
+
+pub async fn stats_group_and_count(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let by_service = store
+        .stats(&march(), GroupBy::Service, 100)
+        .await
+        .expect("stats");
+    let pairs: Vec<_> = by_service
+        .iter()
+        .map(|g| (g.key.as_str(), g.count))
+        .collect();
+    assert_eq!(pairs, [("ec2", 24), ("lambda", 6)]);
+    let by_day = store
+        .stats(&march(), GroupBy::Day, 100)
+        .await
+        .expect("stats");
+    assert_eq!(by_day.len(), 10);
+    assert_eq!(by_day[0].key, "2018-03-01T00:00:00Z");
+    assert!(by_day.iter().all(|g| g.count == 3));
+    let by_hour = store
+        .stats(&march(), GroupBy::Hour, 100)
+        .await
+        .expect("stats");
+    assert_eq!(by_hour[0].key, "2018-03-01T10:00:00Z");
+    let by_name = store
+        .stats(&march(), GroupBy::EventName, 2)
+        .await
+        .expect("stats");
+    assert_eq!(by_name.len(), 2, "limit applies");
+    let total: u64 = store
+        .stats(&march(), GroupBy::AwsRegion, 100)
+        .await
+        .expect("stats")
+        .iter()
+        .map(|g| g.count)
+        .sum();
+    assert_eq!(total, 30);
+}
+
+pub async fn catalog_lists_users_services_and_parameters(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let users = store.users().await.expect("users");
+    let names: Vec<_> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["alucloud000", "alucloud001", "alucloud002"]);
+    assert!(users.iter().all(|u| u.events == 10));
+    assert_eq!(users[0].first_seen, at(&t(1, "10:00:00")));
+    let services: Vec<_> = store
+        .services()
+        .await
+        .expect("services")
+        .into_iter()
+        .map(|s| (s.name, s.events))
+        .collect();
+    assert_eq!(services, [("ec2".to_owned(), 24), ("lambda".to_owned(), 6)]);
+    let params = store.parameters().await.expect("parameters");
+    for expected in [
+        "requestParameters_instanceType",
+        "userIdentity_userName",
+        "awsRegion",
+        "eventName",
+    ] {
+        assert!(
+            params.iter().any(|p| p == expected),
+            "{expected} in {params:?}"
+        );
+    }
+    let mut sorted = params.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(params, sorted);
+}
+
+pub async fn event_detail_returns_the_redacted_record(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let detail = store.event("id-07").await.expect("event").expect("stored");
+    assert_eq!(detail.summary.event_id, "id-07");
+    assert_eq!(
+        detail.record["requestParameters"]["functionName"],
+        "fn-id-07"
+    );
+    assert_eq!(
+        detail.record["responseElements"]["credentials"]["sessionToken"],
+        "REDACTED"
+    );
+    assert!(!detail.record.to_string().contains("SECRET"));
+    assert_eq!(store.event("nope").await.expect("event"), None);
+}
+
+pub async fn status_reports_totals(store: &dyn EventStore) {
+    let empty = store.status().await.expect("status");
+    assert_eq!((empty.events, empty.files_loaded), (0, 0));
+    load_thirty(store).await;
+    let status = store.status().await.expect("status");
+    assert_eq!(status.events, 30);
+    assert_eq!(status.files_loaded, 2);
+    assert_eq!(status.last_file.as_deref(), Some("b.json.gz"));
+    assert_eq!(status.last_event_time, Some(at(&t(10, "10:00:01"))));
+}

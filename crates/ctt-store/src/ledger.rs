@@ -1,0 +1,61 @@
+//! The file ledger: one entry per log file ever read, with its outcome.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// What became of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileOutcome {
+    /// Read; its records were stored, filtered, found duplicate or rejected.
+    Loaded,
+    /// Could not be read at all (corrupt gzip, invalid JSON, no `Records`, too big).
+    Failed,
+}
+
+impl FileOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loaded => "loaded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Self {
+        if raw == "loaded" {
+            Self::Loaded
+        } else {
+            Self::Failed
+        }
+    }
+}
+
+/// Counts of one file's records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FileCounts {
+    /// Records in the file.
+    pub records: u64,
+    /// New events stored.
+    pub stored: u64,
+    /// Records the filter dropped.
+    pub filtered: u64,
+    /// Events already stored (same `eventID`).
+    pub duplicate: u64,
+    /// Records that could not be stored (no `eventID`, bad `eventTime`, …).
+    pub rejected: u64,
+}
+
+/// One file's ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerEntry {
+    /// Where the file is: a path, or `s3://bucket/key`.
+    pub key: String,
+    pub size: u64,
+    /// What identifies this content of the key: modification time or ETag.
+    pub version: String,
+    pub outcome: FileOutcome,
+    /// Why it failed, or which records were rejected.
+    pub reason: Option<String>,
+    pub counts: FileCounts,
+    pub loaded_at: DateTime<Utc>,
+}

@@ -1,0 +1,227 @@
+//! The embedded store: one SQLite file (WAL), one writer, a pool of readers.
+//!
+//! Every call runs on tokio's blocking pool. The writer connection is behind a
+//! mutex (SQLite has one writer anyway); readers never wait for it thanks to WAL.
+
+mod query;
+mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use ctt_core::query::Cursor;
+use ctt_core::{EventQuery, GroupBy};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::{
+    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
+    LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
+};
+
+pub use schema::VERSION as SCHEMA_VERSION;
+
+/// How to open a SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Parameters to index when the database is created; an existing database
+    /// keeps the list it was created with.
+    pub indexed_parameters: Vec<String>,
+    /// SQLite page cache of the writer, in MiB.
+    pub cache_mib: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            indexed_parameters: crate::DEFAULT_INDEXED_PARAMETERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            cache_mib: 256,
+        }
+    }
+}
+
+/// The embedded event store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    indexed: Vec<String>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        let open_error = |e: rusqlite::Error| StoreError::Open {
+            location: path.display().to_string(),
+            source: Box::new(e),
+        };
+        let mut writer = Connection::open(&path).map_err(open_error)?;
+        writer
+            .execute_batch(&format!(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA busy_timeout = 10000;
+                 PRAGMA temp_store = MEMORY;
+                 PRAGMA cache_size = -{};",
+                options.cache_mib as i64 * 1024
+            ))
+            .map_err(open_error)?;
+        match schema::migrate(&mut writer).map_err(open_error)? {
+            Ok(_) => {}
+            Err(found) => {
+                return Err(StoreError::NewerSchema {
+                    location: path.display().to_string(),
+                    found,
+                    known: schema::VERSION,
+                });
+            }
+        }
+        let indexed =
+            write::indexed_parameters(&writer, &options.indexed_parameters).map_err(open_error)?;
+        query::register_functions(&writer).map_err(open_error)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                indexed,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` with a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &[String]) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.take_reader()?;
+            let result = f(&conn, &inner.indexed).map_err(StoreError::backend);
+            inner.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Task(Box::new(e)))?
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> StoreResult<Connection> {
+        if let Some(conn) = self.readers.lock().map_err(poisoned)?.pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(StoreError::backend)?;
+        conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;")
+            .map_err(StoreError::backend)?;
+        query::register_functions(&conn).map_err(StoreError::backend)?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut readers) = self.readers.lock() {
+            readers.push(conn);
+        }
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
+    StoreError::Task("a store connection lock was poisoned by a panic".into())
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn load(&self, files: Vec<LoadedFile>) -> StoreResult<Vec<FileCounts>> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(poisoned)?;
+            write::load(&mut conn, &files).map_err(StoreError::backend)
+        })
+        .await
+        .map_err(|e| StoreError::Task(Box::new(e)))?
+    }
+
+    async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Vec<LedgerEntry>> {
+        self.read(move |conn, _| write::ledger(conn, filter)).await
+    }
+
+    async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {
+        let key = key.to_owned();
+        self.read(move |conn, _| write::ledger_entry(conn, &key).optional())
+            .await
+    }
+
+    fn indexed_parameters(&self) -> &[String] {
+        &self.inner.indexed
+    }
+
+    async fn events(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<EventPage> {
+        let (query, cursor) = (query.clone(), cursor.cloned());
+        self.read(move |conn, indexed| query::events(conn, indexed, &query, limit, cursor.as_ref()))
+            .await
+    }
+
+    async fn count(&self, query: &EventQuery) -> StoreResult<u64> {
+        let query = query.clone();
+        self.read(move |conn, indexed| query::count(conn, indexed, &query))
+            .await
+    }
+
+    async fn stats(
+        &self,
+        query: &EventQuery,
+        group_by: GroupBy,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupCount>> {
+        let query = query.clone();
+        self.read(move |conn, indexed| query::stats(conn, indexed, &query, group_by, limit))
+            .await
+    }
+
+    async fn event(&self, event_id: &str) -> StoreResult<Option<EventDetail>> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn, _| query::event(conn, &event_id))
+            .await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<CatalogEntry>> {
+        self.read(|conn, _| query::catalog(conn, "users")).await
+    }
+
+    async fn services(&self) -> StoreResult<Vec<CatalogEntry>> {
+        self.read(|conn, _| query::catalog(conn, "services")).await
+    }
+
+    async fn parameters(&self) -> StoreResult<Vec<String>> {
+        self.read(|conn, _| query::parameters(conn)).await
+    }
+
+    async fn status(&self) -> StoreResult<StoreStatus> {
+        self.read(|conn, _| query::status(conn)).await
+    }
+}

@@ -1,0 +1,323 @@
+//! The read path: an [`EventQuery`] becomes one SQL statement.
+//!
+//! The scope picks the index (user+time, service+time, or eventName+time, else
+//! time); every other condition narrows the range. A parameter is answered from
+//! its typed column, from `event_params` when indexed, or else by
+//! `ctt_has_param(record, name, value)` on the stored record — exact either way.
+
+use ctt_core::params::{candidate_names, has_value};
+use ctt_core::query::Cursor;
+use ctt_core::time::{format_event_time, from_seconds, to_seconds};
+use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
+
+use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, StoreStatus};
+
+/// Registers `ctt_has_param(record_json, name, value)`.
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "ctt_has_param",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let record: String = ctx.get(0)?;
+            let name: String = ctx.get(1)?;
+            let value: String = ctx.get(2)?;
+            let record: serde_json::Value = serde_json::from_str(&record)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            Ok(has_value(&record, &name, &value))
+        },
+    )
+}
+
+/// The typed column a parameter name stands for, if any.
+fn column_of(param: &str) -> Option<&'static str> {
+    Some(match param {
+        "eventID" => "event_id",
+        "eventName" => "event_name",
+        "eventSource" => "event_source",
+        "service" => "service",
+        "user" | "userIdentity_userName" => "user",
+        "userIdentity_type" | "identityType" => "identity_type",
+        "role" => "role",
+        "userIdentity_accountId" | "accountId" => "account_id",
+        "recipientAccountId" => "recipient_account_id",
+        "awsRegion" => "aws_region",
+        "sourceIPAddress" => "source_ip_address",
+        "userAgent" => "user_agent",
+        "errorCode" => "error_code",
+        "errorMessage" => "error_message",
+        "readOnly" => "read_only",
+        "eventType" => "event_type",
+        _ => return None,
+    })
+}
+
+/// A `WHERE` clause and its bound values.
+struct Filter {
+    sql: String,
+    values: Vec<SqlValue>,
+}
+
+impl Filter {
+    fn and(&mut self, clause: &str, values: impl IntoIterator<Item = SqlValue>) {
+        self.sql.push_str(if self.sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        });
+        self.sql.push_str(clause);
+        self.values.extend(values);
+    }
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_owned())
+}
+
+fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>) -> Filter {
+    let mut f = Filter {
+        sql: String::new(),
+        values: Vec::new(),
+    };
+    match &query.scope {
+        Scope::All => {}
+        Scope::User(user) => f.and("user = ?", [text(user)]),
+        Scope::Service(service) => f.and("service = ?", [text(service)]),
+    }
+    if let Some(user) = &query.only_user {
+        f.and("user = ?", [text(user)]);
+    }
+    f.and(
+        "event_time BETWEEN ? AND ?",
+        [
+            SqlValue::Integer(to_seconds(query.from)),
+            SqlValue::Integer(to_seconds(query.to)),
+        ],
+    );
+    if let Some(name) = &query.event_name {
+        if name.prefix {
+            f.and(
+                "event_name >= ? AND event_name < ?",
+                [
+                    text(&name.name),
+                    SqlValue::Text(format!("{}\u{10FFFF}", name.name)),
+                ],
+            );
+        } else {
+            f.and("event_name = ?", [text(&name.name)]);
+        }
+    }
+    for param in &query.params {
+        if let Some(column) = column_of(&param.name) {
+            if column == "read_only" {
+                match param.value.as_str() {
+                    "true" => f.and("read_only = 1", []),
+                    "false" => f.and("read_only = 0", []),
+                    _ => f.and("0", []),
+                }
+            } else {
+                f.and(&format!("{column} = ?"), [text(&param.value)]);
+            }
+            continue;
+        }
+        let mut alternatives = Vec::new();
+        let mut values = Vec::new();
+        for name in candidate_names(&param.name) {
+            if indexed.contains(&name) {
+                alternatives.push(
+                    "seq IN (SELECT seq FROM event_params WHERE name = ? AND value = ?)".to_owned(),
+                );
+            } else {
+                alternatives.push("ctt_has_param(record, ?, ?)".to_owned());
+            }
+            values.extend([SqlValue::Text(name), text(&param.value)]);
+        }
+        f.and(&format!("({})", alternatives.join(" OR ")), values);
+    }
+    if let Some(cursor) = cursor {
+        f.and(
+            "(event_time, event_id) > (?, ?)",
+            [SqlValue::Integer(cursor.event_time), text(&cursor.event_id)],
+        );
+    }
+    f
+}
+
+/// The index that serves the query's order best.
+fn index_hint(query: &EventQuery) -> &'static str {
+    match (&query.scope, &query.only_user, &query.event_name) {
+        (Scope::User(_), _, _) | (_, Some(_), _) => "INDEXED BY events_by_user",
+        (Scope::Service(_), _, _) => "INDEXED BY events_by_service",
+        (Scope::All, None, Some(_)) => "INDEXED BY events_by_name",
+        (Scope::All, None, None) => "INDEXED BY events_by_time",
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "event_id, event_time, event_name, event_source, user, service, \
+     identity_type, role, aws_region, source_ip_address, user_agent, error_code, error_message, \
+     read_only, event_type";
+
+fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {
+    let user: String = r.get(4)?;
+    Ok(EventSummary {
+        event_id: r.get(0)?,
+        event_time: format_event_time(from_seconds(r.get(1)?)),
+        event_name: r.get(2)?,
+        event_source: r.get(3)?,
+        user_identity_user_name: user.clone(),
+        user,
+        service: r.get(5)?,
+        identity_type: r.get(6)?,
+        role: r.get(7)?,
+        aws_region: r.get(8)?,
+        source_ip_address: r.get(9)?,
+        user_agent: r.get(10)?,
+        error_code: r.get(11)?,
+        error_message: r.get(12)?,
+        read_only: r.get(13)?,
+        event_type: r.get(14)?,
+    })
+}
+
+pub fn events(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> rusqlite::Result<EventPage> {
+    let f = build_filter(query, indexed, cursor);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM events {}{} ORDER BY event_time, event_id LIMIT {}",
+        index_hint(query),
+        f.sql,
+        limit as u64 + 1
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut events = stmt
+        .query_map(params_from_iter(f.values), summary_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let next = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events.last().map(|last| Cursor {
+            event_time: ctt_core::time::parse_event_time(&last.event_time)
+                .map(to_seconds)
+                .unwrap_or_default(),
+            event_id: last.event_id.clone(),
+        })
+    } else {
+        None
+    };
+    Ok(EventPage { events, next })
+}
+
+pub fn count(conn: &Connection, indexed: &[String], query: &EventQuery) -> rusqlite::Result<u64> {
+    let f = build_filter(query, indexed, None);
+    let sql = format!("SELECT count(*) FROM events {}{}", index_hint(query), f.sql);
+    let n: i64 = conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(f.values), |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+pub fn stats(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    group_by: GroupBy,
+    limit: u32,
+) -> rusqlite::Result<Vec<GroupCount>> {
+    let f = build_filter(query, indexed, None);
+    let (key, order) = match group_by {
+        GroupBy::User => ("user", "2 DESC, 1"),
+        GroupBy::Service => ("service", "2 DESC, 1"),
+        GroupBy::EventName => ("event_name", "2 DESC, 1"),
+        GroupBy::AwsRegion => ("coalesce(aws_region, '')", "2 DESC, 1"),
+        GroupBy::ErrorCode => ("coalesce(error_code, '')", "2 DESC, 1"),
+        GroupBy::Hour => ("event_time / 3600 * 3600", "1"),
+        GroupBy::Day => ("event_time / 86400 * 86400", "1"),
+    };
+    let sql = format!(
+        "SELECT {key}, count(*) FROM events {}{} GROUP BY 1 ORDER BY {order} LIMIT {limit}",
+        index_hint(query),
+        f.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(f.values), |r| {
+        let key = match r.get_ref(0)? {
+            rusqlite::types::ValueRef::Integer(t) => format_event_time(from_seconds(t)),
+            _ => r.get::<_, String>(0)?,
+        };
+        Ok(GroupCount {
+            key,
+            count: r.get::<_, i64>(1)? as u64,
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<EventDetail>> {
+    conn.query_row(
+        &format!("SELECT {SUMMARY_COLUMNS}, record FROM events WHERE event_id = ?1"),
+        [event_id],
+        |r| {
+            let record: String = r.get(15)?;
+            Ok(EventDetail {
+                summary: summary_row(r)?,
+                record: serde_json::from_str(&record).unwrap_or(serde_json::Value::Null),
+            })
+        },
+    )
+    .optional()
+}
+
+pub fn catalog(conn: &Connection, table: &str) -> rusqlite::Result<Vec<CatalogEntry>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT name, events, first_time, last_time FROM {table} ORDER BY name"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        Ok(CatalogEntry {
+            name: r.get(0)?,
+            events: r.get::<_, i64>(1)? as u64,
+            first_seen: from_seconds(r.get(2)?),
+            last_seen: from_seconds(r.get(3)?),
+        })
+    })?;
+    rows.collect()
+}
+
+pub fn parameters(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM parameters ORDER BY name")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
+    let events: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    let (loaded, failed): (i64, i64) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE outcome = 'loaded'), count(*) FILTER (WHERE outcome = 'failed')
+         FROM files",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let last: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT key, loaded_at FROM files ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let last_event: Option<i64> =
+        conn.query_row("SELECT max(event_time) FROM events", [], |r| r.get(0))?;
+    Ok(StoreStatus {
+        events: events as u64,
+        files_loaded: loaded as u64,
+        files_failed: failed as u64,
+        last_file_at: last.as_ref().map(|(_, t)| from_seconds(*t)),
+        last_file: last.map(|(k, _)| k),
+        last_event_time: last_event.map(from_seconds),
+    })
+}

@@ -1,0 +1,106 @@
+//! Versioned schema migrations, applied in order; `PRAGMA user_version` is the
+//! version. A database written by a newer ctt is refused rather than misread.
+//!
+//! Design (SPEC §5's queries): events are a rowid table with one index per way the
+//! API narrows a query — time, user+time, service+time, eventName+time — each
+//! ending in `(event_time, event_id)`, the order of every answer, so a page is an
+//! index range read. Indexed parameters live in `event_params`, keyed
+//! `(name, value, seq)`. The catalog tables are maintained by the writer; the
+//! ledger (`files`) is written in the same transaction as the file's events.
+
+use rusqlite::Connection;
+
+/// Each migration, in order; migration `i` brings the schema to version `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE files (
+    id        INTEGER PRIMARY KEY,
+    key       TEXT NOT NULL UNIQUE,
+    size      INTEGER NOT NULL,
+    version   TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    reason    TEXT,
+    records   INTEGER NOT NULL,
+    stored    INTEGER NOT NULL,
+    filtered  INTEGER NOT NULL,
+    duplicate INTEGER NOT NULL,
+    rejected  INTEGER NOT NULL,
+    loaded_at INTEGER NOT NULL
+);
+CREATE INDEX files_by_outcome ON files (outcome, id);
+
+CREATE TABLE events (
+    seq                  INTEGER PRIMARY KEY,
+    event_id             TEXT NOT NULL,
+    event_time           INTEGER NOT NULL,
+    event_name           TEXT NOT NULL,
+    event_source         TEXT NOT NULL,
+    service              TEXT NOT NULL,
+    user                 TEXT NOT NULL,
+    identity_type        TEXT,
+    role                 TEXT,
+    account_id           TEXT,
+    recipient_account_id TEXT,
+    aws_region           TEXT,
+    source_ip_address    TEXT,
+    user_agent           TEXT,
+    error_code           TEXT,
+    error_message        TEXT,
+    read_only            INTEGER,
+    event_type           TEXT,
+    file_id              INTEGER NOT NULL,
+    record               TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_by_id ON events (event_id);
+CREATE INDEX events_by_time ON events (event_time, event_id);
+CREATE INDEX events_by_user ON events (user, event_time, event_id);
+CREATE INDEX events_by_service ON events (service, event_time, event_id);
+CREATE INDEX events_by_name ON events (event_name, event_time, event_id);
+
+CREATE TABLE event_params (
+    name  TEXT NOT NULL,
+    value TEXT NOT NULL,
+    seq   INTEGER NOT NULL,
+    PRIMARY KEY (name, value, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    name       TEXT PRIMARY KEY,
+    events     INTEGER NOT NULL,
+    first_time INTEGER NOT NULL,
+    last_time  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE services (
+    name       TEXT PRIMARY KEY,
+    events     INTEGER NOT NULL,
+    first_time INTEGER NOT NULL,
+    last_time  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE parameters (
+    name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+"#];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`VERSION`]; returns the version found before.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<i64, i64>> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Ok(Err(found));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(Ok(found))
+}

@@ -1,0 +1,208 @@
+//! The write path: a batch of files in one transaction, and the ledger.
+
+use std::collections::HashMap;
+
+use ctt_core::time::{from_seconds, to_seconds};
+use rusqlite::{Connection, Row, params};
+
+use crate::{FileCounts, FileOutcome, LedgerEntry, LedgerFilter, LoadedFile};
+
+const INDEXED_KEY: &str = "indexed_parameters";
+
+/// The indexed parameters of this database: stored at creation, read afterwards.
+pub fn indexed_parameters(conn: &Connection, wanted: &[String]) -> rusqlite::Result<Vec<String>> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [INDEXED_KEY],
+            |r| r.get(0),
+        )
+        .ok();
+    if let Some(list) = stored {
+        return Ok(list
+            .split('\n')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect());
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+        params![INDEXED_KEY, wanted.join("\n")],
+    )?;
+    Ok(wanted.to_vec())
+}
+
+#[derive(Default)]
+struct CatalogDelta {
+    events: u64,
+    first: i64,
+    last: i64,
+}
+
+impl CatalogDelta {
+    fn add(&mut self, t: i64) {
+        if self.events == 0 || t < self.first {
+            self.first = t;
+        }
+        if self.events == 0 || t > self.last {
+            self.last = t;
+        }
+        self.events += 1;
+    }
+}
+
+/// Stores a batch: ledger entries, events, parameters and catalog, atomically.
+pub fn load(conn: &mut Connection, files: &[LoadedFile]) -> rusqlite::Result<Vec<FileCounts>> {
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(files.len());
+    let mut users: HashMap<&str, CatalogDelta> = HashMap::new();
+    let mut services: HashMap<&str, CatalogDelta> = HashMap::new();
+    {
+        let mut upsert_file = tx.prepare_cached(
+            "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
+                                duplicate, rejected, loaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, 0, ?8, ?9)
+             ON CONFLICT (key) DO UPDATE SET size = excluded.size, version = excluded.version,
+                outcome = excluded.outcome, reason = excluded.reason, records = excluded.records,
+                filtered = excluded.filtered, rejected = excluded.rejected,
+                loaded_at = excluded.loaded_at
+             RETURNING id",
+        )?;
+        let mut set_counts =
+            tx.prepare_cached("UPDATE files SET stored = ?2, duplicate = ?3 WHERE id = ?1")?;
+        let mut insert_event = tx.prepare_cached(
+            "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
+                user, identity_type, role, account_id, recipient_account_id, aws_region,
+                source_ip_address, user_agent, error_code, error_message, read_only, event_type,
+                file_id, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                     ?18, ?19)",
+        )?;
+        let mut insert_param = tx.prepare_cached(
+            "INSERT OR IGNORE INTO event_params (name, value, seq) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut insert_name =
+            tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
+        for file in files {
+            let entry = &file.entry;
+            let file_id: i64 = upsert_file.query_row(
+                params![
+                    entry.key,
+                    entry.size as i64,
+                    entry.version,
+                    entry.outcome.as_str(),
+                    entry.reason,
+                    entry.counts.records as i64,
+                    entry.counts.filtered as i64,
+                    entry.counts.rejected as i64,
+                    entry.loaded_at.timestamp(),
+                ],
+                |r| r.get(0),
+            )?;
+            let mut counts = FileCounts {
+                stored: 0,
+                duplicate: 0,
+                ..entry.counts
+            };
+            for indexed in &file.events {
+                let e = &indexed.event;
+                let t = to_seconds(e.event_time);
+                let inserted = insert_event.execute(params![
+                    e.event_id,
+                    t,
+                    e.event_name,
+                    e.event_source,
+                    e.service,
+                    e.user,
+                    e.identity_type,
+                    e.role,
+                    e.account_id,
+                    e.recipient_account_id,
+                    e.aws_region,
+                    e.source_ip_address,
+                    e.user_agent,
+                    e.error_code,
+                    e.error_message,
+                    e.read_only,
+                    e.event_type,
+                    file_id,
+                    e.record.to_string(),
+                ])?;
+                if inserted == 0 {
+                    counts.duplicate += 1;
+                    continue;
+                }
+                counts.stored += 1;
+                let seq = tx.last_insert_rowid();
+                for (name, value) in &indexed.params {
+                    insert_param.execute(params![name, value, seq])?;
+                }
+                users.entry(e.user.as_str()).or_default().add(t);
+                services.entry(e.service.as_str()).or_default().add(t);
+            }
+            set_counts.execute(params![
+                file_id,
+                counts.stored as i64,
+                counts.duplicate as i64
+            ])?;
+            for name in &file.parameter_names {
+                insert_name.execute([name])?;
+            }
+            results.push(counts);
+        }
+        for (table, deltas) in [("users", &users), ("services", &services)] {
+            let mut upsert = tx.prepare_cached(&format!(
+                "INSERT INTO {table} (name, events, first_time, last_time) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET events = events + excluded.events,
+                    first_time = min(first_time, excluded.first_time),
+                    last_time = max(last_time, excluded.last_time)"
+            ))?;
+            for (name, d) in deltas {
+                upsert.execute(params![name, d.events as i64, d.first, d.last])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+const LEDGER_COLUMNS: &str = "key, size, version, outcome, reason, records, stored, filtered, duplicate, rejected, loaded_at";
+
+fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
+    let count = |i: usize| r.get::<_, i64>(i).map(|n| n as u64);
+    Ok(LedgerEntry {
+        key: r.get(0)?,
+        size: count(1)?,
+        version: r.get(2)?,
+        outcome: FileOutcome::parse(&r.get::<_, String>(3)?),
+        reason: r.get(4)?,
+        counts: FileCounts {
+            records: count(5)?,
+            stored: count(6)?,
+            filtered: count(7)?,
+            duplicate: count(8)?,
+            rejected: count(9)?,
+        },
+        loaded_at: from_seconds(r.get(10)?),
+    })
+}
+
+pub fn ledger(conn: &Connection, filter: LedgerFilter) -> rusqlite::Result<Vec<LedgerEntry>> {
+    let sql = match filter {
+        LedgerFilter::All => format!("SELECT {LEDGER_COLUMNS} FROM files ORDER BY id"),
+        LedgerFilter::Failed => {
+            format!("SELECT {LEDGER_COLUMNS} FROM files WHERE outcome = 'failed' ORDER BY id")
+        }
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], ledger_row)?;
+    rows.collect()
+}
+
+pub fn ledger_entry(conn: &Connection, key: &str) -> rusqlite::Result<LedgerEntry> {
+    conn.query_row(
+        &format!("SELECT {LEDGER_COLUMNS} FROM files WHERE key = ?1"),
+        [key],
+        ledger_row,
+    )
+}
