@@ -78,6 +78,8 @@ pub(crate) struct Rhythms {
     pub missing_identity: i64,
     /// A root console session.
     pub root_session: i64,
+    /// An automation run under a role session carrying `sourceIdentity`.
+    pub provisioning: i64,
 }
 
 /// The numeric knobs behind a [`Preset`].
@@ -116,7 +118,7 @@ static SMALL: Profile = Profile {
     action_gap_secs: 75.0,
     homework_sessions: 2.0,
     file_cap: (30, 40),
-    rhythms: Rhythms { redelivery: 4, missing_identity: 5, root_session: 5 },
+    rhythms: Rhythms { redelivery: 4, missing_identity: 5, root_session: 5, provisioning: 3 },
 };
 
 static PAPER: Profile = Profile {
@@ -134,7 +136,7 @@ static PAPER: Profile = Profile {
     action_gap_secs: 70.0,
     homework_sessions: 4.0,
     file_cap: (25, 40),
-    rhythms: Rhythms { redelivery: 40, missing_identity: 30, root_session: 20 },
+    rhythms: Rhythms { redelivery: 40, missing_identity: 30, root_session: 20, provisioning: 7 },
 };
 
 #[cfg(test)]

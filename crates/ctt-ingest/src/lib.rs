@@ -1,14 +1,16 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Ingestion: log files from a source, through read → normalise → filter, into a
+//! store, exactly once.
+//!
+//! [`source`] lists and fetches files (a local folder here; S3 in `ctt-aws`),
+//! [`read`] turns a file's bytes into records (gzip capped, three JSON shapes),
+//! and [`pipeline`] runs the whole flow: many parsing threads, one writer, a
+//! ledger entry per file committed with its events.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod pipeline;
+pub mod read;
+pub mod report;
+pub mod source;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use pipeline::{IngestOptions, Observer, ingest};
+pub use report::IngestReport;
+pub use source::{FileKind, LocalSource, Source, SourceError, SourceFile};

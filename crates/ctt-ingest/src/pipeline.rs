@@ -1,0 +1,318 @@
+//! The load: parsing threads feed one writer; the writer commits batches.
+//!
+//! ```text
+//! files ──► N threads: fetch → read → normalise → filter → index ──► channel
+//!                                                                      │
+//!            store.load(batch of files: events + catalog + ledger) ◄───┘
+//! ```
+//!
+//! Exactly once: a file's ledger entry is committed in the same transaction as its
+//! events, and a file already in the ledger with the same version is not read
+//! again. A run killed at any point leaves whole files stored or not at all;
+//! the next run reads the rest, and `eventID` uniqueness absorbs re-deliveries.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ctt_core::{Filter, normalise};
+use ctt_store::{
+    EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LedgerFilter, LoadedFile,
+    StoreError,
+};
+use tokio::sync::mpsc;
+
+use crate::read::{self, DEFAULT_MAX_FILE_BYTES};
+use crate::report::{IngestReport, MAX_REPORTED_FAILURES};
+use crate::source::{FileKind, Source, SourceFile};
+
+/// How a load runs.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Parsing threads (default: one per core).
+    pub workers: usize,
+    pub filter: Filter,
+    /// Commit once a batch holds this many events…
+    pub batch_events: usize,
+    /// …or this many files…
+    pub batch_files: usize,
+    /// …or has waited this long.
+    pub batch_wait: Duration,
+    /// Decompressed size above which a file fails.
+    pub max_file_bytes: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            filter: Filter::default(),
+            batch_events: 20_000,
+            batch_files: 5_000,
+            batch_wait: Duration::from_millis(500),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+}
+
+/// Follows a load: the CLI draws a progress bar, `serve --follow` logs.
+pub trait Observer: Send + Sync {
+    /// Files about to be read, and their total size.
+    fn planned(&self, _files: u64, _bytes: u64) {}
+    /// A batch was committed; `report` holds the totals so far.
+    fn committed(&self, _files: &[LedgerEntry], _report: &IngestReport) {}
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// What a load could not survive: the store itself failing.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read the ledger")]
+    Ledger(#[source] StoreError),
+    #[error("cannot store a batch of {files} files")]
+    Store {
+        files: usize,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// Loads `files` from `source` into `store`. Bad files are recorded and skipped;
+/// only a failing store stops the load.
+pub async fn ingest(
+    store: Arc<dyn EventStore>,
+    source: Arc<dyn Source>,
+    files: Vec<SourceFile>,
+    options: &IngestOptions,
+    observer: &dyn Observer,
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let mut report = IngestReport::default();
+    let ledger: HashMap<String, LedgerEntry> = store
+        .ledger(LedgerFilter::All)
+        .await
+        .map_err(IngestError::Ledger)?
+        .into_iter()
+        .map(|e| (e.key.clone(), e))
+        .collect();
+
+    let mut todo = Vec::new();
+    for file in files {
+        match file.kind {
+            FileKind::Digest | FileKind::Other => report.files_skipped += 1,
+            FileKind::Log => match ledger.get(&file.key) {
+                Some(done)
+                    if done.version == file.version && done.outcome == FileOutcome::Loaded =>
+                {
+                    report.files_already_loaded += 1;
+                }
+                _ => todo.push(file),
+            },
+        }
+    }
+    observer.planned(todo.len() as u64, todo.iter().map(|f| f.size).sum());
+
+    let (sender, mut receiver) = mpsc::channel::<LoadedFile>(256);
+    let todo = Arc::new(todo);
+    let next = Arc::new(AtomicUsize::new(0));
+    let indexed: Arc<[String]> = store.indexed_parameters().into();
+    let mut workers = Vec::new();
+    for _ in 0..options.workers.max(1) {
+        let (todo, next, sender, indexed) = (
+            Arc::clone(&todo),
+            Arc::clone(&next),
+            sender.clone(),
+            Arc::clone(&indexed),
+        );
+        let (source, options) = (Arc::clone(&source), options.clone());
+        workers.push(std::thread::spawn(move || {
+            while let Some(file) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let loaded = process_file(source.as_ref(), file, &options, &indexed);
+                if sender.blocking_send(loaded).is_err() {
+                    return; // the writer stopped: the store failed
+                }
+            }
+        }));
+    }
+    drop(sender);
+
+    let mut batch: Vec<LoadedFile> = Vec::new();
+    let mut batch_events = 0;
+    let mut batch_started = Instant::now();
+    loop {
+        let deadline = options.batch_wait.saturating_sub(batch_started.elapsed());
+        let received = if batch.is_empty() {
+            receiver.recv().await.map(Some)
+        } else {
+            match tokio::time::timeout(deadline, receiver.recv()).await {
+                Ok(item) => item.map(Some),
+                Err(_) => Some(None),
+            }
+        };
+        let finished = match received {
+            Some(Some(file)) => {
+                if batch.is_empty() {
+                    batch_started = Instant::now();
+                }
+                batch_events += file.events.len();
+                batch.push(file);
+                false
+            }
+            Some(None) => false, // waited long enough: commit what we have
+            None => true,
+        };
+        let full = batch_events >= options.batch_events
+            || batch.len() >= options.batch_files
+            || batch_started.elapsed() >= options.batch_wait;
+        if !batch.is_empty() && (full || finished) {
+            commit(
+                store.as_ref(),
+                std::mem::take(&mut batch),
+                &mut report,
+                observer,
+            )
+            .await?;
+            batch_events = 0;
+        }
+        if finished {
+            break;
+        }
+    }
+    for worker in workers {
+        let _ = worker.join();
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+async fn commit(
+    store: &dyn EventStore,
+    batch: Vec<LoadedFile>,
+    report: &mut IngestReport,
+    observer: &dyn Observer,
+) -> Result<(), IngestError> {
+    let mut entries: Vec<LedgerEntry> = batch.iter().map(|f| f.entry.clone()).collect();
+    let files = batch.len();
+    let counts = store
+        .load(batch)
+        .await
+        .map_err(|source| IngestError::Store { files, source })?;
+    for (entry, counts) in entries.iter_mut().zip(counts) {
+        entry.counts = counts;
+        report.bytes_read += entry.size;
+        report.records_read += counts.records;
+        report.records_stored += counts.stored;
+        report.records_filtered += counts.filtered;
+        report.records_duplicate += counts.duplicate;
+        report.records_rejected += counts.rejected;
+        match entry.outcome {
+            FileOutcome::Loaded => report.files_loaded += 1,
+            FileOutcome::Failed => {
+                report.files_failed += 1;
+                if report.failures.len() < MAX_REPORTED_FAILURES {
+                    let reason = entry.reason.as_deref().unwrap_or("unknown reason");
+                    report.failures.push(format!("{}: {reason}", entry.key));
+                }
+            }
+        }
+    }
+    observer.committed(&entries, report);
+    Ok(())
+}
+
+/// How many rejected records a ledger reason names.
+const NAMED_REJECTIONS: usize = 3;
+
+/// Fetches, reads, normalises, filters and indexes one file. Never fails: a bad
+/// file becomes a `Failed` ledger entry with its reason.
+pub fn process_file(
+    source: &dyn Source,
+    file: &SourceFile,
+    options: &IngestOptions,
+    indexed: &[String],
+) -> LoadedFile {
+    let mut entry = LedgerEntry {
+        key: file.key.clone(),
+        size: file.size,
+        version: file.version.clone(),
+        outcome: FileOutcome::Loaded,
+        reason: None,
+        counts: FileCounts::default(),
+        loaded_at: Utc::now(),
+    };
+    let parsed = source
+        .fetch(file)
+        .map_err(|e| error_chain(&e))
+        .and_then(|bytes| {
+            entry.size = bytes.len() as u64;
+            read::read_records(&bytes, options.max_file_bytes).map_err(|e| e.to_string())
+        });
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            tracing::warn!(key = %file.key, %reason, "skipping unreadable log file");
+            entry.outcome = FileOutcome::Failed;
+            entry.reason = Some(reason);
+            return LoadedFile {
+                entry,
+                events: Vec::new(),
+                parameter_names: Vec::new(),
+            };
+        }
+    };
+    let mut names = BTreeSet::new();
+    let mut events = Vec::new();
+    let mut rejections = parsed.bad_lines;
+    let counts = &mut entry.counts;
+    counts.records = parsed.records.len() as u64 + rejections.len() as u64;
+    counts.rejected = rejections.len() as u64;
+    for (index, record) in parsed.records.into_iter().enumerate() {
+        match normalise(record) {
+            Ok(event) if options.filter.keeps(&event) => {
+                events.push(IndexedEvent::new(event, indexed, &mut names));
+            }
+            Ok(_) => counts.filtered += 1,
+            Err(rejection) => {
+                counts.rejected += 1;
+                rejections.push(format!("record {index}: {rejection}"));
+            }
+        }
+    }
+    if !rejections.is_empty() {
+        let named: Vec<_> = rejections.iter().take(NAMED_REJECTIONS).cloned().collect();
+        let more = rejections.len().saturating_sub(NAMED_REJECTIONS);
+        entry.reason = Some(format!(
+            "{} of {} records rejected: {}{}",
+            counts.rejected,
+            counts.records,
+            named.join("; "),
+            if more > 0 {
+                format!("; … {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    LoadedFile {
+        entry,
+        events,
+        parameter_names: names.into_iter().collect(),
+    }
+}
+
+/// `error: cause: cause`, for ledger reasons.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,232 @@
+//! From a file's bytes to records: gzip (capped against decompression bombs), then
+//! one of three JSON shapes — `{"Records": [...]}` (what CloudTrail writes), a bare
+//! list of records (exports), or NDJSON, one record per line (other tools).
+
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+use serde_json::Value;
+
+/// The default cap on a file's decompressed size.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Why a file could not be read. Its records are then not loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("file is empty")]
+    Empty,
+    #[error("corrupt or truncated gzip stream: {0}")]
+    Gzip(#[source] std::io::Error),
+    #[error("file is larger than the {limit}-byte limit once decompressed")]
+    TooLarge { limit: u64 },
+    #[error("invalid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("JSON object without `Records`")]
+    NoRecords,
+    #[error("`Records` is not a list")]
+    RecordsNotAList,
+    #[error("JSON {0} is not a log file")]
+    NotALogFile(&'static str),
+}
+
+/// A file's records, and the NDJSON lines that could not be parsed.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub records: Vec<Value>,
+    /// `line N: reason`, for each NDJSON line that is not JSON.
+    pub bad_lines: Vec<String>,
+    /// Bytes after decompression.
+    pub raw_bytes: u64,
+}
+
+/// Decompresses (when gzip, by its magic bytes, not its name) and parses.
+pub fn read_records(bytes: &[u8], max_bytes: u64) -> Result<Parsed, ReadError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut raw = Vec::with_capacity(bytes.len().saturating_mul(8).min(64 << 20));
+        let mut decoder = MultiGzDecoder::new(bytes).take(max_bytes + 1);
+        decoder.read_to_end(&mut raw).map_err(ReadError::Gzip)?;
+        if raw.len() as u64 > max_bytes {
+            return Err(ReadError::TooLarge { limit: max_bytes });
+        }
+        parse(&raw)
+    } else {
+        if bytes.len() as u64 > max_bytes {
+            return Err(ReadError::TooLarge { limit: max_bytes });
+        }
+        parse(bytes)
+    }
+}
+
+/// Parses decompressed bytes in any of the three shapes.
+pub fn parse(raw: &[u8]) -> Result<Parsed, ReadError> {
+    let text = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Err(ReadError::Empty);
+    };
+    let text = &text[start..];
+    if let Some(parsed) = parse_ndjson(text) {
+        return Ok(Parsed {
+            raw_bytes: raw.len() as u64,
+            ..parsed
+        });
+    }
+    let records = match serde_json::from_slice::<Value>(text).map_err(ReadError::Json)? {
+        Value::Object(mut object) => match object.remove("Records") {
+            Some(Value::Array(records)) => records,
+            Some(_) => return Err(ReadError::RecordsNotAList),
+            None if looks_like_a_record(&object) => vec![Value::Object(object)],
+            None => return Err(ReadError::NoRecords),
+        },
+        Value::Array(records) => records,
+        Value::String(_) => return Err(ReadError::NotALogFile("string")),
+        Value::Number(_) => return Err(ReadError::NotALogFile("number")),
+        Value::Bool(_) => return Err(ReadError::NotALogFile("boolean")),
+        Value::Null => return Err(ReadError::NotALogFile("null")),
+    };
+    Ok(Parsed {
+        records,
+        bad_lines: Vec::new(),
+        raw_bytes: raw.len() as u64,
+    })
+}
+
+fn looks_like_a_record(object: &serde_json::Map<String, Value>) -> bool {
+    ["eventID", "eventVersion", "eventTime"]
+        .iter()
+        .any(|k| object.contains_key(*k))
+}
+
+/// NDJSON when the first line is a whole JSON object and more follows it.
+/// Lines are parsed one by one so a bad line costs only that record.
+fn parse_ndjson(text: &[u8]) -> Option<Parsed> {
+    let mut lines = text.split(|b| *b == b'\n');
+    let first = lines.next()?;
+    let rest_is_blank = text[first.len()..].iter().all(u8::is_ascii_whitespace);
+    if rest_is_blank {
+        return None;
+    }
+    let first_value: Value = serde_json::from_slice(first).ok()?;
+    if !first_value.is_object() {
+        return None;
+    }
+    let mut parsed = Parsed {
+        records: vec![first_value],
+        ..Default::default()
+    };
+    for (index, line) in lines.enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(line) {
+            Ok(value) => parsed.records.push(value),
+            Err(e) => parsed
+                .bad_lines
+                .push(format!("line {}: invalid JSON: {e}", index + 2)),
+        }
+    }
+    Some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(data).expect("gzip in memory");
+        encoder.finish().expect("gzip in memory")
+    }
+
+    const LOG: &[u8] = br#"{"Records": [{"eventID": "a"}, {"eventID": "b"}]}"#;
+
+    #[test]
+    fn reads_records_files_plain_and_gzipped() {
+        assert_eq!(
+            read_records(LOG, 1 << 20).map(|p| p.records.len()).ok(),
+            Some(2)
+        );
+        assert_eq!(
+            read_records(&gzip(LOG), 1 << 20)
+                .map(|p| p.records.len())
+                .ok(),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn reads_bare_lists_ndjson_and_single_records() {
+        let list = br#"[{"eventID": "a"}, {"eventID": "b"}, {"eventID": "c"}]"#;
+        assert_eq!(parse(list).map(|p| p.records.len()).ok(), Some(3));
+        let ndjson =
+            b"{\"eventID\": \"a\"}\n\n{\"eventID\": \"b\"}\nnot json\n{\"eventID\": \"c\"}\n";
+        let parsed = parse(ndjson).expect("ndjson");
+        assert_eq!(parsed.records.len(), 3);
+        assert_eq!(parsed.bad_lines.len(), 1);
+        assert!(
+            parsed.bad_lines[0].starts_with("line 4:"),
+            "{:?}",
+            parsed.bad_lines
+        );
+        assert_eq!(
+            parse(br#"{"eventID": "a", "eventVersion": "1.08"}"#)
+                .map(|p| p.records.len())
+                .ok(),
+            Some(1)
+        );
+        let pretty = b"{\n  \"Records\": [\n    {\"eventID\": \"a\"}\n  ]\n}\n";
+        assert_eq!(parse(pretty).map(|p| p.records.len()).ok(), Some(1));
+    }
+
+    #[test]
+    fn bad_files_get_a_clear_reason() {
+        let truncated = gzip(LOG);
+        let truncated = &truncated[..truncated.len() / 2];
+        let cases: [(&[u8], &str); 7] = [
+            (b"", "file is empty"),
+            (b"  \n", "file is empty"),
+            (truncated, "corrupt or truncated gzip stream"),
+            (b"{\"Records\": [", "invalid JSON"),
+            (
+                b"{\"digestStartTime\": \"x\"}",
+                "JSON object without `Records`",
+            ),
+            (b"{\"Records\": 3}", "`Records` is not a list"),
+            (b"\"text\"", "JSON string is not a log file"),
+        ];
+        for (bytes, reason) in cases {
+            let error = read_records(bytes, 1 << 20).map(|p| p.records.len());
+            let message = error
+                .as_ref()
+                .map_err(ToString::to_string)
+                .err()
+                .unwrap_or_default();
+            assert!(
+                message.starts_with(reason),
+                "{message:?} should start with {reason:?}"
+            );
+        }
+        let mut not_gzip = vec![0x1f, 0x8b];
+        not_gzip.extend_from_slice(b"garbage garbage");
+        assert!(matches!(
+            read_records(&not_gzip, 1 << 20),
+            Err(ReadError::Gzip(_))
+        ));
+    }
+
+    #[test]
+    fn decompression_is_capped() {
+        let bomb = gzip(&vec![b' '; 4 << 20]);
+        assert!(bomb.len() < 64 << 10);
+        assert!(
+            matches!(read_records(&bomb, 1 << 20), Err(ReadError::TooLarge { limit }) if limit == 1 << 20)
+        );
+        assert!(matches!(
+            read_records(LOG, 10),
+            Err(ReadError::TooLarge { .. })
+        ));
+    }
+}

@@ -1,0 +1,242 @@
+//! Sources of log files, and what a key says about its file.
+//!
+//! A [`Source`] fetches the bytes of a [`SourceFile`]; listing is the source's own
+//! business (walking a folder, listing a bucket by day prefixes). Classifying keys
+//! (digest, log, other) and reading the date in a key are pure functions shared by
+//! every source.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+/// What a key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A log file (`.json.gz`, `.json`, `.jsonl`, `.ndjson`, `.gz`).
+    Log,
+    /// A digest file (signed hash chain under `CloudTrail-Digest/`): no events.
+    Digest,
+    /// Anything else (a README, `.DS_Store`, a console export in another format).
+    Other,
+}
+
+/// Classifies a key by its path and name.
+pub fn classify(key: &str) -> FileKind {
+    let name = key.rsplit(['/', '\\']).next().unwrap_or(key);
+    if key
+        .split(['/', '\\'])
+        .any(|part| part == "CloudTrail-Digest")
+        || name.contains("_CloudTrail-Digest_")
+    {
+        return FileKind::Digest;
+    }
+    let lower = name.to_ascii_lowercase();
+    let is_log = !lower.starts_with('.')
+        && [
+            ".json.gz",
+            ".json",
+            ".jsonl",
+            ".ndjson",
+            ".jsonl.gz",
+            ".ndjson.gz",
+            ".gz",
+        ]
+        .iter()
+        .any(|ext| lower.ends_with(ext));
+    if is_log {
+        FileKind::Log
+    } else {
+        FileKind::Other
+    }
+}
+
+/// The day a key was written for: `_YYYYMMDDTHHMMZ_` in the file name, else a
+/// `YYYY/MM/DD` run of folders.
+pub fn key_date(key: &str) -> Option<NaiveDate> {
+    let parts: Vec<&str> = key.split(['/', '\\']).collect();
+    let name = parts.last().copied().unwrap_or(key);
+    let from_name = name.split('_').find_map(|token| {
+        let bytes = token.as_bytes();
+        let stamp =
+            bytes.len() >= 9 && bytes[8] == b'T' && bytes[..8].iter().all(u8::is_ascii_digit);
+        stamp
+            .then(|| NaiveDate::parse_from_str(&token[..8], "%Y%m%d").ok())
+            .flatten()
+    });
+    from_name.or_else(|| {
+        parts.windows(3).rev().find_map(|w| {
+            let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+            (digits(w[0], 4) && digits(w[1], 2) && digits(w[2], 2))
+                .then(|| {
+                    NaiveDate::parse_from_str(&format!("{}-{}-{}", w[0], w[1], w[2]), "%Y-%m-%d")
+                        .ok()
+                })
+                .flatten()
+        })
+    })
+}
+
+/// Whether a key is selected by `--from`/`--to` (whole days, inclusive). Keys
+/// without a date are always selected: nothing says they are outside the range.
+pub fn in_date_range(key: &str, from: Option<NaiveDate>, to: Option<NaiveDate>) -> bool {
+    match key_date(key) {
+        None => true,
+        Some(day) => from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t),
+    }
+}
+
+/// A file a source can fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The ledger key: a path, or `s3://bucket/key`.
+    pub key: String,
+    pub size: u64,
+    /// What identifies this content: modification time, or the S3 ETag.
+    pub version: String,
+    pub kind: FileKind,
+}
+
+/// Why a file could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read {key}")]
+    Read {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot list {location}")]
+    List {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot fetch {key}")]
+    Fetch {
+        key: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Fetches the bytes of listed files. Called from many threads at once.
+pub trait Source: Send + Sync {
+    fn fetch(&self, file: &SourceFile) -> Result<Vec<u8>, SourceError>;
+}
+
+/// Files and folders on the local disk.
+#[derive(Debug, Default, Clone)]
+pub struct LocalSource;
+
+impl LocalSource {
+    /// Lists the files under each path (folders recursively, in name order),
+    /// keeping those whose key date lies in `from..=to`.
+    pub fn list(
+        paths: &[PathBuf],
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<SourceFile>, SourceError> {
+        let mut files = Vec::new();
+        for root in paths {
+            for entry in walkdir::WalkDir::new(root)
+                .follow_links(true)
+                .sort_by_file_name()
+            {
+                let entry = entry.map_err(|e| SourceError::List {
+                    location: root.display().to_string(),
+                    source: Box::new(e),
+                })?;
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let path = absolute(entry.path());
+                let key = path.display().to_string();
+                if !in_date_range(&key, from, to) {
+                    continue;
+                }
+                let meta = entry.metadata().map_err(|e| SourceError::List {
+                    location: key.clone(),
+                    source: Box::new(e),
+                })?;
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                files.push(SourceFile {
+                    kind: classify(&key),
+                    size: meta.len(),
+                    version: format!("{}:{modified}", meta.len()),
+                    key,
+                });
+            }
+        }
+        Ok(files)
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+impl Source for LocalSource {
+    fn fetch(&self, file: &SourceFile) -> Result<Vec<u8>, SourceError> {
+        std::fs::read(&file.key).map_err(|source| SourceError::Read {
+            key: file.key.clone(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "AWSLogs/974349055189/CloudTrail/us-east-1/2018/03/01/974349055189_CloudTrail_us-east-1_20180301T1005Z_abcdEFGH12345678.json.gz";
+
+    #[test]
+    fn classifies_keys() {
+        let cases = [
+            (LOG, FileKind::Log),
+            (
+                "AWSLogs/o-abc/1/CloudTrail/eu-west-1/2018/03/01/1_CloudTrail_eu-west-1_20180301T1005Z_x.json.gz",
+                FileKind::Log,
+            ),
+            (
+                "AWSLogs/1/CloudTrail-Digest/us-east-1/2018/03/01/1_CloudTrail-Digest_us-east-1_trail_us-east-1_20180301T100000Z.json.gz",
+                FileKind::Digest,
+            ),
+            ("exports/events.json", FileKind::Log),
+            ("exports/events.ndjson", FileKind::Log),
+            ("exports/events.jsonl", FileKind::Log),
+            ("AWSLogs/.DS_Store", FileKind::Other),
+            ("README.md", FileKind::Other),
+            (
+                "AWSLogs/1/CloudTrail/us-east-1/2018/03/01/",
+                FileKind::Other,
+            ),
+        ];
+        for (key, kind) in cases {
+            assert_eq!(classify(key), kind, "{key}");
+        }
+    }
+
+    #[test]
+    fn reads_the_date_in_a_key() {
+        let day = NaiveDate::from_ymd_opt(2018, 3, 1);
+        assert_eq!(key_date(LOG), day);
+        assert_eq!(key_date("logs/2018/03/01/anything.json"), day);
+        assert_eq!(key_date("x/1_CloudTrail_r_20180301T2359Z_y.json.gz"), day);
+        assert_eq!(key_date("logs/2018/13/01/x.json"), None);
+        assert_eq!(key_date("events.json"), None);
+    }
+
+    #[test]
+    fn date_range_is_whole_days_inclusive() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        assert!(in_date_range(LOG, d("2018-03-01"), d("2018-03-01")));
+        assert!(!in_date_range(LOG, d("2018-03-02"), None));
+        assert!(!in_date_range(LOG, None, d("2018-02-28")));
+        assert!(in_date_range("events.json", d("2018-03-02"), None));
+    }
+}
