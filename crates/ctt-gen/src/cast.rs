@@ -19,8 +19,11 @@ pub(crate) const ORGANIZATION_ID: &str = "o-5mf2kq9x7w";
 /// The alias of the main account (what `userIdentity.userName` holds for root).
 pub(crate) const MAIN_ALIAS: &str = "cloud-teaching";
 /// SSO users of the account (IAM Identity Center).
-pub(crate) const SSO_PEOPLE: [&str; 3] =
-    ["maria.garcia@example.edu", "jose.lopez@example.edu", "ana.martin@example.edu"];
+pub(crate) const SSO_PEOPLE: [&str; 3] = [
+    "maria.garcia@example.edu",
+    "jose.lopez@example.edu",
+    "ana.martin@example.edu",
+];
 /// Salt separating the cast's random stream from the days' streams.
 const CAST_SALT: u64 = 0x6361_7374_0000_0001;
 
@@ -49,7 +52,6 @@ pub(crate) struct Roles {
     pub provisioner: Role,
     pub ecs_instance: Role,
     pub emr_service: Role,
-    pub emr_instance: Role,
     pub lambda_exec: Role,
     pub autoscaling: Role,
     pub load_balancing: Role,
@@ -62,8 +64,6 @@ pub(crate) struct Account {
     pub alias: &'static str,
     /// Multiplier of the background (service) activity.
     pub load: f64,
-    /// Whether labs and the teacher work in this account.
-    pub teaching: bool,
     pub roles: Roles,
 }
 
@@ -86,12 +86,19 @@ impl Cast {
             .map(|n| iam_user(&mut rng, format!("alucloud{n:03}")))
             .collect();
         let teacher = iam_user(&mut rng, "teacher".to_string());
-        let mut accounts =
-            vec![account(&mut rng, MAIN_ACCOUNT, MAIN_ALIAS, 1.0, true)];
+        let mut accounts = vec![account(&mut rng, MAIN_ACCOUNT, MAIN_ALIAS, 1.0)];
         if organization {
-            accounts.push(account(&mut rng, SECOND_ACCOUNT, "cloud-research", 0.3, false));
+            accounts.push(account(&mut rng, SECOND_ACCOUNT, "cloud-research", 0.3));
         }
-        let campus_ips = (0..4).map(|_| format!("158.42.{}.{}", rng.random_range(1..255u16), rng.random_range(1..255u16))).collect();
+        let campus_ips = (0..4)
+            .map(|_| {
+                format!(
+                    "158.42.{}.{}",
+                    rng.random_range(1..255u16),
+                    rng.random_range(1..255u16)
+                )
+            })
+            .collect();
         Cast {
             organization: organization.then_some(ORGANIZATION_ID),
             accounts,
@@ -120,10 +127,14 @@ fn iam_user(rng: &mut GenRng, name: String) -> IamUser {
 }
 
 fn role(rng: &mut GenRng, name: &str, path: &'static str) -> Role {
-    Role { name: name.to_string(), path, principal_id: ids::principal_id(rng, "AROA") }
+    Role {
+        name: name.to_string(),
+        path,
+        principal_id: ids::principal_id(rng, "AROA"),
+    }
 }
 
-fn account(rng: &mut GenRng, id: &'static str, alias: &'static str, load: f64, teaching: bool) -> Account {
+fn account(rng: &mut GenRng, id: &'static str, alias: &'static str, load: f64) -> Account {
     let sso = "aws-reserved/sso.amazonaws.com/eu-west-1/";
     let roles = Roles {
         sso_admin: role(rng, "AWSReservedSSO_AdministratorAccess_abcdef", sso),
@@ -131,12 +142,24 @@ fn account(rng: &mut GenRng, id: &'static str, alias: &'static str, load: f64, t
         provisioner: role(rng, "LabProvisioner", ""),
         ecs_instance: role(rng, "ecsInstanceRole", ""),
         emr_service: role(rng, "EMR_DefaultRole", ""),
-        emr_instance: role(rng, "EMR_EC2_DefaultRole", ""),
         lambda_exec: role(rng, "lambda-lab-execution", "service-role/"),
-        autoscaling: role(rng, "AWSServiceRoleForAutoScaling", "aws-service-role/autoscaling.amazonaws.com/"),
-        load_balancing: role(rng, "AWSServiceRoleForElasticLoadBalancing", "aws-service-role/elasticloadbalancing.amazonaws.com/"),
+        autoscaling: role(
+            rng,
+            "AWSServiceRoleForAutoScaling",
+            "aws-service-role/autoscaling.amazonaws.com/",
+        ),
+        load_balancing: role(
+            rng,
+            "AWSServiceRoleForElasticLoadBalancing",
+            "aws-service-role/elasticloadbalancing.amazonaws.com/",
+        ),
     };
-    Account { id, alias, load, teaching, roles }
+    Account {
+        id,
+        alias,
+        load,
+        roles,
+    }
 }
 
 impl Account {
@@ -146,7 +169,12 @@ impl Account {
 
     /// `userIdentity` of an IAM user; `console_since` is the console session's
     /// creation time when the call comes from the console.
-    pub(crate) fn iam_user_identity(&self, user: &IamUser, access_key: &str, console_since: Option<&str>) -> Value {
+    pub(crate) fn iam_user_identity(
+        &self,
+        user: &IamUser,
+        access_key: &str,
+        console_since: Option<&str>,
+    ) -> Value {
         let mut identity = json!({
             "type": "IAMUser",
             "principalId": user.principal_id,

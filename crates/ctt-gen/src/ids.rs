@@ -15,7 +15,6 @@ const UPPER_HEX: &[u8] = b"0123456789ABCDEF";
 /// AWS key and principal ids use upper-case letters and the digits 2–7.
 const KEY_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const LOWER_ALNUM: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// `len` characters drawn uniformly from `alphabet`, appended to `out`.
@@ -83,11 +82,6 @@ pub(crate) fn file_suffix(rng: &mut GenRng) -> String {
     prefixed(rng, "", ALNUM, 16)
 }
 
-/// `len` lower-case letters and digits (organisation ids, short names).
-pub(crate) fn lower_alnum(rng: &mut GenRng, len: usize) -> String {
-    prefixed(rng, "", LOWER_ALNUM, len)
-}
-
 /// `len` base64 characters: secret access keys, session tokens.
 pub(crate) fn base64(rng: &mut GenRng, len: usize) -> String {
     prefixed(rng, "", BASE64, len)
@@ -117,7 +111,10 @@ mod tests {
         assert_eq!(access_key_id(&mut rng, "AKIA").len(), 20);
         assert_eq!(principal_id(&mut rng, "AIDA").len(), 21);
         let instance = resource_id(&mut rng, "i-");
-        assert!(instance.starts_with("i-0") && instance.len() == 19, "{instance}");
+        assert!(
+            instance.starts_with("i-0") && instance.len() == 19,
+            "{instance}"
+        );
         assert_eq!(file_suffix(&mut rng).len(), 16);
     }
 }

@@ -108,35 +108,80 @@ static SMALL: Profile = Profile {
     days: 14,
     students: 60,
     regions: &[
-        RegionLoad { name: "us-east-1", window_share: 0.05, mean_records: 2.5, session_share: 0.8 },
-        RegionLoad { name: "eu-west-1", window_share: 0.02, mean_records: 2.0, session_share: 0.2 },
-        RegionLoad { name: "eu-central-1", window_share: 0.01, mean_records: 1.5, session_share: 0.0 },
+        RegionLoad {
+            name: "us-east-1",
+            window_share: 0.03,
+            mean_records: 2.5,
+            session_share: 0.8,
+        },
+        RegionLoad {
+            name: "eu-west-1",
+            window_share: 0.012,
+            mean_records: 2.0,
+            session_share: 0.2,
+        },
+        RegionLoad {
+            name: "eu-central-1",
+            window_share: 0.006,
+            mean_records: 1.5,
+            session_share: 0.0,
+        },
     ],
     term_calendar: false,
     labs_per_day: (1, 1),
-    lab_attendance: (8, 14),
-    action_gap_secs: 75.0,
-    homework_sessions: 2.0,
+    lab_attendance: (8, 12),
+    action_gap_secs: 210.0,
+    homework_sessions: 1.0,
     file_cap: (30, 40),
-    rhythms: Rhythms { redelivery: 4, missing_identity: 5, root_session: 5, provisioning: 3 },
+    rhythms: Rhythms {
+        redelivery: 4,
+        missing_identity: 5,
+        root_session: 5,
+        provisioning: 3,
+    },
 };
 
 static PAPER: Profile = Profile {
     days: 1461,
     students: 250,
     regions: &[
-        RegionLoad { name: "us-east-1", window_share: 0.62, mean_records: 2.6, session_share: 0.75 },
-        RegionLoad { name: "eu-west-1", window_share: 0.12, mean_records: 2.0, session_share: 0.2 },
-        RegionLoad { name: "us-west-2", window_share: 0.06, mean_records: 1.6, session_share: 0.05 },
-        RegionLoad { name: "eu-central-1", window_share: 0.04, mean_records: 1.5, session_share: 0.0 },
+        RegionLoad {
+            name: "us-east-1",
+            window_share: 0.62,
+            mean_records: 2.6,
+            session_share: 0.75,
+        },
+        RegionLoad {
+            name: "eu-west-1",
+            window_share: 0.12,
+            mean_records: 2.0,
+            session_share: 0.2,
+        },
+        RegionLoad {
+            name: "us-west-2",
+            window_share: 0.06,
+            mean_records: 1.6,
+            session_share: 0.05,
+        },
+        RegionLoad {
+            name: "eu-central-1",
+            window_share: 0.04,
+            mean_records: 1.5,
+            session_share: 0.0,
+        },
     ],
     term_calendar: true,
     labs_per_day: (1, 2),
     lab_attendance: (15, 35),
-    action_gap_secs: 70.0,
+    action_gap_secs: 160.0,
     homework_sessions: 4.0,
     file_cap: (25, 40),
-    rhythms: Rhythms { redelivery: 40, missing_identity: 30, root_session: 20, provisioning: 7 },
+    rhythms: Rhythms {
+        redelivery: 40,
+        missing_identity: 30,
+        root_session: 20,
+        provisioning: 7,
+    },
 };
 
 #[cfg(test)]
@@ -155,7 +200,12 @@ mod tests {
     #[test]
     fn region_session_shares_sum_to_one() {
         for preset in [Preset::Small, Preset::Paper] {
-            let total: f64 = preset.profile().regions.iter().map(|r| r.session_share).sum();
+            let total: f64 = preset
+                .profile()
+                .regions
+                .iter()
+                .map(|r| r.session_share)
+                .sum();
             assert!((total - 1.0).abs() < 1e-9, "{preset}: {total}");
         }
     }

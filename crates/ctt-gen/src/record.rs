@@ -43,8 +43,17 @@ impl Call {
     }
 
     /// A call that changes something.
-    pub(crate) fn write(source: &'static str, name: &'static str, request: Value, response: Value) -> Call {
-        Call { read_only: false, response, ..Call::read(source, name, request) }
+    pub(crate) fn write(
+        source: &'static str,
+        name: &'static str,
+        request: Value,
+        response: Value,
+    ) -> Call {
+        Call {
+            read_only: false,
+            response,
+            ..Call::read(source, name, request)
+        }
     }
 
     /// The same call, refused: an error code and message and no response.
@@ -125,8 +134,13 @@ impl Record {
     pub(crate) fn new(rng: &mut GenRng, place: &Place, actor: &Actor, call: Call) -> Record {
         let time = utc(place.at);
         let year = time.year();
-        let request_id = if call.source == "s3.amazonaws.com" { ids::upper_hex(rng, 16) } else { ids::uuid_v4(rng) };
-        let tls_details = (!actor.service && year >= 2021).then(|| tls_details(rng, call.source, place.region));
+        let request_id = if call.source == "s3.amazonaws.com" {
+            ids::upper_hex(rng, 16)
+        } else {
+            ids::uuid_v4(rng)
+        };
+        let tls_details =
+            (!actor.service && year >= 2021).then(|| tls_details(rng, call.source, place.region));
         let (error_code, error_message) = match call.error {
             Some((code, message)) => (Some(code), Some(message)),
             None => (None, None),

@@ -197,6 +197,7 @@ async fn commit(
     observer: &dyn Observer,
 ) -> Result<(), IngestError> {
     let mut entries: Vec<LedgerEntry> = batch.iter().map(|f| f.entry.clone()).collect();
+    report.bytes_raw += batch.iter().map(|f| f.raw_bytes).sum::<u64>();
     let files = batch.len();
     let counts = store
         .load(batch)
@@ -262,9 +263,11 @@ pub fn process_file(
                 entry,
                 events: Vec::new(),
                 parameter_names: Vec::new(),
+                raw_bytes: 0,
             };
         }
     };
+    let raw_bytes = parsed.raw_bytes;
     let mut names = BTreeSet::new();
     let mut events = Vec::new();
     let mut rejections = parsed.bad_lines;
@@ -302,6 +305,7 @@ pub fn process_file(
         entry,
         events,
         parameter_names: names.into_iter().collect(),
+        raw_bytes,
     }
 }
 

@@ -102,6 +102,7 @@ pub fn file(store: &dyn EventStore, key: &str, records: Vec<Value>) -> LoadedFil
         },
         events,
         parameter_names: names.into_iter().collect(),
+        raw_bytes: 0,
     }
 }
 

@@ -69,6 +69,8 @@ pub struct LoadedFile {
     pub events: Vec<IndexedEvent>,
     /// Every parameter name seen in the file's kept events (for `/parameters`).
     pub parameter_names: Vec<String>,
+    /// Bytes after decompression (for throughput reports; not stored).
+    pub raw_bytes: u64,
 }
 
 /// A user or a service in the catalog.

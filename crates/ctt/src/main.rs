@@ -1,3 +1,74 @@
-fn main() {
-    println!("Hello, world!");
+//! `ctt`: CloudTrail-Tracker's one binary. The composition root: it reads the
+//! settings, opens the store and hands them to the libraries; one module per
+//! subcommand under `commands/`.
+//!
+//! Exit codes: 0 success; 1 error; 2 bad usage; 3 a load finished but some files
+//! failed (listed by `ctt files --failed`).
+
+mod cli;
+mod commands;
+mod output;
+mod progress;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit status of a load where some files failed.
+pub const EXIT_FILES_FAILED: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = cli.settings()?;
+    match cli.command {
+        Command::Ingest(args) => commands::ingest::run(&settings, args).await,
+        Command::Files(args) => commands::files::run(&settings, args).await,
+        Command::Scan(args) => commands::query::scan(&settings, args).await,
+        Command::Users(args) => commands::query::users(&settings, args).await,
+        Command::Services(args) => commands::query::services(&settings, args).await,
+        Command::Parameters(args) => commands::query::parameters(&settings, args).await,
+        Command::Gen(args) => commands::generate::run(args),
+        Command::Config => {
+            println!("{}", settings.to_commented_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CTT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -56,7 +56,12 @@ pub(crate) fn mix(x: u64) -> u64 {
 }
 
 /// Generate all the records of day `number` (days since 1970-01-01).
-pub(crate) fn generate_day(cast: &Cast, profile: &Profile, seed: u64, number: i64) -> Day<'_> {
+pub(crate) fn generate_day<'a>(
+    cast: &'a Cast,
+    profile: &'a Profile,
+    seed: u64,
+    number: i64,
+) -> Day<'a> {
     let mut day = Day {
         cast,
         profile,
@@ -116,7 +121,11 @@ impl<'a> Day<'a> {
     pub(crate) fn is_lab_day(&self) -> bool {
         let weekday = self.weekday();
         if self.profile.term_calendar {
-            self.in_term() && matches!(weekday, Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu)
+            self.in_term()
+                && matches!(
+                    weekday,
+                    Weekday::Mon | Weekday::Tue | Weekday::Wed | Weekday::Thu
+                )
         } else {
             !self.is_weekend()
         }
@@ -140,9 +149,9 @@ impl<'a> Day<'a> {
         ((-mean_secs * (1.0 - u).ln()) as i64).max(1)
     }
 
-    /// Seconds since midnight → absolute time of this day.
-    pub(crate) fn at(&self, secs_of_day: i64) -> i64 {
-        self.start + secs_of_day
+    /// A random time of this day between `secs_of_day.start` and `secs_of_day.end` (seconds since midnight).
+    pub(crate) fn random_time(&mut self, secs_of_day: std::ops::Range<i64>) -> i64 {
+        self.start + self.rng.random_range(secs_of_day)
     }
 
     /// Records `call` by `actor` at `at` in region `region` (global calls go to
@@ -158,12 +167,21 @@ impl<'a> Day<'a> {
             account_id: self.cast.accounts[actor.account].id,
         };
         let record = Record::new(&mut self.rng, &place, actor, call);
-        self.events.push(Event { at, account: actor.account, region, record });
+        self.events.push(Event {
+            at,
+            account: actor.account,
+            region,
+            record,
+        });
     }
 
     /// The scope (account, region, time) calls are built in.
     pub(crate) fn scope(&self, account: usize, region: usize, at: i64) -> Scope<'a> {
         let cast: &'a Cast = self.cast;
-        Scope { account: &cast.accounts[account], region: cast.regions[region], at }
+        Scope {
+            account: &cast.accounts[account],
+            region: cast.regions[region],
+            at,
+        }
     }
 }

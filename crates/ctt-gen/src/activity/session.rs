@@ -92,7 +92,9 @@ pub(crate) fn cli_agent(at: i64) -> &'static str {
     match utc(at).year() {
         ..=2018 => "aws-cli/1.11.13 Python/2.7.12 Linux/4.4.0-78-generic botocore/1.4.70",
         2019..=2020 => "aws-cli/1.16.300 Python/3.6.9 Linux/4.15.0-72-generic botocore/1.13.36",
-        2021..=2022 => "aws-cli/2.4.5 Python/3.8.8 Linux/5.4.0-91-generic exe/x86_64.ubuntu.20 prompt/off",
+        2021..=2022 => {
+            "aws-cli/2.4.5 Python/3.8.8 Linux/5.4.0-91-generic exe/x86_64.ubuntu.20 prompt/off"
+        }
         _ => "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0-26-generic exe/x86_64.ubuntu.22 prompt/off",
     }
 }
@@ -103,6 +105,8 @@ pub(crate) fn sdk_agent(at: i64) -> &'static str {
         ..=2018 => "Boto3/1.4.4 Python/3.5.2 Linux/4.4.0-78-generic Botocore/1.5.58",
         2019..=2020 => "Boto3/1.10.34 Python/3.7.5 Linux/4.15.0-72-generic Botocore/1.13.34",
         2021..=2022 => "Boto3/1.20.24 Python/3.9.7 Linux/5.11.0-43-generic Botocore/1.23.24",
-        _ => "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69",
+        _ => {
+            "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.69"
+        }
     }
 }

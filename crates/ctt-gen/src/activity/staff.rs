@@ -14,20 +14,27 @@ use crate::ids;
 use crate::record::{Actor, event_time};
 
 fn staff_style(write_share: f64, write_error: f64) -> Style {
-    Style { gap_secs: 60.0, write_share, burst_max: 4, read_error: 0.01, write_error }
+    Style {
+        gap_secs: 90.0,
+        write_share,
+        burst_max: 4,
+        read_error: 0.01,
+        write_error,
+    }
 }
 
 /// The teacher prepares each lab day (and sometimes works on other term days).
 pub(super) fn teacher(day: &mut Day) {
-    let works = day.is_lab_day() || (!day.is_weekend() && day.in_term() && day.rng.random_ratio(3, 10));
+    let works =
+        day.is_lab_day() || (!day.is_weekend() && day.in_term() && day.rng.random_ratio(3, 10));
     if !works {
         return;
     }
     let cast = day.cast;
     let account = &cast.accounts[0];
     let user = &cast.teacher;
-    let from = day.at(day.rng.random_range(6 * 3600..8 * 3600));
-    let until = from + day.rng.random_range(30..=90) * 60;
+    let from = day.random_time(6 * 3600..8 * 3600);
+    let until = from + day.rng.random_range(30..=60) * 60;
     let key = ids::access_key_id(&mut day.rng, "ASIA");
     let actor = Actor {
         account: 0,
@@ -73,7 +80,11 @@ fn manage_students(day: &mut Day, actor: &Actor, from: i64, until: i64) {
 pub(super) fn sso_admins(day: &mut Day) {
     for account in 0..day.cast.accounts.len() {
         for (person, admin, chance) in [(0, true, 0.45), (1, false, 0.25), (2, true, 0.15)] {
-            let chance = if day.is_weekend() { chance / 4.0 } else { chance };
+            let chance = if day.is_weekend() {
+                chance / 4.0
+            } else {
+                chance
+            };
             if day.rng.random_bool(chance) {
                 sso_session(day, account, SSO_PEOPLE[person], admin);
             }
@@ -84,27 +95,50 @@ pub(super) fn sso_admins(day: &mut Day) {
 fn sso_session(day: &mut Day, account: usize, person: &str, admin: bool) {
     let cast = day.cast;
     let roles = &cast.accounts[account].roles;
-    let role: &Role = if admin { &roles.sso_admin } else { &roles.sso_read_only };
-    let from = day.at(day.rng.random_range(7 * 3600..19 * 3600));
-    let until = from + day.rng.random_range(15..=120) * 60;
+    let role: &Role = if admin {
+        &roles.sso_admin
+    } else {
+        &roles.sso_read_only
+    };
+    let from = day.random_time(7 * 3600..19 * 3600);
+    let until = from + day.rng.random_range(10..=45) * 60;
     let key = ids::access_key_id(&mut day.rng, "ASIA");
-    let identity = cast.accounts[account].assumed_role_identity(role, person, &key, &event_time(from), None);
-    let ip = if day.rng.random_ratio(1, 2) { cast.campus_ips.last().cloned() } else { None };
+    let identity =
+        cast.accounts[account].assumed_role_identity(role, person, &key, &event_time(from), None);
+    let ip = if day.rng.random_ratio(1, 2) {
+        cast.campus_ips.last().cloned()
+    } else {
+        None
+    };
     let actor = Actor {
         account,
         identity: Some(identity),
-        source_ip: ip.unwrap_or_else(|| format!("88.{}.{}.{}", day.rng.random_range(0..256), day.rng.random_range(0..256), day.rng.random_range(1..255))),
+        source_ip: ip.unwrap_or_else(|| {
+            format!(
+                "88.{}.{}.{}",
+                day.rng.random_range(0..256),
+                day.rng.random_range(0..256),
+                day.rng.random_range(1..255)
+            )
+        }),
         user_agent: session::console_agent(from).to_string(),
         console: true,
         service: false,
     };
     let mut session = Session {
-        arn: format!("arn:aws:sts::{}:assumed-role/{}/{person}", cast.accounts[account].id, role.name),
+        arn: format!(
+            "arn:aws:sts::{}:assumed-role/{}/{person}",
+            cast.accounts[account].id, role.name
+        ),
         actor,
         region: day.session_region(),
         topic: *Topic::ALL.choose(&mut day.rng).unwrap_or(&Topic::Storage),
         ws: Workspace::new("admin"),
-        style: if admin { staff_style(0.3, 0.02) } else { staff_style(0.05, 1.0) },
+        style: if admin {
+            staff_style(0.3, 0.02)
+        } else {
+            staff_style(0.05, 1.0)
+        },
     };
     session::work(day, &mut session, from, until);
 }
@@ -115,25 +149,52 @@ pub(super) fn provisioning(day: &mut Day) {
     let cast = day.cast;
     let account = &cast.accounts[0];
     let person = SSO_PEOPLE[0];
-    let at = day.at(day.rng.random_range(5 * 3600..7 * 3600));
+    let at = day.random_time(5 * 3600..7 * 3600);
     let admin_key = ids::access_key_id(&mut day.rng, "ASIA");
     let agent = session::cli_agent(at).to_string();
     let ip = cast.campus_ips.last().cloned().unwrap_or_default();
     let admin = Actor {
         account: 0,
-        identity: Some(account.assumed_role_identity(&account.roles.sso_admin, person, &admin_key, &event_time(at - 600), None)),
+        identity: Some(account.assumed_role_identity(
+            &account.roles.sso_admin,
+            person,
+            &admin_key,
+            &event_time(at - 600),
+            None,
+        )),
         source_ip: ip.clone(),
         user_agent: agent,
         console: false,
         service: false,
     };
-    let session_name = format!("provision-{}", event_time(at).get(..10).unwrap_or_default().replace('-', ""));
+    let session_name = format!(
+        "provision-{}",
+        event_time(at)
+            .get(..10)
+            .unwrap_or_default()
+            .replace('-', "")
+    );
     let scope = day.scope(0, 0, at);
-    let (call, key) = identity::assume_role(&mut day.rng, &scope, &account.roles.provisioner, &session_name, Some(person));
+    let (call, key) = identity::assume_role(
+        &mut day.rng,
+        &scope,
+        &account.roles.provisioner,
+        &session_name,
+        Some(person),
+    );
     day.emit(at, &admin, 0, call.global());
-    let role_identity = account.assumed_role_identity(&account.roles.provisioner, &session_name, &key, &event_time(at), Some(person));
+    let role_identity = account.assumed_role_identity(
+        &account.roles.provisioner,
+        &session_name,
+        &key,
+        &event_time(at),
+        Some(person),
+    );
     let mut session = Session {
-        arn: format!("arn:aws:sts::{}:assumed-role/LabProvisioner/{session_name}", account.id),
+        arn: format!(
+            "arn:aws:sts::{}:assumed-role/LabProvisioner/{session_name}",
+            account.id
+        ),
         actor: Actor {
             account: 0,
             identity: Some(role_identity),
@@ -143,9 +204,19 @@ pub(super) fn provisioning(day: &mut Day) {
             service: false,
         },
         region: 0,
-        topic: if day.rng.random_ratio(1, 2) { Topic::Ec2 } else { Topic::Storage },
+        topic: if day.rng.random_ratio(1, 2) {
+            Topic::Ec2
+        } else {
+            Topic::Storage
+        },
         ws: Workspace::new("lab-template"),
-        style: Style { gap_secs: 4.0, write_share: 0.5, burst_max: 2, read_error: 0.0, write_error: 0.0 },
+        style: Style {
+            gap_secs: 4.0,
+            write_share: 0.5,
+            burst_max: 2,
+            read_error: 0.0,
+            write_error: 0.0,
+        },
     };
     let until = at + day.rng.random_range(30..120);
     session::work(day, &mut session, at + 1, until);
@@ -156,27 +227,53 @@ pub(super) fn provisioning(day: &mut Day) {
 pub(super) fn root(day: &mut Day) {
     let cast = day.cast;
     let account = &cast.accounts[0];
-    let from = day.at(day.rng.random_range(9 * 3600..20 * 3600));
+    let from = day.random_time(9 * 3600..20 * 3600);
     let key = ids::access_key_id(&mut day.rng, "ASIA");
     let ip = cast.teacher.home_ip.clone();
-    let agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0".to_string();
-    let actor = |identity| Actor { account: 0, identity: Some(identity), source_ip: ip.clone(), user_agent: agent.clone(), console: true, service: false };
+    let agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
+        .to_string();
+    let actor = |identity| Actor {
+        account: 0,
+        identity: Some(identity),
+        source_ip: ip.clone(),
+        user_agent: agent.clone(),
+        console: true,
+        service: false,
+    };
     let mut login_identity = account.root_identity("", false);
     if let Some(fields) = login_identity.as_object_mut() {
         fields.remove("accessKeyId");
     }
     let scope = day.scope(0, 0, from);
-    day.emit(from, &actor(login_identity), 0, identity::console_login(&scope, true, true));
-    day.emit(from + 12, &actor(account.root_identity("", false)), 0, identity::check_mfa());
+    day.emit(
+        from,
+        &actor(login_identity),
+        0,
+        identity::console_login(&scope, true, true),
+    );
+    day.emit(
+        from + 12,
+        &actor(account.root_identity("", false)),
+        0,
+        identity::check_mfa(),
+    );
     let named = actor(account.root_identity(&key, true));
     let anonymous = actor(account.root_identity(&key, false));
     let mut at = from + 20;
     for _ in 0..day.rng.random_range(3..=10) {
         at += day.rng.random_range(5..120);
-        let who = if day.rng.random_ratio(1, 2) { &named } else { &anonymous };
+        let who = if day.rng.random_ratio(1, 2) {
+            &named
+        } else {
+            &anonymous
+        };
         let call = match day.rng.random_range(0..4) {
             0 => identity::iam_read(&mut day.rng, "teacher"),
-            1 => crate::record::Call::read("ce.amazonaws.com", "GetCostAndUsage", serde_json::json!({"granularity": "MONTHLY", "metrics": ["UnblendedCost"]})),
+            1 => crate::record::Call::read(
+                "ce.amazonaws.com",
+                "GetCostAndUsage",
+                serde_json::json!({"granularity": "MONTHLY", "metrics": ["UnblendedCost"]}),
+            ),
             2 => calls::storage::list_buckets(&day.scope(0, 0, at)),
             _ => identity::update_password_policy(&mut day.rng),
         };

@@ -16,7 +16,13 @@ const LAB_HOURS: [i64; 5] = [8, 10, 12, 15, 17];
 
 /// How students work: an action every couple of minutes, many reads.
 fn student_style(gap_secs: f64) -> Style {
-    Style { gap_secs, write_share: 0.42, burst_max: 3, read_error: 0.025, write_error: 0.1 }
+    Style {
+        gap_secs,
+        write_share: 0.42,
+        burst_max: 3,
+        read_error: 0.02,
+        write_error: 0.08,
+    }
 }
 
 /// Where and how one student session happens.
@@ -33,22 +39,43 @@ struct Attendance {
 /// The lab sessions of a lab day.
 pub(super) fn labs(day: &mut Day) {
     let profile = day.profile;
-    let count = day.rng.random_range(profile.labs_per_day.0..=profile.labs_per_day.1) as usize;
+    let count = day
+        .rng
+        .random_range(profile.labs_per_day.0..=profile.labs_per_day.1) as usize;
     let hours: Vec<i64> = LAB_HOURS.sample(&mut day.rng, count).copied().collect();
     for hour in hours {
         let topic = *Topic::ALL.choose(&mut day.rng).unwrap_or(&Topic::Ec2);
         let region = day.session_region();
-        let start = day.at(hour * 3600 + day.rng.random_range(0..600));
+        let start = day.random_time(hour * 3600..hour * 3600 + 600);
         let length = day.rng.random_range(100..=150) * 60;
-        let wanted = day.rng.random_range(profile.lab_attendance.0..=profile.lab_attendance.1) as usize;
+        let wanted = day
+            .rng
+            .random_range(profile.lab_attendance.0..=profile.lab_attendance.1)
+            as usize;
         let students = day.cast.students.len();
         let attendees = rand::seq::index::sample(&mut day.rng, students, wanted.min(students));
         for student in attendees.iter() {
-            let ip = day.cast.campus_ips.choose(&mut day.rng).cloned().unwrap_or_default();
+            let ip = day
+                .cast
+                .campus_ips
+                .choose(&mut day.rng)
+                .cloned()
+                .unwrap_or_default();
             let from = start + day.rng.random_range(0..900);
             let until = start + length - day.rng.random_range(0..1200);
             let console = day.rng.random_ratio(4, 5);
-            student_session(day, Attendance { student, region, topic, from, until, ip, console });
+            student_session(
+                day,
+                Attendance {
+                    student,
+                    region,
+                    topic,
+                    from,
+                    until,
+                    ip,
+                    console,
+                },
+            );
         }
     }
 }
@@ -65,13 +92,24 @@ pub(super) fn homework(day: &mut Day) {
     let count = (2.0 * mean * day.rng.random::<f64>()).round() as usize;
     for _ in 0..count {
         let student = day.rng.random_range(0..day.cast.students.len());
-        let from = day.at(day.rng.random_range(14 * 3600..23 * 3600));
+        let from = day.random_time(14 * 3600..23 * 3600);
         let until = from + day.rng.random_range(10..=60) * 60;
         let region = day.session_region();
         let topic = *Topic::ALL.choose(&mut day.rng).unwrap_or(&Topic::Storage);
         let ip = day.cast.students[student].home_ip.clone();
         let console = day.rng.random_ratio(7, 10);
-        student_session(day, Attendance { student, region, topic, from, until, ip, console });
+        student_session(
+            day,
+            Attendance {
+                student,
+                region,
+                topic,
+                from,
+                until,
+                ip,
+                console,
+            },
+        );
     }
 }
 
@@ -83,9 +121,15 @@ fn student_session(day: &mut Day, attendance: Attendance) {
     let (identity, user_agent) = if attendance.console {
         let key = ids::access_key_id(&mut day.rng, "ASIA");
         let since = event_time(from);
-        (account.iam_user_identity(user, &key, Some(&since)), session::console_agent(from))
+        (
+            account.iam_user_identity(user, &key, Some(&since)),
+            session::console_agent(from),
+        )
     } else {
-        (account.iam_user_identity(user, &user.access_key, None), session::cli_agent(from))
+        (
+            account.iam_user_identity(user, &user.access_key, None),
+            session::cli_agent(from),
+        )
     };
     let actor = Actor {
         account: 0,
@@ -128,7 +172,13 @@ fn sign_in(day: &mut Day, actor: &Actor, at: i64) {
     };
     let scope = day.scope(actor.account, 0, at);
     if day.rng.random_ratio(1, 30) {
-        day.emit(at - day.rng.random_range(20..90), &login, 0, identity::console_login(&scope, false, false));
+        let failed_at = at - day.rng.random_range(20..90);
+        day.emit(
+            failed_at,
+            &login,
+            0,
+            identity::console_login(&scope, false, false),
+        );
     }
     day.emit(at, &login, 0, identity::console_login(&scope, false, true));
 }

@@ -8,11 +8,23 @@ use crate::ids::{self, GenRng};
 use crate::record::Call;
 
 const SOURCE: &str = "rds.amazonaws.com";
-const CLASSES: [&str; 5] = ["db.t2.micro", "db.t3.micro", "db.t3.micro", "db.t3.small", "db.m5.large"];
-const ENGINES: [(&str, &str); 3] = [("mysql", "8.0.35"), ("postgres", "15.4"), ("mariadb", "10.11.6")];
+const CLASSES: [&str; 5] = [
+    "db.t2.micro",
+    "db.t3.micro",
+    "db.t3.micro",
+    "db.t3.small",
+    "db.m5.large",
+];
+const ENGINES: [(&str, &str); 3] = [
+    ("mysql", "8.0.35"),
+    ("postgres", "15.4"),
+    ("mariadb", "10.11.6"),
+];
 
 fn some_database(rng: &mut GenRng, ws: &Workspace) -> String {
-    pick(rng, &ws.databases).cloned().unwrap_or_else(|| format!("{}-db", ws.owner))
+    pick(rng, &ws.databases)
+        .cloned()
+        .unwrap_or_else(|| format!("{}-db", ws.owner))
 }
 
 /// A `Describe*` call of RDS.
@@ -25,8 +37,16 @@ pub(crate) fn read(rng: &mut GenRng, _scope: &Scope, ws: &Workspace) -> Call {
             };
             Call::read(SOURCE, "DescribeDBInstances", request)
         }
-        3 => Call::read(SOURCE, "DescribeDBSnapshots", json!({"dBInstanceIdentifier": some_database(rng, ws), "includeShared": false, "includePublic": false})),
-        4 => Call::read(SOURCE, "DescribeDBEngineVersions", json!({"engine": ENGINES[rng.random_range(0..ENGINES.len())].0, "defaultOnly": true})),
+        3 => Call::read(
+            SOURCE,
+            "DescribeDBSnapshots",
+            json!({"dBInstanceIdentifier": some_database(rng, ws), "includeShared": false, "includePublic": false}),
+        ),
+        4 => Call::read(
+            SOURCE,
+            "DescribeDBEngineVersions",
+            json!({"engine": ENGINES[rng.random_range(0..ENGINES.len())].0, "defaultOnly": true}),
+        ),
         _ => Call::read(SOURCE, "DescribeDBSubnetGroups", json!({})),
     }
 }
@@ -50,7 +70,12 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
         }
         2 => {
             let id = some_database(rng, ws);
-            Call::write(SOURCE, "StopDBInstance", json!({"dBInstanceIdentifier": id}), json!({"dBInstanceIdentifier": id, "dBInstanceStatus": "stopping"}))
+            Call::write(
+                SOURCE,
+                "StopDBInstance",
+                json!({"dBInstanceIdentifier": id}),
+                json!({"dBInstanceIdentifier": id, "dBInstanceStatus": "stopping"}),
+            )
         }
         3 => {
             let id = some_database(rng, ws);
@@ -62,7 +87,9 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
             )
         }
         _ => {
-            let id = ws.databases.swap_remove(rng.random_range(0..ws.databases.len()));
+            let id = ws
+                .databases
+                .swap_remove(rng.random_range(0..ws.databases.len()));
             Call::write(
                 SOURCE,
                 "DeleteDBInstance",

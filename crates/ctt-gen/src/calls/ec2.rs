@@ -10,39 +10,82 @@ use crate::record::Call;
 
 const SOURCE: &str = "ec2.amazonaws.com";
 /// Instance types students launch, the free tier ones most often.
-const INSTANCE_TYPES: [&str; 10] =
-    ["t2.micro", "t2.micro", "t2.micro", "t3.micro", "t3.micro", "t2.small", "t3.small", "t2.medium", "m5.large", "c5.xlarge"];
-const IMAGES: [&str; 5] =
-    ["ami-0c02fb55956c7d316", "ami-0557a15b87f6559cf", "ami-053b0d53c279acc90", "ami-0fc5d935ebf8bc3bc", "ami-b9ef93af"];
+const INSTANCE_TYPES: [&str; 10] = [
+    "t2.micro",
+    "t2.micro",
+    "t2.micro",
+    "t3.micro",
+    "t3.micro",
+    "t2.small",
+    "t3.small",
+    "t2.medium",
+    "m5.large",
+    "c5.xlarge",
+];
+const IMAGES: [&str; 5] = [
+    "ami-0c02fb55956c7d316",
+    "ami-0557a15b87f6559cf",
+    "ami-053b0d53c279acc90",
+    "ami-0fc5d935ebf8bc3bc",
+    "ami-b9ef93af",
+];
 
 /// A `Describe*` call, naming one of the workspace's resources when it has some.
 pub(crate) fn read(rng: &mut GenRng, _scope: &Scope, ws: &Workspace) -> Call {
     let empty = || json!({"filterSet": {}});
     match rng.random_range(0..16) {
-        0..=3 => Call::read(SOURCE, "DescribeInstances", json!({"instancesSet": {}, "filterSet": {}})),
+        0..=3 => Call::read(
+            SOURCE,
+            "DescribeInstances",
+            json!({"instancesSet": {}, "filterSet": {}}),
+        ),
         4 => Call::read(
             SOURCE,
             "DescribeInstanceStatus",
             json!({"instancesSet": {}, "filterSet": {}, "includeAllInstances": rng.random_bool(0.5)}),
         ),
         5 | 6 => Call::read(SOURCE, "DescribeVolumes", volume_set(ws.volumes.first())),
-        7 => Call::read(SOURCE, "DescribeVolumeStatus", volume_set(ws.volumes.first())),
+        7 => Call::read(
+            SOURCE,
+            "DescribeVolumeStatus",
+            volume_set(ws.volumes.first()),
+        ),
         8 => Call::read(
             SOURCE,
             "DescribeSecurityGroups",
             json!({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}}),
         ),
-        9 => Call::read(SOURCE, "DescribeSubnets", json!({"subnetSet": {}, "filterSet": {}})),
-        10 => Call::read(SOURCE, "DescribeVpcs", json!({"vpcSet": {}, "filterSet": {}})),
+        9 => Call::read(
+            SOURCE,
+            "DescribeSubnets",
+            json!({"subnetSet": {}, "filterSet": {}}),
+        ),
+        10 => Call::read(
+            SOURCE,
+            "DescribeVpcs",
+            json!({"vpcSet": {}, "filterSet": {}}),
+        ),
         11 => Call::read(
             SOURCE,
             "DescribeImages",
             json!({"executableBySet": {}, "imagesSet": {}, "ownersSet": {"items": [{"owner": "self"}]}, "filterSet": {}}),
         ),
-        12 => Call::read(SOURCE, "DescribeKeyPairs", json!({"keySet": {}, "filterSet": {}})),
-        13 => Call::read(SOURCE, "DescribeAvailabilityZones", json!({"availabilityZoneSet": {}, "availabilityZoneIdSet": {}})),
+        12 => Call::read(
+            SOURCE,
+            "DescribeKeyPairs",
+            json!({"keySet": {}, "filterSet": {}}),
+        ),
+        13 => Call::read(
+            SOURCE,
+            "DescribeAvailabilityZones",
+            json!({"availabilityZoneSet": {}, "availabilityZoneIdSet": {}}),
+        ),
         14 => Call::read(SOURCE, "DescribeTags", empty()),
-        _ => Call::read(SOURCE, "DescribeSnapshots", json!({"snapshotSet": {}, "ownersSet": {"items": [{"owner": "self"}]}})),
+        _ => Call::read(
+            SOURCE,
+            "DescribeSnapshots",
+            json!({"snapshotSet": {}, "ownersSet": {"items": [{"owner": "self"}]}}),
+        ),
     }
 }
 
@@ -54,7 +97,11 @@ fn volume_set(volume: Option<&String>) -> Value {
 }
 
 pub(crate) fn describe_regions() -> Call {
-    Call::read(SOURCE, "DescribeRegions", json!({"regionSet": {}, "allRegions": false}))
+    Call::read(
+        SOURCE,
+        "DescribeRegions",
+        json!({"regionSet": {}, "allRegions": false}),
+    )
 }
 
 /// A change to the workspace's EC2 resources, launching first when there is nothing to change.
@@ -77,13 +124,26 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
 }
 
 /// `RunInstances`; `client_token` is set by autoscaling, empty for people.
-pub(crate) fn run_instances(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace, client_token: &str) -> Call {
+pub(crate) fn run_instances(
+    rng: &mut GenRng,
+    scope: &Scope,
+    ws: &mut Workspace,
+    client_token: &str,
+) -> Call {
     let instance_type = *pick(rng, &INSTANCE_TYPES).unwrap_or(&"t2.micro");
     let image = *pick(rng, &IMAGES).unwrap_or(&"ami-b9ef93af");
     let zone = zone(rng, scope.region);
-    let count = if rng.random_ratio(1, 6) { rng.random_range(2..=3) } else { 1 };
+    let count = if rng.random_ratio(1, 6) {
+        rng.random_range(2..=3)
+    } else {
+        1
+    };
     let key_name = format!("{}-keypair", ws.owner);
-    let group = ws.security_groups.first().cloned().unwrap_or_else(|| ids::resource_id(rng, "sg-"));
+    let group = ws
+        .security_groups
+        .first()
+        .cloned()
+        .unwrap_or_else(|| ids::resource_id(rng, "sg-"));
     let instances: Vec<Value> = (0..count)
         .map(|launch_index| {
             let id = ids::resource_id(rng, "i-");
@@ -138,7 +198,13 @@ pub(crate) fn run_instances(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace,
     Call::write(SOURCE, "RunInstances", request, response)
 }
 
-fn instance_change(rng: &mut GenRng, name: &'static str, id: &str, from: (u32, &str), to: (u32, &str)) -> Call {
+fn instance_change(
+    rng: &mut GenRng,
+    name: &'static str,
+    id: &str,
+    from: (u32, &str),
+    to: (u32, &str),
+) -> Call {
     let request = json!({"instancesSet": {"items": [{"instanceId": id}]}});
     let response = json!({
         "requestId": ids::uuid_v4(rng),
@@ -152,7 +218,9 @@ fn instance_change(rng: &mut GenRng, name: &'static str, id: &str, from: (u32, &
 }
 
 fn some_instance(rng: &mut GenRng, ws: &Workspace) -> String {
-    pick(rng, &ws.instances).cloned().unwrap_or_else(|| ids::resource_id(rng, "i-"))
+    pick(rng, &ws.instances)
+        .cloned()
+        .unwrap_or_else(|| ids::resource_id(rng, "i-"))
 }
 
 pub(crate) fn stop_instances(rng: &mut GenRng, ws: &Workspace) -> Call {
@@ -173,7 +241,13 @@ pub(crate) fn terminate_instances(rng: &mut GenRng, ws: &mut Workspace) -> Call 
         let i = rng.random_range(0..ws.instances.len());
         ws.instances.swap_remove(i)
     };
-    instance_change(rng, "TerminateInstances", &id, (16, "running"), (32, "shutting-down"))
+    instance_change(
+        rng,
+        "TerminateInstances",
+        &id,
+        (16, "running"),
+        (32, "shutting-down"),
+    )
 }
 
 /// `CreateTags` on one of the workspace's instances.
@@ -182,13 +256,21 @@ pub(crate) fn create_tags(rng: &mut GenRng, ws: &Workspace) -> Call {
     let (key, value) = match rng.random_range(0..3) {
         0 => ("Name".to_string(), format!("{}-web", ws.owner)),
         1 => ("Owner".to_string(), ws.owner.clone()),
-        _ => ("Lab".to_string(), format!("lab{}", rng.random_range(1..=12))),
+        _ => (
+            "Lab".to_string(),
+            format!("lab{}", rng.random_range(1..=12)),
+        ),
     };
     let request = json!({
         "resourcesSet": {"items": [{"resourceId": id}]},
         "tagSet": {"items": [{"key": key, "value": value}]},
     });
-    Call::write(SOURCE, "CreateTags", request, json!({"requestId": ids::uuid_v4(rng), "_return": true}))
+    Call::write(
+        SOURCE,
+        "CreateTags",
+        request,
+        json!({"requestId": ids::uuid_v4(rng), "_return": true}),
+    )
 }
 
 fn create_volume(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
@@ -197,7 +279,8 @@ fn create_volume(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
     let size = *pick(rng, &[1, 2, 5, 8, 10, 20]).unwrap_or(&8);
     let zone = zone(rng, scope.region);
     let volume_type = if rng.random_ratio(1, 2) { "gp2" } else { "gp3" };
-    let request = json!({"size": size, "zone": zone, "volumeType": volume_type, "encrypted": false});
+    let request =
+        json!({"size": size, "zone": zone, "volumeType": volume_type, "encrypted": false});
     let response = json!({
         "requestId": ids::uuid_v4(rng),
         "volumeId": id,
@@ -216,7 +299,9 @@ fn attach_volume(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
     if ws.volumes.is_empty() {
         return create_volume(rng, scope, ws);
     }
-    let volume = ws.volumes.swap_remove(rng.random_range(0..ws.volumes.len()));
+    let volume = ws
+        .volumes
+        .swap_remove(rng.random_range(0..ws.volumes.len()));
     ws.attached_volumes.push(volume.clone());
     let instance = some_instance(rng, ws);
     let device = *pick(rng, &["/dev/sdf", "/dev/sdg", "/dev/xvdf"]).unwrap_or(&"/dev/sdf");
@@ -238,7 +323,8 @@ fn detach_volume(rng: &mut GenRng, ws: &mut Workspace) -> Call {
     let volume = ws.attached_volumes.swap_remove(i);
     ws.volumes.push(volume.clone());
     let request = json!({"volumeId": volume, "force": false});
-    let response = json!({"requestId": ids::uuid_v4(rng), "volumeId": volume, "status": "detaching"});
+    let response =
+        json!({"requestId": ids::uuid_v4(rng), "volumeId": volume, "status": "detaching"});
     Call::write(SOURCE, "DetachVolume", request, response)
 }
 
@@ -281,5 +367,10 @@ fn create_key_pair(rng: &mut GenRng, ws: &Workspace) -> Call {
         "keyPairId": ids::resource_id(rng, "key-"),
         "keyMaterial": "<sensitiveDataRemoved>",
     });
-    Call::write(SOURCE, "CreateKeyPair", json!({"keyName": name, "keyType": "rsa", "keyFormat": "pem"}), response)
+    Call::write(
+        SOURCE,
+        "CreateKeyPair",
+        json!({"keyName": name, "keyType": "rsa", "keyFormat": "pem"}),
+        response,
+    )
 }

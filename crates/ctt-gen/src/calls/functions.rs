@@ -10,7 +10,13 @@ use crate::ids::{self, GenRng};
 use crate::record::{Call, event_time, utc};
 
 const SOURCE: &str = "lambda.amazonaws.com";
-const PURPOSES: [&str; 5] = ["hello", "thumbnail", "resize-image", "api-handler", "s3-trigger"];
+const PURPOSES: [&str; 5] = [
+    "hello",
+    "thumbnail",
+    "resize-image",
+    "api-handler",
+    "s3-trigger",
+];
 
 /// Runtimes students picked in a given year.
 fn runtimes(year: i32) -> &'static [&'static str] {
@@ -23,20 +29,37 @@ fn runtimes(year: i32) -> &'static [&'static str] {
 }
 
 fn some_function(rng: &mut GenRng, ws: &Workspace) -> String {
-    pick(rng, &ws.functions).cloned().unwrap_or_else(|| format!("{}-hello", ws.owner))
+    pick(rng, &ws.functions)
+        .cloned()
+        .unwrap_or_else(|| format!("{}-hello", ws.owner))
 }
 
 fn function_arn(scope: &Scope, name: &str) -> String {
-    format!("arn:aws:lambda:{}:{}:function:{}", scope.region, scope.account.id, name)
+    format!(
+        "arn:aws:lambda:{}:{}:function:{}",
+        scope.region, scope.account.id, name
+    )
 }
 
 /// A read of Lambda configuration.
 pub(crate) fn read(rng: &mut GenRng, _scope: &Scope, ws: &Workspace) -> Call {
     match rng.random_range(0..5) {
-        0 | 1 => Call::read(SOURCE, "ListFunctions20150331", json!({"functionVersion": "ALL"})),
-        2 => Call::read(SOURCE, "GetFunction20150331v2", json!({"functionName": some_function(rng, ws)})),
+        0 | 1 => Call::read(
+            SOURCE,
+            "ListFunctions20150331",
+            json!({"functionVersion": "ALL"}),
+        ),
+        2 => Call::read(
+            SOURCE,
+            "GetFunction20150331v2",
+            json!({"functionName": some_function(rng, ws)}),
+        ),
         3 => Call::read(SOURCE, "GetAccountSettings20160819", json!({})),
-        _ => Call::read(SOURCE, "ListVersionsByFunction20150331", json!({"functionName": some_function(rng, ws)})),
+        _ => Call::read(
+            SOURCE,
+            "ListVersionsByFunction20150331",
+            json!({"functionName": some_function(rng, ws)}),
+        ),
     }
 }
 
@@ -60,7 +83,11 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
             json!({"functionName": name, "functionArn": function_arn(scope, &name), "lastUpdateStatus": "InProgress"}),
         ),
         3 => {
-            let bucket = ws.buckets.first().cloned().unwrap_or_else(|| format!("{}-data", ws.owner));
+            let bucket = ws
+                .buckets
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("{}-data", ws.owner));
             Call::write(
                 SOURCE,
                 "AddPermission20150331v2",
@@ -71,17 +98,35 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
         _ => {
             let i = rng.random_range(0..ws.functions.len());
             let name = ws.functions.swap_remove(i);
-            Call::write(SOURCE, "DeleteFunction20150331", json!({"functionName": name}), serde_json::Value::Null)
+            Call::write(
+                SOURCE,
+                "DeleteFunction20150331",
+                json!({"functionName": name}),
+                serde_json::Value::Null,
+            )
         }
     }
 }
 
 fn create_function(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
-    let name = format!("{}-{}", ws.owner, PURPOSES[rng.random_range(0..PURPOSES.len())]);
+    let name = format!(
+        "{}-{}",
+        ws.owner,
+        PURPOSES[rng.random_range(0..PURPOSES.len())]
+    );
     ws.functions.push(name.clone());
     let runtime = *pick(rng, runtimes(utc(scope.at).year())).unwrap_or(&"python3.12");
-    let handler = if runtime.starts_with("nodejs") { "index.handler" } else if runtime.starts_with("java") { "example.Handler::handleRequest" } else { "lambda_function.lambda_handler" };
-    let role = format!("arn:aws:iam::{}:role/service-role/lambda-lab-execution", scope.account.id);
+    let handler = if runtime.starts_with("nodejs") {
+        "index.handler"
+    } else if runtime.starts_with("java") {
+        "example.Handler::handleRequest"
+    } else {
+        "lambda_function.lambda_handler"
+    };
+    let role = format!(
+        "arn:aws:iam::{}:role/service-role/lambda-lab-execution",
+        scope.account.id
+    );
     let memory = 128 * rng.random_range(1..=4);
     let request = json!({
         "functionName": name,

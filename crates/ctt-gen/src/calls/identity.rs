@@ -19,7 +19,12 @@ const SIGNIN: &str = "signin.amazonaws.com";
 /// `ConsoleLogin`, successful or not.
 pub(crate) fn console_login(scope: &Scope, mfa: bool, success: bool) -> Call {
     let outcome = if success { "Success" } else { "Failure" };
-    let mut call = Call::write(SIGNIN, "ConsoleLogin", Value::Null, json!({"ConsoleLogin": outcome}));
+    let mut call = Call::write(
+        SIGNIN,
+        "ConsoleLogin",
+        Value::Null,
+        json!({"ConsoleLogin": outcome}),
+    );
     call.event_type = "AwsConsoleSignIn";
     call.additional = Some(json!({
         "LoginTo": format!("https://console.aws.amazon.com/console/home?region={}&state=hashArgs%23&isauthcode=true", scope.region),
@@ -34,7 +39,12 @@ pub(crate) fn console_login(scope: &Scope, mfa: bool, success: bool) -> Call {
 
 /// `CheckMfa`, the second step of a console sign-in with MFA.
 pub(crate) fn check_mfa() -> Call {
-    let mut call = Call::write(SIGNIN, "CheckMfa", Value::Null, json!({"CheckMfa": "Success"}));
+    let mut call = Call::write(
+        SIGNIN,
+        "CheckMfa",
+        Value::Null,
+        json!({"CheckMfa": "Success"}),
+    );
     call.event_type = "AwsConsoleSignIn";
     call.additional = Some(json!({"MfaType": "Virtual MFA"}));
     call.global()
@@ -84,7 +94,12 @@ pub(crate) fn iam_write(rng: &mut GenRng, scope: &Scope, student: &str) -> Call 
             json!({"userName": student, "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}),
             Value::Null,
         ),
-        4 => Call::write(IAM, "AddUserToGroup", json!({"groupName": "students", "userName": student}), Value::Null),
+        4 => Call::write(
+            IAM,
+            "AddUserToGroup",
+            json!({"groupName": "students", "userName": student}),
+            Value::Null,
+        ),
         _ => Call::write(
             IAM,
             "DeleteAccessKey",
@@ -132,12 +147,15 @@ pub(crate) fn assume_role(
     let account: &Account = scope.account;
     let role_arn = account.role_arn(role);
     let duration = if rng.random_ratio(1, 2) { 3600 } else { 900 };
-    let mut request = json!({"roleArn": role_arn, "roleSessionName": session, "durationSeconds": duration});
+    let mut request =
+        json!({"roleArn": role_arn, "roleSessionName": session, "durationSeconds": duration});
     if let Some(source) = source_identity {
         request["sourceIdentity"] = json!(source);
     }
     let access_key = ids::access_key_id(rng, "ASIA");
-    let expiration = utc(scope.at + duration).format("%b %-d, %Y, %-I:%M:%S %p").to_string();
+    let expiration = utc(scope.at + duration)
+        .format("%b %-d, %Y, %-I:%M:%S %p")
+        .to_string();
     let mut response = json!({
         "credentials": {
             "accessKeyId": access_key,
@@ -155,6 +173,7 @@ pub(crate) fn assume_role(
     }
     let mut call = Call::read(STS, "AssumeRole", request);
     call.response = response;
-    call.resources = Some(json!([{"accountId": account.id, "type": "AWS::IAM::Role", "ARN": role_arn}]));
+    call.resources =
+        Some(json!([{"accountId": account.id, "type": "AWS::IAM::Role", "ARN": role_arn}]));
     (call, access_key)
 }

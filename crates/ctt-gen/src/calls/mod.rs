@@ -46,7 +46,10 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub(crate) fn new(owner: &str) -> Workspace {
-        Workspace { owner: owner.to_string(), ..Workspace::default() }
+        Workspace {
+            owner: owner.to_string(),
+            ..Workspace::default()
+        }
     }
 }
 
@@ -61,7 +64,13 @@ pub(crate) enum Topic {
 }
 
 impl Topic {
-    pub(crate) const ALL: [Topic; 5] = [Topic::Ec2, Topic::Storage, Topic::Database, Topic::Functions, Topic::Scaling];
+    pub(crate) const ALL: [Topic; 5] = [
+        Topic::Ec2,
+        Topic::Storage,
+        Topic::Database,
+        Topic::Functions,
+        Topic::Scaling,
+    ];
 }
 
 /// A read-only call about `topic` (sometimes a general one: regions, buckets, identity).
@@ -101,10 +110,17 @@ fn general_read(rng: &mut GenRng, scope: &Scope, ws: &Workspace) -> Call {
 
 /// The same call refused by AWS, with the error code its service uses.
 pub(crate) fn refuse(rng: &mut GenRng, scope: &Scope, user_arn: &str, call: Call) -> Call {
-    let action = format!("{}:{}", service_prefix(call.source), call.name.trim_end_matches(char::is_numeric));
+    let action = format!(
+        "{}:{}",
+        service_prefix(call.source),
+        call.name.trim_end_matches(char::is_numeric)
+    );
     let (code, message) = match call.source {
         "ec2.amazonaws.com" => match rng.random_range(0..3) {
-            0 => ("Client.InvalidParameterValue", "Value () for parameter groupId is invalid. The value cannot be empty".to_string()),
+            0 => (
+                "Client.InvalidParameterValue",
+                "Value () for parameter groupId is invalid. The value cannot be empty".to_string(),
+            ),
             _ => (
                 "Client.UnauthorizedOperation",
                 format!(
@@ -114,18 +130,30 @@ pub(crate) fn refuse(rng: &mut GenRng, scope: &Scope, user_arn: &str, call: Call
             ),
         },
         "s3.amazonaws.com" => match rng.random_range(0..3) {
-            0 => ("BucketAlreadyExists", "The requested bucket name is not available.".to_string()),
-            1 => ("NoSuchBucket", "The specified bucket does not exist".to_string()),
+            0 => (
+                "BucketAlreadyExists",
+                "The requested bucket name is not available.".to_string(),
+            ),
+            1 => (
+                "NoSuchBucket",
+                "The specified bucket does not exist".to_string(),
+            ),
             _ => ("AccessDenied", "Access Denied".to_string()),
         },
         "lambda.amazonaws.com" => (
             "AccessDeniedException",
-            format!("User: {user_arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"),
+            format!(
+                "User: {user_arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"
+            ),
         ),
-        "autoscaling.amazonaws.com" => ("ValidationError", "AutoScalingGroup name not found - null".to_string()),
-        "monitoring.amazonaws.com" => {
-            ("ValidationException", "AlarmName must not contain leading or trailing whitespace".to_string())
-        }
+        "autoscaling.amazonaws.com" => (
+            "ValidationError",
+            "AutoScalingGroup name not found - null".to_string(),
+        ),
+        "monitoring.amazonaws.com" => (
+            "ValidationException",
+            "AlarmName must not contain leading or trailing whitespace".to_string(),
+        ),
         _ => (
             "AccessDenied",
             format!(

@@ -11,13 +11,24 @@ use crate::record::Call;
 
 /// `ecs:DiscoverPollEndpoint`, polled by the ECS agent of a container instance.
 pub(crate) fn discover_poll_endpoint(scope: &Scope, instance: &str) -> Call {
-    let arn = format!("arn:aws:ecs:{}:{}:container-instance/lab-cluster/{instance}", scope.region, scope.account.id);
-    Call::read("ecs.amazonaws.com", "DiscoverPollEndpoint", json!({"containerInstance": arn, "cluster": "lab-cluster"}))
+    let arn = format!(
+        "arn:aws:ecs:{}:{}:container-instance/lab-cluster/{instance}",
+        scope.region, scope.account.id
+    );
+    Call::read(
+        "ecs.amazonaws.com",
+        "DiscoverPollEndpoint",
+        json!({"containerInstance": arn, "cluster": "lab-cluster"}),
+    )
 }
 
 /// `ecr:GetAuthorizationToken`, before pulling an image.
 pub(crate) fn get_authorization_token() -> Call {
-    Call::read("ecr.amazonaws.com", "GetAuthorizationToken", json!({"registryIds": []}))
+    Call::read(
+        "ecr.amazonaws.com",
+        "GetAuthorizationToken",
+        json!({"registryIds": []}),
+    )
 }
 
 /// `kms:Decrypt` of a function's environment variables.
@@ -30,21 +41,42 @@ pub(crate) fn decrypt(scope: &Scope, function: &str) -> Call {
             "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
         }),
     );
-    call.resources = Some(json!([{"accountId": scope.account.id, "type": "AWS::KMS::Key", "ARN": key_arn(scope)}]));
+    call.resources = Some(
+        json!([{"accountId": scope.account.id, "type": "AWS::KMS::Key", "ARN": key_arn(scope)}]),
+    );
     call
 }
 
 fn key_arn(scope: &Scope) -> String {
-    format!("arn:aws:kms:{}:{}:key/2f1c7a9e-5b3d-4e8f-9a61-0c7d2e4b8f15", scope.region, scope.account.id)
+    format!(
+        "arn:aws:kms:{}:{}:key/2f1c7a9e-5b3d-4e8f-9a61-0c7d2e4b8f15",
+        scope.region, scope.account.id
+    )
 }
 
 /// A configuration sweep by AWS Config or Trusted Advisor.
 pub(crate) fn sweep(rng: &mut GenRng) -> Call {
     match rng.random_range(0..6) {
-        0 => Call::read("ec2.amazonaws.com", "DescribeInstances", json!({"instancesSet": {}, "filterSet": {}})),
-        1 => Call::read("ec2.amazonaws.com", "DescribeSecurityGroups", json!({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}})),
-        2 => Call::read("ec2.amazonaws.com", "DescribeVolumes", json!({"volumeSet": {}, "filterSet": {}})),
-        3 => Call::read("s3.amazonaws.com", "GetBucketAcl", json!({"bucketName": "cloud-teaching-logs", "acl": ""})),
+        0 => Call::read(
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            json!({"instancesSet": {}, "filterSet": {}}),
+        ),
+        1 => Call::read(
+            "ec2.amazonaws.com",
+            "DescribeSecurityGroups",
+            json!({"securityGroupSet": {}, "securityGroupIdSet": {}, "filterSet": {}}),
+        ),
+        2 => Call::read(
+            "ec2.amazonaws.com",
+            "DescribeVolumes",
+            json!({"volumeSet": {}, "filterSet": {}}),
+        ),
+        3 => Call::read(
+            "s3.amazonaws.com",
+            "GetBucketAcl",
+            json!({"bucketName": "cloud-teaching-logs", "acl": ""}),
+        ),
         4 => Call::read("iam.amazonaws.com", "GetAccountPasswordPolicy", Value::Null).global(),
         _ => Call::read("rds.amazonaws.com", "DescribeDBInstances", json!({})),
     }
@@ -55,6 +87,8 @@ pub(crate) fn rotate_key(rng: &mut GenRng, scope: &Scope) -> Call {
     let mut call = Call::write("kms.amazonaws.com", "RotateKey", Value::Null, Value::Null);
     call.event_type = "AwsServiceEvent";
     call.additional = Some(json!({"keyId": key_arn(scope), "rotationId": ids::uuid_v4(rng)}));
-    call.resources = Some(json!([{"accountId": scope.account.id, "type": "AWS::KMS::Key", "ARN": key_arn(scope)}]));
+    call.resources = Some(
+        json!([{"accountId": scope.account.id, "type": "AWS::KMS::Key", "ARN": key_arn(scope)}]),
+    );
     call
 }

@@ -13,25 +13,49 @@ pub(crate) const AUTOSCALING: &str = "autoscaling.amazonaws.com";
 pub(crate) const MONITORING: &str = "monitoring.amazonaws.com";
 
 fn some_balancer(rng: &mut GenRng, ws: &Workspace) -> String {
-    pick(rng, &ws.load_balancers).cloned().unwrap_or_else(|| format!("{}-lb", ws.owner))
+    pick(rng, &ws.load_balancers)
+        .cloned()
+        .unwrap_or_else(|| format!("{}-lb", ws.owner))
 }
 
 fn some_group(rng: &mut GenRng, ws: &Workspace) -> String {
-    pick(rng, &ws.scaling_groups).cloned().unwrap_or_else(|| format!("{}-asg", ws.owner))
+    pick(rng, &ws.scaling_groups)
+        .cloned()
+        .unwrap_or_else(|| format!("{}-asg", ws.owner))
 }
 
 /// A `Describe*` call of the three services.
 pub(crate) fn read(rng: &mut GenRng, _scope: &Scope, ws: &Workspace) -> Call {
     match rng.random_range(0..10) {
         0 | 1 => Call::read(ELB, "DescribeLoadBalancers", json!({})),
-        2 => Call::read(ELB, "DescribeInstanceHealth", json!({"loadBalancerName": some_balancer(rng, ws)})),
-        3 => Call::read(ELB, "DescribeLoadBalancerAttributes", json!({"loadBalancerName": some_balancer(rng, ws)})),
+        2 => Call::read(
+            ELB,
+            "DescribeInstanceHealth",
+            json!({"loadBalancerName": some_balancer(rng, ws)}),
+        ),
+        3 => Call::read(
+            ELB,
+            "DescribeLoadBalancerAttributes",
+            json!({"loadBalancerName": some_balancer(rng, ws)}),
+        ),
         4 => Call::read(ELB, "DescribeTargetGroups", json!({})),
         5 => Call::read(AUTOSCALING, "DescribeAutoScalingGroups", json!({})),
-        6 => Call::read(AUTOSCALING, "DescribePolicies", json!({"autoScalingGroupName": some_group(rng, ws)})),
+        6 => Call::read(
+            AUTOSCALING,
+            "DescribePolicies",
+            json!({"autoScalingGroupName": some_group(rng, ws)}),
+        ),
         7 => Call::read(AUTOSCALING, "DescribeLaunchConfigurations", json!({})),
-        8 => Call::read(MONITORING, "DescribeAlarms", json!({"alarmNamePrefix": ws.owner})),
-        _ => Call::read(MONITORING, "GetMetricData", json!({"startTime": "", "endTime": "", "metricDataQueries": []})),
+        8 => Call::read(
+            MONITORING,
+            "DescribeAlarms",
+            json!({"alarmNamePrefix": ws.owner}),
+        ),
+        _ => Call::read(
+            MONITORING,
+            "GetMetricData",
+            json!({"startTime": "", "endTime": "", "metricDataQueries": []}),
+        ),
     }
 }
 
@@ -41,12 +65,22 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
         return create_load_balancer(rng, scope, ws);
     }
     if ws.scaling_groups.is_empty() {
-        return if rng.random_ratio(1, 2) { create_launch_configuration(rng, ws) } else { create_auto_scaling_group(rng, scope, ws) };
+        return if rng.random_ratio(1, 2) {
+            create_launch_configuration(rng, ws)
+        } else {
+            create_auto_scaling_group(rng, scope, ws)
+        };
     }
     match rng.random_range(0..8) {
-        0 | 1 => put_scaling_policy(rng, scope, &some_group(rng, ws)),
+        0 | 1 => {
+            let group = some_group(rng, ws);
+            put_scaling_policy(rng, scope, &group)
+        }
         2 | 3 => put_metric_alarm(rng, scope, ws),
-        4 => register_instances(rng, &some_balancer(rng, ws), ws),
+        4 => {
+            let balancer = some_balancer(rng, ws);
+            register_instances(rng, &balancer, ws)
+        }
         5 => configure_health_check(rng, ws),
         6 => Call::write(
             AUTOSCALING,
@@ -55,8 +89,15 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
             Value::Null,
         ),
         _ => {
-            let name = ws.load_balancers.swap_remove(rng.random_range(0..ws.load_balancers.len()));
-            Call::write(ELB, "DeleteLoadBalancer", json!({"loadBalancerName": name}), Value::Null)
+            let name = ws
+                .load_balancers
+                .swap_remove(rng.random_range(0..ws.load_balancers.len()));
+            Call::write(
+                ELB,
+                "DeleteLoadBalancer",
+                json!({"loadBalancerName": name}),
+                Value::Null,
+            )
         }
     }
 }
@@ -77,8 +118,15 @@ fn create_load_balancer(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> 
 
 /// `RegisterInstancesWithLoadBalancer` of the workspace's instances.
 pub(crate) fn register_instances(rng: &mut GenRng, balancer: &str, ws: &Workspace) -> Call {
-    let instance = pick(rng, &ws.instances).cloned().unwrap_or_else(|| ids::resource_id(rng, "i-"));
-    let mut registered: Vec<Value> = ws.instances.iter().take(3).map(|id| json!({"instanceId": id})).collect();
+    let instance = pick(rng, &ws.instances)
+        .cloned()
+        .unwrap_or_else(|| ids::resource_id(rng, "i-"));
+    let mut registered: Vec<Value> = ws
+        .instances
+        .iter()
+        .take(3)
+        .map(|id| json!({"instanceId": id}))
+        .collect();
     if registered.is_empty() {
         registered.push(json!({"instanceId": instance}));
     }
@@ -109,7 +157,12 @@ fn create_launch_configuration(rng: &mut GenRng, ws: &Workspace) -> Call {
         "instanceMonitoring": {"enabled": false},
         "associatePublicIpAddress": true,
     });
-    Call::write(AUTOSCALING, "CreateLaunchConfiguration", request, Value::Null)
+    Call::write(
+        AUTOSCALING,
+        "CreateLaunchConfiguration",
+        request,
+        Value::Null,
+    )
 }
 
 fn create_auto_scaling_group(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
@@ -140,7 +193,11 @@ fn policy_arn(rng: &mut GenRng, scope: &Scope, group: &str, policy: &str) -> Str
 
 /// `PutScalingPolicy` on `group`.
 pub(crate) fn put_scaling_policy(rng: &mut GenRng, scope: &Scope, group: &str) -> Call {
-    let (policy, adjustment) = if rng.random_ratio(1, 2) { ("Increase Group Size", 1) } else { ("Decrease Group Size", -1) };
+    let (policy, adjustment) = if rng.random_ratio(1, 2) {
+        ("Increase Group Size", 1)
+    } else {
+        ("Decrease Group Size", -1)
+    };
     let request = json!({
         "scalingAdjustment": adjustment,
         "adjustmentType": "ChangeInCapacity",
@@ -158,9 +215,19 @@ pub(crate) fn put_metric_alarm(rng: &mut GenRng, scope: &Scope, ws: &Workspace) 
     let group = some_group(rng, ws);
     let scale_out = rng.random_ratio(1, 2);
     let (direction, threshold, operator, policy) = if scale_out {
-        ("OUT", 70.0, "GreaterThanOrEqualToThreshold", "Increase Group Size")
+        (
+            "OUT",
+            70.0,
+            "GreaterThanOrEqualToThreshold",
+            "Increase Group Size",
+        )
     } else {
-        ("IN", 20.0, "LessThanOrEqualToThreshold", "Decrease Group Size")
+        (
+            "IN",
+            20.0,
+            "LessThanOrEqualToThreshold",
+            "Decrease Group Size",
+        )
     };
     let request = json!({
         "alarmName": format!("alarm-{}-scale-{direction}-on-CPU", ws.owner),

@@ -18,7 +18,13 @@ fn host(bucket: Option<&str>, region: &str) -> String {
 }
 
 fn some_bucket(rng: &mut GenRng, ws: &Workspace) -> String {
-    pick(rng, &ws.buckets).cloned().unwrap_or_else(|| format!("{}-{}", ws.owner, PURPOSES[rng.random_range(0..PURPOSES.len())]))
+    pick(rng, &ws.buckets).cloned().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            ws.owner,
+            PURPOSES[rng.random_range(0..PURPOSES.len())]
+        )
+    })
 }
 
 fn bucket_request(scope: &Scope, bucket: &str, extra: Value) -> Value {
@@ -30,7 +36,11 @@ fn bucket_request(scope: &Scope, bucket: &str, extra: Value) -> Value {
 }
 
 pub(crate) fn list_buckets(scope: &Scope) -> Call {
-    Call::read(SOURCE, "ListBuckets", json!({"Host": host(None, scope.region)}))
+    Call::read(
+        SOURCE,
+        "ListBuckets",
+        json!({"Host": host(None, scope.region)}),
+    )
 }
 
 /// A bucket configuration read (`Get*`, `Head*`, `List*`).
@@ -42,7 +52,10 @@ pub(crate) fn read(rng: &mut GenRng, scope: &Scope, ws: &Workspace) -> Call {
         3 => ("GetBucketPolicy", json!({"policy": ""})),
         4 => ("GetBucketAcl", json!({"acl": ""})),
         5 => ("GetBucketVersioning", json!({"versioning": ""})),
-        6 => ("GetBucketPublicAccessBlock", json!({"publicAccessBlock": ""})),
+        6 => (
+            "GetBucketPublicAccessBlock",
+            json!({"publicAccessBlock": ""}),
+        ),
         7 => ("HeadBucket", json!({})),
         _ => ("GetBucketTagging", json!({"tagging": ""})),
     };
@@ -60,19 +73,31 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
         2 => Call::write(
             SOURCE,
             "PutBucketTagging",
-            bucket_request(scope, &bucket, json!({"tagging": "", "Tagging": {"TagSet": {"Tag": {"Key": "owner", "Value": ws.owner}}}})),
+            bucket_request(
+                scope,
+                &bucket,
+                json!({"tagging": "", "Tagging": {"TagSet": {"Tag": {"Key": "owner", "Value": ws.owner}}}}),
+            ),
             Value::Null,
         ),
         3 => Call::write(
             SOURCE,
             "PutBucketVersioning",
-            bucket_request(scope, &bucket, json!({"versioning": "", "VersioningConfiguration": {"Status": "Enabled"}})),
+            bucket_request(
+                scope,
+                &bucket,
+                json!({"versioning": "", "VersioningConfiguration": {"Status": "Enabled"}}),
+            ),
             Value::Null,
         ),
         4 => Call::write(
             SOURCE,
             "PutBucketWebsite",
-            bucket_request(scope, &bucket, json!({"website": "", "WebsiteConfiguration": {"IndexDocument": {"Suffix": "index.html"}}})),
+            bucket_request(
+                scope,
+                &bucket,
+                json!({"website": "", "WebsiteConfiguration": {"IndexDocument": {"Suffix": "index.html"}}}),
+            ),
             Value::Null,
         ),
         _ => delete_bucket(rng, scope, ws),
@@ -80,14 +105,24 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
 }
 
 fn create_bucket(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
-    let bucket = format!("{}-{}-{}", ws.owner, PURPOSES[rng.random_range(0..PURPOSES.len())], rng.random_range(1..1000));
+    let bucket = format!(
+        "{}-{}-{}",
+        ws.owner,
+        PURPOSES[rng.random_range(0..PURPOSES.len())],
+        rng.random_range(1..1000)
+    );
     ws.buckets.push(bucket.clone());
     let extra = if scope.region == "us-east-1" {
         json!({})
     } else {
         json!({"CreateBucketConfiguration": {"LocationConstraint": scope.region}})
     };
-    Call::write(SOURCE, "CreateBucket", bucket_request(scope, &bucket, extra), Value::Null)
+    Call::write(
+        SOURCE,
+        "CreateBucket",
+        bucket_request(scope, &bucket, extra),
+        Value::Null,
+    )
 }
 
 fn put_bucket_policy(scope: &Scope, bucket: &str) -> Call {
@@ -101,10 +136,22 @@ fn put_bucket_policy(scope: &Scope, bucket: &str) -> Call {
             "Resource": format!("arn:aws:s3:::{bucket}/*"),
         }],
     });
-    Call::write(SOURCE, "PutBucketPolicy", bucket_request(scope, bucket, json!({"policy": policy})), Value::Null)
+    Call::write(
+        SOURCE,
+        "PutBucketPolicy",
+        bucket_request(scope, bucket, json!({"policy": policy})),
+        Value::Null,
+    )
 }
 
 fn delete_bucket(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
-    let bucket = ws.buckets.swap_remove(rng.random_range(0..ws.buckets.len()));
-    Call::write(SOURCE, "DeleteBucket", bucket_request(scope, &bucket, json!({})), Value::Null)
+    let bucket = ws
+        .buckets
+        .swap_remove(rng.random_range(0..ws.buckets.len()));
+    Call::write(
+        SOURCE,
+        "DeleteBucket",
+        bucket_request(scope, &bucket, json!({})),
+        Value::Null,
+    )
 }

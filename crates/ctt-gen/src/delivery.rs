@@ -1,0 +1,338 @@
+//! Delivery: how CloudTrail turns records into objects. Records are grouped
+//! per account, region and 5-minute window; each window becomes one log file
+//! (several when busy) named with its delivery time, the end of the window.
+//! Also the re-delivered duplicates, the digest files, the object keys, and
+//! writing gzipped files to disk.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use rand::RngExt;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::activity::Event;
+use crate::cast::Cast;
+use crate::ids::{self, GenRng};
+use crate::record::{Record, event_time, utc};
+
+/// Seconds in a delivery window.
+pub(crate) const WINDOW_SECS: i64 = 300;
+/// The trail's name, as it appears in digest file names.
+const TRAIL_NAME: &str = "management-events";
+/// The bucket digests say the logs are in.
+const BUCKET: &str = "cloudtrail-logs-974349055189";
+
+/// One log file to write.
+#[derive(Debug)]
+pub(crate) struct LogFile {
+    pub account: usize,
+    pub region: usize,
+    /// Delivery time (seconds since the epoch, a multiple of 5 minutes): the
+    /// end of the window its records come from.
+    pub delivered: i64,
+    pub suffix: String,
+    pub records: Vec<Record>,
+    /// The first and last `eventTime`, in seconds.
+    pub oldest: i64,
+    pub newest: i64,
+}
+
+/// Groups events into log files. Only windows entirely inside `[start, end]`
+/// (delivery time at most `end`) are kept; a window with more records than a
+/// cap drawn in `cap` becomes several files with the same delivery time.
+pub(crate) fn bundle(
+    rng: &mut GenRng,
+    mut events: Vec<Event>,
+    start: i64,
+    end: i64,
+    cap: (usize, usize),
+) -> Vec<LogFile> {
+    let window_of = |e: &Event| (e.account, e.region, e.at.div_euclid(WINDOW_SECS));
+    events.sort_by_key(|e| (e.account, e.region, e.at));
+    let mut files = Vec::new();
+    let mut events = events.into_iter().peekable();
+    while let Some(first) = events.next() {
+        let (account, region, window) = window_of(&first);
+        let mut records = vec![first];
+        while let Some(next) = events.next_if(|e| window_of(e) == (account, region, window)) {
+            records.push(next);
+        }
+        let delivered = (window + 1) * WINDOW_SECS;
+        if delivered > end || delivered - WINDOW_SECS < start {
+            continue;
+        }
+        let limit = rng.random_range(cap.0..=cap.1).max(1);
+        let size = records.len().div_ceil(records.len().div_ceil(limit));
+        let mut records = records.into_iter();
+        loop {
+            let chunk: Vec<Event> = records.by_ref().take(size).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            files.push(log_file(rng, account, region, delivered, chunk));
+        }
+    }
+    files
+}
+
+fn log_file(
+    rng: &mut GenRng,
+    account: usize,
+    region: usize,
+    delivered: i64,
+    events: Vec<Event>,
+) -> LogFile {
+    let oldest = events.first().map_or(delivered, |e| e.at);
+    let newest = events.last().map_or(delivered, |e| e.at);
+    let records = events.into_iter().map(|e| e.record).collect();
+    LogFile {
+        account,
+        region,
+        delivered,
+        suffix: ids::file_suffix(rng),
+        records,
+        oldest,
+        newest,
+    }
+}
+
+/// Re-delivers one to three records of one of `files` in a second file of the
+/// same window (same eventIDs), as CloudTrail occasionally does. Returns the
+/// number of duplicated records.
+pub(crate) fn redeliver(rng: &mut GenRng, files: &mut Vec<LogFile>) -> usize {
+    if files.is_empty() {
+        return 0;
+    }
+    let original = &files[rng.random_range(0..files.len())];
+    let count = rng.random_range(1..=original.records.len().min(3));
+    let first = rng.random_range(0..=original.records.len() - count);
+    let records: Vec<Record> = original.records[first..first + count].to_vec();
+    let copy = LogFile {
+        account: original.account,
+        region: original.region,
+        delivered: original.delivered,
+        suffix: ids::file_suffix(rng),
+        oldest: original.oldest,
+        newest: original.newest,
+        records,
+    };
+    files.push(copy);
+    count
+}
+
+/// The `AWSLogs/[o-ORG/]ACCOUNT` prefix of an account's objects.
+fn account_prefix(cast: &Cast, account: usize) -> PathBuf {
+    let mut path = PathBuf::from("AWSLogs");
+    if let Some(org) = cast.organization {
+        path.push(org);
+    }
+    path.push(cast.accounts[account].id);
+    path
+}
+
+/// `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_RANDOM.json.gz`.
+pub(crate) fn log_file_key(cast: &Cast, file: &LogFile) -> PathBuf {
+    let account = cast.accounts[file.account].id;
+    let region = cast.regions[file.region];
+    let time = utc(file.delivered);
+    let mut path = account_prefix(cast, file.account);
+    path.push("CloudTrail");
+    path.push(region);
+    path.push(time.format("%Y/%m/%d").to_string());
+    path.push(format!(
+        "{account}_CloudTrail_{region}_{}_{}.json.gz",
+        time.format("%Y%m%dT%H%MZ"),
+        file.suffix
+    ));
+    path
+}
+
+/// `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_YYYYMMDDTHHMMSSZ.json.gz`.
+fn digest_key(cast: &Cast, account: usize, region: usize, end: i64) -> PathBuf {
+    let account_id = cast.accounts[account].id;
+    let region = cast.regions[region];
+    let time = utc(end);
+    let mut path = account_prefix(cast, account);
+    path.push("CloudTrail-Digest");
+    path.push(region);
+    path.push(time.format("%Y/%m/%d").to_string());
+    path.push(format!(
+        "{account_id}_CloudTrail-Digest_{region}_{TRAIL_NAME}_{region}_{}.json.gz",
+        time.format("%Y%m%dT%H%M%SZ")
+    ));
+    path
+}
+
+/// One digest file to write: a JSON object describing an hour of log files (no `Records`).
+pub(crate) struct DigestFile {
+    pub key: PathBuf,
+    pub body: serde_json::Value,
+}
+
+/// The digest closing hour 01 of the day (one per account and region and day:
+/// the hourly chain thinned to daily, its `previousDigest…` naming the
+/// previous day's digest). Only digests whose hour lies in `[start, end]` are made.
+pub(crate) fn digests(
+    rng: &mut GenRng,
+    cast: &Cast,
+    day_start: i64,
+    files: &[LogFile],
+    start: i64,
+    end: i64,
+) -> Vec<DigestFile> {
+    let mut digests = Vec::new();
+    for account in 0..cast.accounts.len() {
+        for region in 0..cast.regions.len() {
+            let offset = 60 * (7 + region as i64) + 31 + 13 * account as i64;
+            let digest_end = day_start + 2 * 3600 + offset;
+            let digest_start = digest_end - 3600;
+            if digest_end > end || digest_start < start {
+                continue;
+            }
+            let covered: Vec<&LogFile> = files
+                .iter()
+                .filter(|f| {
+                    f.account == account
+                        && f.region == region
+                        && f.delivered > digest_start
+                        && f.delivered <= digest_end
+                })
+                .collect();
+            let body = digest_body(
+                rng,
+                cast,
+                account,
+                region,
+                (digest_start, digest_end),
+                &covered,
+            );
+            digests.push(DigestFile {
+                key: digest_key(cast, account, region, digest_end),
+                body,
+            });
+        }
+    }
+    digests
+}
+
+fn digest_body(
+    rng: &mut GenRng,
+    cast: &Cast,
+    account: usize,
+    region: usize,
+    span: (i64, i64),
+    covered: &[&LogFile],
+) -> serde_json::Value {
+    let log_files: Vec<serde_json::Value> = covered
+        .iter()
+        .map(|f| {
+            json!({
+                "s3Bucket": BUCKET,
+                "s3Object": key_string(&log_file_key(cast, f)),
+                "hashValue": ids::hex(rng, 64),
+                "hashAlgorithm": "SHA-256",
+                "newestEventTime": event_time(f.newest),
+                "oldestEventTime": event_time(f.oldest),
+            })
+        })
+        .collect();
+    let newest = covered.iter().map(|f| f.newest).max().map(event_time);
+    let oldest = covered.iter().map(|f| f.oldest).min().map(event_time);
+    json!({
+        "awsAccountId": cast.accounts[account].id,
+        "digestStartTime": event_time(span.0),
+        "digestEndTime": event_time(span.1),
+        "digestS3Bucket": BUCKET,
+        "digestS3Object": key_string(&digest_key(cast, account, region, span.1)),
+        "digestPublicKeyFingerprint": ids::hex(rng, 32),
+        "digestSignatureAlgorithm": "SHA256withRSA",
+        "newestEventTime": newest,
+        "oldestEventTime": oldest,
+        "previousDigestS3Bucket": BUCKET,
+        "previousDigestS3Object": key_string(&digest_key(cast, account, region, span.1 - 86_400)),
+        "previousDigestHashValue": ids::hex(rng, 64),
+        "previousDigestHashAlgorithm": "SHA-256",
+        "previousDigestSignature": ids::hex(rng, 512),
+        "logFiles": log_files,
+    })
+}
+
+/// An object key with `/` separators whatever the platform.
+fn key_string(key: &Path) -> String {
+    key.iter()
+        .map(|part| part.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The body of a log file: `{"Records":[...]}`.
+#[derive(Serialize)]
+struct LogFileBody<'a> {
+    #[serde(rename = "Records")]
+    records: &'a [Record],
+}
+
+/// Writes gzipped objects under the output folder, creating folders once.
+pub(crate) struct TreeWriter<'a> {
+    root: &'a Path,
+    made: HashSet<PathBuf>,
+    /// Reused buffers: the serialised JSON and its gzipped form.
+    json: Vec<u8>,
+    gzipped: Vec<u8>,
+}
+
+impl<'a> TreeWriter<'a> {
+    pub(crate) fn new(root: &'a Path) -> TreeWriter<'a> {
+        TreeWriter {
+            root,
+            made: HashSet::new(),
+            json: Vec::new(),
+            gzipped: Vec::new(),
+        }
+    }
+
+    /// Writes a log file; returns its size in bytes (gzipped).
+    pub(crate) fn write_log_file(&mut self, key: &Path, file: &LogFile) -> anyhow::Result<u64> {
+        self.write_json(
+            key,
+            &LogFileBody {
+                records: &file.records,
+            },
+        )
+    }
+
+    /// Writes a digest file; returns its size in bytes (gzipped).
+    pub(crate) fn write_digest(&mut self, digest: &DigestFile) -> anyhow::Result<u64> {
+        self.write_json(&digest.key, &digest.body)
+    }
+
+    fn write_json(&mut self, key: &Path, body: &impl Serialize) -> anyhow::Result<u64> {
+        let path = self.root.join(key);
+        self.json.clear();
+        serde_json::to_writer(&mut self.json, body)
+            .with_context(|| format!("cannot serialise {}", path.display()))?;
+        self.gzipped.clear();
+        let mut gz = GzEncoder::new(std::mem::take(&mut self.gzipped), Compression::new(6));
+        gz.write_all(&self.json)
+            .with_context(|| format!("cannot compress {}", path.display()))?;
+        self.gzipped = gz
+            .finish()
+            .with_context(|| format!("cannot compress {}", path.display()))?;
+        if let Some(folder) = path.parent() {
+            if !self.made.contains(folder) {
+                fs::create_dir_all(folder)
+                    .with_context(|| format!("cannot create folder {}", folder.display()))?;
+                self.made.insert(folder.to_path_buf());
+            }
+        }
+        fs::write(&path, &self.gzipped)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(self.gzipped.len() as u64)
+    }
+}

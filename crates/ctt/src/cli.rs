@@ -1,0 +1,164 @@
+//! The command line: subcommands and their flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::settings::Settings;
+
+/// CloudTrail-Tracker: who did what, with which service, when.
+#[derive(Debug, Parser)]
+#[command(name = "ctt", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The SQLite database file [default: ./ctt.db, or `db` in the configuration].
+    #[arg(long, global = true, env = "CTT_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// A TOML configuration file (see `ctt config`).
+    #[arg(long, global = true, env = "CTT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug); `CTT_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The effective settings: defaults, the file, then variables and flags.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::load(self.config.as_deref())?;
+        if let Some(db) = &self.db {
+            settings.db = db.clone();
+        }
+        Ok(settings)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load log files (folders, recursively, or files) into the store, exactly once.
+    Ingest(IngestArgs),
+    /// The ledger of files read, with the reason for each failure.
+    Files(FilesArgs),
+    /// Events of all users and services.
+    Scan(EventArgs),
+    /// Users seen; or, with USER, that user's events.
+    Users(ScopedArgs),
+    /// Services seen; or, with SERVICE (ec2, s3, …), that service's events.
+    Services(ScopedArgs),
+    /// Parameter names usable in `--param`.
+    Parameters(ListArgs),
+    /// Generate a realistic CloudTrail log tree (deterministic).
+    Gen(GenArgs),
+    /// Print the effective configuration, commented.
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Folders or files to load.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Only files whose key date is on or after this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Only files whose key date is on or before this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Parsing threads [default: one per core].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Commit after this many events (tuning; tests use small batches).
+    #[arg(long, hide = true, default_value_t = 20_000)]
+    pub batch_events: usize,
+    /// Never draw a progress bar, log lines instead.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// How to print the summary: table (text) or json.
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// Only files that failed.
+    #[arg(long)]
+    pub failed: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Ndjson,
+    Csv,
+}
+
+/// Filters shared by every event query (SPEC §5).
+#[derive(Debug, Args, Default)]
+pub struct EventArgs {
+    /// Start (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS, optional Z or ±HH:MM) [default: 7 days before --to].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End, inclusive; a date alone covers the whole day [default: now].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this eventName.
+    #[arg(long, value_name = "NAME")]
+    pub event_name: Option<String>,
+    /// Match --event-name as a prefix.
+    #[arg(long, requires = "event_name")]
+    pub begin_with: bool,
+    /// NAME=VALUE: a parameter condition (repeatable, ANDed); see `ctt parameters`.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Print the number of matching events only.
+    #[arg(long)]
+    pub count: bool,
+    /// At most this many events [default: all].
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// table (default on a terminal), json (what the API answers; default otherwise), ndjson, csv.
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScopedArgs {
+    /// Whose events; without it, the list (with --from/--to: those active then).
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub filters: EventArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Where to write the tree (AWSLogs/… below it).
+    pub out_dir: PathBuf,
+    /// small (tests, seconds) or paper (the original's 4 years).
+    #[arg(long, default_value = "small")]
+    pub preset: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The instant the history ends [default: now].
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Override the preset's number of days.
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Organisation-trail layout (AWSLogs/o-…/ACCOUNT/…).
+    #[arg(long)]
+    pub organization: bool,
+}

@@ -1,0 +1,168 @@
+//! One `Settings` tree: defaults in code, then the TOML file (`--config` or
+//! `CTT_CONFIG`), then `CTT_…` variables and flags. Unknown keys are an error.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ctt_core::FilterConfig;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The SQLite database file.
+    pub db: PathBuf,
+    pub filter: FilterConfig,
+    pub index: IndexSettings,
+    pub ingest: IngestSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            db: PathBuf::from("ctt.db"),
+            filter: FilterConfig::default(),
+            index: IndexSettings::default(),
+            ingest: IngestSettings::default(),
+        }
+    }
+}
+
+/// `[index]`: which parameters get an index when a database is created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexSettings {
+    pub parameters: Vec<String>,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        Self {
+            parameters: ctt_store::DEFAULT_INDEXED_PARAMETERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// `[ingest]`: how loads run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// Parsing threads; 0 means one per core.
+    pub workers: usize,
+    /// A file larger than this once decompressed fails (decompression bombs).
+    pub max_file_mib: u64,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            max_file_mib: 512,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the file if one is named, over the defaults.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))
+    }
+
+    /// The effective configuration as a commented TOML file.
+    pub fn to_commented_toml(&self) -> String {
+        let v = |value: &dyn erased::TomlValue| value.toml();
+        let f = &self.filter;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# CloudTrail-Tracker configuration (effective values).\n\
+             # Use with `--config FILE` or `CTT_CONFIG=FILE`; unknown keys are an error.\n\n\
+             # The SQLite database file (`--db`, `CTT_DB` override it).\n\
+             db = {}\n\n\
+             # Which events are stored (SPEC §3). Applies to every ingestion path.\n\
+             [filter]\n\
+             # Store every event that has an eventName, ignoring the rules below.\n\
+             keep_all = {}\n\
+             # Drop events whose eventName, lower-cased, starts with one of these.\n\
+             drop_event_name_prefixes = {}\n\
+             # Drop events whose readOnly is true.\n\
+             drop_read_only = {}\n\
+             # Drop events from these eventSources, e.g. [\"kms.amazonaws.com\"].\n\
+             drop_event_sources = {}\n\
+             # Drop events of these eventTypes, e.g. [\"AwsServiceEvent\"].\n\
+             drop_event_types = {}\n\
+             # Drop events of these userIdentity types, e.g. [\"AWSService\"].\n\
+             drop_identity_types = {}\n\n\
+             # Parameters indexed for fast `param`/`value` filters. Fixed when a database\n\
+             # is created; any other parameter is still answered exactly, from the record.\n\
+             [index]\n\
+             parameters = {}\n\n\
+             [ingest]\n\
+             # Parsing threads; 0 means one per core.\n\
+             workers = {}\n\
+             # A file larger than this once decompressed fails (decompression bombs).\n\
+             max_file_mib = {}",
+            v(&self.db.display().to_string()),
+            v(&f.keep_all),
+            v(&f.drop_event_name_prefixes),
+            v(&f.drop_read_only),
+            v(&f.drop_event_sources),
+            v(&f.drop_event_types),
+            v(&f.drop_identity_types),
+            v(&self.index.parameters),
+            v(&(self.ingest.workers as i64)),
+            v(&(self.ingest.max_file_mib as i64)),
+        );
+        out
+    }
+}
+
+mod erased {
+    /// Renders a value as TOML.
+    pub trait TomlValue {
+        fn toml(&self) -> String;
+    }
+    impl<T: serde::Serialize> TomlValue for T {
+        fn toml(&self) -> String {
+            toml::Value::try_from(self)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_configuration_reads_back_identically() {
+        let mut settings = Settings::default();
+        settings.filter.drop_event_sources = vec!["kms.amazonaws.com".into()];
+        settings.ingest.workers = 3;
+        let text = settings.to_commented_toml();
+        let back: Settings = toml::from_str(&text).expect("printed config parses");
+        assert_eq!(back, settings);
+        assert!(text.contains("# Which events are stored"));
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error() {
+        assert!(toml::from_str::<Settings>("dbb = 'x'").is_err());
+        assert!(toml::from_str::<Settings>("[filter]\nkeep_everything = true").is_err());
+        let partial: Settings =
+            toml::from_str("[filter]\nkeep_all = true").expect("partial config");
+        assert!(partial.filter.keep_all);
+        assert_eq!(partial.index, IndexSettings::default());
+    }
+}

@@ -1,0 +1,144 @@
+//! SPEC §4 "exactly once": re-running loads nothing new, and a load killed with
+//! `kill -9` at any point, then re-run, ends with exactly the events of one clean
+//! load — no loss, no duplicate.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::support::{Workspace, ctt_with_db, generate_small, n, run};
+
+/// Every stored eventID, sorted (a duplicate would show twice).
+fn stored_ids(db: &Path) -> Vec<String> {
+    let mut cmd = ctt_with_db(db);
+    cmd.args([
+        "scan",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2100-01-01",
+        "--format",
+        "ndjson",
+    ]);
+    let out = run(&mut cmd);
+    assert!(out.status.success());
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("ndjson line");
+            event["eventID"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn rerunning_a_load_stores_nothing_new() {
+    let ws = Workspace::new();
+    let logs = ws.path("logs");
+    generate_small(&logs, 3);
+    let (first, code) = ws.ingest(&[&logs], &[]);
+    assert_eq!(code, 0, "{first}");
+    assert!(n(&first, "records_stored") > 100, "{first}");
+    assert!(
+        n(&first, "files_skipped") > 0,
+        "digest files are skipped: {first}"
+    );
+    let ids = stored_ids(&ws.db());
+    assert_eq!(ids.len() as u64, n(&first, "records_stored"));
+
+    let (second, code) = ws.ingest(&[&logs], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(n(&second, "files_loaded"), 0, "{second}");
+    assert_eq!(
+        n(&second, "files_already_loaded"),
+        n(&first, "files_loaded")
+    );
+    assert_eq!(n(&second, "records_stored"), 0);
+    assert_eq!(stored_ids(&ws.db()), ids);
+}
+
+#[test]
+fn killed_load_resumes_to_exactly_one_clean_load() {
+    let ws = Workspace::new();
+    let logs = ws.path("logs");
+    generate_small(&logs, 11);
+
+    let clean = ws.path("clean.db");
+    let started = Instant::now();
+    let mut cmd = ctt_with_db(&clean);
+    cmd.args(["ingest", "--no-progress", "--batch-events", "100"])
+        .arg(&logs);
+    assert!(run(&mut cmd).status.success());
+    let clean_time = started.elapsed();
+    let reference = stored_ids(&clean);
+
+    let jitter = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut interrupted = 0;
+    for (round, fraction) in [0.15, 0.45, 0.75].into_iter().enumerate() {
+        let jittered = fraction + f64::from(jitter % 100) / 1000.0;
+        let delay = clean_time.mul_f64(jittered).max(Duration::from_millis(5));
+        let db = ws.path(&format!("killed-{round}.db"));
+        let mut child = ctt_with_db(&db)
+            .args(["ingest", "--no-progress", "--batch-events", "100"])
+            .arg(&logs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ctt ingest");
+        std::thread::sleep(delay);
+        let killed = child.try_wait().expect("poll child").is_none();
+        child.kill().expect("kill -9"); // SIGKILL on Unix
+        child.wait().expect("reap child");
+        if killed {
+            interrupted += 1;
+            let partial = stored_ids(&db);
+            assert!(partial.len() <= reference.len());
+        }
+        let mut rerun = ctt_with_db(&db);
+        rerun.args(["ingest", "--no-progress"]).arg(&logs);
+        let out = run(&mut rerun);
+        assert!(out.status.success(), "re-run after kill at {delay:?}");
+        assert_eq!(
+            stored_ids(&db),
+            reference,
+            "kill at {delay:?} (round {round}) then re-run"
+        );
+    }
+    assert!(
+        interrupted > 0,
+        "no round killed the load mid-way (clean load took {clean_time:?})"
+    );
+}
+
+#[test]
+fn ingest_selects_files_by_the_date_in_their_key() {
+    let ws = Workspace::new();
+    let logs = ws.path("logs");
+    generate_small(&logs, 5);
+    let days = ["2018/06/10", "2018/06/11"];
+    let expected_files = walkdir::WalkDir::new(&logs)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            let path = e.path().to_string_lossy().into_owned();
+            path.contains("/CloudTrail/") && days.iter().any(|d| path.contains(d))
+        })
+        .count() as u64;
+    assert!(expected_files > 0);
+    let (report, code) = ws.ingest(&[&logs], &["--from", "2018-06-10", "--to", "2018-06-11"]);
+    assert_eq!(code, 0);
+    assert_eq!(n(&report, "files_loaded"), expected_files, "{report}");
+    let outside = ws.count(&[
+        "scan",
+        "--from",
+        "2018-01-01",
+        "--to",
+        "2018-06-09T23:00:00",
+    ]);
+    assert_eq!(outside, 0, "no event from files before --from");
+}

@@ -1,0 +1,15 @@
+//! End-to-end tests of the `ctt` binary, run as a user would run it: a real
+//! SQLite file in a temporary folder, real log files.
+//!
+//! - `corpus`: every real-world file of `../shared/corpus/` (SPEC §9 counts).
+//! - `bad_input`: each bad input of SPEC §4 is reported and skipped.
+//! - `exactly_once`: re-runs and `kill -9` mid-load (SPEC §4).
+//! - `queries`: CLI answers against counts computed here from generated files.
+//! - `secrets`: no credential from any input reaches the database file.
+
+mod bad_input;
+mod corpus;
+mod exactly_once;
+mod queries;
+mod secrets;
+mod support;
