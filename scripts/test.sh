@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of CloudTrail-Tracker: formatting, lints, unit, store
+# conformance, end-to-end CLI tests on the shared corpus and generated data.
+# Installs what the tests need beyond the Rust toolchain first (idempotent).
+#
+#   ./scripts/test.sh            # everything
+#   SKIP_INSTALL=1 ./scripts/test.sh   # assume test dependencies are installed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+if [ ! -d ../shared/corpus ]; then
+  echo "error: the shared corpus is expected at ../shared/corpus (beside this checkout)" >&2
+  exit 1
+fi
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  say "test dependencies"
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "cargo test"
+cargo test --workspace --locked
