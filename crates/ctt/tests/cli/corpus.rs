@@ -150,3 +150,52 @@ fn corpus_users_resolve_per_spec_3() {
     ws.ingest(&[&corpus().join("permiso")], &[]);
     assert_eq!(ws.json(&["users"]), serde_json::json!(["no_user"]));
 }
+
+/// SPEC §3: the filter is configurable from the configuration file.
+#[test]
+fn configured_filter_changes_what_is_stored() {
+    let sample = corpus().join("grycap-cloudtrail-tracker/sample-cloudtrail-event.json");
+    let cases = [
+        ("[filter]\nkeep_all = true\n", 142),
+        ("[filter]\ndrop_event_name_prefixes = []\n", 142),
+        // 2017 records carry no readOnly: dropping read-only events drops none of them.
+        (
+            "[filter]\ndrop_event_name_prefixes = []\ndrop_read_only = true\n",
+            142,
+        ),
+        ("[filter]\ndrop_event_types = [\"AwsApiCall\"]\n", 0),
+        ("[filter]\ndrop_identity_types = [\"AWSService\"]\n", 18 - 9),
+        (
+            "[filter]\ndrop_event_sources = [\"sts.amazonaws.com\"]\n",
+            18 - 9,
+        ),
+    ];
+    for (config, stored) in cases {
+        let ws = Workspace::new();
+        let path = ws.path("ctt.toml");
+        std::fs::write(&path, config).expect("write config");
+        let (report, code) = ws.ingest(&[&sample], &["--config", &path.to_string_lossy()]);
+        assert_eq!(
+            (code, n(&report, "records_stored")),
+            (0, stored),
+            "{config}"
+        );
+    }
+    // `ctt config` prints what it uses, and rejects unknown keys.
+    let ws = Workspace::new();
+    let path = ws.path("bad.toml");
+    std::fs::write(&path, "[filter]\nkeep_everything = true\n").expect("write config");
+    let mut cmd = ws.ctt();
+    cmd.arg("--config").arg(&path).arg("config");
+    let out = crate::support::run(&mut cmd);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keep_everything"));
+    let mut cmd = ws.ctt();
+    cmd.arg("config");
+    let out = crate::support::run(&mut cmd);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("drop_event_name_prefixes = [\"get\", \"describe\""),
+        "{text}"
+    );
+}
