@@ -9,6 +9,7 @@
 pub mod conformance;
 mod ledger;
 pub mod sqlite;
+pub mod tokens;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 pub use ledger::{FileCounts, FileOutcome, LedgerEntry};
 pub use sqlite::SqliteStore;
+pub use tokens::{Role, TokenRecord, TokenStore};
 
 /// The parameters indexed by default (SPEC §3): the original system's kept ones.
 /// Typed attributes (`eventType`, `userAgent`, `awsRegion`, …) are always indexed.

@@ -5,6 +5,7 @@
 
 mod query;
 mod schema;
+mod tokens;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
     CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
-    LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
+    LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, TokenRecord, TokenStore,
 };
 
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -223,5 +224,32 @@ impl EventStore for SqliteStore {
 
     async fn status(&self) -> StoreResult<StoreStatus> {
         self.read(|conn, _| query::status(conn)).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn create_token(&self, token: TokenRecord) -> StoreResult<bool> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.writer.lock().map_err(poisoned)?;
+            tokens::create(&conn, &token).map_err(StoreError::backend)
+        })
+        .await
+        .map_err(|e| StoreError::Task(Box::new(e)))?
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        self.read(|conn, _| tokens::list(conn)).await
+    }
+
+    async fn revoke_token(&self, name: &str) -> StoreResult<bool> {
+        let (inner, name) = (Arc::clone(&self.inner), name.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.writer.lock().map_err(poisoned)?;
+            tokens::revoke(&conn, &name).map_err(StoreError::backend)
+        })
+        .await
+        .map_err(|e| StoreError::Task(Box::new(e)))?
     }
 }

@@ -7,11 +7,13 @@
 //! index range read. Indexed parameters live in `event_params`, keyed
 //! `(name, value, seq)`. The catalog tables are maintained by the writer; the
 //! ledger (`files`) is written in the same transaction as the file's events.
+//! API tokens (`tokens`, migration 2) are stored as hashes only.
 
 use rusqlite::Connection;
 
 /// Each migration, in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -85,7 +87,19 @@ CREATE TABLE services (
 CREATE TABLE parameters (
     name TEXT PRIMARY KEY
 ) WITHOUT ROWID;
-"#];
+"#,
+    // 2: API tokens (SPEC §7). Only the SHA-256 of a token is kept; the token
+    // itself is shown once, when it is created.
+    r#"
+CREATE TABLE tokens (
+    name       TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL,
+    user       TEXT,
+    created_at INTEGER NOT NULL
+);
+"#,
+];
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -103,4 +117,33 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<i64, i64>> {
         tx.commit()?;
     }
     Ok(Ok(found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_migrates_to_the_latest_keeping_its_data() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(MIGRATIONS[0]).expect("migration 1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.execute("INSERT INTO parameters (name) VALUES ('eventName')", [])
+            .expect("insert");
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(1));
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, VERSION);
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM parameters", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(kept, 1);
+        let tokens: i64 = conn
+            .query_row("SELECT count(*) FROM tokens", [], |r| r.get(0))
+            .expect("tokens table");
+        assert_eq!(tokens, 0);
+        assert_eq!(migrate(&mut conn).expect("migrate again"), Ok(VERSION));
+    }
 }
