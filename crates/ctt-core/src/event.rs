@@ -200,6 +200,7 @@ mod tests {
 /// An event as lists return it (SPEC §5): the original's attribute names, with the
 /// resolved user under `userIdentity_userName` as the original stored it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct EventSummary {
     #[serde(rename = "eventID")]
     pub event_id: String,

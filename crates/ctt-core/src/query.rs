@@ -89,6 +89,7 @@ impl Cursor {
 
 /// How `/stats` groups its counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum GroupBy {
     User,

@@ -1,0 +1,114 @@
+//! Routes for operators: `/health` (no credentials), `/metrics` (Prometheus),
+//! `/openapi.json` (this API's description).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use ctt_core::time::format_event_time;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::query::no_parameters;
+use crate::error::ErrorBody;
+use crate::{ApiError, AppState, Identity, metrics};
+
+/// What `/health` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok`.
+    pub status: String,
+    /// Events stored.
+    pub events: u64,
+    pub files_loaded: u64,
+    pub files_failed: u64,
+    /// When the latest log file was loaded (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub last_file_loaded_at: Option<String>,
+    /// The latest stored eventTime.
+    pub last_event_time: Option<String>,
+    /// This server's version.
+    pub version: String,
+}
+
+/// Whether the server can read its store; no credentials needed.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "The store answers", body = HealthBody),
+        (status = 503, description = "The store cannot be read", body = ErrorBody),
+    )
+)]
+pub async fn health(State(state): State<AppState>) -> Result<Json<HealthBody>, ApiError> {
+    let status = state.store.status().await.map_err(ApiError::Unavailable)?;
+    Ok(Json(HealthBody {
+        status: "ok".to_owned(),
+        events: status.events,
+        files_loaded: status.files_loaded,
+        files_failed: status.files_failed,
+        last_file_loaded_at: status.last_file_at.map(format_event_time),
+        last_event_time: status.last_event_time.map(format_event_time),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }))
+}
+
+/// Prometheus metrics: requests and latency by route and status, events
+/// stored, last file loaded. Roles admin and viewer.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+        (status = 401, description = "Credentials are needed or not valid", body = ErrorBody),
+        (status = 403, description = "Role `self` may not read metrics", body = ErrorBody),
+        (status = 500, description = "The server failed; the cause is logged", body = ErrorBody),
+    )
+)]
+pub async fn metrics(
+    State(state): State<AppState>,
+    identity: Identity,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    identity.require_operator()?;
+    no_parameters(uri.query())?;
+    let status = state.store.status().await?;
+    let text = state.metrics.render(&status);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+/// The OpenAPI document, rendered once when the router is built.
+#[derive(Clone)]
+pub struct OpenApiJson(pub Arc<str>);
+
+/// This API's OpenAPI 3 document (browse it at `/docs`).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
+        (status = 401, description = "Credentials are needed or not valid", body = ErrorBody),
+    )
+)]
+pub async fn openapi_json(Extension(doc): Extension<OpenApiJson>, _identity: Identity) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        doc.0.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,225 @@
+//! [`ApiError`]: every way a request can fail, and the one `match` that turns a
+//! failure into an HTTP status and a JSON body `{"error", "detail"}`.
+//!
+//! 4xx bodies say what is wrong (a parameter is named); 5xx bodies are generic
+//! and the cause chain is logged once, here. No error is ever sent with HTTP 200,
+//! and no body ever carries a stack trace or a backend message.
+
+use axum::Json;
+use axum::body::Body;
+use axum::body::HttpBody as _;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ctt_core::query::QueryError;
+use ctt_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What kind of error: `invalid parameter`, `unauthorized`, `forbidden`,
+    /// `not found`, `method not allowed`, `timeout`, `unavailable`, `internal error`.
+    pub error: String,
+    /// What is wrong, for a person.
+    pub detail: String,
+    /// The query parameter at fault, for `invalid parameter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A query parameter (or path segment) that cannot be accepted: 400.
+    #[error(transparent)]
+    InvalidParameter(#[from] QueryError),
+    /// No credentials, or credentials nobody issued: 401.
+    #[error("unauthorized")]
+    Unauthorized { token_given: bool },
+    /// Known credentials that do not allow this: 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// No such route or resource: 404.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The store cannot answer right now (health checks): 503.
+    #[error("store unavailable")]
+    Unavailable(#[source] StoreError),
+    /// The store failed while answering: 500.
+    #[error("store failed")]
+    Store(#[from] StoreError),
+    /// Anything else that is our fault: 500.
+    #[error("{context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl ApiError {
+    pub fn internal(
+        context: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Internal {
+            context,
+            source: Box::new(source),
+        }
+    }
+
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> ErrorBody {
+        let body = |error: &str, detail: String| ErrorBody {
+            error: error.to_owned(),
+            detail,
+            parameter: None,
+        };
+        match self {
+            ApiError::InvalidParameter(e) => ErrorBody {
+                error: "invalid parameter".to_owned(),
+                detail: format!("`{}`: {}", e.parameter, e.detail),
+                parameter: Some(e.parameter.clone()),
+            },
+            ApiError::Unauthorized { token_given: false } => body(
+                "unauthorized",
+                "this server needs `Authorization: Bearer TOKEN` (see `ctt token create`)".into(),
+            ),
+            ApiError::Unauthorized { token_given: true } => body(
+                "unauthorized",
+                "the bearer token is not valid (unknown or revoked)".into(),
+            ),
+            ApiError::Forbidden(detail) => body("forbidden", detail.clone()),
+            ApiError::NotFound(detail) => body("not found", detail.clone()),
+            ApiError::Unavailable(_) => body("unavailable", "the store cannot be read".into()),
+            ApiError::Store(_) | ApiError::Internal { .. } => body(
+                "internal error",
+                "the server could not answer this request; the cause is in its log".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %cause_chain(&self), "request failed");
+        }
+        let mut response = (status, Json(self.body())).into_response();
+        if let ApiError::Unauthorized { token_given } = self {
+            let challenge = if token_given {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+/// `outer: inner: innermost`.
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Gives a JSON body to error responses that were made without one (axum's 405,
+/// the timeout layer's 503), so every error has the same shape.
+pub async fn fill_empty_error_body(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+        || response.body().size_hint().exact() != Some(0)
+    {
+        return response;
+    }
+    let (error, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("method not allowed", "this API only answers GET"),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "timeout",
+            "the request took too long; narrow it (from/to) or page it (limit)",
+        ),
+        _ => (
+            status.canonical_reason().unwrap_or("error"),
+            "the request could not be answered",
+        ),
+    };
+    let body = ErrorBody {
+        error: error.to_ascii_lowercase(),
+        detail: detail.to_owned(),
+        parameter: None,
+    };
+    let (mut parts, _) = response.into_parts();
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_has_its_status() {
+        let store = || StoreError::Backend("disk on fire".into());
+        for (error, status) in [
+            (
+                ApiError::InvalidParameter(QueryError::new("from", "bad")),
+                400,
+            ),
+            (ApiError::Unauthorized { token_given: false }, 401),
+            (ApiError::Forbidden("no".into()), 403),
+            (ApiError::NotFound("x".into()), 404),
+            (ApiError::Unavailable(store()), 503),
+            (ApiError::Store(store()), 500),
+        ] {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn server_errors_do_not_leak_their_cause() {
+        let error = ApiError::Store(StoreError::Backend("secret path /var/x".into()));
+        let body = error.body();
+        assert!(!body.detail.contains("secret"), "{body:?}");
+        assert!(
+            cause_chain(&error).ends_with(": secret path /var/x"),
+            "but the log has it: {}",
+            cause_chain(&error)
+        );
+    }
+
+    #[test]
+    fn invalid_parameter_names_it() {
+        let body = ApiError::InvalidParameter(QueryError::new("count", "`yes` is not true")).body();
+        assert_eq!(body.parameter.as_deref(), Some("count"));
+        assert_eq!(body.detail, "`count`: `yes` is not true");
+    }
+}

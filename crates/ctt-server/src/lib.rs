@@ -1,0 +1,163 @@
+//! `ctt-server` owns the HTTP face of CloudTrail-Tracker: the original system's
+//! REST routes and the newer ones (SPEC §5), their OpenAPI document, access
+//! control (SPEC §7) and the cross-cutting layers (tracing, timeouts,
+//! compression, CORS, metrics).
+//!
+//! [`router`] builds an `axum::Router` from an [`AppState`]; `ctt serve` serves it
+//! on a socket, tests drive it with `tower::ServiceExt::oneshot`, and a Lambda
+//! can serve the same router behind API Gateway. Handlers are thin: they read
+//! the query string with `ctt_core`'s one parser, ask the store, and shape the
+//! answer; every failure becomes one [`ApiError`].
+//!
+//! ```text
+//! request ─► trace ─► metrics ─► error bodies ─► compression ─► cors ─► timeout
+//!         ─► auth (Identity) ─► handler ─► EventStore
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method, StatusCode};
+use chrono::{DateTime, Utc};
+use ctt_store::EventStore;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use auth::{AuthConfig, Identity};
+pub use error::ApiError;
+pub use metrics::Metrics;
+
+/// What "now" is: the end of the default period (`from`/`to` absent).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Settings of the HTTP layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// A request that has not produced its response head by then gets a 503.
+    /// Streaming exports are not cut: the limit applies until the head is sent.
+    pub request_timeout: Duration,
+    /// Origins allowed to call the API from a browser (CORS). Empty: none.
+    /// `*` allows any origin.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn EventStore>,
+    pub auth: AuthConfig,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    pub config: ServerConfig,
+}
+
+impl AppState {
+    /// A state over `store`, open to anyone (no credentials), with the real clock.
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            auth: AuthConfig::open(),
+            metrics: Arc::new(Metrics::new()),
+            clock: Arc::new(Utc::now),
+            config: ServerConfig::default(),
+        }
+    }
+
+    pub fn with_auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The current instant by this state's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}
+
+/// The whole HTTP application: every route of [`api`], `/docs`, and the layers.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    let cors = cors_layer(&state.config.cors_allowed_origins);
+    api::routes(state.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_identity,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(cors)
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::map_response(error::fill_empty_error_body))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            metrics::track,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route,
+                        path = request.uri().path(),
+                        token = tracing::field::Empty,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+}
+
+/// CORS closed unless origins are configured; reads only (GET), with the
+/// `Authorization` header; the `Link` header is exposed for paging.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::HEAD])
+        .allow_headers([axum::http::header::AUTHORIZATION])
+        .expose_headers([axum::http::header::LINK])
+}
