@@ -180,6 +180,7 @@ impl Stats {
 fn read_back(root: &Path) -> anyhow::Result<Stats> {
     let mut paths = Vec::new();
     collect_files(root, &mut paths)?;
+    paths.sort();
     let stats = Mutex::new(Stats::default());
     let chunks: Vec<&[PathBuf]> = paths.chunks(paths.len().div_ceil(2).max(1)).collect();
     std::thread::scope(|scope| -> anyhow::Result<()> {
@@ -234,6 +235,5 @@ fn collect_files(folder: &Path, paths: &mut Vec<PathBuf>) -> anyhow::Result<()> 
             paths.push(path);
         }
     }
-    paths.sort();
     Ok(())
 }

@@ -324,15 +324,108 @@ impl<'a> TreeWriter<'a> {
         self.gzipped = gz
             .finish()
             .with_context(|| format!("cannot compress {}", path.display()))?;
-        if let Some(folder) = path.parent() {
-            if !self.made.contains(folder) {
-                fs::create_dir_all(folder)
-                    .with_context(|| format!("cannot create folder {}", folder.display()))?;
-                self.made.insert(folder.to_path_buf());
-            }
+        let folder = path.parent().unwrap_or(self.root);
+        if !self.made.contains(folder) {
+            fs::create_dir_all(folder)
+                .with_context(|| format!("cannot create folder {}", folder.display()))?;
+            self.made.insert(folder.to_path_buf());
         }
         fs::write(&path, &self.gzipped)
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(self.gzipped.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Actor, Call, Place};
+    use rand::SeedableRng;
+
+    fn event(rng: &mut GenRng, at: i64, region: usize) -> Event {
+        let actor = Actor {
+            account: 0,
+            identity: None,
+            source_ip: "192.0.2.1".to_string(),
+            user_agent: "test".to_string(),
+            console: false,
+            service: true,
+        };
+        let place = Place {
+            at,
+            region: "us-east-1",
+            account_id: "974349055189",
+        };
+        let call = Call::read("ec2.amazonaws.com", "DescribeInstances", json!({}));
+        Event {
+            at,
+            account: 0,
+            region,
+            record: Record::new(rng, &place, &actor, call),
+        }
+    }
+
+    #[test]
+    fn bundle_groups_by_window_and_names_files_by_window_end() {
+        let mut rng = GenRng::seed_from_u64(1);
+        let events = vec![
+            event(&mut rng, 610, 0),
+            event(&mut rng, 601, 0),
+            event(&mut rng, 900, 0),
+            event(&mut rng, 605, 1),
+        ];
+        let files = bundle(&mut rng, events, 0, 10_000, (40, 40));
+        let shape: Vec<(usize, i64, usize)> = files
+            .iter()
+            .map(|f| (f.region, f.delivered, f.records.len()))
+            .collect();
+        assert_eq!(shape, [(0, 900, 2), (0, 1200, 1), (1, 900, 1)]);
+        assert_eq!((files[0].oldest, files[0].newest), (601, 610));
+    }
+
+    #[test]
+    fn bundle_keeps_only_windows_inside_the_range() {
+        let mut rng = GenRng::seed_from_u64(2);
+        let events = vec![
+            event(&mut rng, 250, 0),
+            event(&mut rng, 310, 0),
+            event(&mut rng, 890, 0),
+        ];
+        // [250, 890]: the window [0, 300) starts before 250, [600, 900) is delivered after 890.
+        let files = bundle(&mut rng, events, 250, 890, (40, 40));
+        let delivered: Vec<i64> = files.iter().map(|f| f.delivered).collect();
+        assert_eq!(delivered, [600]);
+    }
+
+    #[test]
+    fn bundle_splits_busy_windows_evenly() {
+        let mut rng = GenRng::seed_from_u64(3);
+        let events = (0..90).map(|i| event(&mut rng, 300 + i, 0)).collect();
+        let files = bundle(&mut rng, events, 0, 10_000, (40, 40));
+        let sizes: Vec<usize> = files.iter().map(|f| f.records.len()).collect();
+        assert_eq!(sizes, [30, 30, 30]);
+        assert!(files.iter().all(|f| f.delivered == 600));
+    }
+
+    #[test]
+    fn redelivered_records_keep_their_event_ids() {
+        let mut rng = GenRng::seed_from_u64(4);
+        let events = (0..5).map(|i| event(&mut rng, 300 + i, 0)).collect();
+        let mut files = bundle(&mut rng, events, 0, 10_000, (40, 40));
+        let copied = redeliver(&mut rng, &mut files);
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[1].records.len(), copied);
+        assert_ne!(files[0].suffix, files[1].suffix);
+        let ids: HashSet<&str> = files[0]
+            .records
+            .iter()
+            .map(|r| r.event_id.as_str())
+            .collect();
+        assert!(
+            files[1]
+                .records
+                .iter()
+                .all(|r| ids.contains(r.event_id.as_str()))
+        );
     }
 }

@@ -19,7 +19,7 @@
 //! * **Accounts and regions:** account `974349055189` (alias `cloud-teaching`),
 //!   plus `581392047716` in organisation mode (`o-5mf2kq9x7w`); regions
 //!   `us-east-1` (dominant, and where global services record), `eu-west-1`,
-//!   `eu-central-1` (small) or `us-west-2` (paper).
+//!   `eu-central-1`, and in `paper` also `us-west-2`.
 //! * **Who acts:** students `alucloud001`… in lab sessions (weekday hours,
 //!   from the campus network) and at home; the IAM user `teacher`; SSO users
 //!   (`AssumedRole` of `AWSReservedSSO_AdministratorAccess_abcdef`, sessions
@@ -55,12 +55,12 @@ mod record;
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::activity::{DAY_SECS, day_rng, generate_day};
+use crate::activity::{DAY_SECS, day_rng, generate_day, on_rhythm};
 use crate::cast::Cast;
 use crate::delivery::TreeWriter;
 pub use crate::preset::Preset;
@@ -145,36 +145,23 @@ pub fn generate_with_progress(
     let shared = Shared {
         next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
-        days_done: AtomicU64::new(0),
         totals: Mutex::new(Totals::default()),
-    };
-    let files = AtomicU64::new(0);
-    let records = AtomicU64::new(0);
-    let report = |day: &Totals| {
-        let progress_now = Progress {
-            days_done: shared.days_done.fetch_add(1, Ordering::Relaxed) + 1,
-            days_total: days.len() as u64,
-            files: files.fetch_add(day.files, Ordering::Relaxed) + day.files,
-            records: records.fetch_add(day.records, Ordering::Relaxed) + day.records,
-        };
-        progress(progress_now);
     };
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| plan.run_worker(out_dir, &days, &shared, &report)))
+            .map(|_| scope.spawn(|| plan.run_worker(out_dir, &days, &shared, progress)))
             .collect();
         for worker in workers {
-            worker
-                .join()
-                .map_err(|_| anyhow::anyhow!("a generator thread panicked"))??;
+            worker.join().map_err(|_| thread_panicked())??;
         }
         Ok(())
     })?;
-    let totals = shared
-        .totals
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("a generator thread panicked"))?;
+    let totals = shared.totals.into_inner().map_err(|_| thread_panicked())?;
     Ok(totals.summary(config.end))
+}
+
+fn thread_panicked() -> anyhow::Error {
+    anyhow::anyhow!("a generator thread panicked")
 }
 
 fn fs_create(out_dir: &Path) -> anyhow::Result<()> {
@@ -193,9 +180,10 @@ struct Plan<'a> {
 
 /// State the worker threads share.
 struct Shared {
+    /// Index of the next day to generate.
     next: AtomicUsize,
+    /// Set when a worker failed: the others stop.
     stop: AtomicBool,
-    days_done: AtomicU64,
     totals: Mutex<Totals>,
 }
 
@@ -225,27 +213,31 @@ impl<'a> Plan<'a> {
         out_dir: &Path,
         days: &[i64],
         shared: &Shared,
-        report: &(dyn Fn(&Totals) + Sync),
+        progress: &(dyn Fn(Progress) + Sync),
     ) -> anyhow::Result<()> {
         let mut writer = TreeWriter::new(out_dir);
         while !shared.stop.load(Ordering::Relaxed) {
             let Some(&number) = days.get(shared.next.fetch_add(1, Ordering::Relaxed)) else {
                 return Ok(());
             };
-            match self.write_day(&mut writer, number) {
-                Ok(day) => {
-                    report(&day);
-                    shared
-                        .totals
-                        .lock()
-                        .map_err(|_| anyhow::anyhow!("a generator thread panicked"))?
-                        .add(&day);
-                }
+            let day = match self.write_day(&mut writer, number) {
+                Ok(day) => day,
                 Err(error) => {
                     shared.stop.store(true, Ordering::Relaxed);
                     return Err(error);
                 }
-            }
+            };
+            let now = {
+                let mut totals = shared.totals.lock().map_err(|_| thread_panicked())?;
+                totals.add(&day);
+                Progress {
+                    days_done: totals.days,
+                    days_total: days.len() as u64,
+                    files: totals.files,
+                    records: totals.records,
+                }
+            };
+            progress(now);
         }
         Ok(())
     }
@@ -257,8 +249,11 @@ impl<'a> Plan<'a> {
         let (start_of_day, events) = (day.start, day.events);
         let mut rng = day_rng(self.config.seed, number, 0x6669_6c65);
         let mut files = delivery::bundle(&mut rng, events, self.start, self.end, profile.file_cap);
-        let mut totals = Totals::default();
-        if number.rem_euclid(profile.rhythms.redelivery) == profile.rhythms.redelivery / 2 {
+        let mut totals = Totals {
+            days: 1,
+            ..Totals::default()
+        };
+        if on_rhythm(number, profile.rhythms.redelivery) {
             totals.duplicate_records = delivery::redeliver(&mut rng, &mut files) as u64;
         }
         for digest in delivery::digests(
@@ -284,6 +279,7 @@ impl<'a> Plan<'a> {
 /// Running totals of a generation (per day, then for the whole tree).
 #[derive(Debug, Default)]
 struct Totals {
+    days: u64,
     files: u64,
     records: u64,
     bytes_gz: u64,
@@ -302,6 +298,7 @@ impl Totals {
     }
 
     fn add(&mut self, other: &Totals) {
+        self.days += other.days;
         self.files += other.files;
         self.records += other.records;
         self.bytes_gz += other.bytes_gz;

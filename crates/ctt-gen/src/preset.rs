@@ -173,7 +173,7 @@ static PAPER: Profile = Profile {
     term_calendar: true,
     labs_per_day: (1, 2),
     lab_attendance: (15, 35),
-    action_gap_secs: 160.0,
+    action_gap_secs: 140.0,
     homework_sessions: 4.0,
     file_cap: (25, 40),
     rhythms: Rhythms {

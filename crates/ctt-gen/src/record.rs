@@ -185,6 +185,11 @@ fn event_version(year: i32) -> &'static str {
 
 fn tls_details(rng: &mut GenRng, source: &str, region: &str) -> Value {
     let service = source.split('.').next().unwrap_or(source);
+    let host = match service {
+        "iam" => "iam.amazonaws.com".to_string(),
+        "signin" => "signin.aws.amazon.com".to_string(),
+        _ => format!("{service}.{region}.amazonaws.com"),
+    };
     let (version, suite) = if rng.random_ratio(3, 4) {
         ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
     } else {
@@ -193,7 +198,7 @@ fn tls_details(rng: &mut GenRng, source: &str, region: &str) -> Value {
     json!({
         "tlsVersion": version,
         "cipherSuite": suite,
-        "clientProvidedHostHeader": format!("{service}.{region}.amazonaws.com"),
+        "clientProvidedHostHeader": host,
     })
 }
 

@@ -47,6 +47,11 @@ pub(crate) fn day_rng(seed: u64, number: i64, salt: u64) -> GenRng {
     GenRng::seed_from_u64(mix(mix(seed ^ salt).wrapping_add(number as u64)))
 }
 
+/// Whether day `number` is one of every `every` days: the same days whatever the seed.
+pub(crate) fn on_rhythm(number: i64, every: i64) -> bool {
+    every > 0 && number.rem_euclid(every) == every / 2
+}
+
 /// SplitMix64's finaliser: spreads nearby inputs over the whole range.
 pub(crate) fn mix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -92,7 +97,7 @@ pub(crate) fn generate_day<'a>(
 impl<'a> Day<'a> {
     /// Whether this day is one of every `every` days (by day number).
     pub(crate) fn on_rhythm(&self, every: i64) -> bool {
-        every > 0 && self.number.rem_euclid(every) == every / 2
+        on_rhythm(self.number, every)
     }
 
     pub(crate) fn weekday(&self) -> Weekday {

@@ -21,6 +21,9 @@ const FUNCTIONS: [&str; 3] = ["thumbnail-generator", "lab-grader", "cost-report"
 enum Kind {
     ServiceAssumesRole,
     EcsAgentPoll,
+    EcsStateChange,
+    FunctionLogStream,
+    InstanceUpdate,
     EcsAgentRead,
     FunctionDecrypt,
     AutoScalingRead,
@@ -29,15 +32,20 @@ enum Kind {
     Sweep,
 }
 
-const KINDS: [(Kind, u32); 8] = [
-    (Kind::ServiceAssumesRole, 15),
-    (Kind::EcsAgentPoll, 5),
-    (Kind::EcsAgentRead, 8),
-    (Kind::FunctionDecrypt, 12),
-    (Kind::AutoScalingRead, 10),
-    (Kind::AutoScalingChange, 1),
-    (Kind::LoadBalancerRead, 8),
-    (Kind::Sweep, 12),
+/// Weights chosen so that background records, like the whole trail, are
+/// about 70% read-only and about 30% kept by the default filter.
+const KINDS: [(Kind, u32); 11] = [
+    (Kind::ServiceAssumesRole, 5),
+    (Kind::EcsAgentPoll, 2),
+    (Kind::EcsStateChange, 5),
+    (Kind::FunctionLogStream, 9),
+    (Kind::InstanceUpdate, 6),
+    (Kind::AutoScalingChange, 2),
+    (Kind::EcsAgentRead, 11),
+    (Kind::FunctionDecrypt, 16),
+    (Kind::AutoScalingRead, 14),
+    (Kind::LoadBalancerRead, 11),
+    (Kind::Sweep, 19),
 ];
 
 /// Background calls of every account and region, window by window.
@@ -114,9 +122,42 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
                 &roles.ecs_instance,
                 &instance,
                 at,
-                Agent::EcsAgent,
+                Client::EcsAgent,
             ),
             platform::discover_poll_endpoint(&scope, &instance),
+        ),
+        Kind::EcsStateChange => (
+            role_actor(
+                day,
+                account,
+                &roles.ecs_instance,
+                &instance,
+                at,
+                Client::EcsAgent,
+            ),
+            platform::submit_task_state_change(&mut day.rng, &scope),
+        ),
+        Kind::FunctionLogStream => (
+            role_actor(
+                day,
+                account,
+                &roles.lambda_exec,
+                function,
+                at,
+                Client::LambdaRuntime,
+            ),
+            platform::create_log_stream(&mut day.rng, &scope, function),
+        ),
+        Kind::InstanceUpdate => (
+            role_actor(
+                day,
+                account,
+                &roles.ecs_instance,
+                &instance,
+                at,
+                Client::SsmAgent,
+            ),
+            platform::update_instance_information(&mut day.rng, &scope, &instance),
         ),
         Kind::EcsAgentRead => {
             let call = if day.rng.random_ratio(1, 2) {
@@ -135,7 +176,7 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
                     &roles.ecs_instance,
                     &instance,
                     at,
-                    Agent::EcsAgent,
+                    Client::EcsAgent,
                 ),
                 call,
             )
@@ -147,7 +188,7 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
                 &roles.lambda_exec,
                 function,
                 at,
-                Agent::Lambda,
+                Client::LambdaRuntime,
             ),
             platform::decrypt(&scope, function),
         ),
@@ -172,7 +213,7 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
                     &roles.autoscaling,
                     "AutoScaling",
                     at,
-                    Agent::Service("autoscaling.amazonaws.com"),
+                    Client::Service("autoscaling.amazonaws.com"),
                 ),
                 call,
             )
@@ -199,7 +240,7 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
                     &roles.autoscaling,
                     "AutoScaling",
                     at,
-                    Agent::Service("autoscaling.amazonaws.com"),
+                    Client::Service("autoscaling.amazonaws.com"),
                 ),
                 call,
             )
@@ -222,7 +263,7 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
                     serde_json::json!({"instancesSet": {}, "filterSet": {}}),
                 ),
             };
-            let agent = Agent::Service("elasticloadbalancing.amazonaws.com");
+            let client = Client::Service("elasticloadbalancing.amazonaws.com");
             (
                 role_actor(
                     day,
@@ -230,7 +271,7 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
                     &roles.load_balancing,
                     "ElasticLoadBalancing",
                     at,
-                    agent,
+                    client,
                 ),
                 call,
             )
@@ -247,7 +288,23 @@ fn service_call(day: &mut Day, account: usize, region: usize, at: i64, instances
             )
         }
     };
+    let call = throttled(day, call);
     day.emit(at, &actor, region, call);
+}
+
+/// Now and then a service call is throttled, as busy accounts see.
+fn throttled(day: &mut Day, call: Call) -> Call {
+    if !day.rng.random_bool(0.015) {
+        return call;
+    }
+    if call.source == "ec2.amazonaws.com" {
+        call.failed(
+            "Client.RequestLimitExceeded",
+            "Request limit exceeded.".to_string(),
+        )
+    } else {
+        call.failed("ThrottlingException", "Rate exceeded".to_string())
+    }
 }
 
 /// An AWS service acting itself (`userIdentity.type` `AWSService`).
@@ -263,9 +320,10 @@ fn service_actor(account: usize, service: &str) -> Actor {
 }
 
 /// The client behind a role session.
-enum Agent {
+enum Client {
     EcsAgent,
-    Lambda,
+    SsmAgent,
+    LambdaRuntime,
     Service(&'static str),
 }
 
@@ -276,24 +334,29 @@ fn role_actor(
     role: &Role,
     session: &str,
     at: i64,
-    agent: Agent,
+    client: Client,
 ) -> Actor {
     let key = ids::access_key_id(&mut day.rng, "ASIA");
     let created = event_time(at - day.rng.random_range(0..3600));
     let identity =
         day.cast.accounts[account].assumed_role_identity(role, session, &key, &created, None);
-    let (source_ip, user_agent, service) = match agent {
-        Agent::EcsAgent => (
+    let (source_ip, user_agent, service) = match client {
+        Client::EcsAgent => (
             format!("54.{}.{}.{}", day.rng.random_range(0..256), day.rng.random_range(0..256), day.rng.random_range(1..255)),
             "Go-http-client/1.1 aws-sdk-go/1.44.298 (go1.20.12; linux; amd64) amazon-ecs-agent".to_string(),
             false,
         ),
-        Agent::Lambda => (
+        Client::SsmAgent => (
+            format!("54.{}.{}.{}", day.rng.random_range(0..256), day.rng.random_range(0..256), day.rng.random_range(1..255)),
+            "aws-sdk-go/1.44.298 (go1.20.12; linux; amd64) amazon-ssm-agent/3.2.1705.0".to_string(),
+            false,
+        ),
+        Client::LambdaRuntime => (
             format!("3.{}.{}.{}", day.rng.random_range(0..256), day.rng.random_range(0..256), day.rng.random_range(1..255)),
             "aws-internal/3 aws-sdk-java/1.12.610 Linux/5.10 OpenJDK_64-Bit_Server_VM/25.392-b08 java/1.8.0_392".to_string(),
             true,
         ),
-        Agent::Service(name) => (name.to_string(), name.to_string(), true),
+        Client::Service(name) => (name.to_string(), name.to_string(), true),
     };
     Actor {
         account,

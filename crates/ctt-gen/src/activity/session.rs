@@ -78,6 +78,30 @@ fn read_burst(day: &mut Day, session: &mut Session, mut at: i64) -> i64 {
     at
 }
 
+/// Browsers people sign in with.
+pub(crate) const BROWSER_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub(crate) const BROWSER_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+/// The actor of sign-in records (`ConsoleLogin`, `CheckMfa`): the same person,
+/// seen by the browser, before the console session and its credentials exist.
+pub(crate) fn login_actor(actor: &Actor, browser: &str) -> Actor {
+    let identity = actor.identity.as_ref().map(|identity| {
+        let mut identity = identity.clone();
+        if let Some(fields) = identity.as_object_mut() {
+            fields.remove("accessKeyId");
+            fields.remove("sessionContext");
+        }
+        identity
+    });
+    Actor {
+        identity,
+        user_agent: browser.to_string(),
+        console: false,
+        ..actor.clone()
+    }
+}
+
 /// The user agent of console calls in a given year.
 pub(crate) fn console_agent(at: i64) -> &'static str {
     match utc(at).year() {

@@ -36,17 +36,20 @@ pub(super) fn teacher(day: &mut Day) {
     let from = day.random_time(6 * 3600..8 * 3600);
     let until = from + day.rng.random_range(30..=60) * 60;
     let key = ids::access_key_id(&mut day.rng, "ASIA");
+    let mut identity = account.iam_user_identity(user, &key, Some(&event_time(from)));
+    identity["sessionContext"]["attributes"]["mfaAuthenticated"] = serde_json::json!("true");
     let actor = Actor {
         account: 0,
-        identity: Some(account.iam_user_identity(user, &key, Some(&event_time(from)))),
+        identity: Some(identity),
         source_ip: cast.campus_ips.first().cloned().unwrap_or_default(),
         user_agent: session::console_agent(from).to_string(),
         console: true,
         service: false,
     };
     let scope = day.scope(0, 0, from);
-    day.emit(from, &actor, 0, identity::console_login(&scope, true, true));
-    day.emit(from + 8, &actor, 0, identity::check_mfa());
+    let login = session::login_actor(&actor, session::BROWSER_LINUX);
+    day.emit(from, &login, 0, identity::console_login(&scope, true, true));
+    day.emit(from + 8, &login, 0, identity::check_mfa());
     let mut session = Session {
         arn: format!("arn:aws:iam::{}:user/{}", account.id, user.name),
         actor,
@@ -230,33 +233,21 @@ pub(super) fn root(day: &mut Day) {
     let from = day.random_time(9 * 3600..20 * 3600);
     let key = ids::access_key_id(&mut day.rng, "ASIA");
     let ip = cast.teacher.home_ip.clone();
-    let agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
-        .to_string();
     let actor = |identity| Actor {
         account: 0,
         identity: Some(identity),
         source_ip: ip.clone(),
-        user_agent: agent.clone(),
+        user_agent: session::console_agent(from).to_string(),
         console: true,
         service: false,
     };
-    let mut login_identity = account.root_identity("", false);
-    if let Some(fields) = login_identity.as_object_mut() {
-        fields.remove("accessKeyId");
-    }
-    let scope = day.scope(0, 0, from);
-    day.emit(
-        from,
-        &actor(login_identity),
-        0,
-        identity::console_login(&scope, true, true),
-    );
-    day.emit(
-        from + 12,
+    let login = session::login_actor(
         &actor(account.root_identity("", false)),
-        0,
-        identity::check_mfa(),
+        session::BROWSER_WINDOWS,
     );
+    let scope = day.scope(0, 0, from);
+    day.emit(from, &login, 0, identity::console_login(&scope, true, true));
+    day.emit(from + 12, &login, 0, identity::check_mfa());
     let named = actor(account.root_identity(&key, true));
     let anonymous = actor(account.root_identity(&key, false));
     let mut at = from + 20;

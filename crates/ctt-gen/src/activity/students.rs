@@ -18,7 +18,7 @@ const LAB_HOURS: [i64; 5] = [8, 10, 12, 15, 17];
 fn student_style(gap_secs: f64) -> Style {
     Style {
         gap_secs,
-        write_share: 0.42,
+        write_share: 0.45,
         burst_max: 3,
         read_error: 0.02,
         write_error: 0.08,
@@ -156,20 +156,7 @@ fn student_session(day: &mut Day, attendance: Attendance) {
 
 /// `ConsoleLogin` (after a mistyped password now and then), with the login's own identity.
 fn sign_in(day: &mut Day, actor: &Actor, at: i64) {
-    let login = Actor {
-        identity: actor.identity.as_ref().map(|identity| {
-            let mut identity = identity.clone();
-            if let Some(fields) = identity.as_object_mut() {
-                fields.remove("accessKeyId");
-                fields.remove("sessionContext");
-            }
-            identity
-        }),
-        user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
-            .to_string(),
-        console: false,
-        ..actor.clone()
-    };
+    let login = session::login_actor(actor, session::BROWSER_LINUX);
     let scope = day.scope(actor.account, 0, at);
     if day.rng.random_ratio(1, 30) {
         let failed_at = at - day.rng.random_range(20..90);

@@ -22,6 +22,60 @@ pub(crate) fn discover_poll_endpoint(scope: &Scope, instance: &str) -> Call {
     )
 }
 
+/// `ecs:SubmitTaskStateChange`, the ECS agent reporting a task's new state.
+pub(crate) fn submit_task_state_change(rng: &mut GenRng, scope: &Scope) -> Call {
+    let task = format!(
+        "arn:aws:ecs:{}:{}:task/lab-cluster/{}",
+        scope.region,
+        scope.account.id,
+        ids::hex(rng, 32)
+    );
+    let status = if rng.random_ratio(1, 2) {
+        "RUNNING"
+    } else {
+        "STOPPED"
+    };
+    Call::write(
+        "ecs.amazonaws.com",
+        "SubmitTaskStateChange",
+        json!({"cluster": "lab-cluster", "task": task, "status": status}),
+        json!({"acknowledgment": "ACK"}),
+    )
+}
+
+/// `logs:CreateLogStream`, made by a function's role when an execution environment starts.
+pub(crate) fn create_log_stream(rng: &mut GenRng, scope: &Scope, function: &str) -> Call {
+    let date = crate::record::utc(scope.at).format("%Y/%m/%d");
+    Call::write(
+        "logs.amazonaws.com",
+        "CreateLogStream",
+        json!({"logGroupName": format!("/aws/lambda/{function}"), "logStreamName": format!("{date}/[$LATEST]{}", ids::hex(rng, 32))}),
+        Value::Null,
+    )
+}
+
+/// `ssm:UpdateInstanceInformation`, the SSM agent's heartbeat.
+pub(crate) fn update_instance_information(rng: &mut GenRng, scope: &Scope, instance: &str) -> Call {
+    let (a, b) = (rng.random_range(0..64), rng.random_range(1..255));
+    Call::write(
+        "ssm.amazonaws.com",
+        "UpdateInstanceInformation",
+        json!({
+            "instanceId": instance,
+            "agentVersion": "3.2.1705.0",
+            "agentStatus": "Active",
+            "platformType": "Linux",
+            "platformName": "Amazon Linux",
+            "platformVersion": "2",
+            "iPAddress": format!("172.31.{a}.{b}"),
+            "computerName": format!("ip-172-31-{a}-{b}.ec2.internal"),
+            "agentName": "amazon-ssm-agent",
+            "availabilityZone": super::zone(rng, scope.region),
+        }),
+        Value::Null,
+    )
+}
+
 /// `ecr:GetAuthorizationToken`, before pulling an image.
 pub(crate) fn get_authorization_token() -> Call {
     Call::read(
