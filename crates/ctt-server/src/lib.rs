@@ -161,3 +161,15 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_headers([axum::http::header::AUTHORIZATION])
         .expose_headers([axum::http::header::LINK])
 }
+
+/// Serves [`router`] on `listener` until `shutdown` completes, then lets the
+/// requests in flight finish (graceful shutdown).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -55,6 +55,10 @@ pub enum Command {
     Gen(GenArgs),
     /// Print the effective configuration, commented.
     Config,
+    /// Serve the REST API (and /docs) over HTTP.
+    Serve(ServeArgs),
+    /// Manage API tokens: create, list, revoke.
+    Token(TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -161,4 +165,52 @@ pub struct GenArgs {
     /// Organisation-trail layout (AWSLogs/o-…/ACCOUNT/…).
     #[arg(long)]
     pub organization: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080, or `server.listen`]. Any
+    /// address but loopback needs an API token (`ctt token create`).
+    #[arg(long, env = "CTT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Generate a small realistic dataset ending now, load it, and serve it (into
+    /// a temporary database unless --db is given).
+    #[arg(long)]
+    pub demo: bool,
+    /// Keep loading new log files from this folder while serving.
+    #[arg(long, value_name = "DIR")]
+    pub follow: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it, once (only its hash is stored).
+    Create {
+        /// admin, viewer (every event) or self (only --user's events).
+        #[arg(long)]
+        role: ctt_store::Role,
+        /// The user whose events a `self` token sees (as listed by `ctt users`).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// A unique label, to list and revoke it [default: the user or role and a
+        /// short id].
+        #[arg(long, value_name = "LABEL")]
+        name: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+    },
+    /// Revoke (delete) a token by name; servers refuse it within seconds.
+    Revoke {
+        /// The token's name, as listed by `ctt token list`.
+        name: String,
+    },
 }

@@ -22,7 +22,13 @@ pub const EXIT_FILES_FAILED: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // A server logs its requests (info) unless told otherwise.
+    let serving = matches!(cli.command, Command::Serve(_));
+    init_logging(if serving {
+        cli.verbose.max(1)
+    } else {
+        cli.verbose
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,6 +50,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = cli.settings()?;
+    let db_given = cli.db.is_some();
     match cli.command {
         Command::Ingest(args) => commands::ingest::run(&settings, args).await,
         Command::Files(args) => commands::files::run(&settings, args).await,
@@ -52,6 +59,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(args) => commands::query::services(&settings, args).await,
         Command::Parameters(args) => commands::query::parameters(&settings, args).await,
         Command::Gen(args) => commands::generate::run(args),
+        Command::Serve(args) => commands::serve::run(&settings, args, db_given).await,
+        Command::Token(args) => commands::token::run(&settings, args).await,
         Command::Config => {
             println!("{}", settings.to_commented_toml());
             Ok(ExitCode::SUCCESS)

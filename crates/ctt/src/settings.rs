@@ -17,6 +17,7 @@ pub struct Settings {
     pub filter: FilterConfig,
     pub index: IndexSettings,
     pub ingest: IngestSettings,
+    pub server: ServerSettings,
 }
 
 impl Default for Settings {
@@ -26,6 +27,7 @@ impl Default for Settings {
             filter: FilterConfig::default(),
             index: IndexSettings::default(),
             ingest: IngestSettings::default(),
+            server: ServerSettings::default(),
         }
     }
 }
@@ -63,6 +65,31 @@ impl Default for IngestSettings {
         Self {
             workers: 0,
             max_file_mib: 512,
+        }
+    }
+}
+
+/// `[server]`: how `ctt serve` listens and answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port (`--listen` overrides). Anything but loopback needs a token.
+    pub listen: String,
+    /// Browser origins allowed to call the API (CORS); empty: none; `*`: any.
+    pub cors_allowed_origins: Vec<String>,
+    /// Seconds a request may take before it is answered 503.
+    pub request_timeout_secs: u64,
+    /// Seconds between two listings of the `--follow` folder.
+    pub follow_interval_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            cors_allowed_origins: Vec::new(),
+            request_timeout_secs: 30,
+            follow_interval_secs: 5,
         }
     }
 }
@@ -111,7 +138,18 @@ impl Settings {
              # Parsing threads; 0 means one per core.\n\
              workers = {}\n\
              # A file larger than this once decompressed fails (decompression bombs).\n\
-             max_file_mib = {}",
+             max_file_mib = {}\n\n\
+             # `ctt serve`.\n\
+             [server]\n\
+             # Address and port (`--listen` overrides). Any address but loopback needs an\n\
+             # API token (`ctt token create`): the server refuses to start without one.\n\
+             listen = {}\n\
+             # Browser origins allowed to call the API (CORS): empty, none; [\"*\"], any.\n\
+             cors_allowed_origins = {}\n\
+             # Seconds a request may take before it is answered 503 (exports stream on).\n\
+             request_timeout_secs = {}\n\
+             # Seconds between two listings of the `--follow` folder.\n\
+             follow_interval_secs = {}",
             v(&self.db.display().to_string()),
             v(&f.keep_all),
             v(&f.drop_event_name_prefixes),
@@ -122,6 +160,10 @@ impl Settings {
             v(&self.index.parameters),
             v(&(self.ingest.workers as i64)),
             v(&(self.ingest.max_file_mib as i64)),
+            v(&self.server.listen),
+            v(&self.server.cors_allowed_origins),
+            v(&(self.server.request_timeout_secs as i64)),
+            v(&(self.server.follow_interval_secs as i64)),
         );
         out
     }
@@ -150,6 +192,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.filter.drop_event_sources = vec!["kms.amazonaws.com".into()];
         settings.ingest.workers = 3;
+        settings.server.cors_allowed_origins = vec!["http://portal.example".into()];
         let text = settings.to_commented_toml();
         let back: Settings = toml::from_str(&text).expect("printed config parses");
         assert_eq!(back, settings);

@@ -4,6 +4,8 @@ pub mod files;
 pub mod generate;
 pub mod ingest;
 pub mod query;
+pub mod serve;
+pub mod token;
 
 use std::sync::Arc;
 
