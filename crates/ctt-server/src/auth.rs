@@ -9,7 +9,8 @@
 //! Credentials are API tokens made by `ctt token create`: `ctt_` and 64 hex
 //! digits (32 random bytes); the store keeps only their SHA-256. When no token
 //! exists and credentials are not [required](AuthConfig::require_credentials)
-//! (a loopback listener), everyone is an anonymous admin.
+//! (a loopback listener), everyone is an anonymous admin, and an
+//! `Authorization` header is ignored.
 //!
 //! **Extension point (AWS):** a JWT from Cognito or any OIDC issuer, or the
 //! claims an API Gateway authorizer passed on, resolve to the same [`Identity`]:
@@ -191,12 +192,12 @@ impl AuthConfig {
     /// Resolves an `Authorization` header value into an identity.
     pub async fn identify(&self, authorization: Option<&str>) -> Result<Identity, ApiError> {
         let snapshot = self.snapshot().await.map_err(ApiError::Store)?;
+        if !self.inner.required && snapshot.by_hash.is_empty() {
+            // No credentials configured: open, whatever the client sends.
+            return Ok(Identity::anonymous());
+        }
         let Some(header) = authorization else {
-            return if self.inner.required || !snapshot.by_hash.is_empty() {
-                Err(ApiError::Unauthorized { token_given: false })
-            } else {
-                Ok(Identity::anonymous())
-            };
+            return Err(ApiError::Unauthorized { token_given: false });
         };
         let token = bearer(header).ok_or(ApiError::Unauthorized { token_given: true })?;
         snapshot

@@ -81,12 +81,18 @@ pub struct EventParams {
     /// Start, inclusive: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` or
     /// `YYYY-MM-DD HH:MM:SS`, optional `Z` or `±HH:MM` (else UTC). A date alone
     /// is the start of that day. Default: 7 days before `to`.
+    #[param(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    )]
     from: Option<String>,
     /// End, inclusive, in the same formats; a date alone is the *end* of that
     /// day. Default: now. `from` after `to` is an error.
+    #[param(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    )]
     to: Option<String>,
     /// Only events with this `eventName` (exact; a prefix with `begin_with`).
-    #[param(rename = "eventName")]
+    #[param(rename = "eventName", min_length = 1)]
     event_name: Option<String>,
     /// Match `eventName` as a prefix: `true`/`True`/`1` or `false`/`False`/`0`.
     begin_with: Option<bool>,
@@ -110,6 +116,7 @@ pub struct EventParams {
     limit: Option<u32>,
     /// Where a page starts: the `cursor` of the previous page's `Link` header.
     /// Opaque.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     cursor: Option<String>,
     /// `json` (pages), or `ndjson`/`csv`: the whole result, streamed.
     #[param(inline)]
@@ -129,11 +136,17 @@ pub struct StatsParams {
     #[param(inline)]
     group_by: ctt_core::GroupBy,
     /// Start, inclusive (as for `/scan`).
+    #[param(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    )]
     from: Option<String>,
     /// End, inclusive (as for `/scan`).
+    #[param(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    )]
     to: Option<String>,
     /// As for `/scan`.
-    #[param(rename = "eventName")]
+    #[param(rename = "eventName", min_length = 1)]
     event_name: Option<String>,
     /// As for `/scan`.
     begin_with: Option<bool>,

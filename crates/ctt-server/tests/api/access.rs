@@ -37,6 +37,10 @@ async fn without_tokens_everyone_is_admin() {
             StatusCode::OK
         };
         assert_eq!(response.status, expected, "{uri}: {}", response.text());
+        let with_header = app
+            .get_with(&uri, &[("authorization", "Bearer ctt_from_elsewhere")])
+            .await;
+        assert_eq!(with_header.status, expected, "{uri}: a header is ignored");
     }
 }
 
