@@ -187,7 +187,7 @@ pub struct RequestParams {
 pub enum RouteKind {
     /// `/scan`, `/users/{user}`, `/services/{service}`.
     Events,
-    /// `/stats`: filters plus `group_by`, `limit`.
+    /// `/stats`: filters plus `group_by`, `limit` (default [`MAX_LIMIT`] groups).
     Stats,
 }
 
@@ -273,7 +273,11 @@ impl RequestParams {
                 only_user: None,
             },
             count,
-            limit: limit.unwrap_or(DEFAULT_LIMIT),
+            limit: limit.unwrap_or(match route {
+                RouteKind::Events => DEFAULT_LIMIT,
+                // Charts want every hour or day of the period: as many as allowed.
+                RouteKind::Stats => MAX_LIMIT,
+            }),
             cursor,
             format,
             group_by,
@@ -535,6 +539,7 @@ mod tests {
         let pairs = vec![("group_by".to_owned(), "service".to_owned())];
         let p = RequestParams::parse(&pairs, Scope::All, RouteKind::Stats, now()).expect("valid");
         assert_eq!(p.group_by, Some(GroupBy::Service));
+        assert_eq!(p.limit, MAX_LIMIT, "every group a chart can use");
         assert!(RequestParams::parse(&[], Scope::All, RouteKind::Stats, now()).is_err());
     }
 }

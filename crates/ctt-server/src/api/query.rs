@@ -159,7 +159,7 @@ pub struct StatsParams {
     /// Alias of `value`.
     values: Option<Vec<String>>,
     /// At most this many groups (the largest; for `hour`/`day` the earliest).
-    #[param(minimum = 1, maximum = 10000, default = 1000)]
+    #[param(minimum = 1, maximum = 10000, default = 10000)]
     limit: Option<u32>,
 }
 
