@@ -56,6 +56,41 @@ pub fn service_of(event_source: &str) -> &str {
     event_source.split('.').next().unwrap_or(event_source)
 }
 
+/// Says why a record cannot be stored, if it cannot: the checks of [`normalise`],
+/// without building the event (the pipeline checks every record, and normalises
+/// only those the filter keeps).
+pub fn check(record: &Value) -> Result<(), RecordRejection> {
+    if !record.is_object() {
+        return Err(RecordRejection::NotAnObject);
+    }
+    let event_id = || string_field(record, "eventID").unwrap_or_default();
+    if crate::record::str_field(record, "eventID").is_none() {
+        return Err(RecordRejection::MissingEventId);
+    }
+    match record.get("eventTime") {
+        None | Some(Value::Null) => {
+            return Err(RecordRejection::MissingEventTime {
+                event_id: event_id(),
+            });
+        }
+        Some(raw) => {
+            if raw.as_str().and_then(time::parse_event_time).is_none() {
+                let raw = raw.as_str().map_or_else(|| raw.to_string(), str::to_owned);
+                return Err(RecordRejection::InvalidEventTime {
+                    event_id: event_id(),
+                    raw,
+                });
+            }
+        }
+    }
+    if crate::record::str_field(record, "eventName").is_none() {
+        return Err(RecordRejection::MissingEventName {
+            event_id: event_id(),
+        });
+    }
+    Ok(())
+}
+
 /// Turns a record into an event, or says why it cannot be stored.
 pub fn normalise(mut record: Value) -> Result<Event, RecordRejection> {
     if !record.is_object() {
@@ -184,6 +219,29 @@ mod tests {
         ));
 
         assert_eq!(normalise(json!([1])), Err(RecordRejection::NotAnObject));
+    }
+
+    #[test]
+    fn check_agrees_with_normalise() {
+        let mut cases = vec![run_instances(), json!([1]), json!({"eventID": "x"})];
+        for (field, value) in [
+            ("eventID", Value::Null),
+            ("eventTime", json!("bad")),
+            ("eventTime", json!(3)),
+            ("eventTime", Value::Null),
+            ("eventName", json!({})),
+        ] {
+            let mut record = run_instances();
+            record[field] = value;
+            cases.push(record);
+        }
+        for record in cases {
+            assert_eq!(
+                check(&record),
+                normalise(record.clone()).map(|_| ()),
+                "{record}"
+            );
+        }
     }
 
     #[test]

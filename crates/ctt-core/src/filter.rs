@@ -48,6 +48,15 @@ impl Default for FilterConfig {
     }
 }
 
+/// What the filter looks at.
+struct FilterView<'a> {
+    event_name: &'a str,
+    read_only: Option<bool>,
+    event_source: &'a str,
+    event_type: Option<&'a str>,
+    identity_type: Option<&'a str>,
+}
+
 /// A [`FilterConfig`] made ready for the hot path.
 #[derive(Debug, Clone)]
 pub struct Filter {
@@ -64,28 +73,55 @@ impl Filter {
 
     /// Whether the event is stored.
     pub fn keeps(&self, event: &Event) -> bool {
+        self.keeps_view(&FilterView {
+            event_name: &event.event_name,
+            read_only: event.read_only,
+            event_source: &event.event_source,
+            event_type: event.event_type.as_deref(),
+            identity_type: event.identity_type.as_deref(),
+        })
+    }
+
+    /// Whether a record would be stored, read straight from the record (the
+    /// pipeline asks before normalising: most records are dropped).
+    pub fn keeps_record(&self, record: &serde_json::Value) -> bool {
+        fn text(v: Option<&serde_json::Value>) -> Option<&str> {
+            v.and_then(serde_json::Value::as_str)
+        }
+        self.keeps_view(&FilterView {
+            event_name: text(record.get("eventName")).unwrap_or_default(),
+            read_only: crate::record::bool_field(record, "readOnly"),
+            event_source: text(record.get("eventSource")).unwrap_or_default(),
+            event_type: text(record.get("eventType")),
+            identity_type: text(record.get("userIdentity").and_then(|u| u.get("type"))),
+        })
+    }
+
+    fn keeps_view(&self, event: &FilterView<'_>) -> bool {
         let c = &self.config;
         if c.keep_all {
             return true;
         }
-        let name = event.event_name.to_lowercase();
-        if c.drop_event_name_prefixes
+        // Event names are ASCII; compare without allocating.
+        let name = event.event_name.as_bytes();
+        let dropped_name = c
+            .drop_event_name_prefixes
             .iter()
-            .any(|p| name.starts_with(p.as_str()))
-        {
+            .any(|p| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p.as_bytes()));
+        if dropped_name {
             return false;
         }
         if c.drop_read_only && event.read_only == Some(true) {
             return false;
         }
-        if c.drop_event_sources.contains(&event.event_source) {
+        if c.drop_event_sources.iter().any(|s| s == event.event_source) {
             return false;
         }
-        let listed = |list: &[String], value: &Option<String>| {
-            value.as_ref().is_some_and(|v| list.contains(v))
+        let listed = |list: &[String], value: Option<&str>| {
+            value.is_some_and(|v| list.iter().any(|l| l == v))
         };
-        !(listed(&c.drop_event_types, &event.event_type)
-            || listed(&c.drop_identity_types, &event.identity_type))
+        !(listed(&c.drop_event_types, event.event_type)
+            || listed(&c.drop_identity_types, event.identity_type))
     }
 }
 
@@ -134,6 +170,22 @@ mod tests {
         ] {
             assert!(filter.keeps(&event(name)), "{name}");
         }
+    }
+
+    #[test]
+    fn record_and_event_views_agree() {
+        let filter = Filter::new(FilterConfig {
+            drop_identity_types: vec!["AWSService".into()],
+            ..Default::default()
+        });
+        for name in ["GetObject", "RunInstances"] {
+            let record = json!({"eventID": "1", "eventTime": "2018-01-01T00:00:00Z", "eventName": name,
+                "userIdentity": {"type": "IAMUser", "userName": "u"}});
+            let event = normalise(record.clone()).expect("valid record");
+            assert_eq!(filter.keeps_record(&record), filter.keeps(&event), "{name}");
+        }
+        assert!(!filter.keeps_record(&json!({"eventName": "RunInstances",
+            "userIdentity": {"type": "AWSService"}})));
     }
 
     #[test]

@@ -15,6 +15,6 @@ pub mod redact;
 pub mod time;
 pub mod user;
 
-pub use event::{Event, EventSummary, RecordRejection, normalise};
+pub use event::{Event, EventSummary, RecordRejection, check, normalise};
 pub use filter::{Filter, FilterConfig};
 pub use query::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};

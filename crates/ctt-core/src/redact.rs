@@ -27,17 +27,28 @@ pub const SECRET_NAME_SUFFIXES: &[&str] = &[
     "idtoken",
     "authtoken",
     "apikey",
-    "credentials_secret",
 ];
 
 /// Whether a field of this name holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
-    let folded: String = name
-        .chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect();
-    SECRET_NAME_SUFFIXES.iter().any(|s| folded.ends_with(s))
+    SECRET_NAME_SUFFIXES
+        .iter()
+        .any(|suffix| ends_with_folded(name, suffix))
+}
+
+/// Whether `name`, lower-cased and without `_`/`-`, ends with `suffix` (ASCII,
+/// lower-case). Runs on every key of every record: no allocation.
+fn ends_with_folded(name: &str, suffix: &str) -> bool {
+    let mut folded = name
+        .bytes()
+        .rev()
+        .filter(|b| *b != b'_' && *b != b'-')
+        .map(|b| b.to_ascii_lowercase());
+    suffix
+        .bytes()
+        .rev()
+        .filter(|b| *b != b'_')
+        .all(|s| folded.next() == Some(s))
 }
 
 /// Replaces every secret in the record, in place. Returns how many were replaced.

@@ -11,13 +11,13 @@
 //! again. A run killed at any point leaves whole files stored or not at all;
 //! the next run reads the rest, and `eventID` uniqueness absorbs re-deliveries.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use ctt_core::{Filter, normalise};
+use ctt_core::{Filter, check, normalise};
 use ctt_store::{
     EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LedgerFilter, LoadedFile,
     StoreError,
@@ -131,8 +131,9 @@ pub async fn ingest(
         );
         let (source, options) = (Arc::clone(&source), options.clone());
         workers.push(std::thread::spawn(move || {
+            let mut seen = HashSet::new();
             while let Some(file) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let loaded = process_file(source.as_ref(), file, &options, &indexed);
+                let loaded = process_file(source.as_ref(), file, &options, &indexed, &mut seen);
                 if sender.blocking_send(loaded).is_err() {
                     return; // the writer stopped: the store failed
                 }
@@ -231,11 +232,15 @@ const NAMED_REJECTIONS: usize = 3;
 
 /// Fetches, reads, normalises, filters and indexes one file. Never fails: a bad
 /// file becomes a `Failed` ledger entry with its reason.
+///
+/// `seen` holds the parameter names this thread already reported; only new ones
+/// travel with the file (the store's catalog ignores names it has).
 pub fn process_file(
     source: &dyn Source,
     file: &SourceFile,
     options: &IngestOptions,
     indexed: &[String],
+    seen: &mut HashSet<String>,
 ) -> LoadedFile {
     let mut entry = LedgerEntry {
         key: file.key.clone(),
@@ -268,18 +273,31 @@ pub fn process_file(
         }
     };
     let raw_bytes = parsed.raw_bytes;
-    let mut names = BTreeSet::new();
+    let mut names = Vec::new();
+    let mut on_name = |name: &str| {
+        if !seen.contains(name) {
+            seen.insert(name.to_owned());
+            names.push(name.to_owned());
+        }
+    };
     let mut events = Vec::new();
     let mut rejections = parsed.bad_lines;
     let counts = &mut entry.counts;
     counts.records = parsed.records.len() as u64 + rejections.len() as u64;
     counts.rejected = rejections.len() as u64;
     for (index, record) in parsed.records.into_iter().enumerate() {
-        match normalise(record) {
-            Ok(event) if options.filter.keeps(&event) => {
-                events.push(IndexedEvent::new(event, indexed, &mut names));
+        // Check first, filter on the raw record, normalise only what is kept:
+        // most records are dropped, and dropping them this way allocates nothing.
+        let outcome = check(&record).and_then(|()| {
+            if options.filter.keeps_record(&record) {
+                normalise(record).map(Some)
+            } else {
+                Ok(None)
             }
-            Ok(_) => counts.filtered += 1,
+        });
+        match outcome {
+            Ok(Some(event)) => events.push(IndexedEvent::new(event, indexed, &mut on_name)),
+            Ok(None) => counts.filtered += 1,
             Err(rejection) => {
                 counts.rejected += 1;
                 rejections.push(format!("record {index}: {rejection}"));
@@ -304,7 +322,7 @@ pub fn process_file(
     LoadedFile {
         entry,
         events,
-        parameter_names: names.into_iter().collect(),
+        parameter_names: names,
         raw_bytes,
     }
 }

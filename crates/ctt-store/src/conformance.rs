@@ -85,7 +85,11 @@ pub fn file(store: &dyn EventStore, key: &str, records: Vec<Value>) -> LoadedFil
     let events = records
         .into_iter()
         .filter_map(|r| normalise(r).ok())
-        .map(|e| IndexedEvent::new(e, store.indexed_parameters(), &mut names))
+        .map(|e| {
+            IndexedEvent::new(e, store.indexed_parameters(), &mut |n| {
+                names.insert(n.to_owned());
+            })
+        })
         .collect();
     LoadedFile {
         entry: LedgerEntry {

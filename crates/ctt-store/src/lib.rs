@@ -36,31 +36,37 @@ pub const DEFAULT_INDEXED_PARAMETERS: &[&str] = &[
 ];
 
 /// An event ready to store, with the values of the store's indexed parameters.
+///
+/// Built on the parsing threads so the single writer only writes: the record is
+/// flattened and serialised here, and travels as `record_json` (the event's
+/// `record` field is left `Null`).
 #[derive(Debug, Clone)]
 pub struct IndexedEvent {
     pub event: Event,
     /// `(name, value)` for each indexed parameter the record has.
     pub params: Vec<(String, String)>,
+    /// The whole redacted record, serialised.
+    pub record_json: String,
 }
 
 impl IndexedEvent {
     /// Flattens the event's record once: picks the values of `indexed` parameters
-    /// and adds every parameter name to `names` (the catalog of `/parameters`).
-    pub fn new(
-        event: Event,
-        indexed: &[String],
-        names: &mut std::collections::BTreeSet<String>,
-    ) -> Self {
+    /// and calls `on_name` with every parameter name (for the catalog of
+    /// `/parameters`; the caller de-duplicates).
+    pub fn new(mut event: Event, indexed: &[String], on_name: &mut dyn FnMut(&str)) -> Self {
+        let record = std::mem::take(&mut event.record);
         let mut params = Vec::new();
-        ctt_core::params::flatten(&event.record, |name, value| {
+        ctt_core::params::flatten(&record, |name, value| {
             if indexed.iter().any(|i| i == name) {
                 params.push((name.to_owned(), value.to_owned()));
             }
-            if !names.contains(name) {
-                names.insert(name.to_owned());
-            }
+            on_name(name);
         });
-        Self { event, params }
+        Self {
+            event,
+            params,
+            record_json: record.to_string(),
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// Parameter names known to be in the catalog (see `write::load`).
+    known_names: Mutex<std::collections::HashSet<String>>,
     readers: Mutex<Vec<Connection>>,
     indexed: Vec<String>,
 }
@@ -94,6 +96,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
+                known_names: Mutex::new(std::collections::HashSet::new()),
                 readers: Mutex::new(Vec::new()),
                 indexed,
             }),
@@ -156,7 +159,8 @@ impl EventStore for SqliteStore {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(poisoned)?;
-            write::load(&mut conn, &files).map_err(StoreError::backend)
+            let mut known_names = inner.known_names.lock().map_err(poisoned)?;
+            write::load(&mut conn, &files, &mut known_names).map_err(StoreError::backend)
         })
         .await
         .map_err(|e| StoreError::Task(Box::new(e)))?

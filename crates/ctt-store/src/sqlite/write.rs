@@ -1,6 +1,6 @@
 //! The write path: a batch of files in one transaction, and the ledger.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, Row, params};
@@ -52,7 +52,16 @@ impl CatalogDelta {
 }
 
 /// Stores a batch: ledger entries, events, parameters and catalog, atomically.
-pub fn load(conn: &mut Connection, files: &[LoadedFile]) -> rusqlite::Result<Vec<FileCounts>> {
+///
+/// `known_names` caches the parameter names already in the catalog, so the
+/// thousands of names a batch repeats cost no statement; it is updated only once
+/// the transaction commits.
+pub fn load(
+    conn: &mut Connection,
+    files: &[LoadedFile],
+    known_names: &mut HashSet<String>,
+) -> rusqlite::Result<Vec<FileCounts>> {
+    let mut new_names: HashSet<&str> = HashSet::new();
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(files.len());
     let mut users: HashMap<&str, CatalogDelta> = HashMap::new();
@@ -126,7 +135,7 @@ pub fn load(conn: &mut Connection, files: &[LoadedFile]) -> rusqlite::Result<Vec
                     e.read_only,
                     e.event_type,
                     file_id,
-                    e.record.to_string(),
+                    indexed.record_json,
                 ])?;
                 if inserted == 0 {
                     counts.duplicate += 1;
@@ -146,7 +155,9 @@ pub fn load(conn: &mut Connection, files: &[LoadedFile]) -> rusqlite::Result<Vec
                 counts.duplicate as i64
             ])?;
             for name in &file.parameter_names {
-                insert_name.execute([name])?;
+                if !known_names.contains(name) && new_names.insert(name) {
+                    insert_name.execute([name])?;
+                }
             }
             results.push(counts);
         }
@@ -163,6 +174,7 @@ pub fn load(conn: &mut Connection, files: &[LoadedFile]) -> rusqlite::Result<Vec
         }
     }
     tx.commit()?;
+    known_names.extend(new_names.into_iter().map(str::to_owned));
     Ok(results)
 }
 
