@@ -18,6 +18,9 @@ fi
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   say "test dependencies"
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
+  python3 -m pip --version >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-pip; }
+  command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
+  command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
 fi
 
 say "cargo fmt --check"
@@ -28,3 +31,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "cargo test"
 cargo test --workspace --locked
+
+say "schemathesis: the API against its own OpenAPI document"
+scripts/schemathesis.sh target/debug/ctt
