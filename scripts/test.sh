@@ -21,6 +21,8 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   python3 -m pip --version >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-pip; }
   command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
   command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
+  # The AWS tests (crates/ctt-aws) start moto server themselves, on a free port.
+  python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install -q "moto[server]"
 fi
 
 say "cargo fmt --check"

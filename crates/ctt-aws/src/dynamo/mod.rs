@@ -1,0 +1,269 @@
+//! The DynamoDB [`EventStore`]: one on-demand table, keys made for SPEC §5's
+//! queries so that no route ever needs a `Scan` (see [`keys`] and
+//! `docs/dynamodb.md`).
+//!
+//! * [`write`]: loading a batch — conditional puts keyed by eventID, catalog
+//!   counts and the ledger entry committed together in one transaction per file.
+//! * [`read`]: an [`EventQuery`] planned onto the narrowest index (user, eventName,
+//!   service, else day buckets) and answered with `Query` only.
+//! * [`table`]: creating the table and its indexes.
+//!
+//! Every request goes through the SDK client built here, which carries the
+//! [`usage`] interceptor counting operations by name.
+
+mod expr;
+pub mod items;
+pub mod keys;
+pub(crate) mod read;
+pub mod retry;
+pub mod table;
+pub mod uri;
+pub mod usage;
+pub(crate) mod write;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::Client;
+use ctt_core::query::Cursor;
+use ctt_core::{EventQuery, GroupBy};
+use ctt_store::{
+    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
+    LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
+};
+
+pub use table::Created;
+pub use uri::{DynamoUri, UriError};
+pub use usage::Usage;
+
+use items::s;
+use usage::UsageMeter;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why DynamoDB could not do what the store asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DynamoError {
+    #[error("DynamoDB {operation} on table {table} failed")]
+    Request {
+        table: String,
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("table {table} does not exist: create it with `ctt store create dynamodb://{table}`")]
+    NoTable { table: String },
+    #[error("table {table} did not become active")]
+    NotActive { table: String },
+    #[error("DynamoDB {operation} on table {table} left work undone after {attempts} attempts")]
+    Unfinished {
+        table: String,
+        operation: &'static str,
+        attempts: u32,
+    },
+}
+
+impl DynamoError {
+    pub fn request(table: &str, operation: &'static str, source: BoxError) -> Self {
+        Self::Request {
+            table: table.to_owned(),
+            operation,
+            source,
+        }
+    }
+}
+
+impl From<DynamoError> for StoreError {
+    fn from(e: DynamoError) -> Self {
+        StoreError::backend(e)
+    }
+}
+
+/// How to open a DynamoDB store.
+#[derive(Debug, Clone)]
+pub struct DynamoOptions {
+    /// Parameters to index when the table is first used; a table keeps the
+    /// list it was first used with.
+    pub indexed_parameters: Vec<String>,
+}
+
+impl Default for DynamoOptions {
+    fn default() -> Self {
+        Self {
+            indexed_parameters: ctt_store::DEFAULT_INDEXED_PARAMETERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// Events, catalog and ledger in one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoStore {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub client: Client,
+    pub table: String,
+    pub indexed: Vec<String>,
+    pub usage: UsageMeter,
+    /// Parameter names known to be in the catalog (written or read).
+    pub known_parameters: Mutex<HashSet<String>>,
+    /// Whether `known_parameters` was filled from the table (once per process:
+    /// reading the catalog is cheaper than rewriting it).
+    pub parameters_loaded: AtomicBool,
+    /// Per catalog entry, an upper bound of `first_seen` and a lower bound of
+    /// `last_seen` as stored: updates inside them are skipped.
+    pub catalog_bounds: Mutex<HashMap<(keys::Catalog, String), (i64, i64)>>,
+}
+
+impl Inner {
+    pub fn error(&self, operation: &'static str, source: impl Into<BoxError>) -> DynamoError {
+        DynamoError::request(&self.table, operation, source.into())
+    }
+}
+
+/// A DynamoDB client for `sdk`, with `endpoint_url` overriding its endpoint and
+/// `meter` counting its operations.
+pub fn client(sdk: &SdkConfig, endpoint_url: Option<&str>, meter: &UsageMeter) -> Client {
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(meter.interceptor());
+    if let Some(endpoint) = endpoint_url {
+        config = config.endpoint_url(endpoint);
+    }
+    Client::from_conf(config.build())
+}
+
+impl DynamoStore {
+    /// Opens the store in `table`, which must exist. On first use, records the
+    /// indexed parameters of `options` in the table.
+    pub async fn open(
+        sdk: &SdkConfig,
+        table: &str,
+        endpoint_url: Option<&str>,
+        options: DynamoOptions,
+    ) -> StoreResult<Self> {
+        let meter = UsageMeter::default();
+        let client = client(sdk, endpoint_url, &meter);
+        let indexed = write::indexed_parameters(&client, table, &options.indexed_parameters)
+            .await
+            .map_err(|source| StoreError::Open {
+                location: format!("{}{table}", uri::SCHEME),
+                source: Box::new(source),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                table: table.to_owned(),
+                indexed,
+                usage: meter,
+                known_parameters: Mutex::new(HashSet::new()),
+                parameters_loaded: AtomicBool::new(false),
+                catalog_bounds: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Creates `table` with its indexes (on-demand capacity) unless it exists.
+    pub async fn create_table(
+        sdk: &SdkConfig,
+        table: &str,
+        endpoint_url: Option<&str>,
+    ) -> Result<Created, DynamoError> {
+        let client = client(sdk, endpoint_url, &UsageMeter::default());
+        table::create(&client, table).await
+    }
+
+    /// Deletes `table` and everything in it.
+    pub async fn delete_table(
+        sdk: &SdkConfig,
+        table: &str,
+        endpoint_url: Option<&str>,
+    ) -> Result<(), DynamoError> {
+        let client = client(sdk, endpoint_url, &UsageMeter::default());
+        table::delete(&client, table).await
+    }
+
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// What this store has asked of DynamoDB since it was opened (or reset).
+    pub fn usage(&self) -> Usage {
+        self.inner.usage.snapshot()
+    }
+
+    pub fn reset_usage(&self) {
+        self.inner.usage.reset();
+    }
+}
+
+/// The key of the item `(pk, sk)`.
+pub(crate) fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> items::Item {
+    HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn load(&self, files: Vec<LoadedFile>) -> StoreResult<Vec<FileCounts>> {
+        Ok(write::load(&self.inner, files).await?)
+    }
+
+    async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Vec<LedgerEntry>> {
+        Ok(read::ledger(&self.inner, filter).await?)
+    }
+
+    async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {
+        Ok(read::ledger_entry(&self.inner, key).await?)
+    }
+
+    fn indexed_parameters(&self) -> &[String] {
+        &self.inner.indexed
+    }
+
+    async fn events(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<EventPage> {
+        Ok(read::events(&self.inner, query, limit, cursor).await?)
+    }
+
+    async fn count(&self, query: &EventQuery) -> StoreResult<u64> {
+        Ok(read::count(&self.inner, query).await?)
+    }
+
+    async fn stats(
+        &self,
+        query: &EventQuery,
+        group_by: GroupBy,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupCount>> {
+        Ok(read::stats(&self.inner, query, group_by, limit).await?)
+    }
+
+    async fn event(&self, event_id: &str) -> StoreResult<Option<EventDetail>> {
+        Ok(read::event(&self.inner, event_id).await?)
+    }
+
+    async fn users(&self) -> StoreResult<Vec<CatalogEntry>> {
+        Ok(read::catalog(&self.inner, keys::Catalog::Users).await?)
+    }
+
+    async fn services(&self) -> StoreResult<Vec<CatalogEntry>> {
+        Ok(read::catalog(&self.inner, keys::Catalog::Services).await?)
+    }
+
+    async fn parameters(&self) -> StoreResult<Vec<String>> {
+        Ok(read::parameters(&self.inner).await?)
+    }
+
+    async fn status(&self) -> StoreResult<StoreStatus> {
+        Ok(read::status(&self.inner).await?)
+    }
+}

@@ -1,0 +1,15 @@
+//! CloudTrail-Tracker on AWS: the only crate that links the AWS SDK.
+//!
+//! * [`config`]: the SDK configuration (credential chain, region, profile,
+//!   endpoint overrides) every AWS piece is built from.
+//! * [`dynamo`]: the DynamoDB [`EventStore`](ctt_store::EventStore), `dynamodb://TABLE`.
+//! * [`emulator`]: moto server on a loopback port, for tests and local trials.
+//!
+//! The design of the table is in `docs/dynamodb.md`.
+
+pub mod config;
+pub mod dynamo;
+pub mod emulator;
+
+pub use config::AwsOptions;
+pub use dynamo::{DynamoError, DynamoOptions, DynamoStore, DynamoUri};

@@ -1,0 +1,10 @@
+//! CloudTrail-Tracker against an emulated AWS (moto server on a loopback port,
+//! started once for this binary by `ctt_aws::emulator`).
+//!
+//! - `dynamo_conformance`: the store suite every backend passes, on DynamoDB.
+//! - `dynamo`: what only DynamoDB needs proving — no `Scan`, concurrent loaders,
+//!   retried loads counted once.
+
+mod dynamo;
+mod dynamo_conformance;
+mod support;
