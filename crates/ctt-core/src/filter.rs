@@ -48,6 +48,33 @@ impl Default for FilterConfig {
     }
 }
 
+/// The attributes of a record the filter and the checks need, borrowed. Any
+/// other shape (a number where a string should be…) fails to parse, and the
+/// record takes the full path.
+#[derive(serde::Deserialize)]
+struct RecordHead<'a> {
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventTime", borrow, default)]
+    event_time: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventSource", borrow, default)]
+    event_source: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "eventType", borrow, default)]
+    event_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "readOnly", default)]
+    read_only: Option<bool>,
+    #[serde(rename = "userIdentity", borrow, default)]
+    user_identity: Option<IdentityHead<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct IdentityHead<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// What the filter looks at.
 struct FilterView<'a> {
     event_name: &'a str,
@@ -95,6 +122,31 @@ impl Filter {
             event_type: text(record.get("eventType")),
             identity_type: text(record.get("userIdentity").and_then(|u| u.get("type"))),
         })
+    }
+
+    /// The fast path of ingestion: whether a record, given as JSON text, is valid
+    /// (it would pass [`crate::check`]) and dropped by this filter — decided by
+    /// reading only the few attributes involved, borrowed, without building a
+    /// `serde_json::Value`. `false` means "not sure": take the full path.
+    pub fn drops_raw(&self, record_json: &str) -> bool {
+        let Ok(head) = serde_json::from_str::<RecordHead<'_>>(record_json) else {
+            return false;
+        };
+        let valid = head.event_id.as_deref().is_some_and(|s| !s.is_empty())
+            && head
+                .event_time
+                .as_deref()
+                .and_then(crate::time::parse_event_time)
+                .is_some()
+            && head.event_name.as_deref().is_some_and(|s| !s.is_empty());
+        valid
+            && !self.keeps_view(&FilterView {
+                event_name: head.event_name.as_deref().unwrap_or_default(),
+                read_only: head.read_only,
+                event_source: head.event_source.as_deref().unwrap_or_default(),
+                event_type: head.event_type.as_deref(),
+                identity_type: head.user_identity.as_ref().and_then(|u| u.kind.as_deref()),
+            })
     }
 
     fn keeps_view(&self, event: &FilterView<'_>) -> bool {
@@ -169,6 +221,53 @@ mod tests {
             "PutObject",
         ] {
             assert!(filter.keeps(&event(name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_drops_only_valid_records_the_full_path_drops() {
+        let filter = Filter::default();
+        let t = r#""eventTime": "2018-01-01T00:00:00Z""#;
+        let cases = [
+            (
+                format!(r#"{{"eventID": "1", {t}, "eventName": "DescribeX"}}"#),
+                true,
+            ),
+            (
+                format!(r#"{{"eventID": "1", {t}, "eventName": "RunInstances"}}"#),
+                false,
+            ),
+            (format!(r#"{{{t}, "eventName": "DescribeX"}}"#), false),
+            (
+                r#"{"eventID": "1", "eventTime": "bad", "eventName": "DescribeX"}"#.to_owned(),
+                false,
+            ),
+            (
+                format!(r#"{{"eventID": 1, {t}, "eventName": "DescribeX"}}"#),
+                false,
+            ),
+            (
+                format!(r#"{{"eventID": "1", {t}, "eventName": "DescribeX", "readOnly": "true"}}"#),
+                false,
+            ),
+            (
+                format!(
+                    r#"{{"eventID": "1", {t}, "eventName": "Describe\u0058",
+                        "userIdentity": {{"type": "IAMUser", "extra": [1, {{"a": null}}]}}}}"#
+                ),
+                true,
+            ),
+            ("[1, 2]".to_owned(), false),
+        ];
+        for (text, dropped) in &cases {
+            assert_eq!(filter.drops_raw(text), *dropped, "{text}");
+            let record: serde_json::Value = serde_json::from_str(text).expect("test JSON");
+            if *dropped {
+                assert!(
+                    crate::check(&record).is_ok() && !filter.keeps_record(&record),
+                    "{text}"
+                );
+            }
         }
     }
 

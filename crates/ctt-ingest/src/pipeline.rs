@@ -251,28 +251,31 @@ pub fn process_file(
         counts: FileCounts::default(),
         loaded_at: Utc::now(),
     };
-    let parsed = source
-        .fetch(file)
-        .map_err(|e| error_chain(&e))
-        .and_then(|bytes| {
-            entry.size = bytes.len() as u64;
-            read::read_records(&bytes, options.max_file_bytes).map_err(|e| e.to_string())
-        });
-    let parsed = match parsed {
-        Ok(parsed) => parsed,
-        Err(reason) => {
-            tracing::warn!(key = %file.key, %reason, "skipping unreadable log file");
-            entry.outcome = FileOutcome::Failed;
-            entry.reason = Some(reason);
-            return LoadedFile {
-                entry,
-                events: Vec::new(),
-                parameter_names: Vec::new(),
-                raw_bytes: 0,
-            };
+    let failed = |mut entry: LedgerEntry, reason: String| {
+        tracing::warn!(key = %entry.key, %reason, "skipping unreadable log file");
+        entry.outcome = FileOutcome::Failed;
+        entry.reason = Some(reason);
+        LoadedFile {
+            entry,
+            events: Vec::new(),
+            parameter_names: Vec::new(),
+            raw_bytes: 0,
         }
     };
-    let raw_bytes = parsed.raw_bytes;
+    let bytes = match source.fetch(file) {
+        Ok(bytes) => bytes,
+        Err(e) => return failed(entry, error_chain(&e)),
+    };
+    entry.size = bytes.len() as u64;
+    let raw = match read::decompress(&bytes, options.max_file_bytes) {
+        Ok(raw) => raw,
+        Err(e) => return failed(entry, e.to_string()),
+    };
+    let parsed = match read::parse(&raw) {
+        Ok(parsed) => parsed,
+        Err(e) => return failed(entry, e.to_string()),
+    };
+    let raw_bytes = raw.len() as u64;
     let mut names = Vec::new();
     let mut on_name = |name: &str| {
         if !seen.contains(name) {
@@ -286,15 +289,22 @@ pub fn process_file(
     counts.records = parsed.records.len() as u64 + rejections.len() as u64;
     counts.rejected = rejections.len() as u64;
     for (index, record) in parsed.records.into_iter().enumerate() {
-        // Check first, filter on the raw record, normalise only what is kept:
-        // most records are dropped, and dropping them this way allocates nothing.
-        let outcome = check(&record).and_then(|()| {
-            if options.filter.keeps_record(&record) {
-                normalise(record).map(Some)
-            } else {
-                Ok(None)
-            }
-        });
+        // Most records are dropped by the filter: decide that from a few borrowed
+        // attributes first. Only the rest are parsed whole, checked and normalised.
+        if options.filter.drops_raw(record.get()) {
+            counts.filtered += 1;
+            continue;
+        }
+        let outcome = serde_json::from_str::<serde_json::Value>(record.get())
+            .map_err(|e| format!("invalid JSON: {e}"))
+            .and_then(|record| {
+                check(&record).map_err(|e| e.to_string())?;
+                if options.filter.keeps_record(&record) {
+                    normalise(record).map(Some).map_err(|e| e.to_string())
+                } else {
+                    Ok(None)
+                }
+            });
         match outcome {
             Ok(Some(event)) => events.push(IndexedEvent::new(event, indexed, &mut on_name)),
             Ok(None) => counts.filtered += 1,

@@ -2,10 +2,13 @@
 //! one of three JSON shapes — `{"Records": [...]}` (what CloudTrail writes), a bare
 //! list of records (exports), or NDJSON, one record per line (other tools).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// The default cap on a file's decompressed size.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
@@ -29,103 +32,116 @@ pub enum ReadError {
     NotALogFile(&'static str),
 }
 
-/// A file's records, and the NDJSON lines that could not be parsed.
+/// A file's records as JSON text (borrowed from the decompressed bytes, not yet
+/// parsed), and the NDJSON lines that could not be parsed.
 #[derive(Debug, Default)]
-pub struct Parsed {
-    pub records: Vec<Value>,
+pub struct Parsed<'a> {
+    pub records: Vec<&'a RawValue>,
     /// `line N: reason`, for each NDJSON line that is not JSON.
     pub bad_lines: Vec<String>,
-    /// Bytes after decompression.
-    pub raw_bytes: u64,
 }
 
-/// Decompresses (when gzip, by its magic bytes, not its name) and parses.
-pub fn read_records(bytes: &[u8], max_bytes: u64) -> Result<Parsed, ReadError> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut raw = Vec::with_capacity(bytes.len().saturating_mul(8).min(64 << 20));
-        let mut decoder = MultiGzDecoder::new(bytes).take(max_bytes + 1);
-        decoder.read_to_end(&mut raw).map_err(ReadError::Gzip)?;
-        if raw.len() as u64 > max_bytes {
-            return Err(ReadError::TooLarge { limit: max_bytes });
-        }
-        parse(&raw)
-    } else {
+/// Decompresses when gzip (by its magic bytes, not its name), within `max_bytes`.
+pub fn decompress(bytes: &[u8], max_bytes: u64) -> Result<Cow<'_, [u8]>, ReadError> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
         if bytes.len() as u64 > max_bytes {
             return Err(ReadError::TooLarge { limit: max_bytes });
         }
-        parse(bytes)
+        return Ok(Cow::Borrowed(bytes));
     }
+    let mut raw = Vec::with_capacity(bytes.len().saturating_mul(8).min(64 << 20));
+    let mut decoder = MultiGzDecoder::new(bytes).take(max_bytes + 1);
+    decoder.read_to_end(&mut raw).map_err(ReadError::Gzip)?;
+    if raw.len() as u64 > max_bytes {
+        return Err(ReadError::TooLarge { limit: max_bytes });
+    }
+    Ok(Cow::Owned(raw))
 }
 
-/// Parses decompressed bytes in any of the three shapes.
-pub fn parse(raw: &[u8]) -> Result<Parsed, ReadError> {
+/// Splits decompressed bytes into records, in any of the three shapes. Records
+/// are validated as JSON but not parsed: most are dropped by the filter, which
+/// reads only a few attributes of each.
+pub fn parse(raw: &[u8]) -> Result<Parsed<'_>, ReadError> {
     let text = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
-    let start = text.iter().position(|b| !b.is_ascii_whitespace());
-    let Some(start) = start else {
+    let Some(start) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Err(ReadError::Empty);
     };
     let text = &text[start..];
     if let Some(parsed) = parse_ndjson(text) {
-        return Ok(Parsed {
-            raw_bytes: raw.len() as u64,
-            ..parsed
-        });
+        return Ok(parsed);
     }
-    let records = match serde_json::from_slice::<Value>(text).map_err(ReadError::Json)? {
-        Value::Object(mut object) => match object.remove("Records") {
-            Some(Value::Array(records)) => records,
-            Some(_) => return Err(ReadError::RecordsNotAList),
-            None if looks_like_a_record(&object) => vec![Value::Object(object)],
-            None => return Err(ReadError::NoRecords),
-        },
-        Value::Array(records) => records,
-        Value::String(_) => return Err(ReadError::NotALogFile("string")),
-        Value::Number(_) => return Err(ReadError::NotALogFile("number")),
-        Value::Bool(_) => return Err(ReadError::NotALogFile("boolean")),
-        Value::Null => return Err(ReadError::NotALogFile("null")),
+    let records = match text[0] {
+        b'{' => {
+            let object: HashMap<Cow<'_, str>, &RawValue> =
+                serde_json::from_slice(text).map_err(ReadError::Json)?;
+            match object.get("Records") {
+                Some(records) => serde_json::from_str::<Vec<&RawValue>>(records.get())
+                    .map_err(|_| ReadError::RecordsNotAList)?,
+                None if looks_like_a_record(&object) => {
+                    vec![serde_json::from_slice::<&RawValue>(text).map_err(ReadError::Json)?]
+                }
+                None => return Err(ReadError::NoRecords),
+            }
+        }
+        b'[' => serde_json::from_slice::<Vec<&RawValue>>(text).map_err(ReadError::Json)?,
+        _ => {
+            let value: Value = serde_json::from_slice(text).map_err(ReadError::Json)?;
+            return Err(ReadError::NotALogFile(match value {
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "boolean",
+                _ => "null",
+            }));
+        }
     };
     Ok(Parsed {
         records,
         bad_lines: Vec::new(),
-        raw_bytes: raw.len() as u64,
     })
 }
 
-fn looks_like_a_record(object: &serde_json::Map<String, Value>) -> bool {
+fn looks_like_a_record(object: &HashMap<Cow<'_, str>, &RawValue>) -> bool {
     ["eventID", "eventVersion", "eventTime"]
         .iter()
         .any(|k| object.contains_key(*k))
 }
 
 /// NDJSON when the first line is a whole JSON object and more follows it.
-/// Lines are parsed one by one so a bad line costs only that record.
-fn parse_ndjson(text: &[u8]) -> Option<Parsed> {
+/// Lines are checked one by one so a bad line costs only that record.
+fn parse_ndjson(text: &[u8]) -> Option<Parsed<'_>> {
     let mut lines = text.split(|b| *b == b'\n');
     let first = lines.next()?;
-    let rest_is_blank = text[first.len()..].iter().all(u8::is_ascii_whitespace);
-    if rest_is_blank {
+    if text[first.len()..].iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let first_value: Value = serde_json::from_slice(first).ok()?;
-    if !first_value.is_object() {
+    let first: &RawValue = serde_json::from_slice(first).ok()?;
+    if !first.get().starts_with('{') {
         return None;
     }
     let mut parsed = Parsed {
-        records: vec![first_value],
+        records: vec![first],
         ..Default::default()
     };
     for (index, line) in lines.enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<Value>(line) {
-            Ok(value) => parsed.records.push(value),
+        match serde_json::from_slice::<&RawValue>(line) {
+            Ok(record) => parsed.records.push(record),
             Err(e) => parsed
                 .bad_lines
                 .push(format!("line {}: invalid JSON: {e}", index + 2)),
         }
     }
     Some(parsed)
+}
+
+/// Decompresses and splits, for callers that want both steps at once; the count
+/// of records, or why the file cannot be read.
+pub fn count_records(bytes: &[u8], max_bytes: u64) -> Result<usize, ReadError> {
+    let raw = decompress(bytes, max_bytes)?;
+    let parsed = parse(&raw)?;
+    Ok(parsed.records.len() + parsed.bad_lines.len())
 }
 
 #[cfg(test)]
@@ -145,16 +161,8 @@ mod tests {
 
     #[test]
     fn reads_records_files_plain_and_gzipped() {
-        assert_eq!(
-            read_records(LOG, 1 << 20).map(|p| p.records.len()).ok(),
-            Some(2)
-        );
-        assert_eq!(
-            read_records(&gzip(LOG), 1 << 20)
-                .map(|p| p.records.len())
-                .ok(),
-            Some(2)
-        );
+        assert_eq!(count_records(LOG, 1 << 20).ok(), Some(2));
+        assert_eq!(count_records(&gzip(LOG), 1 << 20).ok(), Some(2));
     }
 
     #[test]
@@ -198,7 +206,7 @@ mod tests {
             (b"\"text\"", "JSON string is not a log file"),
         ];
         for (bytes, reason) in cases {
-            let error = read_records(bytes, 1 << 20).map(|p| p.records.len());
+            let error = count_records(bytes, 1 << 20);
             let message = error
                 .as_ref()
                 .map_err(ToString::to_string)
@@ -212,7 +220,7 @@ mod tests {
         let mut not_gzip = vec![0x1f, 0x8b];
         not_gzip.extend_from_slice(b"garbage garbage");
         assert!(matches!(
-            read_records(&not_gzip, 1 << 20),
+            count_records(&not_gzip, 1 << 20),
             Err(ReadError::Gzip(_))
         ));
     }
@@ -222,10 +230,10 @@ mod tests {
         let bomb = gzip(&vec![b' '; 4 << 20]);
         assert!(bomb.len() < 64 << 10);
         assert!(
-            matches!(read_records(&bomb, 1 << 20), Err(ReadError::TooLarge { limit }) if limit == 1 << 20)
+            matches!(count_records(&bomb, 1 << 20), Err(ReadError::TooLarge { limit }) if limit == 1 << 20)
         );
         assert!(matches!(
-            read_records(LOG, 10),
+            count_records(LOG, 10),
             Err(ReadError::TooLarge { .. })
         ));
     }
