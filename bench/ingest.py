@@ -7,7 +7,7 @@ Generates the `paper` preset once (bench/data/paper), then measures in one run:
   * DuckDB (PyPI) loading the same files with the same filter, on a subset of days
     (DuckDB needs ~10 GB of RAM for 20,000 files), next to `ctt ingest` of the
     same subset: the ratio is measured on identical input.
-Prints a Markdown table and writes bench/RESULTS-ingest.md.
+Prints a Markdown table and writes it into bench/RESULTS.md.
 
     python3 bench/ingest.py [--preset paper|small] [--subset-days 45] [--no-duckdb]
 """
@@ -122,6 +122,20 @@ def duckdb_load(files, workdir):
     return json.loads(out.strip().splitlines()[-1]), wall, rss
 
 
+def write_section(name, text):
+    """Replaces (or appends) the `name` section of bench/RESULTS.md."""
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    body = open(path).read() if os.path.exists(path) else "# Benchmark results\n\nWritten by bench/ingest.py and bench/api.py; each section is the latest run.\n"
+    begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{begin}\n{text}{end}\n"
+    if begin in body and end in body:
+        body = body[: body.index(begin)] + block + body[body.index(end) + len(end) + 1:]
+    else:
+        body = body.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(body)
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -194,8 +208,7 @@ def main():
         ]
     text = "\n".join(lines) + "\n"
     print(text)
-    with open(os.path.join(ROOT, "bench", "RESULTS-ingest.md"), "w") as f:
-        f.write(text)
+    write_section("ingest", text.replace("# Ingest benchmark", "## Ingest", 1))
 
 
 if __name__ == "__main__":

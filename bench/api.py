@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""API benchmark (issue "Serve the original REST API…", section Speed).
+
+Uses the database the ingest benchmark built from the `paper` preset
+(bench/data/work/ctt.db; run bench/ingest.py first), serves it with the release
+`ctt serve` on a free loopback port, and measures the original's benchmark
+queries (SPEC §9) — each as count=true and as a first page — with 1 and 16
+concurrent clients (wrk, from Debian), a full NDJSON export of 2 years of EC2,
+and DuckDB (PyPI) answering the same questions over the same events.
+Prints a Markdown table and writes it into bench/RESULTS.md.
+
+    python3 bench/api.py [--seconds 5]
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "bench", "data", "work")
+DB = os.path.join(WORK, "ctt.db")
+CTT = os.path.join(ROOT, "target", "release", "ctt")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ingest import machine, write_section  # noqa: E402
+
+# The original's measured figures (its thesis, SPEC §9), in seconds.
+QUERIES = [
+    ("/scan, 7 days", "/scan?from=2018-05-25&to=2018-05-31", "9.2"),
+    ("/scan, 6 months", "/scan?from=2017-12-01&to=2018-05-31", "29.2"),
+    ("one user, 1 month", "/users/{user}?from=2018-04-01&to=2018-04-30", "0.64"),
+    ("one user, 3 years", "/users/{user}?from=2015-06-01&to=2018-05-31", "~1"),
+    ("ec2, 1 month", "/services/ec2?from=2018-04-01&to=2018-04-30", "4.3"),
+    ("ec2, 2 years", "/services/ec2?from=2016-06-01&to=2018-05-31", "29–30 (timeout)"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(base, path):
+    with urllib.request.urlopen(base + path) as r:
+        return r.read()
+
+
+def wrk(url, clients, seconds):
+    """p50, p99 (ms) and requests/s from wrk --latency."""
+    threads = min(clients, 2)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+
+    def ms(label):
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return ms("50"), ms("99"), rps
+
+
+def duckdb_times(csv_path, user, runs=5):
+    import duckdb
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE events AS SELECT * FROM read_csv_auto('{csv_path}')")
+    con.execute("CREATE TABLE e AS SELECT *, CAST(eventTime AS TIMESTAMP) AS t FROM events")
+    results = {}
+    for name, path, _ in QUERIES:
+        m = re.match(r"/(\w+)(?:/([^?]+))?\?from=([\d-]+)&to=([\d-]+)", path.format(user=user))
+        route, who, start, end = m.groups()
+        where = f"t BETWEEN '{start} 00:00:00' AND '{end} 23:59:59'"
+        if route == "users":
+            where += f" AND \"user\" = '{who}'"
+        elif route == "services":
+            where += f" AND service = '{who}'"
+        for kind, sql in (("count", f"SELECT count(*) FROM e WHERE {where}"),
+                          ("page", f"SELECT * FROM e WHERE {where} ORDER BY t, eventID LIMIT 1000")):
+            times = []
+            for _ in range(runs):
+                start_t = time.perf_counter()
+                con.execute(sql).fetchall()
+                times.append((time.perf_counter() - start_t) * 1000)
+            results[(name, kind)] = statistics.median(times)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=5)
+    args = ap.parse_args()
+    if not os.path.exists(DB):
+        sys.exit("run bench/ingest.py first: it builds bench/data/work/ctt.db from the paper preset")
+    if not shutil.which("wrk"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "ctt", "--bin", "ctt"], cwd=ROOT, check=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([CTT, "--db", DB, "serve", "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                get(base, "/health")
+                break
+            except OSError:
+                time.sleep(0.1)
+        stats = json.loads(get(base, "/stats?group_by=user&from=2014-01-01&to=2018-05-31"))
+        user = next(g["key"] for g in stats if g["key"].startswith("alucloud"))
+        lines = [
+            f"# API benchmark — {dt.date.today().isoformat()}",
+            "",
+            f"Machine: {machine()}. Data: the `paper` preset loaded by bench/ingest.py "
+            f"({json.loads(get(base, '/scan?from=2000-01-01&to=2100-01-01&count=true'))} events). "
+            f"Server: release `ctt serve` on loopback; load: wrk, {args.seconds} s per cell. "
+            f"User: `{user}` (the busiest student).",
+            "",
+            "| query | events | original | count p50 / p99 ms (1 client) | count req/s (16) | first page p50 / p99 ms (1) | first page req/s (16) | p99 ms (16, page) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        worst_p99 = 0.0
+        for name, path, original in QUERIES:
+            path = path.format(user=user)
+            n = json.loads(get(base, path + "&count=true"))
+            c50, c99, _ = wrk(base + path + "&count=true", 1, args.seconds)
+            _, _, c_rps16 = wrk(base + path + "&count=true", 16, args.seconds)
+            p50, p99, _ = wrk(base + path, 1, args.seconds)
+            _, p99_16, p_rps16 = wrk(base + path, 16, args.seconds)
+            worst_p99 = max(worst_p99, c99, p99)
+            lines.append(f"| {name} | {n} | {original} s | {c50:.2f} / {c99:.2f} | {c_rps16:,.0f} | "
+                         f"{p50:.2f} / {p99:.2f} | {p_rps16:,.0f} | {p99_16:.1f} |")
+        start = time.perf_counter()
+        export = get(base, "/services/ec2?from=2016-06-01&to=2018-05-31&format=ndjson")
+        secs = time.perf_counter() - start
+        exported = export.count(b"\n")
+        lines += [
+            "",
+            f"Worst single-client p99: **{worst_p99:.2f} ms** (target < 10 ms).",
+            "",
+            f"Export: `/services/ec2?from=2016-06-01&to=2018-05-31&format=ndjson` streamed {exported} events "
+            f"in {secs:.2f} s: **{exported / secs:,.0f} events/s** (target > 300,000/s).",
+        ]
+        csv_path = os.path.join(WORK, "events.csv")
+        with open(csv_path, "wb") as f:
+            f.write(get(base, "/scan?from=2000-01-01&to=2100-01-01&format=csv"))
+    finally:
+        server.terminate()
+        server.wait()
+
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "duckdb"], check=True)
+    duck = duckdb_times(csv_path, user)
+    lines += ["", "DuckDB (in-process, no HTTP) over the same events (exported as CSV, loaded into a table), "
+              "median of 5 runs:", "", "| query | count ms | first page ms |", "|---|---:|---:|"]
+    for name, _, _ in QUERIES:
+        lines.append(f"| {name} | {duck[(name, 'count')]:.2f} | {duck[(name, 'page')]:.2f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    write_section("api", text.replace("# API benchmark", "## API", 1))
+
+
+if __name__ == "__main__":
+    main()
