@@ -57,9 +57,19 @@ pub fn parse_event_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Formats an instant the way CloudTrail writes `eventTime`.
+/// Formats an instant the way CloudTrail writes `eventTime`. On every row of every
+/// answer, so without `strftime` parsing: plain integer formatting.
 pub fn format_event_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// An instant as whole seconds since the Unix epoch (how stores keep event times).
@@ -129,6 +139,22 @@ mod tests {
             "1514764800",
         ] {
             assert!(parse_bound(raw, Bound::From).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn formats_like_cloudtrail() {
+        for raw in [
+            "2017-06-01T21:51:28Z",
+            "0999-01-02T03:04:05Z",
+            "2018-12-31T23:59:59Z",
+        ] {
+            let t = parse_event_time(raw).unwrap_or_default();
+            assert_eq!(format_event_time(t), raw);
+            assert_eq!(
+                format_event_time(t),
+                t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            );
         }
     }
 
