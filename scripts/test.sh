@@ -35,4 +35,4 @@ say "cargo test"
 cargo test --workspace --locked
 
 say "schemathesis: the API against its own OpenAPI document"
-scripts/schemathesis.sh target/debug/ctt
+scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/ctt"
