@@ -12,6 +12,13 @@
 //! (a loopback listener), everyone is an anonymous admin, and an
 //! `Authorization` header is ignored.
 //!
+//! The web portal signs in with the same tokens: `/login` checks a token like
+//! the Bearer check does and opens a server-side session (see
+//! [`crate::web::session`]); its cookie, [`SESSION_COOKIE`], is accepted in
+//! place of the header, so the portal's CSV/NDJSON links to the API work from a
+//! browser. The session keeps the token's hash, not an identity: a revoked
+//! token ends its sessions at the next request.
+//!
 //! **Extension point (AWS):** a JWT from Cognito or any OIDC issuer, or the
 //! claims an API Gateway authorizer passed on, resolve to the same [`Identity`]:
 //! add the verifier beside [`AuthConfig::identify`]'s token lookup. Handlers
@@ -22,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -37,6 +45,9 @@ pub const PUBLIC_ROUTES: &[&str] = &["/health"];
 
 /// Prefix of every token, so that a leaked one is recognisable (secret scanners).
 pub const TOKEN_PREFIX: &str = "ctt_";
+
+/// The portal's session cookie.
+pub const SESSION_COOKIE: &str = "ctt_session";
 
 /// How long a snapshot of the token table is trusted: a token created or
 /// revoked while the server runs takes effect within this time.
@@ -207,6 +218,20 @@ impl AuthConfig {
             .ok_or(ApiError::Unauthorized { token_given: true })
     }
 
+    /// Whether no credentials are needed (no token exists, loopback): everyone
+    /// is an anonymous admin and the portal needs no sign-in.
+    pub async fn is_open(&self) -> Result<bool, ApiError> {
+        let snapshot = self.snapshot().await.map_err(ApiError::Store)?;
+        Ok(!self.inner.required && snapshot.by_hash.is_empty())
+    }
+
+    /// The identity of a token given by its hash (a portal session's), if the
+    /// token still exists.
+    pub async fn identify_hash(&self, hash: &str) -> Result<Option<Identity>, ApiError> {
+        let snapshot = self.snapshot().await.map_err(ApiError::Store)?;
+        Ok(snapshot.by_hash.get(hash).cloned())
+    }
+
     async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
         if let Ok(guard) = self.inner.snapshot.read()
             && let Some(snapshot) = guard.as_ref()
@@ -248,6 +273,25 @@ fn bearer(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Who sends these headers: the `Authorization: Bearer` header when there is
+/// one, else a live portal session's cookie, else nobody (anonymous when
+/// access is open, otherwise 401).
+pub async fn identify_request(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+    let header = match headers.get(AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(_)) => return Err(ApiError::Unauthorized { token_given: true }),
+    };
+    if header.is_none()
+        && let Some(hash) = crate::web::session::cookie_token_hash(state, headers)
+        && !state.auth.is_open().await?
+        && let Some(identity) = state.auth.identify_hash(&hash).await?
+    {
+        return Ok(identity);
+    }
+    state.auth.identify(header).await
+}
+
 /// Middleware: resolves the caller's [`Identity`] or answers 401.
 pub async fn require_identity(
     State(state): State<AppState>,
@@ -261,12 +305,7 @@ pub async fn require_identity(
     if public {
         return next.run(request).await;
     }
-    let header = match request.headers().get(AUTHORIZATION).map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(value)) => Some(value),
-        Some(Err(_)) => return ApiError::Unauthorized { token_given: true }.into_response(),
-    };
-    match state.auth.identify(header).await {
+    match identify_request(&state, request.headers()).await {
         Ok(identity) => {
             if let Some(name) = &identity.name {
                 tracing::Span::current().record("token", name.as_str());

@@ -135,7 +135,7 @@ impl IntoResponse for ApiError {
 }
 
 /// `outer: inner: innermost`.
-fn cause_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

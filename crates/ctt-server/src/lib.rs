@@ -1,7 +1,7 @@
 //! `ctt-server` owns the HTTP face of CloudTrail-Tracker: the original system's
-//! REST routes and the newer ones (SPEC §5), their OpenAPI document, access
-//! control (SPEC §7) and the cross-cutting layers (tracing, timeouts,
-//! compression, CORS, metrics).
+//! REST routes and the newer ones (SPEC §5), their OpenAPI document, the web
+//! portal (SPEC §6, [`web`]), access control (SPEC §7) and the cross-cutting
+//! layers (tracing, timeouts, compression, CORS, metrics).
 //!
 //! [`router`] builds an `axum::Router` from an [`AppState`]; `ctt serve` serves it
 //! on a socket, tests drive it with `tower::ServiceExt::oneshot`, and a Lambda
@@ -11,13 +11,16 @@
 //!
 //! ```text
 //! request ─► trace ─► metrics ─► error bodies ─► compression ─► cors ─► timeout
-//!         ─► auth (Identity) ─► handler ─► EventStore
+//!         ─► API:    auth (Identity, 401)          ─► handler ─► EventStore
+//!         ─► portal: security headers ─► sign-in (Identity, or off to /login)
+//!                                                  ─► page    ─► EventStore
 //! ```
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +71,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub config: ServerConfig,
+    /// The portal's signed-in sessions (in this process's memory).
+    pub sessions: Arc<web::session::Sessions>,
 }
 
 impl AppState {
@@ -79,6 +84,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             clock: Arc::new(Utc::now),
             config: ServerConfig::default(),
+            sessions: Arc::new(web::session::Sessions::default()),
         }
     }
 
@@ -103,7 +109,8 @@ impl AppState {
     }
 }
 
-/// The whole HTTP application: every route of [`api`], `/docs`, and the layers.
+/// The whole HTTP application: every route of [`api`], `/docs`, the portal
+/// ([`web`]), and the layers.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let cors = cors_layer(&state.config.cors_allowed_origins);
@@ -112,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_identity,
         ))
+        .merge(web::routes(state.clone()))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,

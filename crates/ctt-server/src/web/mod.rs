@@ -1,0 +1,339 @@
+//! The web portal (SPEC §6): server-rendered HTML pages under `/ui/`, served
+//! by the same router as the API.
+//!
+//! - [`dashboard`]: a period's totals, charts, notable counters, latest events.
+//! - [`catalog`]: users and services — searchable lists, a page for each.
+//! - [`events`]: the filter form with every API filter, pages, exports, and an
+//!   event's whole record.
+//! - [`session`]: `/login` and `/logout` (a session cookie, when tokens exist).
+//! - [`chart`] and [`json`]: inline SVG charts and collapsible JSON, drawn here.
+//! - [`filters`]: portal URLs ⇄ the API's query strings.
+//!
+//! Every number is asked of the store through [`Ask`], which builds the same
+//! `EventQuery` as the API handlers (`RequestParams::parse`) and narrows it to
+//! the viewer's [`Identity`] the same way: the portal shows what the API
+//! answers. Pages carry a Content-Security-Policy that allows only this
+//! server's stylesheet and script, no inline code.
+
+pub mod catalog;
+pub mod chart;
+pub mod dashboard;
+pub mod error;
+pub mod events;
+pub mod filters;
+pub mod json;
+pub mod layout;
+pub mod session;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Duration;
+use ctt_core::query::{Cursor, MAX_LIMIT};
+use ctt_core::{EventQuery, EventSummary, GroupBy};
+use ctt_store::{EventPage, GroupCount};
+use maud::{Markup, html};
+
+use crate::{ApiError, AppState, Identity};
+pub use error::WebError;
+use layout::{Section, Shell, Who};
+
+/// The Content-Security-Policy of every portal response.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'none'; form-action 'self'";
+
+const STYLESHEET: &str = include_str!("../../static/portal.css");
+const SCRIPT: &str = include_str!("../../static/portal.js");
+
+/// The portal's routes, with their layers: sign-in for pages, security headers
+/// on every response.
+pub fn routes(state: AppState) -> Router {
+    let pages = Router::new()
+        .route("/ui", get(dashboard::page))
+        .route("/ui/", get(dashboard::page))
+        .route("/ui/users", get(catalog::users_page))
+        .route("/ui/users/{user}", get(catalog::user_page))
+        .route("/ui/services", get(catalog::services_page))
+        .route("/ui/services/{service}", get(catalog::service_page))
+        .route("/ui/events", get(events::list_page))
+        .route("/ui/events/{event_id}", get(events::detail_page))
+        .route("/ui/{*rest}", get(not_found_page))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_login,
+        ));
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/static/portal.css", get(stylesheet))
+        .route("/static/portal.js", get(script))
+        .merge(pages)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// CSP, `nosniff`, `same-origin` referrers; pages are not cached (they hold
+/// data a signed-out browser must not show again).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Middleware: who is looking (a session cookie or a Bearer header, or anyone
+/// when access is open); otherwise off to `/login`, coming back here after.
+async fn require_login(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match crate::auth::identify_request(&state, request.headers()).await {
+        Ok(identity) => {
+            if let Some(name) = &identity.name {
+                tracing::Span::current().record("token", name.as_str());
+            }
+            request.extensions_mut().insert(Viewer {
+                identity: identity.clone(),
+            });
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        Err(ApiError::Unauthorized { .. }) => {
+            let here = request
+                .uri()
+                .path_and_query()
+                .map_or("/ui/", |p| p.as_str());
+            Redirect::to(&filters::url("/login", &[("next", here.to_owned())])).into_response()
+        }
+        Err(error) => WebError::from(error).into_response(),
+    }
+}
+
+async fn not_found_page(viewer: Viewer, uri: Uri) -> Response {
+    viewer.respond(Err(WebError::NotFound(format!(
+        "There is no page {}.",
+        uri.path()
+    ))))
+}
+
+/// The person looking at a page: their identity, as resolved for the API.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub identity: Identity,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Viewer>()
+            .cloned()
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+/// A page's content, before the shell goes around it.
+pub struct Page {
+    pub title: String,
+    pub section: Option<Section>,
+    pub body: Markup,
+    pub status: StatusCode,
+}
+
+impl Page {
+    pub fn new(title: impl Into<String>, section: Section, body: Markup) -> Self {
+        Self {
+            title: title.into(),
+            section: Some(section),
+            body,
+            status: StatusCode::OK,
+        }
+    }
+}
+
+impl Viewer {
+    fn who(&self) -> Who {
+        match &self.identity.name {
+            None => Who::Open,
+            Some(name) => Who::SignedIn {
+                name: name.clone(),
+                role: self.identity.role,
+                user: self.identity.user.clone(),
+            },
+        }
+    }
+
+    /// Whether this viewer sees every user (not role `self`).
+    pub fn sees_everyone(&self) -> bool {
+        self.identity.only_user().is_none()
+    }
+
+    /// Renders a page, or the error, in the shell.
+    pub fn respond(&self, result: Result<Page, WebError>) -> Response {
+        let (shell, body, status) = match result {
+            Ok(page) => (
+                Shell {
+                    title: page.title,
+                    section: page.section,
+                    who: self.who(),
+                },
+                page.body,
+                page.status,
+            ),
+            Err(error) => (
+                Shell {
+                    title: error.title().to_owned(),
+                    section: None,
+                    who: self.who(),
+                },
+                error.body(),
+                error.status(),
+            ),
+        };
+        let mut response = layout::page(&shell, body).into_response();
+        *response.status_mut() = status;
+        response
+    }
+}
+
+/// The store, asked on behalf of a viewer: every query is narrowed to what
+/// the viewer may see, as the API handlers narrow theirs.
+pub struct Ask<'a> {
+    pub state: &'a AppState,
+    pub identity: &'a Identity,
+}
+
+impl<'a> Ask<'a> {
+    pub fn new(state: &'a AppState, viewer: &'a Viewer) -> Self {
+        Self {
+            state,
+            identity: &viewer.identity,
+        }
+    }
+
+    fn restricted(&self, query: &EventQuery) -> EventQuery {
+        let mut query = query.clone();
+        self.identity.restrict(&mut query);
+        query
+    }
+
+    /// `count=true`.
+    pub async fn count(&self, query: &EventQuery) -> Result<u64, WebError> {
+        Ok(self.state.store.count(&self.restricted(query)).await?)
+    }
+
+    /// `/stats?group_by=…&limit=…`.
+    pub async fn stats(
+        &self,
+        query: &EventQuery,
+        group_by: GroupBy,
+        limit: u32,
+    ) -> Result<Vec<GroupCount>, WebError> {
+        Ok(self
+            .state
+            .store
+            .stats(&self.restricted(query), group_by, limit)
+            .await?)
+    }
+
+    /// One page, as the event routes answer it.
+    pub async fn page(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<EventPage, WebError> {
+        Ok(self
+            .state
+            .store
+            .events(&self.restricted(query), limit, cursor)
+            .await?)
+    }
+
+    /// The `n` latest events of `query` (which holds `total`), newest first.
+    ///
+    /// Stores answer in time order, from the start: this narrows the start by
+    /// halves with counts until the tail holds at least `n` events and few
+    /// enough to read in one page — a handful of index-range counts.
+    pub async fn latest(
+        &self,
+        query: &EventQuery,
+        total: u64,
+        n: u32,
+    ) -> Result<Vec<EventSummary>, WebError> {
+        const TAIL: u64 = 500;
+        if total == 0 || n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tail = self.restricted(query);
+        let mut in_tail = total;
+        let mut high = query.to + Duration::seconds(1);
+        while in_tail > TAIL && high - tail.from > Duration::seconds(1) {
+            let middle = tail.from + (high - tail.from) / 2;
+            let candidate = EventQuery {
+                from: middle,
+                ..tail.clone()
+            };
+            let count = self.state.store.count(&candidate).await?;
+            if count >= u64::from(n) {
+                tail = candidate;
+                in_tail = count;
+            } else {
+                high = middle;
+            }
+        }
+        let limit = u32::try_from(in_tail)
+            .unwrap_or(MAX_LIMIT)
+            .clamp(1, MAX_LIMIT);
+        let page = self.state.store.events(&tail, limit, None).await?;
+        Ok(page.events.into_iter().rev().take(n as usize).collect())
+    }
+}
+
+/// A "see the API" line: the API URL answering the same question.
+pub fn api_note(href: &str, what: &str) -> Markup {
+    html! {
+        p.api-note { "The same from the API: " a href=(href) { code { (what) } } }
+    }
+}

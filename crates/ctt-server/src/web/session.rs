@@ -1,0 +1,436 @@
+//! Portal sign-in (SPEC §7): `/login` takes an API token, checks it like the
+//! API's Bearer check, and opens a server-side session; `/logout` ends it.
+//!
+//! - The cookie `ctt_session` holds a random session id (32 bytes), never the
+//!   token: `HttpOnly; SameSite=Strict; Path=/`, and `Secure` when the request
+//!   came over TLS (`X-Forwarded-Proto: https`, or an `https` request URI).
+//! - The server keeps `SHA-256(id) → (token hash, expiry)` in memory. The token
+//!   hash is looked up again on every request, so revoking a token ends its
+//!   sessions, and a restart ends them all (sign in again).
+//! - Sign-in and sign-out are POSTs; besides the `SameSite=Strict` cookie, a POST
+//!   must come from this origin (`Origin`, else `Referer`, naming the `Host`),
+//!   or it is refused (403): no other site can sign a browser in or out.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+
+use super::layout::{self, Shell};
+use crate::auth::{SESSION_COOKIE, hash_token};
+use crate::{ApiError, AppState};
+
+/// How long a session lasts after sign-in.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// At most this many live sessions; the oldest go first beyond it.
+const MAX_SESSIONS: usize = 10_000;
+
+/// The live sessions of this server process.
+pub struct Sessions {
+    ttl: Duration,
+    /// SHA-256 of the session id → the session.
+    by_id_hash: Mutex<HashMap<String, Session>>,
+}
+
+#[derive(Clone)]
+struct Session {
+    token_hash: String,
+    expires: Instant,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self::new(SESSION_TTL)
+    }
+}
+
+impl Sessions {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            by_id_hash: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens a session for the token with this hash; returns the session id
+    /// (the cookie's value).
+    pub fn open(&self, token_hash: String) -> Result<String, getrandom::Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)?;
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let now = Instant::now();
+        let session = Session {
+            token_hash,
+            expires: now + self.ttl,
+        };
+        if let Ok(mut map) = self.by_id_hash.lock() {
+            map.retain(|_, s| s.expires > now);
+            if map.len() >= MAX_SESSIONS
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, s)| s.expires)
+                    .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+            map.insert(hash_token(&id), session);
+        }
+        Ok(id)
+    }
+
+    /// The token hash of a live session.
+    pub fn token_hash(&self, id: &str) -> Option<String> {
+        let map = self.by_id_hash.lock().ok()?;
+        map.get(&hash_token(id))
+            .filter(|s| s.expires > Instant::now())
+            .map(|s| s.token_hash.clone())
+    }
+
+    /// Ends a session.
+    pub fn close(&self, id: &str) {
+        if let Ok(mut map) = self.by_id_hash.lock() {
+            map.remove(&hash_token(id));
+        }
+    }
+
+    /// How many sessions are open (expired ones included until swept).
+    pub fn len(&self) -> usize {
+        self.by_id_hash.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The value of the `ctt_session` cookie, if the request has one.
+pub fn session_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// The token hash behind the request's session cookie, if it is a live session.
+pub fn cookie_token_hash(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    session_id(headers).and_then(|id| state.sessions.token_hash(id))
+}
+
+/// Whether the request came over TLS (directly or through a proxy).
+fn over_tls(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
+    uri.scheme_str() == Some("https")
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+fn session_cookie(value: &str, max_age: u64, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+/// Whether a state-changing request comes from this server's own pages: its
+/// `Origin` (or, without one, its `Referer`) names the request's `Host`.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok());
+    let Some(source) = source else {
+        return false;
+    };
+    let Some(rest) = source
+        .strip_prefix("https://")
+        .or_else(|| source.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.eq_ignore_ascii_case(host.trim())
+}
+
+/// A local path to go to after sign-in; anything else goes to the dashboard
+/// (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains(['\\', '\r', '\n'])
+                && !path.starts_with("/login")
+                && !path.starts_with("/logout") =>
+        {
+            path.to_owned()
+        }
+        _ => "/ui/".to_owned(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+/// `GET /login`: the sign-in form (or, when access is open, a note saying no
+/// sign-in is needed).
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, Response> {
+    let open = state.auth.is_open().await.map_err(page_error)?;
+    let next = safe_next(query.next.as_deref());
+    Ok(login_form(open, &next, None, StatusCode::OK))
+}
+
+/// `POST /login`: checks the token, opens a session, sets the cookie, and goes
+/// to `next`.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, Response> {
+    if !same_origin(&headers) {
+        return Err(forbidden_cross_site());
+    }
+    let next = safe_next(form.next.as_deref());
+    if state.auth.is_open().await.map_err(page_error)? {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    let token = form.token.trim();
+    let hash = hash_token(token);
+    let known = !token.is_empty()
+        && state
+            .auth
+            .identify_hash(&hash)
+            .await
+            .map_err(page_error)?
+            .is_some();
+    if !known {
+        tracing::info!("portal sign-in refused: unknown or revoked token");
+        return Ok(login_form(
+            false,
+            &next,
+            Some("This token is not valid (unknown or revoked). Check it and try again."),
+            StatusCode::UNAUTHORIZED,
+        ));
+    }
+    let id = state
+        .sessions
+        .open(hash)
+        .map_err(|e| page_error(ApiError::internal("cannot draw a session id", e)))?;
+    let mut response = Redirect::to(&next).into_response();
+    if let Some(cookie) =
+        session_cookie(&id, state.sessions.ttl.as_secs(), over_tls(&headers, &uri))
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `POST /logout`: ends the session and clears the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    if !same_origin(&headers) {
+        return forbidden_cross_site();
+    }
+    if let Some(id) = session_id(&headers) {
+        state.sessions.close(id);
+    }
+    let mut response = Redirect::to("/login?signed_out=1").into_response();
+    if let Some(cookie) = session_cookie("", 0, over_tls(&headers, &uri)) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn login_form(open: bool, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+    let body = if open {
+        html! {
+            h1 { "No sign-in needed" }
+            p { "This server is open to anyone on this machine: no API token exists. "
+                "Create one with " code { "ctt token create" } " to require sign-in." }
+            p { a href="/ui/" { "Go to the dashboard" } }
+        }
+    } else {
+        html! {
+            h1 { "Sign in" }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            form.login method="post" action="/login" {
+                input type="hidden" name="next" value=(next);
+                label for="token" { "API token" }
+                input #token type="password" name="token" required autocomplete="current-password"
+                    autofocus placeholder="ctt_…" aria-describedby="token-help";
+                p #token-help .help { "A token from " code { "ctt token create" }
+                    ". It is checked like the API's " code { "Authorization: Bearer" }
+                    " header; the browser keeps only a session cookie, not the token." }
+                button type="submit" { "Sign in" }
+            }
+        }
+    };
+    let mut response = layout::page(&Shell::signed_out("Sign in"), body).into_response();
+    *response.status_mut() = status;
+    response
+}
+
+fn forbidden_cross_site() -> Response {
+    let body = html! {
+        h1 { "Refused" }
+        p { "This form must be sent from this server's own pages (its Origin did not match)." }
+        p { a href="/login" { "Sign in again" } }
+    };
+    let mut response = layout::page(&Shell::signed_out("Refused"), body).into_response();
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+}
+
+fn page_error(error: ApiError) -> Response {
+    super::error::WebError::from(error).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn session_ids_are_random_and_closable() {
+        let sessions = Sessions::default();
+        let a = sessions.open("h1".into()).expect("random");
+        let b = sessions.open("h1".into()).expect("random");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(sessions.token_hash(&a).as_deref(), Some("h1"));
+        sessions.close(&a);
+        assert_eq!(sessions.token_hash(&a), None);
+        assert_eq!(sessions.token_hash(&b).as_deref(), Some("h1"));
+        assert_eq!(sessions.token_hash("guess"), None);
+    }
+
+    #[test]
+    fn expired_sessions_are_not_live() {
+        let sessions = Sessions::new(Duration::ZERO);
+        let id = sessions.open("h".into()).expect("random");
+        assert_eq!(sessions.token_hash(&id), None);
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let h = headers(&[("cookie", "a=1; ctt_session=abc ; b=2")]);
+        assert_eq!(session_id(&h), Some("abc"));
+        let h = headers(&[("cookie", "a=1"), ("cookie", "ctt_session=xyz")]);
+        assert_eq!(session_id(&h), Some("xyz"));
+        assert_eq!(session_id(&headers(&[("cookie", "ctt_session=")])), None);
+        assert_eq!(session_id(&headers(&[])), None);
+    }
+
+    #[test]
+    fn posts_must_come_from_this_origin() {
+        for (pairs, ok) in [
+            (
+                vec![
+                    ("host", "127.0.0.1:8080"),
+                    ("origin", "http://127.0.0.1:8080"),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    ("host", "portal.example"),
+                    ("origin", "https://portal.example"),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    ("host", "127.0.0.1:8080"),
+                    ("referer", "http://127.0.0.1:8080/ui/"),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    ("host", "127.0.0.1:8080"),
+                    ("origin", "http://evil.example"),
+                ],
+                false,
+            ),
+            (
+                vec![
+                    ("host", "127.0.0.1:8080"),
+                    ("origin", "http://127.0.0.1:8080.evil.example"),
+                ],
+                false,
+            ),
+            (vec![("host", "127.0.0.1:8080"), ("origin", "null")], false),
+            (vec![("host", "127.0.0.1:8080")], false),
+            (vec![("origin", "http://127.0.0.1:8080")], false),
+        ] {
+            assert_eq!(same_origin(&headers(&pairs)), ok, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn next_is_a_local_path_only() {
+        assert_eq!(safe_next(Some("/ui/users?q=a")), "/ui/users?q=a");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "/login",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/ui/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/ui/");
+    }
+
+    #[test]
+    fn cookies_carry_their_flags() {
+        let plain = session_cookie("id", 60, false).expect("valid");
+        assert_eq!(
+            plain,
+            "ctt_session=id; HttpOnly; SameSite=Strict; Path=/; Max-Age=60"
+        );
+        let tls = session_cookie("id", 60, true).expect("valid");
+        assert!(tls.to_str().expect("ascii").ends_with("; Secure"));
+    }
+}

@@ -1,0 +1,450 @@
+//! Every page renders, shows the numbers the API answers for the same
+//! question, and links each figure to the list it counts.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::support::{MARCH, Portal};
+
+/// `data-event-id` of every row, in order.
+fn event_ids(page: &str) -> Vec<String> {
+    page.split("data-event-id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn api_ids(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["eventID"].as_str().expect("eventID").to_owned())
+        .collect()
+}
+
+/// `&amp;` back to `&` in an attribute value.
+fn unescape(href: &str) -> String {
+    href.replace("&amp;", "&")
+}
+
+/// Every `data-key`/`data-count` pair of one chart.
+fn chart(page: &str, id: &str) -> Vec<(String, u64)> {
+    let start = page
+        .find(&format!("data-chart=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let end = start + page[start..].find("</figure>").expect("chart end");
+    page[start..end]
+        .split("data-key=\"")
+        .skip(1)
+        .map(|rest| {
+            let key = rest.split('"').next().expect("key").to_owned();
+            let count = rest
+                .split("data-count=\"")
+                .nth(1)
+                .and_then(|c| c.split('"').next())
+                .and_then(|c| c.parse().ok())
+                .expect("count");
+            (key, count)
+        })
+        .collect()
+}
+
+fn groups(stats: &Value) -> Vec<(String, u64)> {
+    stats
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().expect("key").to_owned(),
+                g["count"].as_u64().expect("count"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dashboard_shows_what_the_api_answers() {
+    let portal = Portal::fixture().await;
+    let answer = portal.get(&format!("/ui/?{MARCH}")).await;
+    let page = answer.page("dashboard");
+    let total = portal.api(&format!("/scan?{MARCH}&count=true"), &[]).await;
+    assert_eq!(total, 33);
+    assert_eq!(
+        answer.attribute_after("data-counter=\"total\"", "data-count"),
+        Some(total.to_string())
+    );
+    for (counter, query) in [
+        ("RunInstances", "eventName=RunInstances"),
+        ("CreateDBInstance", "eventName=CreateDBInstance"),
+        ("CreateFunction", "eventName=CreateFunction&begin_with=true"),
+        ("CreateLoadBalancer", "eventName=CreateLoadBalancer"),
+    ] {
+        let expected = portal
+            .api(&format!("/scan?{MARCH}&{query}&count=true"), &[])
+            .await;
+        assert_eq!(
+            answer.attribute_after(&format!("data-counter=\"{counter}\""), "data-count"),
+            Some(expected.to_string()),
+            "{counter}"
+        );
+    }
+    assert_eq!(
+        answer.attribute_after("data-counter=\"errors\"", "data-count"),
+        Some("1".to_owned())
+    );
+
+    let services = portal
+        .api(&format!("/stats?group_by=service&{MARCH}"), &[])
+        .await;
+    assert_eq!(chart(&page, "services"), groups(&services));
+    let users = portal
+        .api(&format!("/stats?group_by=user&limit=10&{MARCH}"), &[])
+        .await;
+    assert_eq!(chart(&page, "users"), groups(&users));
+    let days = portal
+        .api(&format!("/stats?group_by=day&{MARCH}"), &[])
+        .await;
+    let drawn: Vec<(String, u64)> = chart(&page, "activity")
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(drawn, groups(&days));
+    assert_eq!(chart(&page, "activity").len(), 31, "every day of March");
+    let errors = portal
+        .api(&format!("/stats?group_by=errorCode&{MARCH}"), &[])
+        .await;
+    let errors: Vec<(String, u64)> = groups(&errors)
+        .into_iter()
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+    assert_eq!(chart(&page, "errors"), errors);
+
+    let latest = event_ids(&page);
+    assert_eq!(latest.len(), 10);
+    assert_eq!(
+        &latest[..3],
+        ["xss-param", "xss-ua", "id-29"],
+        "newest first"
+    );
+    assert!(
+        page.contains("2018-03-01 00:00:00 UTC"),
+        "the period, in UTC"
+    );
+}
+
+#[tokio::test]
+async fn dashboard_figures_link_to_the_lists_they_count() {
+    let portal = Portal::fixture().await;
+    let answer = portal.get(&format!("/ui/?{MARCH}")).await;
+    let page = answer.page("dashboard");
+    let mut checked = 0;
+    for (marker, api) in [
+        (
+            "data-counter=\"total\"".to_owned(),
+            format!("/scan?{MARCH}&count=true"),
+        ),
+        (
+            "data-counter=\"CreateFunction\"".to_owned(),
+            format!("/scan?{MARCH}&eventName=CreateFunction&begin_with=true&count=true"),
+        ),
+        (
+            "data-key=\"ec2\"".to_owned(),
+            format!("/services/ec2?{MARCH}&count=true"),
+        ),
+        (
+            "data-key=\"alucloud001\"".to_owned(),
+            format!("/users/alucloud001?{MARCH}&count=true"),
+        ),
+        (
+            "data-key=\"2018-03-09T00:00:00Z\"".to_owned(),
+            "/scan?from=2018-03-09&to=2018-03-09&count=true".to_owned(),
+        ),
+        (
+            "data-counter=\"errors\"".to_owned(),
+            format!("/scan?{MARCH}&param=errorCode&value=AccessDenied&count=true"),
+        ),
+    ] {
+        let href = answer
+            .attribute_after(&marker, "href")
+            .unwrap_or_else(|| panic!("{marker} is a link"));
+        let list = portal.get(&unescape(&href)).await;
+        let list_page = list.page(&href);
+        let expected = portal.api(&api, &[]).await;
+        assert_eq!(
+            list.attribute_after("data-testid=\"match-count\"", "data-count"),
+            Some(expected.to_string()),
+            "{marker} → {href}"
+        );
+        assert!(!list_page.is_empty());
+        checked += 1;
+    }
+    assert_eq!(checked, 6);
+    assert!(
+        page.contains("href=\"/ui/users/mallory\""),
+        "users link to their page"
+    );
+}
+
+#[tokio::test]
+async fn the_default_period_is_the_apis_last_seven_days() {
+    let portal = Portal::fixture().await;
+    let answer = portal.get("/ui/").await;
+    answer.page("dashboard");
+    let total = portal.api("/scan?count=true", &[]).await;
+    assert_eq!(
+        answer.attribute_after("data-counter=\"total\"", "data-count"),
+        Some(total.to_string())
+    );
+    assert_eq!(
+        answer.attribute_after("aria-current=\"true\"", "href"),
+        Some("/ui/?period=7d".to_owned()),
+        "the week is the period shown"
+    );
+    let root = portal.get("/").await;
+    assert_eq!(root.status, StatusCode::SEE_OTHER);
+    assert_eq!(root.header("location"), Some("/ui/"));
+    portal.get("/ui").await.page("/ui without a slash");
+}
+
+#[tokio::test]
+async fn an_empty_period_says_what_to_do() {
+    let portal = Portal::fixture().await;
+    let page = portal.get("/ui/?period=1h").await.page("dashboard");
+    assert!(page.contains("No events in this period"), "{page}");
+    assert!(page.contains("Try the last week"));
+    assert!(
+        page.contains("Show the 15 days up to the latest event stored"),
+        "offers the stored history"
+    );
+    let events = portal
+        .get("/ui/events?from=2017-01-01&to=2017-01-02")
+        .await
+        .page("events");
+    assert!(events.contains("No events match these filters"), "{events}");
+    let user = portal
+        .get("/ui/users/alucloud001?from=2017-01-01&to=2017-01-02")
+        .await
+        .page("user");
+    assert!(user.contains("No events for alucloud001 in this period"));
+    assert!(user.contains("Show the whole history"));
+}
+
+#[tokio::test]
+async fn users_and_services_lists_count_the_period_and_search_names() {
+    let portal = Portal::fixture().await;
+    let answer = portal.get(&format!("/ui/users?{MARCH}")).await;
+    let page = answer.page("users");
+    let stats = portal
+        .api(&format!("/stats?group_by=user&{MARCH}"), &[])
+        .await;
+    for (user, count) in groups(&stats) {
+        assert!(page.contains(&format!("data-name=\"{user}\"")), "{user}");
+        assert_eq!(
+            answer.attribute_after(&format!("href=\"/ui/users/{user}\""), "href"),
+            Some(format!("/ui/users/{user}"))
+        );
+        assert!(page.contains(&format!("data-count=\"{count}\"")), "{user}");
+    }
+    let searched = portal
+        .get(&format!("/ui/users?{MARCH}&q=MALL"))
+        .await
+        .page("search");
+    assert!(searched.contains("data-name=\"mallory\""));
+    assert!(!searched.contains("data-name=\"alucloud001\""));
+    let none = portal.get("/ui/users?q=zzz").await.page("search");
+    assert!(none.contains("No user name contains"), "{none}");
+
+    let services = portal
+        .get(&format!("/ui/services?{MARCH}"))
+        .await
+        .page("services");
+    for service in ["ec2", "lambda", "rds", "s3"] {
+        assert!(
+            services.contains(&format!("data-name=\"{service}\"")),
+            "{service}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_user_page_shows_its_timeline_services_and_events() {
+    let portal = Portal::fixture().await;
+    let answer = portal.get(&format!("/ui/users/alucloud001?{MARCH}")).await;
+    let page = answer.page("user");
+    let total = portal
+        .api(&format!("/users/alucloud001?{MARCH}&count=true"), &[])
+        .await;
+    assert_eq!(
+        answer.attribute_after("data-counter=\"total\"", "data-count"),
+        Some(total.to_string())
+    );
+    let services = portal
+        .api(
+            &format!("/stats?group_by=service&param=user&value=alucloud001&{MARCH}"),
+            &[],
+        )
+        .await;
+    assert_eq!(chart(&page, "others"), groups(&services));
+    assert!(chart(&page, "activity").iter().any(|(_, n)| *n > 0));
+    let ids = event_ids(&page);
+    assert_eq!(ids.len() as u64, total.as_u64().expect("count").min(20));
+    assert!(page.contains("First seen"));
+
+    let service = portal.get(&format!("/ui/services/lambda?{MARCH}")).await;
+    let service_page = service.page("service");
+    let users = portal
+        .api(
+            &format!("/stats?group_by=user&param=service&value=lambda&{MARCH}"),
+            &[],
+        )
+        .await;
+    assert_eq!(chart(&service_page, "others"), groups(&users));
+
+    for missing in ["/ui/users/nobody", "/ui/services/nothing"] {
+        let answer = portal.get(missing).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{missing}");
+        assert!(answer.text().contains("has been seen"), "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn the_event_list_pages_like_the_api() {
+    let portal = Portal::fixture().await;
+    let first = portal
+        .get(&format!("/ui/events?service=ec2&limit=5&{MARCH}"))
+        .await;
+    let page = first.page("events");
+    let api = portal
+        .api(&format!("/services/ec2?limit=5&{MARCH}"), &[])
+        .await;
+    assert_eq!(event_ids(&page), api_ids(&api));
+    let next = first
+        .attribute_after("rel=\"next\"", "href")
+        .expect("a next page");
+    let second = portal.get(&unescape(&next)).await;
+    let second_page = second.page("page 2");
+    let all = portal.api(&format!("/services/ec2?{MARCH}"), &[]).await;
+    assert_eq!(event_ids(&second_page), api_ids(&all)[5..10]);
+    assert!(second_page.contains("Events 6–10 of"), "{second_page}");
+    assert!(second_page.contains("First page"));
+}
+
+#[tokio::test]
+async fn the_filter_form_asks_what_the_api_is_asked() {
+    let portal = Portal::fixture().await;
+    for (portal_query, api_uri) in [
+        (
+            format!("eventName=Run&begin_with=true&region=us-east-1&{MARCH}"),
+            format!("/scan?eventName=Run&begin_with=true&param=awsRegion&value=us-east-1&{MARCH}"),
+        ),
+        (
+            format!(
+                "user=alucloud002&service=ec2&param=instanceType&value=t2.micro&param=&value=&{MARCH}"
+            ),
+            format!(
+                "/users/alucloud002?param=service&value=ec2&param=instanceType&value=t2.micro&{MARCH}"
+            ),
+        ),
+        (
+            format!("param=errorCode&value=AccessDenied&{MARCH}"),
+            format!("/scan?param=errorCode&value=AccessDenied&{MARCH}"),
+        ),
+    ] {
+        let answer = portal.get(&format!("/ui/events?{portal_query}")).await;
+        let page = answer.page(&portal_query);
+        let api = portal.api(&api_uri, &[]).await;
+        assert!(!api_ids(&api).is_empty(), "{api_uri}");
+        assert_eq!(event_ids(&page), api_ids(&api), "{portal_query}");
+
+        let csv_href = answer.attribute_after(">CSV<", "href").expect("a CSV link");
+        let csv = portal.get(&unescape(&csv_href)).await;
+        assert_eq!(csv.status, StatusCode::OK, "{csv_href}");
+        assert_eq!(
+            csv.text().lines().count(),
+            api_ids(&api).len() + 1,
+            "{csv_href}: a header and every event"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bad_filter_is_a_400_page_naming_it() {
+    let portal = Portal::fixture().await;
+    for (uri, parameter) in [
+        ("/ui/events?from=yesterday", "from"),
+        ("/ui/events?frm=2018-01-01", "frm"),
+        ("/ui/events?limit=0", "limit"),
+        ("/ui/events?from=2018-03-10&to=2018-03-01", "from"),
+        ("/ui/?period=2d", "period"),
+        ("/ui/users/alucloud001?to=nope", "to"),
+    ] {
+        let answer = portal.get(uri).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{uri}"
+        );
+        assert!(
+            answer.text().contains(&format!("`{parameter}`")),
+            "{uri}: {}",
+            answer.text()
+        );
+    }
+    let form = portal
+        .get("/ui/events?from=yesterday&user=alucloud001")
+        .await;
+    assert!(
+        form.text().contains("value=\"alucloud001\""),
+        "the form keeps what was typed"
+    );
+}
+
+#[tokio::test]
+async fn an_event_page_shows_the_whole_redacted_record() {
+    let portal = Portal::fixture().await;
+    let page = portal.get("/ui/events/id-01").await.page("event");
+    for expected in [
+        "RunInstances",
+        "requestParameters",
+        "instanceType",
+        "&quot;t2.micro&quot;",
+        "&quot;REDACTED&quot;",
+        "<details open>",
+        "href=\"/ui/users/alucloud001\"",
+        "2018-03-01 10:00:00",
+        "UTC",
+    ] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+    assert!(!page.contains("SECRET-TOKEN"));
+    assert!(!page.contains("SECRET-KEY"));
+
+    let missing = portal.get("/ui/events/no-such-event").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.text().contains("No event"));
+    let nowhere = portal.get("/ui/no/such/page").await;
+    assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        nowhere.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+}
+
+#[tokio::test]
+async fn static_files_are_served_from_the_binary() {
+    let portal = Portal::fixture().await;
+    let css = portal.get("/static/portal.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert!(css.text().contains("@media"), "responsive");
+    let js = portal.get("/static/portal.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+}

@@ -1,0 +1,123 @@
+//! Headers every portal response carries, and strings from events rendered
+//! as text: the crafted `<script>` user agent and `<img onerror>` parameter.
+
+use ctt_server::web::CONTENT_SECURITY_POLICY;
+
+use crate::support::{MARCH, Portal};
+
+fn portal_uris() -> Vec<String> {
+    vec![
+        format!("/ui/?{MARCH}"),
+        format!("/ui/users?{MARCH}"),
+        format!("/ui/users/mallory?{MARCH}"),
+        format!("/ui/services?{MARCH}"),
+        format!("/ui/services/s3?{MARCH}"),
+        format!("/ui/events?user=mallory&{MARCH}"),
+        "/ui/events/xss-ua".into(),
+        "/ui/events/xss-param".into(),
+        "/ui/events?from=yesterday".into(),
+        "/ui/nothing-here".into(),
+        "/login".into(),
+        "/static/portal.css".into(),
+        "/static/portal.js".into(),
+        "/".into(),
+    ]
+}
+
+#[tokio::test]
+async fn every_portal_response_carries_the_security_headers() {
+    assert_eq!(
+        CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    );
+    let portal = Portal::fixture().await;
+    for uri in portal_uris() {
+        let answer = portal.get(&uri).await;
+        assert_eq!(
+            answer.header("content-security-policy"),
+            Some(CONTENT_SECURITY_POLICY),
+            "{uri}"
+        );
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{uri}"
+        );
+        assert_eq!(
+            answer.header("referrer-policy"),
+            Some("same-origin"),
+            "{uri}"
+        );
+        if uri.starts_with("/ui") {
+            assert_eq!(answer.header("cache-control"), Some("no-store"), "{uri}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_hold_no_inline_script_or_style() {
+    let portal = Portal::fixture().await;
+    for uri in portal_uris() {
+        let answer = portal.get(&uri).await;
+        let text = answer.text();
+        if !answer
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+        {
+            continue;
+        }
+        let scripts: Vec<&str> = text.split("<script").skip(1).collect();
+        assert_eq!(scripts.len(), 1, "{uri}: one script element");
+        assert!(
+            scripts[0].starts_with(" src=\"/static/portal.js\""),
+            "{uri}: {}",
+            scripts[0]
+        );
+        assert!(!text.contains(" style="), "{uri}: an inline style");
+        assert!(!text.contains("<style"), "{uri}: a style element");
+        // Inside tags (text between them holds no raw `<`): no event handler.
+        for tag in text.split('<').skip(1).filter_map(|t| t.split('>').next()) {
+            for handler in [" onerror=", " onclick=", " onload=", " onfocus="] {
+                assert!(!tag.contains(handler), "{uri}: <{tag}>");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn strings_from_events_are_text() {
+    let portal = Portal::fixture().await;
+    let script = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    let img = "&lt;img src=x onerror=alert(1)&gt;";
+    let list = portal
+        .get(&format!("/ui/events?user=mallory&{MARCH}"))
+        .await
+        .page("mallory's events");
+    assert!(list.contains(script), "{list}");
+    let ua = portal.get("/ui/events/xss-ua").await.page("xss-ua");
+    assert!(ua.contains(script), "{ua}");
+    let param = portal.get("/ui/events/xss-param").await.page("xss-param");
+    assert!(param.contains(img), "{param}");
+    let filtered = portal
+        .get(&format!(
+            "/ui/events?param=bucketName&value=%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E&{MARCH}"
+        ))
+        .await
+        .page("filtered by the crafted value");
+    assert!(
+        filtered.contains("data-event-id=\"xss-param\""),
+        "{filtered}"
+    );
+    assert!(filtered.contains("value=\"&lt;img src=x onerror=alert(1)&gt;\""));
+    for page in [&list, &ua, &param, &filtered] {
+        assert!(!page.contains("<script>alert"));
+        assert!(!page.contains("<img"));
+    }
+    let dashboard = portal.get(&format!("/ui/?{MARCH}")).await.page("dashboard");
+    assert!(
+        dashboard.contains(script),
+        "the latest events show the user agent"
+    );
+    assert!(!dashboard.contains("<script>alert"));
+}
