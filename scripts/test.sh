@@ -23,6 +23,10 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
   # The AWS tests (crates/ctt-aws) start moto server themselves, on a free port.
   python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install -q "moto[server]"
+  # The portal's browser tests: Debian's Chromium, and playwright-core from npm.
+  command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+  command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+  (cd crates/ctt-server/tests/portal && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 say "cargo fmt --check"
@@ -36,3 +40,7 @@ cargo test --workspace --locked
 
 say "schemathesis: the API against its own OpenAPI document"
 scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/ctt"
+
+say "the web portal in headless Chromium (crates/ctt-server/tests/portal)"
+cargo build -p ctt --locked
+(cd crates/ctt-server/tests/portal && node --test --test-concurrency=1 portal.test.mjs)

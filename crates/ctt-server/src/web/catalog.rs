@@ -142,10 +142,14 @@ async fn catalog(
     })
 }
 
+/// At most this many rows in a list (search to narrow it).
+const MAX_ROWS: usize = 1000;
+
 async fn list(state: &AppState, viewer: &Viewer, uri: &Uri, kind: Kind) -> Result<Page, WebError> {
     let asked = Filters::from_query(uri.query())?;
     let filters = Filters {
         q: asked.q.clone(),
+        everyone: asked.everyone,
         ..asked.period_only()
     };
     let now = state.now();
@@ -158,42 +162,102 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri, kind: Kind) -> Resul
     )?;
     let in_period: HashMap<&str, u64> = groups.iter().map(|g| (g.key.as_str(), g.count)).collect();
     let needle = filters.q.as_deref().map(str::to_lowercase);
-    let shown: Vec<&CatalogEntry> = entries
+    // Those active in the period, unless a search or `all` asks for every name.
+    let active_only = !filters.everyone && needle.is_none();
+    let matching: Vec<&CatalogEntry> = entries
         .iter()
         .filter(|e| {
             needle
                 .as_deref()
                 .is_none_or(|n| e.name.to_lowercase().contains(n))
+                && (!active_only || in_period.contains_key(e.name.as_str()))
         })
         .collect();
+    let shown = &matching[..matching.len().min(MAX_ROWS)];
     // The catalog's all-time figures count every user's events: role `self`
     // sees them only for itself.
     let all_time = kind == Kind::User || viewer.sees_everyone();
     let plural = kind.plural();
+    let lower = plural.to_lowercase();
+    let list_path = kind.list_path();
+    let everyone_url = Filters {
+        everyone: true,
+        q: None,
+        ..filters.clone()
+    }
+    .url(list_path);
+    let active_url = Filters {
+        everyone: false,
+        q: None,
+        ..filters.clone()
+    }
+    .url(list_path);
+    let caption = if active_only {
+        format!(
+            "{} {lower} active in the period (of {} seen)",
+            number(matching.len() as u64),
+            number(entries.len() as u64)
+        )
+    } else {
+        format!(
+            "{} of {} {lower}",
+            number(matching.len() as u64),
+            number(entries.len() as u64)
+        )
+    };
+    let empty = if entries.is_empty() {
+        Some(layout::empty(
+            &format!("No {lower} seen yet: load CloudTrail logs with `ctt ingest`."),
+            &[],
+        ))
+    } else if matching.is_empty() && active_only {
+        let mut actions = layout::wider_periods(list_path, &filters);
+        actions.push((everyone_url.clone(), "List every one ever seen"));
+        Some(layout::empty(
+            &format!("No {} was active in this period.", kind.singular()),
+            &actions,
+        ))
+    } else if matching.is_empty() {
+        Some(layout::empty(
+            &format!(
+                "No {} name contains “{}”.",
+                kind.singular(),
+                filters.q.clone().unwrap_or_default()
+            ),
+            &[(active_url.clone(), "Show the active ones")],
+        ))
+    } else {
+        None
+    };
     let body = html! {
         h1 { (plural) }
         (layout::period_caption(&query))
-        (layout::period_picker(kind.list_path(), &filters, &query))
-        form.search method="get" action=(kind.list_path()) role="search" {
+        (layout::period_picker(list_path, &filters, &query))
+        form.search method="get" action=(list_path) role="search" {
             @for (key, value) in filters.portal_pairs() {
                 @if key != "q" { input type="hidden" name=(key) value=(value); }
             }
-            label for="q" { "Search " (plural.to_lowercase()) }
+            label for="q" { "Search " (lower) }
             input #q type="search" name="q" value=(filters.q.clone().unwrap_or_default())
                 placeholder=(match kind { Kind::User => "alucloud0", Kind::Service => "ec2" });
             button type="submit" { "Search" }
-        }
-        @if shown.is_empty() {
-            @if entries.is_empty() {
-                (layout::empty(&format!("No {} seen yet: load CloudTrail logs with `ctt ingest`.", plural.to_lowercase()), &[]))
+            @if active_only {
+                a href=(everyone_url) { "List every one ever seen" }
             } @else {
-                (layout::empty(&format!("No {} name contains “{}”.", kind.singular(), filters.q.clone().unwrap_or_default()),
-                    &[(pinned.period_only().url(kind.list_path()), "Show them all")]))
+                a href=(active_url) { "Only those active in the period" }
             }
+        }
+        @if let Some(empty) = empty {
+            (empty)
         } @else {
             div.table-wrap {
                 table.catalog data-table=(kind.singular()) {
-                    caption { (number(shown.len() as u64)) " of " (number(entries.len() as u64)) " " (plural.to_lowercase()) }
+                    caption {
+                        (caption)
+                        @if shown.len() < matching.len() {
+                            " — the first " (number(shown.len() as u64)) " shown: search to narrow the list"
+                        }
+                    }
                     thead {
                         tr {
                             th scope="col" { (plural.trim_end_matches('s')) }
@@ -206,10 +270,10 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri, kind: Kind) -> Resul
                         }
                     }
                     tbody {
-                        @for entry in &shown {
+                        @for entry in shown {
                             @let count = in_period.get(entry.name.as_str()).copied().unwrap_or(0);
                             tr data-name=(entry.name) {
-                                th scope="row" { a href=(kind.page_url(&entry.name)) { (entry.name) } }
+                                th scope="row" { a href=(pinned.period_only().url(&kind.page_url(&entry.name))) { (entry.name) } }
                                 td.num {
                                     @if count > 0 {
                                         a href=(kind.filters(&entry.name, &pinned).events_url()) data-count=(count) { (number(count)) }
@@ -334,7 +398,7 @@ async fn one(
             }
             section.latest aria-labelledby="latest-title" {
                 h2 #latest-title { "Latest events" }
-                (layout::event_table(&latest, &format!("The {} latest events, newest first", latest.len())))
+                (layout::event_table(&latest, &format!("The {} latest events, newest first", latest.len()), &pinned.period_only()))
                 p.more { a href=(pinned.events_url()) { "All " (number(total)) " events of the period" } }
             }
         }

@@ -148,7 +148,7 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
             }
             section.latest aria-labelledby="latest-title" {
                 h2 #latest-title { "Latest events" }
-                (layout::event_table(&latest, &format!("The {} latest events of the period, newest first", latest.len())))
+                (layout::event_table(&latest, &format!("The {} latest events of the period, newest first", latest.len()), &pinned.period_only()))
                 p.more { a href=(pinned.events_url()) { "All " (number(total)) " events of the period" } }
             }
         }

@@ -20,6 +20,9 @@ use crate::api::query::PathParam;
 /// Events per page unless the form asks for another size.
 pub const PAGE_SIZE: u32 = 50;
 
+/// Up to this many users are offered as suggestions in the form.
+const MAX_SUGGESTED_USERS: usize = 500;
+
 /// Parameter names offered in the form (any name of `/parameters` works).
 const SUGGESTED_PARAMETERS: &[&str] = &[
     "awsRegion",
@@ -59,12 +62,18 @@ async fn choices(state: &AppState, viewer: &Viewer) -> Result<Choices, WebError>
         .map(|s| (*s).to_owned())
         .collect();
     parameters.extend(state.store.indexed_parameters().iter().cloned());
+    let users: Vec<String> = users
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|n| viewer.identity.may_see_user(n))
+        .collect();
     Ok(Choices {
-        users: users
-            .into_iter()
-            .map(|e| e.name)
-            .filter(|n| viewer.identity.may_see_user(n))
-            .collect(),
+        // A long list would weigh more than the page: type the name instead.
+        users: if users.len() <= MAX_SUGGESTED_USERS {
+            users
+        } else {
+            Vec::new()
+        },
         services: services.into_iter().map(|e| e.name).collect(),
         parameters,
     })
@@ -140,7 +149,7 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, WebE
                     number(first_shown),
                     number(first_shown + page.events.len() as u64 - 1),
                     number(total),
-                )))
+                ), &pinned.period_only()))
                 nav.pager aria-label="Pages" {
                     @if cursor.is_some() {
                         a href=(Filters { limit: filters.limit.clone(), ..pinned.clone() }.events_url()) { "« First page" }

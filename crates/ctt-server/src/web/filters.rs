@@ -90,6 +90,8 @@ pub struct Filters {
     pub page: u32,
     /// A name search (users and services lists).
     pub q: Option<String>,
+    /// Lists: every name ever seen, not only those active in the period (`all`).
+    pub everyone: bool,
     /// Anything else: handed to the API's parser, which names it in its error.
     pub unknown: Vec<(String, String)>,
 }
@@ -132,6 +134,7 @@ impl Filters {
                 "cursor" => f.cursor = non_empty(&value),
                 "page" => f.page = value.parse().unwrap_or(1).max(1),
                 "q" => f.q = non_empty(&value),
+                "all" => f.everyone = ctt_core::query::parse_bool(&key, &value)?,
                 _ => f.unknown.push((key, value)),
             }
         }
@@ -296,6 +299,9 @@ impl Filters {
         }
         pairs.extend(self.limit.clone().map(|v| ("limit", v)));
         pairs.extend(self.q.clone().map(|v| ("q", v)));
+        if self.everyone {
+            pairs.push(("all", "true".to_owned()));
+        }
         pairs.extend(self.cursor.clone().map(|v| ("cursor", v)));
         if self.page > 1 {
             pairs.push(("page", self.page.to_string()));

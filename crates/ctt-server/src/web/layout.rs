@@ -205,9 +205,9 @@ pub fn period_picker(path: &str, filters: &Filters, query: &EventQuery) -> Marku
     }
 }
 
-/// A table of events; `columns` leaves out the user or service column on
-/// their own pages.
-pub fn event_table(events: &[EventSummary], caption: &str) -> Markup {
+/// A table of events. Links to users' and services' pages keep `period`
+/// (the page's period, pinned), so a click shows the same stretch of time.
+pub fn event_table(events: &[EventSummary], caption: &str, period: &Filters) -> Markup {
     html! {
         div.table-wrap {
             table.events data-table="events" {
@@ -228,8 +228,8 @@ pub fn event_table(events: &[EventSummary], caption: &str) -> Markup {
                     @for e in events {
                         tr data-event-id=(e.event_id) {
                             td { a href=(event_url(&e.event_id)) { (time(&e.event_time)) } }
-                            td { a href=(user_url(&e.user)) { (e.user) } }
-                            td { a href=(service_url(&e.service)) { (e.service) } }
+                            td { a href=(period.url(&user_url(&e.user))) { (e.user) } }
+                            td { a href=(period.url(&service_url(&e.service))) { (e.service) } }
                             td { a href=(event_url(&e.event_id)) { (e.event_name) } }
                             td { (e.aws_region.as_deref().unwrap_or("")) }
                             td.wide { (e.source_ip_address.as_deref().unwrap_or("")) }
@@ -321,7 +321,7 @@ mod tests {
             read_only: None,
             event_type: None,
         };
-        let html = event_table(&[event], "t").into_string();
+        let html = event_table(&[event], "t", &Filters::default()).into_string();
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
         assert!(

@@ -183,8 +183,8 @@ async fn dashboard_figures_link_to_the_lists_they_count() {
     }
     assert_eq!(checked, 6);
     assert!(
-        page.contains("href=\"/ui/users/mallory\""),
-        "users link to their page"
+        page.contains("href=\"/ui/users/mallory?from=2018-03-01T00%3A00%3A00Z&amp;to="),
+        "users link to their page, for the same period"
     );
 }
 
@@ -242,9 +242,11 @@ async fn users_and_services_lists_count_the_period_and_search_names() {
         .await;
     for (user, count) in groups(&stats) {
         assert!(page.contains(&format!("data-name=\"{user}\"")), "{user}");
-        assert_eq!(
-            answer.attribute_after(&format!("href=\"/ui/users/{user}\""), "href"),
-            Some(format!("/ui/users/{user}"))
+        assert!(
+            page.contains(&format!(
+                "href=\"/ui/users/{user}?from=2018-03-01T00%3A00%3A00Z"
+            )),
+            "{user}: a link to the user's page, same period"
         );
         assert!(page.contains(&format!("data-count=\"{count}\"")), "{user}");
     }
@@ -447,4 +449,37 @@ async fn static_files_are_served_from_the_binary() {
         js.header("content-type"),
         Some("text/javascript; charset=utf-8")
     );
+}
+
+#[tokio::test]
+async fn lists_hold_those_active_in_the_period_unless_all_are_asked_for() {
+    let portal = Portal::fixture().await;
+    let day = "from=2018-03-01&to=2018-03-01";
+    let active = portal
+        .get(&format!("/ui/users?{day}"))
+        .await
+        .page("active users");
+    assert!(active.contains("data-name=\"alucloud001\""));
+    assert!(
+        !active.contains("data-name=\"mallory\""),
+        "not active that day"
+    );
+    assert!(
+        active.contains("3 users active in the period (of 4 seen)"),
+        "{active}"
+    );
+    let everyone = portal
+        .get(&format!("/ui/users?{day}&all=true"))
+        .await
+        .page("every user");
+    assert!(everyone.contains("data-name=\"mallory\""));
+    let nobody = portal
+        .get("/ui/services?from=2017-01-01&to=2017-01-01")
+        .await
+        .page("no service active");
+    assert!(
+        nobody.contains("No service was active in this period"),
+        "{nobody}"
+    );
+    assert!(nobody.contains("List every one ever seen"));
 }
