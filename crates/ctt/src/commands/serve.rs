@@ -1,4 +1,4 @@
-//! `ctt serve [--listen ADDR] [--demo] [--follow DIR]`: the REST API of
+//! `ctt serve [--listen ADDR] [--demo] [--follow DIR]`: the REST API and web portal of
 //! `ctt-server` on a socket, until SIGINT or SIGTERM (requests in flight finish).
 //!
 //! - Access (SPEC §7): on loopback, tokens are needed once one exists; on any
@@ -100,9 +100,9 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         (0, true) => "open to anyone on this machine (no token exists)".to_owned(),
         (n, _) => format!("{n} API token(s) accepted"),
     };
-    info!(url = %format!("http://{local}"), docs = %format!("http://{local}/docs"), %access, "serving");
+    info!(url = %format!("http://{local}"), portal = %format!("http://{local}/ui/"), docs = %format!("http://{local}/docs"), %access, "serving");
     eprintln!(
-        "ctt: serving http://{local} (API docs: http://{local}/docs); {access}; Ctrl-C stops"
+        "ctt: serving http://{local} (portal: http://{local}/ui/, API docs: http://{local}/docs); {access}; Ctrl-C stops"
     );
 
     ctt_server::serve(listener, state, shutdown_signal())
