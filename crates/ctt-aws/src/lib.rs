@@ -3,6 +3,7 @@
 //! * [`config`]: the SDK configuration (credential chain, region, profile,
 //!   endpoint overrides) every AWS piece is built from.
 //! * [`dynamo`]: the DynamoDB [`EventStore`](ctt_store::EventStore), `dynamodb://TABLE`.
+//! * [`s3`]: S3 as a source of log files, `s3://bucket/prefix`.
 //! * [`emulator`]: moto server on a loopback port, for tests and local trials.
 //!
 //! The design of the table is in `docs/dynamodb.md`.
@@ -10,6 +11,8 @@
 pub mod config;
 pub mod dynamo;
 pub mod emulator;
+pub mod s3;
 
 pub use config::AwsOptions;
 pub use dynamo::{DynamoError, DynamoOptions, DynamoStore, DynamoUri};
+pub use s3::{S3Source, S3Uri};

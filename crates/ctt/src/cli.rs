@@ -14,6 +14,24 @@ pub struct Cli {
     #[arg(long, global = true, env = "CTT_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
 
+    /// Where events are kept instead of --db: `dynamodb://TABLE` (options
+    /// `?region=…&endpoint=…&profile=…`; create it with `ctt store create`).
+    #[arg(long, global = true, env = "CTT_STORE", value_name = "URI")]
+    pub store: Option<String>,
+
+    /// AWS region for S3 sources and DynamoDB [default: the AWS configuration's].
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// A named profile of the AWS configuration files.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Another endpoint for every AWS service (an emulator, S3-compatible
+    /// storage); `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL_DYNAMODB` are honoured too.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
     /// A TOML configuration file (see `ctt config`).
     #[arg(long, global = true, env = "CTT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -33,6 +51,12 @@ impl Cli {
         if let Some(db) = &self.db {
             settings.db = db.clone();
         }
+        settings.cloud = crate::settings::CloudSettings {
+            store: self.store.clone(),
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        };
         Ok(settings)
     }
 }
@@ -59,11 +83,14 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage API tokens: create, list, revoke.
     Token(TokenArgs),
+    /// Manage stores: `ctt store create dynamodb://TABLE`.
+    Store(StoreArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Folders or files to load.
+    /// Folders or files to load, or `s3://bucket/prefix` (the day prefixes of
+    /// --from/--to only, where the CloudTrail layout allows).
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Only files whose key date is on or after this day (YYYY-MM-DD).
@@ -212,5 +239,21 @@ pub enum TokenCommand {
     Revoke {
         /// The token's name, as listed by `ctt token list`.
         name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Create a store: `dynamodb://TABLE` makes the table and its indexes
+    /// (on-demand capacity); nothing is changed when it exists.
+    Create {
+        /// `dynamodb://TABLE[?region=…&endpoint=…&profile=…]`.
+        uri: String,
     },
 }

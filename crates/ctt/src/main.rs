@@ -5,6 +5,8 @@
 //! Exit codes: 0 success; 1 error; 2 bad usage; 3 a load finished but some files
 //! failed (listed by `ctt files --failed`).
 
+#[cfg(feature = "aws")]
+mod aws;
 mod cli;
 mod commands;
 mod output;
@@ -61,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gen(args) => commands::generate::run(args),
         Command::Serve(args) => commands::serve::run(&settings, args, db_given).await,
         Command::Token(args) => commands::token::run(&settings, args).await,
+        Command::Store(args) => commands::store::run(&settings, args).await,
         Command::Config => {
             println!("{}", settings.to_commented_toml());
             Ok(ExitCode::SUCCESS)

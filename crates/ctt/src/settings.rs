@@ -18,6 +18,20 @@ pub struct Settings {
     pub index: IndexSettings,
     pub ingest: IngestSettings,
     pub server: ServerSettings,
+    /// `--store` and the AWS flags: from the command line only, never the file.
+    #[serde(skip)]
+    pub cloud: CloudSettings,
+}
+
+/// Where events are kept when not in `db`, and how AWS is reached
+/// (`--store dynamodb://TABLE`, `--region`, `--profile`, `--endpoint-url`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudSettings {
+    /// `dynamodb://TABLE[?region=…&endpoint=…&profile=…]`, instead of `db`.
+    pub store: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -28,6 +42,7 @@ impl Default for Settings {
             index: IndexSettings::default(),
             ingest: IngestSettings::default(),
             server: ServerSettings::default(),
+            cloud: CloudSettings::default(),
         }
     }
 }

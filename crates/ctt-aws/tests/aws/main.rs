@@ -4,7 +4,9 @@
 //! - `dynamo_conformance`: the store suite every backend passes, on DynamoDB.
 //! - `dynamo`: what only DynamoDB needs proving — no `Scan`, concurrent loaders,
 //!   retried loads counted once.
+//! - `s3`: a generated tree loads the same from a bucket as from a folder.
 
 mod dynamo;
 mod dynamo_conformance;
+mod s3;
 mod support;

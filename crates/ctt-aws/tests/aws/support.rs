@@ -26,3 +26,15 @@ pub async fn fresh_store() -> DynamoStore {
         .await
         .unwrap_or_else(|e| panic!("open table {table}: {e:?}"))
 }
+
+/// A new, empty bucket.
+pub async fn fresh_bucket(client: &aws_sdk_s3::Client) -> String {
+    let bucket = unique_name("ctt").to_ascii_lowercase();
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
+    bucket
+}

@@ -3,14 +3,14 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use ctt_store::{EventStore, LedgerFilter};
+use ctt_store::LedgerFilter;
 
 use crate::cli::{FilesArgs, OutputFormat};
 use crate::output;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: FilesArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(settings)?;
+    let store = super::open_event_store(settings).await?;
     let filter = if args.failed {
         LedgerFilter::Failed
     } else {

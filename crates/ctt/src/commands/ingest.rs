@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use ctt_core::Filter;
-use ctt_ingest::{IngestOptions, LocalSource, ingest};
+use ctt_ingest::{IngestOptions, LocalSource, Source, SourceFile, ingest};
 
 use crate::cli::{IngestArgs, OutputFormat};
 use crate::progress::LoadProgress;
@@ -19,9 +19,11 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         bail!("--from {from} is after --to {to}");
     }
     let mut paths = Vec::new();
+    let mut buckets = Vec::new();
     for source in &args.sources {
         if source.starts_with("s3://") {
-            bail!("cannot read {source}: S3 sources are not supported by this build yet");
+            buckets.push(source.clone());
+            continue;
         }
         let path = PathBuf::from(source);
         if !path.exists() {
@@ -29,23 +31,33 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         }
         paths.push(path);
     }
-    let store = super::open_store(settings)?;
-    let files = tokio::task::spawn_blocking(move || LocalSource::list(&paths, args.from, args.to))
-        .await??;
+    if !buckets.is_empty() && !paths.is_empty() {
+        bail!("cannot load S3 and local sources in one run: load them one after the other");
+    }
+    let store = super::open_event_store(settings).await?;
+    let (source, files, fetch_workers): (Arc<dyn Source>, _, usize) = if buckets.is_empty() {
+        let files =
+            tokio::task::spawn_blocking(move || LocalSource::list(&paths, args.from, args.to))
+                .await??;
+        (Arc::new(LocalSource), files, 0)
+    } else {
+        s3_source(settings, &buckets, args.from, args.to).await?
+    };
     let workers = args.workers.unwrap_or(settings.ingest.workers);
+    let workers = if workers == 0 {
+        IngestOptions::default().workers.max(fetch_workers)
+    } else {
+        workers
+    };
     let options = IngestOptions {
-        workers: if workers == 0 {
-            IngestOptions::default().workers
-        } else {
-            workers
-        },
+        workers,
         filter: Filter::new(settings.filter.clone()),
         batch_events: args.batch_events.max(1),
         max_file_bytes: settings.ingest.max_file_mib.saturating_mul(1024 * 1024),
         ..IngestOptions::default()
     };
     let progress = LoadProgress::new(!args.no_progress);
-    let report = ingest(store, Arc::new(LocalSource), files, &options, &progress).await?;
+    let report = ingest(store, source, files, &options, &progress).await?;
     progress.finish();
     if args.format == Some(OutputFormat::Json) {
         println!("{}", serde_json::to_string(&report)?);
@@ -57,4 +69,34 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     } else {
         ExitCode::from(crate::EXIT_FILES_FAILED)
     })
+}
+
+/// The S3 source and the files of `locations`; S3 loads run at least as many
+/// workers as fetches in flight (they wait on the network, not the CPU).
+#[cfg(feature = "aws")]
+async fn s3_source(
+    settings: &Settings,
+    locations: &[String],
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>, usize)> {
+    let locations = locations
+        .iter()
+        .map(|l| l.parse::<ctt_aws::S3Uri>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let (source, files) = crate::aws::s3_files(settings, &locations, from, to).await?;
+    Ok((Arc::new(source), files, crate::aws::S3_FETCH_CONCURRENCY))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn s3_source(
+    _settings: &Settings,
+    locations: &[String],
+    _from: Option<chrono::NaiveDate>,
+    _to: Option<chrono::NaiveDate>,
+) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>, usize)> {
+    bail!(
+        "cannot read {}: this ctt was built without the `aws` feature",
+        locations.join(", ")
+    )
 }

@@ -5,11 +5,13 @@ pub mod generate;
 pub mod ingest;
 pub mod query;
 pub mod serve;
+pub mod store;
 pub mod token;
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use ctt_store::EventStore;
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
 
 use crate::settings::Settings;
@@ -23,4 +25,18 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
     let store = SqliteStore::open(&settings.db, options)
         .with_context(|| format!("cannot open database {}", settings.db.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Opens the configured store: `--store dynamodb://TABLE`, else the SQLite
+/// database.
+pub async fn open_event_store(settings: &Settings) -> anyhow::Result<Arc<dyn EventStore>> {
+    match settings.cloud.store.as_deref() {
+        None => Ok(open_store(settings)?),
+        #[cfg(feature = "aws")]
+        Some(uri) => crate::aws::open_store(settings, uri).await,
+        #[cfg(not(feature = "aws"))]
+        Some(uri) => {
+            anyhow::bail!("cannot open store {uri}: this ctt was built without the `aws` feature")
+        }
+    }
 }

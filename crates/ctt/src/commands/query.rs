@@ -85,7 +85,7 @@ async fn print_events(
 }
 
 pub async fn scan(settings: &Settings, args: EventArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(settings)?;
+    let store = super::open_event_store(settings).await?;
     let query = event_query(&args, Scope::All)?;
     print_events(store.as_ref(), &query, &args).await
 }
@@ -105,7 +105,7 @@ async fn scoped(
     group_by: GroupBy,
     what: &str,
 ) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(settings)?;
+    let store = super::open_event_store(settings).await?;
     let filters = &args.filters;
     if let Some(name) = args.name.clone() {
         let query = event_query(filters, scope(name))?;
@@ -163,7 +163,7 @@ async fn scoped(
 }
 
 pub async fn parameters(settings: &Settings, args: ListArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(settings)?;
+    let store = super::open_event_store(settings).await?;
     let names = store.parameters().await?;
     let format = args.format.unwrap_or(output::resolve(None));
     let rows = names.iter().map(|n| vec![n.clone()]).collect();

@@ -6,7 +6,10 @@
 //! - `exactly_once`: re-runs and `kill -9` mid-load (SPEC §4).
 //! - `queries`: CLI answers against counts computed here from generated files.
 //! - `secrets`: no credential from any input reaches the database file.
+//! - `aws`: `s3://` sources and `--store dynamodb://` against moto (feature `aws`).
 
+#[cfg(feature = "aws")]
+mod aws;
 mod bad_input;
 mod corpus;
 mod exactly_once;

@@ -1,0 +1,364 @@
+//! S3 as a source of log files: `ctt ingest s3://bucket/prefix`.
+//!
+//! [`S3Source::list`] lists a bucket the way the CloudTrail layout allows
+//! ([`layout`]): with `--from`, it descends level by level with delimiter
+//! listings (accounts, organisations, regions) and then lists only the day
+//! prefixes of the range; otherwise, or where the layout does not apply, it
+//! lists the whole prefix. Each file's ledger key is `s3://bucket/key` and its
+//! version the object's ETag, so the ledger's exactly-once rules are the local
+//! folder's.
+//!
+//! [`S3Source`] implements [`Source`] for the ingest pipeline, whose workers are
+//! plain threads: `fetch` runs the request on the runtime's [`Handle`], at most
+//! `max_in_flight` at once.
+
+pub mod layout;
+pub mod uri;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::Client;
+use chrono::{NaiveDate, Utc};
+use ctt_ingest::source::{Source, SourceError, SourceFile, classify, in_date_range};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use tokio::runtime::Handle;
+use tokio::sync::Semaphore;
+
+pub use uri::{S3Uri, S3UriError};
+
+use layout::Position;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Requests in flight while listing day prefixes.
+const LIST_CONCURRENCY: usize = 16;
+/// Above this many days per region, a region is listed whole (one request per
+/// 1,000 keys) rather than day by day (one request per day at least).
+const MAX_DAYS_PER_REGION: usize = 366;
+/// How many levels above `AWSLogs/` (trail prefixes) are searched for it.
+const MAX_ABOVE_DEPTH: usize = 2;
+/// Objects larger than this are not downloaded (the reader's default cap).
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = ctt_ingest::read::DEFAULT_MAX_FILE_BYTES;
+
+/// Why S3 could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("cannot list s3://{bucket}/{prefix}")]
+    List {
+        bucket: String,
+        prefix: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("cannot read s3://{bucket}/{key}")]
+    Get {
+        bucket: String,
+        key: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("s3://{bucket}/{key} is {size} bytes, above the {limit}-byte limit")]
+    TooLarge {
+        bucket: String,
+        key: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error(transparent)]
+    Uri(#[from] S3UriError),
+}
+
+/// An S3 client for `sdk`: `endpoint_url` overrides its endpoint, and any custom
+/// endpoint (this one, `AWS_ENDPOINT_URL[_S3]`, a profile's) is addressed
+/// path-style.
+pub fn client(sdk: &SdkConfig, endpoint_url: Option<&str>) -> Client {
+    let env = |name: &str| std::env::var(name).ok();
+    let path_style = crate::config::s3_path_style(
+        endpoint_url,
+        sdk.endpoint_url(),
+        env("AWS_ENDPOINT_URL_S3").as_deref(),
+        env("AWS_ENDPOINT_URL").as_deref(),
+    );
+    let mut config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style);
+    if let Some(endpoint) = endpoint_url {
+        config = config.endpoint_url(endpoint);
+    }
+    Client::from_conf(config.build())
+}
+
+/// Log files in S3.
+#[derive(Clone)]
+pub struct S3Source {
+    client: Client,
+    handle: Handle,
+    permits: Arc<Semaphore>,
+    max_object_bytes: u64,
+}
+
+impl S3Source {
+    /// A source whose blocking `fetch` runs on `handle`, `max_in_flight` at once.
+    pub fn new(client: Client, handle: Handle, max_in_flight: usize) -> Self {
+        Self {
+            client,
+            handle,
+            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+        }
+    }
+
+    /// Objects above `limit` bytes fail instead of being downloaded.
+    pub fn with_max_object_bytes(mut self, limit: u64) -> Self {
+        self.max_object_bytes = limit;
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The files under `location`, in key order; with `from`, only the days
+    /// `from..=to` (`to` defaults to today, UTC). Keys without a date in them
+    /// are kept, as for local folders.
+    pub async fn list(
+        &self,
+        location: &S3Uri,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<SourceFile>, S3Error> {
+        let bucket = location.bucket.as_str();
+        let prefix = layout::normalise(&location.key);
+        let mut found: BTreeMap<String, SourceFile> = BTreeMap::new();
+        let prefixes = match from {
+            Some(from) => {
+                let to = to.unwrap_or_else(|| Utc::now().date_naive());
+                let (prefixes, files) = self.plan(bucket, &prefix, from, to).await?;
+                found.extend(files.into_iter().map(|f| (f.key.clone(), f)));
+                prefixes
+            }
+            None => vec![prefix],
+        };
+        let listed: Vec<Vec<SourceFile>> = stream::iter(
+            prefixes
+                .iter()
+                .map(|p| self.list_all(bucket, p))
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(LIST_CONCURRENCY)
+        .try_collect()
+        .await?;
+        found.extend(listed.into_iter().flatten().map(|f| (f.key.clone(), f)));
+        Ok(found
+            .into_values()
+            .filter(|f| in_date_range(&f.key, from, to))
+            .collect())
+    }
+
+    /// The prefixes to list for `from..=to` under `prefix`, found by descending
+    /// the layout, and the files met on the way down.
+    async fn plan(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(Vec<String>, Vec<SourceFile>), S3Error> {
+        let mut prefixes = Vec::new();
+        let mut files = Vec::new();
+        let mut frontier = vec![(prefix.to_owned(), 0usize)];
+        while let Some((prefix, above)) = frontier.pop() {
+            match layout::position(&prefix) {
+                Position::Days { region } => {
+                    let days = layout::day_prefixes(&region, &prefix, from, to);
+                    if days.len() > MAX_DAYS_PER_REGION {
+                        prefixes.push(prefix);
+                    } else {
+                        prefixes.extend(days);
+                    }
+                }
+                Position::Elsewhere => prefixes.push(prefix),
+                Position::Above if above >= MAX_ABOVE_DEPTH => prefixes.push(prefix),
+                position => {
+                    let (dirs, here) = self.list_level(bucket, &prefix).await?;
+                    files.extend(here);
+                    for dir in dirs {
+                        let depth = if position == Position::Above {
+                            above + 1
+                        } else {
+                            above
+                        };
+                        let wanted = match (&position, layout::position(&dir)) {
+                            // Digests and other account folders are not listed.
+                            (Position::Account, p) => p == Position::Regions,
+                            _ => true,
+                        };
+                        if wanted {
+                            frontier.push((dir, depth));
+                        }
+                    }
+                }
+            }
+        }
+        prefixes.sort();
+        Ok((prefixes, files))
+    }
+
+    /// The sub-folders (common prefixes) and files directly under `prefix`.
+    async fn list_level(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<(Vec<String>, Vec<SourceFile>), S3Error> {
+        let mut dirs = Vec::new();
+        let mut files = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| list_error(bucket, prefix, e))?;
+            dirs.extend(
+                out.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            files.extend(out.contents().iter().filter_map(|o| source_file(bucket, o)));
+            match out.next_continuation_token() {
+                Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok((dirs, files)),
+            }
+        }
+    }
+
+    /// Every object under `prefix`.
+    async fn list_all(&self, bucket: &str, prefix: &str) -> Result<Vec<SourceFile>, S3Error> {
+        let mut files = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| list_error(bucket, prefix, e))?;
+            files.extend(out.contents().iter().filter_map(|o| source_file(bucket, o)));
+            match out.next_continuation_token() {
+                Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(files),
+            }
+        }
+    }
+
+    /// The bytes of one object.
+    pub async fn get(&self, location: &S3Uri) -> Result<Vec<u8>, S3Error> {
+        let (bucket, key) = (&location.bucket, &location.key);
+        let get_error = |source: BoxError| S3Error::Get {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            source,
+        };
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| get_error(Box::new(e)))?;
+        let size = out.content_length().unwrap_or(0).max(0) as u64;
+        if size > self.max_object_bytes {
+            return Err(S3Error::TooLarge {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                size,
+                limit: self.max_object_bytes,
+            });
+        }
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| get_error(Box::new(e)))?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    /// [`get`](Self::get), waiting for one of the `max_in_flight` permits.
+    pub async fn get_bounded(&self, location: &S3Uri) -> Result<Vec<u8>, S3Error> {
+        let _permit = self.permits.acquire().await;
+        self.get(location).await
+    }
+}
+
+fn list_error(
+    bucket: &str,
+    prefix: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> S3Error {
+    S3Error::List {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+        source: Box::new(e),
+    }
+}
+
+/// An ETag as a version: without its quotes.
+pub fn etag_version(etag: &str) -> String {
+    etag.trim_matches('"').to_owned()
+}
+
+fn source_file(bucket: &str, object: &aws_sdk_s3::types::Object) -> Option<SourceFile> {
+    let key = object.key()?;
+    let ledger_key = S3Uri::new(bucket, key).to_string();
+    Some(SourceFile {
+        kind: classify(&ledger_key),
+        size: object.size().unwrap_or(0).max(0) as u64,
+        version: etag_version(object.e_tag().unwrap_or_default()),
+        key: ledger_key,
+    })
+}
+
+impl Source for S3Source {
+    /// Blocks the calling thread (a pipeline worker, never a runtime thread).
+    fn fetch(&self, file: &SourceFile) -> Result<Vec<u8>, SourceError> {
+        let fetch_error = |source: BoxError| SourceError::Fetch {
+            key: file.key.clone(),
+            source,
+        };
+        let location: S3Uri = file
+            .key
+            .parse()
+            .map_err(|e: S3UriError| fetch_error(Box::new(e)))?;
+        self.handle
+            .block_on(self.get_bounded(&location))
+            .map_err(|e| fetch_error(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_lose_their_quotes() {
+        for (raw, version) in [
+            (
+                "\"d41d8cd98f00b204e9800998ecf8427e\"",
+                "d41d8cd98f00b204e9800998ecf8427e",
+            ),
+            ("\"abc-12\"", "abc-12"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(etag_version(raw), version);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The AWS side of the binary (cargo feature `aws`, on by default): opening
+//! `dynamodb://` stores, listing `s3://` sources, creating tables. The AWS SDK
+//! itself is only in `ctt-aws`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use aws_config::SdkConfig;
+use chrono::NaiveDate;
+use ctt_aws::dynamo::Created;
+use ctt_aws::s3::{self, S3Source};
+use ctt_aws::{AwsOptions, DynamoOptions, DynamoStore, DynamoUri, S3Uri};
+use ctt_ingest::SourceFile;
+use ctt_store::EventStore;
+
+use crate::settings::Settings;
+
+/// S3 requests in flight while loading (`ctt ingest s3://…` also runs this many
+/// workers at least: fetching is latency-bound).
+pub const S3_FETCH_CONCURRENCY: usize = 16;
+
+/// The AWS flags of the command line.
+fn flags(settings: &Settings) -> AwsOptions {
+    AwsOptions {
+        region: settings.cloud.region.clone(),
+        profile: settings.cloud.profile.clone(),
+        endpoint_url: settings.cloud.endpoint_url.clone(),
+    }
+}
+
+/// The SDK configuration for `options`, which must name a region somewhere.
+async fn sdk_config(options: &AwsOptions) -> anyhow::Result<SdkConfig> {
+    let sdk = ctt_aws::config::load(options).await;
+    if sdk.region().is_none() {
+        bail!("no AWS region: give --region, set AWS_REGION, or configure one in the AWS profile");
+    }
+    Ok(sdk)
+}
+
+fn parse_dynamo(uri: &str) -> anyhow::Result<(DynamoUri, AwsOptions)> {
+    let parsed: DynamoUri = uri.parse()?;
+    let options = AwsOptions {
+        region: parsed.region.clone(),
+        profile: parsed.profile.clone(),
+        endpoint_url: None,
+    };
+    Ok((parsed, options))
+}
+
+/// Opens the DynamoDB store `uri` (its own options over the AWS flags).
+pub async fn open_store(settings: &Settings, uri: &str) -> anyhow::Result<Arc<dyn EventStore>> {
+    let (parsed, options) = parse_dynamo(uri)?;
+    let sdk = sdk_config(&options.or(&flags(settings))).await?;
+    let store = DynamoStore::open(
+        &sdk,
+        &parsed.table,
+        parsed.endpoint_url.as_deref(),
+        DynamoOptions {
+            indexed_parameters: settings.index.parameters.clone(),
+        },
+    )
+    .await
+    .with_context(|| format!("cannot open store {parsed}"))?;
+    Ok(Arc::new(store))
+}
+
+/// Creates the DynamoDB table of `uri` with its indexes.
+pub async fn create_store(settings: &Settings, uri: &str) -> anyhow::Result<Created> {
+    let (parsed, options) = parse_dynamo(uri)?;
+    let sdk = sdk_config(&options.or(&flags(settings))).await?;
+    DynamoStore::create_table(&sdk, &parsed.table, parsed.endpoint_url.as_deref())
+        .await
+        .with_context(|| format!("cannot create store {parsed}"))
+}
+
+/// An S3 source, and the files of `locations` for `from..=to`.
+pub async fn s3_files(
+    settings: &Settings,
+    locations: &[S3Uri],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> anyhow::Result<(S3Source, Vec<SourceFile>)> {
+    let sdk = sdk_config(&flags(settings)).await?;
+    let source = S3Source::new(
+        s3::client(&sdk, None),
+        tokio::runtime::Handle::current(),
+        S3_FETCH_CONCURRENCY,
+    )
+    .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024));
+    let mut files = Vec::new();
+    for location in locations {
+        files.extend(
+            source
+                .list(location, from, to)
+                .await
+                .with_context(|| format!("cannot list {location}"))?,
+        );
+    }
+    Ok((source, files))
+}

@@ -1,0 +1,158 @@
+//! `ctt` against an emulated AWS (moto on a loopback port, started once for
+//! this binary): `ctt store create dynamodb://…`, `ctt ingest s3://…` into
+//! DynamoDB and into SQLite, queries with `--store`.
+
+use std::path::Path;
+use std::process::Command;
+
+use ctt_aws::emulator::{Moto, REGION, unique_name};
+use serde_json::Value;
+
+use crate::support::{Workspace, corpus, describe, gzip, n, run};
+
+/// The original's sample log, where CloudTrail would have put it.
+const SAMPLE_KEY: &str = "AWSLogs/974349055189/CloudTrail/us-east-1/2017/06/01/974349055189_CloudTrail_us-east-1_20170601T0635Z_FZ9CtyUC5gmNGqIG.json.gz";
+
+/// A bucket holding the sample log (and a digest, which is skipped).
+async fn bucket_with_sample() -> String {
+    let sdk = Moto::shared().sdk_config().await;
+    let client = ctt_aws::s3::client(&sdk, None);
+    let bucket = unique_name("ctt-cli").to_ascii_lowercase();
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    let sample =
+        std::fs::read(corpus().join("grycap-cloudtrail-tracker/sample-cloudtrail-event.json"))
+            .expect("sample log");
+    for (key, body) in [
+        (SAMPLE_KEY.to_owned(), gzip(&sample)),
+        (
+            "AWSLogs/974349055189/CloudTrail-Digest/us-east-1/2017/06/01/974349055189_CloudTrail-Digest_us-east-1_t_us-east-1_20170601T070000Z.json.gz".to_owned(),
+            gzip(b"{\"digestStartTime\": \"2017-06-01T06:00:00Z\"}"),
+        ),
+    ] {
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("upload");
+    }
+    bucket
+}
+
+/// `ctt` with the emulator's endpoint, region and dummy credentials.
+fn ctt(db: &Path) -> Command {
+    let mut cmd = crate::support::ctt_with_db(db);
+    cmd.env_remove("AWS_PROFILE")
+        .env_remove("CTT_STORE")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "--region",
+            REGION,
+            "--endpoint-url",
+            Moto::shared().endpoint(),
+        ]);
+    cmd
+}
+
+/// `ctt … ingest --format json --no-progress ARGS…`: the report.
+fn ingest(cmd: &mut Command, args: &[&str]) -> Value {
+    cmd.args(["ingest", "--format", "json", "--no-progress"])
+        .args(args);
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", describe(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_s3_into_dynamodb_and_query_it() {
+    let bucket = bucket_with_sample().await;
+    let work = Workspace::new();
+    let store = format!("dynamodb://{}", unique_name("ctt-cli"));
+
+    let out = run(ctt(&work.db()).args(["store", "create", &store]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run(ctt(&work.db()).args(["store", "create", &store]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already exists"),
+        "{}",
+        describe(&out)
+    );
+
+    let source = format!("s3://{bucket}/");
+    let report = ingest(ctt(&work.db()).args(["--store", &store]), &[&source]);
+    assert_eq!(n(&report, "records_stored"), 18, "{report}");
+    assert_eq!(
+        (n(&report, "files_loaded"), n(&report, "files_skipped")),
+        (1, 1)
+    );
+    let again = ingest(ctt(&work.db()).args(["--store", &store]), &[&source]);
+    assert_eq!(
+        (
+            n(&again, "files_already_loaded"),
+            n(&again, "records_stored")
+        ),
+        (1, 0)
+    );
+
+    let day = ["--from", "2017-06-01", "--to", "2017-06-01"];
+    let out = run(ctt(&work.db())
+        .args(["--store", &store, "scan", "--count"])
+        .args(day));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "18",
+        "{}",
+        describe(&out)
+    );
+    let out = run(ctt(&work.db()).args(["--store", &store, "users", "--format", "json"]));
+    let users: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    let names: Vec<&str> = users
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        names,
+        [
+            "alucloud171",
+            "elasticmapreduce.amazonaws.com",
+            "grycap-aws",
+            "lambda.amazonaws.com"
+        ],
+        "{users}"
+    );
+    assert!(!work.db().exists(), "--store never touches the SQLite file");
+
+    // The same bucket into SQLite, by the day prefixes of --from/--to.
+    let report = ingest(
+        &mut ctt(&work.db()),
+        &[&source, day[0], day[1], day[2], day[3]],
+    );
+    assert_eq!(n(&report, "records_stored"), 18, "{report}");
+    let report = ingest(&mut ctt(&work.db()), &[&source, "--from", "2017-06-02"]);
+    assert_eq!(
+        n(&report, "files_loaded") + n(&report, "files_already_loaded"),
+        0,
+        "{report}"
+    );
+}
+
+#[test]
+fn mixing_s3_and_local_sources_is_refused() {
+    let work = Workspace::new();
+    let out = run(ctt(&work.db()).args(["ingest", "s3://some-bucket/", "."]));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot load S3 and local sources in one run")
+    );
+}
