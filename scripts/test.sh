@@ -43,4 +43,4 @@ scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/ctt"
 
 say "the web portal in headless Chromium (crates/ctt-server/tests/portal)"
 cargo build -p ctt --locked
-(cd crates/ctt-server/tests/portal && node --test --test-concurrency=1 portal.test.mjs)
+(cd crates/ctt-server/tests/portal && node --test --test-concurrency=1 --test-timeout=180000 portal.test.mjs)
