@@ -169,6 +169,13 @@ before(async () => {
   assert.ok(students.length >= 2, `students in the period: ${JSON.stringify(users)}`);
   [student, other] = students;
   studentToken = ctt(['token', 'create', '--role', 'self', '--user', student, '--name', 'student']).trim();
+  // A running server sees a new token within its refresh (2 s): wait for it.
+  for (let i = 0; ; i += 1) {
+    const response = await fetch(`${base}/scan?count=true`, { headers: { Authorization: `Bearer ${studentToken}` } });
+    if (response.status === 200) break;
+    assert.ok(i < 100, 'the server never accepted the new token');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
