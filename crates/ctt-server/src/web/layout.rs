@@ -112,8 +112,12 @@ pub fn page(shell: &Shell, body: Markup) -> Html<String> {
                 }
                 main #main tabindex="-1" { (body) }
                 footer {
-                    p { "Times are UTC. Every number comes from the same queries as the "
-                        a href="/docs" { "REST API" } "." }
+                    @if shell.who == Who::SignedOut {
+                        p { "CloudTrail-Tracker: who did what, with which service, when." }
+                    } @else {
+                        p { "Times are UTC. Every number comes from the same queries as the "
+                            a href="/docs" { "REST API" } "." }
+                    }
                 }
             }
         }

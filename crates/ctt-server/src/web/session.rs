@@ -188,6 +188,8 @@ pub fn safe_next(next: Option<&str>) -> String {
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
+    /// Set by `/logout`'s redirect, to say so.
+    signed_out: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,7 +206,11 @@ pub async fn login_page(
 ) -> Result<Response, Response> {
     let open = state.auth.is_open().await.map_err(page_error)?;
     let next = safe_next(query.next.as_deref());
-    Ok(login_form(open, &next, None, StatusCode::OK))
+    let notice = query
+        .signed_out
+        .is_some()
+        .then_some(Notice::Info("You are signed out."));
+    Ok(login_form(open, &next, notice, StatusCode::OK))
 }
 
 /// `POST /login`: checks the token, opens a session, sets the cookie, and goes
@@ -236,7 +242,9 @@ pub async fn login(
         return Ok(login_form(
             false,
             &next,
-            Some("This token is not valid (unknown or revoked). Check it and try again."),
+            Some(Notice::Error(
+                "This token is not valid (unknown or revoked). Check it and try again.",
+            )),
             StatusCode::UNAUTHORIZED,
         ));
     }
@@ -272,7 +280,13 @@ pub async fn logout(
     response
 }
 
-fn login_form(open: bool, next: &str, error: Option<&str>, status: StatusCode) -> Response {
+/// A line above the sign-in form.
+enum Notice {
+    Info(&'static str),
+    Error(&'static str),
+}
+
+fn login_form(open: bool, next: &str, notice: Option<Notice>, status: StatusCode) -> Response {
     let body = if open {
         html! {
             h1 { "No sign-in needed" }
@@ -283,8 +297,10 @@ fn login_form(open: bool, next: &str, error: Option<&str>, status: StatusCode) -
     } else {
         html! {
             h1 { "Sign in" }
-            @if let Some(error) = error {
-                p.error role="alert" { (error) }
+            @match notice {
+                Some(Notice::Error(text)) => { p.error role="alert" { (text) } }
+                Some(Notice::Info(text)) => { p.notice role="status" { (text) } }
+                None => {}
             }
             form.login method="post" action="/login" {
                 input type="hidden" name="next" value=(next);

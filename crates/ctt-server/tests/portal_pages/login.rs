@@ -111,6 +111,8 @@ async fn signing_out_ends_the_session() {
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(answer.header("location"), Some("/login?signed_out=1"));
+    let notice = portal.get("/login?signed_out=1").await.page("signed out");
+    assert!(notice.contains("You are signed out."), "{notice}");
     let cleared = answer.header("set-cookie").expect("clears the cookie");
     assert!(cleared.starts_with("ctt_session=;"), "{cleared}");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
