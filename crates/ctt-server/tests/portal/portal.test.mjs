@@ -367,6 +367,27 @@ test('the filter form lists what the API answers, page by page, with downloads',
   await context.close();
 });
 
+test('the keyboard reaches everything: skip link, period, chart links', async () => {
+  const { context, page } = await signedIn(teacherToken);
+  await page.goto(`/ui/?${PERIOD}`);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Last hour');
+  // A column of the activity chart (an SVG link) takes focus and follows Enter.
+  const column = page.locator('[data-chart="activity"] a[data-key]').first();
+  const key = await column.getAttribute('data-key');
+  const count = Number(await column.getAttribute('data-count'));
+  await column.focus();
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.key), key);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/ui\/events\?/);
+  assert.equal(Number(await page.getAttribute('[data-testid="match-count"]', 'data-count')), count);
+  await context.close();
+});
+
 test('users and services: searchable lists and pages', async () => {
   const { context, page } = await signedIn(teacherToken);
   await page.goto(`/ui/users?${PERIOD}`);

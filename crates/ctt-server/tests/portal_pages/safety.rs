@@ -121,3 +121,45 @@ async fn strings_from_events_are_text() {
     );
     assert!(!dashboard.contains("<script>alert"));
 }
+
+/// The value of `name="…"` in a tag's text.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let needle = format!(" {name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    Some(&tag[start..start + tag[start..].find('"')?])
+}
+
+#[tokio::test]
+async fn every_control_has_a_label() {
+    let portal = Portal::fixture().await;
+    for uri in [
+        format!("/ui/?{MARCH}"),
+        format!("/ui/users?{MARCH}"),
+        format!("/ui/users/alucloud001?{MARCH}"),
+        format!("/ui/events?{MARCH}"),
+    ] {
+        let text = portal.get(&uri).await.text();
+        let labels: Vec<&str> = text
+            .split("<label")
+            .skip(1)
+            .filter_map(|t| t.split('>').next())
+            .filter_map(|tag| attribute(tag, "for"))
+            .collect();
+        let mut controls = 0;
+        for element in ["<input", "<select"] {
+            for tag in text
+                .split(element)
+                .skip(1)
+                .filter_map(|t| t.split('>').next())
+            {
+                if attribute(tag, "type") == Some("hidden") {
+                    continue;
+                }
+                controls += 1;
+                let id = attribute(tag, "id").unwrap_or_else(|| panic!("{uri}: {tag} has no id"));
+                assert!(labels.contains(&id), "{uri}: no <label for=\"{id}\">");
+            }
+        }
+        assert!(controls > 0, "{uri}");
+    }
+}
