@@ -4,6 +4,7 @@
 //!   endpoint overrides) every AWS piece is built from.
 //! * [`dynamo`]: the DynamoDB [`EventStore`](ctt_store::EventStore), `dynamodb://TABLE`.
 //! * [`s3`]: S3 as a source of log files, `s3://bucket/prefix`.
+//! * [`lambda`] (feature `lambda`): the ingest and API functions' handlers.
 //! * [`emulator`]: moto server on a loopback port, for tests and local trials.
 //!
 //! The design of the table is in `docs/dynamodb.md`.
@@ -11,6 +12,8 @@
 pub mod config;
 pub mod dynamo;
 pub mod emulator;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod s3;
 
 pub use config::AwsOptions;

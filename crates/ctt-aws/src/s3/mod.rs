@@ -261,6 +261,16 @@ impl S3Source {
 
     /// The bytes of one object.
     pub async fn get(&self, location: &S3Uri) -> Result<Vec<u8>, S3Error> {
+        self.get_with_version(location)
+            .await
+            .map(|(bytes, _)| bytes)
+    }
+
+    /// The bytes of one object and its version (ETag, unquoted).
+    pub async fn get_with_version(
+        &self,
+        location: &S3Uri,
+    ) -> Result<(Vec<u8>, Option<String>), S3Error> {
         let (bucket, key) = (&location.bucket, &location.key);
         let get_error = |source: BoxError| S3Error::Get {
             bucket: bucket.clone(),
@@ -284,12 +294,13 @@ impl S3Source {
                 limit: self.max_object_bytes,
             });
         }
+        let version = out.e_tag().map(etag_version);
         let body = out
             .body
             .collect()
             .await
             .map_err(|e| get_error(Box::new(e)))?;
-        Ok(body.into_bytes().to_vec())
+        Ok((body.into_bytes().to_vec(), version))
     }
 
     /// [`get`](Self::get), waiting for one of the `max_in_flight` permits.

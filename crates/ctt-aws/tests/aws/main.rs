@@ -5,8 +5,11 @@
 //! - `dynamo`: what only DynamoDB needs proving — no `Scan`, concurrent loaders,
 //!   retried loads counted once.
 //! - `s3`: a generated tree loads the same from a bucket as from a folder.
+//! - `lambda_ingest`: the ingest function's handler on notifications.
 
 mod dynamo;
 mod dynamo_conformance;
+#[cfg(feature = "lambda")]
+mod lambda_ingest;
 mod s3;
 mod support;

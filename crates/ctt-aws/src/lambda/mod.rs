@@ -1,0 +1,155 @@
+//! The Lambda functions' libraries (feature `lambda`): [`ingest`] for S3
+//! notifications, and their settings, read once at cold start from the
+//! environment. The binaries in `src/bin/` only wire these to the runtime.
+
+pub mod ingest;
+pub mod notification;
+
+use ctt_core::{Filter, FilterConfig};
+use ctt_ingest::IngestOptions;
+
+/// Why the function's environment cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid environment variable {variable}: {reason}")]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+/// What the functions read from their environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaSettings {
+    /// `CTT_TABLE`: the DynamoDB table (required).
+    pub table: String,
+    /// `CTT_INDEXED_PARAMETERS`: comma-separated; used when the table is first used.
+    pub indexed_parameters: Vec<String>,
+    /// `CTT_FILTER`: the `[filter]` settings as JSON (`{"keep_all": true}`).
+    pub filter: FilterConfig,
+    /// `CTT_MAX_FILE_MIB`: a larger file (once decompressed) fails.
+    pub max_file_mib: u64,
+}
+
+impl LambdaSettings {
+    /// Reads the settings through `lookup` (`std::env::var`, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let table = lookup("CTT_TABLE")
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| SettingsError {
+                variable: "CTT_TABLE",
+                reason: "is required: the DynamoDB table to store events in".into(),
+            })?;
+        let indexed_parameters = match lookup("CTT_INDEXED_PARAMETERS") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => ctt_store::DEFAULT_INDEXED_PARAMETERS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
+        };
+        let filter = match lookup("CTT_FILTER").filter(|f| !f.trim().is_empty()) {
+            Some(json) => serde_json::from_str(&json).map_err(|e| SettingsError {
+                variable: "CTT_FILTER",
+                reason: e.to_string(),
+            })?,
+            None => FilterConfig::default(),
+        };
+        let max_file_mib = match lookup("CTT_MAX_FILE_MIB") {
+            Some(raw) => raw.trim().parse().map_err(|_| SettingsError {
+                variable: "CTT_MAX_FILE_MIB",
+                reason: format!("`{raw}` is not a whole number"),
+            })?,
+            None => 512,
+        };
+        Ok(Self {
+            table: table.trim().to_owned(),
+            indexed_parameters,
+            filter,
+            max_file_mib,
+        })
+    }
+
+    /// The settings of this process's environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// How the ingest function reads files: one at a time, in its invocation.
+    pub fn ingest_options(&self) -> IngestOptions {
+        IngestOptions {
+            workers: 1,
+            filter: Filter::new(self.filter.clone()),
+            max_file_bytes: self.max_file_mib.saturating_mul(1024 * 1024),
+            ..IngestOptions::default()
+        }
+    }
+}
+
+/// JSON logs on stderr (CloudWatch), level from `CTT_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CTT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<LambdaSettings, SettingsError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        LambdaSettings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn settings_come_from_the_environment() {
+        let s = settings(&[("CTT_TABLE", "ctt-events")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.table, "ctt-events");
+        assert_eq!(s.filter, FilterConfig::default());
+        assert_eq!(
+            s.indexed_parameters.len(),
+            ctt_store::DEFAULT_INDEXED_PARAMETERS.len()
+        );
+        let s = settings(&[
+            ("CTT_TABLE", "t"),
+            ("CTT_FILTER", r#"{"keep_all": true}"#),
+            ("CTT_INDEXED_PARAMETERS", "a, b,"),
+            ("CTT_MAX_FILE_MIB", "64"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.filter.keep_all);
+        assert_eq!(s.indexed_parameters, ["a", "b"]);
+        assert_eq!(s.ingest_options().max_file_bytes, 64 << 20);
+        for (pairs, variable) in [
+            (vec![], "CTT_TABLE"),
+            (vec![("CTT_TABLE", " ")], "CTT_TABLE"),
+            (
+                vec![
+                    ("CTT_TABLE", "t"),
+                    ("CTT_FILTER", r#"{"keep_everything": 1}"#),
+                ],
+                "CTT_FILTER",
+            ),
+            (
+                vec![("CTT_TABLE", "t"), ("CTT_MAX_FILE_MIB", "lots")],
+                "CTT_MAX_FILE_MIB",
+            ),
+        ] {
+            assert_eq!(settings(&pairs).map_err(|e| e.variable), Err(variable));
+        }
+    }
+}

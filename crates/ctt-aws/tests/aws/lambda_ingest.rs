@@ -1,0 +1,235 @@
+//! The ingest Lambda's handler, called directly (no Lambda runtime) against
+//! moto: the original's notification, SQS batches with partial failures,
+//! EventBridge events, duplicates.
+
+use std::sync::Arc;
+
+use ctt_aws::lambda::LambdaSettings;
+use ctt_aws::lambda::ingest::IngestHandler;
+use ctt_aws::s3::{self, S3Source};
+use ctt_aws::{DynamoOptions, DynamoStore};
+use ctt_store::{EventStore, FileOutcome, LedgerFilter};
+use serde_json::{Value, json};
+
+use crate::support::{fresh_bucket, fresh_table, sdk};
+
+const ORIGINAL_KEY: &str =
+    "974349055189_CloudTrail_us-east-1_20170601T0635Z_FZ9CtyUC5gmNGqIG.json.gz";
+
+fn corpus(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../../shared/corpus/grycap-cloudtrail-tracker/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("the shared corpus is expected at {path}: {e}"))
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+/// The original's notification, pointed at `bucket` and `key` (given encoded).
+fn notification(bucket: &str, encoded_key: &str) -> Value {
+    let mut event: Value =
+        serde_json::from_slice(&corpus("s3-notification-event.json")).expect("JSON");
+    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+    event["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+    event["Records"][0]["s3"]["object"]["key"] = json!(encoded_key);
+    event
+}
+
+fn sqs_batch(messages: &[(&str, String)]) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|(id, body)| {
+            json!({"messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+                   "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1496300000000",
+                                  "SenderId": "AIDA", "ApproximateFirstReceiveTimestamp": "1496300000001"},
+                   "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
+                   "eventSourceARN": "arn:aws:sqs:us-east-1:974349055189:ctt-ingest", "awsRegion": "us-east-1"})
+        })
+        .collect();
+    json!({"Records": records})
+}
+
+struct Fixture {
+    handler: IngestHandler,
+    store: DynamoStore,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let sdk = sdk().await;
+        let table = fresh_table(&sdk).await;
+        let settings =
+            LambdaSettings::from_lookup(|name| (name == "CTT_TABLE").then(|| table.clone()))
+                .expect("settings");
+        let store = DynamoStore::open(&sdk, &table, None, DynamoOptions::default())
+            .await
+            .expect("open");
+        let client = s3::client(&sdk, None);
+        let bucket = fresh_bucket(&client).await;
+        let source = S3Source::new(client.clone(), tokio::runtime::Handle::current(), 4);
+        let handler =
+            IngestHandler::new(Arc::new(store.clone()), source, settings.ingest_options());
+        Self {
+            handler,
+            store,
+            client,
+            bucket,
+        }
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("upload");
+    }
+
+    async fn events(&self) -> u64 {
+        self.store.status().await.expect("status").events
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_originals_notification_loads_its_18_events_once() {
+    let f = Fixture::new().await;
+    f.put(ORIGINAL_KEY, gzip(&corpus("sample-cloudtrail-event.json")))
+        .await;
+    let event = notification(&f.bucket, ORIGINAL_KEY);
+
+    f.handler
+        .handle(event.clone())
+        .await
+        .expect("first delivery");
+    assert_eq!(f.events().await, 18);
+    let users: Vec<_> = f
+        .store
+        .users()
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| (u.name, u.events))
+        .collect();
+    assert_eq!(
+        users,
+        [
+            ("alucloud171".to_owned(), 6),
+            ("elasticmapreduce.amazonaws.com".to_owned(), 7),
+            ("grycap-aws".to_owned(), 3),
+            ("lambda.amazonaws.com".to_owned(), 2)
+        ]
+    );
+
+    let again = f.handler.handle(event).await.expect("second delivery");
+    assert!(again.to_string().contains("AlreadyLoaded"), "{again}");
+    assert_eq!(f.events().await, 18);
+    let ledger = f.store.ledger(LedgerFilter::All).await.expect("ledger");
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].key, format!("s3://{}/{ORIGINAL_KEY}", f.bucket));
+    assert_eq!(
+        (ledger[0].counts.records, ledger[0].counts.stored),
+        (142, 18)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_batch_reports_only_the_message_of_the_corrupt_file() {
+    let f = Fixture::new().await;
+    let sample = gzip(&corpus("sample-cloudtrail-event.json"));
+    let day = "AWSLogs/974349055189/CloudTrail/us-east-1/2017/06/01";
+    let good = format!("{day}/974349055189_CloudTrail_us-east-1_20170601T0635Z_good.json.gz");
+    let bad = format!("{day}/974349055189_CloudTrail_us-east-1_20170601T0640Z_bad.json.gz");
+    let digest = "AWSLogs/974349055189/CloudTrail-Digest/us-east-1/2017/06/01/974349055189_CloudTrail-Digest_us-east-1_t_us-east-1_20170601T070000Z.json.gz";
+    f.put(&good, sample.clone()).await;
+    f.put(&bad, sample[..sample.len() / 2].to_vec()).await;
+    f.put(digest, gzip(b"{}")).await;
+    f.put("copies/sample copy.json.gz", sample).await;
+    let body = |key: &str| notification(&f.bucket, &key.replace('/', "%2F")).to_string();
+
+    let batch = sqs_batch(&[
+        ("m-good", body(&good)),
+        ("m-bad", body(&bad)),
+        ("m-digest", body(digest)),
+        (
+            "m-test",
+            json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": f.bucket})
+                .to_string(),
+        ),
+        ("m-copy", body("copies/sample+copy.json.gz")),
+    ]);
+    let response = f.handler.handle(batch).await.expect("batch handled");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-bad"}]})
+    );
+    assert_eq!(f.events().await, 18, "the copy's events are duplicates");
+
+    let failed = f.store.ledger(LedgerFilter::Failed).await.expect("ledger");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].key, format!("s3://{}/{bad}", f.bucket));
+    assert!(
+        failed[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("gzip")),
+        "{failed:?}"
+    );
+    let copy = f
+        .store
+        .ledger_entry(&format!("s3://{}/copies/sample copy.json.gz", f.bucket))
+        .await
+        .expect("entry")
+        .expect("the decoded key is in the ledger");
+    assert_eq!(
+        (copy.outcome, copy.counts.duplicate),
+        (FileOutcome::Loaded, 18)
+    );
+
+    // SQS delivers the batch again (visibility timeout): nothing is counted twice,
+    // and the corrupt file is still reported.
+    let batch = sqs_batch(&[("m-good-2", body(&good)), ("m-bad-2", body(&bad))]);
+    let response = f.handler.handle(batch).await.expect("batch handled");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-bad-2"}]})
+    );
+    assert_eq!(f.events().await, 18);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventbridge_object_created_loads_the_file_and_errors_fail_the_invocation() {
+    let f = Fixture::new().await;
+    let key = "AWSLogs/974349055189/CloudTrail/us-east-1/2017/06/01/974349055189_CloudTrail_us-east-1_20170601T0635Z_eb.json.gz";
+    f.put(key, gzip(&corpus("sample-cloudtrail-event.json")))
+        .await;
+    let event = |key: &str| {
+        json!({"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
+               "source": "aws.s3", "account": "974349055189", "time": "2017-06-01T06:35:00Z", "region": "us-east-1",
+               "resources": [format!("arn:aws:s3:::{}", f.bucket)],
+               "detail": {"version": "0", "bucket": {"name": f.bucket},
+                          "object": {"key": key, "size": 1024, "etag": "0123", "sequencer": "00"},
+                          "request-id": "N4N7GDK58NMKJ12R", "requester": "974349055189",
+                          "source-ip-address": "1.2.3.4", "reason": "PutObject"}})
+    };
+    f.handler.handle(event(key)).await.expect("loaded");
+    assert_eq!(f.events().await, 18);
+    // A file that cannot be fetched fails the invocation, so AWS retries it.
+    let missing = key.replace("_eb.", "_missing.");
+    let error = f
+        .handler
+        .handle(event(&missing))
+        .await
+        .expect_err("missing object");
+    assert!(error.to_string().contains("cannot fetch"), "{error}");
+}
