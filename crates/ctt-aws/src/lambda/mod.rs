@@ -1,7 +1,8 @@
 //! The Lambda functions' libraries (feature `lambda`): [`ingest`] for S3
-//! notifications, and their settings, read once at cold start from the
+//! notifications, [`api`] for the REST API and portal, and their settings, read once at cold start from the
 //! environment. The binaries in `src/bin/` only wire these to the runtime.
 
+pub mod api;
 pub mod ingest;
 pub mod notification;
 

@@ -6,9 +6,12 @@
 //!   retried loads counted once.
 //! - `s3`: a generated tree loads the same from a bucket as from a folder.
 //! - `lambda_ingest`: the ingest function's handler on notifications.
+//! - `lambda_api`: the API function's handler on API Gateway v2 payloads.
 
 mod dynamo;
 mod dynamo_conformance;
+#[cfg(feature = "lambda")]
+mod lambda_api;
 #[cfg(feature = "lambda")]
 mod lambda_ingest;
 mod s3;

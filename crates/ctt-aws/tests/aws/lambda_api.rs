@@ -1,0 +1,215 @@
+//! The API Lambda's handler with API Gateway v2 (HTTP API) payloads: the same
+//! bodies as the router `ctt serve` runs, roles from JWT authorizer claims, and
+//! no route making DynamoDB `Scan` a call.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use ctt_aws::DynamoStore;
+use ctt_aws::lambda::api::{ApiAuth, ApiHandler, ClaimsConfig};
+use ctt_ingest::pipeline::process_file;
+use ctt_ingest::source::classify;
+use ctt_ingest::{IngestOptions, LocalSource, SourceFile};
+use ctt_server::{AppState, ServerConfig};
+use ctt_store::EventStore;
+use http_body_util::BodyExt;
+use lambda_http::lambda_runtime::{Context, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Service};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::support::fresh_store;
+
+/// A DynamoDB store holding the original's sample log (18 events, 1 June 2017).
+async fn sample_store() -> DynamoStore {
+    let store = fresh_store().await;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/grycap-cloudtrail-tracker/sample-cloudtrail-event.json");
+    let key = path.display().to_string();
+    let file = SourceFile {
+        kind: classify(&key),
+        size: 0,
+        version: "v1".into(),
+        key,
+    };
+    let indexed = store.indexed_parameters().to_vec();
+    let loaded = process_file(
+        &LocalSource,
+        &file,
+        &IngestOptions::default(),
+        &indexed,
+        &mut Default::default(),
+    );
+    let counts = store.load(vec![loaded]).await.expect("load");
+    assert_eq!(counts[0].stored, 18);
+    store
+}
+
+/// An HTTP API (payload 2.0) event for `GET path?query`, with these JWT claims.
+fn http_api_event(path: &str, query: &str, claims: Option<Value>) -> Value {
+    let mut context = json!({
+        "accountId": "974349055189", "apiId": "a1b2c3", "domainName": "a1b2c3.execute-api.us-east-1.amazonaws.com",
+        "domainPrefix": "a1b2c3", "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
+        "sourceIp": "192.0.2.1", "userAgent": "curl/8"}, "requestId": "r-1", "routeKey": "$default",
+        "stage": "$default", "time": "01/Jun/2017:22:00:00 +0000", "timeEpoch": 1496354400000u64
+    });
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    }
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": {"accept": "application/json", "host": "a1b2c3.execute-api.us-east-1.amazonaws.com",
+                    "authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.the-jwt-the-gateway-checked.sig"},
+        "requestContext": context, "isBase64Encoded": false
+    })
+}
+
+/// Invokes the function as the Lambda runtime would: payload in, response JSON out.
+async fn invoke(handler: &ApiHandler, event: Value) -> Value {
+    let request: LambdaRequest = serde_json::from_value(event).expect("an API Gateway v2 event");
+    let mut adapter = Adapter::from(handler.clone().service());
+    let response = adapter
+        .call(LambdaEvent::new(request, Context::default()))
+        .await
+        .unwrap_or_else(|never| match never {});
+    serde_json::to_value(response).expect("a Lambda response")
+}
+
+/// What the router answers directly, as `ctt serve` would (open access).
+async fn direct(store: &DynamoStore, uri: &str) -> (u16, String) {
+    let router = ctt_server::router(AppState::new(Arc::new(store.clone())));
+    let response = router
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .unwrap_or_else(|never| match never {});
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn viewer() -> Option<Value> {
+    Some(json!({"cognito:groups": "[viewer]", "cognito:username": "teacher", "sub": "7d3f"}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_as_the_router_does_without_a_scan() {
+    let store = sample_store().await;
+    let handler = ApiHandler::new(
+        Arc::new(store.clone()),
+        ApiAuth::Claims(ClaimsConfig::default()),
+        ServerConfig::default(),
+    )
+    .expect("handler");
+    let day = "from=2017-06-01&to=2017-06-01";
+    store.reset_usage();
+    for (path, query) in [
+        ("/scan", day.to_owned()),
+        ("/scan", format!("{day}&count=true")),
+        ("/scan", format!("{day}&limit=5")),
+        ("/scan", format!("{day}&format=csv")),
+        ("/scan", format!("{day}&eventName=Put&begin_with=true")),
+        ("/scan", format!("{day}&param=instanceType&value=t2.micro")),
+        ("/users", String::new()),
+        ("/users/alucloud171", day.to_owned()),
+        ("/services", String::new()),
+        ("/services/autoscaling", day.to_owned()),
+        ("/parameters", String::new()),
+        ("/stats", format!("{day}&group_by=user")),
+        ("/stats", format!("{day}&group_by=hour")),
+        ("/scan", "from=yesterday".to_owned()),
+        ("/nowhere", String::new()),
+    ] {
+        let uri = if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        };
+        let answer = invoke(&handler, http_api_event(path, &query, viewer())).await;
+        let (status, body) = direct(&store, &uri).await;
+        assert_eq!(answer["statusCode"], json!(status), "{uri}: {answer}");
+        assert_eq!(answer["body"], json!(body), "{uri}");
+        assert_eq!(answer["isBase64Encoded"], json!(false), "{uri}");
+        if query.contains("limit=5") {
+            let link = answer["headers"]["link"].as_str().unwrap_or_default();
+            assert!(link.contains("rel=\"next\""), "{answer}");
+        }
+    }
+    let page: Value = {
+        let answer = invoke(&handler, http_api_event("/scan", day, viewer())).await;
+        serde_json::from_str(answer["body"].as_str().unwrap_or_default()).expect("JSON body")
+    };
+    let ids: BTreeSet<&str> = page
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["eventID"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids.len(), 18);
+    let id = ids.iter().next().copied().unwrap_or_default();
+    let detail = invoke(
+        &handler,
+        http_api_event(&format!("/events/{id}"), "", viewer()),
+    )
+    .await;
+    assert_eq!(detail["statusCode"], json!(200), "{detail}");
+    for path in ["/health", "/metrics", "/openapi.json"] {
+        let answer = invoke(&handler, http_api_event(path, "", viewer())).await;
+        assert_eq!(answer["statusCode"], json!(200), "{path}: {answer}");
+    }
+    let usage = store.usage();
+    assert_eq!(usage.calls("Scan"), 0, "{usage:?}");
+    assert!(usage.calls("Query") > 0, "{usage:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_come_from_the_authorizer_claims() {
+    let store = sample_store().await;
+    let handler = ApiHandler::new(
+        Arc::new(store.clone()),
+        ApiAuth::Claims(ClaimsConfig::default()),
+        ServerConfig::default(),
+    )
+    .expect("handler");
+    let count = "from=2017-06-01&to=2017-06-01&count=true";
+    let answer = |claims: Option<Value>, path: &'static str, query: &'static str| {
+        let handler = handler.clone();
+        async move { invoke(&handler, http_api_event(path, query, claims)).await }
+    };
+    assert_eq!(answer(viewer(), "/scan", count).await["body"], json!("18"));
+    let student = Some(json!({"cognito:groups": "[self]", "cognito:username": "alucloud171"}));
+    assert_eq!(
+        answer(student.clone(), "/scan", count).await["body"],
+        json!("6"),
+        "self sees its own"
+    );
+    let other = answer(student.clone(), "/users/grycap-aws", count).await;
+    assert_ne!(
+        other["body"],
+        json!("3"),
+        "never another user's events: {other}"
+    );
+    let metrics = answer(student, "/metrics", "").await;
+    assert_eq!(metrics["statusCode"], json!(403), "{metrics}");
+    // No claims (no authorizer ran): the JWT header is not trusted.
+    let anonymous = answer(None, "/scan", count).await;
+    assert_eq!(anonymous["statusCode"], json!(401), "{anonymous}");
+    let refused = answer(Some(json!({"cognito:groups": "[self]"})), "/scan", count).await;
+    assert_eq!(
+        refused["statusCode"],
+        json!(401),
+        "self without a user: {refused}"
+    );
+    assert_eq!(answer(None, "/health", "").await["statusCode"], json!(200));
+
+    let open =
+        ApiHandler::new(Arc::new(store), ApiAuth::Open, ServerConfig::default()).expect("handler");
+    let answer = invoke(&open, http_api_event("/scan", count, None)).await;
+    assert_eq!(answer["body"], json!("18"), "no authorizer: open");
+}
