@@ -23,6 +23,7 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
   # The AWS tests (crates/ctt-aws) start moto server themselves, on a free port.
   python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install -q "moto[server]"
+  command -v cfn-lint >/dev/null || python3 -m pip install -q cfn-lint
   # The portal's browser tests: Debian's Chromium, and playwright-core from npm.
   command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
   command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
@@ -31,6 +32,9 @@ fi
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
+
+say "cfn-lint: the AWS SAM template"
+cfn-lint deploy/template.yaml
 
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -153,6 +153,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_sam_template_declares_this_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/template.yaml");
+        let template = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for (name, kind) in attribute_definitions() {
+            let declared = format!(
+                "{{AttributeName: {name}, AttributeType: {}}}",
+                kind.as_str()
+            );
+            assert!(template.contains(&declared), "{declared} in {path}");
+        }
+        let indexes = indexes().unwrap_or_else(|e| panic!("{e}"));
+        for index in &indexes {
+            let name = format!("IndexName: {}", index.index_name());
+            assert!(template.contains(&name), "{name} in {path}");
+        }
+        let projections: Vec<Vec<&str>> = template
+            .split("NonKeyAttributes: [")
+            .skip(1)
+            .map(|rest| {
+                let list = rest.split(']').next().unwrap_or_default();
+                list.split(',').map(str::trim).collect()
+            })
+            .collect();
+        assert_eq!(projections.len(), EventIndex::ALL.len());
+        for projected in projections {
+            assert_eq!(projected, keys::PROJECTED, "projected attributes in {path}");
+        }
+    }
+
+    #[test]
     fn index_projections_stay_within_dynamodb_limits() {
         let indexes = indexes().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
