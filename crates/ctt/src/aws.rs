@@ -49,6 +49,11 @@ fn parse_dynamo(uri: &str) -> anyhow::Result<(DynamoUri, AwsOptions)> {
 
 /// Opens the DynamoDB store `uri` (its own options over the AWS flags).
 pub async fn open_store(settings: &Settings, uri: &str) -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(open_dynamo(settings, uri).await?)
+}
+
+/// [`open_store`], as the DynamoDB store itself (events and API tokens).
+pub async fn open_dynamo(settings: &Settings, uri: &str) -> anyhow::Result<Arc<DynamoStore>> {
     let (parsed, options) = parse_dynamo(uri)?;
     let sdk = sdk_config(&options.or(&flags(settings))).await?;
     let store = DynamoStore::open(

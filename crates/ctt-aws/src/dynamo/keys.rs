@@ -10,6 +10,7 @@
 //! | user / service / parameter name | `C#user` / `C#service` / `C#param` | the name |
 //! | table settings / ledger sequence | `META` | `META` / `SEQ` |
 //! | files loaded and failed (16 shards) | `META` | `FILES#<n>` |
+//! | API token (`ctt token`, hash only) | `TOKEN` | the token's name |
 //!
 //! Event items carry the partition keys of four indexes — `by_day` (`D#YYYY-MM-DD`),
 //! `by_user` (`U#user`), `by_service` (`S#service`), `by_name` (`N#eventName`) — all

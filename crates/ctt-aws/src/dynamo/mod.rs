@@ -7,6 +7,7 @@
 //! * [`read`]: an [`EventQuery`] planned onto the narrowest index (user, eventName,
 //!   service, else day buckets) and answered with `Query` only.
 //! * [`table`]: creating the table and its indexes.
+//! * [`tokens`]: API tokens for `ctt serve --store dynamodb://…`.
 //!
 //! Every request goes through the SDK client built here, which carries the
 //! [`usage`] interceptor counting operations by name.
@@ -17,6 +18,7 @@ pub mod keys;
 pub(crate) mod read;
 pub mod retry;
 pub mod table;
+pub mod tokens;
 pub mod uri;
 pub mod usage;
 pub(crate) mod write;

@@ -698,7 +698,7 @@ pub async fn event(inner: &Inner, event_id: &str) -> Result<Option<EventDetail>,
 
 /// Every item of one partition of the table (`index: None`) or of an index,
 /// paginated.
-async fn query_partition(
+pub(crate) async fn query_partition(
     inner: &Inner,
     index: Option<&str>,
     key_attribute: &str,

@@ -11,8 +11,8 @@ pub mod token;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ctt_store::EventStore;
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
+use ctt_store::{EventStore, TokenStore};
 
 use crate::settings::Settings;
 
@@ -34,6 +34,37 @@ pub async fn open_event_store(settings: &Settings) -> anyhow::Result<Arc<dyn Eve
         None => Ok(open_store(settings)?),
         #[cfg(feature = "aws")]
         Some(uri) => crate::aws::open_store(settings, uri).await,
+        #[cfg(not(feature = "aws"))]
+        Some(uri) => {
+            anyhow::bail!("cannot open store {uri}: this ctt was built without the `aws` feature")
+        }
+    }
+}
+
+/// The configured store as both of its faces: events, and API tokens.
+pub struct Stores {
+    pub events: Arc<dyn EventStore>,
+    pub tokens: Arc<dyn TokenStore>,
+}
+
+/// Opens the configured store with its API tokens (`ctt serve`, `ctt token`).
+pub async fn open_stores(settings: &Settings) -> anyhow::Result<Stores> {
+    match settings.cloud.store.as_deref() {
+        None => {
+            let store = open_store(settings)?;
+            Ok(Stores {
+                events: store.clone(),
+                tokens: store,
+            })
+        }
+        #[cfg(feature = "aws")]
+        Some(uri) => {
+            let store = crate::aws::open_dynamo(settings, uri).await?;
+            Ok(Stores {
+                events: store.clone(),
+                tokens: store,
+            })
+        }
         #[cfg(not(feature = "aws"))]
         Some(uri) => {
             anyhow::bail!("cannot open store {uri}: this ctt was built without the `aws` feature")

@@ -22,8 +22,7 @@ use ctt_core::Filter;
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::{IngestOptions, LocalSource, ingest};
 use ctt_server::{AppState, AuthConfig, ServerConfig};
-use ctt_store::sqlite::SqliteStore;
-use ctt_store::{EventStore, TokenStore};
+use ctt_store::EventStore;
 use tracing::{info, warn};
 
 use crate::cli::ServeArgs;
@@ -56,10 +55,11 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         );
         _temporary = Some(dir);
     }
-    let store = super::open_store(&settings)?;
+    let stores = super::open_stores(&settings).await?;
+    let store = stores.events;
 
     let loopback = address.ip().is_loopback();
-    let tokens = store.tokens().await?.len();
+    let tokens = stores.tokens.tokens().await?.len();
     if !loopback && tokens == 0 {
         bail!(
             "refusing to listen on {address}: it is reachable from other machines and no API \
@@ -72,7 +72,7 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         load_demo(&store, &settings).await?;
     }
 
-    let mut auth = AuthConfig::tokens(store.clone());
+    let mut auth = AuthConfig::tokens(stores.tokens.clone());
     if !loopback {
         auth = auth.require_credentials();
     }
@@ -141,7 +141,7 @@ fn ingest_options(settings: &Settings) -> IngestOptions {
 }
 
 /// Generates the `small` preset ending now and loads it.
-async fn load_demo(store: &Arc<SqliteStore>, settings: &Settings) -> anyhow::Result<()> {
+async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::Result<()> {
     let logs = tempfile::Builder::new()
         .prefix("ctt-demo-logs-")
         .tempdir()
@@ -156,9 +156,8 @@ async fn load_demo(store: &Arc<SqliteStore>, settings: &Settings) -> anyhow::Res
     .await??;
     let files =
         tokio::task::spawn_blocking(move || LocalSource::list(&[root], None, None)).await??;
-    let store: Arc<dyn EventStore> = store.clone();
     let report = ingest(
-        store,
+        store.clone(),
         Arc::new(LocalSource),
         files,
         &ingest_options(settings),
@@ -177,7 +176,7 @@ async fn load_demo(store: &Arc<SqliteStore>, settings: &Settings) -> anyhow::Res
 /// Lists `dir` every `every` and loads what is new or changed since the last
 /// listing. A file still being written fails to parse and is retried once its
 /// size or modification time changes.
-async fn follow(store: Arc<SqliteStore>, dir: PathBuf, options: IngestOptions, every: Duration) {
+async fn follow(store: Arc<dyn EventStore>, dir: PathBuf, options: IngestOptions, every: Duration) {
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -206,8 +205,7 @@ async fn follow(store: Arc<SqliteStore>, dir: PathBuf, options: IngestOptions, e
             .iter()
             .map(|f| (f.key.clone(), f.version.clone()))
             .collect();
-        let store: Arc<dyn EventStore> = store.clone();
-        match ingest(store, Arc::new(LocalSource), new, &options, &Silent).await {
+        match ingest(store.clone(), Arc::new(LocalSource), new, &options, &Silent).await {
             Ok(report) => {
                 seen.extend(versions);
                 if report.files_loaded + report.files_failed > 0 {

@@ -13,7 +13,7 @@ use crate::output;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: TokenArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(settings)?;
+    let store = super::open_stores(settings).await?.tokens;
     match args.command {
         TokenCommand::Create { role, user, name } => {
             create(store.as_ref(), role, user, name).await?;

@@ -156,3 +156,92 @@ fn mixing_s3_and_local_sources_is_refused() {
             .contains("cannot load S3 and local sources in one run")
     );
 }
+
+/// `GET path` on `base` (`http://127.0.0.1:PORT`): status and body.
+fn get(base: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\n{auth}\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_tokens_use_the_dynamodb_store() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let bucket = bucket_with_sample().await;
+    let work = Workspace::new();
+    let store = format!("dynamodb://{}", unique_name("ctt-cli"));
+    let out = run(ctt(&work.db()).args(["store", "create", &store]));
+    assert!(out.status.success(), "{}", describe(&out));
+    ingest(
+        ctt(&work.db()).args(["--store", &store]),
+        &[&format!("s3://{bucket}/")],
+    );
+
+    let out = run(ctt(&work.db()).args([
+        "--store", &store, "token", "create", "--role", "viewer", "--name", "teacher",
+    ]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let out = run(ctt(&work.db()).args(["--store", &store, "token", "list", "--format", "json"]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("teacher"),
+        "{}",
+        describe(&out)
+    );
+
+    let mut server = ctt(&work.db())
+        .args(["--store", &store, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ctt serve");
+    // Read its log to the end (a closed pipe would fail its writes).
+    let stderr = server.stderr.take().expect("stderr");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("ctt: serving ") {
+                let _ = sender.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let Ok(base) = receiver.recv_timeout(std::time::Duration::from_secs(120)) else {
+        let _ = server.kill();
+        panic!("ctt serve printed no URL");
+    };
+    let count = "/scan?from=2017-06-01&to=2017-06-01&count=true";
+    let answers = (get(&base, count, Some(&token)), get(&base, count, None));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(answers.0, (200, "18".to_owned()));
+    assert_eq!(answers.1.0, 401, "a token exists: it is required");
+    assert!(!work.db().exists(), "--store never touches the SQLite file");
+}
