@@ -8,9 +8,11 @@ use anyhow::{Context, bail};
 use aws_config::SdkConfig;
 use chrono::NaiveDate;
 use ctt_aws::dynamo::Created;
+use ctt_aws::s3::follow::S3Follower;
 use ctt_aws::s3::{self, S3Source};
 use ctt_aws::{AwsOptions, DynamoOptions, DynamoStore, DynamoUri, S3Uri};
-use ctt_ingest::SourceFile;
+use ctt_ingest::pipeline::Silent;
+use ctt_ingest::{IngestOptions, SourceFile, ingest};
 use ctt_store::EventStore;
 
 use crate::settings::Settings;
@@ -102,4 +104,73 @@ pub async fn s3_files(
         );
     }
     Ok((source, files))
+}
+
+/// The shortest interval between two polls of a followed bucket: each costs a
+/// `ListObjectsV2` per region.
+pub const MIN_S3_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A source and a follower for `ctt serve --follow s3://…`.
+pub async fn s3_follower(
+    settings: &Settings,
+    location: &str,
+) -> anyhow::Result<(S3Source, S3Follower)> {
+    let location: S3Uri = location.parse()?;
+    let sdk = sdk_config(&flags(settings)).await?;
+    let source = S3Source::new(
+        s3::client(&sdk, None),
+        tokio::runtime::Handle::current(),
+        S3_FETCH_CONCURRENCY,
+    )
+    .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024));
+    Ok((source.clone(), S3Follower::new(source, location)))
+}
+
+/// Polls the bucket every `every` and loads its new files (exactly once: the
+/// ledger decides); files whose load failed are polled again.
+pub async fn follow_s3(
+    store: Arc<dyn EventStore>,
+    source: S3Source,
+    mut follower: S3Follower,
+    mut options: IngestOptions,
+    every: std::time::Duration,
+) {
+    // More workers than cores: they wait on the network.
+    options.workers = options.workers.max(S3_FETCH_CONCURRENCY);
+    let mut ticker = tokio::time::interval(every.max(MIN_S3_FOLLOW_INTERVAL));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let new = match follower.poll(chrono::Utc::now().naive_utc()).await {
+            Ok(new) if new.is_empty() => continue,
+            Ok(new) => new,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{:#}", anyhow::Error::from(error)),
+                    "cannot list the followed bucket"
+                );
+                continue;
+            }
+        };
+        let source: Arc<dyn ctt_ingest::Source> = Arc::new(source.clone());
+        match ingest(store.clone(), source, new.clone(), &options, &Silent).await {
+            Ok(report) => {
+                if report.files_loaded + report.files_failed > 0 {
+                    tracing::info!(
+                        files_loaded = report.files_loaded,
+                        files_failed = report.files_failed,
+                        events_stored = report.records_stored,
+                        "loaded new log files from S3"
+                    );
+                }
+            }
+            Err(error) => {
+                follower.forget(&new);
+                tracing::warn!(
+                    error = format!("{:#}", anyhow::Error::from(error)),
+                    "cannot load new log files; will retry"
+                );
+            }
+        }
+    }
 }

@@ -204,9 +204,10 @@ pub struct ServeArgs {
     /// a temporary database unless --db is given).
     #[arg(long)]
     pub demo: bool,
-    /// Keep loading new log files from this folder while serving.
-    #[arg(long, value_name = "DIR")]
-    pub follow: Option<PathBuf>,
+    /// Keep loading new log files from this folder, or from `s3://bucket/prefix`
+    /// (today's day prefixes, polled at least every 30 s), while serving.
+    #[arg(long, value_name = "DIR|S3")]
+    pub follow: Option<String>,
 }
 
 #[derive(Debug, Args)]

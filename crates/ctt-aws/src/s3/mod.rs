@@ -8,10 +8,14 @@
 //! version the object's ETag, so the ledger's exactly-once rules are the local
 //! folder's.
 //!
+//! [`follow::S3Follower`] polls today's prefixes for new files (`ctt serve
+//! --follow s3://…`).
+//!
 //! [`S3Source`] implements [`Source`] for the ingest pipeline, whose workers are
 //! plain threads: `fetch` runs the request on the runtime's [`Handle`], at most
 //! `max_in_flight` at once.
 
+pub mod follow;
 pub mod layout;
 pub mod uri;
 

@@ -222,3 +222,79 @@ async fn a_bucket_loads_the_same_events_as_the_same_folder() {
             .all(|f| f.key.contains("/CloudTrail/eu-west-1/2018/03/10/"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_followed_bucket_yields_each_new_file_once() {
+    use ctt_aws::s3::follow::S3Follower;
+
+    let sdk = sdk().await;
+    let client = s3::client(&sdk, None);
+    let bucket = fresh_bucket(&client).await;
+    let put = |key: String| {
+        let client = client.clone();
+        let bucket = bucket.clone();
+        async move {
+            client
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(b"{\"Records\": []}".to_vec().into())
+                .send()
+                .await
+                .expect("upload");
+        }
+    };
+    let key = |region: &str, day: &str, name: &str| {
+        format!(
+            "AWSLogs/974349055189/CloudTrail/{region}/{day}/974349055189_CloudTrail_{region}_{name}.json.gz"
+        )
+    };
+    let at =
+        |raw: &str| chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M").expect("time");
+    put(key("us-east-1", "2018/03/09", "20180309T2355Z_a")).await;
+    put(key("us-east-1", "2018/03/10", "20180310T1200Z_b")).await;
+
+    let source = S3Source::new(client.clone(), tokio::runtime::Handle::current(), 4);
+    let mut follower = S3Follower::new(source, S3Uri::new(&bucket, "AWSLogs/"));
+    let names = |files: Vec<SourceFile>| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| f.key.rsplit('_').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(follower.poll(at("2018-03-10 12:01")).await.expect("poll")),
+        ["b.json.gz"]
+    );
+    assert!(
+        follower
+            .poll(at("2018-03-10 12:02"))
+            .await
+            .expect("poll")
+            .is_empty()
+    );
+    put(key("us-east-1", "2018/03/10", "20180310T1205Z_c")).await;
+    put(key("eu-west-1", "2018/03/10", "20180310T1205Z_d")).await;
+    assert_eq!(
+        names(follower.poll(at("2018-03-10 12:06")).await.expect("poll")),
+        ["c.json.gz"]
+    );
+    // A region used for the first time is found within the hour.
+    assert_eq!(
+        names(follower.poll(at("2018-03-10 13:10")).await.expect("poll")),
+        ["d.json.gz"]
+    );
+    // Early in the day, yesterday's late deliveries are still picked up.
+    put(key("us-east-1", "2018/03/10", "20180310T2359Z_e")).await;
+    put(key("us-east-1", "2018/03/11", "20180311T0005Z_f")).await;
+    let early = names(follower.poll(at("2018-03-11 00:06")).await.expect("poll"));
+    assert_eq!(early.len(), 2, "{early:?}");
+    assert!(early.contains(&"e.json.gz".to_owned()) && early.contains(&"f.json.gz".to_owned()));
+    assert!(
+        follower
+            .poll(at("2018-03-11 00:07"))
+            .await
+            .expect("poll")
+            .is_empty()
+    );
+}

@@ -1,4 +1,4 @@
-//! `ctt serve [--listen ADDR] [--demo] [--follow DIR]`: the REST API and web portal of
+//! `ctt serve [--listen ADDR] [--demo] [--follow DIR|s3://bucket/prefix]`: the REST API and web portal of
 //! `ctt-server` on a socket, until SIGINT or SIGTERM (requests in flight finish).
 //!
 //! - Access (SPEC §7): on loopback, tokens are needed once one exists; on any
@@ -9,6 +9,8 @@
 //! - `--follow DIR`: a background task lists the folder every few seconds and
 //!   loads new or changed files; the ledger makes it exactly-once, and queries
 //!   never wait for it (SQLite WAL: readers do not block on the writer).
+//! - `--follow s3://bucket/prefix`: today's day prefixes of the bucket, polled
+//!   every 30 s at least (`ctt_aws::s3::follow`), loaded the same way.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,9 +37,10 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         .unwrap_or_else(|| settings.server.listen.clone());
     let address = resolve(&listen).await?;
     if let Some(dir) = &args.follow
-        && !dir.is_dir()
+        && !dir.starts_with("s3://")
+        && !PathBuf::from(dir).is_dir()
     {
-        bail!("cannot follow {}: no such folder", dir.display());
+        bail!("cannot follow {dir}: no such folder");
     }
 
     let mut settings = settings.clone();
@@ -90,11 +93,23 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         .local_addr()
         .context("cannot read the bound address")?;
 
-    let follower = args.follow.map(|dir| {
-        let every = Duration::from_secs(settings.server.follow_interval_secs.max(1));
-        info!(folder = %dir.display(), seconds = every.as_secs(), "following new log files");
-        tokio::spawn(follow(store.clone(), dir, ingest_options(&settings), every))
-    });
+    let every = Duration::from_secs(settings.server.follow_interval_secs.max(1));
+    let follower = match args.follow {
+        None => None,
+        Some(bucket) if bucket.starts_with("s3://") => {
+            Some(follow_bucket(&store, &settings, &bucket, every).await?)
+        }
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            info!(folder = %dir.display(), seconds = every.as_secs(), "following new log files");
+            Some(tokio::spawn(follow(
+                store.clone(),
+                dir,
+                ingest_options(&settings),
+                every,
+            )))
+        }
+    };
 
     let access = match (tokens, loopback) {
         (0, true) => "open to anyone on this machine (no token exists)".to_owned(),
@@ -113,6 +128,39 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
     }
     info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts following `s3://bucket/prefix` (feature `aws`).
+#[cfg(feature = "aws")]
+async fn follow_bucket(
+    store: &Arc<dyn EventStore>,
+    settings: &Settings,
+    location: &str,
+    every: Duration,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let (source, follower) = crate::aws::s3_follower(settings, location).await?;
+    info!(
+        bucket = location,
+        seconds = every.max(crate::aws::MIN_S3_FOLLOW_INTERVAL).as_secs(),
+        "following new log files"
+    );
+    Ok(tokio::spawn(crate::aws::follow_s3(
+        store.clone(),
+        source,
+        follower,
+        ingest_options(settings),
+        every,
+    )))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn follow_bucket(
+    _store: &Arc<dyn EventStore>,
+    _settings: &Settings,
+    location: &str,
+    _every: Duration,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    bail!("cannot follow {location}: this ctt was built without the `aws` feature")
 }
 
 /// `HOST:PORT` (a name like `localhost` is resolved; the first address is used).

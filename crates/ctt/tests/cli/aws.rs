@@ -185,11 +185,41 @@ fn get(base: &str, path: &str, token: Option<&str>) -> (u16, String) {
     (status, body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_and_tokens_use_the_dynamodb_store() {
+/// Starts `ctt … serve …` and waits for its URL; the caller kills it.
+fn start_serve(cmd: &mut Command) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
+    let mut server = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ctt serve");
+    // Read its log to the end (a closed pipe would fail its writes).
+    let stderr = server.stderr.take().expect("stderr");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("ctt: serving ") {
+                let _ = sender.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    match receiver.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(base) => (server, base),
+        Err(_) => {
+            let _ = server.kill();
+            panic!("ctt serve printed no URL");
+        }
+    }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_and_tokens_use_the_dynamodb_store() {
     let bucket = bucket_with_sample().await;
     let work = Workspace::new();
     let store = format!("dynamodb://{}", unique_name("ctt-cli"));
@@ -212,31 +242,8 @@ async fn serve_and_tokens_use_the_dynamodb_store() {
         describe(&out)
     );
 
-    let mut server = ctt(&work.db())
-        .args(["--store", &store, "serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ctt serve");
-    // Read its log to the end (a closed pipe would fail its writes).
-    let stderr = server.stderr.take().expect("stderr");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("ctt: serving ") {
-                let _ = sender.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    let Ok(base) = receiver.recv_timeout(std::time::Duration::from_secs(120)) else {
-        let _ = server.kill();
-        panic!("ctt serve printed no URL");
-    };
+    let (mut server, base) =
+        start_serve(ctt(&work.db()).args(["--store", &store, "serve", "--listen", "127.0.0.1:0"]));
     let count = "/scan?from=2017-06-01&to=2017-06-01&count=true";
     let answers = (get(&base, count, Some(&token)), get(&base, count, None));
     let _ = server.kill();
@@ -244,4 +251,48 @@ async fn serve_and_tokens_use_the_dynamodb_store() {
     assert_eq!(answers.0, (200, "18".to_owned()));
     assert_eq!(answers.1.0, 401, "a token exists: it is required");
     assert!(!work.db().exists(), "--store never touches the SQLite file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_follows_a_bucket() {
+    let bucket = bucket_with_sample().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let client = ctt_aws::s3::client(&sdk, None);
+    // A file delivered today, where the trail would put it.
+    let today = chrono::Utc::now().format("%Y/%m/%d");
+    let key = format!(
+        "AWSLogs/974349055189/CloudTrail/us-east-1/{today}/974349055189_CloudTrail_us-east-1_today.json.gz"
+    );
+    let sample =
+        std::fs::read(corpus().join("grycap-cloudtrail-tracker/sample-cloudtrail-event.json"))
+            .expect("sample log");
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(gzip(&sample).into())
+        .send()
+        .await
+        .expect("upload");
+
+    let work = Workspace::new();
+    let (mut server, base) = start_serve(ctt(&work.db()).args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--follow",
+        &format!("s3://{bucket}/AWSLogs/"),
+    ]));
+    let count = "/scan?from=2017-06-01&to=2017-06-01&count=true";
+    let mut answer = (0, String::new());
+    for _ in 0..100 {
+        answer = get(&base, count, None);
+        if answer.1 == "18" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(answer, (200, "18".to_owned()), "today's file was loaded");
 }
