@@ -159,13 +159,79 @@ impl Moto {
 
     /// SDK settings for this server: its endpoint, [`REGION`], dummy credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint).await
     }
+}
+
+/// SDK settings for any emulator at `endpoint` (moto, dynalite): [`REGION`] and
+/// dummy credentials, which emulators accept.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "emulator"))
+        .load()
+        .await
+}
+
+/// Creates an SQS queue whose received messages stay invisible
+/// `visibility_secs`; its URL.
+pub async fn create_queue(
+    sdk: &SdkConfig,
+    name: &str,
+    visibility_secs: u32,
+) -> Result<String, aws_sdk_sqs::Error> {
+    let out = crate::sqs::client(sdk)
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            visibility_secs.to_string(),
+        )
+        .send()
+        .await?;
+    Ok(out.queue_url().unwrap_or_default().to_owned())
+}
+
+/// Sends one message (a notification's JSON) to a queue.
+pub async fn send_message(
+    sdk: &SdkConfig,
+    queue_url: &str,
+    body: &str,
+) -> Result<(), aws_sdk_sqs::Error> {
+    crate::sqs::client(sdk)
+        .send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// A queue's messages: `(waiting, in flight)` (received, neither deleted nor
+/// visible again yet).
+pub async fn queue_depth(
+    sdk: &SdkConfig,
+    queue_url: &str,
+) -> Result<(u64, u64), aws_sdk_sqs::Error> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let out = crate::sqs::client(sdk)
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await?;
+    let number = |name: QueueAttributeName| {
+        out.attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        number(QueueAttributeName::ApproximateNumberOfMessages),
+        number(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
 }
 
 /// Whether an HTTP server answers at `host:port`.

@@ -4,6 +4,9 @@
 //!   endpoint overrides) every AWS piece is built from.
 //! * [`dynamo`]: the DynamoDB [`EventStore`](ctt_store::EventStore), `dynamodb://TABLE`.
 //! * [`s3`]: S3 as a source of log files, `s3://bucket/prefix`.
+//! * [`notification`]: S3 notifications (direct, in SQS, from EventBridge) read
+//!   into the objects they announce, and each such object loaded exactly once.
+//! * [`sqs`]: following a bucket through an SQS queue of its notifications.
 //! * [`lambda`] (feature `lambda`): the ingest and API functions' handlers.
 //! * [`emulator`]: moto server on a loopback port, for tests and local trials.
 //!
@@ -14,7 +17,9 @@ pub mod dynamo;
 pub mod emulator;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod notification;
 pub mod s3;
+pub mod sqs;
 
 pub use config::AwsOptions;
 pub use dynamo::{DynamoError, DynamoOptions, DynamoStore, DynamoUri};

@@ -4,7 +4,8 @@
 
 pub mod api;
 pub mod ingest;
-pub mod notification;
+/// The notifications the ingest function reads (shared with `ctt serve --sqs-queue-url`).
+pub use crate::notification;
 
 use ctt_core::{Filter, FilterConfig};
 use ctt_ingest::IngestOptions;

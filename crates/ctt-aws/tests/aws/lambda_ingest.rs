@@ -11,35 +11,10 @@ use ctt_aws::{DynamoOptions, DynamoStore};
 use ctt_store::{EventStore, FileOutcome, LedgerFilter};
 use serde_json::{Value, json};
 
-use crate::support::{fresh_bucket, fresh_table, sdk};
+use crate::support::{corpus, fresh_bucket, fresh_table, gzip, notification, sdk};
 
 const ORIGINAL_KEY: &str =
     "974349055189_CloudTrail_us-east-1_20170601T0635Z_FZ9CtyUC5gmNGqIG.json.gz";
-
-fn corpus(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../../shared/corpus/grycap-cloudtrail-tracker/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("the shared corpus is expected at {path}: {e}"))
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(bytes).expect("gzip");
-    encoder.finish().expect("gzip")
-}
-
-/// The original's notification, pointed at `bucket` and `key` (given encoded).
-fn notification(bucket: &str, encoded_key: &str) -> Value {
-    let mut event: Value =
-        serde_json::from_slice(&corpus("s3-notification-event.json")).expect("JSON");
-    event["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
-    event["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
-    event["Records"][0]["s3"]["object"]["key"] = json!(encoded_key);
-    event
-}
 
 fn sqs_batch(messages: &[(&str, String)]) -> Value {
     let records: Vec<Value> = messages

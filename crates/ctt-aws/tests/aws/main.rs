@@ -4,10 +4,14 @@
 //! - `dynamo_conformance`: the store suite every backend passes, on DynamoDB.
 //! - `dynamo`: what only DynamoDB needs proving — no `Scan`, concurrent loaders,
 //!   retried loads counted once.
+//! - `concurrent_ingest`: two ingests at once into one table; the catalog keeps
+//!   every user, service and parameter of both, with exact counts.
 //! - `s3`: a generated tree loads the same from a bucket as from a folder.
 //! - `lambda_ingest`: the ingest function's handler on notifications.
 //! - `lambda_api`: the API function's handler on API Gateway v2 payloads.
+//! - `sqs`: following a bucket through an SQS queue of its notifications.
 
+mod concurrent_ingest;
 mod dynamo;
 mod dynamo_conformance;
 #[cfg(feature = "lambda")]
@@ -15,4 +19,5 @@ mod lambda_api;
 #[cfg(feature = "lambda")]
 mod lambda_ingest;
 mod s3;
+mod sqs;
 mod support;

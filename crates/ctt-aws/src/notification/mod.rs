@@ -1,6 +1,9 @@
-//! What an ingest Lambda is invoked with, read into the objects to load: an S3
-//! notification (`ObjectCreated:*`) directly, the same wrapped in SQS messages,
-//! or an EventBridge "Object Created" event. Pure functions, table-tested.
+//! S3 notifications, read into the objects to load: what an ingest Lambda is
+//! invoked with — an S3 notification (`ObjectCreated:*`) directly, the same
+//! wrapped in SQS messages, or an EventBridge "Object Created" event — and the
+//! bodies of the SQS messages `ctt serve --sqs-queue-url` receives
+//! ([`objects_of_message`]). Pure functions, table-tested; [`load`] loads an
+//! announced object exactly once.
 //!
 //! Quirks handled here: keys in S3 notifications are URL-encoded (`/` as `%2F`,
 //! a space as `+`) and are decoded; EventBridge keys are not encoded; SQS
@@ -11,6 +14,8 @@ use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::SqsEvent;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
+
+pub mod load;
 
 /// One object to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
