@@ -42,6 +42,9 @@ pub struct IngestOptions {
     pub batch_wait: Duration,
     /// Decompressed size above which a file fails.
     pub max_file_bytes: u64,
+    /// From this many files to load, the store is told a bulk load starts
+    /// ([`EventStore::begin_bulk_load`]).
+    pub bulk_load_files: usize,
 }
 
 impl Default for IngestOptions {
@@ -53,6 +56,7 @@ impl Default for IngestOptions {
             batch_files: 5_000,
             batch_wait: Duration::from_millis(500),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            bulk_load_files: 10_000,
         }
     }
 }
@@ -74,6 +78,8 @@ impl Observer for Silent {}
 pub enum IngestError {
     #[error("cannot read the ledger")]
     Ledger(#[source] StoreError),
+    #[error("cannot prepare or finish the store's bulk load")]
+    BulkLoad(#[source] StoreError),
     #[error("cannot store a batch of {files} files")]
     Store {
         files: usize,
@@ -116,7 +122,33 @@ pub async fn ingest(
         }
     }
     observer.planned(todo.len() as u64, todo.iter().map(|f| f.size).sum());
+    let bulk = todo.len() >= options.bulk_load_files.max(1)
+        && store
+            .begin_bulk_load()
+            .await
+            .map_err(IngestError::BulkLoad)?;
+    let loaded = load(&store, source, todo, options, observer, &mut report).await;
+    if bulk {
+        tracing::info!("building the store's query indexes");
+        let ended = store.end_bulk_load().await;
+        loaded?;
+        ended.map_err(IngestError::BulkLoad)?;
+    } else {
+        loaded?;
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
 
+/// The parsing threads and the writer loop of [`ingest`].
+async fn load(
+    store: &Arc<dyn EventStore>,
+    source: Arc<dyn Source>,
+    todo: Vec<SourceFile>,
+    options: &IngestOptions,
+    observer: &dyn Observer,
+    report: &mut IngestReport,
+) -> Result<(), IngestError> {
     let (sender, mut receiver) = mpsc::channel::<LoadedFile>(256);
     let todo = Arc::new(todo);
     let next = Arc::new(AtomicUsize::new(0));
@@ -142,9 +174,12 @@ pub async fn ingest(
     }
     drop(sender);
 
+    // One batch commits while the next one fills: the parsing threads never wait
+    // for the writer unless it falls a whole batch behind.
     let mut batch: Vec<LoadedFile> = Vec::new();
     let mut batch_events = 0;
     let mut batch_started = Instant::now();
+    let mut in_flight: Option<Commit> = None;
     loop {
         let deadline = options.batch_wait.saturating_sub(batch_started.elapsed());
         let received = if batch.is_empty() {
@@ -171,60 +206,89 @@ pub async fn ingest(
             || batch.len() >= options.batch_files
             || batch_started.elapsed() >= options.batch_wait;
         if !batch.is_empty() && (full || finished) {
-            commit(
-                store.as_ref(),
-                std::mem::take(&mut batch),
-                &mut report,
-                observer,
-            )
-            .await?;
+            if let Some(previous) = in_flight.take() {
+                previous.finish(report, observer).await?;
+            }
+            in_flight = Some(Commit::start(store, std::mem::take(&mut batch)));
             batch_events = 0;
         }
         if finished {
             break;
         }
     }
+    if let Some(last) = in_flight.take() {
+        last.finish(report, observer).await?;
+    }
     for worker in workers {
         let _ = worker.join();
     }
-    report.elapsed = started.elapsed();
-    Ok(report)
+    Ok(())
 }
 
-async fn commit(
-    store: &dyn EventStore,
-    batch: Vec<LoadedFile>,
-    report: &mut IngestReport,
-    observer: &dyn Observer,
-) -> Result<(), IngestError> {
-    let mut entries: Vec<LedgerEntry> = batch.iter().map(|f| f.entry.clone()).collect();
-    report.bytes_raw += batch.iter().map(|f| f.raw_bytes).sum::<u64>();
-    let files = batch.len();
-    let counts = store
-        .load(batch)
-        .await
-        .map_err(|source| IngestError::Store { files, source })?;
-    for (entry, counts) in entries.iter_mut().zip(counts) {
-        entry.counts = counts;
-        report.bytes_read += entry.size;
-        report.records_read += counts.records;
-        report.records_stored += counts.stored;
-        report.records_filtered += counts.filtered;
-        report.records_duplicate += counts.duplicate;
-        report.records_rejected += counts.rejected;
-        match entry.outcome {
-            FileOutcome::Loaded => report.files_loaded += 1,
-            FileOutcome::Failed => {
-                report.files_failed += 1;
-                if report.failures.len() < MAX_REPORTED_FAILURES {
-                    let reason = entry.reason.as_deref().unwrap_or("unknown reason");
-                    report.failures.push(format!("{}: {reason}", entry.key));
+/// A batch being committed by the store, in a task of its own.
+struct Commit {
+    entries: Vec<LedgerEntry>,
+    raw_bytes: u64,
+    task: tokio::task::JoinHandle<Result<Vec<FileCounts>, StoreError>>,
+}
+
+impl Commit {
+    fn start(store: &Arc<dyn EventStore>, batch: Vec<LoadedFile>) -> Self {
+        let entries = batch.iter().map(|f| f.entry.clone()).collect();
+        let raw_bytes = batch.iter().map(|f| f.raw_bytes).sum();
+        let store = Arc::clone(store);
+        let task = tokio::spawn(async move { store.load(batch).await });
+        Self {
+            entries,
+            raw_bytes,
+            task,
+        }
+    }
+
+    /// Waits for the commit, then adds its files to `report`.
+    async fn finish(
+        self,
+        report: &mut IngestReport,
+        observer: &dyn Observer,
+    ) -> Result<(), IngestError> {
+        let Self {
+            mut entries,
+            raw_bytes,
+            task,
+        } = self;
+        let files = entries.len();
+        let counts = match task.await {
+            Ok(result) => result.map_err(|source| IngestError::Store { files, source })?,
+            Err(join) => {
+                return Err(IngestError::Store {
+                    files,
+                    source: StoreError::Task(Box::new(join)),
+                });
+            }
+        };
+        report.bytes_raw += raw_bytes;
+        for (entry, counts) in entries.iter_mut().zip(counts) {
+            entry.counts = counts;
+            report.bytes_read += entry.size;
+            report.records_read += counts.records;
+            report.records_stored += counts.stored;
+            report.records_filtered += counts.filtered;
+            report.records_duplicate += counts.duplicate;
+            report.records_rejected += counts.rejected;
+            match entry.outcome {
+                FileOutcome::Loaded => report.files_loaded += 1,
+                FileOutcome::Failed => {
+                    report.files_failed += 1;
+                    if report.failures.len() < MAX_REPORTED_FAILURES {
+                        let reason = entry.reason.as_deref().unwrap_or("unknown reason");
+                        report.failures.push(format!("{}: {reason}", entry.key));
+                    }
                 }
             }
         }
+        observer.committed(&entries, report);
+        Ok(())
     }
-    observer.committed(&entries, report);
-    Ok(())
 }
 
 /// How many rejected records a ledger reason names.

@@ -3,10 +3,11 @@
 //! list of records (exports), or NDJSON, one record per line (other tools).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -72,15 +73,14 @@ pub fn parse(raw: &[u8]) -> Result<Parsed<'_>, ReadError> {
     }
     let records = match text[0] {
         b'{' => {
-            let object: HashMap<Cow<'_, str>, &RawValue> =
-                serde_json::from_slice(text).map_err(ReadError::Json)?;
-            match object.get("Records") {
-                Some(records) => serde_json::from_str::<Vec<&RawValue>>(records.get())
-                    .map_err(|_| ReadError::RecordsNotAList)?,
-                None if looks_like_a_record(&object) => {
+            let object: LogObject<'_> = serde_json::from_slice(text).map_err(ReadError::Json)?;
+            match object.records {
+                Records::List(records) => records,
+                Records::NotAList => return Err(ReadError::RecordsNotAList),
+                Records::Absent if object.looks_like_a_record() => {
                     vec![serde_json::from_slice::<&RawValue>(text).map_err(ReadError::Json)?]
                 }
-                None => return Err(ReadError::NoRecords),
+                Records::Absent => return Err(ReadError::NoRecords),
             }
         }
         b'[' => serde_json::from_slice::<Vec<&RawValue>>(text).map_err(ReadError::Json)?,
@@ -100,10 +100,87 @@ pub fn parse(raw: &[u8]) -> Result<Parsed<'_>, ReadError> {
     })
 }
 
-fn looks_like_a_record(object: &HashMap<Cow<'_, str>, &RawValue>) -> bool {
-    ["eventID", "eventVersion", "eventTime"]
-        .iter()
-        .any(|k| object.contains_key(*k))
+/// A JSON object read in one pass: its `Records`, and whether it is itself a
+/// record (other members are skipped unparsed).
+#[derive(Deserialize)]
+struct LogObject<'a> {
+    #[serde(rename = "Records", borrow, default)]
+    records: Records<'a>,
+    #[serde(rename = "eventID", default)]
+    event_id: Option<IgnoredAny>,
+    #[serde(rename = "eventVersion", default)]
+    event_version: Option<IgnoredAny>,
+    #[serde(rename = "eventTime", default)]
+    event_time: Option<IgnoredAny>,
+}
+
+impl LogObject<'_> {
+    fn looks_like_a_record(&self) -> bool {
+        self.event_id.is_some() || self.event_version.is_some() || self.event_time.is_some()
+    }
+}
+
+/// `Records`: a list of records kept as borrowed JSON text, anything else, or
+/// no such member.
+#[derive(Default)]
+enum Records<'a> {
+    List(Vec<&'a RawValue>),
+    NotAList,
+    #[default]
+    Absent,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Records<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RecordsVisitor(std::marker::PhantomData))
+    }
+}
+
+struct RecordsVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for RecordsVisitor<'a> {
+    type Value = Records<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+        while let Some(record) = seq.next_element::<&'de RawValue>()? {
+            records.push(record);
+        }
+        Ok(Records::List(records))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Records::NotAList)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Records::NotAList)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Records::NotAList)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Records::NotAList)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Records::NotAList)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Records::NotAList)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Records::NotAList)
+    }
 }
 
 /// NDJSON when the first line is a whole JSON object and more follows it.
@@ -193,7 +270,7 @@ mod tests {
     fn bad_files_get_a_clear_reason() {
         let truncated = gzip(LOG);
         let truncated = &truncated[..truncated.len() / 2];
-        let cases: [(&[u8], &str); 7] = [
+        let cases: [(&[u8], &str); 10] = [
             (b"", "file is empty"),
             (b"  \n", "file is empty"),
             (truncated, "corrupt or truncated gzip stream"),
@@ -203,6 +280,9 @@ mod tests {
                 "JSON object without `Records`",
             ),
             (b"{\"Records\": 3}", "`Records` is not a list"),
+            (b"{\"Records\": {\"a\": [1]}}", "`Records` is not a list"),
+            (b"{\"Records\": null}", "`Records` is not a list"),
+            (b"{\"Records\": [{\"a\": 1}] \"x\"}", "invalid JSON"),
             (b"\"text\"", "JSON string is not a log file"),
         ];
         for (bytes, reason) in cases {

@@ -5,7 +5,7 @@
 //! (digest, log, other) and reading the date in a key are pure functions shared by
 //! every source.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
@@ -129,7 +129,7 @@ pub trait Source: Send + Sync {
 pub struct LocalSource;
 
 impl LocalSource {
-    /// Lists the files under each path (folders recursively, in name order),
+    /// Lists the files under each path (folders recursively), in key order,
     /// keeping those whose key date lies in `from..=to`.
     pub fn list(
         paths: &[PathBuf],
@@ -138,10 +138,9 @@ impl LocalSource {
     ) -> Result<Vec<SourceFile>, SourceError> {
         let mut files = Vec::new();
         for root in paths {
-            for entry in walkdir::WalkDir::new(root)
-                .follow_links(true)
-                .sort_by_file_name()
-            {
+            // Entries are joined to their root: an absolute root makes absolute keys.
+            let root = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+            for entry in walkdir::WalkDir::new(&root).follow_links(true) {
                 let entry = entry.map_err(|e| SourceError::List {
                     location: root.display().to_string(),
                     source: Box::new(e),
@@ -149,8 +148,7 @@ impl LocalSource {
                 if !entry.file_type().is_file() {
                     continue;
                 }
-                let path = absolute(entry.path());
-                let key = path.display().to_string();
+                let key = entry.path().to_string_lossy().into_owned();
                 if !in_date_range(&key, from, to) {
                     continue;
                 }
@@ -171,12 +169,11 @@ impl LocalSource {
                 });
             }
         }
+        // Sorting once is much cheaper than sorting every folder by name.
+        files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        files.dedup_by(|a, b| a.key == b.key);
         Ok(files)
     }
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 impl Source for LocalSource {

@@ -210,4 +210,17 @@ pub trait EventStore: Send + Sync {
 
     /// Totals and the latest file loaded.
     async fn status(&self) -> StoreResult<StoreStatus>;
+
+    /// A load of many files is about to start. A store may defer work it can do
+    /// faster once at the end (SQLite builds its secondary indexes then, when it
+    /// starts empty). Returns whether it deferred anything.
+    async fn begin_bulk_load(&self) -> StoreResult<bool> {
+        Ok(false)
+    }
+
+    /// The load that [`begin_bulk_load`](Self::begin_bulk_load) announced ended,
+    /// well or not: deferred work is done now.
+    async fn end_bulk_load(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }

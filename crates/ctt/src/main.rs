@@ -19,6 +19,11 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+/// mimalloc: the load allocates and frees millions of small JSON values across
+/// threads, where it is markedly faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status of a load where some files failed.
 pub const EXIT_FILES_FAILED: u8 = 3;
 

@@ -73,6 +73,9 @@ pub struct IngestSettings {
     pub workers: usize,
     /// A file larger than this once decompressed fails (decompression bombs).
     pub max_file_mib: u64,
+    /// Loads of at least this many files into an empty SQLite store build its
+    /// query indexes once at the end instead of row by row.
+    pub bulk_load_files: usize,
 }
 
 impl Default for IngestSettings {
@@ -80,6 +83,7 @@ impl Default for IngestSettings {
         Self {
             workers: 0,
             max_file_mib: 512,
+            bulk_load_files: 10_000,
         }
     }
 }
@@ -153,7 +157,10 @@ impl Settings {
              # Parsing threads; 0 means one per core.\n\
              workers = {}\n\
              # A file larger than this once decompressed fails (decompression bombs).\n\
-             max_file_mib = {}\n\n\
+             max_file_mib = {}\n\
+             # Loads of at least this many files into an empty store build its query\n\
+             # indexes once, at the end, instead of row by row (much faster).\n\
+             bulk_load_files = {}\n\n\
              # `ctt serve`.\n\
              [server]\n\
              # Address and port (`--listen` overrides). Any address but loopback needs an\n\
@@ -182,6 +189,7 @@ impl Settings {
         );
         out
     }
+            v(&(self.ingest.bulk_load_files as i64)),
 }
 
 mod erased {

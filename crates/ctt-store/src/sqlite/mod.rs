@@ -75,6 +75,7 @@ impl SqliteStore {
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 10000;
                  PRAGMA temp_store = MEMORY;
+                 PRAGMA wal_autocheckpoint = 8192;
                  PRAGMA cache_size = -{};",
                 options.cache_mib as i64 * 1024
             ))
@@ -89,6 +90,8 @@ impl SqliteStore {
                 });
             }
         }
+        // A bulk load killed before its end left its query indexes to build.
+        schema::build_query_indexes(&writer).map_err(open_error)?;
         let indexed =
             write::indexed_parameters(&writer, &options.indexed_parameters).map_err(open_error)?;
         query::register_functions(&writer).map_err(open_error)?;
@@ -106,6 +109,21 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Runs `f` with the writer connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(poisoned)?;
+            f(&mut conn).map_err(StoreError::backend)
+        })
+        .await
+        .map_err(|e| StoreError::Task(Box::new(e)))?
     }
 
     /// Runs `f` with a reader connection on the blocking pool.
@@ -228,6 +246,14 @@ impl EventStore for SqliteStore {
 
     async fn status(&self) -> StoreResult<StoreStatus> {
         self.read(|conn, _| query::status(conn)).await
+    }
+
+    async fn begin_bulk_load(&self) -> StoreResult<bool> {
+        self.write(schema::drop_query_indexes_if_empty).await
+    }
+
+    async fn end_bulk_load(&self) -> StoreResult<()> {
+        self.write(|conn| schema::build_query_indexes(conn)).await
     }
 }
 

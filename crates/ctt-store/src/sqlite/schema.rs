@@ -7,7 +7,8 @@
 //! index range read. Indexed parameters live in `event_params`, keyed
 //! `(name, value, seq)`. The catalog tables are maintained by the writer; the
 //! ledger (`files`) is written in the same transaction as the file's events.
-//! API tokens (`tokens`, migration 2) are stored as hashes only.
+//! API tokens (`tokens`, migration 2) are stored as hashes only. Migration 3 drops
+//! `events.file_id`, which nothing read.
 
 use rusqlite::Connection;
 
@@ -99,7 +100,51 @@ CREATE TABLE tokens (
     created_at INTEGER NOT NULL
 );
 "#,
+    // 3: events no longer name their file (the ledger counts them), which saves a
+    // statement per file on load.
+    r#"
+ALTER TABLE events DROP COLUMN file_id;
+"#,
 ];
+
+/// The indexes of `events` that only queries need (the load needs only
+/// `events_by_id`, for idempotence). A bulk load into an empty store drops them
+/// and builds them at the end, which is several times faster than maintaining
+/// them row by row; every open builds any that are missing, so a load killed
+/// before its end loses nothing but time.
+pub const QUERY_INDEXES: &[(&str, &str)] = &[
+    ("events_by_time", "events (event_time, event_id)"),
+    ("events_by_user", "events (user, event_time, event_id)"),
+    (
+        "events_by_service",
+        "events (service, event_time, event_id)",
+    ),
+    (
+        "events_by_name",
+        "events (event_name, event_time, event_id)",
+    ),
+];
+
+/// Builds the [`QUERY_INDEXES`] that are missing.
+pub fn build_query_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    for (name, on) in QUERY_INDEXES {
+        conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on};"))?;
+    }
+    Ok(())
+}
+
+/// Drops the [`QUERY_INDEXES`] when `events` is empty; whether it did.
+pub fn drop_query_indexes_if_empty(conn: &mut Connection) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let empty: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
+    if empty {
+        for (name, _) in QUERY_INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
+        }
+    }
+    tx.commit()?;
+    Ok(empty)
+}
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -145,5 +190,35 @@ mod tests {
             .expect("tokens table");
         assert_eq!(tokens, 0);
         assert_eq!(migrate(&mut conn).expect("migrate again"), Ok(VERSION));
+    }
+
+    fn index_names(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
+            .expect("prepare");
+        stmt.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn query_indexes_are_dropped_only_from_an_empty_store_and_built_again() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(0));
+        let all = index_names(&conn);
+        assert_eq!(all.len(), QUERY_INDEXES.len() + 1, "{all:?}");
+        assert!(drop_query_indexes_if_empty(&mut conn).expect("drop"));
+        assert_eq!(index_names(&conn), ["events_by_id"]);
+        build_query_indexes(&conn).expect("build");
+        assert_eq!(index_names(&conn), all);
+        conn.execute(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user, record)
+             VALUES ('e1', 0, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 'alice', '{}')",
+            [],
+        )
+        .expect("insert");
+        assert!(!drop_query_indexes_if_empty(&mut conn).expect("no drop"));
+        assert_eq!(index_names(&conn), all);
     }
 }

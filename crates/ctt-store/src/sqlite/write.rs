@@ -70,22 +70,20 @@ pub fn load(
         let mut upsert_file = tx.prepare_cached(
             "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
                                 duplicate, rejected, loaded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, 0, ?8, ?9)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (key) DO UPDATE SET size = excluded.size, version = excluded.version,
                 outcome = excluded.outcome, reason = excluded.reason, records = excluded.records,
-                filtered = excluded.filtered, rejected = excluded.rejected,
-                loaded_at = excluded.loaded_at
-             RETURNING id",
+                stored = excluded.stored, filtered = excluded.filtered,
+                duplicate = excluded.duplicate, rejected = excluded.rejected,
+                loaded_at = excluded.loaded_at",
         )?;
-        let mut set_counts =
-            tx.prepare_cached("UPDATE files SET stored = ?2, duplicate = ?3 WHERE id = ?1")?;
         let mut insert_event = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
                 user, identity_type, role, account_id, recipient_account_id, aws_region,
                 source_ip_address, user_agent, error_code, error_message, read_only, event_type,
-                file_id, record)
+                record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                     ?18, ?19)",
+                     ?18)",
         )?;
         let mut insert_param = tx.prepare_cached(
             "INSERT OR IGNORE INTO event_params (name, value, seq) VALUES (?1, ?2, ?3)",
@@ -94,20 +92,6 @@ pub fn load(
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
         for file in files {
             let entry = &file.entry;
-            let file_id: i64 = upsert_file.query_row(
-                params![
-                    entry.key,
-                    entry.size as i64,
-                    entry.version,
-                    entry.outcome.as_str(),
-                    entry.reason,
-                    entry.counts.records as i64,
-                    entry.counts.filtered as i64,
-                    entry.counts.rejected as i64,
-                    entry.loaded_at.timestamp(),
-                ],
-                |r| r.get(0),
-            )?;
             let mut counts = FileCounts {
                 stored: 0,
                 duplicate: 0,
@@ -134,7 +118,6 @@ pub fn load(
                     e.error_message,
                     e.read_only,
                     e.event_type,
-                    file_id,
                     indexed.record_json,
                 ])?;
                 if inserted == 0 {
@@ -149,10 +132,19 @@ pub fn load(
                 users.entry(e.user.as_str()).or_default().add(t);
                 services.entry(e.service.as_str()).or_default().add(t);
             }
-            set_counts.execute(params![
-                file_id,
+            // The ledger entry, with its final counts, in the events' transaction.
+            upsert_file.execute(params![
+                entry.key,
+                entry.size as i64,
+                entry.version,
+                entry.outcome.as_str(),
+                entry.reason,
+                counts.records as i64,
                 counts.stored as i64,
-                counts.duplicate as i64
+                counts.filtered as i64,
+                counts.duplicate as i64,
+                counts.rejected as i64,
+                entry.loaded_at.timestamp(),
             ])?;
             for name in &file.parameter_names {
                 if !known_names.contains(name) && new_names.insert(name) {

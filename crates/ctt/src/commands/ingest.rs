@@ -54,6 +54,7 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         filter: Filter::new(settings.filter.clone()),
         batch_events: args.batch_events.max(1),
         max_file_bytes: settings.ingest.max_file_mib.saturating_mul(1024 * 1024),
+        bulk_load_files: settings.ingest.bulk_load_files,
         ..IngestOptions::default()
     };
     let progress = LoadProgress::new(!args.no_progress);

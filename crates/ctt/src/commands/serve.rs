@@ -227,6 +227,8 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
 async fn follow(store: Arc<dyn EventStore>, dir: PathBuf, options: IngestOptions, every: Duration) {
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut ticker = tokio::time::interval(every);
+        // Queries run while a served store loads: its indexes stay in place.
+        bulk_load_files: usize::MAX,
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;

@@ -142,3 +142,112 @@ fn ingest_selects_files_by_the_date_in_their_key() {
     ]);
     assert_eq!(outside, 0, "no event from files before --from");
 }
+
+/// The query indexes of `events` in the database file, read with SQLite itself
+/// (opening the store would build missing ones).
+fn query_indexes(db: &Path) -> Vec<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the database read-only");
+    let mut stmt = conn
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'
+             AND name != 'events_by_id' ORDER BY name",
+        )
+        .expect("prepare");
+    stmt.query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows")
+}
+
+/// A bulk load (into an empty store, many files: query indexes built once at the
+/// end) stores what a row-by-row load stores, leaves every index in place, and
+/// when killed half-way resumes to the same events with its indexes rebuilt.
+#[test]
+fn bulk_load_equals_a_row_by_row_load_and_survives_a_kill() {
+    let ws = Workspace::new();
+    let logs = ws.path("logs");
+    generate_small(&logs, 5);
+    let bulk_config = ws.path("bulk.toml");
+    std::fs::write(&bulk_config, "[ingest]\nbulk_load_files = 1\n").expect("write config");
+
+    let row_by_row = ws.path("row-by-row.db");
+    let mut cmd = ctt_with_db(&row_by_row);
+    cmd.args(["ingest", "--no-progress"]).arg(&logs);
+    assert!(run(&mut cmd).status.success());
+    let reference = stored_ids(&row_by_row);
+    let indexes = query_indexes(&row_by_row);
+    assert_eq!(indexes.len(), 4, "{indexes:?}");
+
+    let bulk = ws.path("bulk.db");
+    let started = Instant::now();
+    let mut cmd = ctt_with_db(&bulk);
+    cmd.arg("--config")
+        .arg(&bulk_config)
+        .args(["ingest", "--no-progress", "--batch-events", "100"])
+        .arg(&logs);
+    assert!(run(&mut cmd).status.success());
+    let bulk_time = started.elapsed();
+    assert_eq!(query_indexes(&bulk), indexes, "indexes built at the end");
+    assert_eq!(stored_ids(&bulk), reference);
+    for args in [
+        &["users", "--format", "json"][..],
+        &["services", "--format", "json"][..],
+        &[
+            "scan",
+            "--from",
+            "2018-06-01",
+            "--to",
+            "2018-06-15",
+            "--count",
+        ][..],
+    ] {
+        let answer = |db: &Path| {
+            let mut cmd = ctt_with_db(db);
+            cmd.args(args);
+            let out = run(&mut cmd);
+            assert!(out.status.success(), "{args:?}");
+            out.stdout
+        };
+        assert_eq!(answer(&bulk), answer(&row_by_row), "{args:?}");
+    }
+
+    // Killed while its indexes are dropped: the next open builds them, the re-run
+    // loads the rest.
+    let killed = ws.path("killed.db");
+    let mut child = ctt_with_db(&killed)
+        .arg("--config")
+        .arg(&bulk_config)
+        .args(["ingest", "--no-progress", "--batch-events", "100"])
+        .arg(&logs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ctt ingest");
+    std::thread::sleep(bulk_time.mul_f64(0.4).max(Duration::from_millis(5)));
+    let interrupted = child.try_wait().expect("poll child").is_none();
+    child.kill().expect("kill -9");
+    child.wait().expect("reap child");
+    if interrupted && killed.exists() {
+        let conn = rusqlite::Connection::open_with_flags(
+            &killed,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open");
+        let stored = conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .map_or(0, |n| n as usize);
+        if stored > 0 && stored < reference.len() {
+            assert!(
+                query_indexes(&killed).is_empty(),
+                "a bulk load drops its query indexes until its end"
+            );
+        }
+    }
+    let mut rerun = ctt_with_db(&killed);
+    rerun.args(["ingest", "--no-progress"]).arg(&logs);
+    assert!(run(&mut rerun).status.success());
+    assert_eq!(query_indexes(&killed), indexes);
+    assert_eq!(stored_ids(&killed), reference);
+}
