@@ -8,8 +8,10 @@ use anyhow::{Context, bail};
 use aws_config::SdkConfig;
 use chrono::NaiveDate;
 use ctt_aws::dynamo::Created;
+use ctt_aws::notification::load::ObjectLoader;
 use ctt_aws::s3::follow::S3Follower;
 use ctt_aws::s3::{self, S3Source};
+use ctt_aws::sqs::QueueFollower;
 use ctt_aws::{AwsOptions, DynamoOptions, DynamoStore, DynamoUri, S3Uri};
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::{IngestOptions, SourceFile, ingest};
@@ -170,6 +172,71 @@ pub async fn follow_s3(
                     error = format!("{:#}", anyhow::Error::from(error)),
                     "cannot load new log files; will retry"
                 );
+            }
+        }
+    }
+}
+
+/// A follower of `location` (`s3://bucket/prefix`) through the SQS queue
+/// `queue_url` (`ctt serve --follow s3://… --sqs-queue-url URL`).
+pub async fn sqs_follower(
+    store: &Arc<dyn EventStore>,
+    settings: &Settings,
+    location: &str,
+    queue_url: &str,
+    options: IngestOptions,
+) -> anyhow::Result<QueueFollower> {
+    let location: S3Uri = location.parse()?;
+    let sdk = sdk_config(&flags(settings)).await?;
+    let source = S3Source::new(
+        s3::client(&sdk, None),
+        tokio::runtime::Handle::current(),
+        S3_FETCH_CONCURRENCY,
+    )
+    .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024));
+    let loader = ObjectLoader::new(store.clone(), source, options);
+    Ok(
+        QueueFollower::new(ctt_aws::sqs::client(&sdk), queue_url, location, loader).with_wait(
+            std::time::Duration::from_secs(settings.server.sqs_wait_secs.max(1)),
+        ),
+    )
+}
+
+/// Receives and loads announced files until the task is stopped; an
+/// unreachable queue is retried with a growing pause (up to a minute). Without
+/// long polling (`server.sqs_wait_secs = 0`), an empty queue is asked again
+/// a second later.
+pub async fn follow_sqs(follower: QueueFollower) {
+    let second = std::time::Duration::from_secs(1);
+    let mut pause = second;
+    loop {
+        match follower.receive().await {
+            Ok(batch) => {
+                pause = second;
+                if batch.messages == 0 && follower.wait().is_zero() {
+                    tokio::time::sleep(second).await;
+                }
+                if batch.messages > 0 {
+                    tracing::info!(
+                        messages = batch.messages,
+                        deleted = batch.deleted,
+                        kept = batch.kept,
+                        files_loaded = batch.files_loaded,
+                        files_already_loaded = batch.files_already_loaded,
+                        files_failed = batch.files_failed,
+                        events_stored = batch.events_stored,
+                        "loaded files announced in the queue"
+                    );
+                }
+            }
+            Err(error) => {
+                tracing::warn!(
+                    queue = follower.queue_url(),
+                    error = format!("{:#}", anyhow::Error::from(error)),
+                    "cannot use the queue; will retry"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(60));
             }
         }
     }

@@ -208,6 +208,12 @@ pub struct ServeArgs {
     /// (today's day prefixes, polled at least every 30 s), while serving.
     #[arg(long, value_name = "DIR|S3")]
     pub follow: Option<String>,
+    /// With `--follow s3://…`: take new files from this SQS queue, which receives
+    /// the bucket's notifications (S3 event notifications or EventBridge "Object
+    /// Created"), instead of listing the bucket; each message is deleted once its
+    /// files are stored.
+    #[arg(long, value_name = "URL", requires = "follow")]
+    pub sqs_queue_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

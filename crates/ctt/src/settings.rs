@@ -100,6 +100,9 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     /// Seconds between two listings of the `--follow` folder.
     pub follow_interval_secs: u64,
+    /// Seconds an SQS receive waits for a message (`--sqs-queue-url`; 0 to 20;
+    /// 0: short polls, a second apart while the queue is empty).
+    pub sqs_wait_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -109,6 +112,7 @@ impl Default for ServerSettings {
             cors_allowed_origins: Vec::new(),
             request_timeout_secs: 30,
             follow_interval_secs: 5,
+            sqs_wait_secs: 20,
         }
     }
 }
@@ -171,7 +175,10 @@ impl Settings {
              # Seconds a request may take before it is answered 503 (exports stream on).\n\
              request_timeout_secs = {}\n\
              # Seconds between two listings of the `--follow` folder.\n\
-             follow_interval_secs = {}",
+             follow_interval_secs = {}\n\
+             # Seconds an SQS receive waits for a message (`--sqs-queue-url`, long polling;\n\
+             # 0 to 20; 0: short polls, a second apart while the queue is empty).\n\
+             sqs_wait_secs = {}",
             v(&self.db.display().to_string()),
             v(&f.keep_all),
             v(&f.drop_event_name_prefixes),
@@ -182,14 +189,15 @@ impl Settings {
             v(&self.index.parameters),
             v(&(self.ingest.workers as i64)),
             v(&(self.ingest.max_file_mib as i64)),
+            v(&(self.ingest.bulk_load_files as i64)),
             v(&self.server.listen),
             v(&self.server.cors_allowed_origins),
             v(&(self.server.request_timeout_secs as i64)),
             v(&(self.server.follow_interval_secs as i64)),
+            v(&(self.server.sqs_wait_secs as i64)),
         );
         out
     }
-            v(&(self.ingest.bulk_load_files as i64)),
 }
 
 mod erased {

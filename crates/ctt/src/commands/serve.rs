@@ -1,5 +1,5 @@
-//! `ctt serve [--listen ADDR] [--demo] [--follow DIR|s3://bucket/prefix]`: the REST API and web portal of
-//! `ctt-server` on a socket, until SIGINT or SIGTERM (requests in flight finish).
+//! `ctt serve [--listen ADDR] [--demo] [--follow DIR|s3://bucket/prefix
+//! [--sqs-queue-url URL]]`: the REST API and web portal of `ctt-server` on a socket, until SIGINT or SIGTERM (requests in flight finish).
 //!
 //! - Access (SPEC §7): on loopback, tokens are needed once one exists; on any
 //!   other address they are always needed, and the server refuses to start
@@ -11,6 +11,9 @@
 //!   never wait for it (SQLite WAL: readers do not block on the writer).
 //! - `--follow s3://bucket/prefix`: today's day prefixes of the bucket, polled
 //!   every 30 s at least (`ctt_aws::s3::follow`), loaded the same way.
+//! - `--follow s3://bucket/prefix --sqs-queue-url URL`: new files announced by
+//!   the bucket's notifications in an SQS queue, long-polled (`ctt_aws::sqs`);
+//!   a message is deleted once its files are stored.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,9 +41,13 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
     let address = resolve(&listen).await?;
     if let Some(dir) = &args.follow
         && !dir.starts_with("s3://")
-        && !PathBuf::from(dir).is_dir()
     {
-        bail!("cannot follow {dir}: no such folder");
+        if args.sqs_queue_url.is_some() {
+            bail!("--sqs-queue-url follows a bucket: give --follow s3://bucket/prefix, not {dir}");
+        }
+        if !PathBuf::from(dir).is_dir() {
+            bail!("cannot follow {dir}: no such folder");
+        }
     }
 
     let mut settings = settings.clone();
@@ -96,9 +103,10 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
     let every = Duration::from_secs(settings.server.follow_interval_secs.max(1));
     let follower = match args.follow {
         None => None,
-        Some(bucket) if bucket.starts_with("s3://") => {
-            Some(follow_bucket(&store, &settings, &bucket, every).await?)
-        }
+        Some(bucket) if bucket.starts_with("s3://") => Some(match &args.sqs_queue_url {
+            Some(queue_url) => follow_queue(&store, &settings, &bucket, queue_url).await?,
+            None => follow_bucket(&store, &settings, &bucket, every).await?,
+        }),
         Some(dir) => {
             let dir = PathBuf::from(dir);
             info!(folder = %dir.display(), seconds = every.as_secs(), "following new log files");
@@ -153,6 +161,41 @@ async fn follow_bucket(
     )))
 }
 
+/// Starts following `s3://bucket/prefix` through the SQS queue `queue_url`
+/// (feature `aws`).
+#[cfg(feature = "aws")]
+async fn follow_queue(
+    store: &Arc<dyn EventStore>,
+    settings: &Settings,
+    location: &str,
+    queue_url: &str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let follower = crate::aws::sqs_follower(
+        store,
+        settings,
+        location,
+        queue_url,
+        ingest_options(settings),
+    )
+    .await?;
+    info!(
+        bucket = location,
+        queue = queue_url,
+        "following new log files announced in the queue"
+    );
+    Ok(tokio::spawn(crate::aws::follow_sqs(follower)))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn follow_queue(
+    _store: &Arc<dyn EventStore>,
+    _settings: &Settings,
+    location: &str,
+    _queue_url: &str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    bail!("cannot follow {location}: this ctt was built without the `aws` feature")
+}
+
 #[cfg(not(feature = "aws"))]
 async fn follow_bucket(
     _store: &Arc<dyn EventStore>,
@@ -184,6 +227,8 @@ fn ingest_options(settings: &Settings) -> IngestOptions {
         },
         filter: Filter::new(settings.filter.clone()),
         max_file_bytes: settings.ingest.max_file_mib.saturating_mul(1024 * 1024),
+        // Queries run while a served store loads: its indexes stay in place.
+        bulk_load_files: usize::MAX,
         ..defaults
     }
 }
@@ -227,8 +272,6 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
 async fn follow(store: Arc<dyn EventStore>, dir: PathBuf, options: IngestOptions, every: Duration) {
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut ticker = tokio::time::interval(every);
-        // Queries run while a served store loads: its indexes stay in place.
-        bulk_load_files: usize::MAX,
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;

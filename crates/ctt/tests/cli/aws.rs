@@ -296,3 +296,105 @@ async fn serve_follows_a_bucket() {
     let _ = server.wait();
     assert_eq!(answer, (200, "18".to_owned()), "today's file was loaded");
 }
+
+/// The original's S3 notification, announcing `key` of `bucket`.
+fn notification(bucket: &str, key: &str) -> String {
+    let text = std::fs::read(corpus().join("grycap-cloudtrail-tracker/s3-notification-event.json"))
+        .expect("notification");
+    let mut event: Value = serde_json::from_slice(&text).expect("JSON");
+    event["Records"][0]["s3"]["bucket"]["name"] = Value::from(bucket);
+    event["Records"][0]["s3"]["object"]["key"] = Value::from(key.replace('/', "%2F"));
+    event.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_follows_a_bucket_through_its_notification_queue() {
+    use ctt_aws::emulator::{create_queue, queue_depth, send_message};
+    let bucket = bucket_with_sample().await;
+    let sdk = Moto::shared().sdk_config().await;
+    let corrupt = "AWSLogs/974349055189/CloudTrail/us-east-1/2017/06/01/974349055189_CloudTrail_us-east-1_20170601T0640Z_corrupt.json.gz";
+    ctt_aws::s3::client(&sdk, None)
+        .put_object()
+        .bucket(&bucket)
+        .key(corrupt)
+        .body(b"\x1f\x8b\x08\x00 not gzip".to_vec().into())
+        .send()
+        .await
+        .expect("upload");
+    let queue = create_queue(&sdk, &unique_name("ctt-cli"), 60)
+        .await
+        .expect("create queue");
+    // The sample announced twice, and the corrupt file.
+    for key in [SAMPLE_KEY, corrupt, SAMPLE_KEY] {
+        send_message(&sdk, &queue, &notification(&bucket, key))
+            .await
+            .expect("send");
+    }
+
+    let work = Workspace::new();
+    let config = work.path("ctt.toml");
+    // Short polls: moto serves one request at a time, and long polls would hold
+    // up the other tests.
+    std::fs::write(&config, "[server]\nsqs_wait_secs = 0\n").expect("config");
+    let (mut server, base) = start_serve(ctt(&work.db()).args([
+        "--config",
+        &config.display().to_string(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--follow",
+        &format!("s3://{bucket}/AWSLogs/"),
+        "--sqs-queue-url",
+        &queue,
+    ]));
+    let count = "/scan?from=2017-06-01&to=2017-06-01&count=true";
+    let mut answer = (0, String::new());
+    let mut depth = (0, 0);
+    for _ in 0..150 {
+        answer = get(&base, count, None);
+        depth = queue_depth(&sdk, &queue).await.expect("depth");
+        if answer.1 == "18" && depth.0 + depth.1 == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(answer, (200, "18".to_owned()), "the sample loaded once");
+    assert_eq!(
+        depth.0 + depth.1,
+        1,
+        "only the corrupt file's message is left"
+    );
+    let out = run(ctt(&work.db()).args(["files", "--failed", "--format", "json"]));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("corrupt.json.gz"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_queue_is_followed_only_with_a_bucket() {
+    let work = Workspace::new();
+    let out = run(ctt(&work.db()).args(["serve", "--sqs-queue-url", "http://127.0.0.1:1/q"]));
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--follow"),
+        "{}",
+        describe(&out)
+    );
+    let out = run(ctt(&work.db()).args([
+        "serve",
+        "--follow",
+        work.dir.path().to_str().unwrap_or_default(),
+        "--sqs-queue-url",
+        "http://127.0.0.1:1/q",
+    ]));
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("s3://bucket/prefix"),
+        "{}",
+        describe(&out)
+    );
+}
