@@ -60,16 +60,30 @@ pub fn parse_event_time(raw: &str) -> Option<DateTime<Utc>> {
 /// Formats an instant the way CloudTrail writes `eventTime`. On every row of every
 /// answer, so without `strftime` parsing: plain integer formatting.
 pub fn format_event_time(t: DateTime<Utc>) -> String {
+    let mut buffer = [0u8; 20];
+    write_event_time(t, &mut buffer).to_owned()
+}
+
+/// [`format_event_time`] into `buffer`, without allocating; years outside
+/// 0..=9999 are clamped (CloudTrail has none).
+pub fn write_event_time(t: DateTime<Utc>, buffer: &mut [u8; 20]) -> &str {
     use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    fn digits(out: &mut [u8], mut n: u32) {
+        for slot in out.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    let year = t.year().clamp(0, 9999) as u32;
+    *buffer = *b"0000-00-00T00:00:00Z";
+    digits(&mut buffer[0..4], year);
+    digits(&mut buffer[5..7], t.month());
+    digits(&mut buffer[8..10], t.day());
+    digits(&mut buffer[11..13], t.hour());
+    digits(&mut buffer[14..16], t.minute());
+    digits(&mut buffer[17..19], t.second());
+    // Only ASCII digits and separators were written.
+    std::str::from_utf8(buffer).unwrap_or_default()
 }
 
 /// An instant as whole seconds since the Unix epoch (how stores keep event times).

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use ctt_core::query::Cursor;
-use ctt_core::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope, normalise};
+use ctt_core::{EventQuery, EventSummary, GroupBy, NameMatch, ParamFilter, Scope, normalise};
 use serde_json::{Value, json};
 
 use crate::{
@@ -34,6 +34,7 @@ macro_rules! store_conformance_tests {
             catalog_lists_users_services_and_parameters,
             event_detail_returns_the_redacted_record,
             status_reports_totals,
+            json_pages_serialise_the_pages,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
@@ -536,4 +537,65 @@ pub async fn status_reports_totals(store: &dyn EventStore) {
     assert_eq!(status.files_loaded, 2);
     assert_eq!(status.last_file.as_deref(), Some("b.json.gz"));
     assert_eq!(status.last_event_time, Some(at(&t(10, "10:00:01"))));
+}
+
+/// `events_json` writes what serialising `events` writes, byte for byte, with
+/// the same cursor — including strings an attacker chose and absent fields.
+pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
+    load_thirty(store).await;
+    let mut odd = record(
+        "id-odd",
+        &t(5, "10:00:00"),
+        "alucloud001",
+        "ec2",
+        "RunInstances",
+    );
+    odd["userAgent"] = json!("say \"hi\"\n</script><script>alert(1)</script> \u{e9}\u{1F600}\\");
+    odd["errorCode"] = json!("Client.Unauthorized");
+    odd["errorMessage"] = json!("line1\r\nline2\ttab \u{0007}");
+    if let Some(o) = odd.as_object_mut() {
+        o.remove("awsRegion");
+        o.remove("readOnly");
+        o.remove("eventType");
+    }
+    store
+        .load(vec![file(store, "odd.json.gz", vec![odd])])
+        .await
+        .expect("load");
+    let mut by_user = march();
+    by_user.scope = Scope::User("alucloud001".into());
+    for (query, limit) in [(march(), 7), (march(), 1000), (by_user, 3)] {
+        let mut cursor = None;
+        let mut pages = 0;
+        loop {
+            let page = store
+                .events(&query, limit, cursor.as_ref())
+                .await
+                .expect("page");
+            let json = store
+                .events_json(&query, limit, cursor.as_ref())
+                .await
+                .expect("json page");
+            let mut expected = Vec::new();
+            for event in &page.events {
+                serde_json::to_writer(&mut expected, event).expect("serialise");
+                expected.push(b'\n');
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&json.lines),
+                String::from_utf8_lossy(&expected)
+            );
+            assert_eq!(json.events, page.events.len());
+            assert_eq!(json.next, page.next);
+            let array: Vec<EventSummary> =
+                serde_json::from_slice(&json.clone().into_array()).expect("a JSON array");
+            assert_eq!(array, page.events);
+            pages += 1;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert!(pages >= 1);
+    }
 }

@@ -97,6 +97,28 @@ pub struct EventPage {
     pub next: Option<Cursor>,
 }
 
+/// A page of events already serialised: each event's JSON object (as
+/// [`EventSummary`] serialises it) followed by `\n` — NDJSON. JSON escapes every
+/// newline inside strings, so each `\n` byte ends an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPage {
+    pub lines: Vec<u8>,
+    pub events: usize,
+    pub next: Option<Cursor>,
+}
+
+impl JsonPage {
+    /// The events as one JSON array.
+    pub fn into_array(self) -> Vec<u8> {
+        let lines = self.lines.strip_suffix(b"\n").unwrap_or(&self.lines);
+        let mut array = Vec::with_capacity(lines.len() + 2);
+        array.push(b'[');
+        array.extend(lines.iter().map(|&b| if b == b'\n' { b',' } else { b }));
+        array.push(b']');
+        array
+    }
+}
+
 /// A group of `/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupCount {
@@ -184,6 +206,27 @@ pub trait EventStore: Send + Sync {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> StoreResult<EventPage>;
+
+    /// [`events`](Self::events), serialised (pages and exports of the API). The
+    /// default serialises the page; a store may write straight from its rows.
+    async fn events_json(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<JsonPage> {
+        let page = self.events(query, limit, cursor).await?;
+        let mut lines = Vec::with_capacity(page.events.len() * 400);
+        for event in &page.events {
+            serde_json::to_writer(&mut lines, event).map_err(StoreError::backend)?;
+            lines.push(b'\n');
+        }
+        Ok(JsonPage {
+            lines,
+            events: page.events.len(),
+            next: page.next,
+        })
+    }
 
     /// The exact number of matching events.
     async fn count(&self, query: &EventQuery) -> StoreResult<u64>;

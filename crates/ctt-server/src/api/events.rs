@@ -71,12 +71,21 @@ async fn answer(
             request.format,
         ));
     }
+    // Serialised by the store, straight from its rows (same JSON as EventsAnswer).
     let page = state
         .store
-        .events(&request.query, request.limit, request.cursor.as_ref())
+        .events_json(&request.query, request.limit, request.cursor.as_ref())
         .await?;
-    let mut response = Json(EventsAnswer::Events(page.events)).into_response();
-    if let Some(next) = page.next {
+    let next = page.next.clone();
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        page.into_array(),
+    )
+        .into_response();
+    if let Some(next) = next {
         let link = format!(
             "<{}?{}>; rel=\"next\"",
             uri.path(),

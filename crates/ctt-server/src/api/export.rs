@@ -53,28 +53,41 @@ pub fn response(
         if progress.done {
             return Ok::<_, StoreError>(None);
         }
-        let page = progress
-            .store
-            .events(&progress.query, PAGE, progress.cursor.as_ref())
-            .await
-            .inspect_err(|e| tracing::error!(error = %e, "export stopped: the store failed"))?;
-        let mut chunk = Vec::with_capacity(page.events.len() * 300);
+        let mut chunk = Vec::new();
         if !progress.header_written && progress.format == Format::Csv {
             write_csv(&mut chunk, &EventSummary::COLUMNS);
         }
         progress.header_written = true;
-        for event in &page.events {
-            match progress.format {
-                Format::Csv => write_csv(&mut chunk, &event.row()),
-                Format::Ndjson | Format::Json => {
-                    // Serialising plain strings and numbers cannot fail.
-                    let _ = serde_json::to_writer(&mut chunk, event);
-                    chunk.push(b'\n');
+        let next = match progress.format {
+            Format::Csv => {
+                let page = progress
+                    .store
+                    .events(&progress.query, PAGE, progress.cursor.as_ref())
+                    .await
+                    .inspect_err(
+                        |e| tracing::error!(error = %e, "export stopped: the store failed"),
+                    )?;
+                chunk.reserve(page.events.len() * 300);
+                for event in &page.events {
+                    write_csv(&mut chunk, &event.row());
                 }
+                page.next
             }
-        }
-        progress.done = page.next.is_none();
-        progress.cursor = page.next;
+            // NDJSON comes serialised from the store.
+            Format::Ndjson | Format::Json => {
+                let page = progress
+                    .store
+                    .events_json(&progress.query, PAGE, progress.cursor.as_ref())
+                    .await
+                    .inspect_err(
+                        |e| tracing::error!(error = %e, "export stopped: the store failed"),
+                    )?;
+                chunk = page.lines;
+                page.next
+            }
+        };
+        progress.done = next.is_none();
+        progress.cursor = next;
         Ok(Some((Bytes::from(chunk), progress)))
     });
     (

@@ -17,8 +17,9 @@ use ctt_core::{EventQuery, GroupBy};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
-    LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, TokenRecord, TokenStore,
+    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, JsonPage,
+    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, TokenRecord,
+    TokenStore,
 };
 
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -44,6 +45,12 @@ impl Default for SqliteOptions {
         }
     }
 }
+
+/// Reader connections: a page cache of their own, and the file memory-mapped
+/// (up to SQLite's 2 GiB limit) so reading a page is a memory access, not a
+/// `pread` copy.
+const READER_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA mmap_size = 2147418112;";
 
 /// The embedded event store.
 #[derive(Clone)]
@@ -154,7 +161,7 @@ impl Inner {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(StoreError::backend)?;
-        conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536;")
+        conn.execute_batch(READER_PRAGMAS)
             .map_err(StoreError::backend)?;
         query::register_functions(&conn).map_err(StoreError::backend)?;
         Ok(conn)
@@ -207,6 +214,19 @@ impl EventStore for SqliteStore {
         let (query, cursor) = (query.clone(), cursor.cloned());
         self.read(move |conn, indexed| query::events(conn, indexed, &query, limit, cursor.as_ref()))
             .await
+    }
+
+    async fn events_json(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<JsonPage> {
+        let (query, cursor) = (query.clone(), cursor.cloned());
+        self.read(move |conn, indexed| {
+            query::events_json(conn, indexed, &query, limit, cursor.as_ref())
+        })
+        .await
     }
 
     async fn count(&self, query: &EventQuery) -> StoreResult<u64> {

@@ -7,13 +7,13 @@
 
 use ctt_core::params::{candidate_names, has_value};
 use ctt_core::query::Cursor;
-use ctt_core::time::{format_event_time, from_seconds, to_seconds};
+use ctt_core::time::{format_event_time, from_seconds, to_seconds, write_event_time};
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, StoreStatus};
+use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonPage, StoreStatus};
 
 /// Registers `ctt_has_param(record_json, name, value)`.
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
@@ -179,6 +179,110 @@ fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {
         error_message: r.get(12)?,
         read_only: r.get(13)?,
         event_type: r.get(14)?,
+    })
+}
+
+/// [`EventSummary`] borrowed from a row: serialises to the same JSON without
+/// copying a string (a test checks both agree).
+#[derive(serde::Serialize)]
+struct SummaryRef<'a> {
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    #[serde(rename = "eventName")]
+    event_name: &'a str,
+    #[serde(rename = "eventSource")]
+    event_source: &'a str,
+    #[serde(rename = "eventTime")]
+    event_time: &'a str,
+    #[serde(rename = "userIdentity_userName")]
+    user_identity_user_name: &'a str,
+    user: &'a str,
+    service: &'a str,
+    #[serde(rename = "identityType")]
+    identity_type: Option<&'a str>,
+    role: Option<&'a str>,
+    #[serde(rename = "awsRegion")]
+    aws_region: Option<&'a str>,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: Option<&'a str>,
+    #[serde(rename = "userAgent")]
+    user_agent: Option<&'a str>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<&'a str>,
+    #[serde(rename = "errorMessage")]
+    error_message: Option<&'a str>,
+    #[serde(rename = "readOnly")]
+    read_only: Option<bool>,
+    #[serde(rename = "eventType")]
+    event_type: Option<&'a str>,
+}
+
+/// [`events`], written as NDJSON straight from the rows.
+pub fn events_json(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> rusqlite::Result<JsonPage> {
+    let f = build_filter(query, indexed, cursor);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM events {}{} ORDER BY event_time, event_id LIMIT {}",
+        index_hint(query),
+        f.sql,
+        limit as u64 + 1
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(f.values))?;
+    let mut lines = Vec::with_capacity(limit.min(10_000) as usize * 400);
+    let mut events = 0usize;
+    let (mut last_time, mut last_id) = (0, String::new());
+    let mut more = false;
+    while let Some(r) = rows.next()? {
+        if events == limit as usize {
+            more = true;
+            break;
+        }
+        let text = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str()?));
+        let opt = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
+        let seconds: i64 = r.get(1)?;
+        let mut time_buffer = [0u8; 20];
+        let event_time = write_event_time(from_seconds(seconds), &mut time_buffer);
+        let user = text(4)?;
+        let summary = SummaryRef {
+            event_id: text(0)?,
+            event_time,
+            event_name: text(2)?,
+            event_source: text(3)?,
+            user_identity_user_name: user,
+            user,
+            service: text(5)?,
+            identity_type: opt(6)?,
+            role: opt(7)?,
+            aws_region: opt(8)?,
+            source_ip_address: opt(9)?,
+            user_agent: opt(10)?,
+            error_code: opt(11)?,
+            error_message: opt(12)?,
+            read_only: r.get(13)?,
+            event_type: opt(14)?,
+        };
+        serde_json::to_writer(&mut lines, &summary)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        lines.push(b'\n');
+        events += 1;
+        last_time = seconds;
+        last_id.clear();
+        last_id.push_str(summary.event_id);
+    }
+    let next = more.then_some(Cursor {
+        event_time: last_time,
+        event_id: last_id,
+    });
+    Ok(JsonPage {
+        lines,
+        events,
+        next,
     })
 }
 
