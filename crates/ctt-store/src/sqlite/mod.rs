@@ -303,3 +303,89 @@ impl TokenStore for SqliteStore {
         .map_err(|e| StoreError::Task(Box::new(e)))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{file, record};
+    use ctt_core::time::{format_event_time, from_seconds};
+    use ctt_core::{NameMatch, Scope};
+
+    /// Counts that sum `hourly_counts` equal counting every event, whatever the
+    /// range's alignment, scope and role restriction; re-delivered events count once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hourly_counts_equal_counting_every_event() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path().join("counts.db"), SqliteOptions::default())
+            .expect("open");
+        let base = 1_520_000_000i64; // 2018-03-02T14:13:20Z, not on an hour
+        let users = ["alucloud001", "alucloud002", "root"];
+        let mut records = Vec::new();
+        for i in 0..400i64 {
+            let t = base + (i * 7919) % (3 * 86_400);
+            let (source, name) = if i % 3 == 0 {
+                ("s3", "PutObject")
+            } else {
+                ("ec2", "RunInstances")
+            };
+            records.push(record(
+                &format!("id-{i}"),
+                &format_event_time(from_seconds(t)),
+                users[(i % 3) as usize],
+                source,
+                name,
+            ));
+        }
+        let again = records[..50].to_vec();
+        store
+            .load(vec![
+                file(&store, "one.json.gz", records),
+                file(&store, "two.json.gz", again),
+            ])
+            .await
+            .expect("load");
+        let conn = store.inner.take_reader().expect("reader");
+        let hour = 3600;
+        let start = base - base % hour;
+        let ranges = [
+            (start, start + 3 * 86_400),
+            (start + 1, start + 2 * hour - 1),
+            (start + hour, start + 2 * hour - 1),
+            (start + 17, start + hour + 5),
+            (start + 123, start + 456),
+            (base, base + 86_400),
+            (start - 10 * hour, start + 40 * hour + 1),
+        ];
+        let scopes = [
+            Scope::All,
+            Scope::User("alucloud001".into()),
+            Scope::Service("ec2".into()),
+        ];
+        let mut compared = 0;
+        for (from, to) in ranges {
+            for scope in &scopes {
+                for only_user in [None, Some("alucloud001"), Some("root")] {
+                    let mut query = EventQuery::between(from_seconds(from), from_seconds(to));
+                    query.scope = scope.clone();
+                    query.only_user = only_user.map(str::to_owned);
+                    let fast = query::count(&conn, &[], &query).expect("count");
+                    let exact = query::count_exact(&conn, &[], &query).expect("exact");
+                    assert_eq!(fast, exact, "{from}..={to} {scope:?} {only_user:?}");
+                    compared += u64::from(exact > 0);
+                }
+            }
+        }
+        assert!(compared > 20, "most ranges hold events");
+        let mut all =
+            EventQuery::between(from_seconds(start - hour), from_seconds(start + 4 * 86_400));
+        assert_eq!(query::count(&conn, &[], &all).expect("count"), 400);
+        all.event_name = Some(NameMatch {
+            name: "Put".into(),
+            prefix: true,
+        });
+        assert_eq!(
+            query::count(&conn, &[], &all).expect("count"),
+            query::count_exact(&conn, &[], &all).expect("exact")
+        );
+    }
+}

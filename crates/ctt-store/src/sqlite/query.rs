@@ -13,6 +13,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
+use super::write::{HourlyKind, hour_of};
 use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonPage, StoreStatus};
 
 /// Registers `ctt_has_param(record_json, name, value)`.
@@ -318,7 +319,63 @@ pub fn events(
     Ok(EventPage { events, next })
 }
 
+/// The exact count. Without name or parameter conditions, whole hours come from
+/// `hourly_counts` and only the partial hours at either end from the index.
 pub fn count(conn: &Connection, indexed: &[String], query: &EventQuery) -> rusqlite::Result<u64> {
+    let Some((kind, key)) = hourly_scope(query) else {
+        return count_exact(conn, indexed, query);
+    };
+    let (from, to) = (to_seconds(query.from), to_seconds(query.to));
+    let first_hour = hour_of(from.saturating_add(3599));
+    let end_hour = hour_of(to.saturating_add(1));
+    if first_hour >= end_hour {
+        return count_exact(conn, indexed, query);
+    }
+    let mut total: i64 = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(events), 0) FROM hourly_counts
+             WHERE kind = ?1 AND key = ?2 AND hour >= ?3 AND hour < ?4",
+        )?
+        .query_row(
+            rusqlite::params![kind as i64, key, first_hour, end_hour],
+            |r| r.get(0),
+        )?;
+    let mut edge = |from: i64, to: i64| -> rusqlite::Result<()> {
+        if from <= to {
+            let mut part = query.clone();
+            part.from = from_seconds(from);
+            part.to = from_seconds(to);
+            total += count_exact(conn, indexed, &part)? as i64;
+        }
+        Ok(())
+    };
+    edge(from, first_hour - 1)?;
+    edge(end_hour, to)?;
+    Ok(total as u64)
+}
+
+/// The `hourly_counts` series that answers `query`'s count, if one does.
+fn hourly_scope(query: &EventQuery) -> Option<(HourlyKind, &str)> {
+    if query.event_name.is_some() || !query.params.is_empty() {
+        return None;
+    }
+    let user = match (&query.scope, query.only_user.as_deref()) {
+        (Scope::All, None) => return Some((HourlyKind::All, "")),
+        (Scope::Service(service), None) => return Some((HourlyKind::Service, service)),
+        (Scope::All, Some(user)) => user,
+        (Scope::User(user), None) => user.as_str(),
+        (Scope::User(user), Some(only)) if user == only => user.as_str(),
+        _ => return None,
+    };
+    Some((HourlyKind::User, user))
+}
+
+/// The count from the events' index, event by event.
+pub fn count_exact(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+) -> rusqlite::Result<u64> {
     let f = build_filter(query, indexed, None);
     let sql = format!("SELECT count(*) FROM events {}{}", index_hint(query), f.sql);
     let n: i64 = conn

@@ -8,7 +8,8 @@
 //! `(name, value, seq)`. The catalog tables are maintained by the writer; the
 //! ledger (`files`) is written in the same transaction as the file's events.
 //! API tokens (`tokens`, migration 2) are stored as hashes only. Migration 3 drops
-//! `events.file_id`, which nothing read.
+//! `events.file_id`, which nothing read; migration 4 adds `hourly_counts`, events
+//! per hour for all, per user and per service, for fast counts.
 
 use rusqlite::Connection;
 
@@ -105,6 +106,24 @@ CREATE TABLE tokens (
     r#"
 ALTER TABLE events DROP COLUMN file_id;
 "#,
+    // 4: events per hour for everyone (kind 0), each user (1) and each service
+    // (2), kept by the writer: a count over a long period sums hours instead of
+    // walking an index entry per event. Hours are floored (negative times too).
+    r#"
+CREATE TABLE hourly_counts (
+    kind   INTEGER NOT NULL,
+    key    TEXT NOT NULL,
+    hour   INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (kind, key, hour)
+) WITHOUT ROWID;
+INSERT INTO hourly_counts
+    SELECT 0, '', event_time - (event_time % 3600 + 3600) % 3600, count(*) FROM events GROUP BY 3;
+INSERT INTO hourly_counts
+    SELECT 1, user, event_time - (event_time % 3600 + 3600) % 3600, count(*) FROM events GROUP BY 2, 3;
+INSERT INTO hourly_counts
+    SELECT 2, service, event_time - (event_time % 3600 + 3600) % 3600, count(*) FROM events GROUP BY 2, 3;
+"#,
 ];
 
 /// The indexes of `events` that only queries need (the load needs only
@@ -190,6 +209,56 @@ mod tests {
             .expect("tokens table");
         assert_eq!(tokens, 0);
         assert_eq!(migrate(&mut conn).expect("migrate again"), Ok(VERSION));
+    }
+
+    #[test]
+    fn migration_4_counts_the_events_already_stored_by_hour() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for (index, sql) in MIGRATIONS.iter().take(3).enumerate() {
+            conn.execute_batch(sql).expect("migration");
+            conn.pragma_update(None, "user_version", index as i64 + 1)
+                .expect("version");
+        }
+        for (id, time, user, service) in [
+            ("a", 7200, "alice", "ec2"),
+            ("b", 7201, "alice", "s3"),
+            ("c", 10799, "bob", "ec2"),
+            ("d", 10800, "bob", "ec2"),
+            ("e", -1, "carol", "iam"),
+        ] {
+            conn.execute(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user, record)
+                 VALUES (?1, ?2, 'X', 'x.amazonaws.com', ?4, ?3, '{}')",
+                rusqlite::params![id, time, user, service],
+            )
+            .expect("insert");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(3));
+        let rows: Vec<(i64, String, i64, i64)> = conn
+            .prepare("SELECT kind, key, hour, events FROM hourly_counts ORDER BY 1, 2, 3")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let expected = [
+            (0, "", -3600, 1),
+            (0, "", 7200, 3),
+            (0, "", 10800, 1),
+            (1, "alice", 7200, 2),
+            (1, "bob", 7200, 1),
+            (1, "bob", 10800, 1),
+            (1, "carol", -3600, 1),
+            (2, "ec2", 7200, 2),
+            (2, "ec2", 10800, 1),
+            (2, "iam", -3600, 1),
+            (2, "s3", 7200, 1),
+        ];
+        let expected: Vec<(i64, String, i64, i64)> = expected
+            .iter()
+            .map(|(k, key, h, n)| (*k, (*key).to_owned(), *h, *n))
+            .collect();
+        assert_eq!(rows, expected);
     }
 
     fn index_names(conn: &Connection) -> Vec<String> {

@@ -32,6 +32,19 @@ pub fn indexed_parameters(conn: &Connection, wanted: &[String]) -> rusqlite::Res
     Ok(wanted.to_vec())
 }
 
+/// The `kind` column of `hourly_counts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HourlyKind {
+    All = 0,
+    User = 1,
+    Service = 2,
+}
+
+/// The start of the hour holding `t` (seconds; floored, negative times too).
+pub fn hour_of(t: i64) -> i64 {
+    t.div_euclid(3600) * 3600
+}
+
 #[derive(Default)]
 struct CatalogDelta {
     events: u64,
@@ -66,6 +79,7 @@ pub fn load(
     let mut results = Vec::with_capacity(files.len());
     let mut users: HashMap<&str, CatalogDelta> = HashMap::new();
     let mut services: HashMap<&str, CatalogDelta> = HashMap::new();
+    let mut hourly: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
     {
         let mut upsert_file = tx.prepare_cached(
             "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
@@ -131,6 +145,14 @@ pub fn load(
                 }
                 users.entry(e.user.as_str()).or_default().add(t);
                 services.entry(e.service.as_str()).or_default().add(t);
+                let hour = hour_of(t);
+                for key in [
+                    (HourlyKind::All, "", hour),
+                    (HourlyKind::User, e.user.as_str(), hour),
+                    (HourlyKind::Service, e.service.as_str(), hour),
+                ] {
+                    *hourly.entry(key).or_default() += 1;
+                }
             }
             // The ledger entry, with its final counts, in the events' transaction.
             upsert_file.execute(params![
@@ -163,6 +185,15 @@ pub fn load(
             for (name, d) in deltas {
                 upsert.execute(params![name, d.events as i64, d.first, d.last])?;
             }
+        }
+    }
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO hourly_counts (kind, key, hour, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, key, hour) DO UPDATE SET events = events + excluded.events",
+        )?;
+        for ((kind, key, hour), n) in &hourly {
+            upsert.execute(params![*kind as i64, key, hour, n])?;
         }
     }
     tx.commit()?;
