@@ -83,6 +83,7 @@ impl SqliteStore {
                  PRAGMA busy_timeout = 10000;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA wal_autocheckpoint = 8192;
+                 PRAGMA mmap_size = 2147418112;
                  PRAGMA cache_size = -{};",
                 options.cache_mib as i64 * 1024
             ))
