@@ -6,6 +6,7 @@
 //! every source.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::NaiveDate;
 
@@ -131,49 +132,136 @@ pub struct LocalSource;
 impl LocalSource {
     /// Lists the files under each path (folders recursively), in key order,
     /// keeping those whose key date lies in `from..=to`.
+    ///
+    /// Listing is mostly system calls: the top of each tree is read first, then
+    /// its folders (CloudTrail's months or days) are walked on several threads.
     pub fn list(
         paths: &[PathBuf],
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<SourceFile>, SourceError> {
         let mut files = Vec::new();
+        let mut folders = Vec::new();
         for root in paths {
             // Entries are joined to their root: an absolute root makes absolute keys.
             let root = std::path::absolute(root).unwrap_or_else(|_| root.clone());
-            for entry in walkdir::WalkDir::new(&root).follow_links(true) {
-                let entry = entry.map_err(|e| SourceError::List {
-                    location: root.display().to_string(),
-                    source: Box::new(e),
-                })?;
-                if !entry.file_type().is_file() {
-                    continue;
+            let mut level = vec![root];
+            for _ in 0..SPLIT_DEPTH {
+                if level.len() >= SPLIT_FOLDERS {
+                    break;
                 }
-                let key = entry.path().to_string_lossy().into_owned();
-                if !in_date_range(&key, from, to) {
-                    continue;
+                let mut next = Vec::new();
+                for path in level {
+                    let meta = std::fs::metadata(&path).map_err(|e| list_error(&path, e))?;
+                    if !meta.is_dir() {
+                        files.extend(source_file(&path, &meta, from, to));
+                        continue;
+                    }
+                    let entries = std::fs::read_dir(&path).map_err(|e| list_error(&path, e))?;
+                    for entry in entries {
+                        next.push(entry.map_err(|e| list_error(&path, e))?.path());
+                    }
                 }
-                let meta = entry.metadata().map_err(|e| SourceError::List {
-                    location: key.clone(),
-                    source: Box::new(e),
-                })?;
-                let modified = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
-                files.push(SourceFile {
-                    kind: classify(&key),
-                    size: meta.len(),
-                    version: format!("{}:{modified}", meta.len()),
-                    key,
-                });
+                level = next;
             }
+            folders.extend(level);
+        }
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8);
+        let walked: Vec<Result<Vec<SourceFile>, SourceError>> = std::thread::scope(|scope| {
+            let walkers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut found = Vec::new();
+                        while let Some(folder) = folders.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            walk(folder, from, to, &mut found)?;
+                        }
+                        Ok(found)
+                    })
+                })
+                .collect();
+            walkers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        Err(SourceError::List {
+                            location: "a listing thread".to_owned(),
+                            source: Box::new(std::io::Error::other("panicked")),
+                        })
+                    })
+                })
+                .collect()
+        });
+        for part in walked {
+            files.extend(part?);
         }
         // Sorting once is much cheaper than sorting every folder by name.
         files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         files.dedup_by(|a, b| a.key == b.key);
         Ok(files)
     }
+}
+
+/// Folders are split until this many are found…
+const SPLIT_FOLDERS: usize = 64;
+/// …or this deep (CloudTrail: `AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM`).
+const SPLIT_DEPTH: usize = 6;
+
+fn list_error(
+    path: &std::path::Path,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> SourceError {
+    SourceError::List {
+        location: path.display().to_string(),
+        source: Box::new(error),
+    }
+}
+
+/// Everything under `root` (a file or a folder), into `found`.
+fn walk(
+    root: &std::path::Path,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    found: &mut Vec<SourceFile>,
+) -> Result<(), SourceError> {
+    for entry in walkdir::WalkDir::new(root).follow_links(true) {
+        let entry = entry.map_err(|e| list_error(root, e))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let meta = entry.metadata().map_err(|e| list_error(entry.path(), e))?;
+        found.extend(source_file(entry.path(), &meta, from, to));
+    }
+    Ok(())
+}
+
+/// The file at `path`, if its key date lies in `from..=to`.
+fn source_file(
+    path: &std::path::Path,
+    meta: &std::fs::Metadata,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Option<SourceFile> {
+    if !meta.is_file() {
+        return None;
+    }
+    let key = path.to_string_lossy().into_owned();
+    if !in_date_range(&key, from, to) {
+        return None;
+    }
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    Some(SourceFile {
+        kind: classify(&key),
+        size: meta.len(),
+        version: format!("{}:{modified}", meta.len()),
+        key,
+    })
 }
 
 impl Source for LocalSource {
@@ -235,5 +323,42 @@ mod tests {
         assert!(!in_date_range(LOG, d("2018-03-02"), None));
         assert!(!in_date_range(LOG, None, d("2018-02-28")));
         assert!(in_date_range("events.json", d("2018-03-02"), None));
+    }
+
+    #[test]
+    fn lists_deep_trees_on_several_threads_like_one_walk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        std::fs::write(root.join("top.json.gz"), b"x").expect("write");
+        for day in 1..=28 {
+            for region in ["us-east-1", "eu-west-1", "ap-south-1"] {
+                let folder = root.join(format!(
+                    "AWSLogs/111122223333/CloudTrail/{region}/2018/02/{day:02}"
+                ));
+                std::fs::create_dir_all(&folder).expect("mkdir");
+                let name =
+                    format!("111122223333_CloudTrail_{region}_201802{day:02}T1005Z_abc.json.gz");
+                std::fs::write(folder.join(name), b"xy").expect("write");
+            }
+        }
+        std::fs::create_dir_all(root.join("empty/a/b")).expect("mkdir");
+        let mut expected: Vec<String> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .collect();
+        expected.sort();
+        let listed = LocalSource::list(&[root.to_path_buf(), root.join("top.json.gz")], None, None)
+            .expect("list");
+        let keys: Vec<&str> = listed.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, expected, "every file once, in key order");
+        assert_eq!(listed.len(), 28 * 3 + 1);
+        assert!(listed.iter().all(|f| f.size >= 1 && !f.version.is_empty()));
+        let february_2nd = NaiveDate::from_ymd_opt(2018, 2, 2);
+        let one_day =
+            LocalSource::list(&[root.to_path_buf()], february_2nd, february_2nd).expect("list");
+        // The three files of that day, and the one whose key holds no date.
+        assert_eq!(one_day.len(), 4, "{one_day:?}");
     }
 }
