@@ -99,10 +99,15 @@ impl Moto {
             parent = std::process::id(),
             log = log.display(),
         );
+        // No inherited stdout/stderr: a caller reading this process's output
+        // until it closes (a benchmark script) must not wait for the watchdog,
+        // which outlives this process until it is reaped.
         let mut watchdog = Command::new("sh")
             .arg("-c")
             .arg(script)
             .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .map_err(EmulatorError::Spawn)?;
         let mut moto = Moto {
