@@ -22,6 +22,7 @@ use ctt_store::{
     EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LedgerFilter, LoadedFile,
     StoreError,
 };
+use thread_priority::{ThreadPriority, set_current_thread_priority};
 use tokio::sync::mpsc;
 
 use crate::read::{self, DEFAULT_MAX_FILE_BYTES};
@@ -163,6 +164,12 @@ async fn load(
         );
         let (source, options) = (Arc::clone(&source), options.clone());
         workers.push(std::thread::spawn(move || {
+            // The single writer is the load's critical path: when it is ready to
+            // run, it runs, and the parsing threads take the rest of the CPU.
+            // (Lowering a thread's own priority needs no privilege.)
+            if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+                tracing::debug!(error = %e, "cannot lower a parsing thread's priority");
+            }
             let mut seen = HashSet::new();
             while let Some(file) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let loaded = process_file(source.as_ref(), file, &options, &indexed, &mut seen);

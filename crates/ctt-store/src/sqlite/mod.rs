@@ -275,11 +275,27 @@ impl EventStore for SqliteStore {
     }
 
     async fn begin_bulk_load(&self) -> StoreResult<bool> {
-        self.write(schema::drop_query_indexes_if_empty).await
+        self.write(|conn| {
+            let deferred = schema::drop_query_indexes_if_empty(conn)?;
+            if deferred {
+                // The first load of a store does not wait for the disk at each
+                // checkpoint: a killed load loses nothing (the OS has the
+                // writes; tested), only a power loss during it could, and the
+                // store held nothing before. end_bulk_load syncs it all.
+                conn.execute_batch("PRAGMA synchronous = OFF;")?;
+            }
+            Ok(deferred)
+        })
+        .await
     }
 
     async fn end_bulk_load(&self) -> StoreResult<()> {
-        self.write(|conn| schema::build_query_indexes(conn)).await
+        self.write(|conn| {
+            schema::build_query_indexes(conn)?;
+            conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        })
+        .await
     }
 }
 
