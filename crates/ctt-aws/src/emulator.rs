@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use ctt_ingest::error_chain;
 
 /// The variable naming a running moto server (`http://127.0.0.1:PORT`).
 pub const MOTO_URL_VARIABLE: &str = "CTT_TEST_MOTO_URL";
@@ -262,15 +263,4 @@ pub fn unique_name(prefix: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed),
         fastrand::u32(..)
     )
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use ctt_ingest::error_chain;
 
 use crate::notification::load::{ObjectLoader, ObjectOutcome};
 use crate::notification::{ObjectRef, objects_of_message};
@@ -228,16 +229,4 @@ impl QueueFollower {
         }
         Ok(out.successful().len())
     }
-}
-
-/// `error: cause: cause`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

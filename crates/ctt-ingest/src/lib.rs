@@ -11,6 +11,6 @@ pub mod read;
 pub mod report;
 pub mod source;
 
-pub use pipeline::{IngestOptions, Observer, ingest};
+pub use pipeline::{IngestOptions, Observer, error_chain, ingest};
 pub use report::IngestReport;
 pub use source::{FileKind, LocalSource, Source, SourceError, SourceFile};

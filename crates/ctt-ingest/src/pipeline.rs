@@ -408,8 +408,9 @@ pub fn process_file(
     }
 }
 
-/// `error: cause: cause`, for ledger reasons.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// `error: cause: cause`: an error and its sources on one line, for ledger
+/// reasons and logs.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

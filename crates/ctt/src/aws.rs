@@ -82,6 +82,17 @@ pub async fn create_store(settings: &Settings, uri: &str) -> anyhow::Result<Crea
         .with_context(|| format!("cannot create store {parsed}"))
 }
 
+/// An S3 source fetching [`S3_FETCH_CONCURRENCY`] objects at a time, with the
+/// configured size limit.
+fn s3_source(settings: &Settings, sdk: &aws_config::SdkConfig) -> S3Source {
+    S3Source::new(
+        s3::client(sdk, None),
+        tokio::runtime::Handle::current(),
+        S3_FETCH_CONCURRENCY,
+    )
+    .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024))
+}
+
 /// An S3 source, and the files of `locations` for `from..=to`.
 pub async fn s3_files(
     settings: &Settings,
@@ -90,12 +101,7 @@ pub async fn s3_files(
     to: Option<NaiveDate>,
 ) -> anyhow::Result<(S3Source, Vec<SourceFile>)> {
     let sdk = sdk_config(&flags(settings)).await?;
-    let source = S3Source::new(
-        s3::client(&sdk, None),
-        tokio::runtime::Handle::current(),
-        S3_FETCH_CONCURRENCY,
-    )
-    .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024));
+    let source = s3_source(settings, &sdk);
     let mut files = Vec::new();
     for location in locations {
         files.extend(
@@ -119,12 +125,7 @@ pub async fn s3_follower(
 ) -> anyhow::Result<(S3Source, S3Follower)> {
     let location: S3Uri = location.parse()?;
     let sdk = sdk_config(&flags(settings)).await?;
-    let source = S3Source::new(
-        s3::client(&sdk, None),
-        tokio::runtime::Handle::current(),
-        S3_FETCH_CONCURRENCY,
-    )
-    .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024));
+    let source = s3_source(settings, &sdk);
     Ok((source.clone(), S3Follower::new(source, location)))
 }
 
@@ -188,12 +189,7 @@ pub async fn sqs_follower(
 ) -> anyhow::Result<QueueFollower> {
     let location: S3Uri = location.parse()?;
     let sdk = sdk_config(&flags(settings)).await?;
-    let source = S3Source::new(
-        s3::client(&sdk, None),
-        tokio::runtime::Handle::current(),
-        S3_FETCH_CONCURRENCY,
-    )
-    .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024));
+    let source = s3_source(settings, &sdk);
     let loader = ObjectLoader::new(store.clone(), source, options);
     Ok(
         QueueFollower::new(ctt_aws::sqs::client(&sdk), queue_url, location, loader).with_wait(

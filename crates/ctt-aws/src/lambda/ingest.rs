@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
-use ctt_ingest::IngestOptions;
+use ctt_ingest::{IngestOptions, error_chain};
 use ctt_store::EventStore;
 use serde_json::{Value, json};
 
@@ -95,16 +95,4 @@ impl IngestHandler {
             }
         }
     }
-}
-
-/// `error: cause: cause`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

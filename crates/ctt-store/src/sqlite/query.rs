@@ -162,25 +162,26 @@ const SUMMARY_COLUMNS: &str = "event_id, event_time, event_name, event_source, u
      read_only, event_type";
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {
-    let user: String = r.get(4)?;
-    Ok(EventSummary {
-        event_id: r.get(0)?,
-        event_time: format_event_time(from_seconds(r.get(1)?)),
-        event_name: r.get(2)?,
-        event_source: r.get(3)?,
-        user_identity_user_name: user.clone(),
-        user,
-        service: r.get(5)?,
-        identity_type: r.get(6)?,
-        role: r.get(7)?,
-        aws_region: r.get(8)?,
-        source_ip_address: r.get(9)?,
-        user_agent: r.get(10)?,
-        error_code: r.get(11)?,
-        error_message: r.get(12)?,
-        read_only: r.get(13)?,
-        event_type: r.get(14)?,
-    })
+    let mut time = [0u8; 20];
+    Ok(SummaryRef::read(r, &mut time)?.to_owned())
+}
+
+/// The statement of one page: [`SUMMARY_COLUMNS`] in answer order, one row more
+/// than `limit` (to know whether another page follows), and its parameters.
+fn page_statement(
+    query: &EventQuery,
+    indexed: &[String],
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> (String, Vec<SqlValue>) {
+    let f = build_filter(query, indexed, cursor);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM events {}{} ORDER BY event_time, event_id LIMIT {}",
+        index_hint(query),
+        f.sql,
+        limit as u64 + 1
+    );
+    (sql, f.values)
 }
 
 /// [`EventSummary`] borrowed from a row: serialises to the same JSON without
@@ -218,41 +219,15 @@ struct SummaryRef<'a> {
     event_type: Option<&'a str>,
 }
 
-/// [`events`], written as NDJSON straight from the rows.
-pub fn events_json(
-    conn: &Connection,
-    indexed: &[String],
-    query: &EventQuery,
-    limit: u32,
-    cursor: Option<&Cursor>,
-) -> rusqlite::Result<JsonPage> {
-    let f = build_filter(query, indexed, cursor);
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM events {}{} ORDER BY event_time, event_id LIMIT {}",
-        index_hint(query),
-        f.sql,
-        limit as u64 + 1
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(f.values))?;
-    let mut lines = Vec::with_capacity(limit.min(10_000) as usize * 400);
-    let mut events = 0usize;
-    let (mut last_time, mut last_id) = (0, String::new());
-    let mut more = false;
-    while let Some(r) = rows.next()? {
-        if events == limit as usize {
-            more = true;
-            break;
-        }
+impl<'a> SummaryRef<'a> {
+    /// The [`SUMMARY_COLUMNS`] of `r`, borrowed; `time` receives `eventTime`.
+    fn read(r: &'a Row<'_>, time: &'a mut [u8; 20]) -> rusqlite::Result<Self> {
         let text = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str()?));
         let opt = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
-        let seconds: i64 = r.get(1)?;
-        let mut time_buffer = [0u8; 20];
-        let event_time = write_event_time(from_seconds(seconds), &mut time_buffer);
         let user = text(4)?;
-        let summary = SummaryRef {
+        Ok(Self {
             event_id: text(0)?,
-            event_time,
+            event_time: write_event_time(from_seconds(r.get(1)?), time),
             event_name: text(2)?,
             event_source: text(3)?,
             user_identity_user_name: user,
@@ -267,12 +242,59 @@ pub fn events_json(
             error_message: opt(12)?,
             read_only: r.get(13)?,
             event_type: opt(14)?,
-        };
+        })
+    }
+
+    fn to_owned(&self) -> EventSummary {
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        EventSummary {
+            event_id: self.event_id.to_owned(),
+            event_time: self.event_time.to_owned(),
+            event_name: self.event_name.to_owned(),
+            event_source: self.event_source.to_owned(),
+            user_identity_user_name: self.user_identity_user_name.to_owned(),
+            user: self.user.to_owned(),
+            service: self.service.to_owned(),
+            identity_type: owned(self.identity_type),
+            role: owned(self.role),
+            aws_region: owned(self.aws_region),
+            source_ip_address: owned(self.source_ip_address),
+            user_agent: owned(self.user_agent),
+            error_code: owned(self.error_code),
+            error_message: owned(self.error_message),
+            read_only: self.read_only,
+            event_type: owned(self.event_type),
+        }
+    }
+}
+
+/// [`events`], written as NDJSON straight from the rows.
+pub fn events_json(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    limit: u32,
+    cursor: Option<&Cursor>,
+) -> rusqlite::Result<JsonPage> {
+    let (sql, values) = page_statement(query, indexed, limit, cursor);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut lines = Vec::with_capacity(limit.min(10_000) as usize * 400);
+    let mut events = 0usize;
+    let (mut last_time, mut last_id) = (0, String::new());
+    let mut more = false;
+    while let Some(r) = rows.next()? {
+        if events == limit as usize {
+            more = true;
+            break;
+        }
+        let mut time = [0u8; 20];
+        let summary = SummaryRef::read(r, &mut time)?;
         serde_json::to_writer(&mut lines, &summary)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         lines.push(b'\n');
         events += 1;
-        last_time = seconds;
+        last_time = r.get(1)?;
         last_id.clear();
         last_id.push_str(summary.event_id);
     }
@@ -294,16 +316,10 @@ pub fn events(
     limit: u32,
     cursor: Option<&Cursor>,
 ) -> rusqlite::Result<EventPage> {
-    let f = build_filter(query, indexed, cursor);
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM events {}{} ORDER BY event_time, event_id LIMIT {}",
-        index_hint(query),
-        f.sql,
-        limit as u64 + 1
-    );
+    let (sql, values) = page_statement(query, indexed, limit, cursor);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut events = stmt
-        .query_map(params_from_iter(f.values), summary_row)?
+        .query_map(params_from_iter(values), summary_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let next = if events.len() > limit as usize {
         events.truncate(limit as usize);
