@@ -343,8 +343,10 @@ mod tests {
         assert_eq!(count_records(&two, 1 << 20).ok(), Some(3));
         let mut same = gzip(ndjson_b);
         same.extend(gzip(ndjson_b));
+        // Members repeating the first byte for byte are read once (their
+        // records are the same events; the trailer check cannot tell them apart).
         let raw = decompress(&same, 1 << 20).expect("decompress");
-        assert!(raw.len() == ndjson_b.len() || raw.len() == 2 * ndjson_b.len());
+        assert_eq!(&raw[..], &ndjson_b[..]);
         for single in [&a[..], &b[..]] {
             let compressed = gzip(single);
             let raw = decompress(&compressed, 1 << 20).expect("decompress");

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
+use ctt_aws::AwsOptions;
 use ctt_aws::lambda::LambdaSettings;
 use ctt_aws::lambda::api::{self, ApiHandler};
-use ctt_aws::{AwsOptions, DynamoOptions, DynamoStore};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -15,15 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = LambdaSettings::from_env()?;
     let (auth, config) = api::settings_from_lookup(|name| std::env::var(name).ok())?;
     let sdk = ctt_aws::config::load(&AwsOptions::default()).await;
-    let store = DynamoStore::open(
-        &sdk,
-        &settings.table,
-        None,
-        DynamoOptions {
-            indexed_parameters: settings.indexed_parameters.clone(),
-        },
-    )
-    .await?;
+    let store = settings.open_store(&sdk).await?;
     let handler = ApiHandler::new(Arc::new(store), auth, config)?;
     lambda_http::run(handler.service()).await
 }

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use ctt_aws::AwsOptions;
 use ctt_aws::lambda::LambdaSettings;
 use ctt_aws::lambda::ingest::IngestHandler;
 use ctt_aws::s3::{self, S3Source};
-use ctt_aws::{AwsOptions, DynamoOptions, DynamoStore};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -19,15 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     ctt_aws::lambda::init_logging();
     let settings = LambdaSettings::from_env()?;
     let sdk = ctt_aws::config::load(&AwsOptions::default()).await;
-    let store = DynamoStore::open(
-        &sdk,
-        &settings.table,
-        None,
-        DynamoOptions {
-            indexed_parameters: settings.indexed_parameters.clone(),
-        },
-    )
-    .await?;
+    let store = settings.open_store(&sdk).await?;
     let source = S3Source::new(
         s3::client(&sdk, None),
         tokio::runtime::Handle::current(),

@@ -32,6 +32,18 @@ pub struct LambdaSettings {
 }
 
 impl LambdaSettings {
+    /// The DynamoDB store these settings name, through `sdk` (both functions'
+    /// cold start).
+    pub async fn open_store(
+        &self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<crate::DynamoStore, ctt_store::StoreError> {
+        let options = crate::DynamoOptions {
+            indexed_parameters: self.indexed_parameters.clone(),
+        };
+        crate::DynamoStore::open(sdk, &self.table, None, options).await
+    }
+
     /// Reads the settings through `lookup` (`std::env::var`, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let table = lookup("CTT_TABLE")
