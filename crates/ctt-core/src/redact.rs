@@ -31,9 +31,17 @@ pub const SECRET_NAME_SUFFIXES: &[&str] = &[
 
 /// Whether a field of this name holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
-    SECRET_NAME_SUFFIXES
-        .iter()
-        .any(|suffix| ends_with_folded(name, suffix))
+    // Runs on every key of every record: most names are rejected by their last
+    // significant letter alone, which every suffix ends with one of.
+    let last = name
+        .bytes()
+        .rev()
+        .find(|b| *b != b'_' && *b != b'-')
+        .map(|b| b.to_ascii_lowercase());
+    matches!(last, Some(b'n' | b'y' | b'd' | b'g' | b't'))
+        && SECRET_NAME_SUFFIXES
+            .iter()
+            .any(|suffix| ends_with_folded(name, suffix))
 }
 
 /// Whether `name`, lower-cased and without `_`/`-`, ends with `suffix` (ASCII,
@@ -75,6 +83,17 @@ pub fn redact(record: &mut Value) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_secret_suffix_passes_the_last_letter_check() {
+        for suffix in SECRET_NAME_SUFFIXES {
+            assert!(is_secret_name(suffix), "{suffix}");
+            assert!(is_secret_name(&suffix.to_uppercase()), "{suffix}");
+            assert!(is_secret_name(&format!("x_{suffix}__")), "{suffix}");
+        }
+        assert!(!is_secret_name("eventName"));
+        assert!(!is_secret_name(""));
+    }
 
     #[test]
     fn redacts_sts_credentials_but_keeps_the_access_key_id() {

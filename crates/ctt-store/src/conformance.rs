@@ -537,6 +537,30 @@ pub async fn status_reports_totals(store: &dyn EventStore) {
     assert_eq!(status.files_loaded, 2);
     assert_eq!(status.last_file.as_deref(), Some("b.json.gz"));
     assert_eq!(status.last_event_time, Some(at(&t(10, "10:00:01"))));
+
+    // A failed file counts as failed; read again successfully, it moves to loaded.
+    let mut bad = file(store, "c.json.gz", Vec::new());
+    bad.entry.outcome = FileOutcome::Failed;
+    bad.entry.reason = Some("corrupt gzip".to_owned());
+    store.load(vec![bad]).await.expect("load failed");
+    let status = store.status().await.expect("status");
+    assert_eq!((status.files_loaded, status.files_failed), (2, 1));
+    let good = file(
+        store,
+        "c.json.gz",
+        vec![record(
+            "id-c",
+            &t(11, "09:00:00"),
+            "alucloud007",
+            "s3",
+            "ListBuckets",
+        )],
+    );
+    store.load(vec![good]).await.expect("load again");
+    let status = store.status().await.expect("status");
+    assert_eq!((status.files_loaded, status.files_failed), (3, 0));
+    assert_eq!(status.events, 31);
+    assert_eq!(status.last_event_time, Some(at(&t(11, "09:00:00"))));
 }
 
 /// `events_json` writes what serialising `events` writes, byte for byte, with

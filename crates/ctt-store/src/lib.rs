@@ -65,7 +65,9 @@ impl IndexedEvent {
         Self {
             event,
             params,
-            record_json: record.to_string(),
+            // Straight into a buffer: `to_string` would go through `fmt::Write`.
+            record_json: serde_json::to_string(&record)
+                .expect("a JSON value always serialises (its keys are strings)"),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! The scope picks the index (user+time, service+time, or eventName+time, else
 //! time); every other condition narrows the range. A parameter is answered from
 //! its typed column, from `event_params` when indexed, or else by
-//! `ctt_has_param(record, name, value)` on the stored record — exact either way.
+//! `ctt_has_param(record, name, value)` on the stored record (table `records`) —
+//! exact either way.
 
 use ctt_core::params::{candidate_names, has_value};
 use ctt_core::query::Cursor;
@@ -132,7 +133,10 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                     "seq IN (SELECT seq FROM event_params WHERE name = ? AND value = ?)".to_owned(),
                 );
             } else {
-                alternatives.push("ctt_has_param(record, ?, ?)".to_owned());
+                alternatives.push(
+                    "ctt_has_param((SELECT record FROM records r WHERE r.seq = events.seq), ?, ?)"
+                        .to_owned(),
+                );
             }
             values.extend([SqlValue::Text(name), text(&param.value)]);
         }
@@ -184,38 +188,24 @@ fn page_statement(
     (sql, f.values)
 }
 
-/// [`EventSummary`] borrowed from a row: serialises to the same JSON without
-/// copying a string (a test checks both agree).
-#[derive(serde::Serialize)]
+/// [`EventSummary`] borrowed from a row: written as the same JSON without
+/// copying a string (the conformance suite checks both agree byte for byte).
 struct SummaryRef<'a> {
-    #[serde(rename = "eventID")]
     event_id: &'a str,
-    #[serde(rename = "eventName")]
     event_name: &'a str,
-    #[serde(rename = "eventSource")]
     event_source: &'a str,
-    #[serde(rename = "eventTime")]
     event_time: &'a str,
-    #[serde(rename = "userIdentity_userName")]
     user_identity_user_name: &'a str,
     user: &'a str,
     service: &'a str,
-    #[serde(rename = "identityType")]
     identity_type: Option<&'a str>,
     role: Option<&'a str>,
-    #[serde(rename = "awsRegion")]
     aws_region: Option<&'a str>,
-    #[serde(rename = "sourceIPAddress")]
     source_ip_address: Option<&'a str>,
-    #[serde(rename = "userAgent")]
     user_agent: Option<&'a str>,
-    #[serde(rename = "errorCode")]
     error_code: Option<&'a str>,
-    #[serde(rename = "errorMessage")]
     error_message: Option<&'a str>,
-    #[serde(rename = "readOnly")]
     read_only: Option<bool>,
-    #[serde(rename = "eventType")]
     event_type: Option<&'a str>,
 }
 
@@ -245,6 +235,46 @@ impl<'a> SummaryRef<'a> {
         })
     }
 
+    /// Writes what `serde_json` writes for [`EventSummary`]: the same keys in
+    /// the same order, `null` for absent values, the same escaping. The keys are
+    /// constants, so only values are scanned for characters to escape.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let fields: [(&[u8], Option<&str>); 7] = [
+            (br#"{"eventID":"#, Some(self.event_id)),
+            (br#","eventName":"#, Some(self.event_name)),
+            (br#","eventSource":"#, Some(self.event_source)),
+            (br#","eventTime":"#, Some(self.event_time)),
+            (
+                br#","userIdentity_userName":"#,
+                Some(self.user_identity_user_name),
+            ),
+            (br#","user":"#, Some(self.user)),
+            (br#","service":"#, Some(self.service)),
+        ];
+        let optional: [(&[u8], Option<&str>); 7] = [
+            (br#","identityType":"#, self.identity_type),
+            (br#","role":"#, self.role),
+            (br#","awsRegion":"#, self.aws_region),
+            (br#","sourceIPAddress":"#, self.source_ip_address),
+            (br#","userAgent":"#, self.user_agent),
+            (br#","errorCode":"#, self.error_code),
+            (br#","errorMessage":"#, self.error_message),
+        ];
+        for (key, value) in fields.iter().chain(&optional) {
+            out.extend_from_slice(key);
+            json_value(out, *value);
+        }
+        out.extend_from_slice(br#","readOnly":"#);
+        out.extend_from_slice(match self.read_only {
+            Some(true) => b"true",
+            Some(false) => b"false",
+            None => b"null",
+        });
+        out.extend_from_slice(br#","eventType":"#);
+        json_value(out, self.event_type);
+        out.push(b'}');
+    }
+
     fn to_owned(&self) -> EventSummary {
         let owned = |s: Option<&str>| s.map(str::to_owned);
         EventSummary {
@@ -268,6 +298,27 @@ impl<'a> SummaryRef<'a> {
     }
 }
 
+/// A JSON string or `null`, as `serde_json` writes it: copied whole when no
+/// character needs escaping (the usual case), else escaped by `serde_json`.
+fn json_value(out: &mut Vec<u8>, value: Option<&str>) {
+    let Some(s) = value else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    // No early exit, so the check vectorises; strings here are short.
+    let plain = s.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, s).expect("writing JSON to a Vec cannot fail");
+    }
+}
+
 /// [`events`], written as NDJSON straight from the rows.
 pub fn events_json(
     conn: &Connection,
@@ -279,7 +330,7 @@ pub fn events_json(
     let (sql, values) = page_statement(query, indexed, limit, cursor);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
-    let mut lines = Vec::with_capacity(limit.min(10_000) as usize * 400);
+    let mut lines = Vec::with_capacity(limit.min(10_000) as usize * 512);
     let mut events = 0usize;
     let (mut last_time, mut last_id) = (0, String::new());
     let mut more = false;
@@ -290,8 +341,7 @@ pub fn events_json(
         }
         let mut time = [0u8; 20];
         let summary = SummaryRef::read(r, &mut time)?;
-        serde_json::to_writer(&mut lines, &summary)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        summary.write_json(&mut lines);
         lines.push(b'\n');
         events += 1;
         last_time = r.get(1)?;
@@ -438,7 +488,9 @@ pub fn stats(
 
 pub fn event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<EventDetail>> {
     conn.query_row(
-        &format!("SELECT {SUMMARY_COLUMNS}, record FROM events WHERE event_id = ?1"),
+        &format!(
+            "SELECT {SUMMARY_COLUMNS}, record FROM events JOIN records USING (seq) WHERE event_id = ?1"
+        ),
         [event_id],
         |r| {
             let record: String = r.get(15)?;
@@ -472,14 +524,24 @@ pub fn parameters(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     rows.collect()
 }
 
+/// The store's totals without counting rows (`/health` is polled): events and
+/// the latest event time from the users catalog (every event counts once for
+/// its user, in the events' transaction), and ledger rows from `max(id)` — the
+/// ledger is never deleted from and an upsert keeps its row's id, so its ids are
+/// 1..n — less the failed files, found through `files_by_outcome`.
 pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
-    let events: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
-    let (loaded, failed): (i64, i64) = conn.query_row(
-        "SELECT count(*) FILTER (WHERE outcome = 'loaded'), count(*) FILTER (WHERE outcome = 'failed')
-         FROM files",
+    let (events, last_event): (i64, Option<i64>) = conn.query_row(
+        "SELECT coalesce(sum(events), 0), max(last_time) FROM users",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let (files, failed): (i64, i64) = conn.query_row(
+        "SELECT coalesce((SELECT max(id) FROM files), 0),
+                (SELECT count(*) FROM files WHERE outcome = 'failed')",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let loaded = files - failed;
     let last: Option<(String, i64)> = conn
         .query_row(
             "SELECT key, loaded_at FROM files ORDER BY id DESC LIMIT 1",
@@ -487,8 +549,6 @@ pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let last_event: Option<i64> =
-        conn.query_row("SELECT max(event_time) FROM events", [], |r| r.get(0))?;
     Ok(StoreStatus {
         events: events as u64,
         files_loaded: loaded as u64,
@@ -497,4 +557,34 @@ pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
         last_file: last.map(|(k, _)| k),
         last_event_time: last_event.map(from_seconds),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_are_written_as_serde_json_writes_them() {
+        let mut cases: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", b as char)).collect();
+        cases.extend(
+            [
+                "",
+                "plain-ascii_123",
+                "é😀 unicode",
+                "</script><script>alert(1)</script>",
+                "\u{7f}\u{80}\u{2028}\u{2029}",
+                "\"\\\"\\",
+            ]
+            .map(str::to_owned),
+        );
+        for case in &cases {
+            let mut ours = Vec::new();
+            json_value(&mut ours, Some(case));
+            let theirs = serde_json::to_vec(case).expect("serialise");
+            assert_eq!(ours, theirs, "{case:?}");
+        }
+        let mut null = Vec::new();
+        json_value(&mut null, None);
+        assert_eq!(null, b"null");
+    }
 }

@@ -94,11 +94,11 @@ pub fn load(
         let mut insert_event = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
                 user, identity_type, role, account_id, recipient_account_id, aws_region,
-                source_ip_address, user_agent, error_code, error_message, read_only, event_type,
-                record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                     ?18)",
+                source_ip_address, user_agent, error_code, error_message, read_only, event_type)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
+        let mut insert_record =
+            tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
         let mut insert_param = tx.prepare_cached(
             "INSERT OR IGNORE INTO event_params (name, value, seq) VALUES (?1, ?2, ?3)",
         )?;
@@ -132,7 +132,6 @@ pub fn load(
                     e.error_message,
                     e.read_only,
                     e.event_type,
-                    indexed.record_json,
                 ])?;
                 if inserted == 0 {
                     counts.duplicate += 1;
@@ -140,6 +139,7 @@ pub fn load(
                 }
                 counts.stored += 1;
                 let seq = tx.last_insert_rowid();
+                insert_record.execute(params![seq, indexed.record_json])?;
                 for (name, value) in &indexed.params {
                     insert_param.execute(params![name, value, seq])?;
                 }
