@@ -159,7 +159,10 @@ impl LocalSource {
                     }
                     let entries = std::fs::read_dir(&path).map_err(|e| list_error(&path, e))?;
                     for entry in entries {
-                        next.push(entry.map_err(|e| list_error(&path, e))?.path());
+                        let entry = entry.map_err(|e| list_error(&path, e))?.path();
+                        if !folder_outside(&entry, from, to) {
+                            next.push(entry);
+                        }
                     }
                 }
                 level = next;
@@ -219,6 +222,59 @@ fn list_error(
     }
 }
 
+/// Whether `path` is a folder named by date — `…/YYYY`, `…/YYYY/MM` or
+/// `…/YYYY/MM/DD`, as CloudTrail names them — whose days all lie outside
+/// `from..=to`, with a day's margin on each side (a file's own date, in its name,
+/// is the one that selects it). Such folders are not walked, so loading a few days
+/// of a long history does not list the whole tree.
+fn folder_outside(path: &std::path::Path, from: Option<NaiveDate>, to: Option<NaiveDate>) -> bool {
+    if from.is_none() && to.is_none() {
+        return false;
+    }
+    let names: Vec<&str> = path
+        .components()
+        .rev()
+        .take(3)
+        .map(|c| c.as_os_str().to_str().unwrap_or_default())
+        .collect();
+    let number = |s: &str, digits: usize| {
+        (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let ymd = |y: u32, m: u32, d: u32| NaiveDate::from_ymd_opt(y as i32, m, d);
+    let span = match names.as_slice() {
+        [d, m, y, ..]
+            if number(y, 4).is_some() && number(m, 2).is_some() && number(d, 2).is_some() =>
+        {
+            let day = number(d, 2).and_then(|d| ymd(number(y, 4)?, number(m, 2)?, d));
+            day.map(|day| (day, day))
+        }
+        [m, y, ..] if number(y, 4).is_some() && number(m, 2).is_some() => {
+            let (y, m) = (
+                number(y, 4).unwrap_or_default(),
+                number(m, 2).unwrap_or_default(),
+            );
+            let first = ymd(y, m, 1);
+            let next = if m == 12 {
+                ymd(y + 1, 1, 1)
+            } else {
+                ymd(y, m + 1, 1)
+            };
+            first.zip(next.and_then(|n| n.pred_opt()))
+        }
+        [y, ..] => number(y, 4).and_then(|y| ymd(y, 1, 1).zip(ymd(y, 12, 31))),
+        _ => None,
+    };
+    let Some((first, last)) = span else {
+        return false;
+    };
+    let margin = chrono::Days::new(1);
+    let before = from.is_some_and(|f| last.checked_add_days(margin).is_some_and(|l| l < f));
+    let after = to.is_some_and(|t| first.checked_sub_days(margin).is_some_and(|f| f > t));
+    before || after
+}
+
 /// Everything under `root` (a file or a folder), into `found`.
 fn walk(
     root: &std::path::Path,
@@ -226,9 +282,15 @@ fn walk(
     to: Option<NaiveDate>,
     found: &mut Vec<SourceFile>,
 ) -> Result<(), SourceError> {
-    for entry in walkdir::WalkDir::new(root).follow_links(true) {
+    let entries = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| !(e.file_type().is_dir() && folder_outside(e.path(), from, to)));
+    for entry in entries {
         let entry = entry.map_err(|e| list_error(root, e))?;
-        if !entry.file_type().is_file() {
+        // The date in the key first: a file outside the range costs no `stat`.
+        if !entry.file_type().is_file() || !in_date_range(&entry.path().to_string_lossy(), from, to)
+        {
             continue;
         }
         let meta = entry.metadata().map_err(|e| list_error(entry.path(), e))?;
@@ -360,5 +422,100 @@ mod tests {
             LocalSource::list(&[root.to_path_buf()], february_2nd, february_2nd).expect("list");
         // The three files of that day, and the one whose key holds no date.
         assert_eq!(one_day.len(), 4, "{one_day:?}");
+    }
+
+    #[test]
+    fn folders_named_by_days_outside_the_range_are_not_walked() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let outside =
+            |p: &str, from: &str, to: &str| folder_outside(std::path::Path::new(p), d(from), d(to));
+        let trail = "/logs/AWSLogs/1/CloudTrail/us-east-1";
+        // A day's margin on each side of the range.
+        assert!(outside(
+            &format!("{trail}/2018/03/01"),
+            "2018-03-03",
+            "2018-03-04"
+        ));
+        assert!(!outside(
+            &format!("{trail}/2018/03/02"),
+            "2018-03-03",
+            "2018-03-04"
+        ));
+        assert!(!outside(
+            &format!("{trail}/2018/03/05"),
+            "2018-03-03",
+            "2018-03-04"
+        ));
+        assert!(outside(
+            &format!("{trail}/2018/03/06"),
+            "2018-03-03",
+            "2018-03-04"
+        ));
+        // Months and years, whole; December ends the year.
+        assert!(outside(
+            &format!("{trail}/2018/01"),
+            "2018-03-03",
+            "2018-03-04"
+        ));
+        assert!(!outside(
+            &format!("{trail}/2018/02"),
+            "2018-03-01",
+            "2018-03-04"
+        ));
+        assert!(!outside(&format!("{trail}/2017/12"), "2018-01-01", ""));
+        assert!(outside(&format!("{trail}/2017/11"), "2018-01-01", ""));
+        assert!(outside(&format!("{trail}/2016"), "2018-01-01", ""));
+        assert!(!outside(
+            &format!("{trail}/2018"),
+            "2018-06-01",
+            "2018-06-01"
+        ));
+        assert!(outside(&format!("{trail}/2019"), "", "2018-06-01"));
+        // Not dates: walked.
+        assert!(!outside(&format!("{trail}/2018/13"), "2019-01-01", ""));
+        assert!(!outside("/logs/AWSLogs/123456789012", "2019-01-01", ""));
+        assert!(!outside("/logs/2018/ab", "2019-01-01", ""));
+        assert!(!outside(&format!("{trail}/2016"), "", ""));
+    }
+
+    #[test]
+    fn listing_a_range_skips_the_other_days_folders() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let trail = dir.path().join("AWSLogs/111122223333/CloudTrail/us-east-1");
+        for (y, m, day) in [
+            (2017, 12, 31),
+            (2018, 1, 30),
+            (2018, 2, 1),
+            (2018, 2, 2),
+            (2018, 2, 5),
+        ] {
+            let folder = trail.join(format!("{y}/{m:02}/{day:02}"));
+            std::fs::create_dir_all(&folder).expect("mkdir");
+            let name =
+                format!("111122223333_CloudTrail_us-east-1_{y}{m:02}{day:02}T1005Z_a.json.gz");
+            std::fs::write(folder.join(name), b"x").expect("write");
+        }
+        // A symbolic link loop in a folder outside the range: walking it would
+        // fail the listing, so listing the range proves it was not walked.
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(trail.join("2017"), trail.join("2017/12/31/loop"))
+            .expect("symlink");
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let listed = LocalSource::list(
+            &[dir.path().to_path_buf()],
+            d("2018-02-01"),
+            d("2018-02-02"),
+        )
+        .expect("list");
+        let days: Vec<String> = listed
+            .iter()
+            .filter_map(|f| key_date(&f.key).map(|d| d.to_string()))
+            .collect();
+        assert_eq!(days, ["2018-02-01", "2018-02-02"]);
+        #[cfg(unix)]
+        assert!(
+            LocalSource::list(&[dir.path().to_path_buf()], None, None).is_err(),
+            "the whole tree does walk into the loop"
+        );
     }
 }
