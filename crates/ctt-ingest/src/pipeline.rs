@@ -48,6 +48,13 @@ pub struct IngestOptions {
     pub bulk_load_files: usize,
 }
 
+/// A bulk load's batches are this many times larger (events, files, wait). Each
+/// commit rewrites every page its inserts touched, and the inserts into
+/// `eventID`'s unique index and the hourly counts land all over them: for the
+/// `paper` preset, 4× larger batches write 5.1 GB instead of 6.7 GB. Memory
+/// stays bounded by two batches (one filling, one committing).
+const BULK_BATCH_FACTOR: u32 = 4;
+
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
@@ -128,7 +135,17 @@ pub async fn ingest(
             .begin_bulk_load()
             .await
             .map_err(IngestError::BulkLoad)?;
-    let loaded = load(&store, source, todo, options, observer, &mut report).await;
+    let loaded = if bulk {
+        let bulk_options = IngestOptions {
+            batch_events: options.batch_events * BULK_BATCH_FACTOR as usize,
+            batch_files: options.batch_files * BULK_BATCH_FACTOR as usize,
+            batch_wait: options.batch_wait * BULK_BATCH_FACTOR,
+            ..options.clone()
+        };
+        load(&store, source, todo, &bulk_options, observer, &mut report).await
+    } else {
+        load(&store, source, todo, options, observer, &mut report).await
+    };
     if bulk {
         tracing::info!("building the store's query indexes");
         let ended = store.end_bulk_load().await;

@@ -328,7 +328,29 @@ fn source_file(
 
 impl Source for LocalSource {
     fn fetch(&self, file: &SourceFile) -> Result<Vec<u8>, SourceError> {
-        std::fs::read(&file.key).map_err(|source| SourceError::Read {
+        use std::io::Read;
+        let read = || -> std::io::Result<Vec<u8>> {
+            let mut opened = std::fs::File::open(&file.key)?;
+            // Sized by the listing: `fs::read` and `read_to_end` would ask the
+            // file for its size and position first (a `statx` and an `lseek` per
+            // file). A file that grew since is still read whole.
+            let mut bytes = vec![0; usize::try_from(file.size).unwrap_or(0) + 1];
+            let mut filled = 0;
+            loop {
+                if filled == bytes.len() {
+                    bytes.resize(filled * 2, 0);
+                }
+                match opened.read(&mut bytes[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            bytes.truncate(filled);
+            Ok(bytes)
+        };
+        read().map_err(|source| SourceError::Read {
             key: file.key.clone(),
             source,
         })
@@ -422,6 +444,33 @@ mod tests {
             LocalSource::list(&[root.to_path_buf()], february_2nd, february_2nd).expect("list");
         // The three files of that day, and the one whose key holds no date.
         assert_eq!(one_day.len(), 4, "{one_day:?}");
+    }
+
+    #[test]
+    fn fetch_reads_the_whole_file_whatever_its_listed_size() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a.json");
+        let content: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).expect("write");
+        for size in [0, 1, 9_999, 10_000, 10_001, 50_000] {
+            let file = SourceFile {
+                key: path.to_string_lossy().into_owned(),
+                size,
+                version: String::new(),
+                kind: FileKind::Log,
+            };
+            assert_eq!(LocalSource.fetch(&file).expect("fetch"), content, "{size}");
+        }
+        let missing = SourceFile {
+            key: dir.path().join("gone.json").to_string_lossy().into_owned(),
+            size: 1,
+            version: String::new(),
+            kind: FileKind::Log,
+        };
+        assert!(matches!(
+            LocalSource.fetch(&missing),
+            Err(SourceError::Read { .. })
+        ));
     }
 
     #[test]

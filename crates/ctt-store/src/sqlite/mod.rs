@@ -57,6 +57,9 @@ impl Default for SqliteOptions {
 const READER_PRAGMAS: &str =
     "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA mmap_size = 2147418112;";
 
+/// Checkpoint the WAL at this many pages (128 MiB of 16 KiB pages).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 8192;
+
 /// The embedded event store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -88,7 +91,7 @@ impl SqliteStore {
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 10000;
                  PRAGMA temp_store = MEMORY;
-                 PRAGMA wal_autocheckpoint = 8192;
+                 PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};
                  PRAGMA cache_size = -{};",
                 options.cache_mib as i64 * 1024
             ))
@@ -282,7 +285,10 @@ impl EventStore for SqliteStore {
                 // checkpoint: a killed load loses nothing (the OS has the
                 // writes; tested), only a power loss during it could, and the
                 // store held nothing before. end_bulk_load syncs it all.
-                conn.execute_batch("PRAGMA synchronous = OFF;")?;
+                // Checkpoints copy each page once however often it changed
+                // in between: fewer of them write less (the WAL may grow to
+                // 1 GiB until the end truncates it).
+                conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 65536;")?;
             }
             Ok(deferred)
         })
@@ -292,7 +298,9 @@ impl EventStore for SqliteStore {
     async fn end_bulk_load(&self) -> StoreResult<()> {
         self.write(|conn| {
             schema::build_query_indexes(conn)?;
-            conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+            conn.execute_batch(&format!(
+                "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
+            ))?;
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         })
         .await

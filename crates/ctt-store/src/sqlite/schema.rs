@@ -5,7 +5,8 @@
 //! API narrows a query — time, user+time, service+time, eventName+time — each
 //! ending in `(event_time, event_id)`, the order of every answer, so a page is an
 //! index range read. Indexed parameters live in `event_params`, keyed
-//! `(name, value, seq)`. The catalog tables are maintained by the writer; the
+//! `(seq, name, value)` so loads append, and found by `(name, value, seq)`. The
+//! whole records sit in `records` (migration 5). The catalog tables are maintained by the writer; the
 //! ledger (`files`) is written in the same transaction as the file's events.
 //! API tokens (`tokens`, migration 2) are stored as hashes only. Migration 3 drops
 //! `events.file_id`, which nothing read; migration 4 adds `hourly_counts`, events
@@ -136,10 +137,27 @@ CREATE TABLE records (
 INSERT INTO records (seq, record) SELECT seq, record FROM events;
 ALTER TABLE events DROP COLUMN record;
 "#,
+    // 6: indexed parameters are keyed by event (`seq` first), so a load appends
+    // to them, and looked up through `event_params_by_value`, one of the
+    // QUERY_INDEXES a bulk load builds at its end. Keyed by value, every batch
+    // rewrote most of the table's pages (a CloudTrail principal ID is spread
+    // over the whole history).
+    r#"
+CREATE TABLE event_params_by_seq (
+    seq   INTEGER NOT NULL,
+    name  TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (seq, name, value)
+) WITHOUT ROWID;
+INSERT INTO event_params_by_seq (seq, name, value) SELECT seq, name, value FROM event_params ORDER BY seq;
+DROP TABLE event_params;
+ALTER TABLE event_params_by_seq RENAME TO event_params;
+CREATE INDEX event_params_by_value ON event_params (name, value, seq);
+"#,
 ];
 
-/// The indexes of `events` that only queries need (the load needs only
-/// `events_by_id`, for idempotence). A bulk load into an empty store drops them
+/// The indexes that only queries need (the load needs only `events_by_id`, for
+/// idempotence). A bulk load into an empty store drops them
 /// and builds them at the end, which is several times faster than maintaining
 /// them row by row; every open builds any that are missing, so a load killed
 /// before its end loses nothing but time.
@@ -154,6 +172,7 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
         "events_by_name",
         "events (event_name, event_time, event_id)",
     ),
+    ("event_params_by_value", "event_params (name, value, seq)"),
 ];
 
 /// Builds the [`QUERY_INDEXES`] that are missing.
@@ -316,9 +335,59 @@ mod tests {
         assert_eq!(columns, 0, "events keeps no record column");
     }
 
+    #[test]
+    fn migration_6_keys_parameters_by_event_and_indexes_them_by_value() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for (index, sql) in MIGRATIONS.iter().take(5).enumerate() {
+            conn.execute_batch(sql).expect("migration");
+            conn.pragma_update(None, "user_version", index as i64 + 1)
+                .expect("version");
+        }
+        for (name, value, seq) in [("a", "x", 2), ("a", "x", 1), ("b", "y", 1)] {
+            conn.execute(
+                "INSERT INTO event_params (name, value, seq) VALUES (?1, ?2, ?3)",
+                rusqlite::params![name, value, seq],
+            )
+            .expect("insert");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(5));
+        let rows: Vec<(i64, String, String)> = conn
+            .prepare("SELECT seq, name, value FROM event_params ORDER BY seq, name, value")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let expected = [(1, "a", "x"), (1, "b", "y"), (2, "a", "x")];
+        let expected: Vec<(i64, String, String)> = expected
+            .iter()
+            .map(|(s, n, v)| (*s, (*n).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(rows, expected, "every row kept");
+        let table: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'event_params'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("table");
+        assert!(table.contains("PRIMARY KEY (seq, name, value)"), "{table}");
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT seq FROM event_params WHERE name = 'a' AND value = 'x'",
+                [],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(plan.contains("event_params_by_value"), "{plan}");
+    }
+
     fn index_names(conn: &Connection) -> Vec<String> {
         let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index'
+                 AND tbl_name IN ('events', 'event_params') ORDER BY name",
+            )
             .expect("prepare");
         stmt.query_map([], |r| r.get(0))
             .expect("query")

@@ -100,7 +100,7 @@ pub fn load(
         let mut insert_record =
             tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
         let mut insert_param = tx.prepare_cached(
-            "INSERT OR IGNORE INTO event_params (name, value, seq) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO event_params (seq, name, value) VALUES (?1, ?2, ?3)",
         )?;
         let mut insert_name =
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
@@ -141,7 +141,7 @@ pub fn load(
                 let seq = tx.last_insert_rowid();
                 insert_record.execute(params![seq, indexed.record_json])?;
                 for (name, value) in &indexed.params {
-                    insert_param.execute(params![name, value, seq])?;
+                    insert_param.execute(params![seq, name, value])?;
                 }
                 users.entry(e.user.as_str()).or_default().add(t);
                 services.entry(e.service.as_str()).or_default().add(t);

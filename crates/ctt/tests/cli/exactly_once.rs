@@ -143,16 +143,16 @@ fn ingest_selects_files_by_the_date_in_their_key() {
     assert_eq!(outside, 0, "no event from files before --from");
 }
 
-/// The query indexes of `events` in the database file, read with SQLite itself
-/// (opening the store would build missing ones).
+/// The query indexes (of `events` and `event_params`) in the database file, read
+/// with SQLite itself (opening the store would build missing ones).
 fn query_indexes(db: &Path) -> Vec<String> {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("open the database read-only");
     let mut stmt = conn
         .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'
-             AND name != 'events_by_id' ORDER BY name",
+            "SELECT name FROM sqlite_master WHERE type = 'index'
+             AND tbl_name IN ('events', 'event_params') AND name != 'events_by_id' ORDER BY name",
         )
         .expect("prepare");
     stmt.query_map([], |r| r.get(0))
@@ -178,7 +178,7 @@ fn bulk_load_equals_a_row_by_row_load_and_survives_a_kill() {
     assert!(run(&mut cmd).status.success());
     let reference = stored_ids(&row_by_row);
     let indexes = query_indexes(&row_by_row);
-    assert_eq!(indexes.len(), 4, "{indexes:?}");
+    assert_eq!(indexes.len(), 5, "{indexes:?}");
 
     let bulk = ws.path("bulk.db");
     let started = Instant::now();
@@ -201,6 +201,18 @@ fn bulk_load_equals_a_row_by_row_load_and_survives_a_kill() {
             "--to",
             "2018-06-15",
             "--count",
+        ][..],
+        // An indexed parameter: answered through event_params_by_value.
+        &[
+            "scan",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+            "--param",
+            "requestParameters_instanceType=t2.micro",
+            "--format",
+            "json",
         ][..],
     ] {
         let answer = |db: &Path| {
