@@ -161,6 +161,14 @@ fn query_indexes(db: &Path) -> Vec<String> {
         .expect("rows")
 }
 
+/// The database file's journal mode, read with SQLite itself.
+fn journal_mode(db: &Path) -> String {
+    rusqlite::Connection::open(db)
+        .expect("open the database")
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal mode")
+}
+
 /// A bulk load (into an empty store, many files: query indexes built once at the
 /// end) stores what a row-by-row load stores, leaves every index in place, and
 /// when killed half-way resumes to the same events with its indexes rebuilt.
@@ -190,6 +198,11 @@ fn bulk_load_equals_a_row_by_row_load_and_survives_a_kill() {
     assert!(run(&mut cmd).status.success());
     let bulk_time = started.elapsed();
     assert_eq!(query_indexes(&bulk), indexes, "indexes built at the end");
+    assert_eq!(
+        journal_mode(&bulk),
+        "wal",
+        "the WAL is back after a bulk load"
+    );
     assert_eq!(stored_ids(&bulk), reference);
     for args in [
         &["users", "--format", "json"][..],
@@ -261,5 +274,6 @@ fn bulk_load_equals_a_row_by_row_load_and_survives_a_kill() {
     rerun.args(["ingest", "--no-progress"]).arg(&logs);
     assert!(run(&mut rerun).status.success());
     assert_eq!(query_indexes(&killed), indexes);
+    assert_eq!(journal_mode(&killed), "wal");
     assert_eq!(stored_ids(&killed), reference);
 }
