@@ -11,7 +11,7 @@
 //! again. A run killed at any point leaves whole files stored or not at all;
 //! the next run reads the rest, and `eventID` uniqueness absorbs re-deliveries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use ctt_core::{Filter, check, normalise};
 use ctt_store::{
-    EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LedgerFilter, LoadedFile,
-    StoreError,
+    EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LoadedFile, StoreError,
 };
 use thread_priority::{ThreadPriority, set_current_thread_priority};
 use tokio::sync::mpsc;
@@ -107,26 +106,23 @@ pub async fn ingest(
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let mut report = IngestReport::default();
-    let ledger: HashMap<String, LedgerEntry> = store
-        .ledger(LedgerFilter::All)
-        .await
-        .map_err(IngestError::Ledger)?
-        .into_iter()
-        .map(|e| (e.key.clone(), e))
+    let (logs, skipped): (Vec<SourceFile>, Vec<SourceFile>) =
+        files.into_iter().partition(|f| f.kind == FileKind::Log);
+    report.files_skipped += skipped.len() as u64;
+    let asked = logs
+        .iter()
+        .map(|f| (f.key.clone(), f.version.clone()))
         .collect();
-
+    let done = store
+        .loaded_already(asked)
+        .await
+        .map_err(IngestError::Ledger)?;
     let mut todo = Vec::new();
-    for file in files {
-        match file.kind {
-            FileKind::Digest | FileKind::Other => report.files_skipped += 1,
-            FileKind::Log => match ledger.get(&file.key) {
-                Some(done)
-                    if done.version == file.version && done.outcome == FileOutcome::Loaded =>
-                {
-                    report.files_already_loaded += 1;
-                }
-                _ => todo.push(file),
-            },
+    for (file, done) in logs.into_iter().zip(done) {
+        if done {
+            report.files_already_loaded += 1;
+        } else {
+            todo.push(file);
         }
     }
     observer.planned(todo.len() as u64, todo.iter().map(|f| f.size).sum());

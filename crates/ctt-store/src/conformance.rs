@@ -272,6 +272,23 @@ pub async fn ledger_records_outcomes_and_counts(store: &dyn EventStore) {
         .expect("entry");
     assert_eq!(entry.map(|e| e.version), Some("v1".to_owned()));
     assert_eq!(store.ledger_entry("missing").await.expect("entry"), None);
+    let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let asked = owned(&[
+        ("logs/bad.json.gz", "v1"),
+        ("logs/good.json.gz", "v2"),
+        ("missing", "v1"),
+        ("logs/good.json.gz", "v1"),
+    ]);
+    assert_eq!(
+        store.loaded_already(asked).await.expect("loaded already"),
+        [false, false, false, true],
+        "only a loaded file with the same version is skipped"
+    );
 
     // A re-load of a key (new version) replaces its entry rather than adding one.
     let mut fixed = file(
@@ -291,6 +308,16 @@ pub async fn ledger_records_outcomes_and_counts(store: &dyn EventStore) {
             .await
             .expect("ledger")
             .is_empty()
+    );
+    assert_eq!(
+        store
+            .loaded_already(owned(&[
+                ("logs/bad.json.gz", "v2"),
+                ("logs/bad.json.gz", "v1")
+            ]))
+            .await
+            .expect("loaded already"),
+        [true, false]
     );
 }
 

@@ -198,6 +198,27 @@ pub trait EventStore: Send + Sync {
     /// The ledger entry of one file, if it was ever loaded or failed.
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>>;
 
+    /// For each `(key, version)`, in order, whether the ledger holds that file as
+    /// loaded with that version: the files a load skips. The default reads the
+    /// whole ledger at once (one query on DynamoDB); the SQLite store looks each
+    /// key up instead, so a re-run over millions of files holds no ledger copy.
+    async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
+        let ledger: std::collections::HashMap<String, LedgerEntry> = self
+            .ledger(LedgerFilter::All)
+            .await?
+            .into_iter()
+            .map(|e| (e.key.clone(), e))
+            .collect();
+        Ok(files
+            .iter()
+            .map(|(key, version)| {
+                ledger
+                    .get(key)
+                    .is_some_and(|e| e.version == *version && e.outcome == FileOutcome::Loaded)
+            })
+            .collect())
+    }
+
     /// The parameters this store indexes (fixed when the store is created).
     fn indexed_parameters(&self) -> &[String];
 

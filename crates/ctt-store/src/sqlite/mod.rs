@@ -210,6 +210,11 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
+        self.read(move |conn, _| write::loaded_already(conn, &files))
+            .await
+    }
+
     fn indexed_parameters(&self) -> &[String] {
         &self.inner.indexed
     }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ctt_core::time::{from_seconds, to_seconds};
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{FileCounts, FileOutcome, LedgerEntry, LedgerFilter, LoadedFile};
 
@@ -240,4 +240,33 @@ pub fn ledger_entry(conn: &Connection, key: &str) -> rusqlite::Result<LedgerEntr
         [key],
         ledger_row,
     )
+}
+
+/// For each `(key, version)`, whether the ledger holds it as loaded with that
+/// version: one lookup by key each, through the ledger's unique index.
+///
+/// The lookups visit the whole ledger once, scattered through the file: they
+/// read through SQLite's bounded page cache rather than the reader's memory map,
+/// which would leave hundreds of MB of the file mapped into the process.
+pub fn loaded_already(
+    conn: &Connection,
+    files: &[(String, String)],
+) -> rusqlite::Result<Vec<bool>> {
+    let mmap: i64 = conn.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA mmap_size = 0")?;
+    let found = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT version = ?2 AND outcome = 'loaded' FROM files WHERE key = ?1",
+        )?;
+        files
+            .iter()
+            .map(|(key, version)| {
+                stmt.query_row(params![key, version], |r| r.get::<_, bool>(0))
+                    .optional()
+                    .map(|found| found.unwrap_or(false))
+            })
+            .collect()
+    };
+    conn.execute_batch(&format!("PRAGMA mmap_size = {mmap}"))?;
+    found
 }
