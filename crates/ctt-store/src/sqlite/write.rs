@@ -252,6 +252,11 @@ pub fn loaded_already(
     conn: &Connection,
     files: &[(String, String)],
 ) -> rusqlite::Result<Vec<bool>> {
+    let empty: bool =
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM files)", [], |r| r.get(0))?;
+    if empty {
+        return Ok(vec![false; files.len()]);
+    }
     let mmap: i64 = conn.query_row("PRAGMA mmap_size", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA mmap_size = 0")?;
     let found = {
