@@ -87,7 +87,6 @@ impl SqliteStore {
         writer
             .execute_batch(&format!(
                 "PRAGMA page_size = 16384;
-                 PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA busy_timeout = 10000;
                  PRAGMA temp_store = MEMORY;
@@ -96,6 +95,19 @@ impl SqliteStore {
                 options.cache_mib as i64 * 1024
             ))
             .map_err(open_error)?;
+        match writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => {}
+            // Another process is bulk-loading this file through a rollback
+            // journal (see begin_bulk_load): it switches back to the WAL at
+            // its end; until then this connection reads between its commits.
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                tracing::warn!(
+                    database = %path.display(),
+                    "another process is bulk-loading this database: reads wait for its commits until it ends"
+                );
+            }
+            Err(e) => return Err(open_error(e)),
+        }
         match schema::migrate(&mut writer).map_err(open_error)? {
             Ok(_) => {}
             Err(found) => {
@@ -444,6 +456,38 @@ mod tests {
                 .expect("indexes");
             assert_eq!(indexes, 5, "other reader: {other_reader}");
         }
+    }
+
+    /// A store opened by another process during a bulk load (rollback journal)
+    /// opens, reads what is committed, and the load still ends in WAL mode.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_opens_while_another_bulk_loads_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("shared.db");
+        let loader = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        assert!(loader.begin_bulk_load().await.expect("begin"));
+        let records = (0..20)
+            .map(|i| {
+                record(
+                    &format!("id-{i}"),
+                    "2018-03-02T10:00:00Z",
+                    "alucloud001",
+                    "ec2",
+                    "RunInstances",
+                )
+            })
+            .collect();
+        loader
+            .load(vec![file(&loader, "one.json.gz", records)])
+            .await
+            .expect("load");
+        // (A rollback journal's mode is each connection's own: not "wal".)
+        assert_ne!(journal_mode(&path), "wal");
+        let reader = SqliteStore::open(&path, SqliteOptions::default()).expect("open beside");
+        assert_eq!(reader.status().await.expect("status").events, 20);
+        loader.end_bulk_load().await.expect("end");
+        drop(reader);
+        assert_eq!(journal_mode(&path), "wal");
     }
 
     /// Counts that sum `hourly_counts` equal counting every event, whatever the
