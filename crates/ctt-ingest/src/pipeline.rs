@@ -54,6 +54,18 @@ pub struct IngestOptions {
 /// stays bounded by two batches (one filling, one committing).
 const BULK_BATCH_FACTOR: u32 = 4;
 
+impl IngestOptions {
+    /// These options with a bulk load's larger batches.
+    fn with_bulk_batches(&self) -> Self {
+        Self {
+            batch_events: self.batch_events * BULK_BATCH_FACTOR as usize,
+            batch_files: self.batch_files * BULK_BATCH_FACTOR as usize,
+            batch_wait: self.batch_wait * BULK_BATCH_FACTOR,
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
@@ -131,17 +143,12 @@ pub async fn ingest(
             .begin_bulk_load()
             .await
             .map_err(IngestError::BulkLoad)?;
-    let loaded = if bulk {
-        let bulk_options = IngestOptions {
-            batch_events: options.batch_events * BULK_BATCH_FACTOR as usize,
-            batch_files: options.batch_files * BULK_BATCH_FACTOR as usize,
-            batch_wait: options.batch_wait * BULK_BATCH_FACTOR,
-            ..options.clone()
-        };
-        load(&store, source, todo, &bulk_options, observer, &mut report).await
+    let batches = if bulk {
+        options.with_bulk_batches()
     } else {
-        load(&store, source, todo, options, observer, &mut report).await
+        options.clone()
     };
+    let loaded = load(&store, source, todo, &batches, observer, &mut report).await;
     if bulk {
         tracing::info!("building the store's query indexes");
         let ended = store.end_bulk_load().await;

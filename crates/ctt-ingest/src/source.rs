@@ -231,40 +231,29 @@ fn folder_outside(path: &std::path::Path, from: Option<NaiveDate>, to: Option<Na
     if from.is_none() && to.is_none() {
         return false;
     }
+    // The last three names, last first, as numbers of the given width.
     let names: Vec<&str> = path
         .components()
         .rev()
         .take(3)
         .map(|c| c.as_os_str().to_str().unwrap_or_default())
         .collect();
-    let number = |s: &str, digits: usize| {
-        (s.len() == digits && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
+    let number = |at: usize, digits: usize| {
+        let name = names.get(at)?;
+        (name.len() == digits && name.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| name.parse::<u32>().ok())?
     };
-    let ymd = |y: u32, m: u32, d: u32| NaiveDate::from_ymd_opt(y as i32, m, d);
-    let span = match names.as_slice() {
-        [d, m, y, ..]
-            if number(y, 4).is_some() && number(m, 2).is_some() && number(d, 2).is_some() =>
-        {
-            let day = number(d, 2).and_then(|d| ymd(number(y, 4)?, number(m, 2)?, d));
-            day.map(|day| (day, day))
-        }
-        [m, y, ..] if number(y, 4).is_some() && number(m, 2).is_some() => {
-            let (y, m) = (
-                number(y, 4).unwrap_or_default(),
-                number(m, 2).unwrap_or_default(),
-            );
-            let first = ymd(y, m, 1);
-            let next = if m == 12 {
-                ymd(y + 1, 1, 1)
-            } else {
-                ymd(y, m + 1, 1)
-            };
-            first.zip(next.and_then(|n| n.pred_opt()))
-        }
-        [y, ..] => number(y, 4).and_then(|y| ymd(y, 1, 1).zip(ymd(y, 12, 31))),
-        _ => None,
+    let ymd = |y: u32, m: u32, d: u32| NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d);
+    let span = if let (Some(y), Some(m), Some(d)) = (number(2, 4), number(1, 2), number(0, 2)) {
+        ymd(y, m, d).map(|day| (day, day))
+    } else if let (Some(y), Some(m)) = (number(1, 4), number(0, 2)) {
+        let first = ymd(y, m, 1);
+        let last = first
+            .and_then(|f| f.checked_add_months(chrono::Months::new(1)))
+            .and_then(|next| next.pred_opt());
+        first.zip(last)
+    } else {
+        number(0, 4).and_then(|y| ymd(y, 1, 1).zip(ymd(y, 12, 31)))
     };
     let Some((first, last)) = span else {
         return false;

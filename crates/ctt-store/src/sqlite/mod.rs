@@ -95,18 +95,14 @@ impl SqliteStore {
                 options.cache_mib as i64 * 1024
             ))
             .map_err(open_error)?;
-        match writer.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
-            Ok(_) => {}
-            // Another process is bulk-loading this file through a rollback
-            // journal (see begin_bulk_load): it switches back to the WAL at
-            // its end; until then this connection reads between its commits.
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
-                tracing::warn!(
-                    database = %path.display(),
-                    "another process is bulk-loading this database: reads wait for its commits until it ends"
-                );
-            }
-            Err(e) => return Err(open_error(e)),
+        if !set_journal_mode(&writer, "wal").map_err(open_error)? {
+            // Another process is committing a bulk load through a rollback
+            // journal (see begin_bulk_load); it switches back to the WAL at its
+            // end, and until then this store reads between its commits.
+            tracing::warn!(
+                database = %path.display(),
+                "another process is bulk-loading this database: reads wait for its commits until it ends"
+            );
         }
         match schema::migrate(&mut writer).map_err(open_error)? {
             Ok(_) => {}
@@ -192,6 +188,19 @@ impl Inner {
         if let Ok(mut readers) = self.readers.lock() {
             readers.push(conn);
         }
+    }
+}
+
+/// Sets the journal mode (lower case, as SQLite reports it); whether it took.
+/// SQLite does not wait to change it: while another connection holds a lock
+/// that forbids the change, it answers "busy" at once, and this says `false`.
+fn set_journal_mode(conn: &Connection, mode: &str) -> rusqlite::Result<bool> {
+    match conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| {
+        r.get::<_, String>(0)
+    }) {
+        Ok(now) => Ok(now == mode),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -314,18 +323,8 @@ impl EventStore for SqliteStore {
                 // of 3.6 GB, 0.8 GB read instead of 2.4 GB). The journal can
                 // only change while no other connection has the file open;
                 // else the load keeps the WAL, checkpointing every 1 GiB.
-                let mode = conn.query_row("PRAGMA journal_mode = TRUNCATE", [], |r| {
-                    r.get::<_, String>(0)
-                });
-                match mode {
-                    Ok(mode) => tracing::debug!(journal = %mode, "bulk load"),
-                    Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
-                        tracing::debug!(
-                            "bulk load: another connection reads the store, the WAL stays"
-                        );
-                    }
-                    Err(e) => return Err(e),
-                }
+                let switched = set_journal_mode(conn, "truncate")?;
+                tracing::debug!(rollback_journal = switched, "bulk load");
                 conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 65536;")?;
             }
             Ok(deferred)
@@ -343,8 +342,10 @@ impl EventStore for SqliteStore {
             let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
             if mode == "wal" {
                 conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            } else {
-                conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+            } else if !set_journal_mode(conn, "wal")? {
+                // A reader of another process holds the file: the next open
+                // switches it back.
+                tracing::warn!("the database stays in rollback-journal mode until it is opened again");
             }
             // Everything written without syncing reaches the disk now.
             std::fs::File::open(&path)
@@ -401,6 +402,39 @@ mod tests {
             .expect("journal mode")
     }
 
+    /// `n` events of one user at one time, ids `{prefix}-0`…
+    fn events_file(store: &SqliteStore, key: &str, prefix: &str, n: usize) -> LoadedFile {
+        let records = (0..n)
+            .map(|i| {
+                record(
+                    &format!("{prefix}-{i}"),
+                    "2018-03-02T10:00:00Z",
+                    "alucloud001",
+                    "ec2",
+                    "RunInstances",
+                )
+            })
+            .collect();
+        file(store, key, records)
+    }
+
+    /// The [`schema::QUERY_INDEXES`] present in the file.
+    fn query_indexes_present(path: &Path) -> usize {
+        let conn = Connection::open(path).expect("open");
+        schema::QUERY_INDEXES
+            .iter()
+            .filter(|(name, _)| {
+                conn.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [name],
+                    |r| r.get::<_, i64>(0),
+                )
+                .expect("index")
+                    == 1
+            })
+            .count()
+    }
+
     /// A bulk load writes through a rollback journal when it has the file to
     /// itself, keeps the WAL when another connection reads it, and leaves the
     /// store in WAL mode either way, with every event and index.
@@ -425,69 +459,69 @@ mod tests {
                 .await
                 .expect("mode");
             assert_eq!(during, if other_reader { "wal" } else { "truncate" });
-            let records = (0..50)
-                .map(|i| {
-                    record(
-                        &format!("id-{i}"),
-                        "2018-03-02T10:00:00Z",
-                        "alucloud001",
-                        "ec2",
-                        "RunInstances",
-                    )
-                })
-                .collect();
-            store
-                .load(vec![file(&store, "one.json.gz", records)])
-                .await
-                .expect("load");
+            let one = events_file(&store, "one.json.gz", "id", 50);
+            store.load(vec![one]).await.expect("load");
             store.end_bulk_load().await.expect("end");
             drop(reader);
             assert_eq!(journal_mode(&path), "wal");
             assert_eq!(store.status().await.expect("status").events, 50);
-            let indexes: i64 = Connection::open(&path)
-                .expect("open")
-                .query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN
-                     ('events_by_time', 'events_by_user', 'events_by_service',
-                      'events_by_name', 'event_params_by_value')",
-                    [],
-                    |r| r.get(0),
-                )
-                .expect("indexes");
-            assert_eq!(indexes, 5, "other reader: {other_reader}");
+            assert_eq!(
+                query_indexes_present(&path),
+                schema::QUERY_INDEXES.len(),
+                "other reader: {other_reader}"
+            );
         }
     }
 
-    /// A store opened by another process during a bulk load (rollback journal)
-    /// opens, reads what is committed, and the load still ends in WAL mode.
+    /// Another store opening the file during a bulk load: between two commits
+    /// it switches the file back to the WAL (the load goes on through it); during
+    /// a commit it cannot, opens anyway and reads once the commit is done. Either
+    /// way the load ends with every event, every index, in WAL mode.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_store_opens_while_another_bulk_loads_it() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("shared.db");
-        let loader = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
-        assert!(loader.begin_bulk_load().await.expect("begin"));
-        let records = (0..20)
-            .map(|i| {
-                record(
-                    &format!("id-{i}"),
-                    "2018-03-02T10:00:00Z",
-                    "alucloud001",
-                    "ec2",
-                    "RunInstances",
-                )
-            })
-            .collect();
-        loader
-            .load(vec![file(&loader, "one.json.gz", records)])
-            .await
-            .expect("load");
-        // (A rollback journal's mode is each connection's own: not "wal".)
-        assert_ne!(journal_mode(&path), "wal");
-        let reader = SqliteStore::open(&path, SqliteOptions::default()).expect("open beside");
-        assert_eq!(reader.status().await.expect("status").events, 20);
-        loader.end_bulk_load().await.expect("end");
-        drop(reader);
-        assert_eq!(journal_mode(&path), "wal");
+        for during_a_commit in [false, true] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("shared.db");
+            let loader = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+            assert!(loader.begin_bulk_load().await.expect("begin"));
+            let first = events_file(&loader, "one.json.gz", "a", 20);
+            loader.load(vec![first]).await.expect("load");
+            // (A rollback journal's mode is each connection's own: not "wal".)
+            assert_ne!(journal_mode(&path), "wal");
+            // A commit in progress: a write lock held for a moment, as the
+            // loader holds it while it writes a batch.
+            let committing = during_a_commit.then(|| {
+                let conn = Connection::open(&path).expect("open");
+                conn.execute_batch("BEGIN IMMEDIATE").expect("lock");
+                std::thread::spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    conn.execute_batch("COMMIT").expect("commit");
+                })
+            });
+            let beside = SqliteStore::open(&path, SqliteOptions::default()).expect("open beside");
+            if let Some(commit) = committing {
+                commit.join().expect("commit thread");
+                assert_ne!(
+                    journal_mode(&path),
+                    "wal",
+                    "the switch waits for the load's end"
+                );
+            } else {
+                assert_eq!(journal_mode(&path), "wal", "switched back between commits");
+            }
+            assert_eq!(beside.status().await.expect("status").events, 20);
+            let second = events_file(&loader, "two.json.gz", "b", 20);
+            loader.load(vec![second]).await.expect("load on");
+            loader.end_bulk_load().await.expect("end");
+            assert_eq!(beside.status().await.expect("status").events, 40);
+            drop(beside);
+            assert_eq!(
+                journal_mode(&path),
+                "wal",
+                "during a commit: {during_a_commit}"
+            );
+            assert_eq!(query_indexes_present(&path), schema::QUERY_INDEXES.len());
+        }
     }
 
     /// Counts that sum `hourly_counts` equal counting every event, whatever the

@@ -239,7 +239,7 @@ impl<'a> SummaryRef<'a> {
     /// the same order, `null` for absent values, the same escaping. The keys are
     /// constants, so only values are scanned for characters to escape.
     fn write_json(&self, out: &mut Vec<u8>) {
-        let fields: [(&[u8], Option<&str>); 7] = [
+        let strings: [(&[u8], Option<&str>); 14] = [
             (br#"{"eventID":"#, Some(self.event_id)),
             (br#","eventName":"#, Some(self.event_name)),
             (br#","eventSource":"#, Some(self.event_source)),
@@ -250,8 +250,6 @@ impl<'a> SummaryRef<'a> {
             ),
             (br#","user":"#, Some(self.user)),
             (br#","service":"#, Some(self.service)),
-        ];
-        let optional: [(&[u8], Option<&str>); 7] = [
             (br#","identityType":"#, self.identity_type),
             (br#","role":"#, self.role),
             (br#","awsRegion":"#, self.aws_region),
@@ -260,9 +258,9 @@ impl<'a> SummaryRef<'a> {
             (br#","errorCode":"#, self.error_code),
             (br#","errorMessage":"#, self.error_message),
         ];
-        for (key, value) in fields.iter().chain(&optional) {
+        for (key, value) in strings {
             out.extend_from_slice(key);
-            json_value(out, *value);
+            json_value(out, value);
         }
         out.extend_from_slice(br#","readOnly":"#);
         out.extend_from_slice(match self.read_only {

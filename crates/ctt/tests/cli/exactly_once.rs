@@ -146,9 +146,7 @@ fn ingest_selects_files_by_the_date_in_their_key() {
 /// The query indexes (of `events` and `event_params`) in the database file, read
 /// with SQLite itself (opening the store would build missing ones).
 fn query_indexes(db: &Path) -> Vec<String> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open the database read-only");
+    let conn = rusqlite::Connection::open(db).expect("open the database");
     let mut stmt = conn
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'index'
@@ -255,11 +253,10 @@ fn bulk_load_equals_a_row_by_row_load_and_survives_a_kill() {
     child.kill().expect("kill -9");
     child.wait().expect("reap child");
     if interrupted && killed.exists() {
-        let conn = rusqlite::Connection::open_with_flags(
-            &killed,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("open");
+        // Read-write, as SQLite itself (not the store, which would build the
+        // indexes): a kill during a commit through the rollback journal left a
+        // hot journal, which only a writable connection can roll back.
+        let conn = rusqlite::Connection::open(&killed).expect("open");
         let stored = conn
             .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))
             .map_or(0, |n| n as usize);
