@@ -67,21 +67,43 @@ pub fn format_event_time(t: DateTime<Utc>) -> String {
 /// [`format_event_time`] into `buffer`, without allocating; years outside
 /// 0..=9999 are clamped (CloudTrail has none).
 pub fn write_event_time(t: DateTime<Utc>, buffer: &mut [u8; 20]) -> &str {
-    use chrono::{Datelike, Timelike};
-    fn digits(out: &mut [u8], mut n: u32) {
+    write_event_seconds(t.timestamp(), buffer)
+}
+
+/// [`write_event_time`] of whole seconds since the Unix epoch (as stores keep
+/// event times), with integer arithmetic only: the page writer calls it for
+/// every event. Days become a civil date by Howard Hinnant's `civil_from_days`.
+pub fn write_event_seconds(seconds: i64, buffer: &mut [u8; 20]) -> &str {
+    fn digits(out: &mut [u8], mut n: i64) {
         for slot in out.iter_mut().rev() {
             *slot = b'0' + (n % 10) as u8;
             n /= 10;
         }
     }
-    let year = t.year().clamp(0, 9999) as u32;
+    // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    let seconds = seconds.clamp(-62_167_219_200, 253_402_300_799);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
     *buffer = *b"0000-00-00T00:00:00Z";
     digits(&mut buffer[0..4], year);
-    digits(&mut buffer[5..7], t.month());
-    digits(&mut buffer[8..10], t.day());
-    digits(&mut buffer[11..13], t.hour());
-    digits(&mut buffer[14..16], t.minute());
-    digits(&mut buffer[17..19], t.second());
+    digits(&mut buffer[5..7], month);
+    digits(&mut buffer[8..10], day);
+    digits(&mut buffer[11..13], second_of_day / 3600);
+    digits(&mut buffer[14..16], second_of_day / 60 % 60);
+    digits(&mut buffer[17..19], second_of_day % 60);
     // Only ASCII digits and separators were written.
     std::str::from_utf8(buffer).unwrap_or_default()
 }
@@ -99,6 +121,38 @@ pub fn from_seconds(seconds: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_seconds_are_written_as_chrono_formats_them() {
+        // Every day from 1600 to 2400 (leap years and centuries), at a time
+        // that moves through the day, and both ends of the clamped range.
+        let (first, last) = (-11_676_096_000_i64, 13_569_465_600_i64);
+        let mut buffer = [0u8; 20];
+        let mut t = first;
+        while t <= last {
+            let expected = from_seconds(t).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            assert_eq!(write_event_seconds(t, &mut buffer), expected, "{t}");
+            t += 86_400 + 3_607;
+        }
+        for t in [
+            -62_167_219_200,
+            253_402_300_799,
+            0,
+            951_782_400,
+            1_527_811_199,
+        ] {
+            let expected = from_seconds(t).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            assert_eq!(write_event_seconds(t, &mut buffer), expected, "{t}");
+        }
+        assert_eq!(
+            write_event_seconds(i64::MIN, &mut buffer),
+            "0000-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            write_event_seconds(i64::MAX, &mut buffer),
+            "9999-12-31T23:59:59Z"
+        );
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)

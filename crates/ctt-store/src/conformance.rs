@@ -9,11 +9,12 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use ctt_core::query::Cursor;
-use ctt_core::{EventQuery, EventSummary, GroupBy, NameMatch, ParamFilter, Scope, normalise};
+use ctt_core::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope, normalise};
 use serde_json::{Value, json};
 
 use crate::{
-    EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LedgerFilter, LoadedFile,
+    EventStore, FileCounts, FileOutcome, IndexedEvent, JsonLayout, LedgerEntry, LedgerFilter,
+    LoadedFile,
 };
 
 /// Expands to one test per conformance check, each on a store made by `$make`
@@ -623,24 +624,31 @@ pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
                 .events(&query, limit, cursor.as_ref())
                 .await
                 .expect("page");
-            let json = store
-                .events_json(&query, limit, cursor.as_ref())
+            let lines = store
+                .events_json(&query, limit, cursor.as_ref(), JsonLayout::Lines)
                 .await
-                .expect("json page");
+                .expect("NDJSON page");
             let mut expected = Vec::new();
             for event in &page.events {
                 serde_json::to_writer(&mut expected, event).expect("serialise");
                 expected.push(b'\n');
             }
             assert_eq!(
-                String::from_utf8_lossy(&json.lines),
+                String::from_utf8_lossy(&lines.json),
                 String::from_utf8_lossy(&expected)
             );
-            assert_eq!(json.events, page.events.len());
-            assert_eq!(json.next, page.next);
-            let array: Vec<EventSummary> =
-                serde_json::from_slice(&json.clone().into_array()).expect("a JSON array");
-            assert_eq!(array, page.events);
+            let array = store
+                .events_json(&query, limit, cursor.as_ref(), JsonLayout::Array)
+                .await
+                .expect("array page");
+            assert_eq!(
+                String::from_utf8_lossy(&array.json),
+                serde_json::to_string(&page.events).expect("serialise")
+            );
+            for json in [&lines, &array] {
+                assert_eq!(json.events, page.events.len());
+                assert_eq!(json.next, page.next);
+            }
             pages += 1;
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -648,5 +656,15 @@ pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
             }
         }
         assert!(pages >= 1);
+    }
+    let mut nobody = march();
+    nobody.scope = Scope::User("nobody".into());
+    for (layout, empty) in [(JsonLayout::Array, "[]"), (JsonLayout::Lines, "")] {
+        let page = store
+            .events_json(&nobody, 10, None, layout)
+            .await
+            .expect("empty page");
+        assert_eq!(String::from_utf8_lossy(&page.json), empty);
+        assert_eq!((page.events, page.next), (0, None));
     }
 }

@@ -99,26 +99,50 @@ pub struct EventPage {
     pub next: Option<Cursor>,
 }
 
-/// A page of events already serialised: each event's JSON object (as
-/// [`EventSummary`] serialises it) followed by `\n` — NDJSON. JSON escapes every
-/// newline inside strings, so each `\n` byte ends an event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JsonPage {
-    pub lines: Vec<u8>,
-    pub events: usize,
-    pub next: Option<Cursor>,
+/// How [`EventStore::events_json`] lays a page's events out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonLayout {
+    /// One JSON array: `[{…},{…}]` (a page of the API).
+    Array,
+    /// NDJSON: each event's object followed by `\n` (exports). JSON escapes
+    /// every newline inside strings, so each `\n` byte ends an event.
+    Lines,
 }
 
-impl JsonPage {
-    /// The events as one JSON array.
-    pub fn into_array(self) -> Vec<u8> {
-        let lines = self.lines.strip_suffix(b"\n").unwrap_or(&self.lines);
-        let mut array = Vec::with_capacity(lines.len() + 2);
-        array.push(b'[');
-        array.extend(lines.iter().map(|&b| if b == b'\n' { b',' } else { b }));
-        array.push(b']');
-        array
+impl JsonLayout {
+    /// What comes before the first event.
+    pub fn open(self) -> &'static [u8] {
+        match self {
+            Self::Array => b"[",
+            Self::Lines => b"",
+        }
     }
+
+    /// What comes between two events.
+    pub fn separator(self) -> &'static [u8] {
+        match self {
+            Self::Array => b",",
+            Self::Lines => b"\n",
+        }
+    }
+
+    /// What comes after the last event (after the only ones, for no events).
+    pub fn close(self, events: usize) -> &'static [u8] {
+        match (self, events) {
+            (Self::Array, _) => b"]",
+            (Self::Lines, 0) => b"",
+            (Self::Lines, _) => b"\n",
+        }
+    }
+}
+
+/// A page of events already serialised, each event's object as
+/// [`EventSummary`] serialises it, laid out as asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPage {
+    pub json: Vec<u8>,
+    pub events: usize,
+    pub next: Option<Cursor>,
 }
 
 /// A group of `/stats`.
@@ -237,15 +261,20 @@ pub trait EventStore: Send + Sync {
         query: &EventQuery,
         limit: u32,
         cursor: Option<&Cursor>,
+        layout: JsonLayout,
     ) -> StoreResult<JsonPage> {
         let page = self.events(query, limit, cursor).await?;
-        let mut lines = Vec::with_capacity(page.events.len() * 400);
-        for event in &page.events {
-            serde_json::to_writer(&mut lines, event).map_err(StoreError::backend)?;
-            lines.push(b'\n');
+        let mut json = Vec::with_capacity(page.events.len() * 400 + 2);
+        json.extend_from_slice(layout.open());
+        for (i, event) in page.events.iter().enumerate() {
+            if i > 0 {
+                json.extend_from_slice(layout.separator());
+            }
+            serde_json::to_writer(&mut json, event).map_err(StoreError::backend)?;
         }
+        json.extend_from_slice(layout.close(page.events.len()));
         Ok(JsonPage {
-            lines,
+            json,
             events: page.events.len(),
             next: page.next,
         })

@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use ctt_core::query::{Format, RequestParams, RouteKind};
 use ctt_core::{EventSummary, Scope};
+use ctt_store::JsonLayout;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -74,7 +75,12 @@ async fn answer(
     // Serialised by the store, straight from its rows (same JSON as EventsAnswer).
     let page = state
         .store
-        .events_json(&request.query, request.limit, request.cursor.as_ref())
+        .events_json(
+            &request.query,
+            request.limit,
+            request.cursor.as_ref(),
+            JsonLayout::Array,
+        )
         .await?;
     let next = page.next.clone();
     let mut response = (
@@ -82,7 +88,7 @@ async fn answer(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        page.into_array(),
+        page.json,
     )
         .into_response();
     if let Some(next) = next {

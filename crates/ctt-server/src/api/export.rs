@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ctt_core::query::{Cursor, Format};
 use ctt_core::{EventQuery, EventSummary};
-use ctt_store::{EventStore, StoreError};
+use ctt_store::{EventStore, JsonLayout, StoreError};
 use futures_util::stream;
 
 /// Events read from the store per chunk of the body.
@@ -77,12 +77,17 @@ pub fn response(
             Format::Ndjson | Format::Json => {
                 let page = progress
                     .store
-                    .events_json(&progress.query, PAGE, progress.cursor.as_ref())
+                    .events_json(
+                        &progress.query,
+                        PAGE,
+                        progress.cursor.as_ref(),
+                        JsonLayout::Lines,
+                    )
                     .await
                     .inspect_err(
                         |e| tracing::error!(error = %e, "export stopped: the store failed"),
                     )?;
-                chunk = page.lines;
+                chunk = page.json;
                 page.next
             }
         };

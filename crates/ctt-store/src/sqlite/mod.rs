@@ -17,7 +17,7 @@ use ctt_core::{EventQuery, GroupBy};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, JsonPage,
+    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, JsonLayout, JsonPage,
     LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, TokenRecord,
     TokenStore,
 };
@@ -256,10 +256,11 @@ impl EventStore for SqliteStore {
         query: &EventQuery,
         limit: u32,
         cursor: Option<&Cursor>,
+        layout: JsonLayout,
     ) -> StoreResult<JsonPage> {
         let (query, cursor) = (query.clone(), cursor.cloned());
         self.read(move |conn, indexed| {
-            query::events_json(conn, indexed, &query, limit, cursor.as_ref())
+            query::events_json(conn, indexed, &query, limit, cursor.as_ref(), layout)
         })
         .await
     }

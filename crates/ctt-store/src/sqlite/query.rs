@@ -8,14 +8,14 @@
 
 use ctt_core::params::{candidate_names, has_value};
 use ctt_core::query::Cursor;
-use ctt_core::time::{format_event_time, from_seconds, to_seconds, write_event_time};
+use ctt_core::time::{format_event_time, from_seconds, to_seconds, write_event_seconds};
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use super::write::{HourlyKind, hour_of};
-use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonPage, StoreStatus};
+use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonLayout, JsonPage, StoreStatus};
 
 /// Registers `ctt_has_param(record_json, name, value)`.
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
@@ -166,8 +166,7 @@ const SUMMARY_COLUMNS: &str = "event_id, event_time, event_name, event_source, u
      read_only, event_type";
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {
-    let mut time = [0u8; 20];
-    Ok(SummaryRef::read(r, &mut time)?.to_owned())
+    Ok(SummaryRef::read(r, &mut TimeText::new())?.to_owned())
 }
 
 /// The statement of one page: [`SUMMARY_COLUMNS`] in answer order, one row more
@@ -190,48 +189,91 @@ fn page_statement(
 
 /// [`EventSummary`] borrowed from a row: written as the same JSON without
 /// copying a string (the conformance suite checks both agree byte for byte).
+/// Texts stay bytes: the JSON writer checks UTF-8 only for non-ASCII values.
 struct SummaryRef<'a> {
-    event_id: &'a str,
-    event_name: &'a str,
-    event_source: &'a str,
-    event_time: &'a str,
-    user_identity_user_name: &'a str,
-    user: &'a str,
-    service: &'a str,
-    identity_type: Option<&'a str>,
-    role: Option<&'a str>,
-    aws_region: Option<&'a str>,
-    source_ip_address: Option<&'a str>,
-    user_agent: Option<&'a str>,
-    error_code: Option<&'a str>,
-    error_message: Option<&'a str>,
+    event_id: &'a [u8],
+    event_name: &'a [u8],
+    event_source: &'a [u8],
+    event_time: &'a [u8],
+    user_identity_user_name: &'a [u8],
+    user: &'a [u8],
+    service: &'a [u8],
+    identity_type: Option<&'a [u8]>,
+    role: Option<&'a [u8]>,
+    aws_region: Option<&'a [u8]>,
+    source_ip_address: Option<&'a [u8]>,
+    user_agent: Option<&'a [u8]>,
+    error_code: Option<&'a [u8]>,
+    error_message: Option<&'a [u8]>,
     read_only: Option<bool>,
-    event_type: Option<&'a str>,
+    event_type: Option<&'a [u8]>,
+}
+
+/// A TEXT column's bytes (`None` for NULL); any other type is an error.
+fn column_text_or_null<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<Option<&'r [u8]>> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i)? {
+        ValueRef::Text(bytes) => Ok(Some(bytes)),
+        ValueRef::Null => Ok(None),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            String::new(),
+            other.data_type(),
+        )),
+    }
+}
+
+/// A TEXT column's bytes; NULL is an error.
+fn column_text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> {
+    column_text_or_null(r, i)?.ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(i, String::new(), rusqlite::types::Type::Null)
+    })
+}
+
+/// The `eventTime` text of one second, kept while rows share it.
+struct TimeText {
+    seconds: Option<i64>,
+    text: [u8; 20],
+}
+
+impl TimeText {
+    fn new() -> Self {
+        Self {
+            seconds: None,
+            text: [0; 20],
+        }
+    }
+
+    fn of(&mut self, seconds: i64) -> &[u8] {
+        if self.seconds != Some(seconds) {
+            write_event_seconds(seconds, &mut self.text);
+            self.seconds = Some(seconds);
+        }
+        &self.text
+    }
 }
 
 impl<'a> SummaryRef<'a> {
-    /// The [`SUMMARY_COLUMNS`] of `r`, borrowed; `time` receives `eventTime`.
-    fn read(r: &'a Row<'_>, time: &'a mut [u8; 20]) -> rusqlite::Result<Self> {
-        let text = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str()?));
-        let opt = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
-        let user = text(4)?;
+    /// The [`SUMMARY_COLUMNS`] of `r`, borrowed; `time` formats `eventTime`.
+    fn read(r: &'a Row<'_>, time: &'a mut TimeText) -> rusqlite::Result<Self> {
+        let user = column_text(r, 4)?;
         Ok(Self {
-            event_id: text(0)?,
-            event_time: write_event_time(from_seconds(r.get(1)?), time),
-            event_name: text(2)?,
-            event_source: text(3)?,
+            event_id: column_text(r, 0)?,
+            event_time: time.of(r.get(1)?),
+            event_name: column_text(r, 2)?,
+            event_source: column_text(r, 3)?,
             user_identity_user_name: user,
             user,
-            service: text(5)?,
-            identity_type: opt(6)?,
-            role: opt(7)?,
-            aws_region: opt(8)?,
-            source_ip_address: opt(9)?,
-            user_agent: opt(10)?,
-            error_code: opt(11)?,
-            error_message: opt(12)?,
+            service: column_text(r, 5)?,
+            identity_type: column_text_or_null(r, 6)?,
+            role: column_text_or_null(r, 7)?,
+            aws_region: column_text_or_null(r, 8)?,
+            source_ip_address: column_text_or_null(r, 9)?,
+            user_agent: column_text_or_null(r, 10)?,
+            error_code: column_text_or_null(r, 11)?,
+            error_message: column_text_or_null(r, 12)?,
             read_only: r.get(13)?,
-            event_type: opt(14)?,
+            event_type: column_text_or_null(r, 14)?,
         })
     }
 
@@ -239,7 +281,7 @@ impl<'a> SummaryRef<'a> {
     /// the same order, `null` for absent values, the same escaping. The keys are
     /// constants, so only values are scanned for characters to escape.
     fn write_json(&self, out: &mut Vec<u8>) {
-        let strings: [(&[u8], Option<&str>); 14] = [
+        let strings: [(&[u8], Option<&[u8]>); 14] = [
             (br#"{"eventID":"#, Some(self.event_id)),
             (br#","eventName":"#, Some(self.event_name)),
             (br#","eventSource":"#, Some(self.event_source)),
@@ -274,62 +316,95 @@ impl<'a> SummaryRef<'a> {
     }
 
     fn to_owned(&self) -> EventSummary {
-        let owned = |s: Option<&str>| s.map(str::to_owned);
+        let owned = |s: &[u8]| String::from_utf8_lossy(s).into_owned();
+        let opt = |s: Option<&[u8]>| s.map(owned);
         EventSummary {
-            event_id: self.event_id.to_owned(),
-            event_time: self.event_time.to_owned(),
-            event_name: self.event_name.to_owned(),
-            event_source: self.event_source.to_owned(),
-            user_identity_user_name: self.user_identity_user_name.to_owned(),
-            user: self.user.to_owned(),
-            service: self.service.to_owned(),
-            identity_type: owned(self.identity_type),
-            role: owned(self.role),
-            aws_region: owned(self.aws_region),
-            source_ip_address: owned(self.source_ip_address),
-            user_agent: owned(self.user_agent),
-            error_code: owned(self.error_code),
-            error_message: owned(self.error_message),
+            event_id: owned(self.event_id),
+            event_time: owned(self.event_time),
+            event_name: owned(self.event_name),
+            event_source: owned(self.event_source),
+            user_identity_user_name: owned(self.user_identity_user_name),
+            user: owned(self.user),
+            service: owned(self.service),
+            identity_type: opt(self.identity_type),
+            role: opt(self.role),
+            aws_region: opt(self.aws_region),
+            source_ip_address: opt(self.source_ip_address),
+            user_agent: opt(self.user_agent),
+            error_code: opt(self.error_code),
+            error_message: opt(self.error_message),
             read_only: self.read_only,
-            event_type: owned(self.event_type),
+            event_type: opt(self.event_type),
         }
     }
 }
 
-/// A JSON string or `null`, as `serde_json` writes it: copied whole when no
-/// character needs escaping (the usual case), else escaped by `serde_json`.
-fn json_value(out: &mut Vec<u8>, value: Option<&str>) {
-    let Some(s) = value else {
+/// Whether `bytes` are all printable ASCII but `"` and `\` — copied into JSON
+/// as they are. Eight bytes at a time (SWAR).
+fn plain_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A high bit for a zero byte; exact as to whether there is one.
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let special = |w: u64| {
+        // Bytes below 0x20 (exact for words without high bytes, which the last
+        // term catches), `"`, `\`, and bytes of 0x80 and above.
+        (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+            | zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w & HIGH)
+    };
+    let word = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+    let Some(last) = bytes.len().checked_sub(8) else {
+        // Shorter than a word: byte by byte (copying into a word costs more).
+        return bytes.iter().fold(true, |plain, &b| {
+            plain & (0x20..0x80).contains(&b) & (b != b'"') & (b != b'\\')
+        });
+    };
+    // The last word overlaps the whole words before it: no tail to copy.
+    let mut found = special(word(&bytes[last..]));
+    for chunk in bytes.chunks_exact(8) {
+        found |= special(word(chunk));
+    }
+    found == 0
+}
+
+/// A JSON string or `null`, as `serde_json` writes it: copied whole when it is
+/// printable ASCII without `"` or `\` (the usual case), else checked as UTF-8
+/// and escaped by `serde_json` (invalid UTF-8, which ctt never writes, is
+/// replaced by U+FFFD).
+fn json_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    let Some(bytes) = value else {
         out.extend_from_slice(b"null");
         return;
     };
-    // No early exit, so the check vectorises; strings here are short.
-    let plain = s.bytes().fold(true, |plain, b| {
-        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-    });
-    if plain {
-        out.reserve(s.len() + 2);
+    if plain_ascii(bytes) {
+        out.reserve(bytes.len() + 2);
         out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(bytes);
         out.push(b'"');
     } else {
-        serde_json::to_writer(&mut *out, s).expect("writing JSON to a Vec cannot fail");
+        let text = String::from_utf8_lossy(bytes);
+        serde_json::to_writer(&mut *out, text.as_ref()).expect("writing JSON to a Vec cannot fail");
     }
 }
 
-/// [`events`], written as NDJSON straight from the rows.
+/// [`events`], written as JSON straight from the rows.
 pub fn events_json(
     conn: &Connection,
     indexed: &[String],
     query: &EventQuery,
     limit: u32,
     cursor: Option<&Cursor>,
+    layout: JsonLayout,
 ) -> rusqlite::Result<JsonPage> {
     let (sql, values) = page_statement(query, indexed, limit, cursor);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
-    let mut lines = Vec::with_capacity(limit.min(10_000) as usize * 512);
+    let mut json = Vec::with_capacity(limit.min(10_000) as usize * 512);
+    json.extend_from_slice(layout.open());
     let mut events = 0usize;
+    let mut time = TimeText::new();
     let (mut last_time, mut last_id) = (0, String::new());
     let mut more = false;
     while let Some(r) = rows.next()? {
@@ -337,24 +412,23 @@ pub fn events_json(
             more = true;
             break;
         }
-        let mut time = [0u8; 20];
+        if events > 0 {
+            json.extend_from_slice(layout.separator());
+        }
         let summary = SummaryRef::read(r, &mut time)?;
-        summary.write_json(&mut lines);
-        lines.push(b'\n');
+        summary.write_json(&mut json);
         events += 1;
-        last_time = r.get(1)?;
-        last_id.clear();
-        last_id.push_str(summary.event_id);
+        if events == limit as usize {
+            last_time = r.get(1)?;
+            last_id = String::from_utf8_lossy(summary.event_id).into_owned();
+        }
     }
     let next = more.then_some(Cursor {
         event_time: last_time,
         event_id: last_id,
     });
-    Ok(JsonPage {
-        lines,
-        events,
-        next,
-    })
+    json.extend_from_slice(layout.close(events));
+    Ok(JsonPage { json, events, next })
 }
 
 pub fn events(
@@ -575,12 +649,34 @@ mod tests {
             ]
             .map(str::to_owned),
         );
+        // Every ASCII byte at every place of strings of 1 to 17 bytes: both
+        // sides of the 8-byte words and of the padded tail.
+        for len in 1..=17 {
+            for at in 0..len {
+                for b in 0u8..0x80 {
+                    let mut case = vec![b'x'; len];
+                    case[at] = b;
+                    cases.push(String::from_utf8(case).expect("ASCII"));
+                }
+                let mut wide = "x".repeat(len);
+                wide.insert(at, 'é');
+                cases.push(wide);
+            }
+        }
         for case in &cases {
             let mut ours = Vec::new();
-            json_value(&mut ours, Some(case));
+            json_value(&mut ours, Some(case.as_bytes()));
             let theirs = serde_json::to_vec(case).expect("serialise");
             assert_eq!(ours, theirs, "{case:?}");
+            let naive = case
+                .bytes()
+                .all(|b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\');
+            assert_eq!(plain_ascii(case.as_bytes()), naive, "{case:?}");
         }
+        // Bytes that are not UTF-8 (ctt never stores them) still give valid JSON.
+        let mut ours = Vec::new();
+        json_value(&mut ours, Some(b"ab\xffcd"));
+        assert_eq!(ours, "\"ab\u{fffd}cd\"".as_bytes());
         let mut null = Vec::new();
         json_value(&mut null, None);
         assert_eq!(null, b"null");
