@@ -145,6 +145,32 @@ pub struct JsonPage {
     pub next: Option<Cursor>,
 }
 
+impl JsonPage {
+    /// This page followed by `rest`, the page that starts where it ends (both
+    /// laid out as `layout`).
+    pub fn followed_by(mut self, rest: JsonPage, layout: JsonLayout) -> JsonPage {
+        if rest.events == 0 {
+            return JsonPage {
+                next: rest.next,
+                ..self
+            };
+        }
+        if self.events == 0 {
+            return rest;
+        }
+        let close = layout.close(self.events).len();
+        self.json.truncate(self.json.len() - close);
+        self.json.extend_from_slice(layout.separator());
+        self.json
+            .extend_from_slice(&rest.json[layout.open().len()..]);
+        JsonPage {
+            json: self.json,
+            events: self.events + rest.events,
+            next: rest.next,
+        }
+    }
+}
+
 /// A group of `/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupCount {

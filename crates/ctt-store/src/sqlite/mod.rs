@@ -9,6 +9,7 @@ mod tokens;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -73,7 +74,32 @@ struct Inner {
     known_names: Mutex<std::collections::HashSet<String>>,
     readers: Mutex<Vec<Connection>>,
     indexed: Vec<String>,
+    /// Reads running or queued on the blocking pool (see [`ReadGuard`]).
+    reads_in_flight: AtomicUsize,
+    /// Pages written by two readers at once (see `events_json`).
+    pages_split: AtomicU64,
 }
+
+/// Counts a read in [`Inner::reads_in_flight`] from its start until the
+/// blocking task that runs it ends (not when its caller stops waiting).
+struct ReadGuard(Arc<Inner>);
+
+impl ReadGuard {
+    fn new(inner: &Arc<Inner>) -> Self {
+        inner.reads_in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(inner))
+    }
+}
+
+impl Drop for ReadGuard {
+    fn drop(&mut self) {
+        self.0.reads_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A first page of at least this many events is split between two readers
+/// when no other read is running (see `events_json`).
+const SPLIT_PAGE_MIN: u32 = 200;
 
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database file at `path`.
@@ -126,6 +152,8 @@ impl SqliteStore {
                 known_names: Mutex::new(std::collections::HashSet::new()),
                 readers: Mutex::new(Vec::new()),
                 indexed,
+                reads_in_flight: AtomicUsize::new(0),
+                pages_split: AtomicU64::new(0),
             }),
         })
     }
@@ -157,7 +185,9 @@ impl SqliteStore {
         F: FnOnce(&Connection, &[String]) -> rusqlite::Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
+        let guard = ReadGuard::new(&inner);
         tokio::task::spawn_blocking(move || {
+            let _guard = guard;
             let conn = inner.take_reader()?;
             let result = f(&conn, &inner.indexed).map_err(StoreError::backend);
             inner.give_back(conn);
@@ -165,6 +195,96 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Task(Box::new(e)))?
+    }
+}
+
+impl SqliteStore {
+    /// How many pages were written by two readers at once, since opening.
+    pub fn pages_split(&self) -> u64 {
+        self.inner.pages_split.load(Ordering::Relaxed)
+    }
+
+    /// A page written by two readers at once, each on its own core: one finds
+    /// the event in the middle of the page (from the index alone), writes the
+    /// first half, and the other writes the second half from that event on.
+    /// Only when no other read runs: with other requests, both cores are busy
+    /// anyway and one reader per page does less work in all.
+    ///
+    /// Exactly once still holds: the middle and the first half are read in one
+    /// transaction, and the second half reads a snapshot at least as recent,
+    /// so every event stored when the page began is in one half or in the
+    /// pages after. Events are never deleted.
+    async fn events_json_split(
+        &self,
+        query: EventQuery,
+        limit: u32,
+        cursor: Option<Cursor>,
+        layout: JsonLayout,
+    ) -> StoreResult<JsonPage> {
+        let half = limit / 2;
+        let (middle_tx, middle_rx) = std::sync::mpsc::channel::<Option<Cursor>>();
+        let inner = Arc::clone(&self.inner);
+        let first_query = query.clone();
+        let guard = ReadGuard::new(&inner);
+        let first = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            let conn = inner.take_reader()?;
+            let result = (|| {
+                let snapshot = conn.unchecked_transaction()?;
+                let middle = query::nth_position(
+                    &conn,
+                    &inner.indexed,
+                    &first_query,
+                    cursor.as_ref(),
+                    half - 1,
+                )?;
+                // The second half starts here; `None`: this half holds them all.
+                let _ = middle_tx.send(middle);
+                let page = query::events_json(
+                    &conn,
+                    &inner.indexed,
+                    &first_query,
+                    half,
+                    cursor.as_ref(),
+                    layout,
+                )?;
+                snapshot.commit()?;
+                Ok::<_, rusqlite::Error>(page)
+            })()
+            .map_err(StoreError::backend);
+            inner.give_back(conn);
+            result
+        });
+        let inner = Arc::clone(&self.inner);
+        let guard = ReadGuard::new(&inner);
+        let second = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            let Ok(Some(middle)) = middle_rx.recv() else {
+                return Ok(None);
+            };
+            let conn = inner.take_reader()?;
+            let result = query::events_json(
+                &conn,
+                &inner.indexed,
+                &query,
+                limit - half,
+                Some(&middle),
+                layout,
+            )
+            .map_err(StoreError::backend);
+            inner.give_back(conn);
+            result.map(Some)
+        });
+        let task = |e| StoreError::Task(Box::new(e));
+        let first = first.await.map_err(task)??;
+        let second = second.await.map_err(task)??;
+        Ok(match second {
+            Some(second) => {
+                self.inner.pages_split.fetch_add(1, Ordering::Relaxed);
+                first.followed_by(second, layout)
+            }
+            None => first,
+        })
     }
 }
 
@@ -259,6 +379,12 @@ impl EventStore for SqliteStore {
         layout: JsonLayout,
     ) -> StoreResult<JsonPage> {
         let (query, cursor) = (query.clone(), cursor.cloned());
+        if limit >= SPLIT_PAGE_MIN
+            && query::split_pays(&query)
+            && self.inner.reads_in_flight.load(Ordering::SeqCst) == 0
+        {
+            return self.events_json_split(query, limit, cursor, layout).await;
+        }
         self.read(move |conn, indexed| {
             query::events_json(conn, indexed, &query, limit, cursor.as_ref(), layout)
         })
@@ -395,6 +521,7 @@ mod tests {
     use crate::conformance::{file, record};
     use ctt_core::time::{format_event_time, from_seconds};
     use ctt_core::{NameMatch, Scope};
+    use std::collections::BTreeSet;
 
     fn journal_mode(path: &Path) -> String {
         Connection::open(path)
@@ -527,6 +654,181 @@ mod tests {
 
     /// Counts that sum `hourly_counts` equal counting every event, whatever the
     /// range's alignment, scope and role restriction; re-delivered events count once.
+    /// `n` events from `first` on, spread over users, services and times
+    /// (several per second, so pages end inside a second).
+    fn spread_records(first: usize, n: usize, base: i64) -> Vec<serde_json::Value> {
+        let users = ["alucloud001", "alucloud002", "root"];
+        (first..first + n)
+            .map(|i| {
+                let t = base + ((i * 7919) % 5000) as i64 / 3;
+                let (source, name) = if i % 4 == 0 {
+                    ("s3", "PutObject")
+                } else {
+                    ("ec2", "RunInstances")
+                };
+                record(
+                    &format!("id-{i:05}"),
+                    &format_event_time(from_seconds(t)),
+                    users[i % 3],
+                    source,
+                    name,
+                )
+            })
+            .collect()
+    }
+
+    /// Pages of at least SPLIT_PAGE_MIN events, written by two readers when no
+    /// other read runs, are the pages one reader writes, byte for byte, with
+    /// the same cursors; pages of filtered queries are not split.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn split_pages_equal_pages_written_by_one_reader() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            SqliteStore::open(dir.path().join("split.db"), SqliteOptions::default()).expect("open");
+        let base = 1_520_000_000;
+        store
+            .load(vec![file(
+                &store,
+                "one.json.gz",
+                spread_records(0, 1500, base),
+            )])
+            .await
+            .expect("load");
+        let all = EventQuery::between(from_seconds(base - 10), from_seconds(base + 5000));
+        let mut by_user = all.clone();
+        by_user.scope = Scope::User("alucloud002".into());
+        let mut by_service = all.clone();
+        by_service.scope = Scope::Service("ec2".into());
+        let mut by_name = all.clone();
+        by_name.event_name = Some(NameMatch {
+            name: "Put".into(),
+            prefix: true,
+        });
+        let cases = [
+            (all.clone(), 200, true),
+            (all.clone(), 333, true),
+            (all.clone(), 1499, true),
+            (all.clone(), 1500, true),
+            (all.clone(), 3000, true),
+            (by_user, 201, true),
+            (by_service, 400, true),
+            (by_name, 250, false),
+            (all, 199, false),
+        ];
+        for (query, limit, split) in cases {
+            let before = store.pages_split();
+            let (mut cursor, mut pages, mut seen) = (None, 0, 0);
+            loop {
+                let page = store
+                    .events(&query, limit, cursor.as_ref())
+                    .await
+                    .expect("page");
+                for layout in [JsonLayout::Array, JsonLayout::Lines] {
+                    let json = store
+                        .events_json(&query, limit, cursor.as_ref(), layout)
+                        .await
+                        .expect("json page");
+                    let mut expected = Vec::new();
+                    if layout == JsonLayout::Array {
+                        serde_json::to_writer(&mut expected, &page.events).expect("serialise");
+                    } else {
+                        for event in &page.events {
+                            serde_json::to_writer(&mut expected, event).expect("serialise");
+                            expected.push(b'\n');
+                        }
+                    }
+                    assert_eq!(
+                        String::from_utf8_lossy(&json.json),
+                        String::from_utf8_lossy(&expected),
+                        "{query:?} limit {limit} page {pages}"
+                    );
+                    assert_eq!((json.events, &json.next), (page.events.len(), &page.next));
+                }
+                seen += page.events.len();
+                pages += 1;
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            let expected = store.count(&query).await.expect("count");
+            assert_eq!(seen as u64, expected, "{query:?} limit {limit}");
+            // Each page was asked for twice, as an array and as lines.
+            let split_pages = store.pages_split() - before;
+            if split {
+                assert!(
+                    split_pages >= 2,
+                    "{query:?} limit {limit}: {split_pages} split"
+                );
+            } else {
+                assert_eq!(split_pages, 0, "{query:?} limit {limit}");
+            }
+        }
+    }
+
+    /// Paging through a result with split pages while other events are
+    /// loaded, some of them inside the pages still to come and some before
+    /// the cursor: every event stored at the start comes exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn split_pages_return_every_event_once_while_loading() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path().join("split-load.db"), SqliteOptions::default())
+            .expect("open");
+        let base = 1_520_000_000;
+        store
+            .load(vec![file(
+                &store,
+                "first.json.gz",
+                spread_records(0, 1200, base),
+            )])
+            .await
+            .expect("load");
+        let query = EventQuery::between(from_seconds(base - 10), from_seconds(base + 5000));
+        let initial: BTreeSet<String> = store
+            .events(&query, 10_000, None)
+            .await
+            .expect("all")
+            .events
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        let loader = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for batch in 0..40 {
+                    let first = 10_000 + batch * 25;
+                    let key = format!("more-{batch}.json.gz");
+                    store
+                        .load(vec![file(&store, &key, spread_records(first, 25, base))])
+                        .await
+                        .expect("load more");
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let (mut cursor, mut returned) = (None, Vec::new());
+        loop {
+            let page = store
+                .events_json(&query, 200, cursor.as_ref(), JsonLayout::Array)
+                .await
+                .expect("page");
+            let events: Vec<ctt_core::EventSummary> =
+                serde_json::from_slice(&page.json).expect("a JSON array");
+            returned.extend(events.into_iter().map(|e| e.event_id));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        loader.await.expect("loader");
+        let unique: BTreeSet<&String> = returned.iter().collect();
+        assert_eq!(unique.len(), returned.len(), "an event came twice");
+        for id in &initial {
+            assert!(unique.contains(id), "{id} never came");
+        }
+        assert!(store.pages_split() > 0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hourly_counts_equal_counting_every_event() {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -187,6 +187,43 @@ fn page_statement(
     (sql, f.values)
 }
 
+/// Whether splitting a page of `query` between two readers pays: its filter
+/// is answered by the index alone, so finding the middle of a page costs
+/// little next to writing it.
+pub fn split_pays(query: &EventQuery) -> bool {
+    query.params.is_empty()
+        && query.event_name.is_none()
+        && !matches!(
+            (&query.scope, &query.only_user),
+            (Scope::Service(_), Some(_))
+        )
+}
+
+/// The position (`eventTime`, `eventID`) of the matching event after `cursor`
+/// with `n` before it (0: the first), if there is one.
+pub fn nth_position(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    cursor: Option<&Cursor>,
+    n: u32,
+) -> rusqlite::Result<Option<Cursor>> {
+    let f = build_filter(query, indexed, cursor);
+    let sql = format!(
+        "SELECT event_time, event_id FROM events {}{} ORDER BY event_time, event_id LIMIT 1 OFFSET {n}",
+        index_hint(query),
+        f.sql
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params_from_iter(f.values), |r| {
+            Ok(Cursor {
+                event_time: r.get(0)?,
+                event_id: r.get(1)?,
+            })
+        })
+        .optional()
+}
+
 /// [`EventSummary`] borrowed from a row: written as the same JSON without
 /// copying a string (the conformance suite checks both agree byte for byte).
 /// Texts stay bytes: the JSON writer checks UTF-8 only for non-ASCII values.
