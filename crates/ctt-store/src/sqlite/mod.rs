@@ -677,23 +677,26 @@ mod tests {
             .collect()
     }
 
+    /// A new store holding `n` [`spread_records`] (and the folder it lives in).
+    async fn spread_store(n: usize, base: i64) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path().join("spread.db"), SqliteOptions::default())
+            .expect("open");
+        let records = spread_records(0, n, base);
+        store
+            .load(vec![file(&store, "first.json.gz", records)])
+            .await
+            .expect("load");
+        (dir, store)
+    }
+
     /// Pages of at least SPLIT_PAGE_MIN events, written by two readers when no
     /// other read runs, are the pages one reader writes, byte for byte, with
     /// the same cursors; pages of filtered queries are not split.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn split_pages_equal_pages_written_by_one_reader() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store =
-            SqliteStore::open(dir.path().join("split.db"), SqliteOptions::default()).expect("open");
         let base = 1_520_000_000;
-        store
-            .load(vec![file(
-                &store,
-                "one.json.gz",
-                spread_records(0, 1500, base),
-            )])
-            .await
-            .expect("load");
+        let (_dir, store) = spread_store(1500, base).await;
         let all = EventQuery::between(from_seconds(base - 10), from_seconds(base + 5000));
         let mut by_user = all.clone();
         by_user.scope = Scope::User("alucloud002".into());
@@ -771,18 +774,8 @@ mod tests {
     /// the cursor: every event stored at the start comes exactly once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn split_pages_return_every_event_once_while_loading() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(dir.path().join("split-load.db"), SqliteOptions::default())
-            .expect("open");
         let base = 1_520_000_000;
-        store
-            .load(vec![file(
-                &store,
-                "first.json.gz",
-                spread_records(0, 1200, base),
-            )])
-            .await
-            .expect("load");
+        let (_dir, store) = spread_store(1200, base).await;
         let query = EventQuery::between(from_seconds(base - 10), from_seconds(base + 5000));
         let initial: BTreeSet<String> = store
             .events(&query, 10_000, None)
