@@ -207,8 +207,8 @@ impl SqliteStore {
     /// A page written by two readers at once, each on its own core: one finds
     /// the event in the middle of the page (from the index alone), writes the
     /// first half, and the other writes the second half from that event on.
-    /// Only when no other read runs: with other requests, both cores are busy
-    /// anyway and one reader per page does less work in all.
+    /// Only when no other read runs: with other requests in flight the cores
+    /// are busy anyway, and one reader per page does less work in all.
     ///
     /// Exactly once still holds: the middle and the first half are read in one
     /// transaction, and the second half reads a snapshot at least as recent,
