@@ -319,24 +319,14 @@ impl Source for LocalSource {
     fn fetch(&self, file: &SourceFile) -> Result<Vec<u8>, SourceError> {
         use std::io::Read;
         let read = || -> std::io::Result<Vec<u8>> {
-            let mut opened = std::fs::File::open(&file.key)?;
-            // Sized by the listing: `fs::read` and `read_to_end` would ask the
-            // file for its size and position first (a `statx` and an `lseek` per
-            // file). A file that grew since is still read whole.
-            let mut bytes = vec![0; usize::try_from(file.size).unwrap_or(0) + 1];
-            let mut filled = 0;
-            loop {
-                if filled == bytes.len() {
-                    bytes.resize(filled * 2, 0);
-                }
-                match opened.read(&mut bytes[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            bytes.truncate(filled);
+            // Sized by the listing. `fs::read` (and `File::read_to_end`) would
+            // ask the file for its size and position first, a `statx` and an
+            // `lseek` per file; through `take` the generic `read_to_end` reads
+            // into the capacity given, and still reads a file that grew whole.
+            let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0) + 1);
+            std::fs::File::open(&file.key)?
+                .take(u64::MAX)
+                .read_to_end(&mut bytes)?;
             Ok(bytes)
         };
         read().map_err(|source| SourceError::Read {
