@@ -188,10 +188,7 @@ impl SqliteStore {
         let guard = ReadGuard::new(&inner);
         tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            let conn = inner.take_reader()?;
-            let result = f(&conn, &inner.indexed).map_err(StoreError::backend);
-            inner.give_back(conn);
-            result
+            inner.with_reader(|conn| f(conn, &inner.indexed))
         })
         .await
         .map_err(|e| StoreError::Task(Box::new(e)))?
@@ -231,33 +228,31 @@ impl SqliteStore {
         let inner = &self.inner;
         let _guard = ReadGuard::new(inner);
         let (first, second) = tokio::task::block_in_place(|| {
-            let conn = inner.take_reader()?;
-            let result = (|| {
+            inner.with_reader(|conn| {
                 let snapshot = conn.unchecked_transaction()?;
                 let middle =
-                    query::nth_position(&conn, &inner.indexed, &query, cursor.as_ref(), half - 1)?;
+                    query::nth_position(conn, &inner.indexed, &query, cursor.as_ref(), half - 1)?;
                 // `None`: the first half holds every event there is.
                 let second = middle.map(|middle| {
                     let (inner, query) = (Arc::clone(inner), query.clone());
                     let guard = ReadGuard::new(&inner);
                     tokio::task::spawn_blocking(move || {
                         let _guard = guard;
-                        let conn = inner.take_reader()?;
-                        let result = query::events_json(
-                            &conn,
-                            &inner.indexed,
-                            &query,
-                            limit - half,
-                            Some(&middle),
-                            layout,
-                        )
-                        .map_err(StoreError::backend);
-                        inner.give_back(conn);
-                        result
+                        inner.with_reader(|conn| {
+                            let rest = limit - half;
+                            query::events_json(
+                                conn,
+                                &inner.indexed,
+                                &query,
+                                rest,
+                                Some(&middle),
+                                layout,
+                            )
+                        })
                     })
                 });
                 let first = query::events_json(
-                    &conn,
+                    conn,
                     &inner.indexed,
                     &query,
                     half,
@@ -265,11 +260,8 @@ impl SqliteStore {
                     layout,
                 )?;
                 snapshot.commit()?;
-                Ok::<_, rusqlite::Error>((first, second))
-            })()
-            .map_err(StoreError::backend);
-            inner.give_back(conn);
-            result
+                Ok((first, second))
+            })
         })?;
         let Some(second) = second else {
             return Ok(first);
@@ -281,6 +273,14 @@ impl SqliteStore {
 }
 
 impl Inner {
+    /// Runs `f` with a reader connection of the pool (on the calling thread).
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let conn = self.take_reader()?;
+        let result = f(&conn).map_err(StoreError::backend);
+        self.give_back(conn);
+        result
+    }
+
     fn take_reader(&self) -> StoreResult<Connection> {
         if let Some(conn) = self.readers.lock().map_err(poisoned)?.pop() {
             return Ok(conn);
@@ -513,7 +513,7 @@ impl TokenStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{file, record};
+    use crate::conformance::{file, json_pages_match_the_page, record};
     use ctt_core::time::{format_event_time, from_seconds};
     use ctt_core::{NameMatch, Scope};
     use std::collections::BTreeSet;
@@ -715,35 +715,10 @@ mod tests {
         ];
         for (query, limit, split) in cases {
             let before = store.pages_split();
-            let (mut cursor, mut pages, mut seen) = (None, 0, 0);
+            let (mut cursor, mut seen) = (None, 0);
             loop {
-                let page = store
-                    .events(&query, limit, cursor.as_ref())
-                    .await
-                    .expect("page");
-                for layout in [JsonLayout::Array, JsonLayout::Lines] {
-                    let json = store
-                        .events_json(&query, limit, cursor.as_ref(), layout)
-                        .await
-                        .expect("json page");
-                    let mut expected = Vec::new();
-                    if layout == JsonLayout::Array {
-                        serde_json::to_writer(&mut expected, &page.events).expect("serialise");
-                    } else {
-                        for event in &page.events {
-                            serde_json::to_writer(&mut expected, event).expect("serialise");
-                            expected.push(b'\n');
-                        }
-                    }
-                    assert_eq!(
-                        String::from_utf8_lossy(&json.json),
-                        String::from_utf8_lossy(&expected),
-                        "{query:?} limit {limit} page {pages}"
-                    );
-                    assert_eq!((json.events, &json.next), (page.events.len(), &page.next));
-                }
+                let page = json_pages_match_the_page(&store, &query, limit, cursor.as_ref()).await;
                 seen += page.events.len();
-                pages += 1;
                 match page.next {
                     Some(next) => cursor = Some(next),
                     None => break,
@@ -751,7 +726,7 @@ mod tests {
             }
             let expected = store.count(&query).await.expect("count");
             assert_eq!(seen as u64, expected, "{query:?} limit {limit}");
-            // Each page was asked for twice, as an array and as lines.
+            // Each page was asked for twice, as lines and as an array.
             let split_pages = store.pages_split() - before;
             if split {
                 assert!(
