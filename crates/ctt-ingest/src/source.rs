@@ -458,52 +458,34 @@ mod tests {
         let outside =
             |p: &str, from: &str, to: &str| folder_outside(std::path::Path::new(p), d(from), d(to));
         let trail = "/logs/AWSLogs/1/CloudTrail/us-east-1";
-        // A day's margin on each side of the range.
-        assert!(outside(
-            &format!("{trail}/2018/03/01"),
-            "2018-03-03",
-            "2018-03-04"
-        ));
-        assert!(!outside(
-            &format!("{trail}/2018/03/02"),
-            "2018-03-03",
-            "2018-03-04"
-        ));
-        assert!(!outside(
-            &format!("{trail}/2018/03/05"),
-            "2018-03-03",
-            "2018-03-04"
-        ));
-        assert!(outside(
-            &format!("{trail}/2018/03/06"),
-            "2018-03-03",
-            "2018-03-04"
-        ));
-        // Months and years, whole; December ends the year.
-        assert!(outside(
-            &format!("{trail}/2018/01"),
-            "2018-03-03",
-            "2018-03-04"
-        ));
-        assert!(!outside(
-            &format!("{trail}/2018/02"),
-            "2018-03-01",
-            "2018-03-04"
-        ));
-        assert!(!outside(&format!("{trail}/2017/12"), "2018-01-01", ""));
-        assert!(outside(&format!("{trail}/2017/11"), "2018-01-01", ""));
-        assert!(outside(&format!("{trail}/2016"), "2018-01-01", ""));
-        assert!(!outside(
-            &format!("{trail}/2018"),
-            "2018-06-01",
-            "2018-06-01"
-        ));
-        assert!(outside(&format!("{trail}/2019"), "", "2018-06-01"));
-        // Not dates: walked.
-        assert!(!outside(&format!("{trail}/2018/13"), "2019-01-01", ""));
+        // (folder under the trail, from, to, outside)
+        let cases = [
+            // A day's margin on each side of the range.
+            ("2018/03/01", "2018-03-03", "2018-03-04", true),
+            ("2018/03/02", "2018-03-03", "2018-03-04", false),
+            ("2018/03/05", "2018-03-03", "2018-03-04", false),
+            ("2018/03/06", "2018-03-03", "2018-03-04", true),
+            // Months and years, whole; December ends the year.
+            ("2018/01", "2018-03-03", "2018-03-04", true),
+            ("2018/02", "2018-03-01", "2018-03-04", false),
+            ("2017/12", "2018-01-01", "", false),
+            ("2017/11", "2018-01-01", "", true),
+            ("2016", "2018-01-01", "", true),
+            ("2018", "2018-06-01", "2018-06-01", false),
+            ("2019", "", "2018-06-01", true),
+            // Not dates, or no range: walked.
+            ("2018/13", "2019-01-01", "", false),
+            ("2016", "", "", false),
+        ];
+        for (folder, from, to, expected) in cases {
+            assert_eq!(
+                outside(&format!("{trail}/{folder}"), from, to),
+                expected,
+                "{folder} {from}..{to}"
+            );
+        }
         assert!(!outside("/logs/AWSLogs/123456789012", "2019-01-01", ""));
         assert!(!outside("/logs/2018/ab", "2019-01-01", ""));
-        assert!(!outside(&format!("{trail}/2016"), "", ""));
     }
 
     #[test]

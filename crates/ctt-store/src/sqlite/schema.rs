@@ -244,12 +244,7 @@ mod tests {
 
     #[test]
     fn migration_4_counts_the_events_already_stored_by_hour() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        for (index, sql) in MIGRATIONS.iter().take(3).enumerate() {
-            conn.execute_batch(sql).expect("migration");
-            conn.pragma_update(None, "user_version", index as i64 + 1)
-                .expect("version");
-        }
+        let mut conn = at_version(3);
         for (id, time, user, service) in [
             ("a", 7200, "alice", "ec2"),
             ("b", 7201, "alice", "s3"),
@@ -292,14 +287,20 @@ mod tests {
         assert_eq!(rows, expected);
     }
 
-    #[test]
-    fn migration_5_moves_every_record_to_its_own_table() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        for (index, sql) in MIGRATIONS.iter().take(4).enumerate() {
+    /// A database in memory as the first `version` migrations left it.
+    fn at_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().expect("open");
+        for (index, sql) in MIGRATIONS.iter().take(version).enumerate() {
             conn.execute_batch(sql).expect("migration");
             conn.pragma_update(None, "user_version", index as i64 + 1)
                 .expect("version");
         }
+        conn
+    }
+
+    #[test]
+    fn migration_5_moves_every_record_to_its_own_table() {
+        let mut conn = at_version(4);
         for (id, record) in [("a", r#"{"eventID":"a"}"#), ("b", r#"{"eventID":"b"}"#)] {
             conn.execute(
                 "INSERT INTO events (event_id, event_time, event_name, event_source, service, user, record)
@@ -337,12 +338,7 @@ mod tests {
 
     #[test]
     fn migration_6_keys_parameters_by_event_and_indexes_them_by_value() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        for (index, sql) in MIGRATIONS.iter().take(5).enumerate() {
-            conn.execute_batch(sql).expect("migration");
-            conn.pragma_update(None, "user_version", index as i64 + 1)
-                .expect("version");
-        }
+        let mut conn = at_version(5);
         for (name, value, seq) in [("a", "x", 2), ("a", "x", 1), ("b", "y", 1)] {
             conn.execute(
                 "INSERT INTO event_params (name, value, seq) VALUES (?1, ?2, ?3)",
