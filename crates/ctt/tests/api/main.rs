@@ -5,11 +5,14 @@
 //!   message); with a token it starts and requires it, even once revoked;
 //! - tokens are printed once, listed without secrets, revoked by name;
 //! - `--demo` serves generated data from a temporary database;
-//! - SIGTERM stops the server cleanly (exit 0).
+//! - SIGTERM stops the server cleanly (exit 0);
+//! - each request is logged with its matched route, status, latency and token
+//!   name (never the token), in plain text when stderr is not a terminal.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `ctt` with no configuration from the environment, in `dir`.
@@ -51,19 +54,27 @@ fn create_token(dir: &Path, args: &[&str]) -> String {
 struct Server {
     child: Child,
     base: String,
+    /// Every line the server has written to stderr so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts `ctt ARGS…` (a `serve` command) and waits for its URL.
     fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut child = ctt(dir)
-            .args(args)
+        Self::spawn(ctt(dir).args(args))
+    }
+
+    /// Starts `command` (a `ctt serve`) and waits for its URL.
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ctt serve");
         let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
         let (sender, receiver) = std::sync::mpsc::channel();
+        let lines = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("ctt: serving ") {
@@ -74,6 +85,7 @@ impl Server {
                         .to_owned();
                     let _ = sender.send(url);
                 }
+                lines.lock().expect("log lock").push(line);
             }
         });
         let url = receiver
@@ -84,6 +96,22 @@ impl Server {
         Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// The first line of the server's log that contains `needle`, waiting up
+    /// to 10 s for it.
+    async fn log_line(&self, needle: &str) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = (self.log.lock().expect("log lock").iter())
+                .find(|line| line.contains(needle))
+                .cloned();
+            if found.is_some() || Instant::now() > deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -305,5 +333,61 @@ async fn follow_loads_new_files_while_serving() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(events > 0, "new files were loaded while serving");
+    assert_eq!(server.stop(), Some(0));
+}
+
+/// Issue "Serve the original REST API…", part 1 (request logging with the
+/// matched route) and SPEC §7 (a token is a secret): one `info` line per
+/// request with method, matched route, path, status, latency in microseconds
+/// and the token's name, never the token; no colour codes, since stderr is
+/// a pipe here (`NO_COLOR` unset).
+#[tokio::test]
+async fn requests_are_logged_with_route_status_latency_and_token_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = create_token(dir.path(), &["--role", "viewer", "--name", "teacher"]);
+    let server = Server::spawn(ctt(dir.path()).env_remove("NO_COLOR").args([
+        "--db",
+        "ctt.db",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    let user = format!(
+        "{}/users/alucloud001?from=2018-01-01&to=2018-01-31",
+        server.base
+    );
+    assert_eq!(status(&user, Some(&token)).await, 200);
+    let bad = format!("{}/scan?from=yesterday", server.base);
+    assert_eq!(status(&bad, Some(&token)).await, 400);
+
+    for (path, route, code) in [
+        ("/users/alucloud001", "/users/{user}", 200),
+        ("/scan", "/scan", 400),
+    ] {
+        let line = server
+            .log_line(&format!("path=\"{path}\""))
+            .await
+            .unwrap_or_else(|| panic!("no log line for {path}: {:?}", server.log));
+        for part in [
+            "INFO".to_owned(),
+            "method=GET".to_owned(),
+            format!("route=\"{route}\""),
+            "token=\"teacher\"".to_owned(),
+            format!("status={code}"),
+        ] {
+            assert!(line.contains(&part), "{part} in {line}");
+        }
+        let latency = line
+            .split("latency=")
+            .nth(1)
+            .and_then(|rest| rest.strip_suffix(&format!(" status={code}")))
+            .unwrap_or_else(|| panic!("latency in {line}"));
+        let micros = latency
+            .strip_suffix(" μs")
+            .unwrap_or_else(|| panic!("µs in {line}"));
+        assert!(micros.parse::<u64>().is_ok(), "{line}");
+        assert!(!line.contains(&token[4..]), "the token itself: {line}");
+        assert!(!line.contains('\x1b'), "no colour codes: {line:?}");
+    }
     assert_eq!(server.stop(), Some(0));
 }
