@@ -251,13 +251,16 @@ impl SqliteStore {
                         })
                     })
                 });
-                let first = query::events_json(
+                // Room for the whole page: the second half is appended
+                // without moving the first.
+                let first = query::events_json_into(
                     conn,
                     &inner.indexed,
                     &query,
                     half,
                     cursor.as_ref(),
                     layout,
+                    Vec::with_capacity(query::page_capacity(limit)),
                 )?;
                 snapshot.commit()?;
                 Ok((first, second))

@@ -426,6 +426,11 @@ fn json_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
     }
 }
 
+/// The bytes to reserve for a page of `limit` events (a summary is ~430).
+pub fn page_capacity(limit: u32) -> usize {
+    limit.min(10_000) as usize * 512
+}
+
 /// [`events`], written as JSON straight from the rows.
 pub fn events_json(
     conn: &Connection,
@@ -435,10 +440,23 @@ pub fn events_json(
     cursor: Option<&Cursor>,
     layout: JsonLayout,
 ) -> rusqlite::Result<JsonPage> {
+    let json = Vec::with_capacity(page_capacity(limit));
+    events_json_into(conn, indexed, query, limit, cursor, layout, json)
+}
+
+/// [`events_json`] written into `json` (empty; its capacity is kept).
+pub fn events_json_into(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    limit: u32,
+    cursor: Option<&Cursor>,
+    layout: JsonLayout,
+    mut json: Vec<u8>,
+) -> rusqlite::Result<JsonPage> {
     let (sql, values) = page_statement(query, indexed, limit, cursor);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
-    let mut json = Vec::with_capacity(limit.min(10_000) as usize * 512);
     json.extend_from_slice(layout.open());
     let mut events = 0usize;
     let mut time = TimeText::new();
