@@ -247,13 +247,14 @@ impl SqliteStore {
                                 rest,
                                 Some(&middle),
                                 layout,
+                                Vec::with_capacity(query::page_capacity(rest)),
                             )
                         })
                     })
                 });
                 // Room for the whole page: the second half is appended
                 // without moving the first.
-                let first = query::events_json_into(
+                let first = query::events_json(
                     conn,
                     &inner.indexed,
                     &query,
@@ -384,7 +385,8 @@ impl EventStore for SqliteStore {
             return self.events_json_split(query, limit, cursor, layout).await;
         }
         self.read(move |conn, indexed| {
-            query::events_json(conn, indexed, &query, limit, cursor.as_ref(), layout)
+            let json = Vec::with_capacity(query::page_capacity(limit));
+            query::events_json(conn, indexed, &query, limit, cursor.as_ref(), layout, json)
         })
         .await
     }

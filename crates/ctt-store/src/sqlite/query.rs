@@ -431,21 +431,9 @@ pub fn page_capacity(limit: u32) -> usize {
     limit.min(10_000) as usize * 512
 }
 
-/// [`events`], written as JSON straight from the rows.
+/// [`events`], written as JSON straight from the rows into `json` (empty; give
+/// it [`page_capacity`] or more).
 pub fn events_json(
-    conn: &Connection,
-    indexed: &[String],
-    query: &EventQuery,
-    limit: u32,
-    cursor: Option<&Cursor>,
-    layout: JsonLayout,
-) -> rusqlite::Result<JsonPage> {
-    let json = Vec::with_capacity(page_capacity(limit));
-    events_json_into(conn, indexed, query, limit, cursor, layout, json)
-}
-
-/// [`events_json`] written into `json` (empty; its capacity is kept).
-pub fn events_json_into(
     conn: &Connection,
     indexed: &[String],
     query: &EventQuery,
