@@ -61,18 +61,14 @@ pub fn parse_event_time(raw: &str) -> Option<DateTime<Utc>> {
 /// answer, so without `strftime` parsing: plain integer formatting.
 pub fn format_event_time(t: DateTime<Utc>) -> String {
     let mut buffer = [0u8; 20];
-    write_event_time(t, &mut buffer).to_owned()
+    write_event_seconds(t.timestamp(), &mut buffer).to_owned()
 }
 
-/// [`format_event_time`] into `buffer`, without allocating; years outside
-/// 0..=9999 are clamped (CloudTrail has none).
-pub fn write_event_time(t: DateTime<Utc>, buffer: &mut [u8; 20]) -> &str {
-    write_event_seconds(t.timestamp(), buffer)
-}
-
-/// [`write_event_time`] of whole seconds since the Unix epoch (as stores keep
-/// event times), with integer arithmetic only: the page writer calls it for
-/// every event. Days become a civil date by Howard Hinnant's `civil_from_days`.
+/// [`format_event_time`] of whole seconds since the Unix epoch (as stores keep
+/// event times) into `buffer`, without allocating and with integer arithmetic
+/// only: the page writer calls it for every event. Days become a civil date by
+/// Howard Hinnant's `civil_from_days`; years outside 0..=9999 are clamped
+/// (CloudTrail has none).
 pub fn write_event_seconds(seconds: i64, buffer: &mut [u8; 20]) -> &str {
     fn digits(out: &mut [u8], mut n: i64) {
         for slot in out.iter_mut().rev() {

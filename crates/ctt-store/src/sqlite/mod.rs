@@ -652,8 +652,6 @@ mod tests {
         }
     }
 
-    /// Counts that sum `hourly_counts` equal counting every event, whatever the
-    /// range's alignment, scope and role restriction; re-delivered events count once.
     /// `n` events from `first` on, spread over users, services and times
     /// (several per second, so pages end inside a second).
     fn spread_records(first: usize, n: usize, base: i64) -> Vec<serde_json::Value> {
@@ -813,6 +811,8 @@ mod tests {
         assert!(store.pages_split() > 0);
     }
 
+    /// Counts that sum `hourly_counts` equal counting every event, whatever the
+    /// range's alignment, scope and role restriction; re-delivered events count once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hourly_counts_equal_counting_every_event() {
         let dir = tempfile::tempdir().expect("temp dir");
