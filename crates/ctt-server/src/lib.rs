@@ -11,11 +11,19 @@
 //!
 //! ```text
 //! request ─► trace ─► metrics ─► error bodies ─► compression ─► cors ─► timeout
-//!         ─► API:    auth (Identity, 401)          ─► handler ─► EventStore
+//!         ─► API:    auth (Identity, 401)          ─► handler ─► ScopedStore ─► EventStore
 //!         ─► portal: security headers ─► sign-in (Identity, or off to /login)
-//!                                                  ─► page    ─► EventStore
+//!                                                  ─► page    ─► ScopedStore ─► EventStore
+//! ```
+//!
+//! Handlers never hold the store itself: [`AppState::store`] only hands out a
+//! [`ScopedStore`] for the caller's [`Identity`] ([`access`]), so every read is
+//! narrowed to what the caller may see.
+//!
+//! ```text
 //! ```
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -37,6 +45,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use access::{ScopedStore, StoreAccess};
 pub use auth::{AuthConfig, Identity};
 pub use error::ApiError;
 pub use metrics::Metrics;
@@ -67,7 +76,8 @@ impl Default for ServerConfig {
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn EventStore>,
+    /// The store, reachable by handlers only as a [`ScopedStore`] (see [`access`]).
+    pub store: StoreAccess,
     pub auth: AuthConfig,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
@@ -80,7 +90,7 @@ impl AppState {
     /// A state over `store`, open to anyone (no credentials), with the real clock.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
         Self {
-            store,
+            store: StoreAccess::new(store),
             auth: AuthConfig::open(),
             metrics: Arc::new(Metrics::new()),
             clock: Arc::new(Utc::now),

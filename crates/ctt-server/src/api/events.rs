@@ -15,10 +15,9 @@ use ctt_store::JsonLayout;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::export;
 use super::query::{EventParams, PathParam, StatsParams, next_page_query, no_parameters, pairs};
 use crate::error::ErrorBody;
-use crate::{ApiError, AppState, Identity};
+use crate::{ApiError, AppState, ScopedStore};
 use axum::extract::State;
 
 /// A list of events, or (`count=true`) how many there are.
@@ -53,28 +52,21 @@ pub struct StatsGroup {
 /// Answers an event list route.
 async fn answer(
     state: &AppState,
-    identity: &Identity,
+    store: &ScopedStore,
     scope: Scope,
     uri: &Uri,
 ) -> Result<Response, ApiError> {
     let pairs = pairs(uri.query());
-    let mut request = RequestParams::parse(&pairs, scope, RouteKind::Events, state.now())?;
-    identity.restrict(&mut request.query);
+    let request = RequestParams::parse(&pairs, scope, RouteKind::Events, state.now())?;
     if request.count {
-        let n = state.store.count(&request.query).await?;
+        let n = store.count(&request.query).await?;
         return Ok(Json(EventsAnswer::Count(n)).into_response());
     }
     if request.format != Format::Json {
-        return Ok(export::response(
-            state.store.clone(),
-            request.query,
-            request.cursor,
-            request.format,
-        ));
+        return Ok(store.export(&request.query, request.cursor, request.format));
     }
     // Serialised by the store, straight from its rows (same JSON as EventsAnswer).
-    let page = state
-        .store
+    let page = store
         .events_json(
             &request.query,
             request.limit,
@@ -125,10 +117,10 @@ async fn answer(
 )]
 pub async fn scan(
     State(state): State<AppState>,
-    identity: Identity,
+    store: ScopedStore,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    answer(&state, &identity, Scope::All, &uri).await
+    answer(&state, &store, Scope::All, &uri).await
 }
 
 /// Events of one user (the resolved `user` of SPEC §3). Unknown user: `[]`.
@@ -152,11 +144,11 @@ pub async fn scan(
 )]
 pub async fn user_events(
     State(state): State<AppState>,
-    identity: Identity,
+    store: ScopedStore,
     PathParam(user): PathParam<String>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    answer(&state, &identity, Scope::User(user), &uri).await
+    answer(&state, &store, Scope::User(user), &uri).await
 }
 
 /// Events of one service (`ec2`, `s3`, …: `eventSource` up to its first dot).
@@ -181,11 +173,11 @@ pub async fn user_events(
 )]
 pub async fn service_events(
     State(state): State<AppState>,
-    identity: Identity,
+    store: ScopedStore,
     PathParam(service): PathParam<String>,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    answer(&state, &identity, Scope::Service(service), &uri).await
+    answer(&state, &store, Scope::Service(service), &uri).await
 }
 
 /// One event with its whole (redacted) record.
@@ -203,18 +195,17 @@ pub async fn service_events(
     )
 )]
 pub async fn event_detail(
-    State(state): State<AppState>,
-    identity: Identity,
+    store: ScopedStore,
     PathParam(event_id): PathParam<String>,
     uri: Uri,
 ) -> Result<Json<EventDetailBody>, ApiError> {
     no_parameters(uri.query())?;
-    match state.store.event(&event_id).await? {
-        Some(detail) if identity.may_see_user(&detail.summary.user) => Ok(Json(EventDetailBody {
+    match store.event(&event_id).await? {
+        Some(detail) => Ok(Json(EventDetailBody {
             summary: detail.summary,
             record: detail.record,
         })),
-        _ => Err(ApiError::NotFound(format!("no event `{event_id}`"))),
+        None => Err(ApiError::NotFound(format!("no event `{event_id}`"))),
     }
 }
 
@@ -233,19 +224,15 @@ pub async fn event_detail(
 )]
 pub async fn stats(
     State(state): State<AppState>,
-    identity: Identity,
+    store: ScopedStore,
     uri: Uri,
 ) -> Result<Json<Vec<StatsGroup>>, ApiError> {
     let pairs = pairs(uri.query());
-    let mut request = RequestParams::parse(&pairs, Scope::All, RouteKind::Stats, state.now())?;
-    identity.restrict(&mut request.query);
+    let request = RequestParams::parse(&pairs, Scope::All, RouteKind::Stats, state.now())?;
     let Some(group_by) = request.group_by else {
         return Err(ctt_core::query::QueryError::new("group_by", "is required").into());
     };
-    let groups = state
-        .store
-        .stats(&request.query, group_by, request.limit)
-        .await?;
+    let groups = store.stats(&request.query, group_by, request.limit).await?;
     Ok(Json(
         groups
             .into_iter()

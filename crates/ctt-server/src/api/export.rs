@@ -7,14 +7,14 @@
 //! logged and the body is cut off (the client sees an incomplete transfer,
 //! never a complete-looking file).
 
-use std::sync::Arc;
-
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ctt_core::query::{Cursor, Format};
 use ctt_core::{EventQuery, EventSummary};
-use ctt_store::{EventStore, JsonLayout, StoreError};
+use ctt_store::{JsonLayout, StoreError};
+
+use crate::ScopedStore;
 use futures_util::stream;
 
 /// Events read from the store per chunk of the body.
@@ -22,7 +22,7 @@ pub const PAGE: u32 = 5_000;
 
 /// Where the export is.
 struct Progress {
-    store: Arc<dyn EventStore>,
+    store: ScopedStore,
     query: EventQuery,
     format: Format,
     cursor: Option<Cursor>,
@@ -30,9 +30,10 @@ struct Progress {
     done: bool,
 }
 
-/// The streamed response for `format` (ndjson or csv).
-pub fn response(
-    store: Arc<dyn EventStore>,
+/// The streamed response for `format` (ndjson or csv); see
+/// [`ScopedStore::export`].
+pub(crate) fn response(
+    store: ScopedStore,
     query: EventQuery,
     cursor: Option<Cursor>,
     format: Format,

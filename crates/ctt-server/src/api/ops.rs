@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::query::no_parameters;
 use crate::error::ErrorBody;
-use crate::{ApiError, AppState, Identity, metrics};
+use crate::{ApiError, AppState, Identity, ScopedStore, metrics};
 
 /// What `/health` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -44,7 +44,7 @@ pub struct HealthBody {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> Result<Json<HealthBody>, ApiError> {
-    let status = state.store.status().await.map_err(ApiError::Unavailable)?;
+    let status = state.store.health().await.map_err(ApiError::Unavailable)?;
     Ok(Json(HealthBody {
         status: "ok".to_owned(),
         events: status.events,
@@ -71,12 +71,12 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthBody>, A
 )]
 pub async fn metrics(
     State(state): State<AppState>,
-    identity: Identity,
+    store: ScopedStore,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    identity.require_operator()?;
+    store.identity().require_operator()?;
     no_parameters(uri.query())?;
-    let status = state.store.status().await?;
+    let status = store.status().await?;
     let text = state.metrics.render(&status);
     Ok((
         [(

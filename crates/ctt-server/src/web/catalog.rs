@@ -125,20 +125,10 @@ pub async fn service_page(
 }
 
 /// The catalog entries this viewer may see.
-async fn catalog(
-    state: &AppState,
-    viewer: &Viewer,
-    kind: Kind,
-) -> Result<Vec<CatalogEntry>, WebError> {
+async fn catalog(viewer: &Viewer, kind: Kind) -> Result<Vec<CatalogEntry>, WebError> {
     Ok(match kind {
-        Kind::User => state
-            .store
-            .users()
-            .await?
-            .into_iter()
-            .filter(|e| viewer.identity.may_see_user(&e.name))
-            .collect(),
-        Kind::Service => state.store.services().await?,
+        Kind::User => viewer.store.users().await?,
+        Kind::Service => viewer.store.services().await?,
     })
 }
 
@@ -155,9 +145,9 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri, kind: Kind) -> Resul
     let now = state.now();
     let query = filters.query(now)?;
     let pinned = filters.pinned(&query);
-    let ask = Ask::new(state, viewer);
+    let ask = Ask::new(viewer);
     let (entries, groups) = tokio::try_join!(
-        catalog(state, viewer, kind),
+        catalog(viewer, kind),
         ask.stats(&query, kind.group_by(), ctt_core::query::MAX_LIMIT),
     )?;
     let in_period: HashMap<&str, u64> = groups.iter().map(|g| (g.key.as_str(), g.count)).collect();
@@ -310,7 +300,7 @@ async fn one(
     if kind == Kind::User && !viewer.identity.may_see_user(name) {
         return Err(not_found());
     }
-    let entry = catalog(state, viewer, kind)
+    let entry = catalog(viewer, kind)
         .await?
         .into_iter()
         .find(|e| e.name == name)
@@ -319,7 +309,7 @@ async fn one(
     let now = state.now();
     let query = filters.query_in(kind.scope(name), now)?;
     let pinned = kind.filters(name, &filters.pinned(&query));
-    let ask = Ask::new(state, viewer);
+    let ask = Ask::new(viewer);
     let bucket = bucket_of(&query);
     let other = match kind {
         Kind::User => GroupBy::Service,

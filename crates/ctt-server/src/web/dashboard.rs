@@ -74,7 +74,7 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
     let now = state.now();
     let query = filters.query(now)?;
     let pinned = filters.pinned(&query);
-    let ask = Ask::new(state, viewer);
+    let ask = Ask::new(viewer);
     let bucket = bucket_of(&query);
 
     let notable_queries = NOTABLE
@@ -103,8 +103,8 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
     let errors: Vec<GroupCount> = errors.into_iter().filter(|g| !g.key.is_empty()).collect();
     let error_total: u64 = errors.iter().map(|g| g.count).sum();
 
-    let last_event = if total == 0 && viewer.sees_everyone() {
-        state.store.status().await?.last_event_time
+    let last_event = if total == 0 {
+        viewer.store.last_event_time().await?
     } else {
         None
     };

@@ -40,12 +40,8 @@ pub async fn list_page(State(state): State<AppState>, viewer: Viewer, uri: Uri) 
     viewer.respond(list(&state, &viewer, &uri).await)
 }
 
-pub async fn detail_page(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    PathParam(event_id): PathParam<String>,
-) -> Response {
-    viewer.respond(detail(&state, &viewer, &event_id).await)
+pub async fn detail_page(viewer: Viewer, PathParam(event_id): PathParam<String>) -> Response {
+    viewer.respond(detail(&viewer, &event_id).await)
 }
 
 /// What the form offers to pick from.
@@ -55,18 +51,14 @@ struct Choices {
     parameters: Vec<String>,
 }
 
-async fn choices(state: &AppState, viewer: &Viewer) -> Result<Choices, WebError> {
-    let (users, services) = tokio::try_join!(state.store.users(), state.store.services())?;
+async fn choices(viewer: &Viewer) -> Result<Choices, WebError> {
+    let (users, services) = tokio::try_join!(viewer.store.users(), viewer.store.service_names())?;
     let mut parameters: Vec<String> = SUGGESTED_PARAMETERS
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-    parameters.extend(state.store.indexed_parameters().iter().cloned());
-    let users: Vec<String> = users
-        .into_iter()
-        .map(|e| e.name)
-        .filter(|n| viewer.identity.may_see_user(n))
-        .collect();
+    parameters.extend(viewer.store.indexed_parameters().iter().cloned());
+    let users: Vec<String> = users.into_iter().map(|e| e.name).collect();
     Ok(Choices {
         // A long list would weigh more than the page: type the name instead.
         users: if users.len() <= MAX_SUGGESTED_USERS {
@@ -74,14 +66,14 @@ async fn choices(state: &AppState, viewer: &Viewer) -> Result<Choices, WebError>
         } else {
             Vec::new()
         },
-        services: services.into_iter().map(|e| e.name).collect(),
+        services,
         parameters,
     })
 }
 
 async fn list(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, WebError> {
     let now = state.now();
-    let choices = choices(state, viewer).await?;
+    let choices = choices(viewer).await?;
     let parsed = Filters::from_query(uri.query()).and_then(|filters| {
         let request = filters.page_request(PAGE_SIZE, now)?;
         Ok((filters, request))
@@ -107,7 +99,7 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, WebE
         cursor,
         ..
     } = request;
-    let ask = Ask::new(state, viewer);
+    let ask = Ask::new(viewer);
     let (total, page) =
         tokio::try_join!(ask.count(&query), ask.page(&query, limit, cursor.as_ref()),)?;
     let pinned = filters.pinned(&query);
@@ -299,10 +291,10 @@ fn form(filters: &Filters, query: Option<&ctt_core::EventQuery>, choices: &Choic
     }
 }
 
-async fn detail(state: &AppState, viewer: &Viewer, event_id: &str) -> Result<Page, WebError> {
-    let detail = match state.store.event(event_id).await? {
-        Some(detail) if viewer.identity.may_see_user(&detail.summary.user) => detail,
-        _ => return Err(WebError::NotFound(format!("No event “{event_id}”."))),
+async fn detail(viewer: &Viewer, event_id: &str) -> Result<Page, WebError> {
+    let detail = match viewer.store.event(event_id).await? {
+        Some(detail) => detail,
+        None => return Err(WebError::NotFound(format!("No event “{event_id}”."))),
     };
     let e = &detail.summary;
     let pretty = serde_json::to_string_pretty(&detail.record).unwrap_or_default();

@@ -9,10 +9,9 @@
 //! - [`chart`] and [`json`]: inline SVG charts and collapsible JSON, drawn here.
 //! - [`filters`]: portal URLs ⇄ the API's query strings.
 //!
-//! Every number is asked of the store through [`Ask`], which builds the same
-//! `EventQuery` as the API handlers (`RequestParams::parse`) and narrows it to
-//! the viewer's [`Identity`] the same way: the portal shows what the API
-//! answers. Pages carry a Content-Security-Policy that allows only this
+//! Every number is asked of the viewer's [`ScopedStore`] (through [`Ask`]),
+//! with the same `EventQuery` as the API handlers build: the portal shows
+//! what the API answers, narrowed the same way. Pages carry a Content-Security-Policy that allows only this
 //! server's stylesheet and script, no inline code.
 
 pub mod catalog;
@@ -31,14 +30,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use chrono::Duration;
-use ctt_core::query::{Cursor, MAX_LIMIT};
+use axum::routing::{MethodRouter, get, post};
+use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, EventSummary, GroupBy};
 use ctt_store::{EventPage, GroupCount};
 use maud::{Markup, html};
 
-use crate::{ApiError, AppState, Identity};
+use crate::{ApiError, AppState, Identity, ScopedStore};
 pub use error::WebError;
 use layout::{Section, Shell, Who};
 
@@ -50,19 +48,36 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 const STYLESHEET: &str = include_str!("../../static/portal.css");
 const SCRIPT: &str = include_str!("../../static/portal.js");
 
+/// The portal's pages: each path and its handler. [`routes`] serves exactly
+/// these behind sign-in, and tests walk [`page_paths`], so a new page is
+/// covered by the access tests without editing them.
+fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/ui", get(dashboard::page)),
+        ("/ui/", get(dashboard::page)),
+        ("/ui/users", get(catalog::users_page)),
+        ("/ui/users/{user}", get(catalog::user_page)),
+        ("/ui/services", get(catalog::services_page)),
+        ("/ui/services/{service}", get(catalog::service_page)),
+        ("/ui/events", get(events::list_page)),
+        ("/ui/events/{event_id}", get(events::detail_page)),
+        ("/ui/{*rest}", get(not_found_page)),
+    ]
+}
+
+/// The paths of the portal's pages (with their `{parameters}`), as routed.
+pub fn page_paths() -> Vec<&'static str> {
+    pages().into_iter().map(|(path, _)| path).collect()
+}
+
 /// The portal's routes, with their layers: sign-in for pages, security headers
 /// on every response.
 pub fn routes(state: AppState) -> Router {
-    let pages = Router::new()
-        .route("/ui", get(dashboard::page))
-        .route("/ui/", get(dashboard::page))
-        .route("/ui/users", get(catalog::users_page))
-        .route("/ui/users/{user}", get(catalog::user_page))
-        .route("/ui/services", get(catalog::services_page))
-        .route("/ui/services/{service}", get(catalog::service_page))
-        .route("/ui/events", get(events::list_page))
-        .route("/ui/events/{event_id}", get(events::detail_page))
-        .route("/ui/{*rest}", get(not_found_page))
+    let pages = pages()
+        .into_iter()
+        .fold(Router::new(), |router, (path, page)| {
+            router.route(path, page)
+        })
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_login,
@@ -133,6 +148,7 @@ async fn require_login(
             }
             request.extensions_mut().insert(Viewer {
                 identity: identity.clone(),
+                store: state.store.scoped(&identity),
             });
             request.extensions_mut().insert(identity);
             next.run(request).await
@@ -155,10 +171,12 @@ async fn not_found_page(viewer: Viewer, uri: Uri) -> Response {
     ))))
 }
 
-/// The person looking at a page: their identity, as resolved for the API.
-#[derive(Debug, Clone)]
+/// The person looking at a page: their identity, as resolved for the API,
+/// and the store as they may see it (the only way pages reach the store).
+#[derive(Clone)]
 pub struct Viewer {
     pub identity: Identity,
+    pub store: ScopedStore,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Viewer {
@@ -237,30 +255,23 @@ impl Viewer {
     }
 }
 
-/// The store, asked on behalf of a viewer: every query is narrowed to what
-/// the viewer may see, as the API handlers narrow theirs.
+/// The store, asked on behalf of a viewer: the viewer's [`ScopedStore`]
+/// (every query narrowed to what the viewer may see, as for the API), with
+/// the portal's error type.
 pub struct Ask<'a> {
-    pub state: &'a AppState,
-    pub identity: &'a Identity,
+    store: &'a ScopedStore,
 }
 
 impl<'a> Ask<'a> {
-    pub fn new(state: &'a AppState, viewer: &'a Viewer) -> Self {
+    pub fn new(viewer: &'a Viewer) -> Self {
         Self {
-            state,
-            identity: &viewer.identity,
+            store: &viewer.store,
         }
-    }
-
-    fn restricted(&self, query: &EventQuery) -> EventQuery {
-        let mut query = query.clone();
-        self.identity.restrict(&mut query);
-        query
     }
 
     /// `count=true`.
     pub async fn count(&self, query: &EventQuery) -> Result<u64, WebError> {
-        Ok(self.state.store.count(&self.restricted(query)).await?)
+        Ok(self.store.count(query).await?)
     }
 
     /// `/stats?group_by=…&limit=…`.
@@ -270,11 +281,7 @@ impl<'a> Ask<'a> {
         group_by: GroupBy,
         limit: u32,
     ) -> Result<Vec<GroupCount>, WebError> {
-        Ok(self
-            .state
-            .store
-            .stats(&self.restricted(query), group_by, limit)
-            .await?)
+        Ok(self.store.stats(query, group_by, limit).await?)
     }
 
     /// One page, as the event routes answer it.
@@ -284,50 +291,17 @@ impl<'a> Ask<'a> {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<EventPage, WebError> {
-        Ok(self
-            .state
-            .store
-            .events(&self.restricted(query), limit, cursor)
-            .await?)
+        Ok(self.store.events(query, limit, cursor).await?)
     }
 
     /// The `n` latest events of `query` (which holds `total`), newest first.
-    ///
-    /// Stores answer in time order, from the start: this narrows the start by
-    /// halves with counts until the tail holds at least `n` events and few
-    /// enough to read in one page — a handful of index-range counts.
     pub async fn latest(
         &self,
         query: &EventQuery,
         total: u64,
         n: u32,
     ) -> Result<Vec<EventSummary>, WebError> {
-        const TAIL: u64 = 500;
-        if total == 0 || n == 0 {
-            return Ok(Vec::new());
-        }
-        let mut tail = self.restricted(query);
-        let mut in_tail = total;
-        let mut high = query.to + Duration::seconds(1);
-        while in_tail > TAIL && high - tail.from > Duration::seconds(1) {
-            let middle = tail.from + (high - tail.from) / 2;
-            let candidate = EventQuery {
-                from: middle,
-                ..tail.clone()
-            };
-            let count = self.state.store.count(&candidate).await?;
-            if count >= u64::from(n) {
-                tail = candidate;
-                in_tail = count;
-            } else {
-                high = middle;
-            }
-        }
-        let limit = u32::try_from(in_tail)
-            .unwrap_or(MAX_LIMIT)
-            .clamp(1, MAX_LIMIT);
-        let page = self.state.store.events(&tail, limit, None).await?;
-        Ok(page.events.into_iter().rev().take(n as usize).collect())
+        Ok(self.store.latest(query, total, n).await?)
     }
 }
 

@@ -8,6 +8,8 @@
 //!   NDJSON and CSV exports equal the pages.
 //! - `stats`: groups add up to the count.
 //! - `access`: tokens, roles (admin, viewer, self), 401 and 403.
+//! - `scoping`: role `self` sees nothing of other users on any route or page
+//!   (routes discovered from the OpenAPI document and the portal's table).
 //! - `original`: the original system's documented queries on generated data,
 //!   against counts computed here from the log files.
 //! - `server`: a real socket: compression, CORS, timeouts, metrics.
@@ -19,6 +21,7 @@ mod original;
 mod paging;
 mod parameters;
 mod routes;
+mod scoping;
 mod server;
 mod stats;
 mod support;

@@ -181,7 +181,7 @@ async fn a_slow_query_times_out_with_a_json_503() {
         request_timeout: Duration::from_millis(200),
         ..ServerConfig::default()
     });
-    state.store = Arc::new(SlowStore(app.store.clone()));
+    state.store = ctt_server::StoreAccess::new(Arc::new(SlowStore(app.store.clone())));
     let base = spawn_app(state).await;
     let started = std::time::Instant::now();
     let response = client()

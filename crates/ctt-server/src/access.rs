@@ -1,0 +1,315 @@
+//! The store, as handlers reach it: always on behalf of someone (SPEC §7).
+//!
+//! [`AppState`](crate::AppState) holds the store inside a [`StoreAccess`] whose
+//! field is private to this module, so no handler — API, portal or Lambda —
+//! can read the store directly. A handler takes a [`ScopedStore`] (an axum
+//! extractor built from the caller's [`Identity`]) and every read goes through
+//! it: event queries are narrowed to the caller's own user for role `self`,
+//! single events and catalog entries of other users are hidden, and what is
+//! only for operators (the store's totals) asks for an operator.
+//!
+//! An unscoped read therefore cannot be written by mistake: it does not
+//! compile. The test `tests/api/scoping.rs` walks every route of the OpenAPI
+//! document and every portal page as a `self` user and checks that nothing of
+//! another user comes back.
+//!
+//! What role `self` sees of the catalog:
+//! - users: itself only (when it has been seen);
+//! - services: only those its own events used, with its own counts and dates;
+//! - parameters: the names seen that are typed attributes or indexed
+//!   parameters (fixed by configuration, not by anyone's data): names
+//!   flattened from other users' records (tag keys, environment names) are
+//!   user data and are not listed.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use ctt_core::query::{Cursor, Format, MAX_LIMIT};
+use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
+use ctt_store::{
+    CatalogEntry, EventDetail, EventPage, EventStore, GroupCount, JsonLayout, JsonPage,
+    StoreResult, StoreStatus,
+};
+
+use crate::{ApiError, AppState, Identity};
+
+/// The store of an [`AppState`]: reachable only through [`StoreAccess::scoped`]
+/// (and the public totals of [`StoreAccess::health`]).
+#[derive(Clone)]
+pub struct StoreAccess {
+    store: Arc<dyn EventStore>,
+}
+
+impl StoreAccess {
+    pub fn new(store: Arc<dyn EventStore>) -> Self {
+        Self { store }
+    }
+
+    /// The store as `identity` may see it.
+    pub fn scoped(&self, identity: &Identity) -> ScopedStore {
+        ScopedStore {
+            store: Arc::clone(&self.store),
+            identity: identity.clone(),
+        }
+    }
+
+    /// Totals for `/health` (public: counts of events and files, no user data).
+    pub async fn health(&self) -> StoreResult<StoreStatus> {
+        self.store.status().await
+    }
+}
+
+/// The store as one caller may see it. Cheap to clone.
+#[derive(Clone)]
+pub struct ScopedStore {
+    store: Arc<dyn EventStore>,
+    identity: Identity,
+}
+
+impl FromRequestParts<AppState> for ScopedStore {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let identity = Identity::from_request_parts(parts, state).await?;
+        Ok(state.store.scoped(&identity))
+    }
+}
+
+impl ScopedStore {
+    /// Who the reads are for.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Whether this caller sees every user (not role `self`).
+    pub fn sees_everyone(&self) -> bool {
+        self.identity.only_user().is_none()
+    }
+
+    /// `query`, narrowed to what the caller may see.
+    fn narrow(&self, query: &EventQuery) -> EventQuery {
+        let mut query = query.clone();
+        self.identity.restrict(&mut query);
+        query
+    }
+
+    /// One page of matching events.
+    pub async fn events(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<EventPage> {
+        self.store.events(&self.narrow(query), limit, cursor).await
+    }
+
+    /// One page of matching events, serialised.
+    pub async fn events_json(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+        layout: JsonLayout,
+    ) -> StoreResult<JsonPage> {
+        self.store
+            .events_json(&self.narrow(query), limit, cursor, layout)
+            .await
+    }
+
+    /// The number of matching events.
+    pub async fn count(&self, query: &EventQuery) -> StoreResult<u64> {
+        self.store.count(&self.narrow(query)).await
+    }
+
+    /// Matching events counted by group.
+    pub async fn stats(
+        &self,
+        query: &EventQuery,
+        group_by: GroupBy,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupCount>> {
+        self.store.stats(&self.narrow(query), group_by, limit).await
+    }
+
+    /// The whole result of `query` as a streamed NDJSON or CSV body.
+    pub fn export(&self, query: &EventQuery, cursor: Option<Cursor>, format: Format) -> Response {
+        crate::api::export::response(self.clone(), self.narrow(query), cursor, format)
+    }
+
+    /// One event with its record; `None` when it is another user's.
+    pub async fn event(&self, event_id: &str) -> StoreResult<Option<EventDetail>> {
+        Ok(self
+            .store
+            .event(event_id)
+            .await?
+            .filter(|detail| self.identity.may_see_user(&detail.summary.user)))
+    }
+
+    /// Users this caller may see, by name.
+    pub async fn users(&self) -> StoreResult<Vec<CatalogEntry>> {
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|entry| self.identity.may_see_user(&entry.name))
+            .collect())
+    }
+
+    /// The catalog entry of `user`, if this caller may see it.
+    pub async fn user(&self, user: &str) -> StoreResult<Option<CatalogEntry>> {
+        Ok(self.users().await?.into_iter().find(|e| e.name == user))
+    }
+
+    /// Names of the services this caller may see, sorted.
+    pub async fn service_names(&self) -> StoreResult<Vec<String>> {
+        match self.identity.only_user() {
+            None => Ok(self
+                .store
+                .services()
+                .await?
+                .into_iter()
+                .map(|e| e.name)
+                .collect()),
+            Some(user) => {
+                let mut names: Vec<String> = self
+                    .own_services(user)
+                    .await?
+                    .into_iter()
+                    .map(|g| g.key)
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+        }
+    }
+
+    /// Services this caller may see, by name. For role `self`: those its own
+    /// events used, with its own counts, first and last events.
+    pub async fn services(&self) -> StoreResult<Vec<CatalogEntry>> {
+        let Some(user) = self.identity.only_user() else {
+            return self.store.services().await;
+        };
+        let Some(history) = self.own_history(user).await? else {
+            return Ok(Vec::new());
+        };
+        let mut entries = Vec::new();
+        for group in self.own_services(user).await? {
+            let query = EventQuery {
+                scope: Scope::Service(group.key.clone()),
+                ..history.clone()
+            };
+            let first = self.events(&query, 1, None).await?.events;
+            let last = self.latest(&query, group.count, 1).await?;
+            let (Some(first), Some(last)) = (first.first(), last.first()) else {
+                continue; // loaded meanwhile: shown at the next request
+            };
+            entries.push(CatalogEntry {
+                name: group.key,
+                events: group.count,
+                first_seen: event_time(first),
+                last_seen: event_time(last),
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// The services of `user`'s events, with their counts.
+    async fn own_services(&self, user: &str) -> StoreResult<Vec<GroupCount>> {
+        let Some(query) = self.own_history(user).await? else {
+            return Ok(Vec::new());
+        };
+        self.store.stats(&query, GroupBy::Service, MAX_LIMIT).await
+    }
+
+    /// All of `user`'s events: the window from its first to its last event
+    /// (`None` when it has none).
+    async fn own_history(&self, user: &str) -> StoreResult<Option<EventQuery>> {
+        Ok(self.user(user).await?.map(|entry| EventQuery {
+            only_user: Some(user.to_owned()),
+            ..EventQuery::between(entry.first_seen, entry.last_seen)
+        }))
+    }
+
+    /// Parameter names usable in `param`, sorted. Role `self` is listed the
+    /// typed attributes and indexed parameters only (see the module's notes).
+    pub async fn parameters(&self) -> StoreResult<Vec<String>> {
+        let names = self.store.parameters().await?;
+        if self.sees_everyone() {
+            return Ok(names);
+        }
+        let indexed = self.store.indexed_parameters();
+        Ok(names
+            .into_iter()
+            .filter(|name| {
+                EventSummary::COLUMNS.contains(&name.as_str()) || indexed.iter().any(|i| i == name)
+            })
+            .collect())
+    }
+
+    /// The parameters the store indexes (configuration, not data).
+    pub fn indexed_parameters(&self) -> &[String] {
+        self.store.indexed_parameters()
+    }
+
+    /// The time of the latest event this caller may see, if any.
+    pub async fn last_event_time(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        match self.identity.only_user() {
+            None => Ok(self.store.status().await?.last_event_time),
+            Some(user) => Ok(self.user(user).await?.map(|e| e.last_seen)),
+        }
+    }
+
+    /// The store's totals and latest file: operators only (`/metrics`).
+    pub async fn status(&self) -> Result<StoreStatus, ApiError> {
+        self.identity.require_operator()?;
+        Ok(self.store.status().await?)
+    }
+
+    /// The `n` latest events of `query` (which holds `total`), newest first.
+    ///
+    /// Stores answer in time order, from the start: this narrows the start by
+    /// halves with counts until the tail holds at least `n` events and few
+    /// enough to read in one page — a handful of index-range counts.
+    pub async fn latest(
+        &self,
+        query: &EventQuery,
+        total: u64,
+        n: u32,
+    ) -> StoreResult<Vec<EventSummary>> {
+        const TAIL: u64 = 500;
+        if total == 0 || n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tail = self.narrow(query);
+        let mut in_tail = total;
+        let mut high = query.to + Duration::seconds(1);
+        while in_tail > TAIL && high - tail.from > Duration::seconds(1) {
+            let middle = tail.from + (high - tail.from) / 2;
+            let candidate = EventQuery {
+                from: middle,
+                ..tail.clone()
+            };
+            let count = self.store.count(&candidate).await?;
+            if count >= u64::from(n) {
+                tail = candidate;
+                in_tail = count;
+            } else {
+                high = middle;
+            }
+        }
+        let limit = u32::try_from(in_tail)
+            .unwrap_or(MAX_LIMIT)
+            .clamp(1, MAX_LIMIT);
+        let page = self.store.events(&tail, limit, None).await?;
+        Ok(page.events.into_iter().rev().take(n as usize).collect())
+    }
+}
+
+fn event_time(event: &EventSummary) -> DateTime<Utc> {
+    ctt_core::time::parse_event_time(&event.event_time).unwrap_or_default()
+}
