@@ -153,6 +153,12 @@ pub const DEFAULT_LIMIT: u32 = 1000;
 pub const MAX_LIMIT: u32 = 10_000;
 /// The period a query covers when it names no `from`.
 pub const DEFAULT_PERIOD_DAYS: i64 = 7;
+/// The most `param`/`value` conditions one query may AND together.
+pub const MAX_PARAM_FILTERS: usize = 20;
+/// The longest `param` name, in bytes (flattened names are far shorter).
+pub const MAX_PARAM_NAME_BYTES: usize = 256;
+/// The longest `value` or `eventName`, in bytes (a long user agent fits).
+pub const MAX_VALUE_BYTES: usize = 4096;
 
 /// A query parameter that could not be accepted: HTTP 400 naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,6 +223,12 @@ impl RequestParams {
                 ("eventName", _) => {
                     if value.is_empty() {
                         return Err(QueryError::new(key, "must not be empty"));
+                    }
+                    if value.len() > MAX_VALUE_BYTES {
+                        return Err(QueryError::new(
+                            key,
+                            format!("is longer than {MAX_VALUE_BYTES} bytes"),
+                        ));
                     }
                     event_name = Some(value.clone());
                 }
@@ -330,6 +342,33 @@ fn pair_params(params: &[String], values: &[String]) -> Result<Vec<ParamFilter>,
                 "{} parameter name(s) but {} value(s): give one value per param",
                 names.len(),
                 vals.len()
+            ),
+        ));
+    }
+    if names.len() > MAX_PARAM_FILTERS {
+        return Err(QueryError::new(
+            "param",
+            format!(
+                "{} conditions: at most {MAX_PARAM_FILTERS} param/value pairs in one query",
+                names.len()
+            ),
+        ));
+    }
+    if let Some(long) = names.iter().find(|n| n.len() > MAX_PARAM_NAME_BYTES) {
+        return Err(QueryError::new(
+            "param",
+            format!(
+                "a name of {} bytes: names are at most {MAX_PARAM_NAME_BYTES}",
+                long.len()
+            ),
+        ));
+    }
+    if let Some(long) = vals.iter().find(|v| v.len() > MAX_VALUE_BYTES) {
+        return Err(QueryError::new(
+            "value",
+            format!(
+                "a value of {} bytes: values are at most {MAX_VALUE_BYTES}",
+                long.len()
             ),
         ));
     }
