@@ -43,7 +43,7 @@ def build():
     # `ctt gen` is deterministic: any release ctt generates the same tree.
     if not os.path.exists(CTT):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "ctt", "--bin", "ctt"], cwd=ROOT, check=True)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "ctt-aws", "--features", "lambda",
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "ctt-aws", "--features", "lambda,testsuite",
                     "--example", "dynamo_costs"], cwd=ROOT, check=True)
 
 

@@ -36,6 +36,13 @@ cargo fmt --all -- --check
 say "cfn-lint: the AWS SAM template"
 cfn-lint deploy/template.yaml
 
+say "the release build carries no test code (feature testsuite)"
+if cargo tree -p ctt -p ctt-aws -e features,normal --locked 2>/dev/null | grep -q testsuite; then
+  echo "error: the testsuite feature reaches a release build:" >&2
+  cargo tree -p ctt -p ctt-aws -e features,normal -i ctt-store --locked >&2
+  exit 1
+fi
+
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

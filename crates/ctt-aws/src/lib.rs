@@ -8,12 +8,14 @@
 //!   into the objects they announce, and each such object loaded exactly once.
 //! * [`sqs`]: following a bucket through an SQS queue of its notifications.
 //! * [`lambda`] (feature `lambda`): the ingest and API functions' handlers.
-//! * [`emulator`]: moto server on a loopback port, for tests and local trials.
+//! * `emulator` (feature `testsuite`): moto server on a loopback port, for tests
+//!   and the cost example; never in a release build.
 //!
 //! The design of the table is in `docs/dynamodb.md`.
 
 pub mod config;
 pub mod dynamo;
+#[cfg(feature = "testsuite")]
 pub mod emulator;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -1,11 +1,13 @@
 //! Where events live: the [`EventStore`] trait, the embedded [`SqliteStore`], and
-//! the [`conformance`] suite that every backend must pass.
+//! the `conformance` suite that every backend must pass (compiled only with the
+//! `testsuite` feature, which tests enable and release builds do not).
 //!
 //! A store keeps three things: events (with their indexed parameters), the
 //! catalog (users, services, parameter names) and the file ledger. Loading a batch
 //! writes all three in one transaction — the basis of exactly-once ingest: a file
 //! is in the ledger if and only if its events are stored.
 
+#[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
 mod ledger;
 pub mod sqlite;
