@@ -321,6 +321,15 @@ impl Commit {
 /// How many rejected records a ledger reason names.
 const NAMED_REJECTIONS: usize = 3;
 
+/// The most new parameter names one record may add to the catalog of
+/// `/parameters` (a record with 200,000 map keys would add 200,000). The
+/// record is still stored whole, and a name past the bound still works in a
+/// `param` filter: it is only not listed.
+pub const MAX_NEW_NAMES_PER_RECORD: usize = 500;
+
+/// The most new parameter names one log file may add to the catalog.
+pub const MAX_NEW_NAMES_PER_FILE: usize = 5_000;
+
 /// Fetches, reads, normalises, filters and indexes one file. Never fails: a bad
 /// file becomes a `Failed` ledger entry with its reason.
 ///
@@ -368,12 +377,7 @@ pub fn process_file(
     };
     let raw_bytes = raw.len() as u64;
     let mut names = Vec::new();
-    let mut on_name = |name: &str| {
-        if !seen.contains(name) {
-            seen.insert(name.to_owned());
-            names.push(name.to_owned());
-        }
-    };
+    let mut unlisted_names = 0usize;
     let mut events = Vec::new();
     let mut rejections = parsed.bad_lines;
     let counts = &mut entry.counts;
@@ -397,13 +401,34 @@ pub fn process_file(
                 }
             });
         match outcome {
-            Ok(Some(event)) => events.push(IndexedEvent::new(event, indexed, &mut on_name)),
+            Ok(Some(event)) => {
+                let mut added = 0;
+                events.push(IndexedEvent::new(event, indexed, &mut |name: &str| {
+                    if seen.contains(name) {
+                        return;
+                    }
+                    if added < MAX_NEW_NAMES_PER_RECORD && names.len() < MAX_NEW_NAMES_PER_FILE {
+                        seen.insert(name.to_owned());
+                        names.push(name.to_owned());
+                        added += 1;
+                    } else {
+                        unlisted_names += 1;
+                    }
+                }));
+            }
             Ok(None) => counts.filtered += 1,
             Err(rejection) => {
                 counts.rejected += 1;
                 rejections.push(format!("record {index}: {rejection}"));
             }
         }
+    }
+    if unlisted_names > 0 {
+        tracing::warn!(
+            key = %entry.key,
+            unlisted_names,
+            "parameter names past the catalog's bounds are not listed by /parameters"
+        );
     }
     if !rejections.is_empty() {
         let named: Vec<_> = rejections.iter().take(NAMED_REJECTIONS).cloned().collect();
@@ -439,4 +464,65 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::LocalSource;
+
+    /// Issue 13.6: one record with 200,000 map keys added 200,000 names to
+    /// `/parameters`. Now at most [`MAX_NEW_NAMES_PER_RECORD`] a record and
+    /// [`MAX_NEW_NAMES_PER_FILE`] a file; the records are stored whole.
+    #[test]
+    fn a_record_or_a_file_adds_a_bounded_number_of_parameter_names() {
+        let record = |i: usize, keys: usize| {
+            let tags: serde_json::Map<String, serde_json::Value> = (0..keys)
+                .map(|k| (format!("r{i}k{k}"), serde_json::Value::from(k)))
+                .collect();
+            serde_json::json!({
+                "eventVersion": "1.08", "eventTime": "2018-03-01T10:00:00Z",
+                "eventSource": "ec2.amazonaws.com", "eventName": "CreateTags",
+                "eventID": format!("id-{i}"), "awsRegion": "us-east-1",
+                "userIdentity": {"type": "IAMUser", "userName": "alucloud001"},
+                "requestParameters": {"tags": tags}
+            })
+        };
+        let mut records = vec![record(0, 200_000)];
+        records.extend((1..30).map(|i| record(i, 400)));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("many-keys.json");
+        let body = serde_json::json!({"Records": records}).to_string();
+        std::fs::write(&path, &body).expect("write");
+        let file = SourceFile {
+            key: path.display().to_string(),
+            size: body.len() as u64,
+            version: "1".to_owned(),
+            kind: FileKind::Log,
+        };
+        let loaded = process_file(
+            &LocalSource,
+            &file,
+            &IngestOptions::default(),
+            &[],
+            &mut HashSet::new(),
+        );
+        assert_eq!(loaded.events.len(), 30, "{:?}", loaded.entry.reason);
+        assert_eq!(loaded.parameter_names.len(), MAX_NEW_NAMES_PER_FILE);
+        let from_first = loaded
+            .parameter_names
+            .iter()
+            .filter(|n| n.starts_with("requestParameters_tags_r0k"))
+            .count();
+        // The first record's names come first: its bound, then the next record's.
+        assert!(from_first > 0 && from_first <= MAX_NEW_NAMES_PER_RECORD);
+        assert!(
+            loaded.parameter_names[MAX_NEW_NAMES_PER_RECORD]
+                .starts_with("requestParameters_tags_r1k"),
+            "{}",
+            loaded.parameter_names[MAX_NEW_NAMES_PER_RECORD]
+        );
+        // Stored whole: the last key of the huge record is in its JSON.
+        assert!(loaded.events[0].record_json.contains("\"r0k199999\""));
+    }
 }
