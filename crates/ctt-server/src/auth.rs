@@ -1,42 +1,60 @@
 //! Access control (SPEC §7): who is asking, and what they may see.
 //!
 //! Every request but `/health` passes [`require_identity`], which resolves the
-//! `Authorization: Bearer …` header into an [`Identity`] (a role and, for role
-//! `self`, a user) and puts it in the request's extensions; handlers take the
-//! [`Identity`] extractor and apply [`Identity::restrict`] to every query, so a
-//! `self` principal's queries are narrowed in one place.
+//! caller into an [`Identity`] (a role and, for role `self`, a user) and puts it
+//! in the request's extensions; handlers take the [`Identity`] extractor and
+//! apply [`Identity::restrict`] to every query, so a `self` principal's queries
+//! are narrowed in one place.
 //!
-//! Credentials are API tokens made by `ctt token create`: `ctt_` and 64 hex
-//! digits (32 random bytes); the store keeps only their SHA-256. When no token
-//! exists and credentials are not [required](AuthConfig::require_credentials)
-//! (a loopback listener), everyone is an anonymous admin, and an
-//! `Authorization` header is ignored.
+//! **Credentials** are checked by [`Authenticator`]s, which [`AuthConfig`] tries
+//! in turn on the token of an `Authorization: Bearer …` header:
 //!
-//! The web portal signs in with the same tokens: `/login` checks a token like
+//! - [`ApiTokens`]: `ctt_` and 64 hex digits, made by `ctt token create`; the
+//!   store keeps only their SHA-256.
+//! - [`Jwt`]: JWTs of an OIDC issuer (a Cognito user pool or any other),
+//!   verified against the issuer's JWKS; their claims map to a role and a user
+//!   through a [`ClaimMapping`].
+//!
+//! Behind API Gateway, the claims its JWT authorizer already verified reach the
+//! router as [`GatewayClaims`] in the request's extensions (put there by the
+//! API Lambda, never by a client) and map through the same [`ClaimMapping`].
+//!
+//! When no authenticator has a credential (no API token exists, no JWT issuer
+//! is configured) and credentials are not
+//! [required](AuthConfig::require_credentials) (a loopback listener), everyone
+//! is an anonymous admin, and an `Authorization` header is ignored.
+//!
+//! The web portal signs in with the same credentials: `/login` checks one like
 //! the Bearer check does and opens a server-side session (see
 //! [`crate::web::session`]); its cookie, [`SESSION_COOKIE`], is accepted in
 //! place of the header, so the portal's CSV/NDJSON links to the API work from a
-//! browser. The session keeps the token's hash, not an identity: a revoked
-//! token ends its sessions at the next request.
-//!
-//! **Extension point (AWS):** a JWT from Cognito or any OIDC issuer, or the
-//! claims an API Gateway authorizer passed on, resolve to the same [`Identity`]:
-//! add the verifier beside [`AuthConfig::identify`]'s token lookup. Handlers
-//! only ever see an [`Identity`].
+//! browser. A session keeps what [`Authenticated`] says: an API token's hash,
+//! looked up again on every request (a revoked token ends its sessions), or a
+//! JWT's identity until the JWT expires. Handlers only ever see an [`Identity`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+pub mod claims;
+pub mod jwt;
+#[cfg(feature = "testsuite")]
+pub mod testing;
+mod tokens;
 
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ctt_core::EventQuery;
 use ctt_store::{Role, StoreError, TokenStore};
 use sha2::{Digest, Sha256};
+
+pub use claims::{ClaimMapping, ClaimsRefused, GatewayClaims};
+pub use jwt::{JwksError, JwksPolicy, Jwt, JwtConfig, JwtConfigError};
+pub use tokens::ApiTokens;
 
 use crate::{ApiError, AppState};
 
@@ -57,9 +75,11 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub role: Role,
-    /// The user whose events role `self` sees (the token's `--user`).
+    /// The user whose events role `self` sees (the token's `--user`, a JWT's
+    /// username claim).
     pub user: Option<String>,
-    /// The token's name, for logs; `None` when anonymous.
+    /// The credential's name, for logs (a token's name, `jwt:USER`); `None`
+    /// when anonymous.
     pub name: Option<String>,
 }
 
@@ -139,71 +159,178 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// How requests are authenticated.
+/// A credential an [`Authenticator`] accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub identity: Identity,
+    /// When the credential stops being valid (a JWT's `exp`); `None`: until
+    /// it is revoked.
+    pub expires_at: Option<SystemTime>,
+    /// Set for a credential that can be revoked while it is valid (an API
+    /// token: its hash). A portal session keeps this key, never the
+    /// credential, and asks [`Authenticator::resume`] on every request; without
+    /// one, a session keeps [`identity`](Self::identity) until
+    /// [`expires_at`](Self::expires_at).
+    pub session_key: Option<String>,
+}
+
+/// One kind of credential: API tokens, JWTs of an issuer.
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    /// What a person calls this credential, for the sign-in form ("API token").
+    fn label(&self) -> &'static str;
+
+    /// Who `credential` (a Bearer token, or what was pasted into the portal's
+    /// sign-in form) says the caller is. `Ok(None)`: not a credential this
+    /// authenticator accepts (unknown, revoked, expired, forged, another
+    /// kind). `Err`: it cannot tell right now.
+    async fn authenticate(&self, credential: &str) -> Result<Option<Authenticated>, AuthError>;
+
+    /// Whether any credential can pass now. While no authenticator has one and
+    /// credentials are not required, access is open.
+    async fn has_credentials(&self) -> Result<bool, AuthError>;
+
+    /// The identity behind an [`Authenticated::session_key`] this
+    /// authenticator gave, while its credential is still valid.
+    async fn resume(&self, _session_key: &str) -> Result<Option<Identity>, AuthError> {
+        Ok(None)
+    }
+}
+
+/// Why credentials cannot be checked right now (not: why they are refused).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot read the API tokens")]
+    Tokens(#[source] StoreError),
+    #[error("cannot fetch the signing keys of the JWT issuer {issuer}")]
+    Keys {
+        issuer: String,
+        #[source]
+        source: JwksError,
+    },
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Tokens(e) => ApiError::Store(e),
+            keys @ AuthError::Keys { .. } => ApiError::AuthUnavailable(keys),
+        }
+    }
+}
+
+/// How requests are authenticated: the [`Authenticator`]s tried in turn, and
+/// whether claims verified upstream are trusted. Cheap to clone.
 #[derive(Clone)]
 pub struct AuthConfig {
     inner: Arc<AuthInner>,
 }
 
 struct AuthInner {
-    tokens: Option<Arc<dyn TokenStore>>,
-    /// Refuse anonymous requests even when no token exists (non-loopback).
-    required: bool,
-    refresh: Duration,
-    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    settings: AuthSettings,
+    /// API tokens first (a hash lookup), then the others in the order added.
+    chain: Vec<Arc<dyn Authenticator>>,
 }
 
-/// The token table as last read.
-struct Snapshot {
-    read_at: Instant,
-    by_hash: HashMap<String, Identity>,
+#[derive(Clone)]
+struct AuthSettings {
+    tokens: Option<Arc<dyn TokenStore>>,
+    /// How long a read of the token table is trusted.
+    refresh: Duration,
+    others: Vec<Arc<dyn Authenticator>>,
+    /// Refuse anonymous requests even when no credential exists (non-loopback).
+    required: bool,
+    /// How [`GatewayClaims`] map to an identity; `None`: they are ignored.
+    gateway: Option<ClaimMapping>,
 }
 
 impl AuthConfig {
     /// No credentials at all: everyone is an anonymous admin.
     pub fn open() -> Self {
-        Self::build(None, false)
+        Self::build(AuthSettings {
+            tokens: None,
+            refresh: DEFAULT_REFRESH,
+            others: Vec::new(),
+            required: false,
+            gateway: None,
+        })
     }
 
     /// Tokens from `store`: needed as soon as one exists.
     pub fn tokens(store: Arc<dyn TokenStore>) -> Self {
-        Self::build(Some(store), false)
+        Self::open().with(|s| s.tokens = Some(store))
+    }
+
+    /// Also accepts the credentials `authenticator` checks (a [`Jwt`]). A
+    /// configured issuer counts as a credential: the server is no longer open.
+    pub fn with_authenticator(self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.with(|s| s.others.push(authenticator))
+    }
+
+    /// Trusts the [`GatewayClaims`] of a request (claims an API Gateway JWT
+    /// authorizer verified), mapped by `mapping`. Only for a router whose
+    /// requests come through such a gateway (the API Lambda).
+    pub fn trust_gateway_claims(self, mapping: ClaimMapping) -> Self {
+        self.with(|s| s.gateway = Some(mapping))
     }
 
     /// Credentials are needed even while no token exists (a server reachable
     /// from other machines must never become open by revoking the last token).
     pub fn require_credentials(self) -> Self {
-        Self::build(self.inner.tokens.clone(), true).refresh_every(self.inner.refresh)
+        self.with(|s| s.required = true)
     }
 
     /// How long a read of the token table is trusted (default 2 s; 0 reads it
     /// for every request).
     pub fn refresh_every(self, refresh: Duration) -> Self {
+        self.with(|s| s.refresh = refresh)
+    }
+
+    fn with(self, change: impl FnOnce(&mut AuthSettings)) -> Self {
+        let mut settings = self.inner.settings.clone();
+        change(&mut settings);
+        Self::build(settings)
+    }
+
+    fn build(settings: AuthSettings) -> Self {
+        let mut chain: Vec<Arc<dyn Authenticator>> = Vec::new();
+        if let Some(store) = &settings.tokens {
+            chain.push(Arc::new(ApiTokens::new(store.clone(), settings.refresh)));
+        }
+        chain.extend(settings.others.iter().cloned());
         Self {
-            inner: Arc::new(AuthInner {
-                tokens: self.inner.tokens.clone(),
-                required: self.inner.required,
-                refresh,
-                snapshot: RwLock::new(None),
-            }),
+            inner: Arc::new(AuthInner { settings, chain }),
         }
     }
 
-    fn build(tokens: Option<Arc<dyn TokenStore>>, required: bool) -> Self {
-        Self {
-            inner: Arc::new(AuthInner {
-                tokens,
-                required,
-                refresh: DEFAULT_REFRESH,
-                snapshot: RwLock::new(None),
-            }),
+    /// What the sign-in form asks for: "API token", "API token or JWT".
+    pub fn credential_label(&self) -> String {
+        let labels: Vec<&str> = self.inner.chain.iter().map(|a| a.label()).collect();
+        if labels.is_empty() {
+            "API token".to_owned()
+        } else {
+            labels.join(" or ")
         }
+    }
+
+    /// Whether [`GatewayClaims`] are trusted.
+    pub fn trusts_gateway_claims(&self) -> bool {
+        self.inner.settings.gateway.is_some()
+    }
+
+    /// Who `credential` is, by the first authenticator that accepts it.
+    pub async fn authenticate(&self, credential: &str) -> Result<Option<Authenticated>, ApiError> {
+        for authenticator in &self.inner.chain {
+            if let Some(accepted) = authenticator.authenticate(credential).await? {
+                return Ok(Some(accepted));
+            }
+        }
+        Ok(None)
     }
 
     /// Resolves an `Authorization` header value into an identity.
     pub async fn identify(&self, authorization: Option<&str>) -> Result<Identity, ApiError> {
-        let snapshot = self.snapshot().await.map_err(ApiError::Store)?;
-        if !self.inner.required && snapshot.by_hash.is_empty() {
+        if self.is_open().await? {
             // No credentials configured: open, whatever the client sends.
             return Ok(Identity::anonymous());
         }
@@ -211,58 +338,54 @@ impl AuthConfig {
             return Err(ApiError::Unauthorized { token_given: false });
         };
         let token = bearer(header).ok_or(ApiError::Unauthorized { token_given: true })?;
-        snapshot
-            .by_hash
-            .get(&hash_token(token))
-            .cloned()
+        self.authenticate(token)
+            .await?
+            .map(|accepted| accepted.identity)
             .ok_or(ApiError::Unauthorized { token_given: true })
     }
 
-    /// Whether no credentials are needed (no token exists, loopback): everyone
-    /// is an anonymous admin and the portal needs no sign-in.
-    pub async fn is_open(&self) -> Result<bool, ApiError> {
-        let snapshot = self.snapshot().await.map_err(ApiError::Store)?;
-        Ok(!self.inner.required && snapshot.by_hash.is_empty())
-    }
-
-    /// The identity of a token given by its hash (a portal session's), if the
-    /// token still exists.
-    pub async fn identify_hash(&self, hash: &str) -> Result<Option<Identity>, ApiError> {
-        let snapshot = self.snapshot().await.map_err(ApiError::Store)?;
-        Ok(snapshot.by_hash.get(hash).cloned())
-    }
-
-    async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
-        if let Ok(guard) = self.inner.snapshot.read()
-            && let Some(snapshot) = guard.as_ref()
-            && snapshot.read_at.elapsed() < self.inner.refresh
-        {
-            return Ok(Arc::clone(snapshot));
-        }
-        let by_hash = match &self.inner.tokens {
-            None => HashMap::new(),
-            Some(store) => store
-                .tokens()
-                .await?
-                .into_iter()
-                .map(|t| {
-                    let identity = Identity {
-                        role: t.role,
-                        user: t.user,
-                        name: Some(t.name),
-                    };
-                    (t.hash, identity)
-                })
-                .collect(),
+    /// The identity of claims an upstream authorizer verified, when they are
+    /// trusted and let the caller in.
+    pub fn identify_claims(&self, claims: &GatewayClaims) -> Result<Identity, ApiError> {
+        let Some(mapping) = &self.inner.settings.gateway else {
+            return Err(ApiError::Unauthorized { token_given: false });
         };
-        let snapshot = Arc::new(Snapshot {
-            read_at: Instant::now(),
-            by_hash,
-        });
-        if let Ok(mut guard) = self.inner.snapshot.write() {
-            *guard = Some(Arc::clone(&snapshot));
+        mapping.identity(&claims.0).map_err(|reason| {
+            tracing::info!(%reason, "authorizer claims refused");
+            ApiError::Unauthorized { token_given: true }
+        })
+    }
+
+    /// Whether no credentials are needed (none exists, none is required):
+    /// everyone is an anonymous admin and the portal needs no sign-in.
+    pub async fn is_open(&self) -> Result<bool, ApiError> {
+        let settings = &self.inner.settings;
+        if settings.required || settings.gateway.is_some() {
+            return Ok(false);
         }
-        Ok(snapshot)
+        for authenticator in &self.inner.chain {
+            if authenticator.has_credentials().await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The identity behind a session key ([`Authenticated::session_key`]: an
+    /// API token's hash), if its credential is still valid.
+    pub async fn resume(&self, session_key: &str) -> Result<Option<Identity>, ApiError> {
+        for authenticator in &self.inner.chain {
+            if let Some(identity) = authenticator.resume(session_key).await? {
+                return Ok(Some(identity));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The identity of a token given by its hash, if the token still exists
+    /// (the same as [`resume`](Self::resume)).
+    pub async fn identify_hash(&self, hash: &str) -> Result<Option<Identity>, ApiError> {
+        self.resume(hash).await
     }
 }
 
@@ -273,19 +396,28 @@ fn bearer(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Who sends these headers: the `Authorization: Bearer` header when there is
+/// Who sends this request: the claims an upstream authorizer verified when
+/// they are trusted, else the `Authorization: Bearer` header when there is
 /// one, else a live portal session's cookie, else nobody (anonymous when
 /// access is open, otherwise 401).
-pub async fn identify_request(state: &AppState, headers: &HeaderMap) -> Result<Identity, ApiError> {
+pub async fn identify_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Result<Identity, ApiError> {
+    if state.auth.trusts_gateway_claims()
+        && let Some(claims) = extensions.get::<GatewayClaims>()
+    {
+        return state.auth.identify_claims(claims);
+    }
     let header = match headers.get(AUTHORIZATION).map(|v| v.to_str()) {
         None => None,
         Some(Ok(value)) => Some(value),
         Some(Err(_)) => return Err(ApiError::Unauthorized { token_given: true }),
     };
     if header.is_none()
-        && let Some(hash) = crate::web::session::cookie_token_hash(state, headers)
         && !state.auth.is_open().await?
-        && let Some(identity) = state.auth.identify_hash(&hash).await?
+        && let Some(identity) = crate::web::session::cookie_identity(state, headers).await?
     {
         return Ok(identity);
     }
@@ -305,7 +437,7 @@ pub async fn require_identity(
     if public {
         return next.run(request).await;
     }
-    match identify_request(&state, request.headers()).await {
+    match identify_request(&state, request.headers(), request.extensions()).await {
         Ok(identity) => {
             if let Some(name) = &identity.name {
                 tracing::Span::current().record("token", name.as_str());

@@ -46,6 +46,10 @@ pub enum ApiError {
     /// The store cannot answer right now (health checks): 503.
     #[error("store unavailable")]
     Unavailable(#[source] StoreError),
+    /// Credentials cannot be checked right now (a JWT issuer's keys cannot be
+    /// fetched): 503.
+    #[error("credentials cannot be checked")]
+    AuthUnavailable(#[source] crate::auth::AuthError),
     /// The store failed while answering: 500.
     #[error("store failed")]
     Store(#[from] StoreError),
@@ -76,7 +80,9 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::AuthUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Store(_) | ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,11 +105,18 @@ impl ApiError {
             ),
             ApiError::Unauthorized { token_given: true } => body(
                 "unauthorized",
-                "the bearer token is not valid (unknown or revoked)".into(),
+                "the bearer token is not valid (unknown, revoked, expired or not for this server)"
+                    .into(),
             ),
             ApiError::Forbidden(detail) => body("forbidden", detail.clone()),
             ApiError::NotFound(detail) => body("not found", detail.clone()),
             ApiError::Unavailable(_) => body("unavailable", "the store cannot be read".into()),
+            ApiError::AuthUnavailable(_) => body(
+                "unavailable",
+                "credentials cannot be checked right now (the identity provider's keys cannot \
+                 be fetched); try again later"
+                    .into(),
+            ),
             ApiError::Store(_) | ApiError::Internal { .. } => body(
                 "internal error",
                 "the server could not answer this request; the cause is in its log".into(),

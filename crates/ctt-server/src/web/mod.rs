@@ -141,7 +141,7 @@ async fn require_login(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match crate::auth::identify_request(&state, request.headers()).await {
+    match crate::auth::identify_request(&state, request.headers(), request.extensions()).await {
         Ok(identity) => {
             if let Some(name) = &identity.name {
                 tracing::Span::current().record("token", name.as_str());

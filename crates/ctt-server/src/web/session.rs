@@ -1,12 +1,16 @@
-//! Portal sign-in (SPEC §7): `/login` takes an API token, checks it like the
-//! API's Bearer check, and opens a server-side session; `/logout` ends it.
+//! Portal sign-in (SPEC §7): `/login` takes a credential — an API token, or a
+//! JWT when an issuer is configured — checks it like the API's Bearer check,
+//! and opens a server-side session; `/logout` ends it.
 //!
 //! - The cookie `ctt_session` holds a random session id (32 bytes), never the
-//!   token: `HttpOnly; SameSite=Strict; Path=/`, and `Secure` when the request
-//!   came over TLS (`X-Forwarded-Proto: https`, or an `https` request URI).
-//! - The server keeps `SHA-256(id) → (token hash, expiry)` in memory. The token
-//!   hash is looked up again on every request, so revoking a token ends its
-//!   sessions, and a restart ends them all (sign in again).
+//!   credential: `HttpOnly; SameSite=Strict; Path=/`, and `Secure` when the
+//!   request came over TLS (`X-Forwarded-Proto: https`, or an `https` request URI).
+//! - The server keeps `SHA-256(id) → session` in memory, never the credential.
+//!   For an API token the session holds the token's hash, looked up again on
+//!   every request, so revoking a token ends its sessions. For a JWT it holds
+//!   the identity the JWT's claims gave, and ends when the JWT expires (or
+//!   after [`SESSION_TTL`], whichever comes first): a JWT cannot be revoked,
+//!   and its claims are not read again. A restart ends every session.
 //! - Sign-in and sign-out are POSTs; besides the `SameSite=Strict` cookie, a POST
 //!   must come from this origin (`Origin`, else `Referer`, naming the `Host`),
 //!   or it is refused (403): no other site can sign a browser in or out.
@@ -23,8 +27,8 @@ use maud::html;
 use serde::Deserialize;
 
 use super::layout::{self, Shell};
-use crate::auth::{SESSION_COOKIE, hash_token};
-use crate::{ApiError, AppState};
+use crate::auth::{Authenticated, SESSION_COOKIE, hash_token};
+use crate::{ApiError, AppState, Identity};
 
 /// How long a session lasts after sign-in.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -41,8 +45,18 @@ pub struct Sessions {
 
 #[derive(Clone)]
 struct Session {
-    token_hash: String,
+    signed_in: SignedIn,
     expires: Instant,
+}
+
+/// Who a live session stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedIn {
+    /// A revocable credential (an API token), by its session key (the token's
+    /// hash), checked again on every request.
+    Key(String),
+    /// An identity that holds until the session expires (a JWT's).
+    Identity(Identity),
 }
 
 impl Default for Sessions {
@@ -59,16 +73,28 @@ impl Sessions {
         }
     }
 
-    /// Opens a session for the token with this hash; returns the session id
-    /// (the cookie's value).
-    pub fn open(&self, token_hash: String) -> Result<String, getrandom::Error> {
+    /// Opens a session for an accepted credential; returns the session id (the
+    /// cookie's value) and how long the session lasts: the TTL, or less when
+    /// the credential expires sooner.
+    pub fn open(&self, accepted: &Authenticated) -> Result<(String, Duration), getrandom::Error> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)?;
         let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let now = Instant::now();
+        let lifetime = match accepted.expires_at {
+            Some(at) => at
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+                .min(self.ttl),
+            None => self.ttl,
+        };
+        let signed_in = match &accepted.session_key {
+            Some(key) => SignedIn::Key(key.clone()),
+            None => SignedIn::Identity(accepted.identity.clone()),
+        };
         let session = Session {
-            token_hash,
-            expires: now + self.ttl,
+            signed_in,
+            expires: now + lifetime,
         };
         if let Ok(mut map) = self.by_id_hash.lock() {
             map.retain(|_, s| s.expires > now);
@@ -82,15 +108,15 @@ impl Sessions {
             }
             map.insert(hash_token(&id), session);
         }
-        Ok(id)
+        Ok((id, lifetime))
     }
 
-    /// The token hash of a live session.
-    pub fn token_hash(&self, id: &str) -> Option<String> {
+    /// Who a live session stands for.
+    pub fn signed_in(&self, id: &str) -> Option<SignedIn> {
         let map = self.by_id_hash.lock().ok()?;
         map.get(&hash_token(id))
             .filter(|s| s.expires > Instant::now())
-            .map(|s| s.token_hash.clone())
+            .map(|s| s.signed_in.clone())
     }
 
     /// Ends a session.
@@ -123,9 +149,17 @@ pub fn session_id(headers: &HeaderMap) -> Option<&str> {
         .filter(|value| !value.is_empty())
 }
 
-/// The token hash behind the request's session cookie, if it is a live session.
-pub fn cookie_token_hash(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    session_id(headers).and_then(|id| state.sessions.token_hash(id))
+/// The identity behind the request's session cookie, if it is a live session
+/// whose credential still holds.
+pub async fn cookie_identity(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Identity>, ApiError> {
+    match session_id(headers).and_then(|id| state.sessions.signed_in(id)) {
+        None => Ok(None),
+        Some(SignedIn::Identity(identity)) => Ok(Some(identity)),
+        Some(SignedIn::Key(key)) => state.auth.resume(&key).await,
+    }
 }
 
 /// Whether the request came over TLS (directly or through a proxy).
@@ -210,11 +244,12 @@ pub async fn login_page(
         .signed_out
         .is_some()
         .then_some(Notice::Info("You are signed out."));
-    Ok(login_form(open, &next, notice, StatusCode::OK))
+    let label = state.auth.credential_label();
+    Ok(login_form(open, &label, &next, notice, StatusCode::OK))
 }
 
-/// `POST /login`: checks the token, opens a session, sets the cookie, and goes
-/// to `next`.
+/// `POST /login`: checks the credential, opens a session, sets the cookie, and
+/// goes to `next`.
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -229,33 +264,29 @@ pub async fn login(
         return Ok(Redirect::to(&next).into_response());
     }
     let token = form.token.trim();
-    let hash = hash_token(token);
-    let known = !token.is_empty()
-        && state
-            .auth
-            .identify_hash(&hash)
-            .await
-            .map_err(page_error)?
-            .is_some();
-    if !known {
-        tracing::info!("portal sign-in refused: unknown or revoked token");
+    let accepted = if token.is_empty() {
+        None
+    } else {
+        state.auth.authenticate(token).await.map_err(page_error)?
+    };
+    let Some(accepted) = accepted else {
+        tracing::info!("portal sign-in refused: unknown, revoked or expired credential");
         return Ok(login_form(
             false,
+            &state.auth.credential_label(),
             &next,
             Some(Notice::Error(
-                "This token is not valid (unknown or revoked). Check it and try again.",
+                "This token is not valid (unknown, revoked or expired). Check it and try again.",
             )),
             StatusCode::UNAUTHORIZED,
         ));
-    }
-    let id = state
+    };
+    let (id, lifetime) = state
         .sessions
-        .open(hash)
+        .open(&accepted)
         .map_err(|e| page_error(ApiError::internal("cannot draw a session id", e)))?;
     let mut response = Redirect::to(&next).into_response();
-    if let Some(cookie) =
-        session_cookie(&id, state.sessions.ttl.as_secs(), over_tls(&headers, &uri))
-    {
+    if let Some(cookie) = session_cookie(&id, lifetime.as_secs(), over_tls(&headers, &uri)) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
@@ -286,7 +317,13 @@ enum Notice {
     Error(&'static str),
 }
 
-fn login_form(open: bool, next: &str, notice: Option<Notice>, status: StatusCode) -> Response {
+fn login_form(
+    open: bool,
+    label: &str,
+    next: &str,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
     let body = if open {
         html! {
             h1 { "No sign-in needed" }
@@ -304,10 +341,11 @@ fn login_form(open: bool, next: &str, notice: Option<Notice>, status: StatusCode
             }
             form.login method="post" action="/login" {
                 input type="hidden" name="next" value=(next);
-                label for="token" { "API token" }
+                label for="token" { (label) }
                 input #token type="password" name="token" required autocomplete="current-password"
                     autofocus placeholder="ctt_…" aria-describedby="token-help";
                 p #token-help .help { "A token from " code { "ctt token create" }
+                    @if label != "API token" { ", or a JWT from the identity provider" }
                     ". It is checked like the API's " code { "Authorization: Bearer" }
                     " header; the browser keeps only a session cookie, not the token." }
                 button type="submit" { "Sign in" }
@@ -346,25 +384,69 @@ mod tests {
         map
     }
 
+    fn token(hash: &str) -> Authenticated {
+        Authenticated {
+            identity: Identity::anonymous(),
+            expires_at: None,
+            session_key: Some(hash.to_owned()),
+        }
+    }
+
     #[test]
     fn session_ids_are_random_and_closable() {
         let sessions = Sessions::default();
-        let a = sessions.open("h1".into()).expect("random");
-        let b = sessions.open("h1".into()).expect("random");
+        let (a, lifetime) = sessions.open(&token("h1")).expect("random");
+        let (b, _) = sessions.open(&token("h1")).expect("random");
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
-        assert_eq!(sessions.token_hash(&a).as_deref(), Some("h1"));
+        assert_eq!(lifetime, SESSION_TTL);
+        let h1 = Some(SignedIn::Key("h1".into()));
+        assert_eq!(sessions.signed_in(&a), h1);
         sessions.close(&a);
-        assert_eq!(sessions.token_hash(&a), None);
-        assert_eq!(sessions.token_hash(&b).as_deref(), Some("h1"));
-        assert_eq!(sessions.token_hash("guess"), None);
+        assert_eq!(sessions.signed_in(&a), None);
+        assert_eq!(sessions.signed_in(&b), h1);
+        assert_eq!(sessions.signed_in("guess"), None);
     }
 
     #[test]
     fn expired_sessions_are_not_live() {
         let sessions = Sessions::new(Duration::ZERO);
-        let id = sessions.open("h".into()).expect("random");
-        assert_eq!(sessions.token_hash(&id), None);
+        let (id, _) = sessions.open(&token("h")).expect("random");
+        assert_eq!(sessions.signed_in(&id), None);
+    }
+
+    #[test]
+    fn a_jwt_session_keeps_its_identity_until_the_jwt_expires() {
+        let sessions = Sessions::default();
+        let identity = Identity {
+            role: ctt_store::Role::OwnUser,
+            user: Some("alucloud001".into()),
+            name: Some("jwt:alucloud001".into()),
+        };
+        let jwt = |expires_in: i64| Authenticated {
+            identity: identity.clone(),
+            expires_at: Some(if expires_in >= 0 {
+                std::time::SystemTime::now() + Duration::from_secs(expires_in.unsigned_abs())
+            } else {
+                std::time::SystemTime::now() - Duration::from_secs(expires_in.unsigned_abs())
+            }),
+            session_key: None,
+        };
+        let (id, lifetime) = sessions.open(&jwt(600)).expect("random");
+        assert!(lifetime <= Duration::from_secs(600) && lifetime > Duration::from_secs(590));
+        assert_eq!(
+            sessions.signed_in(&id),
+            Some(SignedIn::Identity(identity.clone()))
+        );
+        let (_, lifetime) = sessions.open(&jwt(30 * 24 * 3600)).expect("random");
+        assert_eq!(lifetime, SESSION_TTL, "never longer than the TTL");
+        let (id, lifetime) = sessions.open(&jwt(-5)).expect("random");
+        assert_eq!(lifetime, Duration::ZERO);
+        assert_eq!(
+            sessions.signed_in(&id),
+            None,
+            "an expired JWT's session is dead"
+        );
     }
 
     #[test]

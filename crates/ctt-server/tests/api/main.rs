@@ -10,12 +10,15 @@
 //! - `access`: tokens, roles (admin, viewer, self), 401 and 403.
 //! - `scoping`: role `self` sees nothing of other users on any route or page
 //!   (routes discovered from the OpenAPI document and the portal's table).
+//! - `jwt`: JWTs of a test issuer (its JWKS on 127.0.0.1) as `viewer` and
+//!   `self`; expired, foreign and forged tokens refused; key rotation.
 //! - `original`: the original system's documented queries on generated data,
 //!   against counts computed here from the log files.
 //! - `server`: a real socket: compression, CORS, timeouts, metrics.
 //! - `openapi`: the document is complete and every `$ref` resolves.
 
 mod access;
+mod jwt;
 mod openapi;
 mod original;
 mod paging;

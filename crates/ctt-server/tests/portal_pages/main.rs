@@ -9,8 +9,11 @@
 //! - `login`: sign-in with a token, the session cookie's flags, sign-out,
 //!   cross-site POSTs refused, revoked tokens, the API taking the cookie.
 //! - `access`: a `self` user sees only its own events, everywhere.
+//! - `jwt`: sign-in with a test issuer's JWT as viewer and as self; expired
+//!   and foreign JWTs refused.
 
 mod access;
+mod jwt;
 mod login;
 mod pages;
 mod safety;
