@@ -218,7 +218,9 @@ async fn oversized_queries_are_refused_by_name_never_with_a_5xx() {
             format!("/users/alucloud001?{week}&{many}"),
             format!("/stats?{week}&group_by=user&{many}"),
         ] {
-            app.get(&uri).await.assert_invalid("param", &format!("{n} pairs"));
+            app.get(&uri)
+                .await
+                .assert_invalid("param", &format!("{n} pairs"));
         }
         // The portal reads the same parser: a page saying what is wrong.
         let page = app.get(&format!("/ui/events?{week}&{many}")).await;
