@@ -12,6 +12,9 @@
 //!   against counts computed here from the log files.
 //! - `server`: a real socket: compression, CORS, timeouts, metrics.
 //! - `openapi`: the document is complete and every `$ref` resolves.
+//! - `security`: an open server answers only loopback (and configured) hosts;
+//!   `nosniff` and a CSP on every response; JSON on every API error; what
+//!   hyper refuses itself (oversized URIs and heads).
 
 mod access;
 mod openapi;
@@ -19,6 +22,7 @@ mod original;
 mod paging;
 mod parameters;
 mod routes;
+mod security;
 mod server;
 mod stats;
 mod support;
