@@ -7,8 +7,9 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::body::HttpBody as _;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ctt_core::query::QueryError;
 use ctt_store::StoreError;
@@ -19,7 +20,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// What kind of error: `invalid parameter`, `unauthorized`, `forbidden`,
-    /// `not found`, `method not allowed`, `timeout`, `unavailable`, `internal error`.
+    /// `not found`, `method not allowed`, `misdirected request`, `timeout`,
+    /// `unavailable`, `internal error`, or (for what a layer refused before
+    /// any handler ran) the status's name in lower case, e.g. `bad request`.
     pub error: String,
     /// What is wrong, for a person.
     pub detail: String,
@@ -43,6 +46,10 @@ pub enum ApiError {
     /// No such route or resource: 404.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A `Host` an open server does not answer (DNS rebinding, see
+    /// [`crate::host`]): 421.
+    #[error("misdirected request")]
+    MisdirectedHost,
     /// The store cannot answer right now (health checks): 503.
     #[error("store unavailable")]
     Unavailable(#[source] StoreError),
@@ -80,6 +87,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::Unavailable(_) | ApiError::AuthUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -110,6 +118,12 @@ impl ApiError {
             ),
             ApiError::Forbidden(detail) => body("forbidden", detail.clone()),
             ApiError::NotFound(detail) => body("not found", detail.clone()),
+            ApiError::MisdirectedHost => body(
+                "misdirected request",
+                "without credentials this server answers only loopback names (localhost, \
+                 127.0.0.1, [::1]) and the names in `[server] allowed_hosts`"
+                    .into(),
+            ),
             ApiError::Unavailable(_) => body("unavailable", "the store cannot be read".into()),
             ApiError::AuthUnavailable(_) => body(
                 "unavailable",
@@ -159,41 +173,86 @@ pub(crate) fn cause_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Gives a JSON body to error responses that were made without one (axum's 405,
-/// the timeout layer's 503), so every error has the same shape.
-pub async fn fill_empty_error_body(response: Response) -> Response {
+/// Middleware: every error response has the body of its audience. The API's
+/// (every path but the portal's) is JSON `{"error", "detail"}`, the portal's
+/// an HTML page. Handlers already answer so; this gives the same shape to the
+/// errors made without a body (axum's 405, the timeout layer's 503) or with a
+/// line of plain text (axum's rejections of a path, query or form), keeping
+/// what that line says.
+///
+/// hyper answers a few malformed requests itself, before any layer runs, with
+/// an empty body: a request line or header it cannot parse (400), a URI over
+/// 64 KiB (414), more than 100 headers or a head over ~400 KiB (431).
+pub async fn uniform_error_bodies(request: Request, next: Next) -> Response {
+    let portal = crate::web::is_portal_path(request.uri().path());
+    let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-        || response.body().size_hint().exact() != Some(0)
-    {
+    if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json = content_type.starts_with("application/json");
+    let html = content_type.starts_with("text/html");
+    if (portal && html) || (!portal && json) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // What the body said, if anything: a rejection's line of text, or the
+    // detail of a JSON error on a portal path.
+    let said = match axum::body::to_bytes(body, MAX_REWRITTEN_BODY).await {
+        Ok(bytes) if json => serde_json::from_slice::<ErrorBody>(&bytes)
+            .ok()
+            .map(|b| b.detail),
+        Ok(bytes) => std::str::from_utf8(&bytes)
+            .ok()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned),
+        Err(_) => None,
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if portal {
+        let page = crate::web::error::status_page(status, said.as_deref());
+        let (page_parts, page_body) = page.into_parts();
+        parts.headers.extend(page_parts.headers);
+        return Response::from_parts(parts, page_body);
+    }
     let (error, detail) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ("method not allowed", "this API only answers GET"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method not allowed".to_owned(),
+            "this API only answers GET".to_owned(),
+        ),
         StatusCode::SERVICE_UNAVAILABLE => (
-            "timeout",
-            "the request took too long; narrow it (from/to) or page it (limit)",
+            "timeout".to_owned(),
+            "the request took too long; narrow it (from/to) or page it (limit)".to_owned(),
         ),
         _ => (
-            status.canonical_reason().unwrap_or("error"),
-            "the request could not be answered",
+            status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_ascii_lowercase(),
+            said.unwrap_or_else(|| "the request could not be answered".to_owned()),
         ),
     };
     let body = ErrorBody {
-        error: error.to_ascii_lowercase(),
-        detail: detail.to_owned(),
+        error,
+        detail,
         parameter: None,
     };
-    let (mut parts, _) = response.into_parts();
     let json = serde_json::to_vec(&body).unwrap_or_default();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(json))
 }
+
+/// Error bodies longer than this are not read for their text (none is).
+const MAX_REWRITTEN_BODY: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests {

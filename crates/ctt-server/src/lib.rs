@@ -10,7 +10,8 @@
 //! answer; every failure becomes one [`ApiError`].
 //!
 //! ```text
-//! request ─► trace ─► metrics ─► error bodies ─► compression ─► cors ─► timeout
+//! request ─► trace ─► metrics ─► security headers ─► compression ─► error bodies
+//!         ─► allowed hosts (421) ─► cors ─► timeout
 //!         ─► API:    auth (Identity, 401)          ─► handler ─► ScopedStore ─► EventStore
 //!         ─► portal: security headers ─► sign-in (Identity, or off to /login)
 //!                                                  ─► page    ─► ScopedStore ─► EventStore
@@ -27,6 +28,7 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod host;
 pub mod metrics;
 pub mod web;
 
@@ -35,7 +37,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ctt_store::EventStore;
 use tower_http::LatencyUnit;
@@ -48,6 +52,7 @@ use tracing::Level;
 pub use access::{ScopedStore, StoreAccess};
 pub use auth::{AuthConfig, Identity};
 pub use error::ApiError;
+pub use host::AllowedHosts;
 pub use metrics::Metrics;
 
 /// What "now" is: the end of the default period (`from`/`to` absent).
@@ -62,6 +67,13 @@ pub struct ServerConfig {
     /// Origins allowed to call the API from a browser (CORS). Empty: none.
     /// `*` allows any origin.
     pub cors_allowed_origins: Vec<String>,
+    /// The `Host` names answered while access is open (DNS rebinding guard).
+    pub allowed_hosts: AllowedHosts,
+    /// Believe `X-Forwarded-Proto` (a TLS-terminating proxy in front sets it):
+    /// it decides this server's own origin (the sign-in's `Origin` check) and
+    /// the session cookie's `Secure`. Off, the scheme is the request URI's,
+    /// else `http`: a client could otherwise claim any scheme.
+    pub trust_forwarded_proto: bool,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +81,8 @@ impl Default for ServerConfig {
         Self {
             request_timeout: Duration::from_secs(30),
             cors_allowed_origins: Vec::new(),
+            allowed_hosts: AllowedHosts::default(),
+            trust_forwarded_proto: false,
         }
     }
 }
@@ -136,8 +150,13 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(cors)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            host::require_allowed_host,
+        ))
+        .layer(axum::middleware::from_fn(error::uniform_error_bodies))
         .layer(CompressionLayer::new())
-        .layer(axum::middleware::map_response(error::fill_empty_error_body))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.metrics),
             metrics::track,
@@ -163,6 +182,33 @@ pub fn router(state: AppState) -> Router {
                         .latency_unit(LatencyUnit::Micros),
                 ),
         )
+}
+
+/// `nosniff` on every response, and a Content-Security-Policy on each that
+/// has none yet (the portal's pages set theirs): API answers may load and
+/// frame nothing; `/docs` runs Swagger UI from this server only.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let policy = if path == "/docs" || path.starts_with("/docs/") {
+        api::DOCS_CONTENT_SECURITY_POLICY
+    } else if web::is_portal_path(path) {
+        web::CONTENT_SECURITY_POLICY
+    } else {
+        api::CONTENT_SECURITY_POLICY
+    };
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(policy),
+        );
+    }
+    response
 }
 
 /// CORS closed unless origins are configured; reads only (GET), with the

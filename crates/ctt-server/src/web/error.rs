@@ -1,7 +1,8 @@
 //! [`WebError`]: how a portal page fails — as an HTML page, with the same
 //! statuses as the API (a bad filter is a 400 naming the parameter, an event
 //! one may not see is a 404 like one that does not exist, a store failure is a
-//! 500 whose cause goes to the log only).
+//! 500 whose cause goes to the log only), and [`status_page`] for the errors
+//! that happen before a page's handler runs.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -92,4 +93,21 @@ impl IntoResponse for WebError {
         *response.status_mut() = self.status();
         response
     }
+}
+
+/// The page of an error no portal handler rendered (a rejected form, a method
+/// a route does not take, a refused `Host`): the status's name and, when
+/// known, what is wrong.
+pub fn status_page(status: StatusCode, detail: Option<&str>) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let body = html! {
+        h1 { (title) }
+        @if let Some(detail) = detail {
+            p.error role="alert" { (detail) }
+        }
+        p { a href="/ui/" { "Go to the dashboard" } " or " a href="/login" { "sign in" } "." }
+    };
+    let mut response = layout::page(&Shell::signed_out(title), body).into_response();
+    *response.status_mut() = status;
+    response
 }

@@ -93,6 +93,16 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Whether `path` is one of the portal's (its errors are HTML pages; every
+/// other path is the API's, whose errors are JSON).
+pub fn is_portal_path(path: &str) -> bool {
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    path == "/" || under("/ui") || under("/login") || under("/logout") || under("/static")
+}
+
 /// CSP, `nosniff`, `same-origin` referrers; pages are not cached (they hold
 /// data a signed-out browser must not show again).
 async fn security_headers(mut response: Response) -> Response {

@@ -4,7 +4,9 @@
 //!
 //! - The cookie `ctt_session` holds a random session id (32 bytes), never the
 //!   credential: `HttpOnly; SameSite=Strict; Path=/`, and `Secure` when the
-//!   request came over TLS (`X-Forwarded-Proto: https`, or an `https` request URI).
+//!   request came over TLS (an `https` request URI, or `X-Forwarded-Proto:
+//!   https` when the configuration trusts a proxy). Each sign-in draws a new id
+//!   and ends the session the browser came with.
 //! - The server keeps `SHA-256(id) → session` in memory, never the credential.
 //!   For an API token the session holds the token's hash, looked up again on
 //!   every request, so revoking a token ends its sessions. For a JWT it holds
@@ -12,8 +14,11 @@
 //!   after [`SESSION_TTL`], whichever comes first): a JWT cannot be revoked,
 //!   and its claims are not read again. A restart ends every session.
 //! - Sign-in and sign-out are POSTs; besides the `SameSite=Strict` cookie, a POST
-//!   must come from this origin (`Origin`, else `Referer`, naming the `Host`),
-//!   or it is refused (403): no other site can sign a browser in or out.
+//!   must come from this origin (`Origin`, else `Referer`: the scheme, `Host`
+//!   and port of this server), or it is refused (403): no other site can sign
+//!   a browser in or out.
+//! - After sign-in the browser goes to `next` only if it is one of the
+//!   portal's pages, as a browser would parse it ([`safe_next`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
+use url::Url;
 
 use super::layout::{self, Shell};
 use crate::auth::{Authenticated, SESSION_COOKIE, hash_token};
@@ -162,13 +168,28 @@ pub async fn cookie_identity(
     }
 }
 
-/// Whether the request came over TLS (directly or through a proxy).
-fn over_tls(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
-    uri.scheme_str() == Some("https")
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+/// This server's scheme as the browser sees it: the request URI's when it has
+/// one (a Lambda's `https://…`), else `X-Forwarded-Proto` if the
+/// configuration trusts it (a TLS proxy in front), else `http` (`ctt serve`
+/// speaks no TLS itself, and an untrusted client could claim any scheme).
+fn own_scheme(state: &AppState, headers: &HeaderMap, uri: &Uri) -> &'static str {
+    let https = |value: &str| value.trim().eq_ignore_ascii_case("https");
+    if let Some(scheme) = uri.scheme_str() {
+        return if https(scheme) { "https" } else { "http" };
+    }
+    let forwarded = state
+        .config
+        .trust_forwarded_proto
+        .then(|| headers.get("x-forwarded-proto"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        // The first proxy's view, if several appended theirs.
+        .and_then(|v| v.split(',').next());
+    if forwarded.is_some_and(https) {
+        "https"
+    } else {
+        "http"
+    }
 }
 
 fn session_cookie(value: &str, max_age: u64, secure: bool) -> Option<HeaderValue> {
@@ -180,42 +201,67 @@ fn session_cookie(value: &str, max_age: u64, secure: bool) -> Option<HeaderValue
 }
 
 /// Whether a state-changing request comes from this server's own pages: its
-/// `Origin` (or, without one, its `Referer`) names the request's `Host`.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let source = headers
-        .get(header::ORIGIN)
-        .or_else(|| headers.get(header::REFERER))
-        .and_then(|v| v.to_str().ok());
-    let Some(source) = source else {
-        return false;
-    };
-    let Some(rest) = source
-        .strip_prefix("https://")
-        .or_else(|| source.strip_prefix("http://"))
+/// `Origin` (or, without one, its `Referer`) has this server's origin — the
+/// same scheme, host and port as `scheme://Host`, compared as the WHATWG URL
+/// standard defines origins (default ports implied).
+pub fn same_origin(headers: &HeaderMap, scheme: &str) -> bool {
+    let Some(host) = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|host| crate::host::host_name(host).is_some())
     else {
         return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.eq_ignore_ascii_case(host.trim())
+    let Ok(own) = Url::parse(&format!("{scheme}://{}/", host.trim())) else {
+        return false;
+    };
+    headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|source| Url::parse(source).ok())
+        .is_some_and(|source| own.origin().is_tuple() && source.origin() == own.origin())
 }
 
-/// A local path to go to after sign-in; anything else goes to the dashboard
-/// (no open redirects).
+/// Where to go after sign-in: `next` if it is a portal page (`/ui…`) of this
+/// server, else the dashboard; no open redirects.
+///
+/// `next` is read as a browser reads a URL (the WHATWG parser of the `url`
+/// crate: tabs and newlines dropped, `\` read as `/`, `.`/`..` and their
+/// `%2e` spellings resolved), relative to a base on a reserved name, and kept
+/// only if it stays on that base's origin, under `/ui`. The answer is the
+/// parsed URL's own path and query, so the `Location` header holds exactly
+/// what was checked. Backslashes are refused outright.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains(['\\', '\r', '\n'])
-                && !path.starts_with("/login")
-                && !path.starts_with("/logout") =>
-        {
-            path.to_owned()
-        }
-        _ => "/ui/".to_owned(),
+    next.and_then(portal_path)
+        .unwrap_or_else(|| "/ui/".to_owned())
+}
+
+fn portal_path(next: &str) -> Option<String> {
+    if !next.starts_with('/') || next.contains('\\') {
+        return None;
+    }
+    let base = Url::parse("http://ctt.invalid/").ok()?;
+    let url = base.join(next).ok()?;
+    let path = url.path();
+    let portal = path == "/ui" || path.starts_with("/ui/");
+    if url.origin() != base.origin()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || !portal
+    {
+        return None;
+    }
+    Some(match url.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    })
+}
+
+/// Ends the session whose cookie the request carries, if any.
+fn end_presented_session(state: &AppState, headers: &HeaderMap) {
+    if let Some(id) = session_id(headers) {
+        state.sessions.close(id);
     }
 }
 
@@ -253,10 +299,10 @@ pub async fn login_page(
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    uri: Uri,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Response> {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, own_scheme(&state, &headers, &uri)) {
         return Err(forbidden_cross_site());
     }
     let next = safe_next(form.next.as_deref());
@@ -281,31 +327,30 @@ pub async fn login(
             StatusCode::UNAUTHORIZED,
         ));
     };
+    // A new id at every sign-in, and the browser's previous session ends (no
+    // session fixation: an id known before sign-in is never signed in).
+    end_presented_session(&state, &headers);
     let (id, lifetime) = state
         .sessions
         .open(&accepted)
         .map_err(|e| page_error(ApiError::internal("cannot draw a session id", e)))?;
     let mut response = Redirect::to(&next).into_response();
-    if let Some(cookie) = session_cookie(&id, lifetime.as_secs(), over_tls(&headers, &uri)) {
+    let secure = own_scheme(&state, &headers, &uri) == "https";
+    if let Some(cookie) = session_cookie(&id, lifetime.as_secs(), secure) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
 }
 
 /// `POST /logout`: ends the session and clears the cookie.
-pub async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-) -> Response {
-    if !same_origin(&headers) {
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let scheme = own_scheme(&state, &headers, &uri);
+    if !same_origin(&headers, scheme) {
         return forbidden_cross_site();
     }
-    if let Some(id) = session_id(&headers) {
-        state.sessions.close(id);
-    }
+    end_presented_session(&state, &headers);
     let mut response = Redirect::to("/login?signed_out=1").into_response();
-    if let Some(cookie) = session_cookie("", 0, over_tls(&headers, &uri)) {
+    if let Some(cookie) = session_cookie("", 0, scheme == "https") {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
@@ -460,9 +505,10 @@ mod tests {
     }
 
     #[test]
-    fn posts_must_come_from_this_origin() {
-        for (pairs, ok) in [
+    fn posts_must_come_from_this_origin_scheme_host_and_port() {
+        for (scheme, pairs, ok) in [
             (
+                "http",
                 vec![
                     ("host", "127.0.0.1:8080"),
                     ("origin", "http://127.0.0.1:8080"),
@@ -470,6 +516,7 @@ mod tests {
                 true,
             ),
             (
+                "https",
                 vec![
                     ("host", "portal.example"),
                     ("origin", "https://portal.example"),
@@ -477,13 +524,48 @@ mod tests {
                 true,
             ),
             (
+                "https",
+                vec![
+                    ("host", "portal.example"),
+                    ("origin", "https://PORTAL.example:443"),
+                ],
+                true,
+            ),
+            (
+                "http",
                 vec![
                     ("host", "127.0.0.1:8080"),
                     ("referer", "http://127.0.0.1:8080/ui/"),
                 ],
                 true,
             ),
+            // Another scheme is another origin.
             (
+                "http",
+                vec![
+                    ("host", "portal.example"),
+                    ("origin", "https://portal.example"),
+                ],
+                false,
+            ),
+            (
+                "https",
+                vec![
+                    ("host", "portal.example"),
+                    ("origin", "http://portal.example"),
+                ],
+                false,
+            ),
+            (
+                "http",
+                vec![
+                    ("host", "127.0.0.1:8080"),
+                    ("origin", "http://127.0.0.1:8081"),
+                ],
+                false,
+            ),
+            (
+                "http",
                 vec![
                     ("host", "127.0.0.1:8080"),
                     ("origin", "http://evil.example"),
@@ -491,32 +573,89 @@ mod tests {
                 false,
             ),
             (
+                "http",
                 vec![
                     ("host", "127.0.0.1:8080"),
                     ("origin", "http://127.0.0.1:8080.evil.example"),
                 ],
                 false,
             ),
-            (vec![("host", "127.0.0.1:8080"), ("origin", "null")], false),
-            (vec![("host", "127.0.0.1:8080")], false),
-            (vec![("origin", "http://127.0.0.1:8080")], false),
+            (
+                "http",
+                vec![
+                    ("host", "evil.example@127.0.0.1:8080"),
+                    ("origin", "http://127.0.0.1:8080"),
+                ],
+                false,
+            ),
+            (
+                "http",
+                vec![("host", "127.0.0.1:8080"), ("origin", "null")],
+                false,
+            ),
+            ("http", vec![("host", "127.0.0.1:8080")], false),
+            ("http", vec![("origin", "http://127.0.0.1:8080")], false),
         ] {
-            assert_eq!(same_origin(&headers(&pairs)), ok, "{pairs:?}");
+            assert_eq!(
+                same_origin(&headers(&pairs), scheme),
+                ok,
+                "{scheme} {pairs:?}"
+            );
         }
     }
 
     #[test]
-    fn next_is_a_local_path_only() {
-        assert_eq!(safe_next(Some("/ui/users?q=a")), "/ui/users?q=a");
+    fn next_is_a_portal_page_of_this_server_only() {
+        for (good, kept) in [
+            ("/ui/users?q=a", "/ui/users?q=a"),
+            ("/ui/events?x=1", "/ui/events?x=1"),
+            ("/ui", "/ui"),
+            ("/ui/", "/ui/"),
+            (
+                "/ui/users?from=2018-03-01T00%3A00%3A00Z&param=a,b",
+                "/ui/users?from=2018-03-01T00%3A00%3A00Z&param=a,b",
+            ),
+            // As a browser would read them: normalised, then checked.
+            ("/ui/./events/../users", "/ui/users"),
+            ("/ui/events?x=1#top", "/ui/events?x=1"),
+            ("/ui/\tevents", "/ui/events"),
+        ] {
+            assert_eq!(safe_next(Some(good)), kept, "{good:?}");
+        }
         for bad in [
             "//evil.example/",
+            "///evil.example",
+            "////evil.example",
             "https://evil.example/",
+            "http://ctt.invalid/ui/",
             "/\\evil.example",
+            "\\/evil.example",
+            "/ui\\..\\..\\/\\evil.example",
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "\t//evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5C%5Cevil.example",
+            "/ui/../..//evil.example",
+            "/ui/%2e%2e/%2e%2e//evil.example",
+            "/ui/.%2E/.%2e//evil.example",
+            "/ui.evil.example",
+            "/uievil",
             "javascript:alert(1)",
+            "JavaScript:alert(1)//ui/",
+            "data:text/html,<script>alert(1)</script>",
             "/login",
+            "/logout",
+            "/scan",
+            "/",
+            "ui/",
             "",
+            " /ui/",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/ui/", "{bad}");
+            assert_eq!(safe_next(Some(bad)), "/ui/", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/ui/");
     }

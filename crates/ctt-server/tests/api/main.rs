@@ -16,6 +16,9 @@
 //!   against counts computed here from the log files.
 //! - `server`: a real socket: compression, CORS, timeouts, metrics.
 //! - `openapi`: the document is complete and every `$ref` resolves.
+//! - `security`: an open server answers only loopback (and configured) hosts;
+//!   `nosniff` and a CSP on every response; JSON on every API error; what
+//!   hyper refuses itself (oversized URIs and heads).
 
 mod access;
 mod jwt;
@@ -25,6 +28,7 @@ mod paging;
 mod parameters;
 mod routes;
 mod scoping;
+mod security;
 mod server;
 mod stats;
 mod support;

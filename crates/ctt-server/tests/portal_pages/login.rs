@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use ctt_store::{Role, TokenStore};
 
-use crate::support::{MARCH, Portal};
+use crate::support::{HOST, MARCH, ORIGIN, Portal};
 
 #[tokio::test]
 async fn with_tokens_pages_send_the_browser_to_sign_in() {
@@ -51,11 +51,19 @@ async fn signing_in_sets_a_strict_http_only_session_cookie() {
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
 
+    // Behind a TLS proxy the server is told so (`trust_forwarded_proto`).
+    portal.state.config.trust_forwarded_proto = true;
     let over_tls = portal
-        .post_form(
+        .send(
+            "POST",
             "/login",
+            &[
+                ("host", HOST),
+                ("origin", "https://portal.test:8080"),
+                ("x-forwarded-proto", "https"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
             &format!("token={token}"),
-            &[("x-forwarded-proto", "https")],
         )
         .await;
     let cookie = over_tls.header("set-cookie").expect("a cookie");
@@ -158,19 +166,129 @@ async fn posts_from_other_sites_are_refused() {
     assert_eq!(still.status, StatusCode::OK, "the session survived");
 }
 
+/// `next` values that must not lead off this server's portal (issue 13): each
+/// would reach another host, a script, or a non-portal path once a browser
+/// parsed it (WHATWG: tab and newline dropped, `\` read as `/`).
+const ATTACKS: &[&str] = &[
+    "//evil.com",
+    "/\\evil.com",
+    "/%09/evil.com",
+    "/\t/evil.com",
+    "/\n/evil.com",
+    "\\/evil.com",
+    "https://evil.com",
+    "javascript:alert(document.cookie)",
+    "/%2F%2Fevil.com",
+    "///evil.com",
+    "/ui/../..//evil.com",
+    "/ui/%2e%2e/%2e%2e//evil.com",
+    "/ui\\..\\..\\/\\evil.com",
+    "http://portal.test:8080@evil.com/ui/",
+    "/logout",
+];
+
+fn form_encoded(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 #[tokio::test]
-async fn after_sign_in_only_local_paths_are_followed() {
+async fn after_sign_in_only_portal_pages_are_followed() {
     let mut portal = Portal::fixture().await;
     let token = portal.token("teacher", Role::Viewer, None).await;
-    for next in [
-        "%2F%2Fevil.example%2F",
-        "https%3A%2F%2Fevil.example",
-        "%2Flogout",
-    ] {
+    let cases = ATTACKS.iter().map(|attack| (*attack, "/ui/")).chain([
+        ("/ui/events?x=1", "/ui/events?x=1"),
+        ("/ui/users/alucloud001", "/ui/users/alucloud001"),
+    ]);
+    for (next, expected) in cases {
+        let encoded = form_encoded(next);
+        let form = portal.get(&format!("/login?next={encoded}")).await;
+        assert_eq!(
+            form.attribute_after("name=\"next\"", "value").as_deref(),
+            Some(expected),
+            "the form's hidden field for {next:?}"
+        );
         let answer = portal
-            .post_form("/login", &format!("token={token}&next={next}"), &[])
+            .post_form("/login", &format!("token={token}&next={encoded}"), &[])
             .await;
-        assert_eq!(answer.header("location"), Some("/ui/"), "{next}");
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(answer.header("location"), Some(expected), "{next:?}");
+    }
+}
+
+#[tokio::test]
+async fn signing_in_again_ends_the_previous_session() {
+    let mut portal = Portal::fixture().await;
+    let token = portal.token("teacher", Role::Viewer, None).await;
+    let first = portal.sign_in(&token).await;
+    let cookie = format!("ctt_session={first}");
+    let again = portal
+        .post_form("/login", &format!("token={token}"), &[("cookie", &cookie)])
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text());
+    let second = again.session_cookie().expect("a new session");
+    assert_ne!(second, first, "a new id at each sign-in");
+    assert_eq!(
+        portal.get_as("/ui/", &first).await.status,
+        StatusCode::SEE_OTHER,
+        "the old cookie opens no page"
+    );
+    assert_eq!(
+        portal.get_as("/scan", &first).await.status,
+        StatusCode::UNAUTHORIZED,
+        "nor the API"
+    );
+    assert_eq!(portal.get_as("/ui/", &second).await.status, StatusCode::OK);
+    assert_eq!(portal.state.sessions.len(), 1);
+}
+
+/// A sign-in POST from `origin`, with `X-Forwarded-Proto: proto` if given.
+async fn sign_in_from(
+    portal: &Portal,
+    token: &str,
+    origin: &str,
+    proto: Option<&str>,
+) -> StatusCode {
+    let mut headers = vec![
+        ("host", HOST),
+        ("origin", origin),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    headers.extend(proto.map(|p| ("x-forwarded-proto", p)));
+    let form = format!("token={token}");
+    portal.send("POST", "/login", &headers, &form).await.status
+}
+
+#[tokio::test]
+async fn the_origin_must_have_this_servers_scheme() {
+    let mut portal = Portal::fixture().await;
+    let token = portal.token("teacher", Role::Viewer, None).await;
+    let https = "https://portal.test:8080";
+    // Plain HTTP (no proxy trusted): only `http://host` is this origin, and a
+    // client's `X-Forwarded-Proto` changes nothing.
+    for (origin, proto, status) in [
+        (ORIGIN, None, StatusCode::SEE_OTHER),
+        (https, None, StatusCode::FORBIDDEN),
+        (https, Some("https"), StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(
+            sign_in_from(&portal, &token, origin, proto).await,
+            status,
+            "{origin} {proto:?}"
+        );
+    }
+    // Behind a trusted TLS proxy, which says which scheme the browser used.
+    portal.state.config.trust_forwarded_proto = true;
+    for (origin, proto, status) in [
+        (https, Some("https"), StatusCode::SEE_OTHER),
+        (ORIGIN, Some("https"), StatusCode::FORBIDDEN),
+        (ORIGIN, Some("http"), StatusCode::SEE_OTHER),
+        (https, Some("http"), StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(
+            sign_in_from(&portal, &token, origin, proto).await,
+            status,
+            "trusted proxy: {origin} {proto:?}"
+        );
     }
 }
 

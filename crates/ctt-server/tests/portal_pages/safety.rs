@@ -3,7 +3,7 @@
 
 use ctt_server::web::CONTENT_SECURITY_POLICY;
 
-use crate::support::{MARCH, Portal};
+use crate::support::{HOST, MARCH, ORIGIN, Portal};
 
 fn portal_uris() -> Vec<String> {
     vec![
@@ -161,5 +161,62 @@ async fn every_control_has_a_label() {
             }
         }
         assert!(controls > 0, "{uri}");
+    }
+}
+
+/// What axum refuses before a portal handler runs (a form without its content
+/// type or its field, a repeated query field, a method a route does not take)
+/// is an HTML page with the portal's headers, saying what is wrong — never
+/// axum's plain text.
+#[tokio::test]
+async fn refusals_before_a_page_are_html_pages() {
+    let portal = Portal::fixture().await;
+    let origin = [("host", HOST), ("origin", ORIGIN)];
+    let form = [
+        ("host", HOST),
+        ("origin", ORIGIN),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+    for (method, uri, headers, body, status, says) in [
+        (
+            "POST",
+            "/login",
+            &origin[..],
+            "token=x",
+            415,
+            "Content-Type",
+        ),
+        ("POST", "/login", &form[..], "next=%2Fui%2F", 422, "token"),
+        (
+            "GET",
+            "/login?signed_out=1&signed_out=2",
+            &[][..],
+            "",
+            400,
+            "signed_out",
+        ),
+        ("GET", "/logout", &[][..], "", 405, "Method Not Allowed"),
+    ] {
+        let answer = portal.send(method, uri, headers, body).await;
+        let context = format!("{method} {uri}");
+        assert_eq!(
+            answer.status.as_u16(),
+            status,
+            "{context}: {}",
+            answer.text()
+        );
+        assert_eq!(
+            answer.header("content-type"),
+            Some("text/html; charset=utf-8"),
+            "{context}"
+        );
+        assert_eq!(
+            answer.header("content-security-policy"),
+            Some(CONTENT_SECURITY_POLICY),
+            "{context}"
+        );
+        let page = answer.text();
+        assert!(page.starts_with("<!DOCTYPE html>"), "{context}: {page}");
+        assert!(page.contains(says), "{context}: {page}");
     }
 }

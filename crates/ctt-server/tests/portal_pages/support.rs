@@ -7,7 +7,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use chrono::{DateTime, Utc};
-use ctt_server::{AppState, AuthConfig};
+use ctt_server::{AllowedHosts, AppState, AuthConfig, ServerConfig};
 use ctt_store::conformance::{file, record};
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
 use ctt_store::{EventStore, Role, TokenRecord, TokenStore};
@@ -84,7 +84,8 @@ pub struct Portal {
 }
 
 impl Portal {
-    /// The fixture loaded, access open, the clock at [`NOW`].
+    /// The fixture loaded, access open, the clock at [`NOW`]; the server
+    /// answers its [`HOST`] while open (`allowed_hosts`).
     pub async fn fixture() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(
@@ -92,7 +93,13 @@ impl Portal {
                 .expect("open store"),
         );
         let now = at(NOW);
-        let state = AppState::new(store.clone()).with_clock(Arc::new(move || now));
+        let hosts = AllowedHosts::loopback_and(&["portal.test".to_owned()]).expect("a host name");
+        let state = AppState::new(store.clone())
+            .with_clock(Arc::new(move || now))
+            .with_config(ServerConfig {
+                allowed_hosts: hosts,
+                ..ServerConfig::default()
+            });
         let portal = Self {
             _dir: dir,
             store,
