@@ -9,6 +9,7 @@
 pub mod event;
 pub mod filter;
 pub mod params;
+pub mod printable;
 pub mod query;
 pub mod record;
 pub mod redact;
@@ -17,4 +18,5 @@ pub mod user;
 
 pub use event::{Event, EventSummary, RecordRejection, check, normalise};
 pub use filter::{Filter, FilterConfig};
+pub use printable::printable;
 pub use query::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};

@@ -6,11 +6,13 @@
 //! and [`pipeline`] runs the whole flow: many parsing threads, one writer, a
 //! ledger entry per file committed with its events.
 
+pub mod budget;
 pub mod pipeline;
 pub mod read;
 pub mod report;
 pub mod source;
 
+pub use budget::MemoryBudget;
 pub use pipeline::{IngestOptions, Observer, error_chain, ingest};
 pub use report::IngestReport;
 pub use source::{FileKind, LocalSource, Source, SourceError, SourceFile};

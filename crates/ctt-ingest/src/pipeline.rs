@@ -11,6 +11,7 @@
 //! again. A run killed at any point leaves whole files stored or not at all;
 //! the next run reads the rest, and `eventID` uniqueness absorbs re-deliveries.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,7 @@ use ctt_store::{
 use thread_priority::{ThreadPriority, set_current_thread_priority};
 use tokio::sync::mpsc;
 
+use crate::budget::MemoryBudget;
 use crate::read::{self, DEFAULT_MAX_FILE_BYTES};
 use crate::report::{IngestReport, MAX_REPORTED_FAILURES};
 use crate::source::{FileKind, Source, SourceFile};
@@ -40,8 +42,11 @@ pub struct IngestOptions {
     pub batch_files: usize,
     /// …or has waited this long.
     pub batch_wait: Duration,
-    /// Decompressed size above which a file fails.
+    /// Size above which a file fails, as stored or decompressed.
     pub max_file_bytes: u64,
+    /// File bytes (as fetched and decompressed) the parsing threads hold at
+    /// once; a file larger than this is read alone ([`MemoryBudget`]).
+    pub in_flight_bytes: u64,
     /// From this many files to load, the store is told a bulk load starts
     /// ([`EventStore::begin_bulk_load`]).
     pub bulk_load_files: usize,
@@ -75,10 +80,14 @@ impl Default for IngestOptions {
             batch_files: 5_000,
             batch_wait: Duration::from_millis(500),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            in_flight_bytes: DEFAULT_IN_FLIGHT_BYTES,
             bulk_load_files: 10_000,
         }
     }
 }
+
+/// The default of [`IngestOptions::in_flight_bytes`].
+pub const DEFAULT_IN_FLIGHT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Follows a load: the CLI draws a progress bar, `serve --follow` logs.
 pub trait Observer: Send + Sync {
@@ -118,9 +127,25 @@ pub async fn ingest(
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let mut report = IngestReport::default();
-    let (logs, skipped): (Vec<SourceFile>, Vec<SourceFile>) =
-        files.into_iter().partition(|f| f.kind == FileKind::Log);
-    report.files_skipped += skipped.len() as u64;
+    // Entries the listing could not read go on as log files: each becomes a
+    // failed ledger entry with its reason. The rest is skipped and counted;
+    // files that are not regular files are also named, with what they are.
+    let mut logs = Vec::new();
+    for file in files {
+        match &file.kind {
+            FileKind::Log | FileKind::Unreadable(_) => logs.push(file),
+            FileKind::Special(what) => {
+                tracing::warn!(key = ?file.key, what, "skipping a file that is not a regular file");
+                report.files_skipped += 1;
+                if report.skips.len() < MAX_REPORTED_FAILURES {
+                    report
+                        .skips
+                        .push(format!("{}: {what}, not a regular file", file.key));
+                }
+            }
+            FileKind::Digest | FileKind::Other => report.files_skipped += 1,
+        }
+    }
     let asked = logs
         .iter()
         .map(|f| (f.key.clone(), f.version.clone()))
@@ -174,13 +199,15 @@ async fn load(
     let todo = Arc::new(todo);
     let next = Arc::new(AtomicUsize::new(0));
     let indexed: Arc<[String]> = store.indexed_parameters().into();
+    let budget = Arc::new(MemoryBudget::new(options.in_flight_bytes));
     let mut workers = Vec::new();
     for _ in 0..options.workers.max(1) {
-        let (todo, next, sender, indexed) = (
+        let (todo, next, sender, indexed, budget) = (
             Arc::clone(&todo),
             Arc::clone(&next),
             sender.clone(),
             Arc::clone(&indexed),
+            Arc::clone(&budget),
         );
         let (source, options) = (Arc::clone(&source), options.clone());
         workers.push(std::thread::spawn(move || {
@@ -192,7 +219,14 @@ async fn load(
             }
             let mut seen = HashSet::new();
             while let Some(file) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let loaded = process_file(source.as_ref(), file, &options, &indexed, &mut seen);
+                let loaded = process_file_within(
+                    source.as_ref(),
+                    file,
+                    &options,
+                    &indexed,
+                    &mut seen,
+                    &budget,
+                );
                 if sender.blocking_send(loaded).is_err() {
                     return; // the writer stopped: the store failed
                 }
@@ -342,6 +376,21 @@ pub fn process_file(
     indexed: &[String],
     seen: &mut HashSet<String>,
 ) -> LoadedFile {
+    let alone = MemoryBudget::unlimited();
+    process_file_within(source, file, options, indexed, seen, &alone)
+}
+
+/// [`process_file`], holding the file's bytes (fetched, then decompressed)
+/// within `budget`, shared with the other threads of the load. The file's
+/// records borrow its decompressed bytes, so they are held until it is done.
+pub fn process_file_within(
+    source: &dyn Source,
+    file: &SourceFile,
+    options: &IngestOptions,
+    indexed: &[String],
+    seen: &mut HashSet<String>,
+    budget: &MemoryBudget,
+) -> LoadedFile {
     let mut entry = LedgerEntry {
         key: file.key.clone(),
         size: file.size,
@@ -352,7 +401,7 @@ pub fn process_file(
         loaded_at: Utc::now(),
     };
     let failed = |mut entry: LedgerEntry, reason: String| {
-        tracing::warn!(key = %entry.key, %reason, "skipping unreadable log file");
+        tracing::warn!(key = ?entry.key, %reason, "skipping unreadable log file");
         entry.outcome = FileOutcome::Failed;
         entry.reason = Some(reason);
         LoadedFile {
@@ -362,13 +411,36 @@ pub fn process_file(
             raw_bytes: 0,
         }
     };
+    if let FileKind::Unreadable(reason) = &file.kind {
+        return failed(entry, reason.clone());
+    }
+    if file.size > options.max_file_bytes {
+        let e = read::ReadError::FileTooLarge {
+            size: file.size,
+            limit: options.max_file_bytes,
+        };
+        return failed(entry, e.to_string());
+    }
+    let mut held = budget.reservation();
+    held.resize(file.size);
     let bytes = match source.fetch(file) {
         Ok(bytes) => bytes,
         Err(e) => return failed(entry, error_chain(&e)),
     };
     entry.size = bytes.len() as u64;
-    let raw = match read::decompress(&bytes, options.max_file_bytes) {
-        Ok(raw) => raw,
+    let fetched = entry.size;
+    held.resize(fetched);
+    let decompressed = read::decompress_within(&bytes, options.max_file_bytes, &mut |n| {
+        held.resize(fetched + n);
+    });
+    let raw = match decompressed {
+        Ok(Cow::Owned(raw)) => {
+            // Decompressed: the fetched bytes are let go of.
+            drop(bytes);
+            held.resize(raw.len() as u64);
+            raw
+        }
+        Ok(Cow::Borrowed(_)) => bytes,
         Err(e) => return failed(entry, e.to_string()),
     };
     let parsed = match read::parse(&raw) {

@@ -23,6 +23,8 @@ pub enum ReadError {
     Gzip(#[source] std::io::Error),
     #[error("file is larger than the {limit}-byte limit once decompressed")]
     TooLarge { limit: u64 },
+    #[error("file is {size} bytes, over the {limit}-byte limit")]
+    FileTooLarge { size: u64, limit: u64 },
     #[error("invalid JSON: {0}")]
     Json(#[source] serde_json::Error),
     #[error("JSON object without `Records`")]
@@ -44,22 +46,64 @@ pub struct Parsed<'a> {
 
 /// Decompresses when gzip (by its magic bytes, not its name), within `max_bytes`.
 pub fn decompress(bytes: &[u8], max_bytes: u64) -> Result<Cow<'_, [u8]>, ReadError> {
+    decompress_within(bytes, max_bytes, &mut |_| {})
+}
+
+/// Gzip members whose trailer states more than this are not decompressed in
+/// one shot: the stated size is the attacker's to choose, and the one-shot
+/// path allocates it before it can tell a lie. (CloudTrail's files are far
+/// smaller.)
+pub const ONE_SHOT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// [`decompress`], calling `reserve(n)` before each output buffer of `n` bytes
+/// is allocated (it replaces any earlier one), so the caller can wait for
+/// memory. Nothing larger than `max_bytes` is ever allocated: a file too large
+/// once decompressed — a decompression bomb — is found so by a pass that
+/// decompresses into a small scratch buffer, costing time, not memory.
+pub fn decompress_within<'a>(
+    bytes: &'a [u8],
+    max_bytes: u64,
+    reserve: &mut dyn FnMut(u64),
+) -> Result<Cow<'a, [u8]>, ReadError> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         if bytes.len() as u64 > max_bytes {
             return Err(ReadError::TooLarge { limit: max_bytes });
         }
         return Ok(Cow::Borrowed(bytes));
     }
-    if let Some(raw) = decompress_whole(bytes, max_bytes) {
+    if let Some(raw) = decompress_whole(bytes, max_bytes.min(ONE_SHOT_MAX_BYTES), reserve) {
         return Ok(Cow::Owned(raw));
     }
-    let mut raw = Vec::with_capacity(bytes.len().saturating_mul(8).min(64 << 20));
-    let mut decoder = MultiGzDecoder::new(bytes).take(max_bytes + 1);
-    decoder.read_to_end(&mut raw).map_err(ReadError::Gzip)?;
-    if raw.len() as u64 > max_bytes {
-        return Err(ReadError::TooLarge { limit: max_bytes });
-    }
+    // The stream decoder has the last word: first the size, into a scratch
+    // buffer, then the bytes, into a buffer of exactly that size.
+    let size = decompressed_size(bytes, max_bytes)?;
+    reserve(size);
+    let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(usize::MAX));
+    MultiGzDecoder::new(bytes)
+        .take(size)
+        .read_to_end(&mut raw)
+        .map_err(ReadError::Gzip)?;
     Ok(Cow::Owned(raw))
+}
+
+/// The decompressed size of a gzip file, checked whole (every member's CRC and
+/// length), without keeping its bytes; `TooLarge` as soon as it exceeds
+/// `max_bytes`.
+fn decompressed_size(bytes: &[u8], max_bytes: u64) -> Result<u64, ReadError> {
+    let mut decoder = MultiGzDecoder::new(bytes);
+    let mut scratch = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        match decoder.read(&mut scratch) {
+            Ok(0) => return Ok(size),
+            Ok(n) => size += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadError::Gzip(e)),
+        }
+        if size > max_bytes {
+            return Err(ReadError::TooLarge { limit: max_bytes });
+        }
+    }
 }
 
 /// The fast path of [`decompress`], for what CloudTrail writes — one gzip member
@@ -69,13 +113,19 @@ pub fn decompress(bytes: &[u8], max_bytes: u64) -> Result<Cow<'_, [u8]>, ReadErr
 /// word. The output is accepted only if its length and CRC-32 are those of the
 /// file's last trailer, so a file of several members is never cut short (except
 /// members that repeat the first one byte for byte, whose events are the same).
-fn decompress_whole(bytes: &[u8], max_bytes: u64) -> Option<Vec<u8>> {
+/// The buffer is the stated size, at most `max_bytes`, reserved first.
+fn decompress_whole(
+    bytes: &[u8],
+    max_bytes: u64,
+    reserve: &mut dyn FnMut(u64),
+) -> Option<Vec<u8>> {
     let trailer = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..))?;
     let crc = u32::from_le_bytes(trailer[..4].try_into().ok()?);
     let size = u32::from_le_bytes(trailer[4..].try_into().ok()?);
     if u64::from(size) > max_bytes {
         return None;
     }
+    reserve(u64::from(size));
     let mut raw = vec![0u8; size as usize];
     let written = DECOMPRESSOR.with(|d| d.borrow_mut().gzip_decompress(bytes, &mut raw).ok())?;
     (written == raw.len() && libdeflater::crc32(&raw) == crc).then_some(raw)
@@ -357,11 +407,61 @@ mod tests {
         let mut lying = gzip(b);
         let at = lying.len() - 4;
         lying[at..].copy_from_slice(&3u32.to_le_bytes());
-        assert!(decompress_whole(&lying, 1 << 20).is_none());
+        assert!(decompress_whole(&lying, 1 << 20, &mut |_| {}).is_none());
         assert!(matches!(
             decompress(&lying, 1 << 20),
             Err(ReadError::Gzip(_))
         ));
+    }
+
+    /// Issue 13, part 7: a bomb costs no memory past what its trailer states,
+    /// and that only up to the one-shot limit; every buffer is reserved first.
+    #[test]
+    fn bombs_are_rejected_without_buffers_past_the_cap() {
+        let cap = 1 << 20;
+        let too_large = |r: &Result<Cow<'_, [u8]>, ReadError>| {
+            matches!(r, Err(ReadError::TooLarge { limit }) if *limit == cap)
+        };
+        let bomb = gzip(&vec![0u8; 8 << 20]);
+        let mut asked = Vec::new();
+        let read = decompress_within(&bomb, cap, &mut |n| asked.push(n));
+        assert!(too_large(&read), "{read:?}");
+        assert!(asked.is_empty(), "found too large before any buffer: {asked:?}");
+        // A trailer stating a small size: the one-shot buffer is that size,
+        // then the stream decoder counts, into a scratch buffer.
+        let mut lying = bomb.clone();
+        let at = lying.len() - 4;
+        lying[at..].copy_from_slice(&1_000u32.to_le_bytes());
+        asked.clear();
+        let read = decompress_within(&lying, cap, &mut |n| asked.push(n));
+        assert!(too_large(&read), "{read:?}");
+        assert_eq!(asked, [1_000]);
+        // Stating more than the one-shot limit (within the cap): no one-shot
+        // buffer at all.
+        lying[at..].copy_from_slice(&(ONE_SHOT_MAX_BYTES as u32 + 1).to_le_bytes());
+        asked.clear();
+        let read = decompress_within(&lying, 128 << 20, &mut |n| asked.push(n));
+        assert!(matches!(read, Err(ReadError::Gzip(_))), "trailer checked: {read:?}");
+        assert!(asked.is_empty(), "{asked:?}");
+    }
+
+    #[test]
+    fn streamed_files_get_a_buffer_of_exactly_their_size() {
+        let a = vec![b'a'; 300_000];
+        let b = vec![b'b'; 1_000];
+        let mut two = gzip(&a);
+        two.extend(gzip(&b));
+        let mut asked = Vec::new();
+        let raw = decompress_within(&two, 1 << 20, &mut |n| asked.push(n)).expect("two members");
+        let whole = [a.as_slice(), b.as_slice()].concat();
+        assert_eq!(&raw[..], &whole[..]);
+        // The one-shot attempt at the last member's stated size, then the
+        // counted size.
+        assert_eq!(asked, [1_000, whole.len() as u64]);
+        let Cow::Owned(raw) = raw else {
+            panic!("decompressed bytes are owned");
+        };
+        assert_eq!(raw.capacity(), raw.len(), "the buffer never grew");
     }
 
     #[test]

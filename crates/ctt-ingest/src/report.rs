@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use ctt_core::printable;
 use serde::Serialize;
 
 /// Files and records counted over one ingest run.
@@ -29,6 +30,9 @@ pub struct IngestReport {
     pub elapsed: Duration,
     /// The first failures, `key: reason`.
     pub failures: Vec<String>,
+    /// The first files skipped for what they are rather than for their name
+    /// (FIFOs, sockets, devices: never opened), `key: what it is`.
+    pub skips: Vec<String>,
 }
 
 /// How many failures a report keeps by name.
@@ -66,8 +70,9 @@ impl fmt::Display for IngestReport {
             self.bytes_read as f64 / 1e6 / secs,
             self.bytes_raw as f64 / 1e6 / secs
         )?;
+        // Keys and reasons are written by whoever named the files: escaped.
         for failure in &self.failures {
-            write!(f, "\nfailed:  {failure}")?;
+            write!(f, "\nfailed:  {}", printable(failure))?;
         }
         if self.files_failed as usize > self.failures.len() {
             write!(
@@ -75,6 +80,9 @@ impl fmt::Display for IngestReport {
                 "\n         … and {} more (ctt files --failed)",
                 self.files_failed as usize - self.failures.len()
             )?;
+        }
+        for skip in &self.skips {
+            write!(f, "\nskipped: {}", printable(skip))?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::NaiveDate;
 
 /// What a key holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
     /// A log file (`.json.gz`, `.json`, `.jsonl`, `.ndjson`, `.gz`).
     Log,
@@ -19,6 +19,14 @@ pub enum FileKind {
     Digest,
     /// Anything else (a README, `.DS_Store`, a console export in another format).
     Other,
+    /// Not a regular file — a FIFO, a socket, a device; says which. Skipped,
+    /// counted and reported, never opened: opening a FIFO blocks until someone
+    /// writes to it, and a device can be read forever.
+    Special(&'static str),
+    /// An entry the listing could not read — a dangling symbolic link, a link
+    /// loop, a folder it may not open, a name that is not UTF-8 — and why. It
+    /// becomes a failed ledger entry with that reason; the rest is listed.
+    Unreadable(String),
 }
 
 /// Classifies a key by its path and name.
@@ -130,8 +138,14 @@ pub trait Source: Send + Sync {
 pub struct LocalSource;
 
 impl LocalSource {
-    /// Lists the files under each path (folders recursively), in key order,
-    /// keeping those whose key date lies in `from..=to`.
+    /// Lists the files under each path (folders recursively, symbolic links
+    /// followed), in key order, keeping those whose key date lies in `from..=to`.
+    ///
+    /// Only a root that cannot be read is an error. Below it, one bad entry never
+    /// stops the listing: a dangling symbolic link, a link loop, a folder that
+    /// cannot be opened or a name that is not UTF-8 is listed as
+    /// [`FileKind::Unreadable`] with its reason, and a FIFO, socket or device as
+    /// [`FileKind::Special`], so that the load reports each of them.
     ///
     /// Listing is mostly system calls: the top of each tree is read first, then
     /// its folders (CloudTrail's months or days) are walked on several threads.
@@ -145,24 +159,30 @@ impl LocalSource {
         for root in paths {
             // Entries are joined to their root: an absolute root makes absolute keys.
             let root = std::path::absolute(root).unwrap_or_else(|_| root.clone());
-            let mut level = vec![root];
-            for _ in 0..SPLIT_DEPTH {
+            let meta = std::fs::metadata(&root).map_err(|e| list_error(&root, e))?;
+            let Some(key) = root.to_str() else {
+                return Err(list_error(&root, std::io::Error::other(NOT_UTF8)));
+            };
+            if !meta.is_dir() {
+                files.extend(file_entry(key, &meta, from, to));
+                continue;
+            }
+            let root = Folder {
+                ancestors: file_id(&meta).into_iter().collect(),
+                path: root,
+            };
+            // The root itself must be readable: that is an error, not an entry.
+            let mut level = Vec::new();
+            list_folder(&root, from, to, &mut files, &mut level)
+                .map_err(|e| list_error(&root.path, e))?;
+            for _ in 1..SPLIT_DEPTH {
                 if level.len() >= SPLIT_FOLDERS {
                     break;
                 }
                 let mut next = Vec::new();
-                for path in level {
-                    let meta = std::fs::metadata(&path).map_err(|e| list_error(&path, e))?;
-                    if !meta.is_dir() {
-                        files.extend(source_file(&path, &meta, from, to));
-                        continue;
-                    }
-                    let entries = std::fs::read_dir(&path).map_err(|e| list_error(&path, e))?;
-                    for entry in entries {
-                        let entry = entry.map_err(|e| list_error(&path, e))?.path();
-                        if !folder_outside(&entry, from, to) {
-                            next.push(entry);
-                        }
+                for folder in &level {
+                    if let Err(e) = list_folder(folder, from, to, &mut files, &mut next) {
+                        files.push(unreadable_folder(&folder.path, &e));
                     }
                 }
                 level = next;
@@ -179,20 +199,18 @@ impl LocalSource {
                     scope.spawn(|| {
                         let mut found = Vec::new();
                         while let Some(folder) = folders.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            walk(folder, from, to, &mut found)?;
+                            walk(folder, from, to, &mut found);
                         }
-                        Ok(found)
+                        found
                     })
                 })
                 .collect();
             walkers
                 .into_iter()
                 .map(|w| {
-                    w.join().unwrap_or_else(|_| {
-                        Err(SourceError::List {
-                            location: "a listing thread".to_owned(),
-                            source: Box::new(std::io::Error::other("panicked")),
-                        })
+                    w.join().map_err(|_| SourceError::List {
+                        location: "a listing thread".to_owned(),
+                        source: Box::new(std::io::Error::other("panicked")),
                     })
                 })
                 .collect()
@@ -212,6 +230,10 @@ const SPLIT_FOLDERS: usize = 64;
 /// …or this deep (CloudTrail: `AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM`).
 const SPLIT_DEPTH: usize = 6;
 
+/// Why an entry whose path is not UTF-8 is not read: keys (ledger entries,
+/// API answers) are text, and a lossy key would name another file.
+const NOT_UTF8: &str = "its name is not valid UTF-8: rename it to load it";
+
 fn list_error(
     path: &std::path::Path,
     error: impl std::error::Error + Send + Sync + 'static,
@@ -220,6 +242,51 @@ fn list_error(
         location: path.display().to_string(),
         source: Box::new(error),
     }
+}
+
+/// A folder to list, and the identities of the folders from its root down to
+/// itself: a symbolic link to one of them is a loop.
+#[derive(Debug, Clone)]
+struct Folder {
+    path: PathBuf,
+    ancestors: Vec<FileId>,
+}
+
+/// A file's device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+#[cfg(unix)]
+fn file_id(meta: &std::fs::Metadata) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    Some(FileId(meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_meta: &std::fs::Metadata) -> Option<FileId> {
+    None
+}
+
+/// What a file that is neither a regular file nor a folder is.
+fn special_kind(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+    }
+    let _ = file_type;
+    "not a regular file"
 }
 
 /// Whether `path` is a folder named by date — `…/YYYY`, `…/YYYY/MM` or
@@ -264,55 +331,193 @@ fn folder_outside(path: &std::path::Path, from: Option<NaiveDate>, to: Option<Na
     before || after
 }
 
-/// Everything under `root` (a file or a folder), into `found`.
-fn walk(
-    root: &std::path::Path,
+/// Everything under `root`, depth first, into `found`.
+fn walk(root: &Folder, from: Option<NaiveDate>, to: Option<NaiveDate>, found: &mut Vec<SourceFile>) {
+    let mut pending = vec![root.clone()];
+    while let Some(folder) = pending.pop() {
+        if let Err(e) = list_folder(&folder, from, to, found, &mut pending) {
+            found.push(unreadable_folder(&folder.path, &e));
+        }
+    }
+}
+
+/// Lists one folder: its files (and entries that cannot be read) into `found`,
+/// its sub-folders into `folders`. Symbolic links are followed. Fails only when
+/// the folder itself cannot be opened.
+fn list_folder(
+    folder: &Folder,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     found: &mut Vec<SourceFile>,
-) -> Result<(), SourceError> {
-    let entries = walkdir::WalkDir::new(root)
-        .follow_links(true)
-        .into_iter()
-        .filter_entry(|e| !(e.file_type().is_dir() && folder_outside(e.path(), from, to)));
-    for entry in entries {
-        let entry = entry.map_err(|e| list_error(root, e))?;
-        // The date in the key first: a file outside the range costs no `stat`.
-        if !entry.file_type().is_file() || !in_date_range(&entry.path().to_string_lossy(), from, to)
-        {
+    folders: &mut Vec<Folder>,
+) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(&folder.path)? {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                found.push(unreadable(
+                    &folder.path,
+                    format!("cannot read the folder's entries: {e}"),
+                ));
+                break;
+            }
+        };
+        let path = entry.path();
+        // The type from the folder itself (no `stat`), but for symbolic links,
+        // whose target decides.
+        let (file_type, mut meta) = match entry.file_type() {
+            Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
+                Ok(meta) => (meta.file_type(), Some(meta)),
+                Err(e) => {
+                    found.push(unreadable(&path, broken_link(&path, &e)));
+                    continue;
+                }
+            },
+            Ok(t) => (t, None),
+            Err(e) => {
+                found.push(unreadable(&path, format!("cannot read its type: {e}")));
+                continue;
+            }
+        };
+        if file_type.is_dir() {
+            if folder_outside(&path, from, to) {
+                continue;
+            }
+            let meta = match meta.map_or_else(|| entry.metadata(), Ok) {
+                Ok(meta) => meta,
+                Err(e) => {
+                    found.push(unreadable(&path, format!("cannot read the folder: {e}")));
+                    continue;
+                }
+            };
+            let id = file_id(&meta);
+            if let Some(at) = id.and_then(|id| folder.ancestors.iter().position(|a| *a == id)) {
+                let up = folder.ancestors.len() - 1 - at;
+                let ancestor = folder.path.ancestors().nth(up).unwrap_or(&folder.path);
+                let reason = format!(
+                    "symbolic link loop: leads back to {}, a folder above it",
+                    ancestor.display()
+                );
+                found.push(unreadable(&path, reason));
+                continue;
+            }
+            if path.to_str().is_none() {
+                found.push(unreadable(&path, NOT_UTF8.to_owned()));
+                continue;
+            }
+            let mut ancestors = folder.ancestors.clone();
+            ancestors.extend(id);
+            folders.push(Folder { path, ancestors });
             continue;
         }
-        let meta = entry.metadata().map_err(|e| list_error(entry.path(), e))?;
-        found.extend(source_file(entry.path(), &meta, from, to));
+        let Some(key) = path.to_str() else {
+            if in_date_range(&path.to_string_lossy(), from, to) {
+                found.push(unreadable(&path, NOT_UTF8.to_owned()));
+            }
+            continue;
+        };
+        // The date in the key first: a file outside the range costs no `stat`.
+        if !in_date_range(key, from, to) {
+            continue;
+        }
+        if !file_type.is_file() {
+            found.push(special(key, file_type));
+            continue;
+        }
+        if meta.is_none() {
+            match entry.metadata() {
+                Ok(m) => meta = Some(m),
+                Err(e) => {
+                    found.push(unreadable(&path, format!("cannot read its size: {e}")));
+                    continue;
+                }
+            }
+        }
+        found.extend(meta.and_then(|meta| file_entry(key, &meta, from, to)));
     }
     Ok(())
 }
 
-/// The file at `path`, if its key date lies in `from..=to`.
-fn source_file(
-    path: &std::path::Path,
+/// A listed file (regular or not), if its key date lies in `from..=to`.
+fn file_entry(
+    key: &str,
     meta: &std::fs::Metadata,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Option<SourceFile> {
+    if !in_date_range(key, from, to) {
+        return None;
+    }
     if !meta.is_file() {
-        return None;
+        return Some(special(key, meta.file_type()));
     }
-    let key = path.to_string_lossy().into_owned();
-    if !in_date_range(&key, from, to) {
-        return None;
-    }
+    Some(SourceFile {
+        kind: classify(key),
+        size: meta.len(),
+        version: version(meta),
+        key: key.to_owned(),
+    })
+}
+
+/// What identifies a local file's content: its size and modification time.
+fn version(meta: &std::fs::Metadata) -> String {
     let modified = meta
         .modified()
         .ok()
         .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    Some(SourceFile {
-        kind: classify(&key),
-        size: meta.len(),
-        version: format!("{}:{modified}", meta.len()),
-        key,
-    })
+    format!("{}:{modified}", meta.len())
+}
+
+/// A FIFO, socket or device: listed to be reported, never opened.
+fn special(key: &str, file_type: std::fs::FileType) -> SourceFile {
+    SourceFile {
+        key: key.to_owned(),
+        size: 0,
+        version: String::new(),
+        kind: FileKind::Special(special_kind(file_type)),
+    }
+}
+
+/// An entry the listing could not read, and why. Its version is the entry's
+/// own (the link's or the folder's), so a changed entry is reported again.
+fn unreadable(path: &std::path::Path, reason: String) -> SourceFile {
+    SourceFile {
+        key: path.to_string_lossy().into_owned(),
+        size: 0,
+        version: std::fs::symlink_metadata(path)
+            .map(|meta| version(&meta))
+            .unwrap_or_default(),
+        kind: FileKind::Unreadable(reason),
+    }
+}
+
+fn unreadable_folder(path: &std::path::Path, error: &std::io::Error) -> SourceFile {
+    unreadable(path, format!("cannot open the folder: {error}"))
+}
+
+/// Why the symbolic link at `path` cannot be followed.
+fn broken_link(path: &std::path::Path, error: &std::io::Error) -> String {
+    let target = std::fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    if error.kind() == std::io::ErrorKind::NotFound {
+        format!("dangling symbolic link: its target {target} does not exist")
+    } else {
+        format!("cannot follow the symbolic link to {target}: {error}")
+    }
+}
+
+/// Opens a file to read it. The listing hands over regular files only, but a
+/// file can be replaced by a FIFO before it is read: opened non-blocking, a FIFO
+/// reads as empty (or fails) instead of blocking the thread until someone
+/// writes to it. Regular files read as usual.
+fn open_without_blocking(path: &str) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path)
 }
 
 impl Source for LocalSource {
@@ -324,7 +529,7 @@ impl Source for LocalSource {
             // `lseek` per file; through `take` the generic `read_to_end` reads
             // into the capacity given, and still reads a file that grew whole.
             let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0) + 1);
-            std::fs::File::open(&file.key)?
+            open_without_blocking(&file.key)?
                 .take(u64::MAX)
                 .read_to_end(&mut bytes)?;
             Ok(bytes)
@@ -452,6 +657,28 @@ mod tests {
         ));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn fetching_a_fifo_does_not_block() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("swapped.json.gz");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("run mkfifo");
+        assert!(status.success());
+        let file = SourceFile {
+            key: path.to_string_lossy().into_owned(),
+            size: 10,
+            version: String::new(),
+            kind: FileKind::Log,
+        };
+        let (sent, got) = std::sync::mpsc::channel();
+        std::thread::spawn(move || sent.send(LocalSource.fetch(&file).map(|b| b.len()).ok()));
+        let fetched = got.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(fetched.ok(), Some(Some(0)), "a FIFO nobody writes to reads as empty");
+    }
+
     #[test]
     fn folders_named_by_days_outside_the_range_are_not_walked() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
@@ -506,7 +733,7 @@ mod tests {
             std::fs::write(folder.join(name), b"x").expect("write");
         }
         // A symbolic link loop in a folder outside the range: walking it would
-        // fail the listing, so listing the range proves it was not walked.
+        // list it, so listing the range proves it was not walked.
         #[cfg(unix)]
         std::os::unix::fs::symlink(trail.join("2017"), trail.join("2017/12/31/loop"))
             .expect("symlink");
@@ -523,9 +750,105 @@ mod tests {
             .collect();
         assert_eq!(days, ["2018-02-01", "2018-02-02"]);
         #[cfg(unix)]
+        {
+            let all = LocalSource::list(&[dir.path().to_path_buf()], None, None).expect("list");
+            let looped: Vec<&SourceFile> = all
+                .iter()
+                .filter(|f| matches!(f.kind, FileKind::Unreadable(_)))
+                .collect();
+            assert_eq!(looped.len(), 1, "the whole tree does walk into the loop");
+            assert!(looped[0].key.ends_with("2017/12/31/loop"), "{looped:?}");
+        }
+    }
+
+    /// The kind of each listed key, by its path under `root`.
+    fn kinds(root: &std::path::Path) -> Vec<(String, FileKind)> {
+        let prefix = format!("{}/", root.display());
+        LocalSource::list(&[root.to_path_buf()], None, None)
+            .expect("list")
+            .into_iter()
+            .map(|f| (f.key.strip_prefix(&prefix).unwrap_or(&f.key).to_owned(), f.kind))
+            .collect()
+    }
+
+    /// Issue 13, part 2: one bad entry never stops the listing. Each becomes
+    /// an entry with its reason, at the top of the tree (read before the
+    /// walking threads start) and deep in it (walked by them) alike.
+    #[cfg(unix)]
+    #[test]
+    fn bad_entries_are_listed_with_their_reason_and_the_rest_is_listed() {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let deep = "AWSLogs/1/CloudTrail/us-east-1/2018/03/01";
+        for at in ["", deep] {
+            let folder = dir.path().join(at);
+            std::fs::create_dir_all(folder.join("sub")).expect("mkdir");
+            std::fs::write(folder.join("good.json"), b"{}").expect("write");
+            std::fs::write(folder.join("sub/inner.json"), b"{}").expect("write");
+            std::fs::write(folder.join("new\nline\u{1b}[31m.json"), b"{}").expect("write");
+            symlink("missing.json", folder.join("dangling.json")).expect("symlink");
+            symlink("b", folder.join("a")).expect("symlink");
+            symlink("a", folder.join("b")).expect("symlink");
+            symlink(".", folder.join("sub/loop")).expect("symlink");
+            symlink("/dev/null", folder.join("null.json")).expect("symlink");
+            let status = std::process::Command::new("mkfifo")
+                .arg(folder.join("pipe.json"))
+                .status()
+                .expect("run mkfifo");
+            assert!(status.success());
+            let name = std::ffi::OsStr::from_bytes(b"bad-\xff.json");
+            std::fs::write(folder.join(name), b"{}").expect("write");
+        }
+        // Deep in the tree, a link back to a folder above where the walking
+        // thread started.
+        symlink("../../..", dir.path().join(deep).join("up")).expect("symlink");
+
+        let listed = kinds(dir.path());
+        let kind_of = |key: &str| {
+            listed
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, kind)| kind.clone())
+                .unwrap_or_else(|| panic!("{key:?} not listed: {listed:#?}"))
+        };
+        let reason_of = |key: &str| match kind_of(key) {
+            FileKind::Unreadable(reason) => reason,
+            other => panic!("{key:?} is {other:?}"),
+        };
+        for at in ["", &format!("{deep}/")] {
+            let key = |name: &str| format!("{at}{name}");
+            for name in ["good.json", "sub/inner.json", "new\nline\u{1b}[31m.json"] {
+                assert_eq!(kind_of(&key(name)), FileKind::Log, "{name}");
+            }
+            assert!(
+                reason_of(&key("dangling.json")).starts_with("dangling symbolic link"),
+                "{listed:#?}"
+            );
+            for name in ["a", "b"] {
+                let reason = reason_of(&key(name));
+                assert!(reason.contains("symbolic links"), "{name}: {reason}");
+            }
+            let reason = reason_of(&key("sub/loop"));
+            assert!(reason.starts_with("symbolic link loop"), "{reason}");
+            assert!(reason.ends_with(&format!("{at}sub, a folder above it")), "{reason}");
+            assert_eq!(kind_of(&key("pipe.json")), FileKind::Special("a FIFO (named pipe)"));
+            assert_eq!(kind_of(&key("null.json")), FileKind::Special("a character device"));
+            assert_eq!(reason_of(&key("bad-\u{fffd}.json")), NOT_UTF8);
+        }
+        let reason = reason_of(&format!("{deep}/up"));
         assert!(
-            LocalSource::list(&[dir.path().to_path_buf()], None, None).is_err(),
-            "the whole tree does walk into the loop"
+            reason.contains("leads back to") && reason.ends_with("us-east-1, a folder above it"),
+            "{reason}"
         );
+        assert_eq!(listed.len(), 2 * 10 + 1, "nothing else: {listed:#?}");
+    }
+
+    #[test]
+    fn only_a_root_that_cannot_be_read_is_an_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("missing");
+        let error = LocalSource::list(&[missing], None, None).expect_err("no such root");
+        assert!(error.to_string().contains("missing"), "{error}");
     }
 }
