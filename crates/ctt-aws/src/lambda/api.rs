@@ -342,6 +342,12 @@ pub fn settings_from_lookup(
                     .collect()
             })
             .unwrap_or_default(),
+        // API Gateway chooses the `Host` (its own name, or a custom domain) and
+        // no browser reaches the function on a loopback address: the
+        // DNS-rebinding guard of an open `ctt serve` has nothing to guard here.
+        allowed_hosts: ctt_server::AllowedHosts::Any,
+        // API Gateway terminates TLS and says so in `X-Forwarded-Proto`.
+        trust_forwarded_proto: true,
     };
     Ok((auth, config))
 }

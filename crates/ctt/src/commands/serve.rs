@@ -91,6 +91,7 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         .with_config(ServerConfig {
             request_timeout: Duration::from_secs(settings.server.request_timeout_secs.max(1)),
             cors_allowed_origins: settings.server.cors_allowed_origins.clone(),
+            ..ServerConfig::default()
         });
 
     let listener = tokio::net::TcpListener::bind(address)
