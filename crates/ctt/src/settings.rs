@@ -18,6 +18,7 @@ pub struct Settings {
     pub index: IndexSettings,
     pub ingest: IngestSettings,
     pub server: ServerSettings,
+    pub auth: AuthSettings,
     /// `--store` and the AWS flags: from the command line only, never the file.
     #[serde(skip)]
     pub cloud: CloudSettings,
@@ -42,6 +43,7 @@ impl Default for Settings {
             index: IndexSettings::default(),
             ingest: IngestSettings::default(),
             server: ServerSettings::default(),
+            auth: AuthSettings::default(),
             cloud: CloudSettings::default(),
         }
     }
@@ -117,6 +119,78 @@ impl Default for ServerSettings {
     }
 }
 
+/// `[auth]`: credentials `ctt serve` accepts besides API tokens (SPEC §7).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// `[auth.jwt]`: JWTs of an OIDC issuer; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<JwtSettings>,
+}
+
+/// `[auth.jwt]`: JWTs of an OIDC issuer (a Cognito user pool or any other).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The exact `iss` of the tokens.
+    pub issuer: String,
+    /// The app client id(s) the tokens must be for (`aud`, or `client_id`).
+    pub audience: Vec<String>,
+    /// Where the issuer's keys are; empty: `{issuer}/.well-known/jwks.json`.
+    #[serde(default)]
+    pub jwks_url: String,
+    /// The claim listing the caller's groups (`admin`, `viewer`, `self`).
+    #[serde(default = "JwtSettings::default_groups_claim")]
+    pub groups_claim: String,
+    /// The claim naming the user role `self` sees.
+    #[serde(default = "JwtSettings::default_username_claim")]
+    pub username_claim: String,
+    /// The role of a caller in none of those groups: `self`, `viewer`,
+    /// `admin`, or `none` (refused).
+    #[serde(default = "JwtSettings::default_role")]
+    pub default_role: String,
+    /// The `token_use` tokens must carry (`id`, `access`); empty: any.
+    #[serde(default)]
+    pub token_use: String,
+}
+
+impl JwtSettings {
+    fn default_groups_claim() -> String {
+        ctt_server::auth::ClaimMapping::default().groups_claim
+    }
+
+    fn default_username_claim() -> String {
+        ctt_server::auth::ClaimMapping::default().username_claim
+    }
+
+    fn default_role() -> String {
+        "self".to_owned()
+    }
+
+    /// The verifier's configuration, checked.
+    pub fn config(&self) -> anyhow::Result<ctt_server::auth::JwtConfig> {
+        let default_role = match self.default_role.trim() {
+            "none" => None,
+            role => Some(
+                role.parse()
+                    .map_err(|e: String| anyhow::anyhow!("invalid auth.jwt.default_role: {e}"))?,
+            ),
+        };
+        let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        Ok(ctt_server::auth::JwtConfig {
+            issuer: self.issuer.trim().to_owned(),
+            audiences: self.audience.iter().filter_map(|a| text(a)).collect(),
+            jwks_url: text(&self.jwks_url),
+            token_use: text(&self.token_use),
+            claims: ctt_server::auth::ClaimMapping {
+                groups_claim: self.groups_claim.trim().to_owned(),
+                username_claim: self.username_claim.trim().to_owned(),
+                default_role,
+            },
+        })
+    }
+}
+
 impl Settings {
     /// Reads the file if one is named, over the defaults.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
@@ -178,7 +252,10 @@ impl Settings {
              follow_interval_secs = {}\n\
              # Seconds an SQS receive waits for a message (`--sqs-queue-url`, long polling;\n\
              # 0 to 20; 0: short polls, a second apart while the queue is empty).\n\
-             sqs_wait_secs = {}",
+             sqs_wait_secs = {}\n\n\
+             # Credentials `ctt serve` accepts besides API tokens (SPEC §7).\n\
+             [auth]\n\
+             {}",
             v(&self.db.display().to_string()),
             v(&f.keep_all),
             v(&f.drop_event_name_prefixes),
@@ -195,8 +272,56 @@ impl Settings {
             v(&(self.server.request_timeout_secs as i64)),
             v(&(self.server.follow_interval_secs as i64)),
             v(&(self.server.sqs_wait_secs as i64)),
+            self.jwt_toml(),
         );
         out
+    }
+}
+
+impl Settings {
+    /// `[auth.jwt]`, or the same commented out when it is not set.
+    fn jwt_toml(&self) -> String {
+        let v = |value: &dyn erased::TomlValue| value.toml();
+        let (jwt, prefix) = match &self.auth.jwt {
+            Some(jwt) => (jwt.clone(), ""),
+            None => (
+                JwtSettings {
+                    issuer: "https://cognito-idp.REGION.amazonaws.com/USER_POOL_ID".into(),
+                    audience: vec!["APP_CLIENT_ID".into()],
+                    jwks_url: String::new(),
+                    groups_claim: JwtSettings::default_groups_claim(),
+                    username_claim: JwtSettings::default_username_claim(),
+                    default_role: JwtSettings::default_role(),
+                    token_use: String::new(),
+                },
+                "# ",
+            ),
+        };
+        let lines = [
+            "# JWTs of an OIDC issuer: a Cognito user pool or any other. With it, a server"
+                .to_owned(),
+            "# is never open, and may listen beyond loopback without API tokens.".to_owned(),
+            format!("{prefix}[auth.jwt]"),
+            "# The exact `iss` of the tokens (https; http only on loopback).".to_owned(),
+            format!("{prefix}issuer = {}", v(&jwt.issuer)),
+            "# The app client id(s) tokens must be for: `aud`, or `client_id` (Cognito".to_owned(),
+            "# access tokens).".to_owned(),
+            format!("{prefix}audience = {}", v(&jwt.audience)),
+            "# The issuer's keys; empty: {issuer}/.well-known/jwks.json (Cognito, Auth0)."
+                .to_owned(),
+            format!("{prefix}jwks_url = {}", v(&jwt.jwks_url)),
+            "# The claim listing the caller's groups: `admin`, `viewer` or `self`.".to_owned(),
+            format!("{prefix}groups_claim = {}", v(&jwt.groups_claim)),
+            "# The claim naming the user role `self` sees (`username` in Cognito access".to_owned(),
+            "# tokens).".to_owned(),
+            format!("{prefix}username_claim = {}", v(&jwt.username_claim)),
+            "# The role of a caller in none of those groups: self, viewer, admin or none."
+                .to_owned(),
+            format!("{prefix}default_role = {}", v(&jwt.default_role)),
+            "# The `token_use` tokens must carry (`id`, `access`); empty: any.".to_owned(),
+            format!("{prefix}token_use = {}", v(&jwt.token_use)),
+        ];
+        lines.join("\n")
     }
 }
 
@@ -228,6 +353,40 @@ mod tests {
         let back: Settings = toml::from_str(&text).expect("printed config parses");
         assert_eq!(back, settings);
         assert!(text.contains("# Which events are stored"));
+    }
+
+    #[test]
+    fn jwt_settings_read_back_and_become_a_verifier_configuration() {
+        let text = Settings::default().to_commented_toml();
+        assert!(text.contains("# [auth.jwt]"), "{text}");
+        let back: Settings = toml::from_str(&text).expect("printed config parses");
+        assert_eq!(back.auth.jwt, None);
+
+        let settings: Settings = toml::from_str(
+            "[auth.jwt]\nissuer = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X'\n\
+             audience = ['app1']\ndefault_role = 'none'",
+        )
+        .expect("a JWT section");
+        let jwt = settings.auth.jwt.clone().expect("[auth.jwt]");
+        assert_eq!(jwt.groups_claim, "cognito:groups");
+        let config = jwt.config().expect("valid");
+        assert_eq!(config.audiences, ["app1"]);
+        assert_eq!(config.jwks_url, None);
+        assert_eq!(config.claims.default_role, None);
+        let text = settings.to_commented_toml();
+        let back: Settings = toml::from_str(&text).expect("printed config parses");
+        assert_eq!(back, settings);
+
+        let bad_role = JwtSettings {
+            default_role: "root".into(),
+            ..jwt
+        };
+        assert!(bad_role.config().is_err());
+        assert!(toml::from_str::<Settings>("[auth.jwt]\nissuer = 'https://i'").is_err());
+        assert!(
+            toml::from_str::<Settings>("[auth.jwt]\nissuer = 'https://i'\naudience = []\nkid = 1")
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `ctt-lambda-api`: the API Lambda function (`provided.al2023`) behind API
 //! Gateway: the REST API, OpenAPI document and portal of `ctt serve`, over the
-//! DynamoDB table `CTT_TABLE`, with roles from a JWT authorizer's claims. See
-//! `ctt_aws::lambda::api`.
+//! DynamoDB table `CTT_TABLE`, with roles from a JWT authorizer's claims or from
+//! bearer JWTs the function verifies itself. See `ctt_aws::lambda::api`.
 
 use std::sync::Arc;
 

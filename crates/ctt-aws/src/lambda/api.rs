@@ -1,187 +1,65 @@
 //! The API Lambda: the same axum router as `ctt serve` (`ctt_server::router`:
 //! API, OpenAPI, portal), served through `lambda_http` behind API Gateway.
 //!
-//! ## Roles from the authorizer
+//! ## Who is calling
 //!
-//! With an API Gateway JWT authorizer (Cognito or any OIDC issuer), the gateway
-//! has verified the token before the function runs and passes its claims in the
-//! request context. [`identity_from_claims`] maps them to a role — the groups
-//! claim (`cognito:groups` by default) naming `admin`, `viewer` or `self` — and,
-//! for `self`, the user whose events the caller may see (the `cognito:username`
-//! claim by default).
-//!
-//! `ctt-server` resolves identities from API tokens only (its extension point
-//! for JWTs is not there yet), so the claims reach it as a token: each identity
-//! gets a token derived from a per-process random key, kept in an in-memory
-//! [`ClaimTokens`] store the router's [`AuthConfig`] reads, and the request's
-//! `Authorization` header (the JWT, already checked) is replaced by it. A client
-//! never sees or can guess these tokens; without claims the header is removed
-//! and the router answers 401.
+//! - [`ApiAuth::Authorizer`]: API Gateway's JWT authorizer (Cognito or any
+//!   OIDC issuer) verified the token before the function ran and passes its
+//!   claims in the request context. The handler hands them to the router as
+//!   [`GatewayClaims`] (request extensions, which a client cannot set), and
+//!   the router maps them with `ctt-server`'s [`ClaimMapping`] — the same code
+//!   that maps the claims of a JWT `ctt serve` verifies. A request without
+//!   claims (no authorizer ran) gets 401: its `Authorization` header is not
+//!   trusted.
+//! - [`ApiAuth::Verify`]: no authorizer; the function verifies the bearer JWT
+//!   itself with `ctt-server`'s [`Jwt`] authenticator (the issuer's JWKS, `iss`,
+//!   `aud`/`client_id`, `exp`), exactly as `ctt serve` does. Authorizer claims,
+//!   when a route has some, are used as above.
+//! - [`ApiAuth::Open`]: everyone is an anonymous admin (a private API, or one
+//!   protected some other way, e.g. IAM authorization).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
-use axum::http::HeaderValue;
-use axum::http::header::AUTHORIZATION;
-use chrono::Utc;
-use ctt_server::auth::{generate_token, hash_token};
+use ctt_server::auth::{ClaimMapping, GatewayClaims, Jwt, JwtConfig, JwtConfigError};
 use ctt_server::{AppState, AuthConfig, ServerConfig};
-use ctt_store::{EventStore, Role, StoreResult, TokenRecord, TokenStore};
+use ctt_store::EventStore;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
+use serde_json::{Map, Value};
 use tower::ServiceExt;
 
 /// How callers are authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiAuth {
-    /// No authorizer: everyone is an anonymous admin (a private API, or one
-    /// protected some other way, e.g. IAM authorization).
+    /// No authorizer: everyone is an anonymous admin.
     Open,
-    /// A JWT authorizer's claims decide (see the module documentation).
-    Claims(ClaimsConfig),
+    /// A JWT authorizer's claims decide, mapped so.
+    Authorizer(ClaimMapping),
+    /// The function verifies bearer JWTs (and takes an authorizer's claims,
+    /// mapped the same way, when there are some).
+    Verify(JwtConfig),
 }
 
-/// Which claims carry the role and the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimsConfig {
-    /// The claim listing the caller's groups (`cognito:groups`).
-    pub roles_claim: String,
-    /// The claim naming the caller's user, for role `self` (`cognito:username`).
-    pub user_claim: String,
-    /// The role of a caller in none of the groups `admin`, `viewer`, `self`;
-    /// `None` refuses them.
-    pub default_role: Option<Role>,
-}
-
-impl Default for ClaimsConfig {
-    fn default() -> Self {
-        Self {
-            roles_claim: "cognito:groups".to_owned(),
-            user_claim: "cognito:username".to_owned(),
-            default_role: Some(Role::OwnUser),
-        }
-    }
-}
-
-/// Who the claims say the caller is: role, user (for `self`), and a name for logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimedIdentity {
-    pub role: Role,
-    pub user: Option<String>,
-    pub name: String,
-}
-
-/// The groups of a claim as API Gateway passes them: `[admin viewer]` (HTTP
-/// API), `admin,viewer` (REST API), a JSON list, or one name.
-pub fn groups(raw: &str) -> Vec<String> {
-    if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
-        return list;
-    }
-    raw.trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split([',', ' '])
-        .map(|g| g.trim().trim_matches(['"', '\'']))
-        .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Maps authorizer claims to an identity; `None` when the caller may not in.
-pub fn identity_from_claims(
-    claims: &HashMap<String, String>,
-    config: &ClaimsConfig,
-) -> Option<ClaimedIdentity> {
-    let groups = claims
-        .get(&config.roles_claim)
-        .map(|raw| groups(raw))
-        .unwrap_or_default();
-    let has = |name: &str| groups.iter().any(|g| g.eq_ignore_ascii_case(name));
-    let role = if has("admin") {
-        Role::Admin
-    } else if has("viewer") {
-        Role::Viewer
-    } else if has("self") {
-        Role::OwnUser
-    } else {
-        config.default_role?
-    };
-    let user = claims
-        .get(&config.user_claim)
-        .filter(|u| !u.trim().is_empty())
-        .cloned();
-    if role == Role::OwnUser && user.is_none() {
-        return None; // a `self` caller without a user would see nothing anyway
-    }
-    let name = user
-        .clone()
-        .or_else(|| claims.get("sub").cloned())
-        .unwrap_or_else(|| "jwt".to_owned());
-    Some(ClaimedIdentity {
-        role,
-        user,
-        name: format!("jwt:{name}"),
-    })
-}
-
-/// The claims an API Gateway authorizer passed on, if any.
-pub fn claims_of(context: &RequestContext) -> Option<HashMap<String, String>> {
+/// The claims an API Gateway authorizer passed on, if any: an HTTP API's JWT
+/// authorizer (every value a string), or a REST API's Cognito authorizer.
+pub fn claims_of(context: &RequestContext) -> Option<GatewayClaims> {
     match context {
         RequestContext::ApiGatewayV2(ctx) => ctx
             .authorizer
             .as_ref()
             .and_then(|a| a.jwt.as_ref())
-            .map(|jwt| jwt.claims.clone()),
-        RequestContext::ApiGatewayV1(ctx) => ctx.authorizer.fields.get("claims").and_then(|c| {
-            c.as_object().map(|claims| {
-                claims
-                    .iter()
-                    .map(|(k, v)| {
-                        let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                        (k.clone(), v)
-                    })
-                    .collect()
-            })
-        }),
+            .map(|jwt| GatewayClaims::from(jwt.claims.clone())),
+        RequestContext::ApiGatewayV1(ctx) => ctx
+            .authorizer
+            .fields
+            .get("claims")
+            .and_then(Value::as_object)
+            .map(|claims| GatewayClaims(claims.clone().into_iter().collect::<Map<_, _>>())),
         #[allow(unreachable_patterns)]
         _ => None,
-    }
-}
-
-/// Tokens standing for authorizer-verified identities, in memory only.
-#[derive(Debug, Default)]
-pub struct ClaimTokens {
-    by_name: RwLock<HashMap<String, TokenRecord>>,
-}
-
-#[async_trait]
-impl TokenStore for ClaimTokens {
-    async fn create_token(&self, token: TokenRecord) -> StoreResult<bool> {
-        let mut tokens = self
-            .by_name
-            .write()
-            .map_err(|_| ctt_store::StoreError::Task("claim tokens lock poisoned".into()))?;
-        Ok(tokens.insert(token.name.clone(), token).is_none())
-    }
-
-    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
-        Ok(self
-            .by_name
-            .read()
-            .map(|t| t.values().cloned().collect())
-            .unwrap_or_default())
-    }
-
-    async fn revoke_token(&self, name: &str) -> StoreResult<bool> {
-        Ok(self
-            .by_name
-            .write()
-            .map(|mut t| t.remove(name).is_some())
-            .unwrap_or(false))
     }
 }
 
@@ -189,42 +67,9 @@ impl TokenStore for ClaimTokens {
 #[derive(Clone)]
 pub struct ApiHandler {
     router: Router,
-    auth: Arc<Claims>,
+    /// Whether an authorizer's claims are passed to the router.
+    claims: bool,
 }
-
-struct Claims {
-    config: Option<ClaimsConfig>,
-    tokens: Arc<ClaimTokens>,
-    /// Per-process secret the claim tokens are derived from.
-    key: String,
-}
-
-impl Claims {
-    /// The token standing for `identity`, registered on first use.
-    async fn token_for(&self, identity: &ClaimedIdentity) -> String {
-        let secret = hash_token(&format!(
-            "{}\n{}\n{}",
-            self.key,
-            identity.role.as_str(),
-            identity.user.as_deref().unwrap_or_default()
-        ));
-        let token = format!("{}{secret}", ctt_server::auth::TOKEN_PREFIX);
-        let record = TokenRecord {
-            name: format!("{} ({})", identity.name, identity.role),
-            hash: hash_token(&token),
-            role: identity.role,
-            user: identity.user.clone(),
-            created_at: Utc::now(),
-        };
-        let _ = self.tokens.create_token(record).await;
-        token
-    }
-}
-
-/// The system could not provide randomness for the claim-token key.
-#[derive(Debug, thiserror::Error)]
-#[error("no randomness available for the claim-token key: {0}")]
-pub struct NoRandomness(pub String);
 
 /// How long a request may run: API Gateway gives up at 30 s.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(28);
@@ -235,45 +80,39 @@ impl ApiHandler {
         store: Arc<dyn EventStore>,
         auth: ApiAuth,
         config: ServerConfig,
-    ) -> Result<Self, NoRandomness> {
-        let tokens = Arc::new(ClaimTokens::default());
+    ) -> Result<Self, JwtConfigError> {
         let (auth_config, claims) = match auth {
-            ApiAuth::Open => (AuthConfig::open(), None),
-            ApiAuth::Claims(claims) => (
-                AuthConfig::tokens(tokens.clone())
-                    .require_credentials()
-                    .refresh_every(Duration::ZERO),
-                Some(claims),
+            ApiAuth::Open => (AuthConfig::open(), false),
+            ApiAuth::Authorizer(mapping) => (
+                AuthConfig::open()
+                    .trust_gateway_claims(mapping)
+                    .require_credentials(),
+                true,
             ),
+            ApiAuth::Verify(jwt) => {
+                let mapping = jwt.claims.clone();
+                let auth = AuthConfig::open()
+                    .with_authenticator(Arc::new(Jwt::new(jwt)?))
+                    .trust_gateway_claims(mapping)
+                    .require_credentials();
+                (auth, true)
+            }
         };
         let state = AppState::new(store)
             .with_auth(auth_config)
             .with_config(config);
         Ok(Self {
             router: ctt_server::router(state),
-            auth: Arc::new(Claims {
-                config: claims,
-                tokens,
-                key: generate_token().map_err(|e| NoRandomness(e.to_string()))?,
-            }),
+            claims,
         })
     }
 
     /// Answers one request.
     pub async fn call(&self, mut request: Request) -> axum::response::Response {
-        if let Some(config) = &self.auth.config {
-            // The gateway checked the JWT; the router sees the identity instead.
-            request.headers_mut().remove(AUTHORIZATION);
-            let identity = request
-                .request_context_ref()
-                .and_then(claims_of)
-                .and_then(|claims| identity_from_claims(&claims, config));
-            if let Some(identity) = identity {
-                let token = self.auth.token_for(&identity).await;
-                if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
-                    request.headers_mut().insert(AUTHORIZATION, value);
-                }
-            }
+        if self.claims
+            && let Some(claims) = request.request_context_ref().and_then(claims_of)
+        {
+            request.extensions_mut().insert(claims);
         }
         match self.router.clone().oneshot(request).await {
             Ok(response) => response,
@@ -297,24 +136,48 @@ impl ApiHandler {
     }
 }
 
-/// The API settings of the environment: `CTT_AUTH` (`none` or `jwt`, default
-/// `jwt`), `CTT_ROLES_CLAIM`, `CTT_USER_CLAIM`, `CTT_DEFAULT_ROLE` (`self`,
-/// `viewer`, `admin` or `none`), `CTT_CORS_ORIGINS` (comma-separated).
+/// The API settings of the environment:
+///
+/// - `CTT_AUTH`: `none` or `jwt` (default `jwt`).
+/// - With `jwt`: `CTT_ROLES_CLAIM` (default `cognito:groups`), `CTT_USER_CLAIM`
+///   (default `cognito:username`), `CTT_DEFAULT_ROLE` (`self`, `viewer`,
+///   `admin` or `none`; default `self`); and, for the function to verify
+///   bearer JWTs itself (no authorizer), `CTT_JWT_ISSUER` with
+///   `CTT_JWT_AUDIENCE` (comma-separated app client ids, required), optional
+///   `CTT_JWT_JWKS_URL` and `CTT_JWT_TOKEN_USE`. Without `CTT_JWT_ISSUER`, an
+///   authorizer's claims decide.
+/// - `CTT_CORS_ORIGINS` (comma-separated).
 pub fn settings_from_lookup(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<(ApiAuth, ServerConfig), super::SettingsError> {
-    let auth = match lookup("CTT_AUTH").as_deref().map(str::trim) {
+    let set = |name: &str| {
+        lookup(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let list = |name: &str| -> Vec<String> {
+        set(name)
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let auth = match set("CTT_AUTH").as_deref() {
         Some("none") => ApiAuth::Open,
-        None | Some("jwt") | Some("") => {
-            let mut config = ClaimsConfig::default();
-            if let Some(claim) = lookup("CTT_ROLES_CLAIM").filter(|c| !c.trim().is_empty()) {
-                config.roles_claim = claim.trim().to_owned();
+        None | Some("jwt") => {
+            let mut mapping = ClaimMapping::default();
+            if let Some(claim) = set("CTT_ROLES_CLAIM") {
+                mapping.groups_claim = claim;
             }
-            if let Some(claim) = lookup("CTT_USER_CLAIM").filter(|c| !c.trim().is_empty()) {
-                config.user_claim = claim.trim().to_owned();
+            if let Some(claim) = set("CTT_USER_CLAIM") {
+                mapping.username_claim = claim;
             }
-            if let Some(role) = lookup("CTT_DEFAULT_ROLE") {
-                config.default_role = match role.trim() {
+            if let Some(role) = set("CTT_DEFAULT_ROLE") {
+                mapping.default_role = match role.as_str() {
                     "none" => None,
                     other => Some(other.parse().map_err(|reason| super::SettingsError {
                         variable: "CTT_DEFAULT_ROLE",
@@ -322,7 +185,27 @@ pub fn settings_from_lookup(
                     })?),
                 };
             }
-            ApiAuth::Claims(config)
+            match set("CTT_JWT_ISSUER") {
+                None => ApiAuth::Authorizer(mapping),
+                Some(issuer) => {
+                    let audiences = list("CTT_JWT_AUDIENCE");
+                    if audiences.is_empty() {
+                        return Err(super::SettingsError {
+                            variable: "CTT_JWT_AUDIENCE",
+                            reason: "is required with CTT_JWT_ISSUER: the app client id(s) \
+                                     tokens must be issued for"
+                                .into(),
+                        });
+                    }
+                    ApiAuth::Verify(JwtConfig {
+                        issuer,
+                        audiences,
+                        jwks_url: set("CTT_JWT_JWKS_URL"),
+                        token_use: set("CTT_JWT_TOKEN_USE"),
+                        claims: mapping,
+                    })
+                }
+            }
         }
         Some(other) => {
             return Err(super::SettingsError {
@@ -333,15 +216,7 @@ pub fn settings_from_lookup(
     };
     let config = ServerConfig {
         request_timeout: REQUEST_TIMEOUT,
-        cors_allowed_origins: lookup("CTT_CORS_ORIGINS")
-            .map(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        cors_allowed_origins: list("CTT_CORS_ORIGINS"),
         // API Gateway chooses the `Host` (its own name, or a custom domain) and
         // no browser reaches the function on a loopback address: the
         // DNS-rebinding guard of an open `ctt serve` has nothing to guard here.
@@ -356,80 +231,6 @@ pub fn settings_from_lookup(
 mod tests {
     use super::*;
 
-    fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn groups_read_in_every_encoding() {
-        for (raw, expected) in [
-            ("[admin viewer]", vec!["admin", "viewer"]),
-            ("admin,viewer", vec!["admin", "viewer"]),
-            (r#"["self"]"#, vec!["self"]),
-            ("viewer", vec!["viewer"]),
-            ("[]", vec![]),
-            ("", vec![]),
-        ] {
-            assert_eq!(groups(raw), expected, "{raw}");
-        }
-    }
-
-    #[test]
-    fn claims_map_to_roles() {
-        let config = ClaimsConfig::default();
-        let cases = [
-            (
-                claims(&[
-                    ("cognito:groups", "[viewer self]"),
-                    ("cognito:username", "teacher"),
-                ]),
-                Some((Role::Viewer, Some("teacher"))),
-            ),
-            (
-                claims(&[("cognito:groups", "[Admin]"), ("sub", "abc")]),
-                Some((Role::Admin, None)),
-            ),
-            (
-                claims(&[
-                    ("cognito:groups", "[self]"),
-                    ("cognito:username", "alucloud001"),
-                ]),
-                Some((Role::OwnUser, Some("alucloud001"))),
-            ),
-            (
-                claims(&[("cognito:username", "alucloud002")]),
-                Some((Role::OwnUser, Some("alucloud002"))),
-            ),
-            (claims(&[("cognito:groups", "[self]")]), None),
-            (claims(&[("sub", "abc")]), None),
-        ];
-        for (claims, expected) in cases {
-            let got = identity_from_claims(&claims, &config);
-            assert_eq!(
-                got.as_ref().map(|i| (i.role, i.user.as_deref())),
-                expected,
-                "{claims:?}"
-            );
-        }
-        let strict = ClaimsConfig {
-            default_role: None,
-            roles_claim: "groups".into(),
-            user_claim: "email".into(),
-        };
-        assert_eq!(
-            identity_from_claims(&claims(&[("email", "a@b")]), &strict),
-            None
-        );
-        assert_eq!(
-            identity_from_claims(&claims(&[("groups", "viewer"), ("email", "a@b")]), &strict)
-                .map(|i| (i.role, i.name)),
-            Some((Role::Viewer, "jwt:a@b".to_owned()))
-        );
-    }
-
     #[test]
     fn api_settings_come_from_the_environment() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
@@ -441,7 +242,7 @@ mod tests {
             }
         };
         let (auth, config) = settings_from_lookup(env(&[])).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(auth, ApiAuth::Claims(ClaimsConfig::default()));
+        assert_eq!(auth, ApiAuth::Authorizer(ClaimMapping::default()));
         assert!(config.cors_allowed_origins.is_empty());
         let (auth, config) = settings_from_lookup(env(&[
             ("CTT_AUTH", "none"),
@@ -455,17 +256,40 @@ mod tests {
             ("CTT_DEFAULT_ROLE", "none"),
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
+        let strict = ClaimMapping {
+            groups_claim: "groups".into(),
+            default_role: None,
+            ..ClaimMapping::default()
+        };
+        assert_eq!(auth, ApiAuth::Authorizer(strict.clone()));
+        let (auth, _) = settings_from_lookup(env(&[
+            ("CTT_ROLES_CLAIM", "groups"),
+            ("CTT_DEFAULT_ROLE", "none"),
+            (
+                "CTT_JWT_ISSUER",
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X",
+            ),
+            ("CTT_JWT_AUDIENCE", "app1, app2"),
+            ("CTT_JWT_TOKEN_USE", "id"),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             auth,
-            ApiAuth::Claims(ClaimsConfig {
-                roles_claim: "groups".into(),
-                default_role: None,
-                ..ClaimsConfig::default()
+            ApiAuth::Verify(JwtConfig {
+                issuer: "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X".into(),
+                audiences: vec!["app1".into(), "app2".into()],
+                jwks_url: None,
+                token_use: Some("id".into()),
+                claims: strict,
             })
         );
         for (pairs, variable) in [
             (&[("CTT_AUTH", "saml")][..], "CTT_AUTH"),
             (&[("CTT_DEFAULT_ROLE", "root")][..], "CTT_DEFAULT_ROLE"),
+            (
+                &[("CTT_JWT_ISSUER", "https://issuer.example")][..],
+                "CTT_JWT_AUDIENCE",
+            ),
         ] {
             let lookup = |name: &str| {
                 pairs

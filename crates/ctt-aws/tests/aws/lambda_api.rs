@@ -1,6 +1,7 @@
 //! The API Lambda's handler with API Gateway v2 (HTTP API) payloads: the same
-//! bodies as the router `ctt serve` runs, roles from JWT authorizer claims, and
-//! no route making DynamoDB `Scan` a call.
+//! bodies as the router `ctt serve` runs, roles from JWT authorizer claims or
+//! from bearer JWTs it verifies itself (a test issuer on 127.0.0.1), and no
+//! route making DynamoDB `Scan` a call.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -9,10 +10,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Request;
 use ctt_aws::DynamoStore;
-use ctt_aws::lambda::api::{ApiAuth, ApiHandler, ClaimsConfig};
+use ctt_aws::lambda::api::{ApiAuth, ApiHandler};
 use ctt_ingest::pipeline::process_file;
 use ctt_ingest::source::classify;
 use ctt_ingest::{IngestOptions, LocalSource, SourceFile};
+use ctt_server::auth::ClaimMapping;
+use ctt_server::auth::testing::TestIssuer;
 use ctt_server::{AppState, ServerConfig};
 use ctt_store::EventStore;
 use http_body_util::BodyExt;
@@ -68,6 +71,19 @@ fn http_api_event(path: &str, query: &str, claims: Option<Value>) -> Value {
     })
 }
 
+/// `event` with `Authorization: Bearer TOKEN`, or without the header.
+fn with_bearer(mut event: Value, token: Option<&str>) -> Value {
+    match token {
+        Some(token) => event["headers"]["authorization"] = json!(format!("Bearer {token}")),
+        None => {
+            event["headers"]
+                .as_object_mut()
+                .map(|h| h.remove("authorization"));
+        }
+    }
+    event
+}
+
 /// Invokes the function as the Lambda runtime would: payload in, response JSON out.
 async fn invoke(handler: &ApiHandler, event: Value) -> Value {
     let request: LambdaRequest = serde_json::from_value(event).expect("an API Gateway v2 event");
@@ -105,7 +121,7 @@ async fn every_route_answers_as_the_router_does_without_a_scan() {
     let store = sample_store().await;
     let handler = ApiHandler::new(
         Arc::new(store.clone()),
-        ApiAuth::Claims(ClaimsConfig::default()),
+        ApiAuth::Authorizer(ClaimMapping::default()),
         ServerConfig::default(),
     )
     .expect("handler");
@@ -173,7 +189,7 @@ async fn roles_come_from_the_authorizer_claims() {
     let store = sample_store().await;
     let handler = ApiHandler::new(
         Arc::new(store.clone()),
-        ApiAuth::Claims(ClaimsConfig::default()),
+        ApiAuth::Authorizer(ClaimMapping::default()),
         ServerConfig::default(),
     )
     .expect("handler");
@@ -212,4 +228,47 @@ async fn roles_come_from_the_authorizer_claims() {
         ApiHandler::new(Arc::new(store), ApiAuth::Open, ServerConfig::default()).expect("handler");
     let answer = invoke(&open, http_api_event("/scan", count, None)).await;
     assert_eq!(answer["body"], json!("18"), "no authorizer: open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_authorizer_the_function_verifies_bearer_jwts() {
+    let store = sample_store().await;
+    let issuer = TestIssuer::start().await;
+    let handler = ApiHandler::new(
+        Arc::new(store),
+        ApiAuth::Verify(issuer.config()),
+        ServerConfig::default(),
+    )
+    .expect("handler");
+    let count = "from=2017-06-01&to=2017-06-01&count=true";
+    let answer = |token: Option<String>, claims: Option<Value>| {
+        let handler = handler.clone();
+        async move {
+            let event = with_bearer(http_api_event("/scan", count, claims), token.as_deref());
+            invoke(&handler, event).await
+        }
+    };
+    let teacher = issuer.token(&["viewer"], "teacher");
+    assert_eq!(answer(Some(teacher), None).await["body"], json!("18"));
+    let student = issuer.token(&["self"], "alucloud171");
+    assert_eq!(
+        answer(Some(student.clone()), None).await["body"],
+        json!("6"),
+        "self sees its own"
+    );
+    // The student's token with its claims rewritten to admin: refused.
+    let parts: Vec<&str> = student.split('.').collect();
+    let admin = issuer.claims(&["admin"], "alucloud171");
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        ctt_server::auth::testing::b64(admin.to_string().as_bytes()),
+        parts[2]
+    );
+    let refused = answer(Some(forged), None).await;
+    assert_eq!(refused["statusCode"], json!(401), "{refused}");
+    let anonymous = answer(None, None).await;
+    assert_eq!(anonymous["statusCode"], json!(401), "{anonymous}");
+    // A route behind an authorizer still has its claims used.
+    assert_eq!(answer(None, viewer()).await["body"], json!("18"));
 }

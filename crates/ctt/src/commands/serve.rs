@@ -3,7 +3,8 @@
 //!
 //! - Access (SPEC §7): on loopback, tokens are needed once one exists; on any
 //!   other address they are always needed, and the server refuses to start
-//!   while none exists.
+//!   while none exists — unless `[auth.jwt]` configures a JWT issuer, whose
+//!   tokens are then accepted too (the server is never open with one).
 //! - `--demo`: the `small` preset of `ctt-gen`, ending now, loaded first (into a
 //!   temporary database unless `--db` is given).
 //! - `--follow DIR`: a background task lists the folder every few seconds and
@@ -26,6 +27,7 @@ use anyhow::{Context, anyhow, bail};
 use ctt_core::Filter;
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::{IngestOptions, LocalSource, ingest};
+use ctt_server::auth::Jwt;
 use ctt_server::{AppState, AuthConfig, ServerConfig};
 use ctt_store::EventStore;
 use tracing::{info, warn};
@@ -68,13 +70,22 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
     let stores = super::open_stores(&settings).await?;
     let store = stores.events;
 
+    let jwt = match &settings.auth.jwt {
+        None => None,
+        Some(jwt) => {
+            let config = jwt.config()?;
+            Some(Arc::new(
+                Jwt::new(config).context("invalid [auth.jwt] configuration")?,
+            ))
+        }
+    };
     let loopback = address.ip().is_loopback();
     let tokens = stores.tokens.tokens().await?.len();
-    if !loopback && tokens == 0 {
+    if !loopback && tokens == 0 && jwt.is_none() {
         bail!(
             "refusing to listen on {address}: it is reachable from other machines and no API \
              token exists; create one with `ctt token create --role viewer` (with the same \
-             --db), or listen on 127.0.0.1"
+             --db), configure a JWT issuer ([auth.jwt]), or listen on 127.0.0.1"
         );
     }
 
@@ -83,6 +94,18 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
     }
 
     let mut auth = AuthConfig::tokens(stores.tokens.clone());
+    if let Some(jwt) = &jwt {
+        // Reports a wrong issuer or JWKS URL now rather than at the first
+        // request; the server starts anyway (the issuer may be down for now).
+        match jwt.prefetch().await {
+            Ok(keys) => info!(issuer = %jwt.config().issuer, keys, "JWTs accepted"),
+            Err(error) => warn!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "cannot fetch the JWT issuer's keys yet; JWTs are refused (503) until it can"
+            ),
+        }
+        auth = auth.with_authenticator(jwt.clone());
+    }
     if !loopback {
         auth = auth.require_credentials();
     }
@@ -120,9 +143,13 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         }
     };
 
-    let access = match (tokens, loopback) {
-        (0, true) => "open to anyone on this machine (no token exists)".to_owned(),
-        (n, _) => format!("{n} API token(s) accepted"),
+    let access = match (tokens, loopback, &jwt) {
+        (0, true, None) => "open to anyone on this machine (no token exists)".to_owned(),
+        (n, _, None) => format!("{n} API token(s) accepted"),
+        (n, _, Some(jwt)) => format!(
+            "{n} API token(s) and JWTs of {} accepted",
+            jwt.config().issuer
+        ),
     };
     info!(url = %format!("http://{local}"), portal = %format!("http://{local}/ui/"), docs = %format!("http://{local}/docs"), %access, "serving");
     eprintln!(
