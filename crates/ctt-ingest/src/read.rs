@@ -114,11 +114,7 @@ fn decompressed_size(bytes: &[u8], max_bytes: u64) -> Result<u64, ReadError> {
 /// file's last trailer, so a file of several members is never cut short (except
 /// members that repeat the first one byte for byte, whose events are the same).
 /// The buffer is the stated size, at most `max_bytes`, reserved first.
-fn decompress_whole(
-    bytes: &[u8],
-    max_bytes: u64,
-    reserve: &mut dyn FnMut(u64),
-) -> Option<Vec<u8>> {
+fn decompress_whole(bytes: &[u8], max_bytes: u64, reserve: &mut dyn FnMut(u64)) -> Option<Vec<u8>> {
     let trailer = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..))?;
     let crc = u32::from_le_bytes(trailer[..4].try_into().ok()?);
     let size = u32::from_le_bytes(trailer[4..].try_into().ok()?);
@@ -419,14 +415,15 @@ mod tests {
     #[test]
     fn bombs_are_rejected_without_buffers_past_the_cap() {
         let cap = 1 << 20;
-        let too_large = |r: &Result<Cow<'_, [u8]>, ReadError>| {
-            matches!(r, Err(ReadError::TooLarge { limit }) if *limit == cap)
-        };
+        let too_large = |r: &Result<Cow<'_, [u8]>, ReadError>| matches!(r, Err(ReadError::TooLarge { limit }) if *limit == cap);
         let bomb = gzip(&vec![0u8; 8 << 20]);
         let mut asked = Vec::new();
         let read = decompress_within(&bomb, cap, &mut |n| asked.push(n));
         assert!(too_large(&read), "{read:?}");
-        assert!(asked.is_empty(), "found too large before any buffer: {asked:?}");
+        assert!(
+            asked.is_empty(),
+            "found too large before any buffer: {asked:?}"
+        );
         // A trailer stating a small size: the one-shot buffer is that size,
         // then the stream decoder counts, into a scratch buffer.
         let mut lying = bomb.clone();
@@ -441,7 +438,10 @@ mod tests {
         lying[at..].copy_from_slice(&(ONE_SHOT_MAX_BYTES as u32 + 1).to_le_bytes());
         asked.clear();
         let read = decompress_within(&lying, 128 << 20, &mut |n| asked.push(n));
-        assert!(matches!(read, Err(ReadError::Gzip(_))), "trailer checked: {read:?}");
+        assert!(
+            matches!(read, Err(ReadError::Gzip(_))),
+            "trailer checked: {read:?}"
+        );
         assert!(asked.is_empty(), "{asked:?}");
     }
 

@@ -332,7 +332,12 @@ fn folder_outside(path: &std::path::Path, from: Option<NaiveDate>, to: Option<Na
 }
 
 /// Everything under `root`, depth first, into `found`.
-fn walk(root: &Folder, from: Option<NaiveDate>, to: Option<NaiveDate>, found: &mut Vec<SourceFile>) {
+fn walk(
+    root: &Folder,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    found: &mut Vec<SourceFile>,
+) {
     let mut pending = vec![root.clone()];
     while let Some(folder) = pending.pop() {
         if let Err(e) = list_folder(&folder, from, to, found, &mut pending) {
@@ -676,7 +681,11 @@ mod tests {
         let (sent, got) = std::sync::mpsc::channel();
         std::thread::spawn(move || sent.send(LocalSource.fetch(&file).map(|b| b.len()).ok()));
         let fetched = got.recv_timeout(std::time::Duration::from_secs(10));
-        assert_eq!(fetched.ok(), Some(Some(0)), "a FIFO nobody writes to reads as empty");
+        assert_eq!(
+            fetched.ok(),
+            Some(Some(0)),
+            "a FIFO nobody writes to reads as empty"
+        );
     }
 
     #[test]
@@ -767,7 +776,12 @@ mod tests {
         LocalSource::list(&[root.to_path_buf()], None, None)
             .expect("list")
             .into_iter()
-            .map(|f| (f.key.strip_prefix(&prefix).unwrap_or(&f.key).to_owned(), f.kind))
+            .map(|f| {
+                (
+                    f.key.strip_prefix(&prefix).unwrap_or(&f.key).to_owned(),
+                    f.kind,
+                )
+            })
             .collect()
     }
 
@@ -831,9 +845,18 @@ mod tests {
             }
             let reason = reason_of(&key("sub/loop"));
             assert!(reason.starts_with("symbolic link loop"), "{reason}");
-            assert!(reason.ends_with(&format!("{at}sub, a folder above it")), "{reason}");
-            assert_eq!(kind_of(&key("pipe.json")), FileKind::Special("a FIFO (named pipe)"));
-            assert_eq!(kind_of(&key("null.json")), FileKind::Special("a character device"));
+            assert!(
+                reason.ends_with(&format!("{at}sub, a folder above it")),
+                "{reason}"
+            );
+            assert_eq!(
+                kind_of(&key("pipe.json")),
+                FileKind::Special("a FIFO (named pipe)")
+            );
+            assert_eq!(
+                kind_of(&key("null.json")),
+                FileKind::Special("a character device")
+            );
             assert_eq!(reason_of(&key("bad-\u{fffd}.json")), NOT_UTF8);
         }
         let reason = reason_of(&format!("{deep}/up"));

@@ -3,7 +3,7 @@
 use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-use ctt_core::EventSummary;
+use ctt_core::{EventSummary, printable};
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
@@ -131,6 +131,9 @@ impl EventWriter {
 }
 
 /// Prints a list of records: `rows` for table and csv, `items` for json/ndjson.
+/// Table and CSV cells are shown [`printable`]: keys and names come from
+/// whoever wrote the files, and a control character in one would reach the
+/// terminal raw. JSON escapes them itself.
 pub fn records<T: Serialize>(
     format: OutputFormat,
     header: &[&str],
@@ -145,7 +148,7 @@ pub fn records<T: Serialize>(
             } else {
                 let mut t = table(header);
                 for row in rows {
-                    t.add_row(row);
+                    t.add_row(row.iter().map(|cell| printable(cell)));
                 }
                 writeln!(out, "{t}")?;
             }
@@ -164,7 +167,8 @@ pub fn records<T: Serialize>(
             let mut csv = csv::Writer::from_writer(&mut out);
             csv.write_record(header).map_err(io::Error::other)?;
             for row in rows {
-                csv.write_record(row).map_err(io::Error::other)?;
+                csv.write_record(row.iter().map(|cell| printable(cell).into_owned()))
+                    .map_err(io::Error::other)?;
             }
             csv.flush()?;
         }

@@ -73,8 +73,12 @@ impl Default for IndexSettings {
 pub struct IngestSettings {
     /// Parsing threads; 0 means one per core.
     pub workers: usize,
-    /// A file larger than this once decompressed fails (decompression bombs).
+    /// A file larger than this, as stored or once decompressed, fails
+    /// (decompression bombs).
     pub max_file_mib: u64,
+    /// File contents (as read and decompressed) the parsing threads hold in
+    /// memory at once; a larger file is read alone.
+    pub in_flight_mib: u64,
     /// Loads of at least this many files into an empty SQLite store build its
     /// query indexes once at the end instead of row by row.
     pub bulk_load_files: usize,
@@ -85,6 +89,7 @@ impl Default for IngestSettings {
         Self {
             workers: 0,
             max_file_mib: 512,
+            in_flight_mib: 256,
             bulk_load_files: 10_000,
         }
     }
@@ -191,6 +196,18 @@ impl JwtSettings {
     }
 }
 
+impl IngestSettings {
+    /// `max_file_mib` in bytes.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_mib.saturating_mul(1024 * 1024)
+    }
+
+    /// `in_flight_mib` in bytes.
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.in_flight_mib.saturating_mul(1024 * 1024)
+    }
+}
+
 impl Settings {
     /// Reads the file if one is named, over the defaults.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
@@ -234,8 +251,12 @@ impl Settings {
              [ingest]\n\
              # Parsing threads; 0 means one per core.\n\
              workers = {}\n\
-             # A file larger than this once decompressed fails (decompression bombs).\n\
+             # A file larger than this (MiB), as stored or once decompressed, fails\n\
+             # (decompression bombs).\n\
              max_file_mib = {}\n\
+             # MiB of file contents, as read and decompressed, that the parsing threads\n\
+             # hold at once; a larger file waits to be read alone.\n\
+             in_flight_mib = {}\n\
              # Loads of at least this many files into an empty store build its query\n\
              # indexes once, at the end, instead of row by row (much faster).\n\
              bulk_load_files = {}\n\n\
@@ -266,6 +287,7 @@ impl Settings {
             v(&self.index.parameters),
             v(&(self.ingest.workers as i64)),
             v(&(self.ingest.max_file_mib as i64)),
+            v(&(self.ingest.in_flight_mib as i64)),
             v(&(self.ingest.bulk_load_files as i64)),
             v(&self.server.listen),
             v(&self.server.cors_allowed_origins),

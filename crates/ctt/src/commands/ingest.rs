@@ -53,7 +53,8 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         workers,
         filter: Filter::new(settings.filter.clone()),
         batch_events: args.batch_events.max(1),
-        max_file_bytes: settings.ingest.max_file_mib.saturating_mul(1024 * 1024),
+        max_file_bytes: settings.ingest.max_file_bytes(),
+        in_flight_bytes: settings.ingest.in_flight_bytes(),
         bulk_load_files: settings.ingest.bulk_load_files,
         ..IngestOptions::default()
     };

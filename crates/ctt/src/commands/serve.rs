@@ -254,7 +254,8 @@ fn ingest_options(settings: &Settings) -> IngestOptions {
             n => n,
         },
         filter: Filter::new(settings.filter.clone()),
-        max_file_bytes: settings.ingest.max_file_mib.saturating_mul(1024 * 1024),
+        max_file_bytes: settings.ingest.max_file_bytes(),
+        in_flight_bytes: settings.ingest.in_flight_bytes(),
         // Queries run while a served store loads: its indexes stay in place.
         bulk_load_files: usize::MAX,
         ..defaults
