@@ -4,9 +4,11 @@
 //! it, the [`event`] we store after [normalising](event::normalise) it, the
 //! [`filter`] that decides what is kept, the flattened [`params`] the original API
 //! filters on, and the [`query`] every front end (CLI, REST API, portal, Lambda)
-//! builds and every store answers.
+//! builds and every store answers, and the [`export`] cells every CSV writer
+//! neutralises.
 
 pub mod event;
+pub mod export;
 pub mod filter;
 pub mod params;
 pub mod printable;
@@ -17,6 +19,7 @@ pub mod time;
 pub mod user;
 
 pub use event::{Event, EventSummary, RecordRejection, check, normalise};
+pub use export::csv_cell;
 pub use filter::{Filter, FilterConfig};
 pub use printable::printable;
 pub use query::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};

@@ -1,4 +1,7 @@
 //! Printing results: table (on a terminal), json (the API's body), ndjson, csv.
+//!
+//! Every CSV cell goes through [`ctt_core::csv_cell`] (formula injection), as in
+//! the API's export.
 
 use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 
@@ -61,8 +64,7 @@ impl EventWriter {
             OutputFormat::Ndjson => {}
             OutputFormat::Csv => {
                 let mut csv = csv::Writer::from_writer(BufWriter::new(io::stdout()));
-                csv.write_record(EventSummary::COLUMNS)
-                    .map_err(io::Error::other)?;
+                write_csv_row(&mut csv, EventSummary::COLUMNS)?;
                 writer.csv = Some(csv);
             }
         }
@@ -97,7 +99,7 @@ impl EventWriter {
             }
             OutputFormat::Csv => {
                 if let Some(csv) = &mut self.csv {
-                    csv.write_record(event.row()).map_err(io::Error::other)?;
+                    write_csv_row(csv, event.row())?;
                 }
             }
         }
@@ -128,6 +130,18 @@ impl EventWriter {
         }
         self.out.flush()
     }
+}
+
+/// Writes one CSV record, each cell neutralised against formula injection.
+fn write_csv_row<W: Write>(
+    csv: &mut csv::Writer<W>,
+    cells: impl IntoIterator<Item = impl AsRef<str>>,
+) -> io::Result<()> {
+    for cell in cells {
+        csv.write_field(ctt_core::csv_cell(cell.as_ref()).as_bytes())
+            .map_err(io::Error::other)?;
+    }
+    csv.write_record(None::<&[u8]>).map_err(io::Error::other)
 }
 
 /// Prints a list of records: `rows` for table and csv, `items` for json/ndjson.
@@ -165,10 +179,9 @@ pub fn records<T: Serialize>(
         }
         OutputFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
-            csv.write_record(header).map_err(io::Error::other)?;
+            write_csv_row(&mut csv, header)?;
             for row in rows {
-                csv.write_record(row.iter().map(|cell| printable(cell).into_owned()))
-                    .map_err(io::Error::other)?;
+                write_csv_row(&mut csv, row.iter().map(|cell| printable(cell)))?;
             }
             csv.flush()?;
         }

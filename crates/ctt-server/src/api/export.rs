@@ -103,13 +103,17 @@ pub(crate) fn response(
         .into_response()
 }
 
-/// Appends one CSV record (RFC 4180 quoting, `\n` line ends).
-fn write_csv<S: AsRef<[u8]>>(out: &mut Vec<u8>, fields: &[S]) {
+/// Appends one CSV record (RFC 4180 quoting, `\n` line ends), each cell
+/// neutralised against formula injection ([`ctt_core::csv_cell`]).
+fn write_csv<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(out);
     // Writing to a Vec cannot fail.
-    let _ = writer.write_record(fields);
+    for field in fields {
+        let _ = writer.write_field(ctt_core::csv_cell(field.as_ref()).as_bytes());
+    }
+    let _ = writer.write_record(None::<&[u8]>);
     let _ = writer.flush();
 }
 
@@ -122,9 +126,10 @@ mod tests {
         let mut out = Vec::new();
         write_csv(&mut out, &["a", "b,c", "say \"hi\"", "two\nlines"]);
         write_csv(&mut out, &["x", "", "", ""]);
+        write_csv(&mut out, &["=1+1", "-1", "@x", "a=b"]);
         assert_eq!(
             String::from_utf8_lossy(&out),
-            "a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\"\nx,,,\n"
+            "a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\"\nx,,,\n'=1+1,'-1,'@x,a=b\n"
         );
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
-use ctt_core::EventSummary;
+use ctt_core::{EventSummary, csv_cell};
 use ctt_store::conformance::record;
 use serde_json::Value;
 
@@ -206,7 +206,10 @@ async fn exports_equal_the_paged_json() {
     ] {
         let pages = paged(&app, uri).await;
         assert_eq!(ndjson(&app, uri).await, pages, "{uri}");
-        let rows: Vec<Vec<String>> = pages.iter().map(|e| e.row().to_vec()).collect();
+        let rows: Vec<Vec<String>> = pages
+            .iter()
+            .map(|e| e.row().iter().map(|c| csv_cell(c).into_owned()).collect())
+            .collect();
         assert_eq!(csv_rows(&app, uri).await, rows, "{uri}");
     }
 }
@@ -238,6 +241,49 @@ async fn exports_stream_results_larger_than_a_store_page() {
     assert_eq!(pages.len(), n);
     assert_eq!(ndjson(&app, uri).await, pages);
     assert_eq!(csv_rows(&app, uri).await.len(), n);
+}
+
+/// OWASP's CSV injection guidance: a cell starting with `=`, `+`, `-`, `@`, tab
+/// or carriage return gets a leading `'`, in the CSV export only.
+#[tokio::test]
+async fn csv_export_neutralises_cells_that_start_like_formulas() {
+    let app = TestApp::empty();
+    let hyperlink = "=HYPERLINK(\"http://evil\",\"x\")";
+    let mut evil = record(
+        "evil-1",
+        "2018-03-02T10:00:00Z",
+        "alucloud001",
+        "ec2",
+        "RunInstances",
+    );
+    evil["userAgent"] = hyperlink.into();
+    let mut signs = record(
+        "evil-2",
+        "2018-03-02T10:00:01Z",
+        "alucloud001",
+        "ec2",
+        "RunInstances",
+    );
+    signs["userAgent"] = "-1+1".into();
+    signs["errorCode"] = "@SUM(A1:A2)".into();
+    signs["errorMessage"] = "plain message".into();
+    app.load("evil.json.gz", vec![evil, signs]).await;
+    let uri = format!("/scan?{MARCH}");
+    let rows = csv_rows(&app, &uri).await;
+    let column = |name: &str| {
+        EventSummary::COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .expect("a column")
+    };
+    assert_eq!(rows[0][column("userAgent")], format!("'{hyperlink}"));
+    assert_eq!(rows[1][column("userAgent")], "'-1+1");
+    assert_eq!(rows[1][column("errorCode")], "'@SUM(A1:A2)");
+    assert_eq!(rows[1][column("errorMessage")], "plain message");
+    assert_eq!(rows[1][column("eventName")], "RunInstances");
+    // The other formats keep the value as it is.
+    let events = ndjson(&app, &uri).await;
+    assert_eq!(events[0].user_agent.as_deref(), Some(hyperlink));
 }
 
 #[tokio::test]

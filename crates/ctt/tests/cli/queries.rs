@@ -268,3 +268,72 @@ fn bad_query_flags_name_the_flag() {
         assert!(stderr.contains(flag), "{args:?}: {stderr}");
     }
 }
+
+/// OWASP's CSV injection guidance: `--format csv` prefixes a cell starting with
+/// `=`, `+`, `-`, `@`, tab or carriage return with `'`, in event lists and in the
+/// lists of users (IAM user names may contain `+=,.@-`).
+#[test]
+fn csv_output_neutralises_cells_that_start_like_formulas() {
+    let ws = Workspace::new();
+    let logs = ws.path("logs");
+    std::fs::create_dir_all(&logs).expect("logs dir");
+    let hyperlink = "=HYPERLINK(\"http://evil\",\"x\")";
+    let record = |id: &str, user: &str, agent: &str, error: &str| {
+        serde_json::json!({
+            "eventVersion": "1.08",
+            "userIdentity": {"type": "IAMUser", "userName": user, "accountId": "123456789012"},
+            "eventTime": "2024-05-01T10:00:00Z",
+            "eventSource": "ec2.amazonaws.com",
+            "eventName": "RunInstances",
+            "awsRegion": "us-east-1",
+            "userAgent": agent,
+            "errorCode": error,
+            "eventID": id,
+        })
+    };
+    let file = serde_json::json!({"Records": [
+        record("csv-1", "alice", hyperlink, "Client.Unauthorized"),
+        record("csv-2", "@evil", "-1+1", "+cmd"),
+    ]});
+    std::fs::write(logs.join("csv.json"), file.to_string()).expect("log file");
+    let (report, code) = ws.ingest(&[&logs], &[]);
+    assert_eq!(code, 0, "{report}");
+
+    let mut cmd = ws.ctt();
+    cmd.args([
+        "scan",
+        "--from",
+        "2024-05-01",
+        "--to",
+        "2024-05-02",
+        "--format",
+        "csv",
+    ]);
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+    let header = reader.headers().expect("header").clone();
+    let column = |name: &str| header.iter().position(|h| h == name).expect("a column");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r.get(column("eventID")) == Some(id))
+            .unwrap_or_else(|| panic!("{id} in {rows:?}"))
+    };
+    assert_eq!(&row("csv-1")[column("userAgent")], format!("'{hyperlink}"));
+    assert_eq!(&row("csv-1")[column("errorCode")], "Client.Unauthorized");
+    assert_eq!(&row("csv-2")[column("userAgent")], "'-1+1");
+    assert_eq!(&row("csv-2")[column("errorCode")], "'+cmd");
+    assert_eq!(&row("csv-2")[column("user")], "'@evil");
+
+    let mut cmd = ws.ctt();
+    cmd.args(["users", "--format", "csv"]);
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut users: Vec<String> = csv::Reader::from_reader(out.stdout.as_slice())
+        .records()
+        .map(|r| r.expect("a row")[0].to_owned())
+        .collect();
+    users.sort();
+    assert_eq!(users, ["'@evil", "alice"]);
+}

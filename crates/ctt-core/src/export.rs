@@ -1,0 +1,56 @@
+//! Cells of CSV exports, neutralised against formula injection.
+//!
+//! Event strings are attacker-controlled — a `userAgent`, an `errorMessage`, an
+//! IAM user name (which may contain `+=,.@-`) — and a spreadsheet opening a CSV
+//! export evaluates a cell starting with `=`, `+`, `-` or `@` as a formula:
+//! `=HYPERLINK("http://evil","x")`. As OWASP's CSV injection guidance recommends,
+//! [`csv_cell`] prefixes such a cell (and one starting with a tab, a carriage
+//! return, or a NUL, per OWASP ASVS 1.2.10) with a single quote, which
+//! spreadsheets read as "this is text". Every CSV the project writes — the API's
+//! `format=csv` export and the CLI's `--format csv` — passes each cell through it;
+//! quoting (RFC 4180) is left to the `csv` writer. The price: a value such as
+//! `-1`, `+44…` or `-` reads back with a leading `'` (docs/api.md, Exports).
+
+use std::borrow::Cow;
+
+/// The first characters that make a spreadsheet read a cell as a formula.
+const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\0'];
+
+/// `value` as a CSV cell: prefixed with `'` when it starts like a formula,
+/// unchanged (and not copied) otherwise.
+pub fn csv_cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_starting_like_a_formula_get_a_quote_and_others_are_kept() {
+        for (value, cell) in [
+            (
+                "=HYPERLINK(\"http://evil\",\"x\")",
+                "'=HYPERLINK(\"http://evil\",\"x\")",
+            ),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-1", "'-1"),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("\0=1", "'\0=1"),
+            ("aws-cli/2.0 (=x)", "aws-cli/2.0 (=x)"),
+            ("alice@example.com", "alice@example.com"),
+            (" =1", " =1"),
+            ("'=already", "'=already"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(value), cell, "{value:?}");
+        }
+        assert!(matches!(csv_cell("plain"), Cow::Borrowed(_)));
+    }
+}
