@@ -252,8 +252,10 @@ pub trait EventStore: Send + Sync {
 
     /// For each `(key, version)`, in order, whether the ledger holds that file as
     /// loaded with that version: the files a load skips. The default reads the
-    /// whole ledger at once (one query on DynamoDB); the SQLite store looks each
-    /// key up instead, so a re-run over millions of files holds no ledger copy.
+    /// whole ledger at once; the SQLite store looks each key up instead, so a
+    /// re-run over millions of files holds no ledger copy, and DynamoDB looks
+    /// up a few files (a followed bucket's poll) by key and reads its ledger in
+    /// one query for many.
     async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
         let ledger: std::collections::HashMap<String, LedgerEntry> = self
             .ledger(LedgerFilter::All)

@@ -1,6 +1,7 @@
 //! The AWS side of the binary (cargo feature `aws`, on by default): opening
-//! `dynamodb://` stores, listing `s3://` sources, creating tables. The AWS SDK
-//! itself is only in `ctt-aws`.
+//! `dynamodb://` stores, listing `s3://` sources, creating tables, building the
+//! followers of `ctt serve --follow s3://…`. The AWS SDK itself is only in
+//! `ctt-aws`.
 
 use std::sync::Arc;
 
@@ -8,13 +9,11 @@ use anyhow::{Context, bail};
 use aws_config::SdkConfig;
 use chrono::NaiveDate;
 use ctt_aws::dynamo::Created;
-use ctt_aws::notification::load::ObjectLoader;
 use ctt_aws::s3::follow::S3Follower;
 use ctt_aws::s3::{self, S3Source};
 use ctt_aws::sqs::QueueFollower;
 use ctt_aws::{AwsOptions, DynamoOptions, DynamoStore, DynamoUri, S3Uri};
-use ctt_ingest::pipeline::Silent;
-use ctt_ingest::{IngestOptions, SourceFile, ingest};
+use ctt_ingest::SourceFile;
 use ctt_store::EventStore;
 
 use crate::settings::Settings;
@@ -114,126 +113,26 @@ pub async fn s3_files(
     Ok((source, files))
 }
 
-/// The shortest interval between two polls of a followed bucket: each costs a
-/// `ListObjectsV2` per region.
-pub const MIN_S3_FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// A source and a follower for `ctt serve --follow s3://…`.
-pub async fn s3_follower(
-    settings: &Settings,
-    location: &str,
-) -> anyhow::Result<(S3Source, S3Follower)> {
+/// The follower of `ctt serve --follow s3://…` (listing today's prefixes).
+pub async fn s3_follower(settings: &Settings, location: &str) -> anyhow::Result<S3Follower> {
     let location: S3Uri = location.parse()?;
     let sdk = sdk_config(&flags(settings)).await?;
-    let source = s3_source(settings, &sdk);
-    Ok((source.clone(), S3Follower::new(source, location)))
+    Ok(S3Follower::new(s3_source(settings, &sdk), location))
 }
 
-/// Polls the bucket every `every` and loads its new files (exactly once: the
-/// ledger decides); files whose load failed are polled again.
-pub async fn follow_s3(
-    store: Arc<dyn EventStore>,
-    source: S3Source,
-    mut follower: S3Follower,
-    mut options: IngestOptions,
-    every: std::time::Duration,
-) {
-    // More workers than cores: they wait on the network.
-    options.workers = options.workers.max(S3_FETCH_CONCURRENCY);
-    let mut ticker = tokio::time::interval(every.max(MIN_S3_FOLLOW_INTERVAL));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let new = match follower.poll(chrono::Utc::now().naive_utc()).await {
-            Ok(new) if new.is_empty() => continue,
-            Ok(new) => new,
-            Err(error) => {
-                tracing::warn!(
-                    error = format!("{:#}", anyhow::Error::from(error)),
-                    "cannot list the followed bucket"
-                );
-                continue;
-            }
-        };
-        let source: Arc<dyn ctt_ingest::Source> = Arc::new(source.clone());
-        match ingest(store.clone(), source, new.clone(), &options, &Silent).await {
-            Ok(report) => {
-                if report.files_loaded + report.files_failed > 0 {
-                    tracing::info!(
-                        files_loaded = report.files_loaded,
-                        files_failed = report.files_failed,
-                        events_stored = report.records_stored,
-                        "loaded new log files from S3"
-                    );
-                }
-            }
-            Err(error) => {
-                follower.forget(&new);
-                tracing::warn!(
-                    error = format!("{:#}", anyhow::Error::from(error)),
-                    "cannot load new log files; will retry"
-                );
-            }
-        }
-    }
-}
-
-/// A follower of `location` (`s3://bucket/prefix`) through the SQS queue
+/// The follower of `location` (`s3://bucket/prefix`) through the SQS queue
 /// `queue_url` (`ctt serve --follow s3://… --sqs-queue-url URL`).
 pub async fn sqs_follower(
-    store: &Arc<dyn EventStore>,
     settings: &Settings,
     location: &str,
     queue_url: &str,
-    options: IngestOptions,
 ) -> anyhow::Result<QueueFollower> {
     let location: S3Uri = location.parse()?;
     let sdk = sdk_config(&flags(settings)).await?;
     let source = s3_source(settings, &sdk);
-    let loader = ObjectLoader::new(store.clone(), source, options);
     Ok(
-        QueueFollower::new(ctt_aws::sqs::client(&sdk), queue_url, location, loader).with_wait(
-            std::time::Duration::from_secs(settings.server.sqs_wait_secs.max(1)),
+        QueueFollower::new(ctt_aws::sqs::client(&sdk), queue_url, location, source).with_wait(
+            std::time::Duration::from_secs(settings.server.sqs_wait_secs),
         ),
     )
-}
-
-/// Receives and loads announced files until the task is stopped; an
-/// unreachable queue is retried with a growing pause (up to a minute). Without
-/// long polling (`server.sqs_wait_secs = 0`), an empty queue is asked again
-/// a second later.
-pub async fn follow_sqs(follower: QueueFollower) {
-    let second = std::time::Duration::from_secs(1);
-    let mut pause = second;
-    loop {
-        match follower.receive().await {
-            Ok(batch) => {
-                pause = second;
-                if batch.messages == 0 && follower.wait().is_zero() {
-                    tokio::time::sleep(second).await;
-                }
-                if batch.messages > 0 {
-                    tracing::info!(
-                        messages = batch.messages,
-                        deleted = batch.deleted,
-                        kept = batch.kept,
-                        files_loaded = batch.files_loaded,
-                        files_already_loaded = batch.files_already_loaded,
-                        files_failed = batch.files_failed,
-                        events_stored = batch.events_stored,
-                        "loaded files announced in the queue"
-                    );
-                }
-            }
-            Err(error) => {
-                tracing::warn!(
-                    queue = follower.queue_url(),
-                    error = format!("{:#}", anyhow::Error::from(error)),
-                    "cannot use the queue; will retry"
-                );
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(60));
-            }
-        }
-    }
 }

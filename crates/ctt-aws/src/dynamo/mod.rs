@@ -223,6 +223,10 @@ impl EventStore for DynamoStore {
         Ok(read::ledger_entry(&self.inner, key).await?)
     }
 
+    async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
+        Ok(read::loaded_already(&self.inner, files).await?)
+    }
+
     fn indexed_parameters(&self) -> &[String] {
         &self.inner.indexed
     }

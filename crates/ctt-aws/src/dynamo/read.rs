@@ -40,6 +40,10 @@ const PAGE_READ_AHEAD: usize = 4;
 const BATCH_GET_MAX: usize = 100;
 /// Day buckets beyond which the range is first clamped to the stored events' span.
 const CLAMP_AFTER_DAYS: usize = 7;
+/// Up to this many files, `loaded_already` reads their own ledger entries
+/// (`BatchGetItem`, a read unit each); beyond, the whole ledger in one `Query`
+/// (about 20 entries a read unit) costs less.
+const LEDGER_LOOKUPS_MAX: usize = 1_000;
 
 /// The typed attribute a parameter name stands for, if any.
 pub fn attribute_of(param: &str) -> Option<&'static str> {
@@ -783,6 +787,38 @@ pub async fn ledger_entry(inner: &Inner, key: &str) -> Result<Option<LedgerEntry
         .await?
         .as_ref()
         .and_then(items::ledger_entry))
+}
+
+/// For each `(key, version)`, whether the ledger holds it as loaded with that
+/// version. A few files (a poll of a followed bucket) are looked up one by
+/// one; many (a re-run of `ctt ingest`) through the whole ledger.
+pub async fn loaded_already(
+    inner: &Inner,
+    files: Vec<(String, String)>,
+) -> Result<Vec<bool>, DynamoError> {
+    let entries: Vec<LedgerEntry> = if files.len() > LEDGER_LOOKUPS_MAX {
+        ledger(inner, LedgerFilter::All).await?
+    } else {
+        let keys: HashSet<&str> = files.iter().map(|(key, _)| key.as_str()).collect();
+        let keys = keys
+            .into_iter()
+            .map(|key| item_key(keys::ledger_pk(key), keys::LEDGER_SK))
+            .collect();
+        batch_get(inner, keys, &["key", "version", "outcome"], true)
+            .await?
+            .iter()
+            .filter_map(items::ledger_entry)
+            .collect()
+    };
+    let loaded: HashMap<String, String> = entries
+        .into_iter()
+        .filter(|e| e.outcome == FileOutcome::Loaded)
+        .map(|e| (e.key, e.version))
+        .collect();
+    Ok(files
+        .iter()
+        .map(|(key, version)| loaded.get(key) == Some(version))
+        .collect())
 }
 
 /// The ledger item of a file (strongly consistent).

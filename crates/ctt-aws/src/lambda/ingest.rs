@@ -1,7 +1,7 @@
 //! The ingest Lambda: each new log file announced by S3 (directly, through SQS,
 //! or by EventBridge) is read, normalised, filtered and stored with the same
 //! code as `ctt ingest` (`ctt_ingest::pipeline::process_file`), exactly once —
-//! by [`ObjectLoader`], which `ctt serve --sqs-queue-url` shares.
+//! by [`ObjectLoader`].
 //!
 //! Exactly once, as for local loads: a file whose ledger entry has this version
 //! and outcome `loaded` is not read again (a notification delivered twice), and

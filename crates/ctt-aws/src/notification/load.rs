@@ -1,7 +1,8 @@
 //! Loading one object a notification announced, exactly once: the ingest
-//! Lambda (`lambda::ingest`) and `ctt serve --follow s3://… --sqs-queue-url`
-//! ([`crate::sqs`]) both load each announced file here, with the same code as
-//! `ctt ingest` (`ctt_ingest::pipeline::process_file`).
+//! Lambda (`lambda::ingest`) loads each announced file here, with the same code
+//! as `ctt ingest` (`ctt_ingest::pipeline::process_file`). (`ctt serve
+//! --sqs-queue-url`, [`crate::sqs`], loads a poll's files together through the
+//! pipeline, like every follower.)
 //!
 //! Exactly once, as for local loads: a file whose ledger entry has this version
 //! and outcome `loaded` is not read again (a notification delivered twice), and

@@ -1,19 +1,27 @@
 //! Following a bucket (`ctt serve --follow s3://bucket/prefix`): each poll
 //! lists today's day prefix of every account and region (and yesterday's, early
 //! in the day, for late deliveries) and returns the files not seen before.
+//! [`S3Follower`] implements [`Follow`], so `ctt_ingest::follow::follow` drives
+//! it like a folder: polls, loads, retries.
 //!
 //! Day prefixes hold a few hundred keys, so a poll costs one `ListObjectsV2` per
 //! region; the regions are discovered again every hour with delimiter listings
 //! (a region used for the first time appears within the hour). Keys
 //! are compared with a set of those seen rather than `StartAfter`: CloudTrail
 //! does not deliver keys in name order. The ledger still decides what is loaded,
-//! so following is exactly once like every other path. On AWS, the ingest Lambda
-//! (`docs/deploy-aws.md`) is the cheaper way to follow a bucket.
+//! so following is exactly once like every other path; it is asked about each
+//! poll's new files only, never read whole. A poll whose load was interrupted
+//! (the store failed) forgets its files, so the next poll returns them again. On
+//! AWS, the ingest Lambda (`docs/deploy-aws.md`) is the cheaper way to follow a
+//! bucket.
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
-use ctt_ingest::SourceFile;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use ctt_ingest::follow::{Follow, Outcome};
+use ctt_ingest::{Source, SourceFile};
 
 use super::layout::{self, Position};
 use super::{S3Error, S3Source, S3Uri};
@@ -22,11 +30,16 @@ use super::{S3Error, S3Source, S3Uri};
 const LATE_DELIVERY_HOURS: u32 = 2;
 /// How long the accounts and regions found are trusted.
 const REDISCOVER_AFTER: Duration = Duration::hours(1);
+/// The shortest interval between two polls: each costs a `ListObjectsV2` per
+/// region.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Polls a bucket for new log files.
 pub struct S3Follower {
     source: S3Source,
     location: S3Uri,
+    /// `location` as text, for logs.
+    shown: String,
     /// Where days live: region prefixes (`…/CloudTrail/REGION/`), or prefixes
     /// outside the layout, listed whole.
     regions: Vec<String>,
@@ -34,6 +47,8 @@ pub struct S3Follower {
     discovered_at: Option<NaiveDateTime>,
     /// Keys (and versions) seen, by day.
     seen: HashMap<NaiveDate, HashSet<(String, String)>>,
+    /// The files of the last poll, until [`Follow::done`].
+    pending: Vec<SourceFile>,
 }
 
 /// The days whose prefixes a poll at `now` lists.
@@ -59,11 +74,13 @@ impl S3Follower {
     pub fn new(source: S3Source, location: S3Uri) -> Self {
         Self {
             source,
+            shown: location.to_string(),
             location,
             regions: Vec::new(),
             others: Vec::new(),
             discovered_at: None,
             seen: HashMap::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -92,8 +109,8 @@ impl S3Follower {
     }
 
     /// The log files that appeared since the last poll (all of today's on the
-    /// first), in key order.
-    pub async fn poll(&mut self, now: NaiveDateTime) -> Result<Vec<SourceFile>, S3Error> {
+    /// first), in key order, as of `now`. A poll that fails marks nothing seen.
+    pub async fn poll_at(&mut self, now: NaiveDateTime) -> Result<Vec<SourceFile>, S3Error> {
         let days = days_to_poll(now);
         let stale = self
             .discovered_at
@@ -102,7 +119,7 @@ impl S3Follower {
             self.discover(now).await?;
         }
         let bucket = self.location.bucket.clone();
-        let mut new = Vec::new();
+        let mut listed_by_day = Vec::new();
         for day in &days {
             let mut listed = Vec::new();
             for region in &self.regions {
@@ -118,7 +135,11 @@ impl S3Follower {
                         .filter(|f| ctt_ingest::source::key_date(&f.key).is_none_or(|d| d == *day)),
                 );
             }
-            let seen = self.seen.entry(*day).or_default();
+            listed_by_day.push((*day, listed));
+        }
+        let mut new = Vec::new();
+        for (day, listed) in listed_by_day {
+            let seen = self.seen.entry(day).or_default();
             new.extend(
                 listed
                     .into_iter()
@@ -130,9 +151,7 @@ impl S3Follower {
         new.dedup_by(|a, b| a.key == b.key && a.version == b.version);
         Ok(new)
     }
-}
 
-impl S3Follower {
     /// Forgets `files`, so the next poll returns them again (their load failed).
     pub fn forget(&mut self, files: &[SourceFile]) {
         for seen in self.seen.values_mut() {
@@ -140,6 +159,32 @@ impl S3Follower {
                 seen.remove(&(file.key.clone(), file.version.clone()));
             }
         }
+    }
+}
+
+impl Follow for S3Follower {
+    type Error = S3Error;
+
+    fn location(&self) -> &str {
+        &self.shown
+    }
+
+    fn source(&self) -> Arc<dyn Source> {
+        Arc::new(self.source.clone())
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceFile>, S3Error> {
+        let new = self.poll_at(Utc::now().naive_utc()).await?;
+        self.pending.clone_from(&new);
+        Ok(new)
+    }
+
+    async fn done(&mut self, outcome: &Outcome) -> Result<(), S3Error> {
+        let pending = std::mem::take(&mut self.pending);
+        if !outcome.is_complete() {
+            self.forget(&pending);
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@
 //! folder's.
 //!
 //! [`follow::S3Follower`] polls today's prefixes for new files (`ctt serve
-//! --follow s3://…`).
+//! --follow s3://…`, driven by `ctt_ingest::follow::follow`).
 //!
 //! [`S3Source`] implements [`Source`] for the ingest pipeline, whose workers are
 //! plain threads: `fetch` runs the request on the runtime's [`Handle`], at most
@@ -305,6 +305,31 @@ impl S3Source {
             .await
             .map_err(|e| get_error(Box::new(e)))?;
         Ok((body.into_bytes().to_vec(), version))
+    }
+
+    /// The version of one object, without reading it: its ETag (unquoted), or
+    /// `size:last-modified` if S3 gives none.
+    pub async fn version(&self, location: &S3Uri) -> Result<String, S3Error> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&location.bucket)
+            .key(&location.key)
+            .send()
+            .await
+            .map_err(|e| S3Error::Get {
+                bucket: location.bucket.clone(),
+                key: location.key.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(match out.e_tag() {
+            Some(etag) => etag_version(etag),
+            None => format!(
+                "{}:{}",
+                out.content_length().unwrap_or(0),
+                out.last_modified().map_or(0, |t| t.secs())
+            ),
+        })
     }
 
     /// [`get`](Self::get), waiting for one of the `max_in_flight` permits.

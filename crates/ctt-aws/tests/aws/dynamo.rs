@@ -303,3 +303,40 @@ async fn file_counters_follow_a_file_from_failed_to_loaded() {
     );
     assert_eq!(status.last_file.as_deref(), Some("s3://b/x.json.gz"));
 }
+
+/// Issue 12 (a followed bucket never reads the whole ledger): a few files are
+/// looked up by their own ledger entries (`BatchGetItem`), not by reading the
+/// ledger partitions (`Query`); the answers are the ledger's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_few_files_are_looked_up_in_the_ledger_one_by_one() {
+    let store = fresh_store().await;
+    store
+        .load(files(&store, "s3://b", 6, 2, 2))
+        .await
+        .expect("load");
+    let mut bad = file(&store, "s3://b/bad.json.gz", vec![]);
+    bad.entry.outcome = ctt_store::FileOutcome::Failed;
+    bad.entry.reason = Some("gzip stream truncated".into());
+    store.load(vec![bad]).await.expect("load a failed file");
+    store.reset_usage();
+    let asked = [
+        ("s3://b/file-001.json.gz", "v1"),
+        ("s3://b/file-002.json.gz", "v2"),
+        ("s3://b/bad.json.gz", "v1"),
+        ("s3://b/new.json.gz", "v1"),
+        ("s3://b/file-001.json.gz", "v1"),
+    ];
+    let answers = store
+        .loaded_already(
+            asked
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+        .await
+        .expect("loaded already");
+    assert_eq!(answers, [true, false, false, false, true]);
+    let usage = store.usage();
+    assert_eq!(usage.calls("Query"), 0, "{usage:?}");
+    assert_eq!(usage.calls("BatchGetItem"), 1, "{usage:?}");
+}

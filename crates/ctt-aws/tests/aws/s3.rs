@@ -1,6 +1,7 @@
 //! `s3://` as a source: a generated tree uploaded to an emulated bucket loads
 //! exactly the events the same tree loads from a folder, and `--from`/`--to`
-//! select the same files.
+//! select the same files. A followed bucket yields each new file once, and the
+//! follow driver loads it asking the ledger about that file alone.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,11 +14,16 @@ use ctt_gen::{GenConfig, Preset};
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::source::classify;
 use ctt_ingest::{FileKind, IngestOptions, IngestReport, LocalSource, Source, SourceFile, ingest};
-use ctt_store::EventStore;
+use ctt_core::query::Cursor;
+use ctt_core::GroupBy;
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
+use ctt_store::{
+    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
+    LedgerFilter, LoadedFile, StoreResult, StoreStatus,
+};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use crate::support::{fresh_bucket, sdk};
+use crate::support::{corpus, fresh_bucket, gzip, sdk};
 
 /// A small generated tree (organisation layout: two accounts, three regions).
 fn generated_tree(dir: &Path) {
@@ -263,12 +269,12 @@ async fn a_followed_bucket_yields_each_new_file_once() {
             .collect()
     };
     assert_eq!(
-        names(follower.poll(at("2018-03-10 12:01")).await.expect("poll")),
+        names(follower.poll_at(at("2018-03-10 12:01")).await.expect("poll")),
         ["b.json.gz"]
     );
     assert!(
         follower
-            .poll(at("2018-03-10 12:02"))
+            .poll_at(at("2018-03-10 12:02"))
             .await
             .expect("poll")
             .is_empty()
@@ -276,25 +282,204 @@ async fn a_followed_bucket_yields_each_new_file_once() {
     put(key("us-east-1", "2018/03/10", "20180310T1205Z_c")).await;
     put(key("eu-west-1", "2018/03/10", "20180310T1205Z_d")).await;
     assert_eq!(
-        names(follower.poll(at("2018-03-10 12:06")).await.expect("poll")),
+        names(follower.poll_at(at("2018-03-10 12:06")).await.expect("poll")),
         ["c.json.gz"]
     );
     // A region used for the first time is found within the hour.
     assert_eq!(
-        names(follower.poll(at("2018-03-10 13:10")).await.expect("poll")),
+        names(follower.poll_at(at("2018-03-10 13:10")).await.expect("poll")),
         ["d.json.gz"]
     );
     // Early in the day, yesterday's late deliveries are still picked up.
     put(key("us-east-1", "2018/03/10", "20180310T2359Z_e")).await;
     put(key("us-east-1", "2018/03/11", "20180311T0005Z_f")).await;
-    let early = names(follower.poll(at("2018-03-11 00:06")).await.expect("poll"));
+    let early = names(follower.poll_at(at("2018-03-11 00:06")).await.expect("poll"));
     assert_eq!(early.len(), 2, "{early:?}");
     assert!(early.contains(&"e.json.gz".to_owned()) && early.contains(&"f.json.gz".to_owned()));
     assert!(
         follower
-            .poll(at("2018-03-11 00:07"))
+            .poll_at(at("2018-03-11 00:07"))
             .await
             .expect("poll")
             .is_empty()
     );
+}
+
+/// A real SQLite store that counts how its ledger is read: whole
+/// (`ledger`), or for given files (`loaded_already`, the sizes asked).
+struct LedgerReads {
+    store: SqliteStore,
+    whole: std::sync::atomic::AtomicUsize,
+    asked: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl EventStore for LedgerReads {
+    async fn load(&self, files: Vec<LoadedFile>) -> StoreResult<Vec<FileCounts>> {
+        self.store.load(files).await
+    }
+    async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Vec<LedgerEntry>> {
+        self.whole
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.store.ledger(filter).await
+    }
+    async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {
+        self.store.ledger_entry(key).await
+    }
+    async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.push(files.len());
+        }
+        self.store.loaded_already(files).await
+    }
+    fn indexed_parameters(&self) -> &[String] {
+        self.store.indexed_parameters()
+    }
+    async fn events(
+        &self,
+        query: &EventQuery,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<EventPage> {
+        self.store.events(query, limit, cursor).await
+    }
+    async fn count(&self, query: &EventQuery) -> StoreResult<u64> {
+        self.store.count(query).await
+    }
+    async fn stats(
+        &self,
+        query: &EventQuery,
+        group_by: GroupBy,
+        limit: u32,
+    ) -> StoreResult<Vec<GroupCount>> {
+        self.store.stats(query, group_by, limit).await
+    }
+    async fn event(&self, event_id: &str) -> StoreResult<Option<EventDetail>> {
+        self.store.event(event_id).await
+    }
+    async fn users(&self) -> StoreResult<Vec<CatalogEntry>> {
+        self.store.users().await
+    }
+    async fn services(&self) -> StoreResult<Vec<CatalogEntry>> {
+        self.store.services().await
+    }
+    async fn parameters(&self) -> StoreResult<Vec<String>> {
+        self.store.parameters().await
+    }
+    async fn status(&self) -> StoreResult<StoreStatus> {
+        self.store.status().await
+    }
+}
+
+/// The original's sample log file (18 events kept), its eventIDs prefixed
+/// by `tag`, gzipped.
+fn tagged_sample(tag: &str) -> Vec<u8> {
+    let mut log: serde_json::Value =
+        serde_json::from_slice(&corpus("sample-cloudtrail-event.json")).expect("sample JSON");
+    if let Some(records) = log["Records"].as_array_mut() {
+        for record in records {
+            let id = format!("{tag}{}", record["eventID"].as_str().unwrap_or_default());
+            record["eventID"] = serde_json::json!(id);
+        }
+    }
+    gzip(log.to_string().as_bytes())
+}
+
+/// Issue 12 (following written once): the follow driver loads a bucket's new
+/// files exactly once (SPEC §4), and asks the ledger about each poll's new
+/// files only — never reads it whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_a_bucket_loads_new_files_once_without_reading_the_whole_ledger() {
+    use ctt_aws::s3::follow::S3Follower;
+    use ctt_ingest::follow::{CancellationToken, FollowOptions, FollowStatus, follow};
+
+    let sdk = sdk().await;
+    let client = s3::client(&sdk, None);
+    let bucket = fresh_bucket(&client).await;
+    let today = chrono::Utc::now().format("%Y/%m/%d");
+    let put = |name: &str, body: Vec<u8>| {
+        let (client, bucket) = (client.clone(), bucket.clone());
+        let key = format!(
+            "AWSLogs/974349055189/CloudTrail/us-east-1/{today}/974349055189_CloudTrail_us-east-1_{name}.json.gz"
+        );
+        async move {
+            client
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(body.into())
+                .send()
+                .await
+                .expect("upload");
+        }
+    };
+    put("a", tagged_sample("a-")).await;
+    put("b", tagged_sample("b-")).await;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(LedgerReads {
+        store: SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default())
+            .expect("open store"),
+        whole: Default::default(),
+        asked: Default::default(),
+    });
+    let source = S3Source::new(client.clone(), tokio::runtime::Handle::current(), 4);
+    let follower = S3Follower::new(source, S3Uri::new(&bucket, "AWSLogs/"));
+    let status = FollowStatus::default();
+    let shutdown = CancellationToken::new();
+    let options = FollowOptions {
+        ingest: IngestOptions {
+            workers: 4,
+            ..IngestOptions::default()
+        },
+        every: std::time::Duration::from_millis(100),
+    };
+    let task = tokio::spawn(follow(
+        store.clone(),
+        follower,
+        options,
+        status.clone(),
+        shutdown.clone(),
+    ));
+    let wait_for = |what: &'static str, done: fn(&ctt_ingest::follow::FollowState) -> bool| {
+        let status = status.clone();
+        async move {
+            for _ in 0..300 {
+                if done(&status.get()) {
+                    return status.get();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("{what}: {:?}", status.get());
+        }
+    };
+    let first = wait_for("today's files are loaded", |s| s.files_loaded == 2).await;
+    put("c", tagged_sample("c-")).await;
+    wait_for("the new file is loaded", |s| s.files_loaded == 3).await;
+    let polls = status.get().polls;
+    for _ in 0..300 {
+        if status.get().polls >= polls + 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    task.await.expect("the follow task ends");
+
+    let state = status.get();
+    assert!(state.polls >= polls + 3, "polls went on: {state:?}");
+    assert_eq!(
+        (state.files_loaded, state.files_failed, state.events_stored),
+        (3, 0, 54),
+        "each file loaded once"
+    );
+    assert_eq!(first.errors, 0);
+    assert_eq!(store.status().await.expect("status").events, 54);
+    assert_eq!(
+        store.whole.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the ledger is never read whole"
+    );
+    let asked = store.asked.lock().map(|a| a.clone()).unwrap_or_default();
+    assert_eq!(asked, [2, 1], "each poll asks about its new files only");
 }

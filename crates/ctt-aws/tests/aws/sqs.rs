@@ -1,17 +1,20 @@
 //! Following a bucket through an SQS queue of its notifications (`ctt serve
-//! --follow s3://… --sqs-queue-url`), on moto: S3 and EventBridge messages, a
-//! corrupt file, a duplicate, S3's test event, a digest and an object outside
-//! the followed prefix. Events are stored exactly once, and every message but
-//! the failed file's is deleted; that one is delivered again.
+//! --follow s3://… --sqs-queue-url`), with the follow driver, on moto: S3 and
+//! EventBridge messages, a corrupt file, a duplicate, S3's test event, a digest
+//! and an object outside the followed prefix. Events are stored exactly once,
+//! and every message but the failed file's is deleted; that one is delivered
+//! again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ctt_aws::emulator::{create_queue, queue_depth, send_message, unique_name};
-use ctt_aws::notification::load::ObjectLoader;
 use ctt_aws::s3::{self, S3Source, S3Uri};
-use ctt_aws::sqs::{self, QueueBatch, QueueFollower};
+use ctt_aws::sqs::{self, QueueFollower};
 use ctt_ingest::IngestOptions;
+use ctt_ingest::follow::{
+    CancellationToken, FollowOptions, FollowState, FollowStatus, follow,
+};
 use ctt_store::{EventStore, FileOutcome};
 use serde_json::{Value, json};
 
@@ -34,15 +37,21 @@ fn object_created(bucket: &str, key: &str) -> Value {
                       "source-ip-address": "192.0.2.1", "reason": "PutObject"}})
 }
 
-/// The sum of the batches.
-fn add(total: &mut QueueBatch, batch: &QueueBatch) {
-    total.messages += batch.messages;
-    total.deleted += batch.deleted;
-    total.kept += batch.kept;
-    total.files_loaded += batch.files_loaded;
-    total.files_already_loaded += batch.files_already_loaded;
-    total.files_failed += batch.files_failed;
-    total.events_stored += batch.events_stored;
+/// Waits (up to `seconds`) until the follower's state satisfies `done`.
+async fn until(
+    status: &FollowStatus,
+    seconds: u64,
+    what: &str,
+    done: impl Fn(&FollowState) -> bool,
+) -> FollowState {
+    for _ in 0..seconds * 5 {
+        let state = status.get();
+        if done(&state) {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what}: {:?}", status.get());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,45 +120,49 @@ async fn a_queue_of_notifications_loads_each_file_once_and_keeps_only_the_failed
 
     let store = fresh_store().await;
     let source = S3Source::new(s3_client.clone(), tokio::runtime::Handle::current(), 4);
-    let loader = ObjectLoader::new(Arc::new(store.clone()), source, IngestOptions::default());
     let follower = QueueFollower::new(
         sqs::client(&sdk),
         &queue_url,
         S3Uri::new(&bucket, "AWSLogs/"),
-        loader,
+        source,
     )
     // Short polls: moto serves one request at a time, and a long poll would
     // hold up the other tests.
     .with_wait(Duration::ZERO);
+    let status = FollowStatus::default();
+    let shutdown = CancellationToken::new();
+    let options = FollowOptions {
+        ingest: IngestOptions::default(),
+        every: Duration::from_millis(200),
+    };
+    let task = tokio::spawn(follow(
+        Arc::new(store.clone()),
+        follower,
+        options,
+        status.clone(),
+        shutdown.clone(),
+    ));
 
-    let mut total = QueueBatch::default();
-    for _ in 0..20 {
-        if total.messages >= messages.len() {
-            break;
-        }
-        let batch = follower.receive().await.expect("receive");
-        add(&mut total, &batch);
-        if batch.messages == 0 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    let loaded = until(&status, 60, "the files are loaded", |s| {
+        s.files_loaded + s.files_failed >= 3
+    })
+    .await;
     assert_eq!(
-        total,
-        QueueBatch {
-            messages: 7,
-            deleted: 6,
-            kept: 1,
-            files_loaded: 2,
-            files_already_loaded: 1,
-            files_failed: 1,
-            events_stored: 36,
-        },
-        "each file loaded once; only the corrupt file's message kept"
+        (loaded.files_loaded, loaded.files_failed, loaded.events_stored),
+        (2, 1, 36),
+        "each file loaded once, the duplicate announcement too"
     );
     assert_eq!(store.status().await.expect("status").events, 36);
     // Left for redelivery (in flight, or visible again if the load was slow).
-    let (waiting, in_flight) = queue_depth(&sdk, &queue_url).await.expect("depth");
-    assert_eq!(waiting + in_flight, 1, "only the failed message is left");
+    let mut depth = (0, 0);
+    for _ in 0..50 {
+        depth = queue_depth(&sdk, &queue_url).await.expect("depth");
+        if depth.0 + depth.1 == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(depth.0 + depth.1, 1, "only the failed message is left");
     let entry = store
         .ledger_entry(&S3Uri::new(&bucket, &corrupt).to_string())
         .await
@@ -168,22 +181,15 @@ async fn a_queue_of_notifications_loads_each_file_once_and_keeps_only_the_failed
 
     // Once its visibility timeout is over, the failed message comes back, fails
     // again and stays; nothing else is loaded.
-    let mut again = QueueBatch::default();
-    for _ in 0..(VISIBILITY * 10 + 50) {
-        add(&mut again, &follower.receive().await.expect("receive"));
-        if again.messages > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let again = until(&status, VISIBILITY * 2 + 20, "the failed file is retried", |s| {
+        s.files_failed >= 2
+    })
+    .await;
+    shutdown.cancel();
+    task.await.expect("the follow task ends");
     assert_eq!(
-        again,
-        QueueBatch {
-            messages: 1,
-            kept: 1,
-            files_failed: 1,
-            ..QueueBatch::default()
-        }
+        (again.files_loaded, again.files_failed, again.events_stored),
+        (2, 2, 36)
     );
     assert_eq!(store.status().await.expect("status").events, 36);
     let (waiting, in_flight) = queue_depth(&sdk, &queue_url).await.expect("depth");

@@ -7,16 +7,18 @@
 //!   tokens are then accepted too (the server is never open with one).
 //! - `--demo`: the `small` preset of `ctt-gen`, ending now, loaded first (into a
 //!   temporary database unless `--db` is given).
-//! - `--follow DIR`: a background task lists the folder every few seconds and
-//!   loads new or changed files; the ledger makes it exactly-once, and queries
-//!   never wait for it (SQLite WAL: readers do not block on the writer).
-//! - `--follow s3://bucket/prefix`: today's day prefixes of the bucket, polled
-//!   every 30 s at least (`ctt_aws::s3::follow`), loaded the same way.
-//! - `--follow s3://bucket/prefix --sqs-queue-url URL`: new files announced by
-//!   the bucket's notifications in an SQS queue, long-polled (`ctt_aws::sqs`);
-//!   a message is deleted once its files are stored.
+//! - `--follow`: a background task runs the follow driver
+//!   (`ctt_ingest::follow::follow`) with the follower of the place given, and
+//!   stops with the server. The ledger makes it exactly-once, and queries never
+//!   wait for it (SQLite WAL: readers do not block on the writer).
+//!   - `DIR`: the folder listed every `server.follow_interval_secs`
+//!     (`FolderFollower`);
+//!   - `s3://bucket/prefix`: today's day prefixes of the bucket, polled that
+//!     often but every 30 s at least (`ctt_aws::s3::follow::S3Follower`);
+//!   - with `--sqs-queue-url URL`: the files announced by the bucket's
+//!     notifications in an SQS queue, long-polled (`ctt_aws::sqs::QueueFollower`);
+//!     a message is deleted once its files are stored.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use ctt_core::Filter;
+use ctt_ingest::follow::{
+    CancellationToken, FolderFollower, Follow, FollowOptions, FollowStatus, follow,
+};
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::{IngestOptions, LocalSource, ingest};
 use ctt_server::auth::Jwt;
@@ -124,23 +129,19 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         .local_addr()
         .context("cannot read the bound address")?;
 
-    let every = Duration::from_secs(settings.server.follow_interval_secs.max(1));
-    let follower = match args.follow {
+    let shutdown = CancellationToken::new();
+    let follower = match &args.follow {
         None => None,
-        Some(bucket) if bucket.starts_with("s3://") => Some(match &args.sqs_queue_url {
-            Some(queue_url) => follow_queue(&store, &settings, &bucket, queue_url).await?,
-            None => follow_bucket(&store, &settings, &bucket, every).await?,
-        }),
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            info!(folder = %dir.display(), seconds = every.as_secs(), "following new log files");
-            Some(tokio::spawn(follow(
-                store.clone(),
-                dir,
-                ingest_options(&settings),
-                every,
-            )))
-        }
+        Some(location) => Some(
+            start_following(
+                &store,
+                &settings,
+                location,
+                args.sqs_queue_url.as_deref(),
+                &shutdown,
+            )
+            .await?,
+        ),
     };
 
     let access = match (tokens, loopback, &jwt) {
@@ -156,72 +157,89 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         "ctt: serving http://{local} (portal: http://{local}/ui/, API docs: http://{local}/docs); {access}; Ctrl-C stops"
     );
 
-    ctt_server::serve(listener, state, shutdown_signal())
-        .await
-        .context("the server failed")?;
-    if let Some(task) = follower {
-        task.abort();
+    let served = ctt_server::serve(listener, state, shutdown_signal()).await;
+    shutdown.cancel();
+    if let Some(task) = follower
+        && let Err(error) = task.await
+    {
+        warn!(%error, "the follow task failed");
     }
+    served.context("the server failed")?;
     info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts following `s3://bucket/prefix` (feature `aws`).
-#[cfg(feature = "aws")]
-async fn follow_bucket(
+/// Starts the follow driver on `location` (a folder, or `s3://bucket/prefix`
+/// listed or through the queue `queue_url`), until `shutdown`.
+async fn start_following(
     store: &Arc<dyn EventStore>,
     settings: &Settings,
     location: &str,
-    every: Duration,
+    queue_url: Option<&str>,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let (source, follower) = crate::aws::s3_follower(settings, location).await?;
+    let every = Duration::from_secs(settings.server.follow_interval_secs.max(1));
+    let ingest = ingest_options(settings);
+    if !location.starts_with("s3://") {
+        let follower = FolderFollower::new(location);
+        return Ok(spawn_follow(store, follower, ingest, every, shutdown));
+    }
+    follow_bucket(store, settings, location, queue_url, every, shutdown).await
+}
+
+/// Spawns the follow driver with `follower`.
+fn spawn_follow<F: Follow + 'static>(
+    store: &Arc<dyn EventStore>,
+    follower: F,
+    ingest: IngestOptions,
+    every: Duration,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     info!(
-        bucket = location,
-        seconds = every.max(crate::aws::MIN_S3_FOLLOW_INTERVAL).as_secs(),
+        location = follower.location(),
+        seconds = every.as_secs(),
         "following new log files"
     );
-    Ok(tokio::spawn(crate::aws::follow_s3(
+    tokio::spawn(follow(
         store.clone(),
-        source,
         follower,
-        ingest_options(settings),
-        every,
-    )))
+        FollowOptions { ingest, every },
+        FollowStatus::default(),
+        shutdown.clone(),
+    ))
 }
 
-/// Starts following `s3://bucket/prefix` through the SQS queue `queue_url`
-/// (feature `aws`).
+/// Starts following `s3://bucket/prefix`, by listing or through the queue
+/// `queue_url` (feature `aws`).
 #[cfg(feature = "aws")]
-async fn follow_queue(
+async fn follow_bucket(
     store: &Arc<dyn EventStore>,
     settings: &Settings,
     location: &str,
-    queue_url: &str,
+    queue_url: Option<&str>,
+    every: Duration,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let follower = crate::aws::sqs_follower(
-        store,
-        settings,
-        location,
-        queue_url,
-        ingest_options(settings),
-    )
-    .await?;
-    info!(
-        bucket = location,
-        queue = queue_url,
-        "following new log files announced in the queue"
-    );
-    Ok(tokio::spawn(crate::aws::follow_sqs(follower)))
-}
-
-#[cfg(not(feature = "aws"))]
-async fn follow_queue(
-    _store: &Arc<dyn EventStore>,
-    _settings: &Settings,
-    location: &str,
-    _queue_url: &str,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    bail!("cannot follow {location}: this ctt was built without the `aws` feature")
+    let mut ingest = ingest_options(settings);
+    // More workers than cores: they wait on the network.
+    ingest.workers = ingest.workers.max(crate::aws::S3_FETCH_CONCURRENCY);
+    Ok(match queue_url {
+        None => {
+            let follower = crate::aws::s3_follower(settings, location).await?;
+            let every = every.max(ctt_aws::s3::follow::MIN_INTERVAL);
+            spawn_follow(store, follower, ingest, every, shutdown)
+        }
+        Some(queue_url) => {
+            let follower = crate::aws::sqs_follower(settings, location, queue_url).await?;
+            // A long poll waits for messages itself; short polls, a second apart.
+            let every = if follower.wait().is_zero() {
+                Duration::from_secs(1)
+            } else {
+                Duration::ZERO
+            };
+            spawn_follow(store, follower, ingest, every, shutdown)
+        }
+    })
 }
 
 #[cfg(not(feature = "aws"))]
@@ -229,7 +247,9 @@ async fn follow_bucket(
     _store: &Arc<dyn EventStore>,
     _settings: &Settings,
     location: &str,
+    _queue_url: Option<&str>,
     _every: Duration,
+    _shutdown: &CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     bail!("cannot follow {location}: this ctt was built without the `aws` feature")
 }
@@ -293,63 +313,6 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
         "--demo: loaded"
     );
     Ok(())
-}
-
-/// Lists `dir` every `every` and loads what is new or changed since the last
-/// listing. A file still being written fails to parse and is retried once its
-/// size or modification time changes.
-async fn follow(store: Arc<dyn EventStore>, dir: PathBuf, options: IngestOptions, every: Duration) {
-    let mut seen: HashMap<String, String> = HashMap::new();
-    let mut ticker = tokio::time::interval(every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let root = dir.clone();
-        let listed = tokio::task::spawn_blocking(move || LocalSource::list(&[root], None, None))
-            .await
-            .map_err(anyhow::Error::from)
-            .and_then(|r| r.map_err(anyhow::Error::from));
-        let files = match listed {
-            Ok(files) => files,
-            Err(error) => {
-                warn!(folder = %dir.display(), error = format!("{error:#}"), "cannot list the followed folder");
-                continue;
-            }
-        };
-        let new: Vec<_> = files
-            .into_iter()
-            .filter(|f| seen.get(&f.key) != Some(&f.version))
-            .collect();
-        if new.is_empty() {
-            continue;
-        }
-        let versions: Vec<(String, String)> = new
-            .iter()
-            .map(|f| (f.key.clone(), f.version.clone()))
-            .collect();
-        match ingest(store.clone(), Arc::new(LocalSource), new, &options, &Silent).await {
-            Ok(report) => {
-                seen.extend(versions);
-                if report.files_loaded + report.files_failed > 0 {
-                    info!(
-                        files_loaded = report.files_loaded,
-                        files_failed = report.files_failed,
-                        events_stored = report.records_stored,
-                        "loaded new log files"
-                    );
-                }
-                for failure in &report.failures {
-                    warn!(%failure, "a followed file could not be loaded");
-                }
-            }
-            Err(error) => {
-                warn!(
-                    error = format!("{error:#}"),
-                    "cannot load new log files; will retry"
-                );
-            }
-        }
-    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
