@@ -6,6 +6,7 @@
 //! filters on, and the [`query`] every front end (CLI, REST API, portal, Lambda)
 //! builds and every store answers.
 
+pub mod attributes;
 pub mod event;
 pub mod filter;
 pub mod params;
@@ -15,6 +16,7 @@ pub mod redact;
 pub mod time;
 pub mod user;
 
+pub use attributes::{TYPED_ATTRIBUTES, TypedAttribute, TypedValue, typed_attribute};
 pub use event::{Event, EventSummary, RecordRejection, check, normalise};
 pub use filter::{Filter, FilterConfig};
 pub use query::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};
