@@ -7,6 +7,7 @@
 //! builds and every store answers, and the [`export`] cells every CSV writer
 //! neutralises.
 
+pub mod attributes;
 pub mod event;
 pub mod export;
 pub mod filter;
@@ -18,6 +19,7 @@ pub mod redact;
 pub mod time;
 pub mod user;
 
+pub use attributes::{TYPED_ATTRIBUTES, TypedAttribute, TypedValue, typed_attribute};
 pub use event::{Event, EventSummary, RecordRejection, check, normalise};
 pub use export::csv_cell;
 pub use filter::{Filter, FilterConfig};

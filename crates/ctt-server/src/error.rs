@@ -4,6 +4,11 @@
 //! 4xx bodies say what is wrong (a parameter is named); 5xx bodies are generic
 //! and the cause chain is logged once, here. No error is ever sent with HTTP 200,
 //! and no body ever carries a stack trace or a backend message.
+//!
+//! A store failure is answered by its [`ErrorKind`] ([`store_answer`]): the
+//! store busy (throttled after retries) or unreachable is a 503 with
+//! `Retry-After`, a missing store (a DynamoDB table) a 503 naming it, anything
+//! else a 500.
 
 use axum::Json;
 use axum::body::Body;
@@ -12,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ctt_core::query::QueryError;
-use ctt_store::StoreError;
+use ctt_store::{ErrorKind, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -57,7 +62,8 @@ pub enum ApiError {
     /// fetched): 503.
     #[error("credentials cannot be checked")]
     AuthUnavailable(#[source] crate::auth::AuthError),
-    /// The store failed while answering: 500.
+    /// The store failed while answering: 503 when it is busy, unreachable or
+    /// missing, else 500 ([`store_answer`]).
     #[error("store failed")]
     Store(#[from] StoreError),
     /// Anything else that is our fault: 500.
@@ -91,7 +97,16 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::AuthUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::Store(_) | ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(e) => store_answer(e.kind()).status,
+            ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds a client should wait before retrying (`Retry-After`), if waiting helps.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Unavailable(e) | ApiError::Store(e) => store_answer(e.kind()).retry_after,
+            _ => None,
         }
     }
 
@@ -124,6 +139,15 @@ impl ApiError {
                  127.0.0.1, [::1]) and the names in `[server] allowed_hosts`"
                     .into(),
             ),
+            ApiError::Unavailable(e) | ApiError::Store(e) if e.kind() != ErrorKind::Internal => {
+                let detail = match e {
+                    // Names what is missing (`table ctt-events does not exist`),
+                    // not how its operator makes it.
+                    StoreError::Missing { what, .. } => format!("{what} does not exist"),
+                    _ => store_answer(e.kind()).detail.to_owned(),
+                };
+                body("unavailable", detail)
+            }
             ApiError::Unavailable(_) => body("unavailable", "the store cannot be read".into()),
             ApiError::AuthUnavailable(_) => body(
                 "unavailable",
@@ -139,13 +163,63 @@ impl ApiError {
     }
 }
 
+/// How the API answers a store failure of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreAnswer {
+    pub status: StatusCode,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
+    /// The body's `detail`.
+    pub detail: &'static str,
+}
+
+/// The one place a store failure's kind becomes a status: what the store
+/// cannot help right now (busy, unreachable, missing) is a 503 — with
+/// `Retry-After` when waiting helps — and anything else a 500.
+pub fn store_answer(kind: ErrorKind) -> StoreAnswer {
+    let (status, retry_after, detail) = match kind {
+        ErrorKind::Throttled => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(2),
+            "the store is busy (its requests are being throttled); retry in a few seconds",
+        ),
+        ErrorKind::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(5),
+            "the store cannot be reached; retry in a few seconds",
+        ),
+        ErrorKind::Missing => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "the store does not exist",
+        ),
+        ErrorKind::Internal => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "the server could not answer this request; the cause is in its log",
+        ),
+    };
+    StoreAnswer {
+        status,
+        retry_after,
+        detail,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %cause_chain(&self), "store unavailable");
+        } else if status.is_server_error() {
             tracing::error!(error = %cause_chain(&self), "request failed");
         }
         let mut response = (status, Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let ApiError::Unauthorized { token_given } = self {
             let challenge = if token_given {
                 "Bearer error=\"invalid_token\""
@@ -273,6 +347,72 @@ mod tests {
             (ApiError::Store(store()), 500),
         ] {
             assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    /// A store failure is answered by its kind: busy or unreachable → 503 with
+    /// `Retry-After`, missing → 503 naming it, anything else → 500.
+    #[tokio::test]
+    async fn store_failures_are_answered_by_their_kind() {
+        let cause = || -> Box<dyn std::error::Error + Send + Sync> { "secret cause /var/x".into() };
+        let cases = [
+            (
+                StoreError::Throttled {
+                    location: "dynamodb://t".into(),
+                    source: cause(),
+                },
+                503,
+                Some("2"),
+                "the store is busy (its requests are being throttled); retry in a few seconds",
+            ),
+            (
+                StoreError::Unreachable {
+                    location: "dynamodb://t".into(),
+                    source: cause(),
+                },
+                503,
+                Some("5"),
+                "the store cannot be reached; retry in a few seconds",
+            ),
+            (
+                StoreError::Missing {
+                    what: "table ctt-events".into(),
+                    remedy: "create it with `ctt store create dynamodb://ctt-events`".into(),
+                },
+                503,
+                None,
+                "table ctt-events does not exist",
+            ),
+            (
+                StoreError::Backend(cause()),
+                500,
+                None,
+                "the server could not answer this request; the cause is in its log",
+            ),
+        ];
+        for (error, status, retry_after, detail) in cases {
+            let response = ApiError::Store(error).into_response();
+            assert_eq!(response.status().as_u16(), status, "{detail}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+                retry_after,
+                "{detail}"
+            );
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap_or_default();
+            let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(body.detail, detail);
+            assert!(!body.detail.contains("secret"), "{body:?}");
+            let kind = if status == 503 {
+                "unavailable"
+            } else {
+                "internal error"
+            };
+            assert_eq!(body.error, kind);
         }
     }
 

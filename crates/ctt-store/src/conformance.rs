@@ -36,6 +36,7 @@ macro_rules! store_conformance_tests {
             event_detail_returns_the_redacted_record,
             status_reports_totals,
             json_pages_serialise_the_pages,
+            counts_are_exact_across_hours_edges_and_reloads,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
@@ -669,5 +670,179 @@ pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
             .expect("empty page");
         assert_eq!(String::from_utf8_lossy(&page.json), empty);
         assert_eq!((page.events, page.next), (0, None));
+    }
+}
+
+/// One stored event of [`counts_are_exact_across_hours_edges_and_reloads`]:
+/// `(seconds, user, service)`.
+type Truth = std::collections::BTreeMap<String, (i64, String, String)>;
+
+/// The records of that check: 60 events over five hours of 5 March 2018 and
+/// the first half hour of the 6th, some on the hours' first and last seconds;
+/// three users, two services.
+fn hourly_records() -> Vec<(String, i64, String, String)> {
+    let base = ctt_core::time::to_seconds(at(&t(5, "09:00:00")));
+    let mut events: Vec<(String, i64, String, String)> = (0..60i64)
+        .map(|i| {
+            let offset = match i {
+                0 => 3600,                             // 10:00:00, an hour's first second
+                1 => 2 * 3600 - 1,                     // 10:59:59, its last
+                2 => 3 * 3600,                         // 12:00:00
+                50..=59 => 15 * 3600 + (i - 50) * 180, // 6 March, 00:00 to 00:27
+                _ => (i * 797) % (5 * 3600),
+            };
+            let user = format!("alucloud{:03}", i % 3);
+            let service = if i % 4 == 0 { "s3" } else { "ec2" };
+            (format!("h-{i:02}"), base + offset, user, service.to_owned())
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+fn hourly_file(
+    store: &dyn EventStore,
+    key: &str,
+    events: &[(String, i64, String, String)],
+) -> LoadedFile {
+    let records = events
+        .iter()
+        .map(|(id, seconds, user, service)| {
+            let time = ctt_core::time::format_event_time(ctt_core::time::from_seconds(*seconds));
+            record(id, &time, user, service, "CreateThing")
+        })
+        .collect();
+    file(store, key, records)
+}
+
+/// SPEC §8 ("counts are exact"): counts — which stores may answer from hourly
+/// counters, reading events only at a window's partial-hour edges — equal
+/// counting the distinct events, for windows with partial hours at both ends,
+/// whole hours and single seconds, over everyone, a user, a service and a
+/// `self` user; after events came in several batches, a file re-loaded, one
+/// re-delivered under another key and the same event twice in one batch. And
+/// `/stats` by hour and by day agrees with them.
+pub async fn counts_are_exact_across_hours_edges_and_reloads(store: &dyn EventStore) {
+    let events = hourly_records();
+    let mut truth = Truth::new();
+    let mut load = |files: Vec<LoadedFile>, new: &[(String, i64, String, String)]| {
+        for (id, seconds, user, service) in new {
+            truth.insert(id.clone(), (*seconds, user.clone(), service.clone()));
+        }
+        async move { store.load(files).await.expect("load") }
+    };
+    load(
+        vec![
+            hourly_file(store, "h/a.json.gz", &events[..20]),
+            hourly_file(store, "h/b.json.gz", &events[20..35]),
+        ],
+        &events[..35],
+    )
+    .await;
+    // A trail re-delivering events under another key, with two that file c of
+    // the same batch brings too (the first file of a batch has them).
+    let counts = load(
+        vec![
+            hourly_file(store, "h/c.json.gz", &events[35..50]),
+            hourly_file(store, "h/d.json.gz", &events[10..37]),
+        ],
+        &events[35..50],
+    )
+    .await;
+    assert_eq!((counts[1].stored, counts[1].duplicate), (0, 27));
+    // The same file loaded again, and the same events in two files of one batch.
+    let counts = load(
+        vec![
+            hourly_file(store, "h/a.json.gz", &events[..20]),
+            hourly_file(store, "h/e.json.gz", &events[50..]),
+            hourly_file(store, "h/f.json.gz", &events[55..]),
+        ],
+        &events[50..],
+    )
+    .await;
+    assert_eq!(
+        counts.iter().map(|c| c.stored).sum::<u64>(),
+        10,
+        "{counts:?}"
+    );
+    assert_eq!(truth.len(), 60);
+
+    let day5 = |hms: &str| ctt_core::time::to_seconds(at(&t(5, hms)));
+    let windows = [
+        (day5("09:17:05"), day5("12:42:10")),
+        (day5("10:00:00"), day5("11:59:59")),
+        (day5("10:00:00"), day5("10:59:59")),
+        (day5("10:59:59"), day5("12:00:00")),
+        (day5("09:30:00"), day5("09:40:00")),
+        (day5("12:00:00"), day5("12:00:00")),
+        (day5("11:00:01"), day5("13:59:58")),
+        (day5("00:00:00"), day5("23:59:59") + 86_400),
+        (day5("08:00:00"), day5("13:00:00")),
+    ];
+    let scopes = [
+        (Scope::All, None),
+        (Scope::User("alucloud001".to_owned()), None),
+        (Scope::Service("s3".to_owned()), None),
+        (Scope::All, Some("alucloud002".to_owned())),
+    ];
+    let matches = |scope: &Scope, only: &Option<String>, user: &str, service: &str| {
+        only.as_deref().is_none_or(|o| o == user)
+            && match scope {
+                Scope::All => true,
+                Scope::User(u) => u == user,
+                Scope::Service(s) => s == service,
+            }
+    };
+    let mut nonzero = 0;
+    for (from, to) in windows {
+        for (scope, only) in &scopes {
+            let mut q = EventQuery::between(
+                ctt_core::time::from_seconds(from),
+                ctt_core::time::from_seconds(to),
+            );
+            q.scope = scope.clone();
+            q.only_user = only.clone();
+            let expected = truth
+                .values()
+                .filter(|(s, user, service)| {
+                    from <= *s && *s <= to && matches(scope, only, user, service)
+                })
+                .count() as u64;
+            nonzero += u64::from(expected > 0);
+            assert_eq!(
+                store.count(&q).await.expect("count"),
+                expected,
+                "{from}..={to} {scope:?} {only:?}"
+            );
+        }
+    }
+    assert!(nonzero >= 25, "most windows hold events ({nonzero})");
+
+    // `/stats` by hour and by day: the same events, grouped.
+    for (scope, only) in &scopes[..2] {
+        let (from, to) = (day5("09:17:05"), day5("00:20:00") + 86_400);
+        let mut q = EventQuery::between(
+            ctt_core::time::from_seconds(from),
+            ctt_core::time::from_seconds(to),
+        );
+        q.scope = scope.clone();
+        q.only_user = only.clone();
+        for (group_by, bucket) in [(GroupBy::Hour, 3600), (GroupBy::Day, 86_400)] {
+            let mut expected = std::collections::BTreeMap::<String, u64>::new();
+            for (s, user, service) in truth.values() {
+                if from <= *s && *s <= to && matches(scope, only, user, service) {
+                    let key = ctt_core::time::format_event_time(ctt_core::time::from_seconds(
+                        s - s.rem_euclid(bucket),
+                    ));
+                    *expected.entry(key).or_default() += 1;
+                }
+            }
+            let stats = store.stats(&q, group_by, 1000).await.expect("stats");
+            let got: Vec<(String, u64)> = stats.into_iter().map(|g| (g.key, g.count)).collect();
+            let expected: Vec<(String, u64)> = expected.into_iter().collect();
+            assert_eq!(got, expected, "{group_by:?} {scope:?}");
+            let total: u64 = got.iter().map(|(_, n)| n).sum();
+            assert_eq!(store.count(&q).await.expect("count"), total, "{group_by:?}");
+        }
     }
 }

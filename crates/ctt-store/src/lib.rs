@@ -9,6 +9,7 @@
 
 #[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
+pub mod hourly;
 mod ledger;
 pub mod sqlite;
 pub mod tokens;
@@ -205,6 +206,23 @@ pub enum LedgerFilter {
     Failed,
 }
 
+/// What kind of failure a [`StoreError`] is, for whoever answers for it: the
+/// API's status (503 and `Retry-After` for the store's own conditions, 500
+/// otherwise), the CLI's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The store cannot be reached (connection refused or timed out, the
+    /// service failing): retrying later may work.
+    Unavailable,
+    /// The store kept refusing requests for load (DynamoDB throttling), after
+    /// retries with backoff: retrying later will work.
+    Throttled,
+    /// What holds the store does not exist (a DynamoDB table).
+    Missing,
+    /// Anything else: a bug, a corrupt store, a request the backend rejected.
+    Internal,
+}
+
 /// Why a store could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -220,6 +238,26 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// See [`ErrorKind::Unavailable`].
+    #[error("store {location} cannot be reached")]
+    Unreachable {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// See [`ErrorKind::Throttled`].
+    #[error(
+        "store {location} is busy: its requests were throttled, and retries did not get through"
+    )]
+    Throttled {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// See [`ErrorKind::Missing`]. `what` names it (`table ctt-events`), for
+    /// anyone to read; `remedy` says how to make it, for its operator.
+    #[error("{what} does not exist: {remedy}")]
+    Missing { what: String, remedy: String },
     #[error("store query failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("store task failed")]
@@ -229,6 +267,18 @@ pub enum StoreError {
 impl StoreError {
     pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Backend(Box::new(error))
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Unreachable { .. } => ErrorKind::Unavailable,
+            StoreError::Throttled { .. } => ErrorKind::Throttled,
+            StoreError::Missing { .. } => ErrorKind::Missing,
+            StoreError::Open { .. }
+            | StoreError::NewerSchema { .. }
+            | StoreError::Backend(_)
+            | StoreError::Task(_) => ErrorKind::Internal,
+        }
     }
 }
 

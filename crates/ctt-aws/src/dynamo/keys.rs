@@ -11,6 +11,7 @@
 //! | table settings / ledger sequence | `META` | `META` / `SEQ` |
 //! | files loaded and failed (16 shards) | `META` | `FILES#<n>` |
 //! | API token (`ctt token`, hash only) | `TOKEN` | the token's name |
+//! | events in an hour: everyone / a user / a service | `H#A` / `H#U#<user>` / `H#S#<service>` | `YYYY-MM-DDTHH` |
 //!
 //! Event items carry the partition keys of four indexes — `by_day` (`D#YYYY-MM-DD`),
 //! `by_user` (`U#user`), `by_service` (`S#service`), `by_name` (`N#eventName`) — all
@@ -20,6 +21,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ctt_core::time::{format_event_time, from_seconds};
+use ctt_store::hourly::HourlyKind;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -149,6 +151,25 @@ impl Catalog {
     }
 }
 
+/// The partition of a series of hourly counters (one item per hour with
+/// events, sorted by hour): a count over a window is one `Query` of it.
+pub fn hourly_pk(kind: HourlyKind, key: &str) -> String {
+    match kind {
+        HourlyKind::All => "H#A".to_owned(),
+        HourlyKind::User => format!("H#U#{key}"),
+        HourlyKind::Service => format!("H#S#{key}"),
+    }
+}
+
+/// The sort key of the counter of the hour starting at `hour` (seconds):
+/// `YYYY-MM-DDTHH`, in time order.
+pub fn hour_sk(hour: i64) -> String {
+    from_seconds(hour).format("%Y-%m-%dT%H").to_string()
+}
+
+/// The number attribute of an hourly counter (and of a catalog entry).
+pub const EVENTS: &str = "events";
+
 /// `at` of an event: `YYYY-MM-DDTHH:MM:SSZ#eventID`.
 pub fn at(event_time: DateTime<Utc>, event_id: &str) -> String {
     format!("{}#{event_id}", format_event_time(event_time))
@@ -223,6 +244,28 @@ mod tests {
             .collect();
         assert_eq!(shards.len() as u64, FILE_COUNTER_SHARDS);
         assert_eq!(files_counter_sk("same"), files_counter_sk("same"));
+    }
+
+    #[test]
+    fn hourly_counters_sort_by_hour_within_their_series() {
+        assert_eq!(hourly_pk(HourlyKind::All, ""), "H#A");
+        assert_eq!(hourly_pk(HourlyKind::User, "a#b"), "H#U#a#b");
+        assert_eq!(hourly_pk(HourlyKind::Service, "ec2"), "H#S#ec2");
+        let hours: Vec<String> = [
+            0i64,
+            3600,
+            36_000,
+            86_400,
+            1_520_000_400 - 1_520_000_400 % 3600,
+        ]
+        .iter()
+        .map(|h| hour_sk(*h))
+        .collect();
+        assert_eq!(hours[0], "1970-01-01T00");
+        assert_eq!(hours[4], "2018-03-02T14");
+        let mut sorted = hours.clone();
+        sorted.sort();
+        assert_eq!(hours, sorted);
     }
 
     #[test]

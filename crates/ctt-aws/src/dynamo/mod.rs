@@ -12,6 +12,7 @@
 //! Every request goes through the SDK client built here, which carries the
 //! [`usage`] interceptor counting operations by name.
 
+pub mod classify;
 mod expr;
 pub mod items;
 pub mod keys;
@@ -33,14 +34,15 @@ use aws_sdk_dynamodb::Client;
 use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, GroupBy};
 use ctt_store::{
-    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
-    LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
+    CatalogEntry, ErrorKind, EventDetail, EventPage, EventStore, FileCounts, GroupCount,
+    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
 };
 
 pub use table::Created;
 pub use uri::{DynamoUri, UriError};
 pub use usage::Usage;
 
+use classify::Classify;
 use items::s;
 use usage::UsageMeter;
 
@@ -53,6 +55,7 @@ pub enum DynamoError {
     Request {
         table: String,
         operation: &'static str,
+        kind: ErrorKind,
         #[source]
         source: BoxError,
     },
@@ -69,18 +72,65 @@ pub enum DynamoError {
 }
 
 impl DynamoError {
-    pub fn request(table: &str, operation: &'static str, source: BoxError) -> Self {
-        Self::Request {
-            table: table.to_owned(),
-            operation,
-            source,
+    /// `operation` on `table` failed with `source`: a [`DynamoError::NoTable`]
+    /// when DynamoDB says the table does not exist.
+    pub fn request(
+        table: &str,
+        operation: &'static str,
+        source: impl Classify + Into<BoxError>,
+    ) -> Self {
+        match source.kind() {
+            ErrorKind::Missing => Self::NoTable {
+                table: table.to_owned(),
+            },
+            kind => Self::Request {
+                table: table.to_owned(),
+                operation,
+                kind,
+                source: source.into(),
+            },
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        match self {
+            Self::Request { table, .. }
+            | Self::NoTable { table }
+            | Self::NotActive { table }
+            | Self::Unfinished { table, .. } => table,
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Request { kind, .. } => *kind,
+            Self::NoTable { .. } => ErrorKind::Missing,
+            Self::NotActive { .. } => ErrorKind::Unavailable,
+            // Work DynamoDB kept handing back undone (unprocessed items,
+            // transactions cancelled by throttling or conflicts).
+            Self::Unfinished { .. } => ErrorKind::Throttled,
         }
     }
 }
 
 impl From<DynamoError> for StoreError {
     fn from(e: DynamoError) -> Self {
-        StoreError::backend(e)
+        let location = format!("{}{}", uri::SCHEME, e.table());
+        match e.kind() {
+            ErrorKind::Missing => StoreError::Missing {
+                what: format!("table {}", e.table()),
+                remedy: format!("create it with `ctt store create {location}`"),
+            },
+            ErrorKind::Throttled => StoreError::Throttled {
+                location,
+                source: Box::new(e),
+            },
+            ErrorKind::Unavailable => StoreError::Unreachable {
+                location,
+                source: Box::new(e),
+            },
+            ErrorKind::Internal => StoreError::backend(e),
+        }
     }
 }
 
@@ -113,6 +163,9 @@ pub(crate) struct Inner {
     pub client: Client,
     pub table: String,
     pub indexed: Vec<String>,
+    /// Whether the table keeps hourly counters (schema 2 on): writes add to
+    /// them, counts sum them.
+    pub hourly_counts: bool,
     pub usage: UsageMeter,
     /// Parameter names known to be in the catalog (written or read).
     pub known_parameters: Mutex<HashSet<String>>,
@@ -125,8 +178,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn error(&self, operation: &'static str, source: impl Into<BoxError>) -> DynamoError {
-        DynamoError::request(&self.table, operation, source.into())
+    pub fn error(
+        &self,
+        operation: &'static str,
+        source: impl Classify + Into<BoxError>,
+    ) -> DynamoError {
+        DynamoError::request(&self.table, operation, source)
     }
 }
 
@@ -151,17 +208,22 @@ impl DynamoStore {
     ) -> StoreResult<Self> {
         let meter = UsageMeter::default();
         let client = client(sdk, endpoint_url, &meter);
-        let indexed = write::indexed_parameters(&client, table, &options.indexed_parameters)
+        let settings = write::table_settings(&client, table, &options.indexed_parameters)
             .await
-            .map_err(|source| StoreError::Open {
-                location: format!("{}{table}", uri::SCHEME),
-                source: Box::new(source),
+            .map_err(|source| match source.kind() {
+                // Missing, unreachable, throttled: say so (the API answers 503).
+                ErrorKind::Internal => StoreError::Open {
+                    location: format!("{}{table}", uri::SCHEME),
+                    source: Box::new(source),
+                },
+                _ => StoreError::from(source),
             })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 table: table.to_owned(),
-                indexed,
+                indexed: settings.indexed.clone(),
+                hourly_counts: settings.hourly_counts(),
                 usage: meter,
                 known_parameters: Mutex::new(HashSet::new()),
                 parameters_loaded: AtomicBool::new(false),
@@ -201,6 +263,19 @@ impl DynamoStore {
 
     pub fn reset_usage(&self) {
         self.inner.usage.reset();
+    }
+
+    /// [`EventStore::count`] from the event indexes alone, never the hourly
+    /// counters: what counts cost without them (the benchmark), and what the
+    /// counters must agree with (tests).
+    pub async fn count_from_index(&self, query: &EventQuery) -> StoreResult<u64> {
+        Ok(read::count_from_index(&self.inner, query).await?)
+    }
+
+    /// Whether this table keeps hourly counters (tables first used by a ctt
+    /// before them do not, and count from the indexes).
+    pub fn has_hourly_counts(&self) -> bool {
+        self.inner.hourly_counts
     }
 }
 

@@ -9,22 +9,28 @@
 //! and indexed parameters (`params.<name>`). A parameter that is neither is
 //! checked on the stored record of the candidates (`BatchGetItem`), after
 //! dropping the spellings of it that the catalog has never seen — exact either way.
-//! Counts use `Select=COUNT` when no record check is needed.
+//! Counts with no name or parameter condition sum hourly counters (`H#…`
+//! items) for the window's whole hours and count the index only at its
+//! partial-hour edges; other counts use `Select=COUNT` on the index when no
+//! record check is needed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::RangeInclusive;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, Select};
 use chrono::{DateTime, NaiveDate, Utc};
+use ctt_core::attributes::{AttributeType, parse_bool, typed_attribute};
 use ctt_core::params::{candidate_names, has_value};
 use ctt_core::query::Cursor;
 use ctt_core::time::{format_event_time, from_seconds, parse_event_time, to_seconds};
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
+use ctt_store::hourly::{self, HourlyKind};
 use ctt_store::{
     CatalogEntry, EventDetail, EventPage, FileOutcome, GroupCount, LedgerEntry, LedgerFilter,
     StoreStatus,
 };
-use futures_util::{StreamExt, TryStreamExt, stream};
+use futures_util::{StreamExt, TryStreamExt, future, stream};
 
 use super::expr::Expr;
 use super::items::{self, Item, get_n, get_s, s};
@@ -47,25 +53,7 @@ const LEDGER_LOOKUPS_MAX: usize = 1_000;
 
 /// The typed attribute a parameter name stands for, if any.
 pub fn attribute_of(param: &str) -> Option<&'static str> {
-    Some(match param {
-        "eventID" => "event_id",
-        "eventName" => "event_name",
-        "eventSource" => "event_source",
-        "service" => "service",
-        "user" | "userIdentity_userName" => "user",
-        "userIdentity_type" | "identityType" => "identity_type",
-        "role" => "role",
-        "userIdentity_accountId" | "accountId" => "account_id",
-        "recipientAccountId" => "recipient_account_id",
-        "awsRegion" => "aws_region",
-        "sourceIPAddress" => "source_ip_address",
-        "userAgent" => "user_agent",
-        "errorCode" => "error_code",
-        "errorMessage" => "error_message",
-        "readOnly" => "read_only",
-        "eventType" => "event_type",
-        _ => return None,
-    })
+    typed_attribute(param).map(|a| a.column)
 }
 
 /// One partition of an event index, and (for `by_day`) its day.
@@ -123,17 +111,12 @@ pub fn plan(query: &EventQuery, indexed: &[String], seen: &HashSet<String>) -> O
     let mut indexed_params: Vec<(Vec<String>, String)> = Vec::new();
     let mut record_checks = Vec::new();
     for param in &query.params {
-        if let Some(attribute) = attribute_of(&param.name) {
-            let value = if attribute == "read_only" {
-                match param.value.as_str() {
-                    "true" => AttributeValue::Bool(true),
-                    "false" => AttributeValue::Bool(false),
-                    _ => return None,
-                }
-            } else {
-                s(&param.value)
+        if let Some(typed) = typed_attribute(&param.name) {
+            let value = match typed.kind {
+                AttributeType::Bool => AttributeValue::Bool(parse_bool(&param.value)?),
+                AttributeType::Text => s(&param.value),
             };
-            equal.push((attribute, value));
+            equal.push((typed.column, value));
             continue;
         }
         let names: Vec<String> = candidate_names(&param.name)
@@ -584,7 +567,87 @@ pub async fn events(
     Ok(EventPage { events, next })
 }
 
+/// The exact count. Without name or parameter conditions (and on a table with
+/// hourly counters), whole hours are summed from the counters and only the
+/// partial hours at either end are counted from the index.
 pub async fn count(inner: &Inner, query: &EventQuery) -> Result<u64, DynamoError> {
+    let (from, to) = (to_seconds(query.from), to_seconds(query.to));
+    let (true, Some((kind, key)), Some(split)) = (
+        inner.hourly_counts,
+        hourly::series(query),
+        hourly::split(from, to),
+    ) else {
+        return count_from_index(inner, query).await;
+    };
+    let edges = split.edges.iter().map(|edge| {
+        let mut part = query.clone();
+        part.from = from_seconds(*edge.start());
+        part.to = from_seconds(*edge.end());
+        async move { count_from_index(inner, &part).await }
+    });
+    let (hours, edges) = future::try_join(
+        sum_hours(inner, kind, key, &split.hours),
+        future::try_join_all(edges),
+    )
+    .await?;
+    Ok(hours + edges.iter().sum::<u64>())
+}
+
+/// The events of one series of hourly counters in the hours `hours` (their
+/// starts, inclusive): one `Query` of its partition, strongly consistent,
+/// reading one small item per hour that has events.
+async fn sum_hours(
+    inner: &Inner,
+    kind: HourlyKind,
+    key: &str,
+    hours: &RangeInclusive<i64>,
+) -> Result<u64, DynamoError> {
+    let mut e = Expr::default();
+    let condition = format!(
+        "{} = {} AND {} BETWEEN {} AND {}",
+        e.name(keys::PK),
+        e.value(s(keys::hourly_pk(kind, key))),
+        e.name(keys::SK),
+        e.value(s(keys::hour_sk(*hours.start()))),
+        e.value(s(keys::hour_sk(*hours.end()))),
+    );
+    let projection = e.name(keys::EVENTS);
+    let mut total = 0;
+    let mut start = None;
+    loop {
+        let out = inner
+            .client
+            .query()
+            .table_name(&inner.table)
+            .key_condition_expression(&condition)
+            .projection_expression(&projection)
+            .set_expression_attribute_names(e.names_or_none())
+            .set_expression_attribute_values(e.values_or_none())
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| inner.error("Query", e))?;
+        inner.usage.read_counters(
+            out.scanned_count(),
+            out.consumed_capacity().and_then(|c| c.capacity_units()),
+        );
+        total += out
+            .items()
+            .iter()
+            .map(|item| get_n::<i64>(item, keys::EVENTS).unwrap_or(0).max(0) as u64)
+            .sum::<u64>();
+        match out.last_evaluated_key() {
+            Some(key) => start = Some(key.clone()),
+            None => return Ok(total),
+        }
+    }
+}
+
+/// The exact count from the event indexes alone: every matching entry is
+/// read (`Select=COUNT`), or, with a record check, every candidate's record.
+pub async fn count_from_index(inner: &Inner, query: &EventQuery) -> Result<u64, DynamoError> {
     let Some(plan) = make_plan(inner, query).await? else {
         return Ok(0);
     };

@@ -80,8 +80,7 @@ fn indexes() -> Result<Vec<GlobalSecondaryIndex>, BuildError> {
 
 /// Creates the table unless it exists, and waits until it is active.
 pub async fn create(client: &Client, table: &str) -> Result<Created, DynamoError> {
-    let request_error = |operation, source| DynamoError::request(table, operation, source);
-    let build_error = |e: BuildError| request_error("CreateTable", Box::new(e));
+    let build_error = |e: BuildError| DynamoError::request(table, "CreateTable", e);
     let mut request = client
         .create_table()
         .table_name(table)
@@ -106,7 +105,7 @@ pub async fn create(client: &Client, table: &str) -> Result<Created, DynamoError
         {
             Created::AlreadyExisted
         }
-        Err(e) => return Err(request_error("CreateTable", Box::new(e))),
+        Err(e) => return Err(DynamoError::request(table, "CreateTable", e)),
     };
     wait_until_active(client, table).await?;
     Ok(created)
@@ -119,7 +118,7 @@ async fn wait_until_active(client: &Client, table: &str) -> Result<(), DynamoErr
             .table_name(table)
             .send()
             .await
-            .map_err(|e| DynamoError::request(table, "DescribeTable", Box::new(e)))?;
+            .map_err(|e| DynamoError::request(table, "DescribeTable", e))?;
         let Some(description) = described.table() else {
             continue;
         };
@@ -145,7 +144,7 @@ pub async fn delete(client: &Client, table: &str) -> Result<(), DynamoError> {
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| DynamoError::request(table, "DeleteTable", Box::new(e)))
+        .map_err(|e| DynamoError::request(table, "DeleteTable", e))
 }
 
 #[cfg(test)]

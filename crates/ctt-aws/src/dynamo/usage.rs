@@ -1,8 +1,8 @@
 //! What a [`DynamoStore`](super::DynamoStore) asked of DynamoDB: every operation
 //! by name (counted by an SDK interceptor, so nothing can slip past — the test
 //! that no route uses `Scan` reads it), and the items its queries read
-//! (`ScannedCount`) and returned (`Count`), for the benchmark's read-unit
-//! figures.
+//! (`ScannedCount`) and returned (`Count`), index entries and hourly counters
+//! apart, for the benchmark's read-unit figures.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,10 @@ pub struct Usage {
     pub items_returned: u64,
     /// Read capacity units DynamoDB reported as consumed by queries and gets.
     pub read_units: f64,
+    /// Of `items_scanned`, the hourly counters read (small items, strongly
+    /// consistent), and the queries that read them.
+    pub counter_items: u64,
+    pub counter_queries: u64,
 }
 
 impl Usage {
@@ -54,6 +58,17 @@ impl UsageMeter {
         if let Ok(mut usage) = self.inner.lock() {
             usage.items_scanned += scanned.max(0) as u64;
             usage.items_returned += returned.max(0) as u64;
+            usage.read_units += units.unwrap_or(0.0);
+        }
+    }
+
+    /// A query of hourly counters read `scanned` items.
+    pub fn read_counters(&self, scanned: i32, units: Option<f64>) {
+        if let Ok(mut usage) = self.inner.lock() {
+            usage.items_scanned += scanned.max(0) as u64;
+            usage.items_returned += scanned.max(0) as u64;
+            usage.counter_items += scanned.max(0) as u64;
+            usage.counter_queries += 1;
             usage.read_units += units.unwrap_or(0.0);
         }
     }

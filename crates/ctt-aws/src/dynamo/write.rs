@@ -1,6 +1,6 @@
 //! Loading a batch of files, exactly once, with concurrent writers.
 //!
-//! ## Design note: exact catalog counts without a transaction per event
+//! ## Design note: exact counts without a transaction per event
 //!
 //! Per file, in this order:
 //!
@@ -15,11 +15,13 @@
 //!    conditional updates (`first_seen > :t`): min/max are idempotent, so no
 //!    update is lost and none needs to be undone.
 //! 4. One `TransactWriteItems` commits the ledger entry together with `ADD events
-//!    :n` for each user and service. The ledger update is conditional on this
-//!    version of the file not being recorded as loaded already, so a retried or
-//!    doubly-delivered file adds its counts once: the losing transaction is
-//!    cancelled whole. (More than 99 catalog updates are split over transactions,
-//!    each made idempotent by a marker item.)
+//!    :n` for each user and service, and for each hourly counter (everyone's,
+//!    the user's, the service's, per hour) the file's stored events fall in.
+//!    The ledger update is conditional on this version of the file not being
+//!    recorded as loaded already, so a retried or doubly-delivered file adds its
+//!    counts once: the losing transaction is cancelled whole. (More than 98
+//!    counter updates are split over transactions, in a fixed order, each made
+//!    idempotent by a marker item.)
 //!
 //! A load killed anywhere leaves the file out of the ledger; the next attempt
 //! finds its events already stored *by itself* and commits their counts then.
@@ -36,6 +38,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update, WriteRequest,
 };
 use ctt_core::time::to_seconds;
+use ctt_store::hourly::{HourlyKind, hour_of};
 use ctt_store::{FileCounts, FileOutcome, IndexedEvent, LoadedFile};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -51,18 +54,52 @@ const FILE_CONCURRENCY: usize = 4;
 const PUT_CONCURRENCY: usize = 16;
 /// `BatchWriteItem` takes at most 25 requests.
 const BATCH_WRITE_MAX: usize = 25;
-/// `TransactWriteItems` takes at most 100 actions: besides the catalog updates,
-/// the ledger update and the file counter (or a chunk marker).
-const CATALOG_UPDATES_PER_TRANSACTION: usize = 98;
+/// `TransactWriteItems` takes at most 100 actions: besides the catalog and
+/// hourly counter updates, the ledger update and the file counter (or a chunk
+/// marker).
+const COUNTER_UPDATES_PER_TRANSACTION: usize = 98;
 
 const INDEXED_ATTRIBUTE: &str = "indexed_parameters";
+const SCHEMA_ATTRIBUTE: &str = "schema";
 
-/// The indexed parameters of the table: recorded on first use, read afterwards.
-pub async fn indexed_parameters(
+/// The schema a table first used by this ctt gets: 2, hourly counters (`H#…`).
+/// Tables of schema 1 (earlier ctt) hold events their counters never counted,
+/// so they get no counters and keep counting from the indexes.
+pub const SCHEMA: u32 = 2;
+/// The first schema with hourly counters.
+pub const SCHEMA_HOURLY_COUNTS: u32 = 2;
+
+/// What the table's `META` item fixes on first use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSettings {
+    pub indexed: Vec<String>,
+    pub schema: u32,
+}
+
+impl TableSettings {
+    fn of(item: &items::Item) -> Option<TableSettings> {
+        let indexed = item.get(INDEXED_ATTRIBUTE)?.as_l().ok()?;
+        Some(TableSettings {
+            indexed: indexed
+                .iter()
+                .filter_map(|v| v.as_s().ok().cloned())
+                .collect(),
+            schema: get_n(item, SCHEMA_ATTRIBUTE).unwrap_or(1),
+        })
+    }
+
+    pub fn hourly_counts(&self) -> bool {
+        self.schema >= SCHEMA_HOURLY_COUNTS
+    }
+}
+
+/// The table's settings: recorded on first use (with the indexed parameters
+/// `wanted`), read afterwards.
+pub async fn table_settings(
     client: &Client,
     table: &str,
     wanted: &[String],
-) -> Result<Vec<String>, DynamoError> {
+) -> Result<TableSettings, DynamoError> {
     let read = || async {
         client
             .get_item()
@@ -71,28 +108,8 @@ pub async fn indexed_parameters(
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception())
-                {
-                    DynamoError::NoTable {
-                        table: table.to_owned(),
-                    }
-                } else {
-                    DynamoError::request(table, "GetItem", Box::new(e))
-                }
-            })
-            .map(|out| {
-                out.item().and_then(|item| {
-                    item.get(INDEXED_ATTRIBUTE)
-                        .and_then(|v| v.as_l().ok())
-                        .map(|list| {
-                            list.iter()
-                                .filter_map(|v| v.as_s().ok().cloned())
-                                .collect::<Vec<_>>()
-                        })
-                })
-            })
+            .map_err(|e| DynamoError::request(table, "GetItem", e))
+            .map(|out| out.item().and_then(TableSettings::of))
     };
     if let Some(stored) = read().await? {
         return Ok(stored);
@@ -102,7 +119,7 @@ pub async fn indexed_parameters(
         INDEXED_ATTRIBUTE.to_owned(),
         AttributeValue::L(wanted.iter().map(s).collect()),
     );
-    item.insert("schema".to_owned(), n(1));
+    item.insert(SCHEMA_ATTRIBUTE.to_owned(), n(SCHEMA));
     let put = client
         .put_item()
         .table_name(table)
@@ -111,15 +128,21 @@ pub async fn indexed_parameters(
         .send()
         .await;
     match put {
-        Ok(_) => Ok(wanted.to_vec()),
+        Ok(_) => Ok(TableSettings {
+            indexed: wanted.to_vec(),
+            schema: SCHEMA,
+        }),
         Err(e)
             if e.as_service_error()
                 .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
         {
-            // Another process recorded its list first: that list holds.
-            Ok(read().await?.unwrap_or_default())
+            // Another process recorded its settings first: they hold.
+            Ok(read().await?.unwrap_or(TableSettings {
+                indexed: Vec::new(),
+                schema: 1,
+            }))
         }
-        Err(e) => Err(DynamoError::request(table, "PutItem", Box::new(e))),
+        Err(e) => Err(DynamoError::request(table, "PutItem", e)),
     }
 }
 
@@ -294,6 +317,7 @@ async fn load_file(
         .try_collect()
         .await?;
     let mut deltas: BTreeMap<(Catalog, String), Delta> = BTreeMap::new();
+    let mut hourly: BTreeMap<(HourlyKind, String, i64), u64> = BTreeMap::new();
     for (outcome, indexed) in outcomes {
         match outcome {
             PutOutcome::Duplicate => counts.duplicate += 1,
@@ -314,11 +338,21 @@ async fn load_file(
                         })
                         .add(t);
                 }
+                if inner.hourly_counts {
+                    let hour = hour_of(t);
+                    for (kind, key) in [
+                        (HourlyKind::All, ""),
+                        (HourlyKind::User, e.user.as_str()),
+                        (HourlyKind::Service, e.service.as_str()),
+                    ] {
+                        *hourly.entry((kind, key.to_owned(), hour)).or_default() += 1;
+                    }
+                }
             }
         }
     }
     widen_catalog(inner, &deltas).await?;
-    let committed = commit_file(inner, &entry, &counts, &deltas, seq).await?;
+    let committed = commit_file(inner, &entry, &counts, &deltas, &hourly, seq).await?;
     if !committed {
         // This version of the file was recorded by another writer in the meantime:
         // its counts hold, and what this attempt stored was that writer's too.
@@ -451,33 +485,41 @@ impl Previous {
     }
 }
 
-/// Commits the ledger entry with the catalog counts and the file counters.
-/// `false` when this version of the file was already recorded as loaded (by a
-/// concurrent or earlier writer): then nothing is counted again.
+/// Commits the ledger entry with the catalog counts, the hourly counters and
+/// the file counters. `false` when this version of the file was already
+/// recorded as loaded (by a concurrent or earlier writer): then nothing is
+/// counted again.
 async fn commit_file(
     inner: &Inner,
     entry: &ctt_store::LedgerEntry,
     counts: &FileCounts,
     deltas: &BTreeMap<(Catalog, String), Delta>,
+    hourly: &BTreeMap<(HourlyKind, String, i64), u64>,
     seq: u64,
 ) -> Result<bool, DynamoError> {
+    let add = |pk: String, sk: String, events: u64| {
+        Update::builder()
+            .table_name(&inner.table)
+            .set_key(Some(item_key(pk, sk)))
+            .update_expression("ADD #events :n")
+            .expression_attribute_names("#events", keys::EVENTS)
+            .expression_attribute_values(":n", n(events))
+            .build()
+            .map(|u| TransactWriteItem::builder().update(u).build())
+            .map_err(|e| inner.error("TransactWriteItems", e))
+    };
+    // In a fixed order: a commit split over transactions splits the same way
+    // when retried, so each chunk's marker stands for the same additions.
     let additions: Vec<TransactWriteItem> = deltas
         .iter()
         .filter(|(_, d)| d.events > 0)
-        .map(|((catalog, name), delta)| {
-            Update::builder()
-                .table_name(&inner.table)
-                .set_key(Some(item_key(catalog.pk(), name)))
-                .update_expression("ADD #events :n")
-                .expression_attribute_names("#events", "events")
-                .expression_attribute_values(":n", n(delta.events))
-                .build()
-                .map(|u| TransactWriteItem::builder().update(u).build())
-                .map_err(|e| inner.error("TransactWriteItems", e))
-        })
+        .map(|((catalog, name), delta)| add(catalog.pk().to_owned(), name.clone(), delta.events))
+        .chain(hourly.iter().map(|((kind, key, hour), events)| {
+            add(keys::hourly_pk(*kind, key), keys::hour_sk(*hour), *events)
+        }))
         .collect::<Result<_, _>>()?;
     let mut chunks: Vec<&[TransactWriteItem]> =
-        additions.chunks(CATALOG_UPDATES_PER_TRANSACTION).collect();
+        additions.chunks(COUNTER_UPDATES_PER_TRANSACTION).collect();
     let last = chunks.pop().unwrap_or(&[]);
     for (index, chunk) in chunks.into_iter().enumerate() {
         let mut actions = vec![chunk_marker(inner, entry, index)?];

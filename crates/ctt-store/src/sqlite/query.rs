@@ -6,6 +6,7 @@
 //! `ctt_has_param(record, name, value)` on the stored record (table `records`) —
 //! exact either way.
 
+use ctt_core::attributes::{AttributeType, parse_bool, typed_attribute};
 use ctt_core::params::{candidate_names, has_value};
 use ctt_core::query::Cursor;
 use ctt_core::time::{format_event_time, from_seconds, to_seconds, write_event_seconds};
@@ -14,7 +15,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-use super::write::{HourlyKind, hour_of};
+use crate::hourly;
 use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonLayout, JsonPage, StoreStatus};
 
 /// Registers `ctt_has_param(record_json, name, value)`.
@@ -32,29 +33,6 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             Ok(has_value(&record, &name, &value))
         },
     )
-}
-
-/// The typed column a parameter name stands for, if any.
-fn column_of(param: &str) -> Option<&'static str> {
-    Some(match param {
-        "eventID" => "event_id",
-        "eventName" => "event_name",
-        "eventSource" => "event_source",
-        "service" => "service",
-        "user" | "userIdentity_userName" => "user",
-        "userIdentity_type" | "identityType" => "identity_type",
-        "role" => "role",
-        "userIdentity_accountId" | "accountId" => "account_id",
-        "recipientAccountId" => "recipient_account_id",
-        "awsRegion" => "aws_region",
-        "sourceIPAddress" => "source_ip_address",
-        "userAgent" => "user_agent",
-        "errorCode" => "error_code",
-        "errorMessage" => "error_message",
-        "readOnly" => "read_only",
-        "eventType" => "event_type",
-        _ => return None,
-    })
 }
 
 /// A `WHERE` clause and its bound values.
@@ -113,15 +91,16 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
         }
     }
     for param in &query.params {
-        if let Some(column) = column_of(&param.name) {
-            if column == "read_only" {
-                match param.value.as_str() {
-                    "true" => f.and("read_only = 1", []),
-                    "false" => f.and("read_only = 0", []),
-                    _ => f.and("0", []),
-                }
-            } else {
-                f.and(&format!("{column} = ?"), [text(&param.value)]);
+        if let Some(typed) = typed_attribute(&param.name) {
+            let column = typed.column;
+            match typed.kind {
+                AttributeType::Bool => match parse_bool(&param.value) {
+                    Some(value) => {
+                        f.and(&format!("{column} = ?"), [SqlValue::Integer(value.into())])
+                    }
+                    None => f.and("0", []),
+                },
+                AttributeType::Text => f.and(&format!("{column} = ?"), [text(&param.value)]),
             }
             continue;
         }
@@ -503,52 +482,26 @@ pub fn events(
 /// The exact count. Without name or parameter conditions, whole hours come from
 /// `hourly_counts` and only the partial hours at either end from the index.
 pub fn count(conn: &Connection, indexed: &[String], query: &EventQuery) -> rusqlite::Result<u64> {
-    let Some((kind, key)) = hourly_scope(query) else {
+    let (from, to) = (to_seconds(query.from), to_seconds(query.to));
+    let (Some((kind, key)), Some(split)) = (hourly::series(query), hourly::split(from, to)) else {
         return count_exact(conn, indexed, query);
     };
-    let (from, to) = (to_seconds(query.from), to_seconds(query.to));
-    let first_hour = hour_of(from.saturating_add(3599));
-    let end_hour = hour_of(to.saturating_add(1));
-    if first_hour >= end_hour {
-        return count_exact(conn, indexed, query);
-    }
     let mut total: i64 = conn
         .prepare_cached(
             "SELECT coalesce(sum(events), 0) FROM hourly_counts
-             WHERE kind = ?1 AND key = ?2 AND hour >= ?3 AND hour < ?4",
+             WHERE kind = ?1 AND key = ?2 AND hour BETWEEN ?3 AND ?4",
         )?
         .query_row(
-            rusqlite::params![kind as i64, key, first_hour, end_hour],
+            rusqlite::params![kind as i64, key, split.hours.start(), split.hours.end()],
             |r| r.get(0),
         )?;
-    let mut edge = |from: i64, to: i64| -> rusqlite::Result<()> {
-        if from <= to {
-            let mut part = query.clone();
-            part.from = from_seconds(from);
-            part.to = from_seconds(to);
-            total += count_exact(conn, indexed, &part)? as i64;
-        }
-        Ok(())
-    };
-    edge(from, first_hour - 1)?;
-    edge(end_hour, to)?;
-    Ok(total as u64)
-}
-
-/// The `hourly_counts` series that answers `query`'s count, if one does.
-fn hourly_scope(query: &EventQuery) -> Option<(HourlyKind, &str)> {
-    if query.event_name.is_some() || !query.params.is_empty() {
-        return None;
+    for edge in split.edges {
+        let mut part = query.clone();
+        part.from = from_seconds(*edge.start());
+        part.to = from_seconds(*edge.end());
+        total += count_exact(conn, indexed, &part)? as i64;
     }
-    let user = match (&query.scope, query.only_user.as_deref()) {
-        (Scope::All, None) => return Some((HourlyKind::All, "")),
-        (Scope::Service(service), None) => return Some((HourlyKind::Service, service)),
-        (Scope::All, Some(user)) => user,
-        (Scope::User(user), None) => user.as_str(),
-        (Scope::User(user), Some(only)) if user == only => user.as_str(),
-        _ => return None,
-    };
-    Some((HourlyKind::User, user))
+    Ok(total as u64)
 }
 
 /// The count from the events' index, event by event.

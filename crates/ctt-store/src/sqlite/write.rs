@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::hourly::{HourlyKind, hour_of};
 use crate::{FileCounts, FileOutcome, LedgerEntry, LedgerFilter, LoadedFile};
 
 const INDEXED_KEY: &str = "indexed_parameters";
@@ -30,19 +31,6 @@ pub fn indexed_parameters(conn: &Connection, wanted: &[String]) -> rusqlite::Res
         params![INDEXED_KEY, wanted.join("\n")],
     )?;
     Ok(wanted.to_vec())
-}
-
-/// The `kind` column of `hourly_counts`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HourlyKind {
-    All = 0,
-    User = 1,
-    Service = 2,
-}
-
-/// The start of the hour holding `t` (seconds; floored, negative times too).
-pub fn hour_of(t: i64) -> i64 {
-    t.div_euclid(3600) * 3600
 }
 
 #[derive(Default)]

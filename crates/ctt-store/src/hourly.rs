@@ -1,0 +1,147 @@
+//! Hourly counters: events per hour for everyone, for each user and for each
+//! service, which every store keeps in the transaction that stores the events
+//! (so each new event is counted once, a duplicate never). A count with no
+//! eventName or parameter condition then sums the whole hours of its window from
+//! the counters and reads events only for the partial hours at either end.
+//!
+//! This module says which series answers a query ([`series`]) and how a window
+//! splits ([`split`]); each store keeps its counters in its own way (SQLite's
+//! `hourly_counts` table, DynamoDB's `H#…` items).
+
+use std::ops::RangeInclusive;
+
+use ctt_core::{EventQuery, Scope};
+
+/// Seconds in an hour.
+pub const HOUR: i64 = 3600;
+
+/// Which events a series of counters counts. The discriminant is SQLite's
+/// `hourly_counts.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HourlyKind {
+    All = 0,
+    User = 1,
+    Service = 2,
+}
+
+/// The start of the hour holding `t` (seconds; floored, negative times too).
+pub fn hour_of(t: i64) -> i64 {
+    t.div_euclid(HOUR) * HOUR
+}
+
+/// The series whose sums answer `query`'s count — everyone's, one user's or
+/// one service's — or `None` when the count needs the events themselves (an
+/// eventName or parameter condition, or a service seen through a `self` role).
+pub fn series(query: &EventQuery) -> Option<(HourlyKind, &str)> {
+    if query.event_name.is_some() || !query.params.is_empty() {
+        return None;
+    }
+    let user = match (&query.scope, query.only_user.as_deref()) {
+        (Scope::All, None) => return Some((HourlyKind::All, "")),
+        (Scope::Service(service), None) => return Some((HourlyKind::Service, service)),
+        (Scope::All, Some(user)) => user,
+        (Scope::User(user), None) => user.as_str(),
+        (Scope::User(user), Some(only)) if user == only => user.as_str(),
+        _ => return None,
+    };
+    Some((HourlyKind::User, user))
+}
+
+/// A count's window `from..=to` (seconds) split into whole hours and the
+/// seconds at either end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourSplit {
+    /// The first and last whole hour (their starts), both in the window.
+    pub hours: RangeInclusive<i64>,
+    /// The seconds before the first whole hour, and after the last one, when
+    /// there are any: counted from the events.
+    pub edges: Vec<RangeInclusive<i64>>,
+}
+
+/// How `from..=to` splits, or `None` when it holds no whole hour (then the
+/// events are counted, as cheaply).
+pub fn split(from: i64, to: i64) -> Option<HourSplit> {
+    let first = hour_of(from.saturating_add(HOUR - 1));
+    let end = hour_of(to.saturating_add(1)); // the first hour not wholly in
+    if first >= end {
+        return None;
+    }
+    let edges = [from..=first - 1, end..=to]
+        .into_iter()
+        .filter(|edge| edge.start() <= edge.end())
+        .collect();
+    Some(HourSplit {
+        hours: first..=end - HOUR,
+        edges,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_split_into_whole_hours_and_edges() {
+        let h = HOUR;
+        let cases = [
+            // Whole hours exactly: no edge.
+            (0, 2 * h - 1, Some((0..=h, vec![]))),
+            // Partial at both ends.
+            (
+                17,
+                3 * h + 5,
+                Some((h..=2 * h, vec![17..=h - 1, 3 * h..=3 * h + 5])),
+            ),
+            // Starts on an hour, ends inside one.
+            (h, 2 * h + 1, Some((h..=h, vec![2 * h..=2 * h + 1]))),
+            // Ends on an hour's last second, starts inside one.
+            (h - 1, 2 * h - 1, Some((h..=h, vec![h - 1..=h - 1]))),
+            // Inside one hour, or across one boundary with no whole hour.
+            (17, 456, None),
+            (h - 10, h + 10, None),
+            (0, h - 2, None),
+            // Before 1970.
+            (-h, -1, Some((-h..=-h, vec![]))),
+            (5, 4, None),
+        ];
+        for (from, to, expected) in cases {
+            let got = split(from, to).map(|s| (s.hours, s.edges));
+            assert_eq!(got, expected, "{from}..={to}");
+        }
+    }
+
+    #[test]
+    fn edges_and_hours_cover_the_window_once() {
+        for (from, to) in [
+            (17, 10 * HOUR + 3),
+            (-7 * HOUR + 1, HOUR),
+            (0, 5 * HOUR - 1),
+        ] {
+            let Some(s) = split(from, to) else {
+                panic!("{from}..={to} has whole hours")
+            };
+            let hours = s.hours.end() - s.hours.start() + HOUR;
+            let edges: i64 = s.edges.iter().map(|e| e.end() - e.start() + 1).sum();
+            assert_eq!(hours + edges, to - from + 1, "{from}..={to}");
+        }
+    }
+
+    #[test]
+    fn a_series_answers_only_scope_and_time() {
+        let mut q = EventQuery::between(Default::default(), Default::default());
+        assert_eq!(series(&q), Some((HourlyKind::All, "")));
+        q.only_user = Some("alu".into());
+        assert_eq!(series(&q), Some((HourlyKind::User, "alu")));
+        q.scope = Scope::User("other".into());
+        assert_eq!(series(&q), None, "nothing matches: counted from the events");
+        q.scope = Scope::Service("ec2".into());
+        assert_eq!(series(&q), None, "a user's events of a service");
+        q.only_user = None;
+        assert_eq!(series(&q), Some((HourlyKind::Service, "ec2")));
+        q.event_name = Some(ctt_core::NameMatch {
+            name: "Run".into(),
+            prefix: true,
+        });
+        assert_eq!(series(&q), None);
+    }
+}
