@@ -8,7 +8,7 @@ use std::process::Command;
 use ctt_aws::emulator::{Moto, REGION, unique_name};
 use serde_json::Value;
 
-use crate::support::{Workspace, corpus, describe, gzip, n, run};
+use crate::support::{Workspace, corpus, describe, get, gzip, n, run, start_serve};
 
 /// The original's sample log, where CloudTrail would have put it.
 const SAMPLE_KEY: &str = "AWSLogs/974349055189/CloudTrail/us-east-1/2017/06/01/974349055189_CloudTrail_us-east-1_20170601T0635Z_FZ9CtyUC5gmNGqIG.json.gz";
@@ -155,67 +155,6 @@ fn mixing_s3_and_local_sources_is_refused() {
         String::from_utf8_lossy(&out.stderr)
             .contains("cannot load S3 and local sources in one run")
     );
-}
-
-/// `GET path` on `base` (`http://127.0.0.1:PORT`): status and body.
-fn get(base: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {address}\r\n{auth}\r\n"
-    )
-    .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    (status, body)
-}
-
-/// Starts `ctt … serve …` and waits for its URL; the caller kills it.
-fn start_serve(cmd: &mut Command) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut server = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ctt serve");
-    // Read its log to the end (a closed pipe would fail its writes).
-    let stderr = server.stderr.take().expect("stderr");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("ctt: serving ") {
-                let _ = sender.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-        }
-    });
-    match receiver.recv_timeout(std::time::Duration::from_secs(120)) {
-        Ok(base) => (server, base),
-        Err(_) => {
-            let _ = server.kill();
-            panic!("ctt serve printed no URL");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 //! - `exactly_once`: re-runs and `kill -9` mid-load (SPEC §4).
 //! - `queries`: CLI answers against counts computed here from generated files.
 //! - `secrets`: no credential from any input reaches the database file.
+//! - `serve`: `ctt serve` with `[auth.jwt]` accepts a test issuer's JWTs.
 //! - `aws`: `s3://` sources and `--store dynamodb://` against moto (feature `aws`).
 
 #[cfg(feature = "aws")]
@@ -15,4 +16,5 @@ mod corpus;
 mod exactly_once;
 mod queries;
 mod secrets;
+mod serve;
 mod support;

@@ -130,3 +130,64 @@ pub fn generate_small(out: &Path, seed: u64) {
         .expect("run ctt gen");
     assert!(status.status.success(), "{}", describe(&status));
 }
+
+/// `GET path` on `base` (`http://127.0.0.1:PORT`): status and body.
+pub fn get(base: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\n{auth}\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
+/// Starts `ctt … serve …` and waits for its URL; the caller kills it.
+pub fn start_serve(cmd: &mut Command) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut server = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ctt serve");
+    // Read its log to the end (a closed pipe would fail its writes).
+    let stderr = server.stderr.take().expect("stderr");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("ctt: serving ") {
+                let _ = sender.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    match receiver.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(base) => (server, base),
+        Err(_) => {
+            let _ = server.kill();
+            panic!("ctt serve printed no URL");
+        }
+    }
+}
