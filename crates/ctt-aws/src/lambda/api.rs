@@ -29,7 +29,7 @@ use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use chrono::Utc;
 use ctt_server::auth::{generate_token, hash_token};
-use ctt_server::{AppState, AuthConfig, ServerConfig};
+use ctt_server::{AllowedHosts, AppState, AuthConfig, ServerConfig};
 use ctt_store::{EventStore, Role, StoreResult, TokenRecord, TokenStore};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -246,6 +246,13 @@ impl ApiHandler {
                 Some(claims),
             ),
         };
+        // API Gateway chooses the `Host` (its own name, or a custom domain) and
+        // no browser reaches the function on a loopback address: the
+        // DNS-rebinding guard of an open `ctt serve` has nothing to guard here.
+        let config = ServerConfig {
+            allowed_hosts: AllowedHosts::Any,
+            ..config
+        };
         let state = AppState::new(store)
             .with_auth(auth_config)
             .with_config(config);
@@ -342,6 +349,7 @@ pub fn settings_from_lookup(
                     .collect()
             })
             .unwrap_or_default(),
+        ..ServerConfig::default()
     };
     Ok((auth, config))
 }
