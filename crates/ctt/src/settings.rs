@@ -103,6 +103,11 @@ pub struct ServerSettings {
     pub listen: String,
     /// Browser origins allowed to call the API (CORS); empty: none; `*`: any.
     pub cors_allowed_origins: Vec<String>,
+    /// Host names (or IP addresses) answered while access is open, besides
+    /// loopback ones: other `Host` headers get 421 (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Believe `X-Forwarded-Proto` from a TLS-terminating proxy in front.
+    pub trust_forwarded_proto: bool,
     /// Seconds a request may take before it is answered 503.
     pub request_timeout_secs: u64,
     /// Seconds between two listings of the `--follow` folder.
@@ -117,6 +122,8 @@ impl Default for ServerSettings {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
             cors_allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            trust_forwarded_proto: false,
             request_timeout_secs: 30,
             follow_interval_secs: 5,
             sqs_wait_secs: 20,
@@ -267,6 +274,13 @@ impl Settings {
              listen = {}\n\
              # Browser origins allowed to call the API (CORS): empty, none; [\"*\"], any.\n\
              cors_allowed_origins = {}\n\
+             # While no token exists, only requests naming a loopback host (localhost,\n\
+             # 127.0.0.1, [::1]) or one of these names are answered; others get 421\n\
+             # (a web page whose name points at 127.0.0.1 cannot read the API).\n\
+             allowed_hosts = {}\n\
+             # Behind a TLS-terminating proxy that sets X-Forwarded-Proto: believe it (the\n\
+             # portal's sign-in Origin check, the cookie's Secure flag). Off: plain http.\n\
+             trust_forwarded_proto = {}\n\
              # Seconds a request may take before it is answered 503 (exports stream on).\n\
              request_timeout_secs = {}\n\
              # Seconds between two listings of the `--follow` folder.\n\
@@ -291,6 +305,8 @@ impl Settings {
             v(&(self.ingest.bulk_load_files as i64)),
             v(&self.server.listen),
             v(&self.server.cors_allowed_origins),
+            v(&self.server.allowed_hosts),
+            v(&self.server.trust_forwarded_proto),
             v(&(self.server.request_timeout_secs as i64)),
             v(&(self.server.follow_interval_secs as i64)),
             v(&(self.server.sqs_wait_secs as i64)),
@@ -371,6 +387,8 @@ mod tests {
         settings.filter.drop_event_sources = vec!["kms.amazonaws.com".into()];
         settings.ingest.workers = 3;
         settings.server.cors_allowed_origins = vec!["http://portal.example".into()];
+        settings.server.allowed_hosts = vec!["ctt.example".into()];
+        settings.server.trust_forwarded_proto = true;
         let text = settings.to_commented_toml();
         let back: Settings = toml::from_str(&text).expect("printed config parses");
         assert_eq!(back, settings);

@@ -6,7 +6,8 @@
 // What it shows: sign-in and sign-out; the dashboard's figures equal the API's
 // answers for the same period; dashboard → user → event by clicking; the filter
 // form lists the API's events; a `self` user cannot see or reach anyone else's
-// data; the XSS events show their text and run nothing. Screenshots of each
+// data; the XSS events show their text and run nothing; the API docs (Swagger
+// UI) work under their Content-Security-Policy. Screenshots of each
 // page go to target/screenshots/.
 //
 //   cargo build -p ctt && (cd crates/ctt-server/tests/portal && npm ci && npm test)
@@ -469,6 +470,46 @@ test("a self user sees only their own activity and cannot reach anyone else's", 
 
   const csv = await page.request.get(`/users/${other}?${PERIOD}&format=csv`);
   assert.equal((await csv.text()).trim().split('\n').length, 1, 'only the header');
+  assert.deepEqual(dialogs, []);
+  await context.close();
+});
+
+test('the API docs (Swagger UI) render under their Content-Security-Policy, loading only from this server', async () => {
+  const { context, page, dialogs } = await signedIn(teacherToken);
+  const violations = [];
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') violations.push(message.text());
+  });
+  const elsewhere = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(base)) elsewhere.push(request.url());
+  });
+  const response = await page.goto('/docs/');
+  assert.equal(response.status(), 200);
+  const headers = response.headers();
+  assert.equal(headers['x-content-type-options'], 'nosniff');
+  assert.match(headers['content-security-policy'], /^default-src 'none'; script-src 'self';/);
+  // The operations are drawn from /openapi.json, fetched by the page's script.
+  await page.locator('.opblock-summary-path', { hasText: '/scan' }).first().waitFor();
+  const paths = await page.$$eval('.opblock-summary-path', (els) => els.map((e) => e.textContent));
+  for (const path of ['/scan', '/users/{user}', '/events/{eventID}', '/health']) {
+    assert.ok(paths.some((p) => p.includes(path)), `${path} in ${paths}`);
+  }
+  // Open one operation and run it: the request goes to this server.
+  await page.locator('.opblock-summary', { hasText: '/health' }).first().click();
+  await page.getByRole('button', { name: 'Try it out' }).click();
+  await page.getByRole('button', { name: 'Execute' }).click();
+  await page.locator('.live-responses-table .response-col_status', { hasText: '200' }).first().waitFor();
+  await shot(page, 'docs');
+  assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
+  assert.deepEqual(violations, [], 'no console error');
+  assert.deepEqual(elsewhere, [], 'nothing loaded from elsewhere');
   assert.deepEqual(dialogs, []);
   await context.close();
 });

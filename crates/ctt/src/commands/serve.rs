@@ -4,7 +4,9 @@
 //! - Access (SPEC §7): on loopback, tokens are needed once one exists; on any
 //!   other address they are always needed, and the server refuses to start
 //!   while none exists — unless `[auth.jwt]` configures a JWT issuer, whose
-//!   tokens are then accepted too (the server is never open with one).
+//!   tokens are then accepted too (the server is never open with one). While
+//!   open, only loopback `Host` names and `[server] allowed_hosts` are
+//!   answered (`ctt_server::host`).
 //! - `--demo`: the `small` preset of `ctt-gen`, ending now, loaded first (into a
 //!   temporary database unless `--db` is given).
 //! - `--follow`: a background task runs the follow driver
@@ -33,7 +35,7 @@ use ctt_ingest::follow::{
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::{IngestOptions, LocalSource, ingest};
 use ctt_server::auth::Jwt;
-use ctt_server::{AppState, AuthConfig, ServerConfig};
+use ctt_server::{AllowedHosts, AppState, AuthConfig, ServerConfig};
 use ctt_store::EventStore;
 use tracing::{info, warn};
 
@@ -46,6 +48,8 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         .clone()
         .unwrap_or_else(|| settings.server.listen.clone());
     let address = resolve(&listen).await?;
+    let allowed_hosts = AllowedHosts::loopback_and(&settings.server.allowed_hosts)
+        .context("invalid [server] allowed_hosts")?;
     if let Some(dir) = &args.follow
         && !dir.starts_with("s3://")
     {
@@ -119,7 +123,8 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         .with_config(ServerConfig {
             request_timeout: Duration::from_secs(settings.server.request_timeout_secs.max(1)),
             cors_allowed_origins: settings.server.cors_allowed_origins.clone(),
-            ..ServerConfig::default()
+            allowed_hosts,
+            trust_forwarded_proto: settings.server.trust_forwarded_proto,
         });
 
     let listener = tokio::net::TcpListener::bind(address)

@@ -3,6 +3,7 @@
 //!
 //! - a non-loopback `--listen` without any token is refused (exit 1, a clear
 //!   message); with a token it starts and requires it, even once revoked;
+//! - an open server answers loopback `Host` names and `allowed_hosts` only;
 //! - tokens are printed once, listed without secrets, revoked by name;
 //! - `--demo` serves generated data from a temporary database;
 //! - SIGTERM stops the server cleanly (exit 0);
@@ -206,6 +207,67 @@ async fn serve_beyond_loopback_requires_a_token_even_once_all_are_revoked() {
         "still closed without tokens"
     );
     assert_eq!(server.stop(), Some(0), "SIGTERM stops it cleanly");
+}
+
+/// `GET url` naming `host` in the `Host` header: the status.
+async fn status_for_host(url: &str, host: &str) -> u16 {
+    reqwest::Client::new()
+        .get(url)
+        .header("host", host)
+        .send()
+        .await
+        .expect("GET")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_open_server_answers_loopback_and_configured_hosts_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("ctt.toml");
+    std::fs::write(&config, "[server]\nallowed_hosts = [\"ctt.example\"]\n").expect("config");
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--config",
+            "ctt.toml",
+            "--db",
+            "ctt.db",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let users = format!("{}/users", server.base);
+    assert_eq!(status(&users, None).await, 200, "127.0.0.1, open");
+    assert_eq!(status_for_host(&users, "localhost:8080").await, 200);
+    assert_eq!(status_for_host(&users, "ctt.example:8080").await, 200);
+    assert_eq!(status_for_host(&users, "evil.example").await, 421);
+    assert_eq!(server.stop(), Some(0));
+
+    std::fs::write(
+        &config,
+        "[server]\nallowed_hosts = [\"http://ctt.example\"]\n",
+    )
+    .expect("config");
+    let out = ctt(dir.path())
+        .args([
+            "--config",
+            "ctt.toml",
+            "--db",
+            "ctt.db",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("run ctt");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("allowed_hosts") && stderr.contains("`http://ctt.example`"),
+        "{stderr}"
+    );
 }
 
 #[test]
