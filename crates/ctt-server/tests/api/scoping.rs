@@ -46,7 +46,7 @@ fn own_record(i: u32) -> Value {
                          "principalId": "AIDAOWN", "arn": "arn:aws:iam::111122223333:user/alucloud001"},
         "eventTime": format!("2018-03-{:02}T10:00:00Z", 1 + i),
         "eventSource": "ec2.amazonaws.com",
-        "eventName": if i % 2 == 0 { "RunInstances" } else { "CreateTags" },
+        "eventName": if i.is_multiple_of(2) { "RunInstances" } else { "CreateTags" },
         "awsRegion": "us-east-1",
         "sourceIPAddress": "192.0.2.1",
         "userAgent": "aws-cli/2.0",
@@ -59,7 +59,7 @@ fn own_record(i: u32) -> Value {
 }
 
 fn other_record(i: u32) -> Value {
-    let (source, user_identity) = if i % 2 == 0 {
+    let (source, user_identity) = if i.is_multiple_of(2) {
         (
             "othersvc.amazonaws.com",
             json!({"type": "IAMUser", "userName": "otherstudent", "accountId": "111122223333",
