@@ -153,7 +153,7 @@ async fn an_unreachable_store_answers_503_with_retry_after() {
     assert_eq!((status, body), (200, Value::from(0)), "reachable first");
 
     relay.close().await;
-    let error = store.users().await.err().expect("nothing listens any more");
+    let error = store.users().await.expect_err("nothing listens any more");
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error:?}");
     for uri in [COUNT, "/users", "/health"] {
         let (status, retry_after, body) = get(&store, uri).await;
