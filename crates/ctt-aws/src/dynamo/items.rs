@@ -7,8 +7,8 @@ use std::io::{Read, Write};
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use ctt_core::EventSummary;
 use ctt_core::time::{format_event_time, from_seconds, parse_event_time};
+use ctt_core::{EventSummary, TYPED_ATTRIBUTES, TypedValue};
 use ctt_store::{CatalogEntry, EventDetail, FileCounts, FileOutcome, IndexedEvent, LedgerEntry};
 use flate2::Compression;
 use flate2::read::GzDecoder;
@@ -73,30 +73,14 @@ pub fn event_item(indexed: &IndexedEvent, file_key: &str, file_version: &str) ->
     ] {
         item.insert(index.name().into(), s(index.partition(value)));
     }
-    item.insert("event_id".into(), s(&e.event_id));
     item.insert("event_time".into(), s(format_event_time(e.event_time)));
-    item.insert("event_name".into(), s(&e.event_name));
-    item.insert("event_source".into(), s(&e.event_source));
-    item.insert("service".into(), s(&e.service));
-    item.insert("user".into(), s(&e.user));
-    for (name, value) in [
-        ("identity_type", &e.identity_type),
-        ("role", &e.role),
-        ("account_id", &e.account_id),
-        ("recipient_account_id", &e.recipient_account_id),
-        ("aws_region", &e.aws_region),
-        ("source_ip_address", &e.source_ip_address),
-        ("user_agent", &e.user_agent),
-        ("error_code", &e.error_code),
-        ("error_message", &e.error_message),
-        ("event_type", &e.event_type),
-    ] {
-        if let Some(value) = value {
-            item.insert(name.into(), s(value));
-        }
-    }
-    if let Some(read_only) = e.read_only {
-        item.insert("read_only".into(), AttributeValue::Bool(read_only));
+    for typed in &TYPED_ATTRIBUTES {
+        let value = match e.typed(typed) {
+            Some(TypedValue::Text(text)) => s(text),
+            Some(TypedValue::Bool(flag)) => AttributeValue::Bool(flag),
+            None => continue, // absent values are not written
+        };
+        item.insert(typed.column.into(), value);
     }
     let params: HashMap<String, AttributeValue> = indexed
         .params

@@ -247,6 +247,13 @@ mod tests {
     }
 
     #[test]
+    fn indexes_project_every_typed_attribute() {
+        for typed in &ctt_core::TYPED_ATTRIBUTES {
+            assert!(PROJECTED.contains(&typed.column), "{}", typed.column);
+        }
+    }
+
+    #[test]
     fn hourly_counters_sort_by_hour_within_their_series() {
         assert_eq!(hourly_pk(HourlyKind::All, ""), "H#A");
         assert_eq!(hourly_pk(HourlyKind::User, "a#b"), "H#U#a#b");

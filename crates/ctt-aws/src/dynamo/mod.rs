@@ -348,3 +348,51 @@ impl EventStore for DynamoStore {
         Ok(read::status(&self.inner).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What DynamoDB left undone after retries, or could not be reached for,
+    /// or has no table for, reaches the API as a store error of that kind.
+    #[test]
+    fn dynamo_errors_become_store_errors_of_their_kind() {
+        let cases = [
+            (
+                DynamoError::Unfinished {
+                    table: "t".into(),
+                    operation: "TransactWriteItems",
+                    attempts: 10,
+                },
+                ErrorKind::Throttled,
+                "store dynamodb://t is busy: its requests were throttled, and retries did not get through",
+            ),
+            (
+                DynamoError::NotActive { table: "t".into() },
+                ErrorKind::Unavailable,
+                "store dynamodb://t cannot be reached",
+            ),
+            (
+                DynamoError::NoTable { table: "t".into() },
+                ErrorKind::Missing,
+                "table t does not exist: create it with `ctt store create dynamodb://t`",
+            ),
+            (
+                DynamoError::request(
+                    "t",
+                    "Query",
+                    aws_sdk_dynamodb::error::BuildError::missing_field("key", "a test"),
+                ),
+                ErrorKind::Internal,
+                "store query failed",
+            ),
+        ];
+        for (error, kind, message) in cases {
+            let store = StoreError::from(error);
+            assert_eq!(
+                (store.kind(), store.to_string()),
+                (kind, message.to_owned())
+            );
+        }
+    }
+}

@@ -1,13 +1,16 @@
 //! What only the DynamoDB store must prove: every query is a `Query` (never a
-//! `Scan`), concurrent loaders keep the catalog exact, and a load retried after
-//! a crash — or a file delivered twice at once — is counted once.
+//! `Scan`), concurrent loaders keep the catalog exact, a load retried after
+//! a crash — or a file delivered twice at once — is counted once, and counts
+//! read hourly counters rather than every event.
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
 use ctt_aws::dynamo::items::event_item;
 use ctt_aws::dynamo::usage::UsageMeter;
 use ctt_aws::{DynamoOptions, DynamoStore};
+use ctt_core::time::format_event_time;
 use ctt_core::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};
 use ctt_store::conformance::{file, record};
 use ctt_store::{EventStore, LedgerFilter, LoadedFile};
@@ -248,6 +251,11 @@ async fn a_load_retried_after_a_crash_counts_its_events_once() {
     let users = store.users().await.expect("users");
     assert_eq!(users.iter().map(|u| u.events).sum::<u64>(), 10);
     assert_eq!(store.status().await.expect("status").events, 10);
+    assert_eq!(
+        store.count(&march()).await.expect("count"),
+        10,
+        "hourly counters"
+    );
     let entry = store
         .ledger_entry("s3://b/file-000.json.gz")
         .await
@@ -274,6 +282,11 @@ async fn a_file_delivered_twice_at_once_is_counted_once() {
             .map(|s| s.events)
             .sum::<u64>(),
         45
+    );
+    assert_eq!(
+        b.count(&march()).await.expect("count"),
+        45,
+        "hourly counters"
     );
     assert_eq!(b.ledger(LedgerFilter::All).await.expect("ledger").len(), 3);
 }
@@ -339,4 +352,153 @@ async fn a_few_files_are_looked_up_in_the_ledger_one_by_one() {
     let usage = store.usage();
     assert_eq!(usage.calls("Query"), 0, "{usage:?}");
     assert_eq!(usage.calls("BatchGetItem"), 1, "{usage:?}");
+}
+
+/// One file of `hours` × `per_hour` events, one hour apart from 1 March 2018
+/// 00:00, each hour's events `per_hour` minutes apart; users and services
+/// alternate by hour.
+fn hourly_file(store: &dyn EventStore, key: &str, hours: usize, per_hour: usize) -> LoadedFile {
+    let records = (0..hours * per_hour)
+        .map(|i| {
+            let (hour, n) = (i / per_hour, i % per_hour);
+            let time =
+                at("2018-03-01T00:00:00Z") + Duration::seconds((hour * 3600 + n * 60) as i64);
+            record(
+                &format!("hr-{i:04}"),
+                &format_event_time(time),
+                &format!("u{}", hour % 2),
+                ["ec2", "s3"][hour % 2],
+                "CreateThing",
+            )
+        })
+        .collect();
+    file(store, key, records)
+}
+
+/// A count sums one counter item per hour with events, and reads index
+/// entries only at the partial-hour edges of its window; a file whose counter
+/// updates exceed one transaction (40 hours × 3 series + catalog) commits them
+/// over several, each once, also when the file is loaded again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_read_hourly_counters_and_only_the_edges_from_the_index() {
+    let store = fresh_store().await;
+    assert!(
+        store.has_hourly_counts(),
+        "a new table keeps hourly counters"
+    );
+    let big = hourly_file(&store, "s3://b/hours.json.gz", 40, 3);
+    store.load(vec![big.clone()]).await.expect("load");
+    let again = store.load(vec![big]).await.expect("load again");
+    assert_eq!((again[0].stored, again[0].duplicate), (0, 120));
+
+    let window = |from: &str, to: &str, scope: Scope| {
+        let mut q = EventQuery::between(at(from), at(to));
+        q.scope = scope;
+        q
+    };
+    let cases = [
+        // (query, expected count, counter items read, index entries read)
+        (
+            window("2018-03-01T00:00:00Z", "2018-03-02T23:59:59Z", Scope::All),
+            120,
+            40,
+            0,
+        ),
+        (
+            window(
+                "2018-03-01T00:00:00Z",
+                "2018-03-02T23:59:59Z",
+                Scope::User("u1".into()),
+            ),
+            60,
+            20,
+            0,
+        ),
+        (
+            window(
+                "2018-03-01T00:00:00Z",
+                "2018-03-02T23:59:59Z",
+                Scope::Service("ec2".into()),
+            ),
+            60,
+            20,
+            0,
+        ),
+        // 00:01:00 ..= 03:01:00: hours 1 and 2 whole; edges hold 2 + 2 events.
+        (
+            window("2018-03-01T00:01:00Z", "2018-03-01T03:01:00Z", Scope::All),
+            10,
+            2,
+            4,
+        ),
+        // Inside one hour: the index alone.
+        (
+            window("2018-03-01T05:00:30Z", "2018-03-01T05:59:00Z", Scope::All),
+            2,
+            0,
+            2,
+        ),
+    ];
+    for (q, expected, counters, entries) in cases {
+        store.reset_usage();
+        assert_eq!(store.count(&q).await.expect("count"), expected, "{q:?}");
+        let usage = store.usage();
+        assert_eq!(usage.counter_items, counters, "{q:?} {usage:?}");
+        assert_eq!(
+            usage.items_scanned - usage.counter_items,
+            entries,
+            "{q:?} {usage:?}"
+        );
+        assert_eq!(
+            store.count_from_index(&q).await.expect("count"),
+            expected,
+            "{q:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .users()
+            .await
+            .expect("users")
+            .iter()
+            .map(|u| u.events)
+            .sum::<u64>(),
+        120
+    );
+}
+
+/// A table first used by a ctt without hourly counters (schema 1) keeps
+/// counting from its indexes: its events were never counted by hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_without_counters_counts_from_its_indexes() {
+    let sdk = sdk().await;
+    let table = fresh_table(&sdk).await;
+    let client = ctt_aws::dynamo::client(&sdk, None, &UsageMeter::default());
+    let mut meta = std::collections::HashMap::new();
+    for (name, value) in [("pk", "META"), ("sk", "META")] {
+        meta.insert(name.to_owned(), AttributeValue::S(value.to_owned()));
+    }
+    meta.insert(
+        "indexed_parameters".to_owned(),
+        AttributeValue::L(Vec::new()),
+    );
+    meta.insert("schema".to_owned(), AttributeValue::N("1".to_owned()));
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(meta))
+        .send()
+        .await
+        .expect("put META");
+    let store = DynamoStore::open(&sdk, &table, None, DynamoOptions::default())
+        .await
+        .expect("open");
+    assert!(!store.has_hourly_counts());
+    store
+        .load(vec![hourly_file(&store, "s3://b/h.json.gz", 4, 2)])
+        .await
+        .expect("load");
+    store.reset_usage();
+    assert_eq!(store.count(&march()).await.expect("count"), 8);
+    assert_eq!(store.usage().counter_queries, 0);
 }

@@ -10,6 +10,8 @@
 //! - `lambda_ingest`: the ingest function's handler on notifications.
 //! - `lambda_api`: the API function's handler on API Gateway v2 payloads.
 //! - `sqs`: following a bucket through an SQS queue of its notifications.
+//! - `store_errors`: a missing table or an unreachable store answers the API
+//!   with 503 (naming the table; with `Retry-After`).
 
 mod concurrent_ingest;
 mod dynamo;
@@ -20,4 +22,6 @@ mod lambda_api;
 mod lambda_ingest;
 mod s3;
 mod sqs;
+#[cfg(feature = "lambda")]
+mod store_errors;
 mod support;
