@@ -59,6 +59,13 @@ impl MemoryBudget {
         self.lock().held
     }
 
+    /// Requests waiting for their turn or for room.
+    #[cfg(test)]
+    fn waiting(&self) -> u64 {
+        let state = self.lock();
+        state.next_ticket - state.serving
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is a few counters, consistent after every statement.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -140,6 +147,18 @@ mod tests {
     /// Long enough for a thread that could proceed to have done so.
     const SETTLE: Duration = Duration::from_millis(100);
 
+    /// Waits until `count` requests wait.
+    fn until_waiting(budget: &MemoryBudget, count: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while budget.waiting() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{count} requests never waited"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn reservations_wait_while_the_budget_is_spent() {
         let budget = MemoryBudget::new(100);
@@ -187,29 +206,36 @@ mod tests {
         let budget = MemoryBudget::new(100);
         let mut holder = budget.reservation();
         holder.resize(20);
+        let (sent, got) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
         std::thread::scope(|scope| {
-            let (sent, got) = mpsc::channel();
-            let large_sent = sent.clone();
             let budget = &budget;
+            let large_sent = sent.clone();
             scope.spawn(move || {
                 let mut large = budget.reservation();
                 large.resize(90);
                 large_sent.send("large").expect("send");
-                std::thread::sleep(SETTLE);
+                let _ = released.recv();
             });
-            std::thread::sleep(SETTLE);
-            // 20 + 5 fits, but the large request came first: the small one
-            // waits behind it, so a stream of small files cannot starve it.
+            until_waiting(budget, 1);
             scope.spawn(move || {
                 let mut small = budget.reservation();
                 small.resize(5);
                 sent.send("small").expect("send");
             });
-            assert!(got.recv_timeout(SETTLE).is_err(), "both wait");
+            until_waiting(budget, 2);
+            std::thread::sleep(SETTLE);
+            // 20 + 5 fits, but the large request came first: the small one
+            // waits behind it, so a stream of small files cannot starve it.
+            assert!(got.try_recv().is_err(), "both wait");
+            assert_eq!(budget.held(), 20);
             holder.resize(0);
-            let order: Vec<_> = got.iter().take(2).collect();
-            assert_eq!(order, ["large", "small"]);
+            let mut served: Vec<_> = got.iter().take(2).collect();
+            served.sort_unstable();
+            assert_eq!(served, ["large", "small"]);
+            release.send(()).expect("release");
         });
+        assert_eq!(budget.held(), 0);
     }
 
     #[test]

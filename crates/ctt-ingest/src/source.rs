@@ -164,7 +164,7 @@ impl LocalSource {
                 return Err(list_error(&root, std::io::Error::other(NOT_UTF8)));
             };
             if !meta.is_dir() {
-                files.extend(file_entry(key, &meta, from, to));
+                files.extend(root_file(key, &meta, from, to));
                 continue;
             }
             let root = Folder {
@@ -370,7 +370,7 @@ fn list_folder(
         let path = entry.path();
         // The type from the folder itself (no `stat`), but for symbolic links,
         // whose target decides.
-        let (file_type, mut meta) = match entry.file_type() {
+        let (file_type, meta) = match entry.file_type() {
             Ok(t) if t.is_symlink() => match std::fs::metadata(&path) {
                 Ok(meta) => (meta.file_type(), Some(meta)),
                 Err(e) => {
@@ -399,8 +399,13 @@ fn list_folder(
             if let Some(at) = id.and_then(|id| folder.ancestors.iter().position(|a| *a == id)) {
                 let up = folder.ancestors.len() - 1 - at;
                 let ancestor = folder.path.ancestors().nth(up).unwrap_or(&folder.path);
+                let what = if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                    "symbolic link loop"
+                } else {
+                    "folder loop"
+                };
                 let reason = format!(
-                    "symbolic link loop: leads back to {}, a folder above it",
+                    "{what}: leads back to {}, a folder above it",
                     ancestor.display()
                 );
                 found.push(unreadable(&path, reason));
@@ -429,22 +434,22 @@ fn list_folder(
             found.push(special(key, file_type));
             continue;
         }
-        if meta.is_none() {
-            match entry.metadata() {
-                Ok(m) => meta = Some(m),
-                Err(e) => {
-                    found.push(unreadable(&path, format!("cannot read its size: {e}")));
-                    continue;
-                }
-            }
+        match meta.map_or_else(|| entry.metadata(), Ok) {
+            Ok(meta) => found.push(SourceFile {
+                kind: classify(key),
+                size: meta.len(),
+                version: version(&meta),
+                key: key.to_owned(),
+            }),
+            Err(e) => found.push(unreadable(&path, format!("cannot read its size: {e}"))),
         }
-        found.extend(meta.and_then(|meta| file_entry(key, &meta, from, to)));
     }
     Ok(())
 }
 
-/// A listed file (regular or not), if its key date lies in `from..=to`.
-fn file_entry(
+/// A root that is not a folder (regular file or not), if its key date lies
+/// in `from..=to`.
+fn root_file(
     key: &str,
     meta: &std::fs::Metadata,
     from: Option<NaiveDate>,
