@@ -173,7 +173,7 @@ impl QueueFollower {
         complete.then_some(keys)
     }
 
-/// Deletes the messages of `handles`; how many were deleted.
+    /// Deletes the messages of `handles`; how many were deleted.
     async fn delete(&self, handles: Vec<String>) -> Result<usize, QueueError> {
         if handles.is_empty() {
             return Ok(0);

@@ -22,8 +22,8 @@ fn sample(tag: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/corpus/grycap-cloudtrail-tracker/sample-cloudtrail-event.json"
     );
-    let text =
-        std::fs::read(path).unwrap_or_else(|e| panic!("the shared corpus is expected at {path}: {e}"));
+    let text = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("the shared corpus is expected at {path}: {e}"));
     let mut log: Value = serde_json::from_slice(&text).expect("sample JSON");
     if let Some(records) = log["Records"].as_array_mut() {
         for record in records {
@@ -35,7 +35,11 @@ fn sample(tag: &str) -> Vec<u8> {
 }
 
 /// Waits (up to 20 s) until the follower's state satisfies `done`.
-async fn until(status: &FollowStatus, what: &str, done: impl Fn(&FollowState) -> bool) -> FollowState {
+async fn until(
+    status: &FollowStatus,
+    what: &str,
+    done: impl Fn(&FollowState) -> bool,
+) -> FollowState {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let state = status.get();
@@ -63,8 +67,8 @@ async fn events(store: &SqliteStore) -> u64 {
 #[tokio::test]
 async fn a_followed_folder_loads_new_and_changed_files_once_and_survives_its_removal() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default())
-        .expect("open store");
+    let store =
+        SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default()).expect("open store");
     let logs = std::path::absolute(dir.path().join("logs")).expect("absolute");
     std::fs::create_dir(&logs).expect("mkdir");
     let first = logs.join("first.json");
@@ -107,7 +111,10 @@ async fn a_followed_folder_loads_new_and_changed_files_once_and_survives_its_rem
 
     // A file rewritten (other events, another size): a new version, loaded again.
     std::fs::write(&first, sample("rewritten-")).expect("rewrite");
-    until(&status, "the rewritten file is loaded", |s| s.files_loaded == 3).await;
+    until(&status, "the rewritten file is loaded", |s| {
+        s.files_loaded == 3
+    })
+    .await;
     let (outcome, count, version) = stored(&store, &first).await;
     assert_eq!((outcome, count), (FileOutcome::Loaded, 18));
     assert_ne!(version, first_version, "the ledger holds the new version");
@@ -140,8 +147,8 @@ async fn a_followed_folder_loads_new_and_changed_files_once_and_survives_its_rem
 #[tokio::test]
 async fn cancelling_stops_following_while_it_waits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default())
-        .expect("open store");
+    let store =
+        SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default()).expect("open store");
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).expect("mkdir");
     let status = FollowStatus::default();

@@ -10,12 +10,12 @@ use chrono::NaiveDate;
 use ctt_aws::S3Uri;
 use ctt_aws::s3::{self, S3Source};
 use ctt_core::EventQuery;
+use ctt_core::GroupBy;
+use ctt_core::query::Cursor;
 use ctt_gen::{GenConfig, Preset};
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::source::classify;
 use ctt_ingest::{FileKind, IngestOptions, IngestReport, LocalSource, Source, SourceFile, ingest};
-use ctt_core::query::Cursor;
-use ctt_core::GroupBy;
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
 use ctt_store::{
     CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
@@ -269,7 +269,12 @@ async fn a_followed_bucket_yields_each_new_file_once() {
             .collect()
     };
     assert_eq!(
-        names(follower.poll_at(at("2018-03-10 12:01")).await.expect("poll")),
+        names(
+            follower
+                .poll_at(at("2018-03-10 12:01"))
+                .await
+                .expect("poll")
+        ),
         ["b.json.gz"]
     );
     assert!(
@@ -282,18 +287,33 @@ async fn a_followed_bucket_yields_each_new_file_once() {
     put(key("us-east-1", "2018/03/10", "20180310T1205Z_c")).await;
     put(key("eu-west-1", "2018/03/10", "20180310T1205Z_d")).await;
     assert_eq!(
-        names(follower.poll_at(at("2018-03-10 12:06")).await.expect("poll")),
+        names(
+            follower
+                .poll_at(at("2018-03-10 12:06"))
+                .await
+                .expect("poll")
+        ),
         ["c.json.gz"]
     );
     // A region used for the first time is found within the hour.
     assert_eq!(
-        names(follower.poll_at(at("2018-03-10 13:10")).await.expect("poll")),
+        names(
+            follower
+                .poll_at(at("2018-03-10 13:10"))
+                .await
+                .expect("poll")
+        ),
         ["d.json.gz"]
     );
     // Early in the day, yesterday's late deliveries are still picked up.
     put(key("us-east-1", "2018/03/10", "20180310T2359Z_e")).await;
     put(key("us-east-1", "2018/03/11", "20180311T0005Z_f")).await;
-    let early = names(follower.poll_at(at("2018-03-11 00:06")).await.expect("poll"));
+    let early = names(
+        follower
+            .poll_at(at("2018-03-11 00:06"))
+            .await
+            .expect("poll"),
+    );
     assert_eq!(early.len(), 2, "{early:?}");
     assert!(early.contains(&"e.json.gz".to_owned()) && early.contains(&"f.json.gz".to_owned()));
     assert!(
@@ -319,8 +339,7 @@ impl EventStore for LedgerReads {
         self.store.load(files).await
     }
     async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Vec<LedgerEntry>> {
-        self.whole
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.whole.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.store.ledger(filter).await
     }
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {

@@ -12,9 +12,7 @@ use ctt_aws::emulator::{create_queue, queue_depth, send_message, unique_name};
 use ctt_aws::s3::{self, S3Source, S3Uri};
 use ctt_aws::sqs::{self, QueueFollower};
 use ctt_ingest::IngestOptions;
-use ctt_ingest::follow::{
-    CancellationToken, FollowOptions, FollowState, FollowStatus, follow,
-};
+use ctt_ingest::follow::{CancellationToken, FollowOptions, FollowState, FollowStatus, follow};
 use ctt_store::{EventStore, FileOutcome};
 use serde_json::{Value, json};
 
@@ -148,7 +146,11 @@ async fn a_queue_of_notifications_loads_each_file_once_and_keeps_only_the_failed
     })
     .await;
     assert_eq!(
-        (loaded.files_loaded, loaded.files_failed, loaded.events_stored),
+        (
+            loaded.files_loaded,
+            loaded.files_failed,
+            loaded.events_stored
+        ),
         (2, 1, 36),
         "each file loaded once, the duplicate announcement too"
     );
@@ -181,9 +183,12 @@ async fn a_queue_of_notifications_loads_each_file_once_and_keeps_only_the_failed
 
     // Once its visibility timeout is over, the failed message comes back, fails
     // again and stays; nothing else is loaded.
-    let again = until(&status, VISIBILITY * 2 + 20, "the failed file is retried", |s| {
-        s.files_failed >= 2
-    })
+    let again = until(
+        &status,
+        VISIBILITY * 2 + 20,
+        "the failed file is retried",
+        |s| s.files_failed >= 2,
+    )
     .await;
     shutdown.cancel();
     task.await.expect("the follow task ends");
