@@ -47,7 +47,7 @@ say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
 
 say "schemathesis: the API against its own OpenAPI document"
 scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/ctt"

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Request;
 use ctt_aws::DynamoStore;
-use ctt_aws::lambda::api::{ApiAuth, ApiHandler};
+use ctt_aws::lambda::api::{ApiAuth, ApiHandler, settings_from_lookup};
 use ctt_ingest::pipeline::process_file;
 use ctt_ingest::source::classify;
 use ctt_ingest::{IngestOptions, LocalSource, SourceFile};
@@ -224,8 +224,13 @@ async fn roles_come_from_the_authorizer_claims() {
     );
     assert_eq!(answer(None, "/health", "").await["statusCode"], json!(200));
 
-    let open =
-        ApiHandler::new(Arc::new(store), ApiAuth::Open, ServerConfig::default()).expect("handler");
+    // `CTT_AUTH=none`: the settings the function builds from its environment
+    // (any `Host`: API Gateway names the function, not a browser on loopback).
+    let (auth, config) =
+        settings_from_lookup(|name| (name == "CTT_AUTH").then(|| "none".to_owned()))
+            .expect("settings");
+    assert_eq!(auth, ApiAuth::Open);
+    let open = ApiHandler::new(Arc::new(store), auth, config).expect("handler");
     let answer = invoke(&open, http_api_event("/scan", count, None)).await;
     assert_eq!(answer["body"], json!("18"), "no authorizer: open");
 }
