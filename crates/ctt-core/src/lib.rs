@@ -8,6 +8,7 @@
 //! neutralises.
 
 pub mod attributes;
+pub mod course;
 pub mod event;
 pub mod export;
 pub mod filter;
