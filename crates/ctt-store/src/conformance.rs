@@ -37,6 +37,7 @@ macro_rules! store_conformance_tests {
             status_reports_totals,
             json_pages_serialise_the_pages,
             counts_are_exact_across_hours_edges_and_reloads,
+            courses_are_kept_replaced_and_scored_alike,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
@@ -845,4 +846,193 @@ pub async fn counts_are_exact_across_hours_edges_and_reloads(store: &dyn EventSt
             assert_eq!(store.count(&q).await.expect("count"), total, "{group_by:?}");
         }
     }
+}
+
+const CONFORMANCE_COURSE: &str = r#"
+id = "conf"
+name = "Conformance"
+from = "2018-03-01"
+to = "2018-03-31"
+students = "^alucloud00[0-9]$"
+
+[[lab]]
+id = "ec2"
+from = "2018-03-01"
+to = "2018-03-05"
+requires = [{ event = "ec2:RunInstances", count = 2 }, { event = "TerminateInstances" }]
+
+[[lab]]
+id = "lambda"
+requires = [{ event = "lambda:CreateFunction", count = 2 }, { event = "ec2:RunInstances" }]
+"#;
+
+/// SPEC §10: a course is stored, replaced by id, listed, removed; its
+/// candidate events come back (of everyone, or of one user) so that scoring
+/// gives the hand-computed answers, the same on every store.
+pub async fn courses_are_kept_replaced_and_scored_alike(store: &dyn EventStore) {
+    use ctt_core::course::{Course, Hundredths, Status, class_progress, score};
+
+    let stored = |source: &str, day: &str| crate::StoredCourse {
+        id: "conf".to_owned(),
+        source: source.to_owned(),
+        added_at: at(&format!("2018-04-{day}T00:00:00Z")),
+    };
+    assert!(store.courses().await.expect("courses").is_empty());
+    assert_eq!(store.course("conf").await.expect("course"), None);
+    store.put_course(stored("first", "01")).await.expect("put");
+    store
+        .put_course(stored(CONFORMANCE_COURSE, "02"))
+        .await
+        .expect("replace");
+    let mut other = stored("other", "03");
+    other.id = "another".to_owned();
+    store.put_course(other).await.expect("put another");
+    let ids: Vec<String> = store
+        .courses()
+        .await
+        .expect("courses")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["another", "conf"], "by id");
+    let kept = store.course("conf").await.expect("course").expect("stored");
+    assert_eq!(kept, stored(CONFORMANCE_COURSE, "02"), "replaced whole");
+    assert!(store.remove_course("another").await.expect("rm"));
+    assert!(!store.remove_course("another").await.expect("rm again"));
+    assert_eq!(store.courses().await.expect("courses").len(), 1);
+
+    let failed = |mut r: Value| {
+        r["errorCode"] = json!("Client.UnauthorizedOperation");
+        r
+    };
+    let (a, b, c) = ("alucloud000", "alucloud001", "alucloud002");
+    let records = vec![
+        record("a1", &t(1, "10:00:00"), a, "ec2", "RunInstances"),
+        record("b1", &t(1, "10:00:00"), b, "ec2", "RunInstances"),
+        record("a2", &t(2, "10:00:00"), a, "ec2", "RunInstances"),
+        record("a0", &t(2, "11:00:00"), a, "ec2", "RunScheduledInstances"),
+        record("a3", &t(3, "10:00:00"), a, "ec2", "RunInstances"),
+        failed(record(
+            "a4",
+            &t(4, "10:00:00"),
+            a,
+            "ec2",
+            "TerminateInstances",
+        )),
+        record("a5", &t(6, "10:00:00"), a, "ec2", "TerminateInstances"),
+        record(
+            "a6",
+            &t(7, "10:00:00"),
+            a,
+            "lambda",
+            "CreateFunction20150331",
+        ),
+        record(
+            "a7",
+            &t(8, "10:00:00"),
+            a,
+            "lambda",
+            "CreateFunction20150331v2",
+        ),
+        record(
+            "a8",
+            &t(8, "11:00:00"),
+            a,
+            "lambda",
+            "CreateFunctionUrlConfig",
+        ),
+        record("c1", &t(2, "10:00:00"), c, "ec2", "DescribeInstances"),
+        record("x1", &t(2, "10:00:00"), "teacher", "ec2", "RunInstances"),
+        record("z1", &t(30, "10:00:00"), a, "ec2", "RunInstances"), // in the course window, after the EC2 lab
+        record("z2", "2018-04-02T10:00:00Z", a, "ec2", "RunInstances"), // after the course
+    ];
+    let (first, second) = records.split_at(7);
+    store
+        .load(vec![file(store, "c1.json.gz", first.to_vec())])
+        .await
+        .expect("load");
+    store
+        .load(vec![file(store, "c2.json.gz", second.to_vec())])
+        .await
+        .expect("load");
+
+    let course = Course::parse(CONFORMANCE_COURSE).expect("the conformance course");
+    let seen: Vec<String> = store
+        .users()
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    let class = course.students.class(seen.iter().map(String::as_str));
+    assert_eq!(
+        class,
+        [a, b, c],
+        "the regex picks the students among the users seen"
+    );
+
+    let all = store
+        .course_hits(&course.candidates(course.window, None))
+        .await
+        .expect("hits");
+    let mut ids: Vec<&str> = all.iter().map(|h| h.event_id.as_str()).collect();
+    ids.sort_unstable();
+    assert!(
+        !ids.contains(&"c1") && !ids.contains(&"z2"),
+        "not a candidate: {ids:?}"
+    );
+    for id in ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "b1", "x1", "z1"] {
+        assert!(ids.contains(&id), "{id} is a candidate: {ids:?}");
+    }
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(unique, ids, "each event once");
+    let failed_hit = all.iter().find(|h| h.event_id == "a4").map(|h| h.failed);
+    assert_eq!(failed_hit, Some(true), "errorCode marks a failed call");
+    assert!(
+        all.iter()
+            .any(|h| h.event_id == "a1" && h.time == at(&t(1, "10:00:00")).timestamp())
+    );
+
+    let progress = class_progress(&course, &course.window, &class, &all);
+    let row = |user: &str| {
+        progress
+            .students
+            .iter()
+            .find(|s| s.student == user)
+            .cloned()
+            .expect("a row")
+    };
+    let credited = |user: &str| -> Vec<Vec<String>> {
+        row(user)
+            .labs
+            .iter()
+            .map(|l| {
+                l.requirements
+                    .iter()
+                    .flat_map(|r| r.events.iter().map(|e| e.event_id.clone()))
+                    .collect()
+            })
+            .collect()
+    };
+    // a: ec2 2 of 3 (a4 failed, a5 after the lab) = 66.67; lambda 3 of 3.
+    assert_eq!(credited(a), [vec!["a1", "a2"], vec!["a6", "a7", "a3"]]);
+    assert_eq!(row(a).labs[0].progress, Hundredths(6667));
+    assert_eq!(
+        (row(a).completion, row(a).grade),
+        (Hundredths(8333), Hundredths(500))
+    );
+    assert_eq!(row(a).status, Status::InProgress);
+    assert_eq!(credited(b), [vec!["b1"], vec![]]);
+    assert_eq!(row(b).completion, Hundredths(1667));
+    assert_eq!(row(c).status, Status::NotStarted);
+    assert_eq!(progress.stuck.as_deref(), Some("ec2"));
+
+    // One student's page reads only their events, and scores the same.
+    let own = store
+        .course_hits(&course.candidates(course.window, Some(a)))
+        .await
+        .expect("hits");
+    assert!(own.iter().all(|h| h.user == a), "only the student's events");
+    assert_eq!(score(&course, &course.window, a, &own), row(a));
 }

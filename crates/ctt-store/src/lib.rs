@@ -16,8 +16,9 @@ pub mod tokens;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ctt_core::course::{Candidates, Hit};
 use ctt_core::query::Cursor;
-use ctt_core::{Event, EventQuery, EventSummary, GroupBy};
+use ctt_core::{Event, EventQuery, EventSummary, GroupBy, NameMatch, Scope};
 use serde::Serialize;
 
 pub use ledger::{FileCounts, FileOutcome, LedgerEntry};
@@ -284,6 +285,16 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A course as stored (SPEC §10): the course file as it was added (checked
+/// then, and read again by whoever scores it), under its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCourse {
+    pub id: String,
+    /// The TOML of the course file.
+    pub source: String,
+    pub added_at: DateTime<Utc>,
+}
+
 /// A place events are stored and queried. SQLite here, DynamoDB on AWS.
 ///
 /// Every implementation passes [`conformance`]. Writes are idempotent by
@@ -385,6 +396,65 @@ pub trait EventStore: Send + Sync {
 
     /// Totals and the latest file loaded.
     async fn status(&self) -> StoreResult<StoreStatus>;
+
+    /// Stores a course, replacing any with the same id.
+    async fn put_course(&self, course: StoredCourse) -> StoreResult<()>;
+
+    /// Every course, by id.
+    async fn courses(&self) -> StoreResult<Vec<StoredCourse>>;
+
+    /// The course `id`, if stored.
+    async fn course(&self, id: &str) -> StoreResult<Option<StoredCourse>>;
+
+    /// Deletes the course `id`; `false` when there is none.
+    async fn remove_course(&self, id: &str) -> StoreResult<bool>;
+
+    /// The events a course's scoring looks at (SPEC §10): every event in the
+    /// window whose `eventName` starts with one of the candidate names (of its
+    /// service, when named), of one user or all. A store may return more (the
+    /// scorer keeps what matches); the same event at most once. The default
+    /// pages through [`events`](Self::events) by name prefix, on the user's
+    /// index for one user; SQLite reads only the columns scoring needs.
+    async fn course_hits(&self, candidates: &Candidates) -> StoreResult<Vec<Hit>> {
+        let mut hits = Vec::new();
+        for (service, name) in &candidates.names {
+            let mut query = EventQuery::between(candidates.window.from, candidates.window.to);
+            query.event_name = Some(NameMatch {
+                name: name.clone(),
+                prefix: true,
+            });
+            query.scope = match (&candidates.user, service) {
+                (Some(user), _) => Scope::User(user.clone()),
+                (None, Some(service)) => Scope::Service(service.clone()),
+                (None, None) => Scope::All,
+            };
+            let mut cursor = None;
+            loop {
+                let page = self.events(&query, 1_000, cursor.as_ref()).await?;
+                hits.extend(
+                    page.events
+                        .into_iter()
+                        .filter(|e| service.as_ref().is_none_or(|s| *s == e.service))
+                        .map(|e| Hit {
+                            time: ctt_core::time::parse_event_time(&e.event_time)
+                                .map_or(0, ctt_core::time::to_seconds),
+                            failed: e.error_code.is_some(),
+                            user: e.user,
+                            event_id: e.event_id,
+                            service: e.service,
+                            event_name: e.event_name,
+                        }),
+                );
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        hits.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        hits.dedup_by(|a, b| a.event_id == b.event_id);
+        Ok(hits)
+    }
 
     /// A load of many files is about to start. A store may defer work it can do
     /// faster once at the end (SQLite builds its secondary indexes then, when it

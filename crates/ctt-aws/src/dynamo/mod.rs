@@ -13,6 +13,7 @@
 //! [`usage`] interceptor counting operations by name.
 
 pub mod classify;
+mod courses;
 mod expr;
 pub mod items;
 pub mod keys;
@@ -35,7 +36,7 @@ use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, GroupBy};
 use ctt_store::{
     CatalogEntry, ErrorKind, EventDetail, EventPage, EventStore, FileCounts, GroupCount,
-    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
+    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, StoredCourse,
 };
 
 pub use table::Created;
@@ -346,6 +347,22 @@ impl EventStore for DynamoStore {
 
     async fn status(&self) -> StoreResult<StoreStatus> {
         Ok(read::status(&self.inner).await?)
+    }
+
+    async fn put_course(&self, course: StoredCourse) -> StoreResult<()> {
+        Ok(courses::put(&self.inner, &course).await?)
+    }
+
+    async fn courses(&self) -> StoreResult<Vec<StoredCourse>> {
+        Ok(courses::list(&self.inner).await?)
+    }
+
+    async fn course(&self, id: &str) -> StoreResult<Option<StoredCourse>> {
+        Ok(courses::get(&self.inner, id).await?)
+    }
+
+    async fn remove_course(&self, id: &str) -> StoreResult<bool> {
+        Ok(courses::remove(&self.inner, id).await?)
     }
 }
 

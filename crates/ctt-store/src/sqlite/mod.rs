@@ -3,6 +3,7 @@
 //! Every call runs on tokio's blocking pool. The writer connection is behind a
 //! mutex (SQLite has one writer anyway); readers never wait for it thanks to WAL.
 
+mod courses;
 mod query;
 mod schema;
 mod tokens;
@@ -13,14 +14,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use ctt_core::course::{Candidates, Hit};
 use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, GroupBy};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
     CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, JsonLayout, JsonPage,
-    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, TokenRecord,
-    TokenStore,
+    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, StoredCourse,
+    TokenRecord, TokenStore,
 };
 
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -416,6 +418,30 @@ impl EventStore for SqliteStore {
 
     async fn users(&self) -> StoreResult<Vec<CatalogEntry>> {
         self.read(|conn, _| query::catalog(conn, "users")).await
+    }
+
+    async fn put_course(&self, course: StoredCourse) -> StoreResult<()> {
+        self.write(move |conn| courses::put(conn, &course)).await
+    }
+
+    async fn courses(&self) -> StoreResult<Vec<StoredCourse>> {
+        self.read(|conn, _| courses::list(conn)).await
+    }
+
+    async fn course(&self, id: &str) -> StoreResult<Option<StoredCourse>> {
+        let id = id.to_owned();
+        self.read(move |conn, _| courses::get(conn, &id)).await
+    }
+
+    async fn remove_course(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |conn| courses::remove(conn, &id)).await
+    }
+
+    async fn course_hits(&self, candidates: &Candidates) -> StoreResult<Vec<Hit>> {
+        let candidates = candidates.clone();
+        self.read(move |conn, _| courses::hits(conn, &candidates))
+            .await
     }
 
     async fn services(&self) -> StoreResult<Vec<CatalogEntry>> {

@@ -154,6 +154,14 @@ DROP TABLE event_params;
 ALTER TABLE event_params_by_seq RENAME TO event_params;
 CREATE INDEX event_params_by_value ON event_params (name, value, seq);
 "#,
+    // 7: courses (SPEC §10), as the TOML their teacher wrote.
+    r#"
+CREATE TABLE courses (
+    id       TEXT PRIMARY KEY,
+    source   TEXT NOT NULL,
+    added_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
