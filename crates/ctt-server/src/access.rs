@@ -27,6 +27,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
+use ctt_core::course::{ClassProgress, Course, StudentScore, TimelineDay, Window};
 use ctt_core::query::{Cursor, Format, MAX_LIMIT};
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use ctt_store::{
@@ -307,6 +308,68 @@ impl ScopedStore {
             .clamp(1, MAX_LIMIT);
         let page = self.store.events(&tail, limit, None).await?;
         Ok(page.events.into_iter().rev().take(n as usize).collect())
+    }
+}
+
+/// Courses (SPEC §10), as the caller may see them: role `self` sees only the
+/// courses it is a student of, only its own row of a class, only its own
+/// student page, and its own line for the band (a class of one).
+impl ScopedStore {
+    /// Every course this caller may see, by id.
+    pub async fn courses(&self) -> StoreResult<Vec<Course>> {
+        let mut courses = Vec::new();
+        for stored in self.store.courses().await? {
+            if let Some(course) = self.course(&stored.id).await? {
+                courses.push(course);
+            }
+        }
+        Ok(courses)
+    }
+
+    /// The course `id`, if this caller may see it.
+    pub async fn course(&self, id: &str) -> StoreResult<Option<Course>> {
+        let course = ctt_store::course::find(self.store.as_ref(), id).await?;
+        Ok(course.filter(|c| {
+            self.identity
+                .only_user()
+                .is_none_or(|user| c.students.includes(user))
+        }))
+    }
+
+    /// The class's progress (role `self`: its own row only).
+    pub async fn course_progress(
+        &self,
+        course: &Course,
+        window: &Window,
+    ) -> StoreResult<ClassProgress> {
+        let only = self.identity.only_user();
+        ctt_store::course::progress(self.store.as_ref(), course, window, only).await
+    }
+
+    /// One student's progress, if they are a student of `course` this caller
+    /// may see.
+    pub async fn course_student(
+        &self,
+        course: &Course,
+        window: &Window,
+        user: &str,
+    ) -> StoreResult<Option<StudentScore>> {
+        if !self.identity.may_see_user(user) || !course.students.includes(user) {
+            return Ok(None);
+        }
+        ctt_store::course::student(self.store.as_ref(), course, window, user)
+            .await
+            .map(Some)
+    }
+
+    /// The class band for each day (role `self`: its own completion).
+    pub async fn course_timeline(
+        &self,
+        course: &Course,
+        window: &Window,
+    ) -> StoreResult<Vec<TimelineDay>> {
+        let only = self.identity.only_user();
+        ctt_store::course::band(self.store.as_ref(), course, window, only).await
     }
 }
 

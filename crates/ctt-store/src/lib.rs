@@ -9,6 +9,7 @@
 
 #[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
+pub mod course;
 pub mod hourly;
 mod ledger;
 pub mod sqlite;

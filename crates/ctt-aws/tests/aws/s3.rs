@@ -19,7 +19,7 @@ use ctt_ingest::{FileKind, IngestOptions, IngestReport, LocalSource, Source, Sou
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
 use ctt_store::{
     CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
-    LedgerFilter, LoadedFile, StoreResult, StoreStatus,
+    LedgerFilter, LoadedFile, StoreResult, StoreStatus, StoredCourse,
 };
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -387,6 +387,22 @@ impl EventStore for LedgerReads {
     }
     async fn status(&self) -> StoreResult<StoreStatus> {
         self.store.status().await
+    }
+
+    async fn put_course(&self, course: StoredCourse) -> StoreResult<()> {
+        self.store.put_course(course).await
+    }
+
+    async fn courses(&self) -> StoreResult<Vec<StoredCourse>> {
+        self.store.courses().await
+    }
+
+    async fn course(&self, id: &str) -> StoreResult<Option<StoredCourse>> {
+        self.store.course(id).await
+    }
+
+    async fn remove_course(&self, id: &str) -> StoreResult<bool> {
+        self.store.remove_course(id).await
     }
 }
 

@@ -18,7 +18,8 @@ mod score;
 pub use parse::CourseError;
 pub use score::{
     ClassProgress, Counts, CreditedEvent, LabScore, LabSummary, RequirementScore, Status,
-    StudentScore, TimelineDay, class_progress, percentile, progress_csv, score, timeline,
+    StudentScore, TIMELINE_MAX_DAYS, TimelineDay, class_progress, percentile, progress_csv, score,
+    timeline,
 };
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -28,6 +29,7 @@ use crate::time::to_seconds;
 
 /// A percentage or grade to two decimals, as an integer count of hundredths
 /// (`6667` is 66.67). Serialised as a JSON number (`66.67`).
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema), schema(value_type = f64))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Hundredths(pub u32);
 
@@ -278,6 +280,35 @@ impl Course {
             .flat_map(|lab| &lab.requires)
             .map(|r| u64::from(r.count))
             .sum()
+    }
+}
+
+/// The page of the AWS API reference documenting `name` of `service` (the
+/// services courses use most), else a search of the AWS documentation for it.
+pub fn api_reference(service: Option<&str>, name: &str) -> String {
+    let guide = match service {
+        Some("ec2") => Some("AWSEC2/latest/APIReference"),
+        Some("s3") => Some("AmazonS3/latest/API"),
+        Some("rds") => Some("AmazonRDS/latest/APIReference"),
+        Some("dynamodb") => Some("amazondynamodb/latest/APIReference"),
+        Some("lambda") => Some("lambda/latest/api"),
+        Some("iam") => Some("IAM/latest/APIReference"),
+        Some("sts") => Some("STS/latest/APIReference"),
+        Some("apigateway") => Some("apigateway/latest/api"),
+        Some("cloudformation") => Some("AWSCloudFormation/latest/APIReference"),
+        Some("elasticloadbalancing") => Some("elasticloadbalancing/latest/APIReference"),
+        Some("autoscaling") => Some("autoscaling/ec2/APIReference"),
+        Some("monitoring") => Some("AmazonCloudWatch/latest/APIReference"),
+        Some("sns") => Some("sns/latest/api"),
+        Some("sqs") => Some("AWSSimpleQueueService/latest/APIReference"),
+        Some("ecs") => Some("AmazonECS/latest/APIReference"),
+        Some("kms") => Some("kms/latest/APIReference"),
+        _ => None,
+    };
+    // Requirement names are ASCII letters, digits and `_` (checked when read).
+    match guide {
+        Some(guide) => format!("https://docs.aws.amazon.com/{guide}/API_{name}.html"),
+        None => format!("https://docs.aws.amazon.com/search/doc-search.html?searchQuery={name}"),
     }
 }
 

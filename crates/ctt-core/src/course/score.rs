@@ -18,11 +18,14 @@ use super::{Course, Hit, Hundredths, Window};
 use crate::time::{format_event_time, from_seconds, to_seconds};
 
 /// A student's standing in a course.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
     #[serde(rename = "not started")]
+    #[cfg_attr(feature = "utoipa", schema(rename = "not started"))]
     NotStarted,
     #[serde(rename = "in progress")]
+    #[cfg_attr(feature = "utoipa", schema(rename = "in progress"))]
     InProgress,
     #[serde(rename = "completed")]
     Completed,
@@ -39,6 +42,7 @@ impl Status {
 }
 
 /// An event credited to a requirement.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreditedEvent {
     #[serde(rename = "eventID")]
@@ -52,6 +56,7 @@ pub struct CreditedEvent {
 }
 
 /// One requirement of a lab, for one student.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequirementScore {
     /// As in the course file: `ec2:RunInstances` or `CreateKeyPair`.
@@ -64,6 +69,7 @@ pub struct RequirementScore {
 }
 
 /// One lab, for one student.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabScore {
     pub id: String,
@@ -76,6 +82,7 @@ pub struct LabScore {
 }
 
 /// One student of a course.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StudentScore {
     pub student: String,
@@ -86,6 +93,7 @@ pub struct StudentScore {
 }
 
 /// Per lab over the class.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabSummary {
     pub id: String,
@@ -98,6 +106,7 @@ pub struct LabSummary {
 }
 
 /// How many students are in each status.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub completed: u32,
@@ -106,6 +115,7 @@ pub struct Counts {
 }
 
 /// A class against a course.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClassProgress {
     pub course: String,
@@ -122,8 +132,10 @@ pub struct ClassProgress {
 }
 
 /// The class band on one day of the course.
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineDay {
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, format = Date))]
     pub day: NaiveDate,
     pub p25: Hundredths,
     pub p50: Hundredths,

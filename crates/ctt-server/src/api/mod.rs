@@ -7,10 +7,13 @@
 //! - [`events`]: `/scan`, `/users/{user}`, `/services/{service}`,
 //!   `/events/{eventID}`, `/stats`
 //! - [`catalog`]: `/users`, `/services`, `/parameters`
+//! - [`courses`]: `/courses`, `/courses/{id}`, `/courses/{id}/progress`,
+//!   `/courses/{id}/students/{user}`, `/courses/{id}/timeline` (SPEC §10)
 //! - [`ops`]: `/health`, `/metrics`, `/openapi.json`; `/docs` is Swagger UI
 //!   (served from the binary, no CDN)
 
 pub mod catalog;
+pub mod courses;
 pub mod events;
 pub mod export;
 pub mod ops;
@@ -58,6 +61,7 @@ the `Link` header. Errors are `{\"error\", \"detail\"}` with a 4xx or 5xx status
     tags(
         (name = "events", description = "Events, counts and statistics"),
         (name = "catalog", description = "What has been seen: users, services, parameter names"),
+        (name = "courses", description = "Courses and labs: a class graded from its activity (SPEC §10)"),
         (name = "operations", description = "Health, metrics, this document"),
     )
 )]
@@ -94,6 +98,11 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::parameters))
         .routes(routes!(events::event_detail))
         .routes(routes!(events::stats))
+        .routes(routes!(courses::courses))
+        .routes(routes!(courses::course))
+        .routes(routes!(courses::progress))
+        .routes(routes!(courses::student))
+        .routes(routes!(courses::timeline))
         .routes(routes!(ops::health))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi_json))

@@ -8,6 +8,8 @@
 //!   NDJSON and CSV exports equal the pages.
 //! - `stats`: groups add up to the count.
 //! - `access`: tokens, roles (admin, viewer, self), 401 and 403.
+//! - `courses`: a class scored over the API (SPEC §10), the CSV byte for byte,
+//!   bad parameters named, role `self` seeing only itself.
 //! - `scoping`: role `self` sees nothing of other users on any route or page
 //!   (routes discovered from the OpenAPI document and the portal's table).
 //! - `jwt`: JWTs of a test issuer (its JWKS on 127.0.0.1) as `viewer` and
@@ -21,6 +23,7 @@
 //!   hyper refuses itself (oversized URIs and heads).
 
 mod access;
+mod courses;
 mod jwt;
 mod openapi;
 mod original;

@@ -63,6 +63,11 @@ fn documents_exactly_the_api_routes() {
         "/parameters",
         "/events/{eventID}",
         "/stats",
+        "/courses",
+        "/courses/{id}",
+        "/courses/{id}/progress",
+        "/courses/{id}/students/{user}",
+        "/courses/{id}/timeline",
         "/health",
         "/metrics",
         "/openapi.json",
@@ -82,7 +87,8 @@ async fn every_documented_route_is_served() {
         let uri = path
             .replace("{user}", "alucloud001")
             .replace("{service}", "ec2")
-            .replace("{eventID}", "id-01");
+            .replace("{eventID}", "id-01")
+            .replace("{id}", "fixture-course");
         let uri = if path == "/stats" {
             format!("{uri}?group_by=day")
         } else {

@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use ctt_store::Role;
+use ctt_store::{EventStore, Role};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, TestResponse, bearer};
@@ -106,23 +106,21 @@ const PATH_VALUES: &[&str] = &[
     "own-evt-1",
     "other-evt-2",
     "other-evt-3",
+    "shared-course",
+    "others-course",
 ];
 
-/// `/a/{x}/b` with `{x}` (or `{*x}`) replaced by each of [`PATH_VALUES`].
+/// `/a/{x}/b/{y}` with each `{…}` (or `{*…}`) replaced by each of
+/// [`PATH_VALUES`], every combination.
 fn expand(path: &str) -> Vec<String> {
-    let mut paths = vec![path.to_owned()];
-    while let Some(open) = paths[0].find('{') {
-        let close = paths[0][open..].find('}').expect("closed parameter") + open;
-        paths = paths
-            .iter()
-            .flat_map(|p| {
-                PATH_VALUES
-                    .iter()
-                    .map(move |v| format!("{}{v}{}", &p[..open], &p[close + 1..]))
-            })
-            .collect();
-    }
-    paths
+    let Some(open) = path.find('{') else {
+        return vec![path.to_owned()];
+    };
+    let close = path[open..].find('}').expect("closed parameter") + open;
+    PATH_VALUES
+        .iter()
+        .flat_map(|v| expand(&format!("{}{v}{}", &path[..open], &path[close + 1..])))
+        .collect()
 }
 
 /// The query strings to ask a route with, from its documented parameters.
@@ -226,6 +224,26 @@ async fn loaded_app() -> (TestApp, String) {
     let mut records: Vec<Value> = (0..6).map(own_record).collect();
     records.extend((0..6).map(other_record));
     app.load("scoping.json.gz", records).await;
+    // A course of both users, and one of the other user only (SPEC §10).
+    for (id, students) in [
+        ("shared-course", r#"["alucloud001", "otherstudent"]"#),
+        ("others-course", r#""^otherstudent$""#),
+    ] {
+        let source = format!(
+            "id = \"{id}\"\nname = \"Course\"\nfrom = \"2018-01-01\"\nto = \"2018-12-31\"\n\
+             students = {students}\n[[lab]]\nid = \"lab\"\nrequires = [\n  \
+             {{ event = \"ec2:RunInstances\" }},\n  {{ event = \"CreateFunction\", count = 3 }},\n]\n"
+        );
+        ctt_core::course::Course::parse(&source).expect("a course");
+        app.store
+            .put_course(ctt_store::StoredCourse {
+                id: id.to_owned(),
+                source,
+                added_at: crate::support::at("2018-01-01T00:00:00Z"),
+            })
+            .await
+            .expect("a course");
+    }
     // Sanity: the others' strings are in the store for an admin to see.
     let mut admin_sees = app.get("/parameters").await.text();
     for i in 0..6 {

@@ -11,7 +11,7 @@ use ctt_core::{EventQuery, GroupBy};
 use ctt_server::ServerConfig;
 use ctt_store::{
     CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
-    LedgerFilter, LoadedFile, StoreResult, StoreStatus,
+    LedgerFilter, LoadedFile, StoreResult, StoreStatus, StoredCourse,
 };
 
 use crate::support::{TestApp, spawn_app};
@@ -171,6 +171,22 @@ impl EventStore for SlowStore {
     }
     async fn status(&self) -> StoreResult<StoreStatus> {
         self.0.status().await
+    }
+
+    async fn put_course(&self, course: StoredCourse) -> StoreResult<()> {
+        self.0.put_course(course).await
+    }
+
+    async fn courses(&self) -> StoreResult<Vec<StoredCourse>> {
+        self.0.courses().await
+    }
+
+    async fn course(&self, id: &str) -> StoreResult<Option<StoredCourse>> {
+        self.0.course(id).await
+    }
+
+    async fn remove_course(&self, id: &str) -> StoreResult<bool> {
+        self.0.remove_course(id).await
     }
 }
 

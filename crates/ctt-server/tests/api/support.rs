@@ -99,10 +99,18 @@ impl TestApp {
         }
     }
 
-    /// [`fixture_records`] loaded.
+    /// [`fixture_records`] loaded, and the course [`FIXTURE_COURSE`].
     pub async fn fixture() -> Self {
         let app = Self::empty();
         app.load("fixture.json.gz", fixture_records()).await;
+        app.store
+            .put_course(ctt_store::StoredCourse {
+                id: "fixture-course".into(),
+                source: FIXTURE_COURSE.into(),
+                added_at: at("2018-02-01T00:00:00Z"),
+            })
+            .await
+            .expect("a course");
         app
     }
 
@@ -217,6 +225,23 @@ pub fn ids(events: &[Value]) -> Vec<String> {
         .map(|e| e["eventID"].as_str().expect("eventID").to_owned())
         .collect()
 }
+
+/// A course of the fixture's users (SPEC §10).
+pub const FIXTURE_COURSE: &str = r#"
+id = "fixture-course"
+name = "Fixture course"
+from = "2018-03-01"
+to = "2018-03-31"
+students = "^alucloud[0-9]{3}$"
+
+[[lab]]
+id = "ec2"
+requires = [{ event = "ec2:RunInstances", count = 2 }, { event = "TerminateInstances" }]
+
+[[lab]]
+id = "lambda"
+requires = [{ event = "lambda:CreateFunction" }]
+"#;
 
 /// 30 events, `id-00`…`id-29`: users `alucloud000`–`alucloud002` in turn, one
 /// day per three events from 2018-03-01 to 03-10 (10:00:00 and 10:00:01, so
