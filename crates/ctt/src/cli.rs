@@ -85,6 +85,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Manage stores: `ctt store create dynamodb://TABLE`.
     Store(StoreArgs),
+    /// Courses and labs (SPEC §10): add a course file, grade its class.
+    Course(CourseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -262,5 +264,61 @@ pub enum StoreCommand {
     Create {
         /// `dynamodb://TABLE[?region=…&endpoint=…&profile=…]`.
         uri: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CourseArgs {
+    #[command(subcommand)]
+    pub command: CourseCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CourseCommand {
+    /// Check a course file (TOML, SPEC §10) and store it; an existing course
+    /// with its id is replaced.
+    Add {
+        /// The course file (see examples/courses/).
+        file: PathBuf,
+    },
+    /// List the stored courses.
+    List {
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+    },
+    /// Remove a course (events are not touched).
+    Rm {
+        /// The course id, as listed by `ctt course list`.
+        id: String,
+    },
+    /// Grade the class: each student's status, grade, completion and progress
+    /// per lab; `--format csv` is the class export.
+    Show {
+        /// The course id.
+        id: String,
+        /// Replaces the start of the course window.
+        #[arg(long)]
+        from: Option<String>,
+        /// Replaces the end of the course window (a date is the whole day).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+    },
+    /// One student: each lab's progress, what is missing, the credited events.
+    Student {
+        /// The course id.
+        id: String,
+        /// The student (a user as listed by `ctt users`).
+        user: String,
+        /// Replaces the start of the course window.
+        #[arg(long)]
+        from: Option<String>,
+        /// Replaces the end of the course window (a date is the whole day).
+        #[arg(long)]
+        to: Option<String>,
+        /// table or json.
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
     },
 }

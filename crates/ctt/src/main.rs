@@ -70,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => commands::serve::run(&settings, args, db_given).await,
         Command::Token(args) => commands::token::run(&settings, args).await,
         Command::Store(args) => commands::store::run(&settings, args).await,
+        Command::Course(args) => commands::course::run(&settings, args).await,
         Command::Config => {
             println!("{}", settings.to_commented_toml());
             Ok(ExitCode::SUCCESS)

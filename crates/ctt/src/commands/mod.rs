@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod course;
 pub mod files;
 pub mod generate;
 pub mod ingest;

@@ -2,6 +2,7 @@
 //! SQLite file in a temporary folder, real log files.
 //!
 //! - `corpus`: every real-world file of `../shared/corpus/` (SPEC §9 counts).
+//! - `course`: `ctt course` add, list, show (its CSV the API's bytes), rm (SPEC §10).
 //! - `bad_input`: each bad input of SPEC §4 is reported and skipped.
 //! - `exactly_once`: re-runs and `kill -9` mid-load (SPEC §4).
 //! - `queries`: CLI answers against counts computed here from generated files.
@@ -13,6 +14,7 @@
 mod aws;
 mod bad_input;
 mod corpus;
+mod course;
 mod exactly_once;
 mod queries;
 mod secrets;
