@@ -126,6 +126,18 @@ async fn every_route_answers_as_the_router_does_without_a_scan() {
     )
     .expect("handler");
     let day = "from=2017-06-01&to=2017-06-01";
+    // A course (SPEC §10): one requirement of a service, one of any service.
+    let course = "id = \"lab\"\nname = \"Lab\"\nfrom = \"2017-06-01\"\nto = \"2017-06-30\"\n\
+                  students = [\"alucloud171\", \"grycap-aws\"]\n[[lab]]\nid = \"ec2\"\n\
+                  requires = [{ event = \"ec2:RunInstances\" }, { event = \"CreateTags\" }]\n";
+    store
+        .put_course(ctt_store::StoredCourse {
+            id: "lab".into(),
+            source: course.into(),
+            added_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("a course");
     store.reset_usage();
     for (path, query) in [
         ("/scan", day.to_owned()),
@@ -141,6 +153,12 @@ async fn every_route_answers_as_the_router_does_without_a_scan() {
         ("/parameters", String::new()),
         ("/stats", format!("{day}&group_by=user")),
         ("/stats", format!("{day}&group_by=hour")),
+        ("/courses", String::new()),
+        ("/courses/lab", String::new()),
+        ("/courses/lab/progress", String::new()),
+        ("/courses/lab/progress", "format=csv".to_owned()),
+        ("/courses/lab/students/alucloud171", String::new()),
+        ("/courses/lab/timeline", String::new()),
         ("/scan", "from=yesterday".to_owned()),
         ("/nowhere", String::new()),
     ] {
