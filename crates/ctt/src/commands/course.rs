@@ -70,6 +70,26 @@ pub async fn run(settings: &Settings, args: CourseArgs) -> anyhow::Result<ExitCo
 }
 
 async fn add(store: &dyn EventStore, file: &Path) -> anyhow::Result<()> {
+    let (course, replaced) = add_file_replacing(store, file).await?;
+    let requirements: usize = course.labs.iter().map(|l| l.requires.len()).sum();
+    println!(
+        "{} course `{}` ({}): {} labs, {requirements} requirements",
+        if replaced { "replaced" } else { "added" },
+        course.id,
+        course.name,
+        course.labs.len(),
+    );
+    Ok(())
+}
+
+/// Reads, checks and stores the course file `file` (`ctt serve --demo` adds
+/// the generated class's course this way).
+pub async fn add_file(store: &dyn EventStore, file: &Path) -> anyhow::Result<Course> {
+    Ok(add_file_replacing(store, file).await?.0)
+}
+
+/// [`add_file`], and whether a course with its id was replaced.
+async fn add_file_replacing(store: &dyn EventStore, file: &Path) -> anyhow::Result<(Course, bool)> {
     let size = std::fs::metadata(file)
         .with_context(|| format!("cannot read {}", file.display()))?
         .len();
@@ -90,15 +110,7 @@ async fn add(store: &dyn EventStore, file: &Path) -> anyhow::Result<()> {
             added_at: Utc::now(),
         })
         .await?;
-    let requirements: usize = course.labs.iter().map(|l| l.requires.len()).sum();
-    println!(
-        "{} course `{}` ({}): {} labs, {requirements} requirements",
-        if replaced { "replaced" } else { "added" },
-        course.id,
-        course.name,
-        course.labs.len(),
-    );
-    Ok(())
+    Ok((course, replaced))
 }
 
 async fn list(store: &dyn EventStore, format: Option<OutputFormat>) -> anyhow::Result<()> {

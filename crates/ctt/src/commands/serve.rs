@@ -301,6 +301,7 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
         move || ctt_gen::generate(&root, &config)
     })
     .await??;
+    let courses = root.join("courses");
     let files =
         tokio::task::spawn_blocking(move || LocalSource::list(&[root], None, None)).await??;
     let report = ingest(
@@ -317,6 +318,16 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
         stored = report.records_stored,
         "--demo: loaded"
     );
+    // The course the generated class follows (SPEC §10), if the generator wrote one.
+    if let Ok(entries) = std::fs::read_dir(&courses) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let course = super::course::add_file(store.as_ref(), &path).await?;
+                info!(course = %course.id, labs = course.labs.len(), "--demo: course added");
+            }
+        }
+    }
     Ok(())
 }
 
