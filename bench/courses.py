@@ -108,21 +108,26 @@ def original_way(client, course, students):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--db", help="an ingested database [default: the paper preset's, bench/data/work/ctt.db]")
+    parser.add_argument("--course", help="a course file [default: the one the generator wrote beside the paper tree]")
     args = parser.parse_args()
     build()
-    tree = generate("paper")
-    courses = sorted(glob.glob(os.path.join(tree, "courses", "*.toml")))
-    if not courses:
-        sys.exit(f"no course beside {tree} (courses/*.toml): regenerate it with this ctt gen")
-    course_file = courses[-1]
+    db = args.db or DB
+    course_file = args.course
+    if not (args.db and args.course):
+        tree = generate("paper")
+        courses = sorted(glob.glob(os.path.join(tree, "courses", "*.toml")))
+        if not courses and not course_file:
+            sys.exit(f"no course beside {tree} (courses/*.toml): regenerate it with this ctt gen")
+        course_file = course_file or courses[-1]
+        if not os.path.exists(db):
+            os.makedirs(WORK, exist_ok=True)
+            print("ingesting the paper preset (once)…", flush=True)
+            ctt_ingest(tree, db)
     course = tomllib.load(open(course_file, "rb"))
-    if not os.path.exists(DB):
-        os.makedirs(WORK, exist_ok=True)
-        print("ingesting the paper preset (once)…", flush=True)
-        ctt_ingest(tree, DB)
-    subprocess.run([CTT, "--db", DB, "course", "add", course_file], check=True)
+    subprocess.run([CTT, "--db", db, "course", "add", course_file], check=True)
     port = free_port()
-    server = subprocess.Popen([CTT, "--db", DB, "serve", "--listen", f"127.0.0.1:{port}"],
+    server = subprocess.Popen([CTT, "--db", db, "serve", "--listen", f"127.0.0.1:{port}"],
                               stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):

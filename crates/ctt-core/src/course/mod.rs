@@ -216,6 +216,37 @@ pub fn is_version_suffix(text: &str) -> bool {
     }
 }
 
+/// `name` without an API version suffix (`CreateFunction20150331v2` →
+/// `CreateFunction`): every prefix whose rest [`is_version_suffix`].
+pub(crate) fn unversioned(name: &str) -> Vec<&str> {
+    let bytes = name.as_bytes();
+    let digits = bytes
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return Vec::new();
+    }
+    // A suffix ends the name, or ends before a `v` and the final digits.
+    let mut ends = vec![bytes.len()];
+    if digits < bytes.len() && bytes[bytes.len() - digits - 1] == b'v' {
+        ends.push(bytes.len() - digits - 1);
+    }
+    let mut found = Vec::new();
+    for end in ends {
+        for date in [8, 10] {
+            let Some(start) = end.checked_sub(date) else {
+                continue;
+            };
+            if name.is_char_boundary(start) && is_version_suffix(&name[start..]) {
+                found.push(&name[..start]);
+            }
+        }
+    }
+    found
+}
+
 /// What a store must fetch to score a course: events whose `eventName` starts
 /// with one of `names` (with their `service`, when the requirement names one),
 /// between two instants. Stores may return more; [`score`] keeps what matches.

@@ -155,9 +155,14 @@ fn score_own(course: &Course, window: &Window, student: &str, mut own: Vec<&Hit>
     own.sort_by(|a, b| (a.time, &a.event_id).cmp(&(b.time, &b.event_id)));
     own.dedup_by(|a, b| a.event_id == b.event_id);
     let mut taken = vec![false; own.len()];
+    // Each requirement's matching events, in credit order: found once per
+    // event through the names it could stand for (itself, or without its
+    // version suffix), so scoring is linear in the student's events.
+    let candidates = candidates_by_requirement(course, &own);
 
     let mut labs = Vec::with_capacity(course.labs.len());
     let (mut credited_all, mut grade_sum) = (0u64, 0u64);
+    let mut flat = 0;
     for lab in &course.labs {
         let lab_window = course.lab_window(lab, window);
         let (from, to) = (to_seconds(lab_window.from), to_seconds(lab_window.to));
@@ -165,15 +170,12 @@ fn score_own(course: &Course, window: &Window, student: &str, mut own: Vec<&Hit>
         let (mut credited_lab, mut required_lab, mut last) = (0u64, 0u64, None::<i64>);
         for requirement in &lab.requires {
             let mut events = Vec::new();
-            for (i, hit) in own.iter().enumerate() {
+            for &i in &candidates[flat] {
                 if events.len() as u32 == requirement.count {
                     break;
                 }
-                if taken[i]
-                    || hit.time < from
-                    || hit.time > to
-                    || !requirement.matches(&hit.service, &hit.event_name)
-                {
+                let hit = own[i];
+                if taken[i] || hit.time < from || hit.time > to {
                     continue;
                 }
                 taken[i] = true;
@@ -185,6 +187,7 @@ fn score_own(course: &Course, window: &Window, student: &str, mut own: Vec<&Hit>
                     time: hit.time,
                 });
             }
+            flat += 1;
             let credited = events.len() as u32;
             credited_lab += u64::from(credited);
             required_lab += u64::from(requirement.count);
@@ -389,6 +392,29 @@ pub fn progress_csv(progress: &ClassProgress) -> String {
         let _ = writer.write_record(&row);
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// For each requirement of the course (labs in order, flattened), the indices
+/// of the events of `own` (sorted) that match it, in order.
+fn candidates_by_requirement(course: &Course, own: &[&Hit]) -> Vec<Vec<usize>> {
+    let requirements: Vec<&super::Requirement> =
+        course.labs.iter().flat_map(|l| &l.requires).collect();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in requirements.iter().enumerate() {
+        by_name.entry(r.name.as_str()).or_default().push(i);
+    }
+    let mut candidates = vec![Vec::new(); requirements.len()];
+    for (i, hit) in own.iter().enumerate() {
+        let name = hit.event_name.as_str();
+        for key in std::iter::once(name).chain(super::unversioned(name)) {
+            for &r in by_name.get(key).map_or(&[][..], Vec::as_slice) {
+                if requirements[r].matches(&hit.service, name) {
+                    candidates[r].push(i);
+                }
+            }
+        }
+    }
+    candidates
 }
 
 fn group_by_user(hits: &[Hit]) -> HashMap<&str, Vec<&Hit>> {
