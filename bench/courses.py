@@ -3,8 +3,9 @@
 its 13-lab course (SPEC §10), on SQLite.
 
 Uses the paper preset of bench/ingest.py (bench/data/paper, `--seed 1`) and its
-database (bench/data/work/ctt.db; ingested here if missing), adds the course the
-generator wrote beside the tree (bench/data/paper/courses/*.toml), serves it with
+database (bench/data/work/ctt.db; ingested here if missing), adds the course
+examples/courses/cloud-computing.toml (13 labs over the 2017/18 academic year of
+that history), serves it with
 the release `ctt serve` on a free loopback port and measures, over one
 keep-alive connection:
 
@@ -20,7 +21,6 @@ Prints a Markdown table and writes it into bench/RESULTS.md.
     python3 bench/courses.py [--requests 50]
 """
 import argparse
-import glob
 import http.client
 import json
 import os
@@ -109,21 +109,17 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--db", help="an ingested database [default: the paper preset's, bench/data/work/ctt.db]")
-    parser.add_argument("--course", help="a course file [default: the one the generator wrote beside the paper tree]")
+    parser.add_argument("--course", default=os.path.join(ROOT, "examples", "courses", "cloud-computing.toml"),
+                        help="a course file [default: examples/courses/cloud-computing.toml]")
     args = parser.parse_args()
     build()
     db = args.db or DB
     course_file = args.course
-    if not (args.db and args.course):
+    if not os.path.exists(db):
         tree = generate("paper")
-        courses = sorted(glob.glob(os.path.join(tree, "courses", "*.toml")))
-        if not courses and not course_file:
-            sys.exit(f"no course beside {tree} (courses/*.toml): regenerate it with this ctt gen")
-        course_file = course_file or courses[-1]
-        if not os.path.exists(db):
-            os.makedirs(WORK, exist_ok=True)
-            print("ingesting the paper preset (once)…", flush=True)
-            ctt_ingest(tree, db)
+        os.makedirs(WORK, exist_ok=True)
+        print("ingesting the paper preset (once)…", flush=True)
+        ctt_ingest(tree, db)
     course = tomllib.load(open(course_file, "rb"))
     subprocess.run([CTT, "--db", db, "course", "add", course_file], check=True)
     port = free_port()
