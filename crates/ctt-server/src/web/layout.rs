@@ -21,6 +21,7 @@ pub enum Section {
     Users,
     Services,
     Events,
+    Courses,
 }
 
 /// Who is looking, as the header shows it.
@@ -62,6 +63,7 @@ pub fn page(shell: &Shell, body: Markup) -> Html<String> {
         (Section::Users, "/ui/users", "Users"),
         (Section::Services, "/ui/services", "Services"),
         (Section::Events, "/ui/events", "Events"),
+        (Section::Courses, "/ui/courses", "Courses"),
     ];
     let markup = html! {
         (DOCTYPE)

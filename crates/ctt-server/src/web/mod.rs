@@ -5,6 +5,7 @@
 //! - [`catalog`]: users and services — searchable lists, a page for each.
 //! - [`events`]: the filter form with every API filter, pages, exports, and an
 //!   event's whole record.
+//! - [`courses`]: courses (SPEC §10) — the class of a course, a student's page.
 //! - [`session`]: `/login` and `/logout` (a session cookie, when tokens exist).
 //! - [`chart`] and [`json`]: inline SVG charts and collapsible JSON, drawn here.
 //! - [`filters`]: portal URLs ⇄ the API's query strings.
@@ -16,6 +17,7 @@
 
 pub mod catalog;
 pub mod chart;
+pub mod courses;
 pub mod dashboard;
 pub mod error;
 pub mod events;
@@ -61,6 +63,12 @@ fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/ui/services/{service}", get(catalog::service_page)),
         ("/ui/events", get(events::list_page)),
         ("/ui/events/{event_id}", get(events::detail_page)),
+        ("/ui/courses", get(courses::list_page)),
+        ("/ui/courses/{id}", get(courses::course_page)),
+        (
+            "/ui/courses/{id}/students/{user}",
+            get(courses::student_page),
+        ),
         ("/ui/{*rest}", get(not_found_page)),
     ]
 }

@@ -3,6 +3,7 @@
 //!
 //! - `pages`: every page renders, with the numbers the API answers, links to
 //!   the filtered lists, empty states, 404s and 400s as HTML.
+//! - `courses`: a course's class, a student's page, role `self` (SPEC §10).
 //! - `safety`: the Content-Security-Policy and other headers; strings from
 //!   events (`<script>` in a user agent, `<img onerror>` in a parameter) are
 //!   text, never markup.
@@ -13,6 +14,7 @@
 //!   and foreign JWTs refused.
 
 mod access;
+mod courses;
 mod jwt;
 mod login;
 mod pages;
