@@ -161,6 +161,15 @@ before(async () => {
     ],
   }));
   ctt(['ingest', logs, '--no-progress']);
+  // A course (SPEC §10) over the generated fortnight.
+  writeFileSync(join(work, 'course.toml'), [
+    'id = "lab-course"', 'name = "Cloud labs"', 'from = "2018-06-01"', 'to = "2018-06-15"',
+    'students = "^alucloud[0-9]{3}$"',
+    '[[lab]]', 'id = "ec2"', 'name = "EC2"',
+    'requires = [{ event = "ec2:RunInstances", count = 2 }, { event = "ec2:TerminateInstances" }]',
+    '[[lab]]', 'id = "s3"', 'name = "S3"', 'requires = [{ event = "s3:CreateBucket" }]', '',
+  ].join('\n'));
+  ctt(['course', 'add', join(work, 'course.toml')]);
   teacherToken = ctt(['token', 'create', '--role', 'viewer', '--name', 'teacher']).trim();
   ({ child: server, url: base } = await startServer());
 
@@ -510,6 +519,52 @@ test('the API docs (Swagger UI) render under their Content-Security-Policy, load
   assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
   assert.deepEqual(violations, [], 'no console error');
   assert.deepEqual(elsewhere, [], 'nothing loaded from elsewhere');
+  assert.deepEqual(dialogs, []);
+  await context.close();
+});
+
+test('a course: the class heatmap leads to a student page; it prints without navigation', async () => {
+  const { context, page, dialogs } = await signedIn(teacherToken);
+  const problems = [];
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  await page.goto('/ui/');
+  await page.getByRole('link', { name: 'Courses' }).click();
+  await page.getByRole('link', { name: 'Cloud labs' }).click();
+  await page.waitForURL(/\/ui\/courses\/lab-course$/);
+  const progress = await api('/courses/lab-course/progress', teacherToken);
+  const rows = await page.$$eval('table.heatmap tbody tr', (trs) => trs.map((r) => r.dataset.student));
+  assert.deepEqual(rows, progress.students.map((s) => s.student), 'one row per student, as the API');
+  assert.ok(rows.length > 3, `students: ${rows}`);
+  const completed = await page.textContent('[data-counter="completed"] .value');
+  assert.equal(Number(completed), progress.counts.completed);
+  assert.ok(await page.locator('[data-chart="course-band"] polyline.median').count() === 1);
+  await shot(page, 'course');
+  const csv = await page.getAttribute('p.downloads a', 'href');
+  const download = await page.request.get(csv);
+  assert.equal(download.status(), 200);
+  assert.match(await download.text(), /^student,status,grade,completion,ec2,s3\n/);
+
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.locator('header.top nav').isVisible(), false, 'no navigation in print');
+  assert.equal(await page.locator('table.heatmap').isVisible(), true, 'the heatmap prints');
+  await page.emulateMedia({ media: 'screen' });
+
+  const first = rows[0];
+  await page.locator(`tr[data-student="${first}"] td.heat a`).first().click();
+  await page.waitForURL(new RegExp(`/ui/courses/lab-course/students/${first}$`));
+  assert.equal(await page.locator('h1').textContent(), first);
+  assert.ok(await page.locator('section.lab').count() === 2);
+  await shot(page, 'course-student');
+  assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
+  assert.deepEqual(problems, [], 'no console error');
   assert.deepEqual(dialogs, []);
   await context.close();
 });
