@@ -334,12 +334,30 @@ pub async fn login(
         .sessions
         .open(&accepted)
         .map_err(|e| page_error(ApiError::internal("cannot draw a session id", e)))?;
+    let next = landing(&state, &accepted.identity, next).await;
     let mut response = Redirect::to(&next).into_response();
     let secure = own_scheme(&state, &headers, &uri) == "https";
     if let Some(cookie) = session_cookie(&id, lifetime.as_secs(), secure) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// Where a sign-in without a page to go back to lands: a `self` user who is a
+/// student of exactly one course, on their page of it; of several, on the
+/// courses; anyone else (or if courses cannot be read), on the dashboard.
+async fn landing(state: &AppState, identity: &crate::Identity, next: String) -> String {
+    let Some(user) = identity.only_user() else {
+        return next;
+    };
+    if next != "/ui/" {
+        return next;
+    }
+    match state.store.scoped(identity).courses().await {
+        Ok(courses) if courses.len() == 1 => super::courses::student_url(&courses[0].id, user),
+        Ok(courses) if courses.len() > 1 => "/ui/courses".to_owned(),
+        _ => next,
+    }
 }
 
 /// `POST /logout`: ends the session and clears the cookie.

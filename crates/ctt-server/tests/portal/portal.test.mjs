@@ -128,7 +128,8 @@ async function signedIn(token, options = {}) {
   assert.match(page.url(), /\/login\?next=/);
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/ui\/$/);
+  // The dashboard; a `self` user of one course lands on their page of it.
+  await page.waitForURL(/\/ui\/($|courses\/lab-course\/students\/)/);
   return { context, page, dialogs };
 }
 
@@ -452,6 +453,8 @@ test('the crafted events show their text and run nothing', async () => {
 
 test("a self user sees only their own activity and cannot reach anyone else's", async () => {
   const { context, page, dialogs } = await signedIn(studentToken);
+  assert.match(page.url(), new RegExp(`/ui/courses/lab-course/students/${student}$`),
+    'a student of one course lands on their page of it');
   await page.goto(`/ui/?${PERIOD}`);
   const own = await api(`/users/${student}?${PERIOD}&count=true`, teacherToken);
   assert.equal(await counter(page, 'total'), own);

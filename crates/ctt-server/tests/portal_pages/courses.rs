@@ -154,7 +154,15 @@ async fn role_self_sees_only_its_own_row_and_page() {
     let token = portal
         .token("alu1", Role::OwnUser, Some("alucloud001"))
         .await;
-    let session = portal.sign_in(&token).await;
+    // A student of one course lands on their page of it.
+    let form = format!("token={token}&next=%2Fui%2F");
+    let landed = portal.post_form("/login", &form, &[]).await;
+    assert_eq!(
+        landed.header("location"),
+        Some("/ui/courses/class/students/alucloud001"),
+        "a self user lands on their student page"
+    );
+    let session = landed.session_cookie().expect("a session");
     let list = portal.get_as("/ui/courses", &session).await.page("list");
     assert!(
         list.contains("href=\"/ui/courses/class/students/alucloud001\""),
@@ -176,4 +184,12 @@ async fn role_self_sees_only_its_own_row_and_page() {
         .get_as("/ui/courses/class/students/alucloud000", &session)
         .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
+    // A viewer, or a self user of no course, lands on the dashboard.
+    let teacher = portal
+        .token("teacher", Role::OwnUser, Some("teacher"))
+        .await;
+    let landed = portal
+        .post_form("/login", &format!("token={teacher}&next=%2Fui%2F"), &[])
+        .await;
+    assert_eq!(landed.header("location"), Some("/ui/"));
 }
