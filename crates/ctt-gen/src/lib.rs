@@ -48,6 +48,7 @@
 mod activity;
 mod calls;
 mod cast;
+mod course;
 mod delivery;
 mod ids;
 mod preset;
@@ -62,6 +63,7 @@ use chrono::{DateTime, Utc};
 
 use crate::activity::{DAY_SECS, day_rng, generate_day, on_rhythm};
 use crate::cast::Cast;
+pub use crate::course::course_toml;
 use crate::delivery::TreeWriter;
 pub use crate::preset::Preset;
 

@@ -194,6 +194,10 @@ pub struct GenArgs {
     /// Organisation-trail layout (AWSLogs/o-…/ACCOUNT/…).
     #[arg(long)]
     pub organization: bool,
+    /// Also write the course the generated class can be graded against (SPEC
+    /// §10) to this file, for `ctt course add`.
+    #[arg(long, value_name = "FILE")]
+    pub course: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

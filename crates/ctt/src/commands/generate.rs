@@ -31,5 +31,13 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         ctt_core::time::format_event_time(summary.last),
         args.out_dir.display()
     );
+    if let Some(file) = &args.course {
+        std::fs::write(file, ctt_gen::course_toml(&config))
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        println!(
+            "wrote the class's course to {} (ctt course add {0})",
+            file.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -297,11 +297,11 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
     let config = ctt_gen::GenConfig::new(ctt_gen::Preset::Small, 42, chrono::Utc::now());
     info!("--demo: generating the small preset, ending now");
     let summary = tokio::task::spawn_blocking({
-        let root = root.clone();
+        let (root, config) = (root.clone(), config.clone());
         move || ctt_gen::generate(&root, &config)
     })
     .await??;
-    let courses = root.join("courses");
+    let course_dir = tempfile::tempdir().context("cannot create a temporary folder")?;
     let files =
         tokio::task::spawn_blocking(move || LocalSource::list(&[root], None, None)).await??;
     let report = ingest(
@@ -318,16 +318,12 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
         stored = report.records_stored,
         "--demo: loaded"
     );
-    // The course the generated class follows (SPEC §10), if the generator wrote one.
-    if let Ok(entries) = std::fs::read_dir(&courses) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                let course = super::course::add_file(store.as_ref(), &path).await?;
-                info!(course = %course.id, labs = course.labs.len(), "--demo: course added");
-            }
-        }
-    }
+    // The course the generated class can be graded against (SPEC §10).
+    let course = course_dir.path().join("course.toml");
+    std::fs::write(&course, ctt_gen::course_toml(&config))
+        .context("cannot write the demo's course")?;
+    let course = super::course::add_file(store.as_ref(), &course).await?;
+    info!(course = %course.id, labs = course.labs.len(), "--demo: course added");
     Ok(())
 }
 

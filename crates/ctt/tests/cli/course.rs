@@ -131,3 +131,77 @@ fn a_course_is_checked_stored_and_graded() {
     assert!(out.status.success(), "{}", describe(&out));
     assert!(!course(&work, &["rm", "cloud"]).status.success());
 }
+
+/// `ctt gen --course` (issue 14): the generated class, graded against the
+/// course written beside it, ends in every state, and some required calls
+/// failed (counting them changes the grades).
+#[test]
+fn a_generated_class_ends_in_every_state() {
+    let work = Workspace::new();
+    let course_file = work.path("course.toml");
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_ctt"))
+        .args([
+            "gen",
+            "--preset",
+            "small",
+            "--seed",
+            "7",
+            "--end",
+            "2018-06-15T12:00:00Z",
+        ])
+        .arg(work.path("logs"))
+        .arg("--course")
+        .arg(&course_file));
+    assert!(out.status.success(), "{}", describe(&out));
+    let (report, code) = work.ingest(&[&work.path("logs")], &[]);
+    assert_eq!(code, 0, "{report}");
+    let add = course(&work, &["add", course_file.to_str().expect("path")]);
+    assert!(add.status.success(), "{}", describe(&add));
+    let class = work.json(&["course", "show", "gen-course"]);
+    let statuses: Vec<&str> = class["students"]
+        .as_array()
+        .expect("students")
+        .iter()
+        .filter_map(|s| s["status"].as_str())
+        .collect();
+    assert!(statuses.len() >= 20, "a class: {}", statuses.len());
+    for state in ["in progress", "not started"] {
+        assert!(
+            statuses.contains(&state),
+            "someone is {state}: {statuses:?}"
+        );
+    }
+    let labs = class["labs"].as_array().expect("labs");
+    assert_eq!(labs.len(), 5);
+    assert!(
+        labs.iter().any(|l| l["completed"].as_u64() > Some(0)),
+        "someone completed a lab: {labs:?}"
+    );
+    assert!(
+        labs.iter().any(|l| l["in_progress"].as_u64() > Some(0)),
+        "someone stopped half-way: {labs:?}"
+    );
+    // With failed calls counted (the original's way), more is credited.
+    let lenient = std::fs::read_to_string(&course_file)
+        .expect("read")
+        .replace("pass = 80", "pass = 80\ncount_failed = true");
+    std::fs::write(&course_file, lenient).expect("write");
+    course(&work, &["add", course_file.to_str().expect("path")]);
+    let counted = work.json(&["course", "show", "gen-course"]);
+    let credited = |v: &Value| -> u64 {
+        v["students"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["labs"].as_array().into_iter().flatten())
+            .flat_map(|l| l["requirements"].as_array().into_iter().flatten())
+            .filter_map(|r| r["credited"].as_u64())
+            .sum()
+    };
+    assert!(
+        credited(&counted) > credited(&class),
+        "some required calls failed: {} vs {}",
+        credited(&counted),
+        credited(&class)
+    );
+}
