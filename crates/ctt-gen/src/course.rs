@@ -12,8 +12,11 @@ use chrono::Duration;
 
 use crate::GenConfig;
 
-/// Labs in course order: id, name, requirements (`service:EventName`, count).
-const LABS: &[(&str, &str, &[(&str, u32)])] = &[
+/// A lab: id, name, requirements (`service:EventName`, count).
+type Lab = (&'static str, &'static str, &'static [(&'static str, u32)]);
+
+/// Labs in course order.
+const LABS: &[Lab] = &[
     (
         "ec2",
         "EC2: launch, stop, clean up",
