@@ -78,6 +78,9 @@ pub struct LabScore {
     pub completed: bool,
     /// The latest credited event's time, if any.
     pub last: Option<String>,
+    /// Each requirement, its credited events (left out of a class's
+    /// [summary](ClassProgress::summary)).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requirements: Vec<RequirementScore>,
 }
 
@@ -228,6 +231,20 @@ fn score_own(course: &Course, window: &Window, student: &str, mut own: Vec<&Hit>
         grade: Hundredths::ratio(grade_sum, 10 * labs.len() as u64),
         completion: Hundredths::percent(credited_all, course.total_required()),
         labs,
+    }
+}
+
+impl ClassProgress {
+    /// The class without each student's requirements and credited events
+    /// (one student's page has them): what `/courses/{id}/progress` answers,
+    /// a tenth of the bytes for a class of hundreds.
+    pub fn summary(mut self) -> Self {
+        for student in &mut self.students {
+            for lab in &mut student.labs {
+                lab.requirements = Vec::new();
+            }
+        }
+        self
     }
 }
 

@@ -256,7 +256,8 @@ pub async fn course(
 }
 
 /// The class against the course: each student's status, grade, completion and
-/// progress per lab; per lab the average and counts; the stuck lab.
+/// progress per lab (each requirement and credited event: on the student's
+/// route); per lab the average and counts; the stuck lab.
 #[utoipa::path(
     get,
     path = "/courses/{id}/progress",
@@ -281,7 +282,10 @@ pub async fn progress(
 ) -> Result<Response, ApiError> {
     let course = visible_course(&store, &id).await?;
     let request = course_request(&course, &pairs(uri.query()), true)?;
-    let progress = store.course_progress(&course, &request.window).await?;
+    let progress = store
+        .course_progress(&course, &request.window)
+        .await?
+        .summary();
     if !request.csv {
         return Ok(Json(progress).into_response());
     }

@@ -44,8 +44,9 @@ pub async fn run(settings: &Settings, args: CourseArgs) -> anyhow::Result<ExitCo
             format,
         } => {
             let (course, request) = course_and_window(store, &id, from, to).await?;
-            let progress =
-                ctt_store::course::progress(store, &course, &request.window, None).await?;
+            let progress = ctt_store::course::progress(store, &course, &request.window, None)
+                .await?
+                .summary();
             show(&course, &progress, output::resolve(format))?;
         }
         CourseCommand::Student {
