@@ -63,6 +63,7 @@ use chrono::{DateTime, Utc};
 
 use crate::activity::{DAY_SECS, day_rng, generate_day, on_rhythm};
 use crate::cast::Cast;
+use crate::course::CoursePlan;
 pub use crate::course::course_toml;
 use crate::delivery::TreeWriter;
 pub use crate::preset::Preset;
@@ -175,6 +176,7 @@ fn fs_create(out_dir: &Path) -> anyhow::Result<()> {
 struct Plan<'a> {
     config: &'a GenConfig,
     cast: Cast,
+    course: CoursePlan,
     /// The history's time range in seconds since the epoch.
     start: i64,
     end: i64,
@@ -193,9 +195,11 @@ impl<'a> Plan<'a> {
     fn new(config: &'a GenConfig) -> Plan<'a> {
         let profile = config.preset.profile();
         let end = config.end.timestamp();
+        let cast = Cast::new(config.seed, profile, config.organization);
         Plan {
             config,
-            cast: Cast::new(config.seed, profile, config.organization),
+            course: CoursePlan::new(config, cast.students.len()),
+            cast,
             start: end - i64::from(config.days()) * DAY_SECS,
             end,
         }
@@ -247,7 +251,7 @@ impl<'a> Plan<'a> {
     /// Generates, bundles and writes one day; returns what was written.
     fn write_day(&self, writer: &mut TreeWriter, number: i64) -> anyhow::Result<Totals> {
         let profile = self.config.preset.profile();
-        let day = generate_day(&self.cast, profile, self.config.seed, number);
+        let day = generate_day(&self.cast, &self.course, profile, self.config.seed, number);
         let (start_of_day, events) = (day.start, day.events);
         let mut rng = day_rng(self.config.seed, number, 0x6669_6c65);
         let mut files = delivery::bundle(&mut rng, events, self.start, self.end, profile.file_cap);

@@ -129,7 +129,7 @@ static SMALL: Profile = Profile {
     ],
     term_calendar: false,
     labs_per_day: (1, 1),
-    lab_attendance: (8, 12),
+    lab_attendance: (6, 10),
     action_gap_secs: 210.0,
     homework_sessions: 1.0,
     file_cap: (30, 40),
@@ -143,7 +143,7 @@ static SMALL: Profile = Profile {
 
 static PAPER: Profile = Profile {
     days: 1461,
-    students: 250,
+    students: 350,
     regions: &[
         RegionLoad {
             name: "us-east-1",

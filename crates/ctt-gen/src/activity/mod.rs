@@ -15,6 +15,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::calls::Scope;
 use crate::cast::Cast;
+use crate::course::CoursePlan;
 use crate::ids::GenRng;
 use crate::preset::Profile;
 use crate::record::{Actor, Call, Place, Record, utc};
@@ -33,12 +34,16 @@ pub(crate) struct Event {
 /// The day being generated: its clock, its random stream, the records so far.
 pub(crate) struct Day<'a> {
     pub cast: &'a Cast,
+    /// The course the students follow, and how far each gets.
+    pub course: &'a CoursePlan,
     pub profile: &'a Profile,
     pub rng: GenRng,
     /// Days since 1970-01-01 (the day's number, used for rhythms and seeds).
     pub number: i64,
     /// Midnight UTC starting the day, in seconds since the epoch.
     pub start: i64,
+    /// When the day's lab sessions start (seconds since the epoch), once `labs` ran.
+    pub lab_starts: Vec<i64>,
     pub events: Vec<Event>,
 }
 
@@ -63,16 +68,19 @@ pub(crate) fn mix(x: u64) -> u64 {
 /// Generate all the records of day `number` (days since 1970-01-01).
 pub(crate) fn generate_day<'a>(
     cast: &'a Cast,
+    course: &'a CoursePlan,
     profile: &'a Profile,
     seed: u64,
     number: i64,
 ) -> Day<'a> {
     let mut day = Day {
         cast,
+        course,
         profile,
         rng: day_rng(seed, number, 0x6461_7973),
         number,
         start: number * DAY_SECS,
+        lab_starts: Vec::new(),
         events: Vec::new(),
     };
     services::background(&mut day);
@@ -80,6 +88,7 @@ pub(crate) fn generate_day<'a>(
         students::labs(&mut day);
     }
     students::homework(&mut day);
+    students::course_work(&mut day);
     staff::teacher(&mut day);
     staff::sso_admins(&mut day);
     if day.on_rhythm(profile.rhythms.provisioning) {

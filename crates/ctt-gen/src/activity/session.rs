@@ -64,7 +64,7 @@ pub(crate) fn write(day: &mut Day, session: &mut Session, at: i64) {
 }
 
 /// A burst of reads within a few seconds; returns the time of the last one.
-fn read_burst(day: &mut Day, session: &mut Session, mut at: i64) -> i64 {
+pub(super) fn read_burst(day: &mut Day, session: &mut Session, mut at: i64) -> i64 {
     let burst = day.rng.random_range(1..=session.style.burst_max);
     for _ in 0..burst {
         let scope = day.scope(session.actor.account, session.region, at);

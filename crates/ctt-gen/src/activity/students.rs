@@ -47,6 +47,7 @@ pub(super) fn labs(day: &mut Day) {
         let topic = *Topic::ALL.choose(&mut day.rng).unwrap_or(&Topic::Ec2);
         let region = day.session_region();
         let start = day.random_time(hour * 3600..hour * 3600 + 600);
+        day.lab_starts.push(start);
         let length = day.rng.random_range(100..=150) * 60;
         let wanted = day
             .rng
@@ -55,6 +56,9 @@ pub(super) fn labs(day: &mut Day) {
         let students = day.cast.students.len();
         let attendees = rand::seq::index::sample(&mut day.rng, students, wanted.min(students));
         for student in attendees.iter() {
+            if day.course.keeps_away(student, day.number) {
+                continue;
+            }
             let ip = day
                 .cast
                 .campus_ips
@@ -92,6 +96,9 @@ pub(super) fn homework(day: &mut Day) {
     let count = (2.0 * mean * day.rng.random::<f64>()).round() as usize;
     for _ in 0..count {
         let student = day.rng.random_range(0..day.cast.students.len());
+        if day.course.keeps_away(student, day.number) {
+            continue;
+        }
         let from = day.random_time(14 * 3600..23 * 3600);
         let until = from + day.rng.random_range(10..=60) * 60;
         let region = day.session_region();
@@ -114,6 +121,14 @@ pub(super) fn homework(day: &mut Day) {
 }
 
 fn student_session(day: &mut Day, attendance: Attendance) {
+    let mut session = start_session(day, &attendance);
+    let last = session::work(day, &mut session, attendance.from, attendance.until);
+    clean_up(day, &mut session, last);
+}
+
+/// The student's identity for the session (console or CLI credentials), signed
+/// in through the console when that is how they work.
+fn start_session(day: &mut Day, attendance: &Attendance) -> Session {
     let cast = day.cast;
     let account = &cast.accounts[0];
     let user = &cast.students[attendance.student];
@@ -134,7 +149,7 @@ fn student_session(day: &mut Day, attendance: Attendance) {
     let actor = Actor {
         account: 0,
         identity: Some(identity),
-        source_ip: attendance.ip,
+        source_ip: attendance.ip.clone(),
         user_agent: user_agent.to_string(),
         console: attendance.console,
         service: false,
@@ -142,16 +157,148 @@ fn student_session(day: &mut Day, attendance: Attendance) {
     if attendance.console {
         sign_in(day, &actor, from);
     }
-    let mut session = Session {
+    Session {
         arn: format!("arn:aws:iam::{}:user/{}", account.id, user.name),
         actor,
         region: attendance.region,
         topic: attendance.topic,
         ws: Workspace::new(&user.name),
         style: student_style(day.profile.action_gap_secs),
+    }
+}
+
+/// The scripted course work of the day (see `course`): each student whose
+/// plan puts one of their labs on this day sits down and does it.
+pub(super) fn course_work(day: &mut Day) {
+    let course = day.course;
+    for (student, engagement) in course.students.iter().enumerate() {
+        if engagement.visit == Some(day.number) {
+            look_around(day, student);
+        }
+        for (lab, &on) in engagement.days.iter().enumerate() {
+            if on == day.number {
+                let stuck = engagement.stuck.filter(|(l, _)| *l == lab).map(|(_, r)| r);
+                lab_session(day, student, lab, stuck);
+            }
+        }
+    }
+}
+
+/// A student who never starts the labs signs in once and looks around.
+fn look_around(day: &mut Day, student: usize) {
+    let from = day.random_time(15 * 3600..20 * 3600);
+    let attendance = Attendance {
+        student,
+        region: 0,
+        topic: Topic::Ec2,
+        from,
+        until: from,
+        ip: day.cast.students[student].home_ip.clone(),
+        console: true,
     };
-    let last = session::work(day, &mut session, from, attendance.until);
-    clean_up(day, &mut session, last);
+    let mut session = start_session(day, &attendance);
+    let mut at = from;
+    for _ in 0..day.rng.random_range(1..=4) {
+        let next = at + day.rng.random_range(10..120);
+        at = session::read_burst(day, &mut session, next);
+    }
+}
+
+/// Most tries at a required call that the student's other steps may take
+/// (a `TerminateInstances` needs a `RunInstances` first…).
+const STEPS_PER_REQUIREMENT: usize = 1_000;
+
+/// One student doing one lab (in a lab session of the day, or at home):
+/// every required call, as many times as required,
+/// with the steps the service needs before it, reads around them, one call in
+/// six refused once before it goes through; requirement `stuck` refused always.
+fn lab_session(day: &mut Day, student: usize, lab: usize, stuck: Option<usize>) {
+    let requires = day.course.labs[lab].requires;
+    // In one of the day's lab sessions, from the campus; or at home in the afternoon.
+    let (from, ip) = match day.lab_starts.choose(&mut day.rng).copied() {
+        Some(start) => (
+            start + day.rng.random_range(0..1200),
+            day.cast
+                .campus_ips
+                .choose(&mut day.rng)
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        None => (
+            day.random_time(14 * 3600..19 * 3600),
+            day.cast.students[student].home_ip.clone(),
+        ),
+    };
+    let attendance = Attendance {
+        student,
+        region: day.session_region(),
+        topic: Topic::Ec2,
+        from,
+        until: from,
+        ip,
+        console: day.rng.random_ratio(3, 4),
+    };
+    let mut session = start_session(day, &attendance);
+    let mut at = from;
+    for (index, (event, count)) in requires.iter().enumerate() {
+        let (service, name) = event.split_once(':').unwrap_or(("ec2", event));
+        session.topic = calls::topic_of(service);
+        for _ in 0..*count {
+            let Some((call, then)) = step_to(day, &mut session, at, name) else {
+                break;
+            };
+            at = then;
+            let scope = day.scope(session.actor.account, session.region, at);
+            if stuck == Some(index) {
+                for _ in 0..day.rng.random_range(2..=4) {
+                    let refused = calls::refuse(&mut day.rng, &scope, &session.arn, call.clone());
+                    day.emit(at, &session.actor, session.region, refused);
+                    at += day.rng.random_range(30..300);
+                }
+                break;
+            }
+            if day.rng.random_ratio(1, 6) {
+                let refused = calls::refuse(&mut day.rng, &scope, &session.arn, call.clone());
+                day.emit(at, &session.actor, session.region, refused);
+                at += day.rng.random_range(20..180);
+            }
+            day.emit(at, &session.actor, session.region, call);
+        }
+    }
+    clean_up(day, &mut session, at);
+}
+
+/// Works towards a call named `name` (version suffixes aside), which is
+/// returned unemitted with its time. The topic's other changes are drawn on the
+/// way and one in four is made (and emitted, with a read before it), so the
+/// steps a call needs first (a `RunInstances` before a `TerminateInstances`)
+/// happen, without a lab drowning in unrelated changes.
+fn step_to(
+    day: &mut Day,
+    session: &mut Session,
+    mut at: i64,
+    name: &str,
+) -> Option<(crate::record::Call, i64)> {
+    for _ in 0..STEPS_PER_REQUIREMENT {
+        // A look at the console or a `describe` (a burst of at most 9 s) before each change.
+        let reads_at = at + day.rng.random_range(15..90);
+        let change_at = reads_at + day.rng.random_range(15..50);
+        let mut ws = session.ws.clone();
+        let scope = day.scope(session.actor.account, session.region, change_at);
+        let call = calls::write(&mut day.rng, &scope, &mut ws, session.topic);
+        let wanted = calls::unversioned(call.name) == name;
+        if !wanted && !day.rng.random_ratio(1, 4) {
+            continue;
+        }
+        session::read_burst(day, session, reads_at);
+        session.ws = ws;
+        at = change_at;
+        if wanted {
+            return Some((call, at));
+        }
+        day.emit(at, &session.actor, session.region, call);
+    }
+    None
 }
 
 /// `ConsoleLogin` (after a mistyped password now and then), with the login's own identity.

@@ -29,7 +29,7 @@ pub(crate) struct Scope<'a> {
 }
 
 /// Resources one person created during a session, so later calls can name them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Workspace {
     /// Short name used in resource names (`alucloud017`).
     pub owner: String,
@@ -96,6 +96,34 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace, topic: 
         Topic::Database => database::write(rng, scope, ws),
         Topic::Functions => functions::write(rng, scope, ws),
         Topic::Scaling => scaling::write(rng, scope, ws),
+    }
+}
+
+/// The topic whose calls include those of `service` (an event source's first label).
+pub(crate) fn topic_of(service: &str) -> Topic {
+    match service {
+        "s3" => Topic::Storage,
+        "rds" => Topic::Database,
+        "lambda" => Topic::Functions,
+        "elasticloadbalancing" | "autoscaling" | "monitoring" => Topic::Scaling,
+        _ => Topic::Ec2,
+    }
+}
+
+/// An event name without the API version some services append
+/// (`UpdateFunctionCode20150331v2` → `UpdateFunctionCode`).
+pub(crate) fn unversioned(name: &str) -> &str {
+    let base = match name.rfind('v') {
+        Some(v) if v + 1 < name.len() && name[v + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            &name[..v]
+        }
+        _ => name,
+    };
+    let digits = base.bytes().rev().take_while(u8::is_ascii_digit).count();
+    if digits == 8 {
+        &base[..base.len() - 8]
+    } else {
+        base
     }
 }
 
