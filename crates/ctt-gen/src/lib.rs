@@ -21,7 +21,9 @@
 //!   `us-east-1` (dominant, and where global services record), `eu-west-1`,
 //!   `eu-central-1`, and in `paper` also `us-west-2`.
 //! * **Who acts:** students `alucloud001`… in lab sessions (weekday hours,
-//!   from the campus network) and at home; the IAM user `teacher`; SSO users
+//!   from the campus network) and at home, working through the labs of the
+//!   course [`course_toml`] writes (some finish, some stop part way, some never
+//!   start: see `course`); the IAM user `teacher`; SSO users
 //!   (`AssumedRole` of `AWSReservedSSO_AdministratorAccess_abcdef`, sessions
 //!   named by e-mail); a provisioning role session with
 //!   `sessionContext.sourceIdentity`; service roles (`ecsInstanceRole`,

@@ -207,6 +207,8 @@ fn look_around(day: &mut Day, student: usize) {
 /// Most tries at a required call that the student's other steps may take
 /// (a `TerminateInstances` needs a `RunInstances` first…).
 const STEPS_PER_REQUIREMENT: usize = 1_000;
+/// Draws without the wanted call after which the student starts over.
+const RESTART_AFTER: usize = 100;
 
 /// One student doing one lab (in a lab session of the day, or at home):
 /// every required call, as many times as required,
@@ -279,7 +281,12 @@ fn step_to(
     mut at: i64,
     name: &str,
 ) -> Option<(crate::record::Call, i64)> {
-    for _ in 0..STEPS_PER_REQUIREMENT {
+    for draw in 1..=STEPS_PER_REQUIREMENT {
+        if draw % RESTART_AFTER == 0 {
+            // Some calls need a fresh start (no launch configuration once a
+            // group exists): the student starts over with new resources.
+            session.ws = Workspace::new(&session.ws.owner);
+        }
         // A look at the console or a `describe` (a burst of at most 9 s) before each change.
         let reads_at = at + day.rng.random_range(15..90);
         let change_at = reads_at + day.rng.random_range(15..50);
