@@ -24,6 +24,8 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   # The AWS tests (crates/ctt-aws) start moto server themselves, on a free port.
   python3 -c 'import moto.server' 2>/dev/null || python3 -m pip install -q "moto[server]"
   command -v cfn-lint >/dev/null || python3 -m pip install -q cfn-lint
+  # An independent check of the digests `ctt gen` signs (crates/ctt/tests/cli/verify.rs).
+  python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
   # The portal's browser tests: Debian's Chromium, and playwright-core from npm.
   command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
   command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }

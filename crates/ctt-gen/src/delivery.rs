@@ -14,19 +14,18 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use rand::RngExt;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::activity::Event;
 use crate::cast::Cast;
 use crate::ids::{self, GenRng};
-use crate::record::{Record, event_time, utc};
+use crate::record::{Record, utc};
 
 /// Seconds in a delivery window.
 pub(crate) const WINDOW_SECS: i64 = 300;
 /// The trail's name, as it appears in digest file names.
 const TRAIL_NAME: &str = "management-events";
 /// The bucket digests say the logs are in.
-const BUCKET: &str = "cloudtrail-logs-974349055189";
+pub(crate) const BUCKET: &str = "cloudtrail-logs-974349055189";
 
 /// One log file to write.
 #[derive(Debug)]
@@ -154,7 +153,7 @@ pub(crate) fn log_file_key(cast: &Cast, file: &LogFile) -> PathBuf {
 }
 
 /// `AWSLogs/[o-ORG/]ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_YYYYMMDDTHHMMSSZ.json.gz`.
-fn digest_key(cast: &Cast, account: usize, region: usize, end: i64) -> PathBuf {
+pub(crate) fn digest_key(cast: &Cast, account: usize, region: usize, end: i64) -> PathBuf {
     let account_id = cast.accounts[account].id;
     let region = cast.regions[region];
     let time = utc(end);
@@ -169,102 +168,8 @@ fn digest_key(cast: &Cast, account: usize, region: usize, end: i64) -> PathBuf {
     path
 }
 
-/// One digest file to write: a JSON object describing an hour of log files (no `Records`).
-pub(crate) struct DigestFile {
-    pub key: PathBuf,
-    pub body: serde_json::Value,
-}
-
-/// The digest closing hour 01 of the day (one per account and region and day:
-/// the hourly chain thinned to daily, its `previousDigest…` naming the
-/// previous day's digest). Only digests whose hour lies in `[start, end]` are made.
-pub(crate) fn digests(
-    rng: &mut GenRng,
-    cast: &Cast,
-    day_start: i64,
-    files: &[LogFile],
-    start: i64,
-    end: i64,
-) -> Vec<DigestFile> {
-    let mut digests = Vec::new();
-    for account in 0..cast.accounts.len() {
-        for region in 0..cast.regions.len() {
-            let offset = 60 * (7 + region as i64) + 31 + 13 * account as i64;
-            let digest_end = day_start + 2 * 3600 + offset;
-            let digest_start = digest_end - 3600;
-            if digest_end > end || digest_start < start {
-                continue;
-            }
-            let covered: Vec<&LogFile> = files
-                .iter()
-                .filter(|f| {
-                    f.account == account
-                        && f.region == region
-                        && f.delivered > digest_start
-                        && f.delivered <= digest_end
-                })
-                .collect();
-            let body = digest_body(
-                rng,
-                cast,
-                account,
-                region,
-                (digest_start, digest_end),
-                &covered,
-            );
-            digests.push(DigestFile {
-                key: digest_key(cast, account, region, digest_end),
-                body,
-            });
-        }
-    }
-    digests
-}
-
-fn digest_body(
-    rng: &mut GenRng,
-    cast: &Cast,
-    account: usize,
-    region: usize,
-    span: (i64, i64),
-    covered: &[&LogFile],
-) -> serde_json::Value {
-    let log_files: Vec<serde_json::Value> = covered
-        .iter()
-        .map(|f| {
-            json!({
-                "s3Bucket": BUCKET,
-                "s3Object": key_string(&log_file_key(cast, f)),
-                "hashValue": ids::hex(rng, 64),
-                "hashAlgorithm": "SHA-256",
-                "newestEventTime": event_time(f.newest),
-                "oldestEventTime": event_time(f.oldest),
-            })
-        })
-        .collect();
-    let newest = covered.iter().map(|f| f.newest).max().map(event_time);
-    let oldest = covered.iter().map(|f| f.oldest).min().map(event_time);
-    json!({
-        "awsAccountId": cast.accounts[account].id,
-        "digestStartTime": event_time(span.0),
-        "digestEndTime": event_time(span.1),
-        "digestS3Bucket": BUCKET,
-        "digestS3Object": key_string(&digest_key(cast, account, region, span.1)),
-        "digestPublicKeyFingerprint": ids::hex(rng, 32),
-        "digestSignatureAlgorithm": "SHA256withRSA",
-        "newestEventTime": newest,
-        "oldestEventTime": oldest,
-        "previousDigestS3Bucket": BUCKET,
-        "previousDigestS3Object": key_string(&digest_key(cast, account, region, span.1 - 86_400)),
-        "previousDigestHashValue": ids::hex(rng, 64),
-        "previousDigestHashAlgorithm": "SHA-256",
-        "previousDigestSignature": ids::hex(rng, 512),
-        "logFiles": log_files,
-    })
-}
-
 /// An object key with `/` separators whatever the platform.
-fn key_string(key: &Path) -> String {
+pub(crate) fn key_string(key: &Path) -> String {
     key.iter()
         .map(|part| part.to_string_lossy())
         .collect::<Vec<_>>()
@@ -297,8 +202,13 @@ impl<'a> TreeWriter<'a> {
         }
     }
 
-    /// Writes a log file; returns its size in bytes (gzipped).
-    pub(crate) fn write_log_file(&mut self, key: &Path, file: &LogFile) -> anyhow::Result<u64> {
+    /// Writes a log file; returns its size in bytes (gzipped) and the SHA-256
+    /// (hex) of its content before compression.
+    pub(crate) fn write_log_file(
+        &mut self,
+        key: &Path,
+        file: &LogFile,
+    ) -> anyhow::Result<(u64, String)> {
         self.write_json(
             key,
             &LogFileBody {
@@ -307,12 +217,16 @@ impl<'a> TreeWriter<'a> {
         )
     }
 
-    /// Writes a digest file; returns its size in bytes (gzipped).
-    pub(crate) fn write_digest(&mut self, digest: &DigestFile) -> anyhow::Result<u64> {
-        self.write_json(&digest.key, &digest.body)
+    /// Writes a JSON value (a digest, …) like [`Self::write_log_file`].
+    pub(crate) fn write_value(
+        &mut self,
+        key: &Path,
+        value: &serde_json::Value,
+    ) -> anyhow::Result<(u64, String)> {
+        self.write_json(key, value)
     }
 
-    fn write_json(&mut self, key: &Path, body: &impl Serialize) -> anyhow::Result<u64> {
+    fn write_json(&mut self, key: &Path, body: &impl Serialize) -> anyhow::Result<(u64, String)> {
         let path = self.root.join(key);
         self.json.clear();
         serde_json::to_writer(&mut self.json, body)
@@ -332,7 +246,8 @@ impl<'a> TreeWriter<'a> {
         }
         fs::write(&path, &self.gzipped)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(self.gzipped.len() as u64)
+        let sha256 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.json);
+        Ok((self.gzipped.len() as u64, hex::encode(sha256.as_ref())))
     }
 }
 
@@ -341,6 +256,7 @@ mod tests {
     use super::*;
     use crate::record::{Actor, Call, Place};
     use rand::SeedableRng;
+    use serde_json::json;
 
     fn event(rng: &mut GenRng, at: i64, region: usize) -> Event {
         let actor = Actor {

@@ -13,9 +13,12 @@
 //!   `[T - 5 min, T)` and are sorted by `eventTime`. Busy windows are split
 //!   into several files with the same `T`. Every delivery time is at most
 //!   `end`, so every `eventTime` lies in `[end - days, end]`.
-//! * **Digest files** (one per account, region and day, closing hour 01:00 UTC)
-//!   are gzipped JSON objects with `digestStartTime`, `logFiles`… and no
-//!   `Records`: ingestion must skip them.
+//! * **Digest files** (hourly per account and region, even for hours without
+//!   logs) are gzipped JSON objects with `digestStartTime`, `logFiles`… and no
+//!   `Records`: ingestion skips them, `ctt verify` checks them. They list the
+//!   SHA-256 of each log file, chain to the previous digest and are signed
+//!   with the generator's demonstration key (see `digest`), whose public key
+//!   is written as `cloudtrail-public-keys.json` at the tree's root.
 //! * **Accounts and regions:** account `974349055189` (alias `cloud-teaching`),
 //!   plus `581392047716` in organisation mode (`o-5mf2kq9x7w`); regions
 //!   `us-east-1` (dominant, and where global services record), `eu-west-1`,
@@ -52,6 +55,7 @@ mod calls;
 mod cast;
 mod course;
 mod delivery;
+mod digest;
 mod ids;
 mod preset;
 mod record;
@@ -68,6 +72,7 @@ use crate::cast::Cast;
 use crate::course::CoursePlan;
 pub use crate::course::course_toml;
 use crate::delivery::TreeWriter;
+pub use crate::digest::PUBLIC_KEYS_FILE;
 pub use crate::preset::Preset;
 
 /// What to generate.
@@ -151,6 +156,7 @@ pub fn generate_with_progress(
         next: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
         totals: Mutex::new(Totals::default()),
+        delivered: Mutex::new(Vec::new()),
     };
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..threads)
@@ -161,7 +167,24 @@ pub fn generate_with_progress(
         }
         Ok(())
     })?;
-    let totals = shared.totals.into_inner().map_err(|_| thread_panicked())?;
+    let mut totals = shared.totals.into_inner().map_err(|_| thread_panicked())?;
+    // Digests chain through the whole history: written once every day is.
+    let delivered = shared
+        .delivered
+        .into_inner()
+        .map_err(|_| thread_panicked())?;
+    let signer = digest::Signer::new()?;
+    let (digests, _) = digest::write_digests(
+        out_dir,
+        &plan.cast,
+        delivered,
+        (plan.start, plan.end),
+        &signer,
+    )?;
+    totals.digest_files = digests;
+    let keys = signer.public_keys_json(plan.start, plan.end);
+    std::fs::write(out_dir.join(PUBLIC_KEYS_FILE), format!("{keys:#}\n"))
+        .with_context(|| format!("cannot write {}", out_dir.join(PUBLIC_KEYS_FILE).display()))?;
     Ok(totals.summary(config.end))
 }
 
@@ -191,6 +214,8 @@ struct Shared {
     /// Set when a worker failed: the others stop.
     stop: AtomicBool,
     totals: Mutex<Totals>,
+    /// Every log file written, for the digests.
+    delivered: Mutex<Vec<digest::Delivered>>,
 }
 
 impl<'a> Plan<'a> {
@@ -229,7 +254,14 @@ impl<'a> Plan<'a> {
                 return Ok(());
             };
             let day = match self.write_day(&mut writer, number) {
-                Ok(day) => day,
+                Ok((day, delivered)) => {
+                    shared
+                        .delivered
+                        .lock()
+                        .map_err(|_| thread_panicked())?
+                        .extend(delivered);
+                    day
+                }
                 Err(error) => {
                     shared.stop.store(true, Ordering::Relaxed);
                     return Err(error);
@@ -250,11 +282,16 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
-    /// Generates, bundles and writes one day; returns what was written.
-    fn write_day(&self, writer: &mut TreeWriter, number: i64) -> anyhow::Result<Totals> {
+    /// Generates, bundles and writes one day; returns what was written, and
+    /// each log file as a digest will list it.
+    fn write_day(
+        &self,
+        writer: &mut TreeWriter,
+        number: i64,
+    ) -> anyhow::Result<(Totals, Vec<digest::Delivered>)> {
         let profile = self.config.preset.profile();
         let day = generate_day(&self.cast, &self.course, profile, self.config.seed, number);
-        let (start_of_day, events) = (day.start, day.events);
+        let events = day.events;
         let mut rng = day_rng(self.config.seed, number, 0x6669_6c65);
         let mut files = delivery::bundle(&mut rng, events, self.start, self.end, profile.file_cap);
         let mut totals = Totals {
@@ -264,23 +301,23 @@ impl<'a> Plan<'a> {
         if on_rhythm(number, profile.rhythms.redelivery) {
             totals.duplicate_records = delivery::redeliver(&mut rng, &mut files) as u64;
         }
-        for digest in delivery::digests(
-            &mut rng,
-            &self.cast,
-            start_of_day,
-            &files,
-            self.start,
-            self.end,
-        ) {
-            writer.write_digest(&digest)?;
-            totals.digest_files += 1;
-        }
+        let mut delivered = Vec::with_capacity(files.len());
         for file in &files {
             let key = delivery::log_file_key(&self.cast, file);
-            totals.bytes_gz += writer.write_log_file(&key, file)?;
+            let (size, sha256) = writer.write_log_file(&key, file)?;
+            totals.bytes_gz += size;
             totals.add_file(file);
+            delivered.push(digest::Delivered {
+                account: file.account,
+                region: file.region,
+                delivered: file.delivered,
+                object: delivery::key_string(&key),
+                sha256,
+                oldest: file.oldest,
+                newest: file.newest,
+            });
         }
-        Ok(totals)
+        Ok((totals, delivered))
     }
 }
 

@@ -27,7 +27,7 @@ fn read_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             let path = entry.expect("folder entry").path();
             if path.is_dir() {
                 walk(root, &path, files);
-            } else {
+            } else if path.to_string_lossy().ends_with(".json.gz") {
                 let relative = path.strip_prefix(root).expect("inside root").to_path_buf();
                 files.insert(relative, fs::read(&path).expect("read file"));
             }
@@ -203,10 +203,12 @@ fn same_seed_writes_identical_tree() {
     );
 }
 
+/// The log files of a day (digests chain from the history's first hour, so
+/// they depend on the range).
 fn files_of_day<'a>(files: &'a BTreeMap<PathBuf, Vec<u8>>, day: &str) -> Vec<&'a PathBuf> {
     files
         .keys()
-        .filter(|p| p.to_string_lossy().contains(day))
+        .filter(|p| p.to_string_lossy().contains(day) && !is_digest(p))
         .collect()
 }
 
@@ -456,6 +458,124 @@ fn digest_files_exist_and_have_no_records() {
         assert!(body["digestStartTime"].is_string(), "{}", path.display());
         assert!(body["logFiles"].is_array(), "{}", path.display());
     }
+}
+
+/// SPEC §14: a digest every hour of every region (even without logs), each
+/// listing the SHA-256 of the decompressed logs delivered in its hour, chained
+/// to the previous by hash and signature, and signed with the key written as
+/// `cloudtrail-public-keys.json`.
+#[test]
+fn digests_are_hourly_chained_and_signed() {
+    use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+    use base64::Engine;
+
+    let out = tempfile::tempdir().expect("temporary folder");
+    let config = GenConfig {
+        days: Some(2),
+        ..GenConfig::new(Preset::Small, SEED, end())
+    };
+    let summary = generate(out.path(), &config).expect("generation succeeds");
+    let files = read_tree(out.path());
+    let keys: Value = serde_json::from_slice(
+        &fs::read(out.path().join(ctt_gen::PUBLIC_KEYS_FILE)).expect("public keys"),
+    )
+    .expect("keys JSON");
+    let key = &keys["PublicKeyList"][0];
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(key["Value"].as_str().expect("Value"))
+        .expect("base64");
+    let sha256 = |bytes: &[u8]| {
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+    };
+    let gunzip = |bytes: &[u8]| {
+        let mut raw = Vec::new();
+        GzDecoder::new(bytes).read_to_end(&mut raw).expect("gzip");
+        raw
+    };
+    let hashes: BTreeMap<String, String> = files
+        .iter()
+        .map(|(p, bytes)| {
+            (
+                p.to_string_lossy().replace('\\', "/"),
+                sha256(&gunzip(bytes)),
+            )
+        })
+        .collect();
+    let mut by_region: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (path, bytes) in files.iter().filter(|(p, _)| is_digest(p)) {
+        let region = parts(path)[3].clone();
+        by_region
+            .entry(region)
+            .or_default()
+            .push(gunzip_json(bytes));
+    }
+    assert_eq!(by_region.len(), 3, "every region");
+    assert_eq!(
+        summary.digest_files,
+        by_region.values().map(|d| d.len() as u64).sum::<u64>()
+    );
+    let mut listed = 0;
+    for (region, digests) in &by_region {
+        // Two days: about 47 whole hours.
+        assert!(
+            (46..=48).contains(&digests.len()),
+            "{region}: {}",
+            digests.len()
+        );
+        assert!(
+            digests
+                .iter()
+                .any(|d| d["logFiles"].as_array().is_some_and(Vec::is_empty))
+        );
+        for pair in digests.windows(2) {
+            let (previous, digest) = (&pair[0], &pair[1]);
+            assert_eq!(digest["digestStartTime"], previous["digestEndTime"]);
+            assert_eq!(digest["previousDigestS3Object"], previous["digestS3Object"]);
+            let object = previous["digestS3Object"].as_str().expect("object");
+            assert_eq!(
+                digest["previousDigestHashValue"].as_str(),
+                hashes.get(object).map(String::as_str)
+            );
+            // The previous digest's signature, carried by this one, verifies.
+            let signing = format!(
+                "{}\n{}/{}\n{}\n{}",
+                previous["digestEndTime"].as_str().expect("end"),
+                previous["digestS3Bucket"].as_str().expect("bucket"),
+                object,
+                hashes[object],
+                previous["previousDigestSignature"]
+                    .as_str()
+                    .unwrap_or("null"),
+            );
+            let signature = hex::decode(
+                digest["previousDigestSignature"]
+                    .as_str()
+                    .expect("signature"),
+            )
+            .expect("hex");
+            assert_eq!(previous["digestPublicKeyFingerprint"], key["Fingerprint"]);
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der)
+                .verify(signing.as_bytes(), &signature)
+                .unwrap_or_else(|_| panic!("{object}: signature"));
+        }
+        assert!(digests[0]["previousDigestS3Object"].is_null());
+        for digest in digests {
+            for log in digest["logFiles"].as_array().expect("logFiles") {
+                let object = log["s3Object"].as_str().expect("s3Object");
+                assert_eq!(
+                    log["hashValue"].as_str(),
+                    hashes.get(object).map(String::as_str),
+                    "{object}"
+                );
+                listed += 1;
+            }
+        }
+    }
+    let logs = files.keys().filter(|p| !is_digest(p)).count();
+    assert!(
+        listed <= logs && listed + 60 >= logs,
+        "{listed} of {logs} logs listed"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@
 
 pub mod budget;
 pub mod follow;
+pub mod integrity;
 pub mod pipeline;
 pub mod read;
 pub mod report;

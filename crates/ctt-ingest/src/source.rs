@@ -131,6 +131,15 @@ pub enum SourceError {
 /// Fetches the bytes of listed files. Called from many threads at once.
 pub trait Source: Send + Sync {
     fn fetch(&self, file: &SourceFile) -> Result<Vec<u8>, SourceError>;
+
+    /// A digest file's bytes and, where the source keeps it (S3's object
+    /// metadata), its signature in hex. A local copy has lost it.
+    fn fetch_with_signature(
+        &self,
+        file: &SourceFile,
+    ) -> Result<(Vec<u8>, Option<String>), SourceError> {
+        Ok((self.fetch(file)?, None))
+    }
 }
 
 /// Files and folders on the local disk.

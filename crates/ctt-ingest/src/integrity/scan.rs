@@ -1,0 +1,110 @@
+//! Reading a source for verification: every log and digest file listed,
+//! fetched, decompressed and hashed, on all cores.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_lc_rs::digest::{SHA256, digest};
+
+use super::{DigestBody, FoundDigest, FoundLog, Inventory, PublicKeys, Report, verify};
+use crate::read::decompress;
+use crate::source::{FileKind, Source, SourceFile};
+
+/// How to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Largest decompressed file read (bigger ones are `modified`).
+    pub max_file_bytes: u64,
+    /// Signatures (hex) given for digests, by file name: the newest digest of
+    /// a trail is `unsigned` otherwise, on a local copy.
+    pub signatures: HashMap<String, String>,
+    /// Threads reading and hashing (at least 1).
+    pub threads: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            max_file_bytes: 1 << 30,
+            signatures: HashMap::new(),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(digest(&SHA256, bytes).as_ref())
+}
+
+/// Reads and hashes the log and digest files among `files` (others are
+/// ignored), then [`verify`]s them.
+pub fn check(
+    source: &dyn Source,
+    files: &[SourceFile],
+    keys: &PublicKeys,
+    options: &CheckOptions,
+) -> Report {
+    let wanted: Vec<&SourceFile> = files
+        .iter()
+        .filter(|f| matches!(f.kind, FileKind::Log | FileKind::Digest))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let inventory = Mutex::new(Inventory::default());
+    std::thread::scope(|scope| {
+        for _ in 0..options.threads.max(1).min(wanted.len().max(1)) {
+            scope.spawn(|| {
+                let mut mine = Inventory::default();
+                while let Some(file) = wanted.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    read_one(source, file, options, &mut mine);
+                }
+                if let Ok(mut all) = inventory.lock() {
+                    all.logs.append(&mut mine.logs);
+                    all.digests.append(&mut mine.digests);
+                }
+            });
+        }
+    });
+    let inventory = inventory.into_inner().unwrap_or_default();
+    verify(&inventory, keys)
+}
+
+fn read_one(source: &dyn Source, file: &SourceFile, options: &CheckOptions, into: &mut Inventory) {
+    let name = file.key.rsplit(['/', '\\']).next().unwrap_or(&file.key);
+    let fetched = match file.kind {
+        FileKind::Digest => source
+            .fetch_with_signature(file)
+            .map_err(|e| crate::error_chain(&e)),
+        _ => source
+            .fetch(file)
+            .map(|bytes| (bytes, None))
+            .map_err(|e| crate::error_chain(&e)),
+    };
+    let hashed = fetched.and_then(|(bytes, signature)| {
+        let raw = decompress(&bytes, options.max_file_bytes).map_err(|e| e.to_string())?;
+        Ok((sha256_hex(&raw), raw.into_owned(), signature))
+    });
+    match file.kind {
+        FileKind::Digest => {
+            let (read, signature) = match hashed {
+                Ok((hash, raw, signature)) => (
+                    serde_json::from_slice::<DigestBody>(&raw)
+                        .map(|body| (hash, body))
+                        .map_err(|e| format!("not a digest: {e}")),
+                    signature,
+                ),
+                Err(reason) => (Err(reason), None),
+            };
+            into.digests.push(FoundDigest {
+                key: file.key.clone(),
+                read,
+                signature: options.signatures.get(name).cloned().or(signature),
+            });
+        }
+        _ => into.logs.push(FoundLog {
+            key: file.key.clone(),
+            sha256: hashed.map(|(hash, _, _)| hash),
+        }),
+    }
+}

@@ -1,0 +1,284 @@
+//! SPEC §14's statuses on hand-built chains, signed with a key made here.
+
+use std::sync::OnceLock;
+
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+
+use super::scan::sha256_hex;
+use super::*;
+
+fn key() -> &'static KeyPair {
+    static KEY: OnceLock<KeyPair> = OnceLock::new();
+    KEY.get_or_init(|| KeyPair::generate(KeySize::Rsa2048).expect("key"))
+}
+
+fn other_key() -> &'static KeyPair {
+    static KEY: OnceLock<KeyPair> = OnceLock::new();
+    KEY.get_or_init(|| KeyPair::generate(KeySize::Rsa2048).expect("key"))
+}
+
+const FINGERPRINT: &str = "0123456789abcdef0123456789abcdef";
+
+fn keys() -> PublicKeys {
+    let mut keys = PublicKeys::default();
+    keys.insert(FINGERPRINT, key().public_key().as_ref().to_vec());
+    keys
+}
+
+fn sign(key: &KeyPair, message: &str) -> String {
+    let mut signature = vec![0; key.public_modulus_len()];
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        message.as_bytes(),
+        &mut signature,
+    )
+    .expect("sign");
+    hex::encode(signature)
+}
+
+const ROOT: &str = "/t/AWSLogs/111122223333";
+
+fn log_key(hour: u32, minute: u32) -> String {
+    format!(
+        "{ROOT}/CloudTrail/us-east-1/2024/03/01/111122223333_CloudTrail_us-east-1_20240301T{hour:02}{minute:02}Z_abcdefghijklmnop.json.gz"
+    )
+}
+
+fn digest_object(hour: u32) -> String {
+    format!(
+        "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240301T{hour:02}0000Z.json.gz"
+    )
+}
+
+/// A chain of hourly digests (hours 1..=n), each listing one log delivered at
+/// hh:30 with content `log hh`, as CloudTrail would write it; the signatures
+/// ride on the next digest.
+fn chain(n: u32) -> Inventory {
+    let mut inventory = Inventory::default();
+    let mut previous: Option<(String, String, String)> = None; // object, hash, signature
+    for hour in 1..=n {
+        let log = log_key(hour - 1, 30);
+        let log_hash = sha256_hex(format!("log {hour}").as_bytes());
+        inventory.logs.push(FoundLog {
+            key: log.clone(),
+            sha256: Ok(log_hash.clone()),
+        });
+        let object = digest_object(hour);
+        let text = serde_json::json!({
+            "awsAccountId": "111122223333",
+            "digestStartTime": format!("2024-03-01T{:02}:00:00Z", hour - 1),
+            "digestEndTime": format!("2024-03-01T{hour:02}:00:00Z"),
+            "digestS3Bucket": "bucket",
+            "digestS3Object": object,
+            "digestPublicKeyFingerprint": FINGERPRINT,
+            "digestSignatureAlgorithm": "SHA256withRSA",
+            "previousDigestS3Bucket": previous.as_ref().map(|_| "bucket"),
+            "previousDigestS3Object": previous.as_ref().map(|p| p.0.clone()),
+            "previousDigestHashValue": previous.as_ref().map(|p| p.1.clone()),
+            "previousDigestHashAlgorithm": previous.as_ref().map(|_| "SHA-256"),
+            "previousDigestSignature": previous.as_ref().map(|p| p.2.clone()),
+            "logFiles": [{
+                "s3Bucket": "bucket",
+                "s3Object": log.trim_start_matches("/t/"),
+                "hashValue": log_hash,
+                "hashAlgorithm": "SHA-256",
+            }],
+        })
+        .to_string();
+        let hash = sha256_hex(text.as_bytes());
+        let body: DigestBody = serde_json::from_str(&text).expect("body");
+        let signature = sign(key(), &signing_string(&body, &hash));
+        inventory.digests.push(FoundDigest {
+            key: format!("/t/{object}"),
+            read: Ok((hash.clone(), body)),
+            signature: None,
+        });
+        previous = Some((object, hash, signature));
+    }
+    inventory
+}
+
+fn status_of(report: &Report, key_part: &str) -> Vec<(Kind, Status)> {
+    report
+        .files
+        .iter()
+        .filter(|f| f.key.contains(key_part))
+        .map(|f| (f.kind, f.status))
+        .collect()
+}
+
+#[test]
+fn a_whole_chain_is_valid_and_its_newest_digest_unsigned() {
+    let report = verify(&chain(3), &keys());
+    assert_eq!(report.logs.get(&Status::Valid), Some(&3), "{report:#?}");
+    assert_eq!(report.digests.get(&Status::Valid), Some(&2));
+    assert_eq!(
+        status_of(&report, "T030000Z"),
+        [(Kind::Digest, Status::Unsigned)]
+    );
+    assert!(report.all_valid());
+    assert_eq!(report.unchecked_logs, 0);
+}
+
+#[test]
+fn a_given_signature_signs_the_newest_digest() {
+    let mut inventory = chain(2);
+    let (hash, body) = inventory.digests[1].read.clone().expect("read");
+    inventory.digests[1].signature = Some(sign(key(), &signing_string(&body, &hash)));
+    let report = verify(&inventory, &keys());
+    assert_eq!(report.digests.get(&Status::Valid), Some(&2), "{report:#?}");
+    // From another key, it does not verify.
+    inventory.digests[1].signature = Some(sign(other_key(), &signing_string(&body, &hash)));
+    let report = verify(&inventory, &keys());
+    assert_eq!(
+        status_of(&report, "T020000Z"),
+        [(Kind::Digest, Status::InvalidSignature)]
+    );
+    assert!(!report.all_valid());
+}
+
+#[test]
+fn a_changed_log_is_modified_a_deleted_one_missing_an_added_one_not_covered() {
+    let mut inventory = chain(3);
+    inventory.logs[0].sha256 = Ok(sha256_hex(b"log 1, edited"));
+    let gone = inventory.logs.remove(1);
+    inventory.logs.push(FoundLog {
+        key: log_key(1, 45),
+        sha256: Ok(sha256_hex(b"slipped in")),
+    });
+    // Delivered after the newest digest's period: not checked.
+    inventory.logs.push(FoundLog {
+        key: log_key(5, 10),
+        sha256: Ok(sha256_hex(b"not yet digested")),
+    });
+    let report = verify(&inventory, &keys());
+    assert_eq!(
+        status_of(&report, "T0030Z"),
+        [(Kind::Log, Status::Modified)]
+    );
+    let missing: Vec<&Checked> = report
+        .files
+        .iter()
+        .filter(|f| f.status == Status::Missing)
+        .collect();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].key, gone.key, "reported under the source's key");
+    assert_eq!(
+        status_of(&report, "T0145Z"),
+        [(Kind::Log, Status::NotCovered)]
+    );
+    assert_eq!(report.unchecked_logs, 1);
+    assert!(status_of(&report, "T0510Z").is_empty());
+    assert!(!report.all_valid());
+}
+
+#[test]
+fn an_edited_digest_breaks_its_signature_and_the_next_link() {
+    let mut inventory = chain(3);
+    // Edited in place: its content (hash) changes, its fields too.
+    if let Ok((hash, body)) = &mut inventory.digests[1].read {
+        body.log_files.clear();
+        *hash = sha256_hex(b"edited digest");
+    }
+    let report = verify(&inventory, &keys());
+    assert_eq!(
+        status_of(&report, "T020000Z"),
+        [(Kind::Digest, Status::InvalidSignature)]
+    );
+    assert_eq!(
+        status_of(&report, "T030000Z"),
+        [(Kind::Digest, Status::ChainBroken)]
+    );
+    // Its log is now listed by no digest, inside the period: not covered.
+    assert_eq!(
+        status_of(&report, "T0130Z"),
+        [(Kind::Log, Status::NotCovered)]
+    );
+}
+
+#[test]
+fn a_deleted_digest_is_a_gap_and_leaves_its_predecessor_unsigned() {
+    let mut inventory = chain(4);
+    inventory.digests.remove(2);
+    let report = verify(&inventory, &keys());
+    assert_eq!(
+        status_of(&report, "T040000Z"),
+        [(Kind::Digest, Status::Gap)]
+    );
+    let second = report
+        .files
+        .iter()
+        .find(|f| f.key.contains("T020000Z"))
+        .expect("second");
+    assert_eq!(second.status, Status::Unsigned);
+    assert!(!report.all_valid());
+    // The oldest digest checked starts the chain: no gap before it.
+    let mut later = chain(4);
+    later.digests.remove(0);
+    later.logs.remove(0);
+    let report = verify(&later, &keys());
+    assert_eq!(report.digests.get(&Status::Gap), None, "{report:#?}");
+    assert!(report.all_valid());
+}
+
+#[test]
+fn a_null_previous_after_older_digests_is_a_gap() {
+    let mut inventory = chain(3);
+    let (hash, body) = inventory.digests[2].read.clone().expect("read");
+    let mut body = body;
+    body.previous_digest_s3_object = None;
+    inventory.digests[2].read = Ok((hash, body));
+    let report = verify(&inventory, &keys());
+    let third = report
+        .files
+        .iter()
+        .find(|f| f.key.contains("T030000Z"))
+        .expect("third");
+    assert_eq!(third.status, Status::Gap, "{third:?}");
+}
+
+#[test]
+fn several_faults_report_the_first_and_keep_all() {
+    let mut inventory = chain(4);
+    // Digest 3 edited (its signature fails) and digest 2 deleted (a gap).
+    inventory.digests.remove(1);
+    if let Ok((hash, _)) = &mut inventory.digests[1].read {
+        *hash = sha256_hex(b"edited");
+    }
+    let report = verify(&inventory, &keys());
+    let third = report
+        .files
+        .iter()
+        .find(|f| f.key.contains("T030000Z"))
+        .expect("third");
+    assert_eq!(third.status, Status::InvalidSignature);
+    assert_eq!(third.faults, [Status::InvalidSignature, Status::Gap]);
+}
+
+#[test]
+fn keys_read_from_list_public_keys_json_in_either_der_form() {
+    use base64::Engine;
+    let encode = |der: &[u8]| base64::engine::general_purpose::STANDARD.encode(der);
+    let spki = AsDer::<PublicKeyX509Der>::as_der(key().public_key()).expect("spki");
+    for der in [key().public_key().as_ref().to_vec(), spki.as_ref().to_vec()] {
+        let json = serde_json::json!({"PublicKeyList": [{
+            "Value": encode(&der),
+            "ValidityStartTime": "2024-01-01T00:00:00Z",
+            "ValidityEndTime": "2025-01-01T00:00:00Z",
+            "Fingerprint": FINGERPRINT.to_uppercase(),
+        }]});
+        let keys = PublicKeys::from_json(json.to_string().as_bytes()).expect("keys");
+        let signature = sign(key(), "hello");
+        assert_eq!(keys.verify(Some(FINGERPRINT), b"hello", &signature), Ok(()));
+        assert!(
+            keys.verify(Some(FINGERPRINT), b"hellO", &signature)
+                .is_err()
+        );
+        assert!(keys.verify(Some("ffff"), b"hello", &signature).is_err());
+    }
+    assert!(PublicKeys::from_json(b"{}").is_err());
+}
