@@ -87,6 +87,34 @@ pub enum Command {
     Store(StoreArgs),
     /// Courses and labs (SPEC §10): add a course file, grade its class.
     Course(CourseArgs),
+    /// Check CloudTrail's signed digest files against the logs (SPEC §14), offline.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Folders, or `s3://bucket/prefix`, holding the trail's logs and digests
+    /// (`AWSLogs/…/CloudTrail/` and `…/CloudTrail-Digest/`).
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Only the digests of this day and after, the logs they list, and the
+    /// logs of those days (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Only up to this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<chrono::NaiveDate>,
+    /// CloudTrail's public keys: the JSON of `aws cloudtrail list-public-keys`
+    /// over the period (`ctt gen` writes its own as cloudtrail-public-keys.json).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub public_keys: PathBuf,
+    /// A digest's signature, when the source has lost it: `FILE_NAME=HEX`
+    /// (the newest digest of a local copy is `unsigned` without it). Repeatable.
+    #[arg(long, value_name = "NAME=HEX")]
+    pub signature: Vec<String>,
+    /// table, json (every file, all its faults) or csv (`kind,key,status`).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Exit status of a load where some files failed.
 pub const EXIT_FILES_FAILED: u8 = 3;
 
+/// Exit status of `ctt verify` when a file checked is not valid.
+pub const EXIT_NOT_VALID: u8 = 4;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A server logs its requests (info) unless told otherwise.
@@ -71,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(args) => commands::token::run(&settings, args).await,
         Command::Store(args) => commands::store::run(&settings, args).await,
         Command::Course(args) => commands::course::run(&settings, args).await,
+        Command::Verify(args) => commands::verify::run(&settings, args).await,
         Command::Config => {
             println!("{}", settings.to_commented_toml());
             Ok(ExitCode::SUCCESS)

@@ -275,6 +275,14 @@ impl S3Source {
         &self,
         location: &S3Uri,
     ) -> Result<(Vec<u8>, Option<String>), S3Error> {
+        self.get_object(location)
+            .await
+            .map(|object| (object.bytes, object.version))
+    }
+
+    /// The bytes of one object, its version and its `signature` metadata
+    /// (what CloudTrail signs a digest file with, in hex).
+    pub async fn get_object(&self, location: &S3Uri) -> Result<Object, S3Error> {
         let (bucket, key) = (&location.bucket, &location.key);
         let get_error = |source: BoxError| S3Error::Get {
             bucket: bucket.clone(),
@@ -299,12 +307,17 @@ impl S3Source {
             });
         }
         let version = out.e_tag().map(etag_version);
+        let signature = out.metadata().and_then(|m| m.get("signature")).cloned();
         let body = out
             .body
             .collect()
             .await
             .map_err(|e| get_error(Box::new(e)))?;
-        Ok((body.into_bytes().to_vec(), version))
+        Ok(Object {
+            bytes: body.into_bytes().to_vec(),
+            version,
+            signature,
+        })
     }
 
     /// The version of one object, without reading it: its ETag (unquoted), or
@@ -332,11 +345,27 @@ impl S3Source {
         })
     }
 
+    /// [`get_object`](Self::get_object), waiting for one of the `max_in_flight` permits.
+    pub async fn get_object_bounded(&self, location: &S3Uri) -> Result<Object, S3Error> {
+        let _permit = self.permits.acquire().await;
+        self.get_object(location).await
+    }
+
     /// [`get`](Self::get), waiting for one of the `max_in_flight` permits.
     pub async fn get_bounded(&self, location: &S3Uri) -> Result<Vec<u8>, S3Error> {
         let _permit = self.permits.acquire().await;
         self.get(location).await
     }
+}
+
+/// An object read whole.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub bytes: Vec<u8>,
+    /// The ETag, unquoted.
+    pub version: Option<String>,
+    /// The `signature` user metadata (`x-amz-meta-signature`), if any.
+    pub signature: Option<String>,
 }
 
 fn list_error(
@@ -380,6 +409,25 @@ impl Source for S3Source {
             .map_err(|e: S3UriError| fetch_error(Box::new(e)))?;
         self.handle
             .block_on(self.get_bounded(&location))
+            .map_err(|e| fetch_error(Box::new(e)))
+    }
+
+    /// A digest's bytes and its `signature` metadata.
+    fn fetch_with_signature(
+        &self,
+        file: &SourceFile,
+    ) -> Result<(Vec<u8>, Option<String>), SourceError> {
+        let fetch_error = |source: BoxError| SourceError::Fetch {
+            key: file.key.clone(),
+            source,
+        };
+        let location: S3Uri = file
+            .key
+            .parse()
+            .map_err(|e: S3UriError| fetch_error(Box::new(e)))?;
+        self.handle
+            .block_on(self.get_object_bounded(&location))
+            .map(|object| (object.bytes, object.signature))
             .map_err(|e| fetch_error(Box::new(e)))
     }
 }

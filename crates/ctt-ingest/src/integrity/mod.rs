@@ -31,6 +31,7 @@ mod scan;
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKeys};
@@ -158,6 +159,9 @@ pub struct Checked {
     /// Why, in words, when not valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For a log: the digest that lists it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed_by: Option<String>,
 }
 
 /// The verdicts, sorted by key, and the counts.
@@ -287,6 +291,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
                     status: Status::InvalidSignature,
                     faults: vec![Status::InvalidSignature],
                     detail: Some(format!("unreadable: {reason}")),
+                    listed_by: None,
                 });
                 continue;
             }
@@ -375,6 +380,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
             status,
             faults,
             detail: (!details.is_empty()).then(|| details.join("; ")),
+            listed_by: None,
         });
     }
 
@@ -447,6 +453,9 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
                 vec![status]
             },
             detail,
+            listed_by: listed
+                .get(name)
+                .map(|(_, digest)| inventory.digests[*digest].key.clone()),
         });
     }
     for (name, (_, digest)) in &listed {
@@ -473,24 +482,60 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
                 status: Status::Missing,
                 faults: vec![Status::Missing],
                 detail: Some(format!("listed by {}", file_name(digest_key))),
+                listed_by: Some(digest_key.clone()),
             });
         }
     }
 
-    files.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
-    let mut report = Report {
-        unchecked_logs,
-        ..Report::default()
-    };
-    for file in &files {
-        let counts = match file.kind {
-            Kind::Log => &mut report.logs,
-            Kind::Digest => &mut report.digests,
+    Report::new(files, unchecked_logs)
+}
+
+impl Report {
+    fn new(mut files: Vec<Checked>, unchecked_logs: u64) -> Report {
+        files.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
+        let mut report = Report {
+            unchecked_logs,
+            ..Report::default()
         };
-        *counts.entry(file.status).or_default() += 1;
+        for file in &files {
+            let counts = match file.kind {
+                Kind::Log => &mut report.logs,
+                Kind::Digest => &mut report.digests,
+            };
+            *counts.entry(file.status).or_default() += 1;
+        }
+        report.files = files;
+        report
     }
-    report.files = files;
-    report
+
+    /// The part of a report about the days `from..=to` (by the dates in the
+    /// keys): their digests, the logs those list, and the logs of those days.
+    /// Verify a day more on each side than asked, then restrict: the day
+    /// before holds the previous links, the day after the signatures.
+    pub fn within(self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Report {
+        if from.is_none() && to.is_none() {
+            return self;
+        }
+        let inside = |key: &str| crate::source::in_date_range(key, from, to);
+        let kept_digests: std::collections::HashSet<String> = self
+            .files
+            .iter()
+            .filter(|f| f.kind == Kind::Digest && inside(&f.key))
+            .map(|f| f.key.clone())
+            .collect();
+        let files = self
+            .files
+            .into_iter()
+            .filter(|f| match f.kind {
+                Kind::Digest => kept_digests.contains(&f.key),
+                Kind::Log => match &f.listed_by {
+                    Some(digest) => kept_digests.contains(digest),
+                    None => inside(&f.key),
+                },
+            })
+            .collect();
+        Report::new(files, self.unchecked_logs)
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod query;
 pub mod serve;
 pub mod store;
 pub mod token;
+pub mod verify;
 
 use std::sync::Arc;
 

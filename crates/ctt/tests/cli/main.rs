@@ -8,6 +8,7 @@
 //! - `queries`: CLI answers against counts computed here from generated files.
 //! - `secrets`: no credential from any input reaches the database file.
 //! - `serve`: `ctt serve` with `[auth.jwt]` accepts a test issuer's JWTs.
+//! - `verify`: `ctt verify` on generated trees, each tampering named (SPEC §14).
 //! - `aws`: `s3://` sources and `--store dynamodb://` against moto (feature `aws`).
 
 #[cfg(feature = "aws")]
@@ -20,3 +21,4 @@ mod queries;
 mod secrets;
 mod serve;
 mod support;
+mod verify;

@@ -1,0 +1,181 @@
+//! `ctt verify SOURCE...`: CloudTrail's digests checked against the logs
+//! (SPEC §14), offline; exit status 0 only when everything checked is valid.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::{Days, NaiveDate};
+use ctt_ingest::integrity::{CheckOptions, PublicKeys, Report, check};
+use ctt_ingest::{LocalSource, Source, SourceFile};
+
+use crate::cli::{OutputFormat, VerifyArgs};
+use crate::output;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from > to
+    {
+        bail!("--from {from} is after --to {to}");
+    }
+    let keys = std::fs::read(&args.public_keys)
+        .with_context(|| format!("cannot read {}", args.public_keys.display()))
+        .and_then(|bytes| {
+            PublicKeys::from_json(&bytes).with_context(|| format!("{}", args.public_keys.display()))
+        })?;
+    let mut signatures = HashMap::new();
+    for given in &args.signature {
+        let Some((name, hex)) = given.split_once('=') else {
+            bail!("--signature `{given}`: expected FILE_NAME=HEX");
+        };
+        let name = name.rsplit('/').next().unwrap_or(name);
+        signatures.insert(name.to_owned(), hex.trim().to_owned());
+    }
+    // A day more on each side: the previous links and the signatures of the
+    // days asked for are there.
+    let widen_from = args
+        .from
+        .map(|d| d.checked_sub_days(Days::new(1)).unwrap_or(d));
+    let widen_to = args
+        .to
+        .map(|d| d.checked_add_days(Days::new(1)).unwrap_or(d));
+    let (source, files) = list(settings, &args.sources, widen_from, widen_to).await?;
+    let options = CheckOptions {
+        max_file_bytes: settings.ingest.max_file_bytes(),
+        signatures,
+        ..CheckOptions::default()
+    };
+    let report =
+        tokio::task::spawn_blocking(move || check(source.as_ref(), &files, &keys, &options))
+            .await?
+            .within(args.from, args.to);
+    print(&report, output::resolve(args.format))?;
+    Ok(if report.all_valid() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_NOT_VALID)
+    })
+}
+
+fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string(report)?);
+        }
+        OutputFormat::Csv => {
+            let rows = report
+                .files
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.kind.as_str().to_owned(),
+                        f.key.clone(),
+                        f.status.to_string(),
+                    ]
+                })
+                .collect();
+            output::records(format, &["kind", "key", "status"], rows, &report.files)?;
+        }
+        OutputFormat::Table | OutputFormat::Ndjson => {
+            let rows = report
+                .files
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.kind.as_str().to_owned(),
+                        f.key.clone(),
+                        f.status.to_string(),
+                        f.detail.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            output::records(
+                format,
+                &["kind", "key", "status", "detail"],
+                rows,
+                &report.files,
+            )?;
+            if format == OutputFormat::Table {
+                let counts = |c: &std::collections::BTreeMap<_, u64>| {
+                    c.iter()
+                        .map(|(status, n)| format!("{n} {status}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                println!(
+                    "logs: {}; digests: {}; {} logs after the newest digest or before the oldest, not checked",
+                    counts(&report.logs),
+                    counts(&report.digests),
+                    report.unchecked_logs
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The source and its files between `from` and `to`.
+async fn list(
+    settings: &Settings,
+    sources: &[String],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>)> {
+    let (buckets, paths): (Vec<&String>, Vec<&String>) =
+        sources.iter().partition(|s| s.starts_with("s3://"));
+    if !buckets.is_empty() && !paths.is_empty() {
+        bail!("cannot verify S3 and local sources in one run");
+    }
+    if buckets.is_empty() {
+        let mut folders = Vec::new();
+        for path in paths {
+            let path = PathBuf::from(path);
+            if !path.exists() {
+                bail!("cannot read {}: no such file or folder", path.display());
+            }
+            folders.push(path);
+        }
+        let files =
+            tokio::task::spawn_blocking(move || LocalSource::list(&folders, from, to)).await??;
+        return Ok((Arc::new(LocalSource), files));
+    }
+    s3(settings, &buckets, from, to).await
+}
+
+#[cfg(feature = "aws")]
+async fn s3(
+    settings: &Settings,
+    locations: &[&String],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>)> {
+    let locations = locations
+        .iter()
+        .map(|l| l.parse::<ctt_aws::S3Uri>())
+        .collect::<Result<Vec<_>, _>>()?;
+    // The whole prefix, then the days: listing by day prefixes walks the
+    // log folders only, not the digests'.
+    let (source, mut files) = crate::aws::s3_files(settings, &locations, None, None).await?;
+    files.retain(|f| ctt_ingest::source::in_date_range(&f.key, from, to));
+    Ok((Arc::new(source), files))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn s3(
+    _settings: &Settings,
+    locations: &[&String],
+    _from: Option<NaiveDate>,
+    _to: Option<NaiveDate>,
+) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>)> {
+    bail!(
+        "cannot read {}: this ctt was built without the `aws` feature",
+        locations
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
