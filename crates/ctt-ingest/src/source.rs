@@ -29,7 +29,8 @@ pub enum FileKind {
     Unreadable(String),
 }
 
-/// Classifies a key by its path and name.
+/// Classifies a key by its path and name (`cloudtrail-public-keys.json`, which
+/// `ctt gen` writes at a tree's root for `ctt verify`, is not a log).
 pub fn classify(key: &str) -> FileKind {
     let name = key.rsplit(['/', '\\']).next().unwrap_or(key);
     if key
@@ -40,6 +41,10 @@ pub fn classify(key: &str) -> FileKind {
         return FileKind::Digest;
     }
     let lower = name.to_ascii_lowercase();
+    // The public keys `ctt gen` writes beside its digests: JSON, not a log.
+    if lower == "cloudtrail-public-keys.json" {
+        return FileKind::Other;
+    }
     let is_log = !lower.starts_with('.')
         && [
             ".json.gz",
@@ -583,6 +588,7 @@ mod tests {
             ("exports/events.jsonl", FileKind::Log),
             ("AWSLogs/.DS_Store", FileKind::Other),
             ("README.md", FileKind::Other),
+            ("gen/cloudtrail-public-keys.json", FileKind::Other),
             (
                 "AWSLogs/1/CloudTrail/us-east-1/2018/03/01/",
                 FileKind::Other,

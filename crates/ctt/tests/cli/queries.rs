@@ -52,7 +52,10 @@ fn expected_events(root: &Path) -> Vec<Expected> {
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let entry = entry.expect("walk");
         let path = entry.path().to_string_lossy().into_owned();
-        if !entry.file_type().is_file() || path.contains("CloudTrail-Digest") {
+        if !entry.file_type().is_file()
+            || path.contains("CloudTrail-Digest")
+            || !path.ends_with(".json.gz")
+        {
             continue;
         }
         let mut raw = Vec::new();
