@@ -1033,6 +1033,9 @@ pub async fn courses_are_kept_replaced_and_scored_alike(store: &dyn EventStore) 
         .course_hits(&course.candidates(course.window, Some(a)))
         .await
         .expect("hits");
-    assert!(own.iter().all(|h| h.user == a), "only the student's events");
+    assert!(
+        own.iter().all(|h| &*h.user == a),
+        "only the student's events"
+    );
     assert_eq!(score(&course, &course.window, a, &own), row(a));
 }

@@ -440,10 +440,10 @@ pub trait EventStore: Send + Sync {
                             time: ctt_core::time::parse_event_time(&e.event_time)
                                 .map_or(0, ctt_core::time::to_seconds),
                             failed: e.error_code.is_some(),
-                            user: e.user,
+                            user: e.user.into(),
                             event_id: e.event_id,
-                            service: e.service,
-                            event_name: e.event_name,
+                            service: e.service.into(),
+                            event_name: e.event_name.into(),
                         }),
                 );
                 match page.next {

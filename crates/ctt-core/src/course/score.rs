@@ -148,7 +148,7 @@ pub struct TimelineDay {
 /// Scores one student. `hits` may hold anything (other users' events, events
 /// that match nothing): only the student's matching events count.
 pub fn score(course: &Course, window: &Window, student: &str, hits: &[Hit]) -> StudentScore {
-    let own = hits.iter().filter(|h| h.user == student).collect();
+    let own = hits.iter().filter(|h| &*h.user == student).collect();
     score_own(course, window, student, own)
 }
 
@@ -186,7 +186,7 @@ fn score_own(course: &Course, window: &Window, student: &str, mut own: Vec<&Hit>
                 events.push(CreditedEvent {
                     event_id: hit.event_id.clone(),
                     event_time: format_event_time(from_seconds(hit.time)),
-                    event_name: hit.event_name.clone(),
+                    event_name: hit.event_name.to_string(),
                     time: hit.time,
                 });
             }
@@ -422,7 +422,7 @@ fn candidates_by_requirement(course: &Course, own: &[&Hit]) -> Vec<Vec<usize>> {
     }
     let mut candidates = vec![Vec::new(); requirements.len()];
     for (i, hit) in own.iter().enumerate() {
-        let name = hit.event_name.as_str();
+        let name = &*hit.event_name;
         for key in std::iter::once(name).chain(super::unversioned(name)) {
             for &r in by_name.get(key).map_or(&[][..], Vec::as_slice) {
                 if requirements[r].matches(&hit.service, name) {
@@ -437,7 +437,7 @@ fn candidates_by_requirement(course: &Course, own: &[&Hit]) -> Vec<Vec<usize>> {
 fn group_by_user(hits: &[Hit]) -> HashMap<&str, Vec<&Hit>> {
     let mut by_user: HashMap<&str, Vec<&Hit>> = HashMap::new();
     for hit in hits {
-        by_user.entry(hit.user.as_str()).or_default().push(hit);
+        by_user.entry(&*hit.user).or_default().push(hit);
     }
     by_user
 }

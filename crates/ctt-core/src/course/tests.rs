@@ -434,7 +434,7 @@ mod reference {
                 for _ in 0..r.count {
                     let best = hits
                         .iter()
-                        .filter(|h| h.user == student)
+                        .filter(|h| &*h.user == student)
                         .filter(|h| course.count_failed || !h.failed)
                         .filter(|h| window.contains(h.time))
                         .filter(|h| r.matches(&h.service, &h.event_name))
@@ -487,7 +487,7 @@ mod reference {
             rows.into_iter()
                 .enumerate()
                 .map(|(i, (user, day, name, failed, id))| Hit {
-                    user: format!("alucloud00{user}"),
+                    user: format!("alucloud00{user}").into(),
                     // Many events share a second: the eventID decides.
                     time: super::at(0, 0) + day * 43_200,
                     event_id: format!("{id:04}-{i}"),

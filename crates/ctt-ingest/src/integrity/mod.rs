@@ -35,7 +35,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKeys};
-pub use scan::{CheckOptions, check};
+pub use scan::{CheckOptions, check, sha256_hex};
 
 /// What a file was found to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -239,6 +239,9 @@ pub fn signing_string(body: &DigestBody, sha256_hex: &str) -> String {
     )
 }
 
+/// A digest's period, from its start to its end.
+type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
+
 /// Gives every file of `inventory` its status.
 pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
     let mut files = Vec::new();
@@ -393,10 +396,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
                 .or_insert((log.hash_value.as_str(), i));
         }
     }
-    let mut periods: HashMap<
-        (&str, &str),
-        Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
-    > = HashMap::new();
+    let mut periods: HashMap<(&str, &str), Vec<Span>> = HashMap::new();
     for &(i, _, body) in &readable {
         let Some(place) = digest_place(file_name(&inventory.digests[i].key)) else {
             continue;

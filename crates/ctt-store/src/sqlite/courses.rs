@@ -3,6 +3,8 @@
 
 use ctt_core::course::{Candidates, Hit};
 use ctt_core::time::{from_seconds, to_seconds};
+use std::sync::Arc;
+
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -49,49 +51,55 @@ fn student_sql() -> String {
     format!("{COLUMNS} WHERE user = ? AND event_time BETWEEN ? AND ?")
 }
 
-/// The events of a name prefix in a window (name, name + U+10FFFF, from, to
-/// [, service]).
-fn class_sql(with_service: bool) -> String {
+/// The events of a name in a window: `exact` (name, from, to [, service]),
+/// read from `events_by_name` = (event_name, event_time, …) for the window
+/// only; else the longer names it starts — versioned ones,
+/// `CreateFunction20150331` — (name, name + U+10FFFF, from, to [, service]),
+/// a range of names whose times are filtered as read.
+fn class_sql(exact: bool, with_service: bool) -> String {
     let service = if with_service {
         " AND +service = ?"
     } else {
         ""
     };
-    format!(
-        "{COLUMNS} WHERE event_name >= ? AND event_name < ? AND +event_time BETWEEN ? AND ?{service}"
-    )
+    if exact {
+        format!("{COLUMNS} WHERE event_name = ? AND event_time BETWEEN ? AND ?{service}")
+    } else {
+        format!(
+            "{COLUMNS} WHERE event_name > ? AND event_name < ? AND +event_time BETWEEN ? AND ?{service}"
+        )
+    }
 }
 
 /// A student: one range of `events_by_user` (their events in the window,
 /// a few hundred in a year), kept when a candidate name starts their name.
-/// A class: one range of `events_by_name` per candidate name; the `+` before
-/// the other columns keeps SQLite from preferring `events_by_service` (every
-/// event of the service in the window) over the name's few.
+/// A class: per candidate name, its range of `events_by_name` in the window,
+/// and the range of the longer names it starts; the `+` before the other
+/// columns keeps SQLite from preferring `events_by_service` (every event of
+/// the service in the window) over the name's few.
 pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<Hit>> {
     let from = SqlValue::Integer(to_seconds(candidates.window.from));
     let to = SqlValue::Integer(to_seconds(candidates.window.to));
-    let row = |r: &Row| -> rusqlite::Result<Hit> {
+    let mut names = Interned::default();
+    let mut row = |r: &Row| -> rusqlite::Result<Hit> {
         Ok(Hit {
-            user: r.get(0)?,
+            user: names.get(r.get_ref(0)?.as_str()?),
             time: r.get(1)?,
             event_id: r.get(2)?,
-            service: r.get(3)?,
-            event_name: r.get(4)?,
+            service: names.get(r.get_ref(3)?.as_str()?),
+            event_name: names.get(r.get_ref(4)?.as_str()?),
             failed: r.get(5)?,
         })
     };
     let mut hits = Vec::new();
     if let Some(user) = &candidates.user {
         let mut stmt = conn.prepare_cached(&student_sql())?;
-        let rows = stmt.query_map(
-            params_from_iter([SqlValue::Text(user.clone()), from, to]),
-            row,
-        )?;
-        for hit in rows {
-            let hit = hit?;
+        let mut rows = stmt.query(params_from_iter([SqlValue::Text(user.clone()), from, to]))?;
+        while let Some(r) = rows.next()? {
+            let hit = row(r)?;
             let wanted = candidates.names.iter().any(|(service, name)| {
                 hit.event_name.starts_with(name.as_str())
-                    && service.as_ref().is_none_or(|s| *s == hit.service)
+                    && service.as_deref().is_none_or(|s| s == &*hit.service)
             });
             if wanted {
                 hits.push(hit);
@@ -100,25 +108,53 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
         return Ok(hits);
     }
     for (service, name) in &candidates.names {
-        let mut values = vec![
-            SqlValue::Text(name.clone()),
-            SqlValue::Text(format!("{name}\u{10FFFF}")),
-            from.clone(),
-            to.clone(),
-        ];
-        if let Some(service) = service {
-            values.push(SqlValue::Text(service.clone()));
-        }
-        let mut stmt = conn.prepare_cached(&class_sql(service.is_some()))?;
-        for hit in stmt.query_map(params_from_iter(values), row)? {
-            hits.push(hit?);
+        for exact in [true, false] {
+            let mut values = vec![SqlValue::Text(name.clone())];
+            if !exact {
+                values.push(SqlValue::Text(format!("{name}\u{10FFFF}")));
+            }
+            values.extend([from.clone(), to.clone()]);
+            if let Some(service) = service {
+                values.push(SqlValue::Text(service.clone()));
+            }
+            let mut stmt = conn.prepare_cached(&class_sql(exact, service.is_some()))?;
+            let mut rows = stmt.query(params_from_iter(values))?;
+            while let Some(r) = rows.next()? {
+                hits.push(row(r)?);
+            }
         }
     }
-    if candidates.names.len() > 1 {
+    // Ranges overlap only when a name starts another (or one name comes with
+    // and without a service): only then can an event be read twice.
+    let overlap = candidates.names.iter().enumerate().any(|(i, (_, a))| {
+        candidates
+            .names
+            .iter()
+            .enumerate()
+            .any(|(j, (_, b))| i != j && b.starts_with(a.as_str()))
+    });
+    if overlap {
         hits.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         hits.dedup_by(|a, b| a.event_id == b.event_id);
     }
     Ok(hits)
+}
+
+/// The users, services and names of a read, each allocated once.
+#[derive(Default)]
+struct Interned {
+    seen: std::collections::HashSet<Arc<str>>,
+}
+
+impl Interned {
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.seen.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.seen.insert(shared.clone());
+        shared
+    }
 }
 
 #[cfg(test)]
@@ -147,8 +183,19 @@ mod tests {
                 .join("; ")
         };
         for with_service in [true, false] {
-            let class = plan(&class_sql(with_service), 4 + usize::from(with_service));
-            assert!(class.contains("events_by_name"), "{class}");
+            let exact = plan(
+                &class_sql(true, with_service),
+                3 + usize::from(with_service),
+            );
+            assert!(
+                exact.contains("events_by_name (event_name=? AND event_time>? AND event_time<?)"),
+                "{exact}"
+            );
+            let longer = plan(
+                &class_sql(false, with_service),
+                4 + usize::from(with_service),
+            );
+            assert!(longer.contains("events_by_name"), "{longer}");
         }
         let student = plan(&student_sql(), 3);
         assert!(student.contains("events_by_user"), "{student}");
