@@ -133,7 +133,7 @@ impl EventWriter {
 }
 
 /// Writes one CSV record, each cell neutralised against formula injection.
-fn write_csv_row<W: Write>(
+pub fn write_csv_row<W: Write>(
     csv: &mut csv::Writer<W>,
     cells: impl IntoIterator<Item = impl AsRef<str>>,
 ) -> io::Result<()> {

@@ -50,6 +50,7 @@ pub fn check(
         .iter()
         .filter(|f| matches!(f.kind, FileKind::Log | FileKind::Digest))
         .collect();
+    let started = std::time::Instant::now();
     let next = AtomicUsize::new(0);
     let inventory = Mutex::new(Inventory::default());
     std::thread::scope(|scope| {
@@ -67,7 +68,16 @@ pub fn check(
         }
     });
     let inventory = inventory.into_inner().unwrap_or_default();
-    verify(&inventory, keys)
+    let read = started.elapsed();
+    let report = verify(&inventory, keys);
+    tracing::info!(
+        logs = inventory.logs.len(),
+        digests = inventory.digests.len(),
+        read_secs = read.as_secs_f64(),
+        verify_secs = (started.elapsed() - read).as_secs_f64(),
+        "verified"
+    );
+    report
 }
 
 fn read_one(source: &dyn Source, file: &SourceFile, options: &CheckOptions, into: &mut Inventory) {

@@ -61,25 +61,37 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
 }
 
 fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
+    use std::io::Write;
+    // Half a million files: written as they go, never gathered into rows first.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match format {
         OutputFormat::Json => {
-            println!("{}", serde_json::to_string(report)?);
+            serde_json::to_writer(&mut out, report)?;
+            writeln!(out)?;
         }
         OutputFormat::Csv => {
-            let rows = report
-                .files
-                .iter()
-                .map(|f| {
-                    vec![
-                        f.kind.as_str().to_owned(),
-                        f.key.clone(),
-                        f.status.to_string(),
-                    ]
-                })
-                .collect();
-            output::records(format, &["kind", "key", "status"], rows, &report.files)?;
+            let mut csv = csv::Writer::from_writer(&mut out);
+            output::write_csv_row(&mut csv, ["kind", "key", "status"])?;
+            for f in &report.files {
+                output::write_csv_row(
+                    &mut csv,
+                    [
+                        f.kind.as_str(),
+                        &ctt_core::printable(&f.key),
+                        f.status.as_str(),
+                    ],
+                )?;
+            }
+            csv.flush()?;
         }
-        OutputFormat::Table | OutputFormat::Ndjson => {
+        OutputFormat::Ndjson => {
+            for f in &report.files {
+                serde_json::to_writer(&mut out, f)?;
+                writeln!(out)?;
+            }
+        }
+        OutputFormat::Table => {
+            drop(out);
             let rows = report
                 .files
                 .iter()
@@ -98,22 +110,22 @@ fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
                 rows,
                 &report.files,
             )?;
-            if format == OutputFormat::Table {
-                let counts = |c: &std::collections::BTreeMap<_, u64>| {
-                    c.iter()
-                        .map(|(status, n)| format!("{n} {status}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                println!(
-                    "logs: {}; digests: {}; {} logs after the newest digest or before the oldest, not checked",
-                    counts(&report.logs),
-                    counts(&report.digests),
-                    report.unchecked_logs
-                );
-            }
+            let counts = |c: &std::collections::BTreeMap<_, u64>| {
+                c.iter()
+                    .map(|(status, n)| format!("{n} {status}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "logs: {}; digests: {}; {} logs after the newest digest or before the oldest, not checked",
+                counts(&report.logs),
+                counts(&report.digests),
+                report.unchecked_logs
+            );
+            return Ok(());
         }
     }
+    out.flush()?;
     Ok(())
 }
 
