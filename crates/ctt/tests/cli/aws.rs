@@ -1,6 +1,6 @@
 //! `ctt` against an emulated AWS (moto on a loopback port, started once for
 //! this binary): `ctt store create dynamodb://…`, `ctt ingest s3://…` into
-//! DynamoDB and into SQLite, queries with `--store`.
+//! DynamoDB and into SQLite, queries with `--store`, `ctt verify s3://…`.
 
 use std::path::Path;
 use std::process::Command;
@@ -336,4 +336,126 @@ fn a_queue_is_followed_only_with_a_bucket() {
         "{}",
         describe(&out)
     );
+}
+
+/// `ctt verify s3://…` (SPEC §14): from S3, a digest's signature is its
+/// object's `signature` metadata. A generated day is uploaded with each digest's
+/// signature as metadata (read from the next digest, as CloudTrail would have
+/// set it), but one digest carries another's: it alone is `invalid-signature`,
+/// although the next digest still records its true signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reads_signatures_from_s3_metadata() {
+    let work = Workspace::new();
+    let tree = work.path("trail");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_ctt"))
+        .args([
+            "gen", "--preset", "small", "--days", "1", "--seed", "5", "--end",
+        ])
+        .arg("2018-06-15T12:00:00Z")
+        .arg(&tree));
+    assert!(out.status.success(), "{}", describe(&out));
+    let files: Vec<std::path::PathBuf> = walkdir::WalkDir::new(&tree)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
+        .collect();
+    let key_of = |p: &Path| {
+        p.strip_prefix(&tree)
+            .expect("inside")
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let body_of = |p: &Path| -> Value {
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(p).expect("open")),
+            &mut raw,
+        )
+        .expect("gunzip");
+        serde_json::from_slice(&raw).expect("json")
+    };
+    // Each digest's signature, as the next digest records it.
+    let mut signature_of = std::collections::HashMap::new();
+    for path in files
+        .iter()
+        .filter(|p| key_of(p).contains("CloudTrail-Digest"))
+    {
+        let body = body_of(path);
+        if let (Some(previous), Some(signature)) = (
+            body["previousDigestS3Object"].as_str(),
+            body["previousDigestSignature"].as_str(),
+        ) {
+            signature_of.insert(previous.to_owned(), signature.to_owned());
+        }
+    }
+    let mut signed: Vec<&String> = signature_of.keys().collect();
+    signed.sort();
+    let (wronged, donor) = (signed[5].clone(), signed[6].clone());
+
+    let sdk = Moto::shared().sdk_config().await;
+    let client = ctt_aws::s3::client(&sdk, None);
+    let bucket = unique_name("ctt-verify").to_ascii_lowercase();
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket");
+    for path in &files {
+        let key = key_of(path);
+        let mut put = client
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(std::fs::read(path).expect("read").into());
+        let metadata = if key == wronged {
+            signature_of.get(&donor)
+        } else {
+            signature_of.get(&key)
+        };
+        if let Some(signature) = metadata {
+            put = put.metadata("signature", signature);
+        }
+        put.send().await.expect("upload");
+    }
+
+    let out = run(ctt(&work.db())
+        .args([
+            "verify",
+            &format!("s3://{bucket}/"),
+            "--format",
+            "json",
+            "--public-keys",
+        ])
+        .arg(tree.join("cloudtrail-public-keys.json")));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let statuses: std::collections::BTreeMap<String, String> = report["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["key"].as_str().unwrap_or_default().to_owned(),
+                f["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let s3 = |key: &str| format!("s3://{bucket}/{key}");
+    assert_eq!(
+        statuses.get(&s3(&wronged)).map(String::as_str),
+        Some("invalid-signature")
+    );
+    assert_eq!(statuses.get(&s3(&donor)).map(String::as_str), Some("valid"));
+    let logs = statuses
+        .keys()
+        .filter(|k| !k.contains("CloudTrail-Digest"))
+        .count();
+    assert!(logs > 20, "{logs} logs");
+    for (key, status) in &statuses {
+        if *key != s3(&wronged) && !(status == "unsigned" && key.contains("CloudTrail-Digest")) {
+            assert_eq!(status, "valid", "{key}");
+        }
+    }
 }
