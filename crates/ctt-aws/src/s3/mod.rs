@@ -396,20 +396,32 @@ fn source_file(bucket: &str, object: &aws_sdk_s3::types::Object) -> Option<Sourc
     })
 }
 
+impl S3Source {
+    /// The object a listed file names, and how a failure to fetch it reads.
+    fn located(file: &SourceFile) -> Result<S3Uri, SourceError> {
+        file.key
+            .parse()
+            .map_err(|e: S3UriError| fetch_error(file, e))
+    }
+}
+
+fn fetch_error(
+    file: &SourceFile,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> SourceError {
+    SourceError::Fetch {
+        key: file.key.clone(),
+        source: Box::new(source),
+    }
+}
+
 impl Source for S3Source {
     /// Blocks the calling thread (a pipeline worker, never a runtime thread).
     fn fetch(&self, file: &SourceFile) -> Result<Vec<u8>, SourceError> {
-        let fetch_error = |source: BoxError| SourceError::Fetch {
-            key: file.key.clone(),
-            source,
-        };
-        let location: S3Uri = file
-            .key
-            .parse()
-            .map_err(|e: S3UriError| fetch_error(Box::new(e)))?;
+        let location = Self::located(file)?;
         self.handle
             .block_on(self.get_bounded(&location))
-            .map_err(|e| fetch_error(Box::new(e)))
+            .map_err(|e| fetch_error(file, e))
     }
 
     /// A digest's bytes and its `signature` metadata.
@@ -417,18 +429,11 @@ impl Source for S3Source {
         &self,
         file: &SourceFile,
     ) -> Result<(Vec<u8>, Option<String>), SourceError> {
-        let fetch_error = |source: BoxError| SourceError::Fetch {
-            key: file.key.clone(),
-            source,
-        };
-        let location: S3Uri = file
-            .key
-            .parse()
-            .map_err(|e: S3UriError| fetch_error(Box::new(e)))?;
+        let location = Self::located(file)?;
         self.handle
             .block_on(self.get_object_bounded(&location))
             .map(|object| (object.bytes, object.signature))
-            .map_err(|e| fetch_error(Box::new(e)))
+            .map_err(|e| fetch_error(file, e))
     }
 }
 

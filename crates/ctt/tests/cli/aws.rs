@@ -13,17 +13,23 @@ use crate::support::{Workspace, corpus, describe, get, gzip, n, run, start_serve
 /// The original's sample log, where CloudTrail would have put it.
 const SAMPLE_KEY: &str = "AWSLogs/974349055189/CloudTrail/us-east-1/2017/06/01/974349055189_CloudTrail_us-east-1_20170601T0635Z_FZ9CtyUC5gmNGqIG.json.gz";
 
-/// A bucket holding the sample log (and a digest, which is skipped).
-async fn bucket_with_sample() -> String {
+/// A new bucket on the emulator, and a client for it.
+async fn new_bucket(prefix: &str) -> (aws_sdk_s3::Client, String) {
     let sdk = Moto::shared().sdk_config().await;
     let client = ctt_aws::s3::client(&sdk, None);
-    let bucket = unique_name("ctt-cli").to_ascii_lowercase();
+    let bucket = unique_name(prefix).to_ascii_lowercase();
     client
         .create_bucket()
         .bucket(&bucket)
         .send()
         .await
         .expect("create bucket");
+    (client, bucket)
+}
+
+/// A bucket holding the sample log (and a digest, which is skipped).
+async fn bucket_with_sample() -> String {
+    let (client, bucket) = new_bucket("ctt-cli").await;
     let sample =
         std::fs::read(corpus().join("grycap-cloudtrail-tracker/sample-cloudtrail-event.json"))
             .expect("sample log");
@@ -393,15 +399,7 @@ async fn verify_reads_signatures_from_s3_metadata() {
     signed.sort();
     let (wronged, donor) = (signed[5].clone(), signed[6].clone());
 
-    let sdk = Moto::shared().sdk_config().await;
-    let client = ctt_aws::s3::client(&sdk, None);
-    let bucket = unique_name("ctt-verify").to_ascii_lowercase();
-    client
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket");
+    let (client, bucket) = new_bucket("ctt-verify").await;
     for path in &files {
         let key = key_of(path);
         let mut put = client
