@@ -399,6 +399,7 @@ pub fn process_file_within(
         reason: None,
         counts: FileCounts::default(),
         loaded_at: Utc::now(),
+        integrity: None,
     };
     let failed = |mut entry: LedgerEntry, reason: String| {
         tracing::warn!(key = ?entry.key, %reason, "skipping unreadable log file");

@@ -38,6 +38,7 @@ macro_rules! store_conformance_tests {
             json_pages_serialise_the_pages,
             counts_are_exact_across_hours_edges_and_reloads,
             courses_are_kept_replaced_and_scored_alike,
+            ledger_keeps_each_files_integrity,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
@@ -107,6 +108,7 @@ pub fn file(store: &dyn EventStore, key: &str, records: Vec<Value>) -> LoadedFil
                 ..Default::default()
             },
             loaded_at: at("2018-04-01T00:00:00Z"),
+            integrity: None,
         },
         events,
         parameter_names: names.into_iter().collect(),
@@ -322,6 +324,57 @@ pub async fn ledger_records_outcomes_and_counts(store: &dyn EventStore) {
             .expect("loaded already"),
         [true, false]
     );
+}
+
+/// SPEC §14: `ctt verify --record` keeps each file's status in the ledger;
+/// keys the ledger does not hold are not added; a file loaded anew has none.
+pub async fn ledger_keeps_each_files_integrity(store: &dyn EventStore) {
+    let a = file(
+        store,
+        "logs/a.json.gz",
+        vec![record("i-1", &t(5, "00:00:00"), "u", "s3", "CreateBucket")],
+    );
+    let b = file(
+        store,
+        "logs/b.json.gz",
+        vec![record("i-2", &t(5, "00:00:01"), "u", "s3", "CreateBucket")],
+    );
+    store.load(vec![a, b]).await.expect("load");
+    let verdicts = vec![
+        ("logs/a.json.gz".to_owned(), "valid".to_owned()),
+        ("logs/b.json.gz".to_owned(), "modified".to_owned()),
+        ("logs/digest.json.gz".to_owned(), "gap".to_owned()),
+    ];
+    assert_eq!(store.record_integrity(verdicts).await.expect("record"), 2);
+    let integrity = |entries: Vec<LedgerEntry>| -> Vec<(String, Option<String>)> {
+        entries.into_iter().map(|e| (e.key, e.integrity)).collect()
+    };
+    assert_eq!(
+        integrity(store.ledger(LedgerFilter::All).await.expect("ledger")),
+        [
+            ("logs/a.json.gz".to_owned(), Some("valid".to_owned())),
+            ("logs/b.json.gz".to_owned(), Some("modified".to_owned())),
+        ]
+    );
+    assert_eq!(
+        store
+            .ledger_entry("logs/digest.json.gz")
+            .await
+            .expect("entry"),
+        None
+    );
+    // A new version of b is loaded: its status is unknown again.
+    let mut b2 = file(
+        store,
+        "logs/b.json.gz",
+        vec![record("i-3", &t(5, "00:00:02"), "u", "s3", "CreateBucket")],
+    );
+    b2.entry.version = "v2".to_owned();
+    store.load(vec![b2]).await.expect("load");
+    let entry = store.ledger_entry("logs/b.json.gz").await.expect("entry");
+    assert_eq!(entry.map(|e| e.integrity), Some(None));
+    let entry = store.ledger_entry("logs/a.json.gz").await.expect("entry");
+    assert_eq!(entry.and_then(|e| e.integrity).as_deref(), Some("valid"));
 }
 
 pub async fn scopes_select_user_and_service(store: &dyn EventStore) {

@@ -58,4 +58,9 @@ pub struct LedgerEntry {
     pub reason: Option<String>,
     pub counts: FileCounts,
     pub loaded_at: DateTime<Utc>,
+    /// Its integrity as `ctt verify --record` last found it (SPEC §14:
+    /// `valid`, `modified`, `not-covered`…); none until verified, and none
+    /// again once the file is loaded anew.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<String>,
 }

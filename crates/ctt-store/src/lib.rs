@@ -312,6 +312,11 @@ pub trait EventStore: Send + Sync {
     /// The ledger entry of one file, if it was ever loaded or failed.
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>>;
 
+    /// Records each file's integrity (SPEC §14), `(key, status)`, on the
+    /// ledger entries it holds; returns how many. Keys it does not hold
+    /// (digests, missing files) are left out, never added.
+    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64>;
+
     /// For each `(key, version)`, in order, whether the ledger holds that file as
     /// loaded with that version: the files a load skips. The default reads the
     /// whole ledger at once; the SQLite store looks each key up instead, so a

@@ -112,6 +112,10 @@ pub struct VerifyArgs {
     /// (the newest digest of a local copy is `unsigned` without it). Repeatable.
     #[arg(long, value_name = "NAME=HEX")]
     pub signature: Vec<String>,
+    /// Keep each loaded log file's status in the store's ledger (`ctt files`
+    /// shows it): the files loaded from this same SOURCE, by the same keys.
+    #[arg(long)]
+    pub record: bool,
     /// table, json (every file, all its faults) or csv (`kind,key,status`).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,

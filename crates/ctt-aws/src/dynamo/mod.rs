@@ -303,6 +303,10 @@ impl EventStore for DynamoStore {
         Ok(read::loaded_already(&self.inner, files).await?)
     }
 
+    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
+        Ok(write::record_integrity(&self.inner, verdicts).await?)
+    }
+
     fn indexed_parameters(&self) -> &[String] {
         &self.inner.indexed
     }

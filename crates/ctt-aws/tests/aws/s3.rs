@@ -345,6 +345,9 @@ impl EventStore for LedgerReads {
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {
         self.store.ledger_entry(key).await
     }
+    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
+        self.store.record_integrity(verdicts).await
+    }
     async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
         if let Ok(mut asked) = self.asked.lock() {
             asked.push(files.len());

@@ -134,6 +134,9 @@ impl EventStore for SlowStore {
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {
         self.0.ledger_entry(key).await
     }
+    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
+        self.0.record_integrity(verdicts).await
+    }
     fn indexed_parameters(&self) -> &[String] {
         self.0.indexed_parameters()
     }

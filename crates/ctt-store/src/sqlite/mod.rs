@@ -349,6 +349,11 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
+        self.write(move |conn| write::record_integrity(conn, &verdicts))
+            .await
+    }
+
     async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
         self.read(move |conn, _| write::loaded_already(conn, &files))
             .await

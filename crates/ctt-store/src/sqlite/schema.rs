@@ -169,6 +169,11 @@ CREATE TABLE courses (
 DROP INDEX IF EXISTS events_by_name;
 CREATE INDEX events_by_name ON events (event_name, event_time, event_id, service, user, error_code);
 "#,
+    // 9: each file's integrity (SPEC §14) as `ctt verify --record` found it;
+    // NULL until verified, and again once the file is loaded anew.
+    r#"
+ALTER TABLE files ADD COLUMN integrity TEXT;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

@@ -77,7 +77,7 @@ pub fn load(
                 outcome = excluded.outcome, reason = excluded.reason, records = excluded.records,
                 stored = excluded.stored, filtered = excluded.filtered,
                 duplicate = excluded.duplicate, rejected = excluded.rejected,
-                loaded_at = excluded.loaded_at",
+                loaded_at = excluded.loaded_at, integrity = NULL",
         )?;
         let mut insert_event = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
@@ -189,7 +189,7 @@ pub fn load(
     Ok(results)
 }
 
-const LEDGER_COLUMNS: &str = "key, size, version, outcome, reason, records, stored, filtered, duplicate, rejected, loaded_at";
+const LEDGER_COLUMNS: &str = "key, size, version, outcome, reason, records, stored, filtered, duplicate, rejected, loaded_at, integrity";
 
 fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     let count = |i: usize| r.get::<_, i64>(i).map(|n| n as u64);
@@ -207,7 +207,26 @@ fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
             rejected: count(9)?,
         },
         loaded_at: from_seconds(r.get(10)?),
+        integrity: r.get(11)?,
     })
+}
+
+/// Sets the integrity of the ledger's files among `verdicts` (key, status);
+/// returns how many it held. Files the ledger does not hold are left out.
+pub fn record_integrity(
+    conn: &mut Connection,
+    verdicts: &[(String, String)],
+) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let mut recorded = 0;
+    {
+        let mut update = tx.prepare_cached("UPDATE files SET integrity = ?2 WHERE key = ?1")?;
+        for (key, status) in verdicts {
+            recorded += update.execute(params![key, status])? as u64;
+        }
+    }
+    tx.commit()?;
+    Ok(recorded)
 }
 
 pub fn ledger(conn: &Connection, filter: LedgerFilter) -> rusqlite::Result<Vec<LedgerEntry>> {

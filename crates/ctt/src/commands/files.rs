@@ -31,6 +31,7 @@ pub async fn run(settings: &Settings, args: FilesArgs) -> anyhow::Result<ExitCod
         "duplicate",
         "rejected",
         "reason",
+        "integrity",
     ];
     let rows = entries.iter().map(|e| {
         vec![
@@ -42,6 +43,7 @@ pub async fn run(settings: &Settings, args: FilesArgs) -> anyhow::Result<ExitCod
             e.counts.duplicate.to_string(),
             e.counts.rejected.to_string(),
             e.reason.clone().unwrap_or_default(),
+            e.integrity.clone().unwrap_or_default(),
         ]
     });
     output::records(format, &header, rows.collect(), &entries)?;

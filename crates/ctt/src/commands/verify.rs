@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{Days, NaiveDate};
-use ctt_ingest::integrity::{CheckOptions, PublicKeys, Report, check};
+use ctt_ingest::integrity::{CheckOptions, Kind, PublicKeys, Report, check};
 use ctt_ingest::{LocalSource, Source, SourceFile};
 
 use crate::cli::{OutputFormat, VerifyArgs};
@@ -52,6 +52,20 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
         tokio::task::spawn_blocking(move || check(source.as_ref(), &files, &keys, &options))
             .await?
             .within(args.from, args.to);
+    if args.record {
+        let verdicts: Vec<(String, String)> = report
+            .files
+            .iter()
+            .filter(|f| f.kind == Kind::Log)
+            .map(|f| (f.key.clone(), f.status.to_string()))
+            .collect();
+        let store = super::open_event_store(settings).await?;
+        let checked = verdicts.len();
+        let recorded = store.record_integrity(verdicts).await?;
+        eprintln!(
+            "recorded the integrity of {recorded} of {checked} log files in the ledger (the others were never loaded from this source)"
+        );
+    }
     print(&report, output::resolve(args.format))?;
     Ok(if report.all_valid() {
         ExitCode::SUCCESS

@@ -287,3 +287,58 @@ for key in (ours, other):
         );
     }
 }
+
+/// `ctt verify --record` keeps each loaded log's status in the ledger, and
+/// `ctt files` shows it (SPEC §14).
+#[test]
+fn the_ledger_keeps_each_files_status() {
+    let work = crate::support::Workspace::new();
+    let root = work.path("trail");
+    generate(&root);
+    let (report, code) = work.ingest(&[&root], &[]);
+    assert_eq!(code, 0, "{report}");
+    let logs: Vec<PathBuf> = tree(&root).into_iter().filter(|p| !is_digest(p)).collect();
+    let edited = &logs[logs.len() / 2];
+    let mut raw = gunzip(edited);
+    raw.insert(1, b' ');
+    std::fs::write(edited, gzip(&raw)).expect("write");
+
+    let out = run(work
+        .ctt()
+        .arg("verify")
+        .arg(&root)
+        .arg("--public-keys")
+        .arg(root.join("cloudtrail-public-keys.json"))
+        .args(["--record", "--format", "csv"]));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recorded the integrity of"),
+        "{}",
+        describe(&out)
+    );
+    let files = work.json(&["files"]);
+    let integrity: BTreeMap<String, Option<String>> = files
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap_or_default().to_owned(),
+                e["integrity"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        integrity.get(&key(edited)),
+        Some(&Some("modified".to_owned()))
+    );
+    let valid = integrity
+        .values()
+        .filter(|s| s.as_deref() == Some("valid"))
+        .count();
+    assert!(
+        valid + 60 >= logs.len() && valid < logs.len(),
+        "{valid} of {} valid",
+        logs.len()
+    );
+}
