@@ -142,6 +142,13 @@ pub struct IngestArgs {
     /// Never draw a progress bar, log lines instead.
     #[arg(long)]
     pub no_progress: bool,
+    /// After the load, verify the files listed against CloudTrail's digests
+    /// (SPEC §14, as `ctt verify`) and keep each log's status in the ledger.
+    #[arg(long, requires = "public_keys")]
+    pub verify: bool,
+    /// With --verify: the JSON of `aws cloudtrail list-public-keys`.
+    #[arg(long, value_name = "FILE")]
+    pub public_keys: Option<PathBuf>,
     /// How to print the summary: table (text) or json.
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,

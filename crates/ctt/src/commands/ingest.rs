@@ -58,18 +58,42 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         bulk_load_files: settings.ingest.bulk_load_files,
         ..IngestOptions::default()
     };
+    let keys = match &args.public_keys {
+        Some(path) if args.verify => Some(super::verify::public_keys(path)?),
+        _ => None,
+    };
+    let listed: Option<Vec<SourceFile>> = keys.as_ref().map(|_| files.clone());
     let progress = LoadProgress::new(!args.no_progress);
-    let report = ingest(store, source, files, &options, &progress).await?;
+    let report = ingest(store.clone(), source.clone(), files, &options, &progress).await?;
     progress.finish();
     if args.format == Some(OutputFormat::Json) {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("{report}");
     }
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
+    let mut valid = true;
+    if let (Some(keys), Some(listed)) = (keys, listed) {
+        let options = ctt_ingest::integrity::CheckOptions {
+            max_file_bytes: settings.ingest.max_file_bytes(),
+            ..Default::default()
+        };
+        let verified = tokio::task::spawn_blocking(move || {
+            ctt_ingest::integrity::check(source.as_ref(), &listed, &keys, &options)
+        })
+        .await?;
+        let recorded = super::verify::record(store.as_ref(), &verified).await?;
+        eprintln!(
+            "verified: {}; recorded in the ledger for {recorded} files",
+            super::verify::summary(&verified)
+        );
+        valid = verified.all_valid();
+    }
+    Ok(if !report.is_clean() {
         ExitCode::from(crate::EXIT_FILES_FAILED)
+    } else if !valid {
+        ExitCode::from(crate::EXIT_NOT_VALID)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -21,11 +21,7 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
     {
         bail!("--from {from} is after --to {to}");
     }
-    let keys = std::fs::read(&args.public_keys)
-        .with_context(|| format!("cannot read {}", args.public_keys.display()))
-        .and_then(|bytes| {
-            PublicKeys::from_json(&bytes).with_context(|| format!("{}", args.public_keys.display()))
-        })?;
+    let keys = public_keys(&args.public_keys)?;
     let mut signatures = HashMap::new();
     for given in &args.signature {
         let Some((name, hex)) = given.split_once('=') else {
@@ -53,17 +49,10 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
             .await?
             .within(args.from, args.to);
     if args.record {
-        let verdicts: Vec<(String, String)> = report
-            .files
-            .iter()
-            .filter(|f| f.kind == Kind::Log)
-            .map(|f| (f.key.clone(), f.status.to_string()))
-            .collect();
         let store = super::open_event_store(settings).await?;
-        let checked = verdicts.len();
-        let recorded = store.record_integrity(verdicts).await?;
+        let recorded = record(store.as_ref(), &report).await?;
         eprintln!(
-            "recorded the integrity of {recorded} of {checked} log files in the ledger (the others were never loaded from this source)"
+            "recorded the integrity of {recorded} log files in the ledger (those loaded from this source)"
         );
     }
     print(&report, output::resolve(args.format))?;
@@ -72,6 +61,39 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
     } else {
         ExitCode::from(crate::EXIT_NOT_VALID)
     })
+}
+
+/// Reads the JSON of `aws cloudtrail list-public-keys`.
+pub fn public_keys(path: &std::path::Path) -> anyhow::Result<PublicKeys> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    PublicKeys::from_json(&bytes).with_context(|| format!("{}", path.display()))
+}
+
+/// Keeps each log file's status in the ledger; how many it held.
+pub async fn record(store: &dyn ctt_store::EventStore, report: &Report) -> anyhow::Result<u64> {
+    let verdicts: Vec<(String, String)> = report
+        .files
+        .iter()
+        .filter(|f| f.kind == Kind::Log)
+        .map(|f| (f.key.clone(), f.status.to_string()))
+        .collect();
+    Ok(store.record_integrity(verdicts).await?)
+}
+
+/// `logs: 12 valid, 1 modified; digests: …; N not checked`.
+pub fn summary(report: &Report) -> String {
+    let counts = |c: &std::collections::BTreeMap<_, u64>| {
+        c.iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "logs: {}; digests: {}; {} logs after the newest digest or before the oldest, not checked",
+        counts(&report.logs),
+        counts(&report.digests),
+        report.unchecked_logs
+    )
 }
 
 fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
@@ -124,18 +146,7 @@ fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
                 rows,
                 &report.files,
             )?;
-            let counts = |c: &std::collections::BTreeMap<_, u64>| {
-                c.iter()
-                    .map(|(status, n)| format!("{n} {status}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            println!(
-                "logs: {}; digests: {}; {} logs after the newest digest or before the oldest, not checked",
-                counts(&report.logs),
-                counts(&report.digests),
-                report.unchecked_logs
-            );
+            println!("{}", summary(report));
             return Ok(());
         }
     }

@@ -342,3 +342,48 @@ fn the_ledger_keeps_each_files_status() {
         logs.len()
     );
 }
+
+/// `ctt ingest --verify`: the load, then the same files verified and each
+/// log's status kept; exit status 4 when something is not valid.
+#[test]
+fn ingest_verifies_what_it_loads() {
+    let work = crate::support::Workspace::new();
+    let root = work.path("trail");
+    generate(&root);
+    let logs: Vec<PathBuf> = tree(&root).into_iter().filter(|p| !is_digest(p)).collect();
+    let edited = &logs[logs.len() / 3];
+    let mut raw = gunzip(edited);
+    raw.insert(1, b' ');
+    std::fs::write(edited, gzip(&raw)).expect("write");
+
+    let out = run(work
+        .ctt()
+        .arg("ingest")
+        .arg(&root)
+        .args([
+            "--no-progress",
+            "--format",
+            "json",
+            "--verify",
+            "--public-keys",
+        ])
+        .arg(root.join("cloudtrail-public-keys.json")));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("verified: logs:") && stderr.contains("1 modified"),
+        "{stderr}"
+    );
+    let files = work.json(&["files"]);
+    let modified: Vec<&str> = files
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .filter(|e| e["integrity"] == "modified")
+        .filter_map(|e| e["key"].as_str())
+        .collect();
+    assert_eq!(modified, [key(edited).as_str()]);
+    // --verify needs the keys.
+    let out = run(work.ctt().arg("ingest").arg(&root).arg("--verify"));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
