@@ -387,3 +387,42 @@ fn ingest_verifies_what_it_loads() {
     let out = run(work.ctt().arg("ingest").arg(&root).arg("--verify"));
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
+
+/// An organisation trail (`AWSLogs/o-…/ACCOUNT/…`, two accounts): each
+/// account and region is its own chain, all valid, the newest of each unsigned.
+#[test]
+fn an_organisation_trail_verifies_chain_by_chain() {
+    let work = tempfile::tempdir().expect("dir");
+    let root = work.path().join("org");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_ctt"))
+        .args([
+            "gen",
+            "--preset",
+            "small",
+            "--days",
+            "1",
+            "--seed",
+            "4",
+            "--organization",
+            "--end",
+            END,
+        ])
+        .arg(&root));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = verify(&root, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let statuses = statuses(&out);
+    let unsigned: Vec<&String> = statuses
+        .iter()
+        .filter(|(_, s)| *s == "unsigned")
+        .map(|(k, _)| k)
+        .collect();
+    // 2 accounts × 3 regions.
+    assert_eq!(unsigned.len(), 6, "{unsigned:?}");
+    assert!(statuses.keys().all(|k| k.contains("/AWSLogs/o-")));
+    let accounts: std::collections::BTreeSet<&str> = statuses
+        .keys()
+        .filter_map(|k| k.split("/AWSLogs/").nth(1)?.split('/').nth(1))
+        .collect();
+    assert_eq!(accounts.len(), 2, "{accounts:?}");
+}
