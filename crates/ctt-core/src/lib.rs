@@ -9,6 +9,7 @@
 
 pub mod attributes;
 pub mod course;
+pub mod digest;
 pub mod event;
 pub mod export;
 pub mod filter;

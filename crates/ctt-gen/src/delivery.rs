@@ -217,16 +217,13 @@ impl<'a> TreeWriter<'a> {
         )
     }
 
-    /// Writes a JSON value (a digest, …) like [`Self::write_log_file`].
-    pub(crate) fn write_value(
+    /// Writes `body` as gzipped JSON; returns its size in bytes (gzipped) and
+    /// the SHA-256 (hex) of the JSON before compression.
+    pub(crate) fn write_json(
         &mut self,
         key: &Path,
-        value: &serde_json::Value,
+        body: &impl Serialize,
     ) -> anyhow::Result<(u64, String)> {
-        self.write_json(key, value)
-    }
-
-    fn write_json(&mut self, key: &Path, body: &impl Serialize) -> anyhow::Result<(u64, String)> {
         let path = self.root.join(key);
         self.json.clear();
         serde_json::to_writer(&mut self.json, body)

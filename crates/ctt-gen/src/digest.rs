@@ -179,15 +179,14 @@ fn write_chain(
             signer,
         );
         let (size, sha256) = writer
-            .write_value(&key, &body)
+            .write_json(&key, &body)
             .with_context(|| format!("cannot write digest {object}"))?;
-        let signing = format!(
-            "{}\n{}/{}\n{}\n{}",
-            event_time(digest_end),
+        let signing = ctt_core::digest::signing_string(
+            &event_time(digest_end),
             delivery::BUCKET,
-            object,
-            sha256,
-            previous.as_ref().map_or("null", |p| p.signature.as_str())
+            &object,
+            &sha256,
+            previous.as_ref().map(|p| p.signature.as_str()),
         );
         let signature = signer.sign(signing.as_bytes())?;
         previous = Some(Link {

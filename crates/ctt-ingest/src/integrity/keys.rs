@@ -59,10 +59,6 @@ impl PublicKeys {
             .insert(fingerprint.to_ascii_lowercase(), der);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_fingerprint.is_empty()
-    }
-
     /// Checks `signature` (hex) over `message` with the key of `fingerprint`;
     /// says why not.
     pub fn verify(

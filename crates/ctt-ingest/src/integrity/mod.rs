@@ -94,8 +94,6 @@ impl Kind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DigestBody {
-    #[serde(default)]
-    pub aws_account_id: Option<String>,
     pub digest_start_time: String,
     pub digest_end_time: String,
     pub digest_s3_bucket: String,
@@ -188,7 +186,7 @@ impl Report {
 
 /// The file name of a key or S3 object (CloudTrail's names are unique: they
 /// carry the account, region, time and a random suffix or the trail).
-fn file_name(key: &str) -> &str {
+pub(crate) fn file_name(key: &str) -> &str {
     key.rsplit(['/', '\\']).next().unwrap_or(key)
 }
 
@@ -227,15 +225,15 @@ fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-/// The text a digest's signature signs (SPEC §14).
+/// The text a digest's signature signs (SPEC §14), for a digest whose
+/// decompressed content hashes to `sha256_hex`.
 pub fn signing_string(body: &DigestBody, sha256_hex: &str) -> String {
-    format!(
-        "{}\n{}/{}\n{}\n{}",
-        body.digest_end_time,
-        body.digest_s3_bucket,
-        body.digest_s3_object,
+    ctt_core::digest::signing_string(
+        &body.digest_end_time,
+        &body.digest_s3_bucket,
+        &body.digest_s3_object,
         sha256_hex,
-        body.previous_digest_signature.as_deref().unwrap_or("null")
+        body.previous_digest_signature.as_deref(),
     )
 }
 
@@ -365,39 +363,10 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
             details.push(why.clone());
         }
 
-        // The link to the previous digest.
-        match body.previous_digest_s3_object.as_deref() {
-            Some(previous) => match by_name.get(file_name(previous)) {
-                Some(&p) => match &inventory.digests[p].read {
-                    Ok((previous_hash, _)) => {
-                        let stated = body.previous_digest_hash_value.as_deref().unwrap_or("");
-                        if !stated.eq_ignore_ascii_case(previous_hash) {
-                            faults.push(Status::ChainBroken);
-                            details.push(format!(
-                                "previousDigestHashValue {stated} is not the SHA-256 of {} ({previous_hash})",
-                                file_name(previous)
-                            ));
-                        }
-                    }
-                    Err(_) => {
-                        faults.push(Status::ChainBroken);
-                        details.push(format!("the previous digest {previous} cannot be read"));
-                    }
-                },
-                None if !starts_chain => {
-                    faults.push(Status::Gap);
-                    details.push(format!("the previous digest {previous} is missing"));
-                }
-                None => {}
-            },
-            None if !starts_chain => {
-                faults.push(Status::Gap);
-                details.push(
-                    "previousDigestS3Object is null but an older digest of this trail exists"
-                        .to_owned(),
-                );
-            }
-            None => {}
+        if let Some((fault, detail)) = previous_link_fault(body, &by_name, inventory, starts_chain)
+        {
+            faults.push(fault);
+            details.push(detail);
         }
 
         let status = match faults.first() {
@@ -524,6 +493,47 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
     }
 
     Report::new(files, unchecked_logs)
+}
+
+/// What is wrong with a digest's link to the previous one, if anything: the
+/// previous digest's hash differs (`chain-broken`), it cannot be read
+/// (`chain-broken`), or it is missing where the chain should go on (`gap`).
+fn previous_link_fault(
+    body: &DigestBody,
+    by_name: &HashMap<&str, usize>,
+    inventory: &Inventory,
+    starts_chain: bool,
+) -> Option<(Status, String)> {
+    let Some(previous) = body.previous_digest_s3_object.as_deref() else {
+        return (!starts_chain).then(|| {
+            let why = "previousDigestS3Object is null but an older digest of this trail exists";
+            (Status::Gap, why.to_owned())
+        });
+    };
+    let Some(&p) = by_name.get(file_name(previous)) else {
+        return (!starts_chain).then(|| {
+            (
+                Status::Gap,
+                format!("the previous digest {previous} is missing"),
+            )
+        });
+    };
+    match &inventory.digests[p].read {
+        Ok((previous_hash, _)) => {
+            let stated = body.previous_digest_hash_value.as_deref().unwrap_or("");
+            (!stated.eq_ignore_ascii_case(previous_hash)).then(|| {
+                let detail = format!(
+                    "previousDigestHashValue {stated} is not the SHA-256 of {} ({previous_hash})",
+                    file_name(previous)
+                );
+                (Status::ChainBroken, detail)
+            })
+        }
+        Err(_) => Some((
+            Status::ChainBroken,
+            format!("the previous digest {previous} cannot be read"),
+        )),
+    }
 }
 
 impl Report {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_lc_rs::digest::{SHA256, digest};
 
 use super::{DigestBody, FoundDigest, FoundLog, Inventory, PublicKeys, Report, verify};
-use crate::read::decompress;
+use crate::read::{DEFAULT_MAX_FILE_BYTES, decompress};
 use crate::source::{FileKind, Source, SourceFile};
 
 /// How to check.
@@ -26,7 +26,7 @@ pub struct CheckOptions {
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
-            max_file_bytes: 1 << 30,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             signatures: HashMap::new(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
@@ -81,40 +81,53 @@ pub fn check(
 }
 
 fn read_one(source: &dyn Source, file: &SourceFile, options: &CheckOptions, into: &mut Inventory) {
-    let name = file.key.rsplit(['/', '\\']).next().unwrap_or(&file.key);
-    let fetched = match file.kind {
-        FileKind::Digest => source
-            .fetch_with_signature(file)
-            .map_err(|e| crate::error_chain(&e)),
-        _ => source
-            .fetch(file)
-            .map(|bytes| (bytes, None))
-            .map_err(|e| crate::error_chain(&e)),
+    let is_digest = file.kind == FileKind::Digest;
+    let fetched = if is_digest {
+        source.fetch_with_signature(file)
+    } else {
+        source.fetch(file).map(|bytes| (bytes, None))
     };
-    let hashed = fetched.and_then(|(bytes, signature)| {
-        let raw = decompress(&bytes, options.max_file_bytes).map_err(|e| e.to_string())?;
-        Ok((sha256_hex(&raw), raw.into_owned(), signature))
-    });
-    match file.kind {
-        FileKind::Digest => {
-            let (read, signature) = match hashed {
-                Ok((hash, raw, signature)) => (
-                    serde_json::from_slice::<DigestBody>(&raw)
-                        .map(|body| (hash, body))
-                        .map_err(|e| format!("not a digest: {e}")),
-                    signature,
-                ),
-                Err(reason) => (Err(reason), None),
-            };
-            into.digests.push(FoundDigest {
-                key: file.key.clone(),
-                read,
-                signature: options.signatures.get(name).cloned().or(signature),
-            });
+    let (bytes, signature) = match fetched {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            let reason = crate::error_chain(&e);
+            return push_unreadable(file, is_digest, reason, into);
         }
-        _ => into.logs.push(FoundLog {
+    };
+    let raw = match decompress(&bytes, options.max_file_bytes) {
+        Ok(raw) => raw,
+        Err(e) => return push_unreadable(file, is_digest, e.to_string(), into),
+    };
+    let hash = sha256_hex(&raw);
+    if is_digest {
+        let read = serde_json::from_slice::<DigestBody>(&raw)
+            .map(|body| (hash, body))
+            .map_err(|e| format!("not a digest: {e}"));
+        let given = options.signatures.get(super::file_name(&file.key)).cloned();
+        into.digests.push(FoundDigest {
             key: file.key.clone(),
-            sha256: hashed.map(|(hash, _, _)| hash),
-        }),
+            read,
+            signature: given.or(signature),
+        });
+    } else {
+        into.logs.push(FoundLog {
+            key: file.key.clone(),
+            sha256: Ok(hash),
+        });
+    }
+}
+
+fn push_unreadable(file: &SourceFile, is_digest: bool, reason: String, into: &mut Inventory) {
+    if is_digest {
+        into.digests.push(FoundDigest {
+            key: file.key.clone(),
+            read: Err(reason),
+            signature: None,
+        });
+    } else {
+        into.logs.push(FoundLog {
+            key: file.key.clone(),
+            sha256: Err(reason),
+        });
     }
 }
