@@ -31,9 +31,12 @@ use ctt_core::course::{ClassProgress, Course, StudentScore, TimelineDay, Window}
 use ctt_core::query::{Cursor, Format, MAX_LIMIT};
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use ctt_store::{
-    CatalogEntry, EventDetail, EventPage, EventStore, GroupCount, JsonLayout, JsonPage,
-    StoreResult, StoreStatus,
+    CatalogEntry, EventDetail, EventPage, EventStore, GroupCount, IntegritySummary, JsonLayout,
+    JsonPage, StoreResult, StoreStatus,
 };
+
+/// Events from log files that are not valid: event ID → the file's status.
+pub type Marks = std::collections::HashMap<String, String>;
 
 use crate::{ApiError, AppState, Identity};
 
@@ -60,6 +63,11 @@ impl StoreAccess {
     /// Totals for `/health` (public: counts of events and files, no user data).
     pub async fn health(&self) -> StoreResult<StoreStatus> {
         self.store.status().await
+    }
+
+    /// What verifications found, for `/health` (which shows counts only).
+    pub async fn integrity(&self) -> StoreResult<IntegritySummary> {
+        self.store.integrity().await
     }
 }
 
@@ -263,6 +271,28 @@ impl ScopedStore {
             None => Ok(self.store.status().await?.last_event_time),
             Some(user) => Ok(self.user(user).await?.map(|e| e.last_seen)),
         }
+    }
+
+    /// What verifications found (SPEC §14). Counts are for everyone; the
+    /// flagged files' keys are for operators only.
+    pub async fn integrity(&self) -> StoreResult<IntegritySummary> {
+        let mut summary = self.store.integrity().await?;
+        if self.identity.require_operator().is_err() {
+            for file in &mut summary.flagged {
+                file.key.clear();
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Which of `events` (already read through this scope) came from a log
+    /// file that is not valid, with its status, by event ID.
+    pub async fn integrity_marks(&self, events: &[EventSummary]) -> StoreResult<Marks> {
+        if events.is_empty() {
+            return Ok(Marks::new());
+        }
+        let ids = events.iter().map(|e| e.event_id.clone()).collect();
+        self.store.integrity_marks(ids).await
     }
 
     /// The store's totals and latest file: operators only (`/metrics`).

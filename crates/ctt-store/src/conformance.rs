@@ -5,7 +5,7 @@
 //! [`store_conformance_tests!`](crate::store_conformance_tests) with an async
 //! expression that makes one, which expands to one `#[tokio::test]` per check.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use ctt_core::query::Cursor;
@@ -13,8 +13,8 @@ use ctt_core::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope, normalise};
 use serde_json::{Value, json};
 
 use crate::{
-    EventStore, FileCounts, FileOutcome, IndexedEvent, JsonLayout, LedgerEntry, LedgerFilter,
-    LoadedFile,
+    EventStore, FileCounts, FileOutcome, FlaggedFile, IndexedEvent, IntegritySummary, JsonLayout,
+    LedgerEntry, LedgerFilter, LoadedFile, Verdict,
 };
 
 /// Expands to one test per conformance check, each on a store made by `$make`
@@ -340,10 +340,17 @@ pub async fn ledger_keeps_each_files_integrity(store: &dyn EventStore) {
         vec![record("i-2", &t(5, "00:00:01"), "u", "s3", "CreateBucket")],
     );
     store.load(vec![a, b]).await.expect("load");
+    assert_eq!(
+        store.integrity().await.expect("summary"),
+        IntegritySummary::default()
+    );
     let verdicts = vec![
-        ("logs/a.json.gz".to_owned(), "valid".to_owned()),
-        ("logs/b.json.gz".to_owned(), "modified".to_owned()),
-        ("logs/digest.json.gz".to_owned(), "gap".to_owned()),
+        Verdict::new("logs/a.json.gz", "valid"),
+        Verdict {
+            event_ids: vec!["i-2".to_owned()],
+            ..Verdict::new("logs/b.json.gz", "modified")
+        },
+        Verdict::new("logs/digest.json.gz", "gap"),
     ];
     assert_eq!(store.record_integrity(verdicts).await.expect("record"), 2);
     let integrity = |entries: Vec<LedgerEntry>| -> Vec<(String, Option<String>)> {
@@ -363,7 +370,26 @@ pub async fn ledger_keeps_each_files_integrity(store: &dyn EventStore) {
             .expect("entry"),
         None
     );
-    // A new version of b is loaded: its status is unknown again.
+    // b is flagged, and its event marked; a's is not.
+    let summary = store.integrity().await.expect("summary");
+    assert_eq!(summary.last_recorded_files, 2);
+    assert!(summary.last_recorded_at.is_some());
+    let flagged = FlaggedFile {
+        key: "logs/b.json.gz".to_owned(),
+        status: "modified".to_owned(),
+        events: 1,
+    };
+    assert_eq!(summary.flagged, std::slice::from_ref(&flagged));
+    let marks = |ids: &[&str]| {
+        let ids = ids.iter().map(|s| s.to_string()).collect();
+        async move { store.integrity_marks(ids).await.expect("marks") }
+    };
+    assert_eq!(
+        marks(&["i-1", "i-2", "i-9"]).await,
+        HashMap::from([("i-2".to_owned(), "modified".to_owned())])
+    );
+    // A new version of b is loaded: its status is unknown again; its flag
+    // stays until it is verified again (the event it brought stays too).
     let mut b2 = file(
         store,
         "logs/b.json.gz",
@@ -375,6 +401,13 @@ pub async fn ledger_keeps_each_files_integrity(store: &dyn EventStore) {
     assert_eq!(entry.map(|e| e.integrity), Some(None));
     let entry = store.ledger_entry("logs/a.json.gz").await.expect("entry");
     assert_eq!(entry.and_then(|e| e.integrity).as_deref(), Some("valid"));
+    assert_eq!(store.integrity().await.expect("summary").flagged, [flagged]);
+    // Verified valid: the flag and the mark go.
+    let verdicts = vec![Verdict::new("logs/b.json.gz", "valid")];
+    assert_eq!(store.record_integrity(verdicts).await.expect("record"), 1);
+    let summary = store.integrity().await.expect("summary");
+    assert_eq!((summary.flagged.len(), summary.last_recorded_files), (0, 1));
+    assert!(marks(&["i-2"]).await.is_empty());
 }
 
 pub async fn scopes_select_user_and_service(store: &dyn EventStore) {

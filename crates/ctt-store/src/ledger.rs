@@ -64,3 +64,58 @@ pub struct LedgerEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrity: Option<String>,
 }
+
+/// One log file's verification (SPEC §14), as `ctt verify --record` and
+/// `ctt ingest --verify` hand it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The file's ledger key.
+    pub key: String,
+    /// `valid`, `modified`, `missing`, `not-covered`.
+    pub status: String,
+    /// The `eventID`s of its records, for a file that is present but not
+    /// `valid`: the events the portal marks. Empty otherwise.
+    pub event_ids: Vec<String>,
+}
+
+impl Verdict {
+    pub fn new(key: impl Into<String>, status: impl Into<String>) -> Self {
+        Verdict {
+            key: key.into(),
+            status: status.into(),
+            event_ids: Vec::new(),
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.status == "valid"
+    }
+}
+
+/// What the recorded verifications found: for `/health` and the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IntegritySummary {
+    /// When a verification was last recorded, and how many ledger files it
+    /// covered.
+    pub last_recorded_at: Option<DateTime<Utc>>,
+    pub last_recorded_files: u64,
+    /// The ledger's files whose latest verdict is not `valid`, by key.
+    pub flagged: Vec<FlaggedFile>,
+}
+
+impl IntegritySummary {
+    /// How many events came from the flagged files.
+    pub fn events_marked(&self) -> u64 {
+        self.flagged.iter().map(|f| f.events).sum()
+    }
+}
+
+/// A ledger file whose latest verdict is not `valid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlaggedFile {
+    pub key: String,
+    pub status: String,
+    /// How many records it held when verified (0 for a missing file: its
+    /// events cannot be told apart from others once it is gone).
+    pub events: u64,
+}

@@ -22,7 +22,7 @@ use ctt_core::query::Cursor;
 use ctt_core::{Event, EventQuery, EventSummary, GroupBy, NameMatch, Scope};
 use serde::Serialize;
 
-pub use ledger::{FileCounts, FileOutcome, LedgerEntry};
+pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, Verdict};
 pub use sqlite::SqliteStore;
 pub use tokens::{Role, TokenRecord, TokenStore};
 
@@ -312,10 +312,24 @@ pub trait EventStore: Send + Sync {
     /// The ledger entry of one file, if it was ever loaded or failed.
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>>;
 
-    /// Records each file's integrity (SPEC §14), `(key, status)`, on the
-    /// ledger entries it holds; returns how many. Keys it does not hold
-    /// (digests, missing files) are left out, never added.
-    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64>;
+    /// Records each file's integrity (SPEC §14) on the ledger entries it
+    /// holds; returns how many. Keys it does not hold (digests, files never
+    /// loaded) are left out, never added. A held file that is not `valid` is
+    /// flagged with its events' IDs, which [`EventStore::integrity_marks`]
+    /// then finds; a `valid` verdict clears its flag. Flags outlive a reload
+    /// of the file (the events it brought stay stored) until it is verified
+    /// again.
+    async fn record_integrity(&self, verdicts: Vec<Verdict>) -> StoreResult<u64>;
+
+    /// What the recorded verifications found.
+    async fn integrity(&self) -> StoreResult<IntegritySummary>;
+
+    /// Of `event_ids`, those that came from a flagged file, with that file's
+    /// status (`modified`, `not-covered`…).
+    async fn integrity_marks(
+        &self,
+        event_ids: Vec<String>,
+    ) -> StoreResult<std::collections::HashMap<String, String>>;
 
     /// For each `(key, version)`, in order, whether the ledger holds that file as
     /// loaded with that version: the files a load skips. The default reads the

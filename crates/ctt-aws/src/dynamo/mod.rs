@@ -15,6 +15,7 @@
 pub mod classify;
 mod courses;
 mod expr;
+mod integrity;
 pub mod items;
 pub mod keys;
 pub(crate) mod read;
@@ -36,7 +37,8 @@ use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, GroupBy};
 use ctt_store::{
     CatalogEntry, ErrorKind, EventDetail, EventPage, EventStore, FileCounts, GroupCount,
-    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, StoredCourse,
+    IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
+    StoredCourse, Verdict,
 };
 
 pub use table::Created;
@@ -303,8 +305,19 @@ impl EventStore for DynamoStore {
         Ok(read::loaded_already(&self.inner, files).await?)
     }
 
-    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
-        Ok(write::record_integrity(&self.inner, verdicts).await?)
+    async fn record_integrity(&self, verdicts: Vec<Verdict>) -> StoreResult<u64> {
+        Ok(integrity::record(&self.inner, verdicts).await?)
+    }
+
+    async fn integrity(&self) -> StoreResult<IntegritySummary> {
+        Ok(integrity::summary(&self.inner).await?)
+    }
+
+    async fn integrity_marks(
+        &self,
+        event_ids: Vec<String>,
+    ) -> StoreResult<HashMap<String, String>> {
+        Ok(integrity::marks(&self.inner, event_ids).await?)
     }
 
     fn indexed_parameters(&self) -> &[String] {

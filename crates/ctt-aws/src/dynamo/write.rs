@@ -201,37 +201,6 @@ async fn allocate_sequence(inner: &Inner, count: u64) -> Result<u64, DynamoError
     Ok(last + 1 - count)
 }
 
-/// Sets `integrity` on the ledger items of `verdicts` (key, status) that
-/// exist: one conditional `UpdateItem` each (a key with no ledger item fails
-/// its condition and is left out). Returns how many were recorded.
-pub async fn record_integrity(
-    inner: &Inner,
-    verdicts: Vec<(String, String)>,
-) -> Result<u64, DynamoError> {
-    let mut recorded = 0;
-    for (key, status) in verdicts {
-        let result = inner
-            .client
-            .update_item()
-            .table_name(&inner.table)
-            .set_key(Some(item_key(keys::ledger_pk(&key), keys::LEDGER_SK)))
-            .update_expression("SET integrity = :s")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":s", AttributeValue::S(status))
-            .send()
-            .await;
-        match result {
-            Ok(_) => recorded += 1,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(inner.error("UpdateItem", e)),
-        }
-    }
-    Ok(recorded)
-}
-
 /// Adds parameter names not known yet to the catalog.
 async fn register_parameters(inner: &Inner, names: Vec<String>) -> Result<(), DynamoError> {
     if !inner.parameters_loaded.load(Ordering::Relaxed) {

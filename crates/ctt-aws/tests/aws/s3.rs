@@ -345,8 +345,17 @@ impl EventStore for LedgerReads {
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {
         self.store.ledger_entry(key).await
     }
-    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
+    async fn record_integrity(&self, verdicts: Vec<ctt_store::Verdict>) -> StoreResult<u64> {
         self.store.record_integrity(verdicts).await
+    }
+    async fn integrity(&self) -> StoreResult<ctt_store::IntegritySummary> {
+        self.store.integrity().await
+    }
+    async fn integrity_marks(
+        &self,
+        event_ids: Vec<String>,
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        self.store.integrity_marks(event_ids).await
     }
     async fn loaded_already(&self, files: Vec<(String, String)>) -> StoreResult<Vec<bool>> {
         if let Ok(mut asked) = self.asked.lock() {

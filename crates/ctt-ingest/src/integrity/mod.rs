@@ -29,13 +29,14 @@
 mod keys;
 mod scan;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKeys};
-pub use scan::{CheckOptions, check, sha256_hex};
+pub use scan::{CheckOptions, check, flagged_events, sha256_hex};
 
 /// What a file was found to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -191,9 +192,18 @@ pub(crate) fn file_name(key: &str) -> &str {
 }
 
 /// A trail's chain: a digest's file name without its time stamp
-/// (`ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION`).
-fn chain_of(name: &str) -> &str {
-    name.rsplit_once('_').map_or(name, |(chain, _)| chain)
+/// (`ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION`). Backfill digests
+/// (`…_TIMESTAMP_backfill.json.gz`: log files CloudTrail delivered too late
+/// for their hour's digest) chain among themselves, as `aws cloudtrail
+/// validate-logs` reads them: their chain ends in `_backfill`.
+fn chain_of(name: &str) -> Cow<'_, str> {
+    match name.strip_suffix("_backfill.json.gz") {
+        Some(stem) => Cow::Owned(format!(
+            "{}_backfill",
+            stem.rsplit_once('_').map_or(stem, |(chain, _)| chain)
+        )),
+        None => Cow::Borrowed(name.rsplit_once('_').map_or(name, |(chain, _)| chain)),
+    }
 }
 
 /// `ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_RANDOM.json.gz` → (account, region, time).
@@ -325,7 +335,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
         }
     }
     // The oldest digest of each chain starts it.
-    let mut oldest: HashMap<&str, (chrono::DateTime<chrono::Utc>, usize)> = HashMap::new();
+    let mut oldest: HashMap<Cow<'_, str>, (chrono::DateTime<chrono::Utc>, usize)> = HashMap::new();
     for &(i, _, body) in &readable {
         let chain = chain_of(file_name(&inventory.digests[i].key));
         let end = parse_time(&body.digest_end_time).unwrap_or_default();
@@ -353,7 +363,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
         };
         let name = file_name(&digest.key);
         let chain = chain_of(name);
-        let starts_chain = oldest.get(chain).is_some_and(|&(_, first)| first == i);
+        let starts_chain = oldest.get(&chain).is_some_and(|&(_, first)| first == i);
         let mut faults = Vec::new();
         let mut details = Vec::new();
 

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_lc_rs::digest::{SHA256, digest};
 
-use super::{DigestBody, FoundDigest, FoundLog, Inventory, PublicKeys, Report, verify};
+use super::{
+    DigestBody, FoundDigest, FoundLog, Inventory, Kind, PublicKeys, Report, Status, verify,
+};
 use crate::read::{DEFAULT_MAX_FILE_BYTES, decompress};
 use crate::source::{FileKind, Source, SourceFile};
 
@@ -130,4 +132,47 @@ fn push_unreadable(file: &SourceFile, is_digest: bool, reason: String, into: &mu
             sha256: Err(reason),
         });
     }
+}
+
+/// The `eventID`s in each log of `files` that `report` finds present but
+/// not valid (`modified`, `not-covered`), by key: the events to mark. Such
+/// files are few; a file that cannot be read again has none.
+pub fn flagged_events(
+    source: &dyn Source,
+    files: &[SourceFile],
+    report: &Report,
+    max_file_bytes: u64,
+) -> HashMap<String, Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Log {
+        #[serde(rename = "Records", default)]
+        records: Vec<Record>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Record {
+        #[serde(rename = "eventID")]
+        event_id: Option<String>,
+    }
+    let flagged: std::collections::HashSet<&str> = report
+        .files
+        .iter()
+        .filter(|f| {
+            f.kind == Kind::Log && matches!(f.status, Status::Modified | Status::NotCovered)
+        })
+        .map(|f| f.key.as_str())
+        .collect();
+    let mut events = HashMap::new();
+    for file in files.iter().filter(|f| flagged.contains(f.key.as_str())) {
+        let ids = source
+            .fetch(file)
+            .ok()
+            .and_then(|bytes| {
+                let raw = decompress(&bytes, max_file_bytes).ok()?;
+                serde_json::from_slice::<Log>(&raw).ok()
+            })
+            .map(|log| log.records.into_iter().filter_map(|r| r.event_id).collect())
+            .unwrap_or_default();
+        events.insert(file.key.clone(), ids);
+    }
+    events
 }

@@ -282,3 +282,104 @@ fn keys_read_from_list_public_keys_json_in_either_der_form() {
     }
     assert!(PublicKeys::from_json(b"{}").is_err());
 }
+
+/// A backfill digest (`…_backfill.json.gz`) lists a log delivered too late
+/// for its hour's digest: that log is valid, not `not-covered`. Backfill
+/// digests chain among themselves, apart from the hourly chain.
+#[test]
+fn backfill_digests_cover_late_logs_and_chain_among_themselves() {
+    let mut inventory = chain(3);
+    let late = log_key(1, 50);
+    let late_hash = sha256_hex(b"late");
+    inventory.logs.push(FoundLog {
+        key: late.clone(),
+        sha256: Ok(late_hash.clone()),
+    });
+    assert_eq!(
+        status_of(&verify(&inventory, &keys()), "T0150Z"),
+        [(Kind::Log, Status::NotCovered)]
+    );
+
+    let backfill = |hour: u32, previous: Option<(&str, &str, &str)>, logs: serde_json::Value| {
+        let object = digest_object(hour).replace(".json.gz", "_backfill.json.gz");
+        let text = serde_json::json!({
+            "awsAccountId": "111122223333",
+            "digestStartTime": format!("2024-03-01T{:02}:00:00Z", hour - 1),
+            "digestEndTime": format!("2024-03-01T{hour:02}:00:00Z"),
+            "digestS3Bucket": "bucket",
+            "digestS3Object": object,
+            "digestPublicKeyFingerprint": FINGERPRINT,
+            "digestSignatureAlgorithm": "SHA256withRSA",
+            "previousDigestS3Bucket": previous.map(|_| "bucket"),
+            "previousDigestS3Object": previous.map(|p| p.0),
+            "previousDigestHashValue": previous.map(|p| p.1),
+            "previousDigestHashAlgorithm": previous.map(|_| "SHA-256"),
+            "previousDigestSignature": previous.map(|p| p.2),
+            "logFiles": logs,
+        })
+        .to_string();
+        let hash = sha256_hex(text.as_bytes());
+        let body: DigestBody = serde_json::from_str(&text).expect("body");
+        let signature = sign(key(), &signing_string(&body, &hash));
+        (object, hash, signature, body)
+    };
+    let listed = serde_json::json!([{
+        "s3Bucket": "bucket",
+        "s3Object": late.trim_start_matches("/t/"),
+        "hashValue": late_hash,
+        "hashAlgorithm": "SHA-256",
+    }]);
+    let (first, first_hash, first_signature, first_body) = backfill(2, None, listed);
+    let (second, second_hash, _, second_body) = backfill(
+        3,
+        Some((&first, &first_hash, &first_signature)),
+        serde_json::json!([]),
+    );
+    inventory.digests.push(FoundDigest {
+        key: format!("/t/{first}"),
+        read: Ok((first_hash, first_body)),
+        signature: None,
+    });
+    inventory.digests.push(FoundDigest {
+        key: format!("/t/{second}"),
+        read: Ok((second_hash, second_body)),
+        signature: None,
+    });
+    let report = verify(&inventory, &keys());
+    assert_eq!(status_of(&report, "T0150Z"), [(Kind::Log, Status::Valid)]);
+    // The first backfill's signature rides on the second; the second is the
+    // newest of its chain.
+    assert_eq!(
+        status_of(&report, "T020000Z_backfill"),
+        [(Kind::Digest, Status::Valid)]
+    );
+    assert_eq!(
+        status_of(&report, "T030000Z_backfill"),
+        [(Kind::Digest, Status::Unsigned)]
+    );
+    // The hourly chain is as before: its newest unsigned, the rest valid.
+    assert_eq!(
+        status_of(&report, "T030000Z.json.gz"),
+        [(Kind::Digest, Status::Unsigned)]
+    );
+    assert_eq!(report.logs.get(&Status::Valid), Some(&4), "{report:#?}");
+    assert!(report.all_valid(), "{report:#?}");
+
+    // A backfill digest whose link is null after an older backfill: a gap in
+    // the backfill chain, not in the hourly one.
+    let (third, third_hash, _, third_body) = backfill(4, None, serde_json::json!([]));
+    inventory.digests.push(FoundDigest {
+        key: format!("/t/{third}"),
+        read: Ok((third_hash, third_body)),
+        signature: None,
+    });
+    let report = verify(&inventory, &keys());
+    assert_eq!(
+        status_of(&report, "T040000Z_backfill"),
+        [(Kind::Digest, Status::Gap)]
+    );
+    assert_eq!(
+        status_of(&report, "T030000Z.json.gz"),
+        [(Kind::Digest, Status::Unsigned)]
+    );
+}

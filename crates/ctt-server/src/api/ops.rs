@@ -30,6 +30,37 @@ pub struct HealthBody {
     pub last_event_time: Option<String>,
     /// This server's version.
     pub version: String,
+    /// What the recorded verifications of CloudTrail's digests found (SPEC §14).
+    #[serde(default)]
+    pub integrity: IntegrityBody,
+}
+
+/// Counts of `/health`'s integrity: no file names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IntegrityBody {
+    /// When a verification was last recorded (`ctt verify --record`, `ctt
+    /// ingest --verify`), and how many loaded log files it covered.
+    pub last_verified_at: Option<String>,
+    pub last_verified_files: u64,
+    /// Loaded log files whose latest verdict is not `valid`, by status.
+    pub not_valid: std::collections::BTreeMap<String, u64>,
+    /// Events that came from those files.
+    pub events_marked: u64,
+}
+
+impl From<&ctt_store::IntegritySummary> for IntegrityBody {
+    fn from(summary: &ctt_store::IntegritySummary) -> Self {
+        let mut not_valid = std::collections::BTreeMap::new();
+        for file in &summary.flagged {
+            *not_valid.entry(file.status.clone()).or_insert(0) += 1;
+        }
+        IntegrityBody {
+            last_verified_at: summary.last_recorded_at.map(format_event_time),
+            last_verified_files: summary.last_recorded_files,
+            not_valid,
+            events_marked: summary.events_marked(),
+        }
+    }
 }
 
 /// Whether the server can read its store; no credentials needed.
@@ -44,7 +75,8 @@ pub struct HealthBody {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> Result<Json<HealthBody>, ApiError> {
-    let status = state.store.health().await.map_err(ApiError::Unavailable)?;
+    let (status, integrity) = tokio::try_join!(state.store.health(), state.store.integrity())
+        .map_err(ApiError::Unavailable)?;
     Ok(Json(HealthBody {
         status: "ok".to_owned(),
         events: status.events,
@@ -53,6 +85,7 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthBody>, A
         last_file_loaded_at: status.last_file_at.map(format_event_time),
         last_event_time: status.last_event_time.map(format_event_time),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        integrity: IntegrityBody::from(&integrity),
     }))
 }
 

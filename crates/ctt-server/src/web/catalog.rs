@@ -322,6 +322,7 @@ async fn one(
         ask.stats(&query, GroupBy::EventName, 15),
     )?;
     let latest = ask.latest(&query, total, 20).await?;
+    let marks = ask.marks(&latest).await?;
     let all_time = kind == Kind::User || viewer.sees_everyone();
     let path = kind.page_url(name);
     let whole_history = Filters::between(entry.first_seen, entry.last_seen).url(&path);
@@ -388,7 +389,7 @@ async fn one(
             }
             section.latest aria-labelledby="latest-title" {
                 h2 #latest-title { "Latest events" }
-                (layout::event_table(&latest, &format!("The {} latest events, newest first", latest.len()), &pinned.period_only()))
+                (layout::event_table(&latest, &marks, &format!("The {} latest events, newest first", latest.len()), &pinned.period_only()))
                 p.more { a href=(pinned.events_url()) { "All " (number(total)) " events of the period" } }
             }
         }

@@ -13,7 +13,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ctt_core::time::format_event_time;
 use ctt_core::{EventQuery, GroupBy};
-use ctt_store::GroupCount;
+use ctt_store::{GroupCount, IntegritySummary};
 use maud::{Markup, html};
 
 use super::chart::{self, Bar};
@@ -100,6 +100,9 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
         },
     )?;
     let latest = ask.latest(&query, total, LATEST).await?;
+    let (marks, integrity) = tokio::try_join!(ask.marks(&latest), async {
+        Ok::<_, WebError>(viewer.store.integrity().await?)
+    })?;
     let errors: Vec<GroupCount> = errors.into_iter().filter(|g| !g.key.is_empty()).collect();
     let error_total: u64 = errors.iter().map(|g| g.count).sum();
 
@@ -132,7 +135,9 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
                 span.what { "errors" }
                 span.sub { "calls refused (AccessDenied…)" }
             }
+            (integrity_tile(&integrity))
         }
+        (flagged_files(&integrity))
         @if total == 0 {
             (empty_period(&filters, last_event))
         } @else {
@@ -148,13 +153,67 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
             }
             section.latest aria-labelledby="latest-title" {
                 h2 #latest-title { "Latest events" }
-                (layout::event_table(&latest, &format!("The {} latest events of the period, newest first", latest.len()), &pinned.period_only()))
+                (layout::event_table(&latest, &marks, &format!("The {} latest events of the period, newest first", latest.len()), &pinned.period_only()))
                 p.more { a href=(pinned.events_url()) { "All " (number(total)) " events of the period" } }
             }
         }
         (super::api_note(&pinned.count_url(now), "/scan?…&count=true"))
     };
     Ok(Page::new("Dashboard", Section::Dashboard, body))
+}
+
+/// The recorded verification of CloudTrail's digests (SPEC §14): how many
+/// loaded log files are not valid, and how many events they brought. Absent
+/// until a verification is recorded.
+fn integrity_tile(summary: &IntegritySummary) -> Markup {
+    let Some(at) = summary.last_recorded_at else {
+        return html! {};
+    };
+    let flagged = summary.flagged.len();
+    html! {
+        @if flagged == 0 {
+            div.tile.integrity.ok data-counter="integrity" data-count="0" {
+                span.n { "✓" }
+                span.what { "log files intact" }
+                span.sub { (number(summary.last_recorded_files)) " verified against CloudTrail's digests, " (layout::time(&format_event_time(at))) " UTC" }
+            }
+        } @else {
+            a.tile.integrity.bad href="#integrity" data-counter="integrity" data-count=(flagged) {
+                span.n { (number(flagged as u64)) }
+                span.what { "log files not valid" }
+                span.sub { (number(summary.events_marked())) " events from them are marked ⚠" }
+            }
+        }
+    }
+}
+
+/// The flagged files by status; their keys for operators.
+fn flagged_files(summary: &IntegritySummary) -> Markup {
+    if summary.flagged.is_empty() {
+        return html! {};
+    }
+    html! {
+        section.integrity #integrity aria-labelledby="integrity-title" {
+            h2 #integrity-title { "Log files that are not valid" }
+            p.help {
+                "CloudTrail's signed digests do not vouch for these files ("
+                code { "ctt verify --record" } "): they were modified, or are not listed by any digest. "
+                "Events from them are marked ⚠ wherever they are listed."
+            }
+            table.flagged {
+                thead { tr { th scope="col" { "File" } th scope="col" { "Status" } th scope="col" { "Events" } } }
+                tbody {
+                    @for file in &summary.flagged {
+                        tr data-integrity=(file.status) {
+                            td { @if file.key.is_empty() { "—" } @else { code { (file.key) } } }
+                            td { (file.status) }
+                            td { (number(file.events)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn notable_filters(pinned: &Filters, notable: &Notable) -> Filters {

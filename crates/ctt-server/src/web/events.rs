@@ -102,6 +102,7 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, WebE
     let ask = Ask::new(viewer);
     let (total, page) =
         tokio::try_join!(ask.count(&query), ask.page(&query, limit, cursor.as_ref()),)?;
+    let marks = ask.marks(&page.events).await?;
     let pinned = filters.pinned(&query);
     let first_shown = u64::from(filters.page.saturating_sub(1)) * u64::from(limit) + 1;
     let next = page.next.as_ref().map(|next| {
@@ -136,7 +137,7 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, WebE
                     input #page-search type="search" placeholder="text in any column"
                         aria-controls="events-table" autocomplete="off";
                 }
-                (layout::event_table(&page.events, &format!(
+                (layout::event_table(&page.events, &marks, &format!(
                     "Events {}–{} of {}, oldest first",
                     number(first_shown),
                     number(first_shown + page.events.len() as u64 - 1),
@@ -297,10 +298,21 @@ async fn detail(viewer: &Viewer, event_id: &str) -> Result<Page, WebError> {
         None => return Err(WebError::NotFound(format!("No event “{event_id}”."))),
     };
     let e = &detail.summary;
+    let marks = viewer
+        .store
+        .integrity_marks(std::slice::from_ref(e))
+        .await?;
     let pretty = serde_json::to_string_pretty(&detail.record).unwrap_or_default();
     let body = html! {
         p.crumbs { a href="/ui/events" { "Events" } " / " }
         h1 { (e.event_name) }
+        @if let Some(status) = marks.get(&e.event_id) {
+            p.integrity-warning role="alert" data-integrity=(status) {
+                strong { "⚠ This event came from a log file that is " (status) "." }
+                " CloudTrail's signed digest does not vouch for that file "
+                "(" code { "ctt verify" } " found it so): what it says may have been altered or added after delivery."
+            }
+        }
         (summary(e))
         section.record aria-labelledby="record-title" {
             h2 #record-title { "The whole record" }

@@ -13,6 +13,7 @@ use ctt_store::Role;
 use maud::{DOCTYPE, Markup, html};
 
 use super::filters::{Filters, Preset, event_url, service_url, user_url};
+use crate::access::Marks;
 
 /// The portal's sections, for the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +214,14 @@ pub fn period_picker(path: &str, filters: &Filters, query: &EventQuery) -> Marku
 
 /// A table of events. Links to users' and services' pages keep `period`
 /// (the page's period, pinned), so a click shows the same stretch of time.
-pub fn event_table(events: &[EventSummary], caption: &str, period: &Filters) -> Markup {
+/// Events from log files that are not valid are marked (SPEC §14): the row
+/// carries `data-integrity` and its event name a badge with the status.
+pub fn event_table(
+    events: &[EventSummary],
+    marks: &Marks,
+    caption: &str,
+    period: &Filters,
+) -> Markup {
     html! {
         div.table-wrap {
             table.events data-table="events" {
@@ -232,11 +240,15 @@ pub fn event_table(events: &[EventSummary], caption: &str, period: &Filters) -> 
                 }
                 tbody {
                     @for e in events {
-                        tr data-event-id=(e.event_id) {
+                        @let mark = marks.get(&e.event_id);
+                        tr data-event-id=(e.event_id) data-integrity=[mark] {
                             td { a href=(event_url(&e.event_id)) { (time(&e.event_time)) } }
                             td { a href=(period.url(&user_url(&e.user))) { (e.user) } }
                             td { a href=(period.url(&service_url(&e.service))) { (e.service) } }
-                            td { a href=(event_url(&e.event_id)) { (e.event_name) } }
+                            td {
+                                a href=(event_url(&e.event_id)) { (e.event_name) }
+                                @if let Some(status) = mark { " " (integrity_badge(status)) }
+                            }
                             td { (e.aws_region.as_deref().unwrap_or("")) }
                             td.wide { (e.source_ip_address.as_deref().unwrap_or("")) }
                             td.error { (e.error_code.as_deref().unwrap_or("")) }
@@ -245,6 +257,16 @@ pub fn event_table(events: &[EventSummary], caption: &str, period: &Filters) -> 
                     }
                 }
             }
+        }
+    }
+}
+
+/// A warning that an event came from a log file whose digest does not vouch
+/// for it: `modified`, `not-covered`.
+pub fn integrity_badge(status: &str) -> Markup {
+    html! {
+        span.integrity title=(format!("From a log file that is {status}: CloudTrail's digest does not vouch for it")) {
+            "⚠ " (status)
         }
     }
 }
@@ -327,7 +349,7 @@ mod tests {
             read_only: None,
             event_type: None,
         };
-        let html = event_table(&[event], "t", &Filters::default()).into_string();
+        let html = event_table(&[event], &Marks::new(), "t", &Filters::default()).into_string();
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
         assert!(

@@ -36,6 +36,8 @@ use axum::routing::{MethodRouter, get, post};
 use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, EventSummary, GroupBy};
 use ctt_store::{EventPage, GroupCount};
+
+use crate::access::Marks;
 use maud::{Markup, html};
 
 use crate::{ApiError, AppState, Identity, ScopedStore};
@@ -285,6 +287,11 @@ impl<'a> Ask<'a> {
         Self {
             store: &viewer.store,
         }
+    }
+
+    /// Which of `events` came from a log file that is not valid.
+    pub async fn marks(&self, events: &[EventSummary]) -> Result<Marks, WebError> {
+        Ok(self.store.integrity_marks(events).await?)
     }
 
     /// `count=true`.

@@ -134,8 +134,17 @@ impl EventStore for SlowStore {
     async fn ledger_entry(&self, key: &str) -> StoreResult<Option<LedgerEntry>> {
         self.0.ledger_entry(key).await
     }
-    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
+    async fn record_integrity(&self, verdicts: Vec<ctt_store::Verdict>) -> StoreResult<u64> {
         self.0.record_integrity(verdicts).await
+    }
+    async fn integrity(&self) -> StoreResult<ctt_store::IntegritySummary> {
+        self.0.integrity().await
+    }
+    async fn integrity_marks(
+        &self,
+        event_ids: Vec<String>,
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        self.0.integrity_marks(event_ids).await
     }
     fn indexed_parameters(&self) -> &[String] {
         self.0.indexed_parameters()

@@ -1,13 +1,15 @@
 // The web portal end to end, in real headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core), against the real binary:
-// `ctt gen --preset small` + a crafted XSS log file, `ctt ingest`, tokens from
+// `ctt gen --preset small` + a crafted XSS log file + one delivered log
+// edited, `ctt ingest --verify`, tokens from
 // `ctt token create`, and `ctt serve` on 127.0.0.1 and a free port.
 //
 // What it shows: sign-in and sign-out; the dashboard's figures equal the API's
 // answers for the same period; dashboard → user → event by clicking; the filter
 // form lists the API's events; a `self` user cannot see or reach anyone else's
 // data; the XSS events show their text and run nothing; the API docs (Swagger
-// UI) work under their Content-Security-Policy. Screenshots of each
+// UI) work under their Content-Security-Policy; an event from an edited log
+// file is marked and counted (SPEC §14). Screenshots of each
 // page go to target/screenshots/.
 //
 //   cargo build -p ctt && (cd crates/ctt-server/tests/portal && npm ci && npm test)
@@ -17,8 +19,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +50,7 @@ let teacherToken;
 let studentToken;
 let student;
 let other;
+let tampered; // the record changed in a delivered log file (SPEC §14)
 
 function ctt(args) {
   return execFileSync(CTT, ['--db', join(work, 'ctt.db'), ...args], {
@@ -77,6 +81,24 @@ function crafted(id, time, source, name, extra) {
     recipientAccountId: '111122223333',
     ...extra,
   };
+}
+
+/// Changes the source IP of one write record in one delivered log file, as
+/// someone covering their tracks would; returns that record.
+function tamperOneLog(root) {
+  const logs = readdirSync(root, { recursive: true })
+    .filter((f) => f.endsWith('.json.gz') && !f.includes('CloudTrail-Digest'))
+    .sort();
+  for (const name of logs.slice(logs.length / 2)) {
+    const path = join(root, name);
+    const log = JSON.parse(gunzipSync(readFileSync(path)));
+    const record = log.Records.find((r) => r.readOnly === false && r.userIdentity?.userName);
+    if (!record) continue;
+    record.sourceIPAddress = '198.51.100.7';
+    writeFileSync(path, gzipSync(JSON.stringify(log)));
+    return record;
+  }
+  throw new Error('no write record to tamper with');
 }
 
 async function startServer() {
@@ -161,7 +183,12 @@ before(async () => {
         { requestParameters: { bucketName: IMG_PARAM } }),
     ],
   }));
-  ctt(['ingest', logs, '--no-progress']);
+  tampered = tamperOneLog(logs);
+  // Loaded and verified against the generator's signed digests: one file is
+  // not valid, so the exit status is 4.
+  const ingest = spawnSync(CTT, ['--db', join(work, 'ctt.db'), 'ingest', logs, '--no-progress',
+    '--verify', '--public-keys', join(logs, 'cloudtrail-public-keys.json')], { encoding: 'utf8' });
+  assert.equal(ingest.status, 4, ingest.stderr);
   // A course (SPEC §10) over the generated fortnight.
   writeFileSync(join(work, 'course.toml'), [
     'id = "lab-course"', 'name = "Cloud labs"', 'from = "2018-06-01"', 'to = "2018-06-15"',
@@ -448,6 +475,34 @@ test('the crafted events show their text and run nothing', async () => {
     assert.deepEqual(dom.handlers, [], url);
   }
   assert.deepEqual(dialogs, [], 'no alert ran');
+  await context.close();
+});
+
+test('an event from a log file modified after delivery is marked, and counted (SPEC §14)', async () => {
+  const health = await (await fetch(`${base}/health`)).json();
+  assert.equal(health.integrity.not_valid.modified, 1, JSON.stringify(health));
+  assert.ok(health.integrity.events_marked >= 1, JSON.stringify(health));
+
+  const { context, page } = await signedIn(teacherToken);
+  await page.goto(`/ui/?${PERIOD}`);
+  assert.ok(await counter(page, 'integrity') >= 1);
+  const flagged = page.locator('section#integrity tr[data-integrity="modified"]');
+  assert.equal(await flagged.count(), 1);
+  await shot(page, 'integrity-dashboard');
+
+  // The event's own page warns, above what the altered file says.
+  await page.goto(`/ui/events/${encodeURIComponent(tampered.eventID)}`);
+  assert.match(await page.getByRole('alert').innerText(), /came from a log file that is modified/);
+  await page.locator('dl.facts dd', { hasText: '198.51.100.7' }).waitFor();
+  await shot(page, 'integrity-event');
+
+  // In a list, its row is marked; the user's other events that second are not.
+  const second = tampered.eventTime;
+  await page.goto(`/ui/events?user=${encodeURIComponent(tampered.userIdentity.userName)}`
+    + `&from=${encodeURIComponent(second)}&to=${encodeURIComponent(second)}`);
+  const row = page.locator(`tr[data-event-id="${tampered.eventID}"]`);
+  assert.equal(await row.getAttribute('data-integrity'), 'modified');
+  assert.match(await row.innerText(), /⚠ modified/);
   await context.close();
 });
 

@@ -483,3 +483,101 @@ async fn lists_hold_those_active_in_the_period_unless_all_are_asked_for() {
     );
     assert!(nobody.contains("List every one ever seen"));
 }
+
+/// SPEC §14: once a verification finds a loaded log file not valid, its
+/// events are marked in every list and on their own page, the dashboard
+/// counts the file, and `/health` reports the counts (no file names).
+#[tokio::test]
+async fn events_from_a_file_that_is_not_valid_are_marked() {
+    use ctt_store::{EventStore, Verdict};
+
+    let portal = Portal::fixture().await;
+    let dashboard = portal.get(&format!("/ui/?{MARCH}")).await.page("dashboard");
+    assert!(
+        !dashboard.contains("data-counter=\"integrity\""),
+        "no verification yet"
+    );
+
+    let ids = api_ids(&portal.api(&format!("/scan?{MARCH}&limit=3"), &[]).await);
+    let marked = ids[1].clone();
+    let verdict = Verdict {
+        event_ids: vec![marked.clone()],
+        ..Verdict::new("fixture.json", "modified")
+    };
+    assert_eq!(
+        portal
+            .store
+            .record_integrity(vec![verdict])
+            .await
+            .expect("record"),
+        1
+    );
+
+    // The list: only that row is marked, with a badge.
+    let list = portal
+        .get(&format!("/ui/events?{MARCH}&limit=3"))
+        .await
+        .page("events");
+    let rows: Vec<&str> = list.split("<tr data-event-id=\"").skip(1).collect();
+    assert_eq!(rows.len(), 3, "{list}");
+    for (id, row) in ids.iter().zip(&rows) {
+        let head = row.split('>').next().unwrap_or_default();
+        assert_eq!(
+            head.contains("data-integrity=\"modified\""),
+            *id == marked,
+            "{id}: {head}"
+        );
+        assert_eq!(row.contains("⚠ modified"), *id == marked, "{id}");
+    }
+    // Its page says so; another event's does not.
+    let page = portal
+        .get(&format!("/ui/events/{marked}"))
+        .await
+        .page("event");
+    assert!(page.contains("class=\"integrity-warning\""), "{page}");
+    assert!(
+        page.contains("came from a log file that is modified"),
+        "{page}"
+    );
+    let page = portal
+        .get(&format!("/ui/events/{}", ids[0]))
+        .await
+        .page("event");
+    assert!(!page.contains("integrity-warning"), "{page}");
+    // The dashboard counts the file and lists it.
+    let answer = portal.get(&format!("/ui/?{MARCH}")).await;
+    assert_eq!(
+        answer.attribute_after("data-counter=\"integrity\"", "data-count"),
+        Some("1".to_owned())
+    );
+    assert!(
+        answer
+            .page("dashboard")
+            .contains("<code>fixture.json</code>")
+    );
+    // /health: counts only.
+    let health = portal.get("/health").await.json();
+    assert_eq!(health["integrity"]["not_valid"]["modified"], 1, "{health}");
+    assert_eq!(health["integrity"]["events_marked"], 1, "{health}");
+    assert_eq!(health["integrity"]["last_verified_files"], 1, "{health}");
+    assert!(!health.to_string().contains("fixture.json"), "{health}");
+
+    // Verified valid again: nothing is marked.
+    let verdict = Verdict::new("fixture.json", "valid");
+    portal
+        .store
+        .record_integrity(vec![verdict])
+        .await
+        .expect("record");
+    let list = portal
+        .get(&format!("/ui/events?{MARCH}&limit=3"))
+        .await
+        .page("events");
+    assert!(!list.contains("data-integrity"), "{list}");
+    let answer = portal.get(&format!("/ui/?{MARCH}")).await;
+    assert_eq!(
+        answer.attribute_after("data-counter=\"integrity\"", "data-count"),
+        Some("0".to_owned())
+    );
+    assert!(answer.page("dashboard").contains("log files intact"));
+}

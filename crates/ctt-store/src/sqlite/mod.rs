@@ -9,6 +9,7 @@ mod schema;
 mod tokens;
 mod write;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,9 +21,9 @@ use ctt_core::{EventQuery, GroupBy};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, JsonLayout, JsonPage,
-    LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus, StoredCourse,
-    TokenRecord, TokenStore,
+    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, IntegritySummary,
+    JsonLayout, JsonPage, LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult,
+    StoreStatus, StoredCourse, TokenRecord, TokenStore, Verdict,
 };
 
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -349,8 +350,20 @@ impl EventStore for SqliteStore {
             .await
     }
 
-    async fn record_integrity(&self, verdicts: Vec<(String, String)>) -> StoreResult<u64> {
+    async fn record_integrity(&self, verdicts: Vec<Verdict>) -> StoreResult<u64> {
         self.write(move |conn| write::record_integrity(conn, &verdicts))
+            .await
+    }
+
+    async fn integrity(&self) -> StoreResult<IntegritySummary> {
+        self.read(|conn, _| write::integrity(conn)).await
+    }
+
+    async fn integrity_marks(
+        &self,
+        event_ids: Vec<String>,
+    ) -> StoreResult<HashMap<String, String>> {
+        self.read(move |conn, _| write::integrity_marks(conn, &event_ids))
             .await
     }
 

@@ -174,6 +174,22 @@ CREATE INDEX events_by_name ON events (event_name, event_time, event_id, service
     r#"
 ALTER TABLE files ADD COLUMN integrity TEXT;
 "#,
+    // 10: files whose latest verdict is not `valid`, and the events they
+    // held, which the portal marks (SPEC §14). Both stay small: only files
+    // found not valid are here.
+    r#"
+CREATE TABLE integrity_flags (
+    file_key TEXT PRIMARY KEY,
+    status   TEXT NOT NULL,
+    events   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE integrity_marks (
+    event_id TEXT NOT NULL,
+    file_key TEXT NOT NULL,
+    PRIMARY KEY (event_id, file_key)
+) WITHOUT ROWID;
+CREATE INDEX integrity_marks_by_file ON integrity_marks (file_key);
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

@@ -2,11 +2,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::Utc;
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::hourly::{HourlyKind, hour_of};
-use crate::{FileCounts, FileOutcome, LedgerEntry, LedgerFilter, LoadedFile};
+use crate::{
+    FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile,
+    Verdict,
+};
 
 const INDEXED_KEY: &str = "indexed_parameters";
 
@@ -211,22 +215,95 @@ fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     })
 }
 
-/// Sets the integrity of the ledger's files among `verdicts` (key, status);
-/// returns how many it held. Files the ledger does not hold are left out.
-pub fn record_integrity(
-    conn: &mut Connection,
-    verdicts: &[(String, String)],
-) -> rusqlite::Result<u64> {
+/// Sets the integrity of the ledger's files among `verdicts`, flags those
+/// that are not valid with their events, and clears the flags of those that
+/// are; returns how many files it held. Files the ledger does not hold are
+/// left out.
+pub fn record_integrity(conn: &mut Connection, verdicts: &[Verdict]) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut recorded = 0;
     {
         let mut update = tx.prepare_cached("UPDATE files SET integrity = ?2 WHERE key = ?1")?;
-        for (key, status) in verdicts {
-            recorded += update.execute(params![key, status])? as u64;
+        let mut unflag = tx.prepare_cached("DELETE FROM integrity_flags WHERE file_key = ?1")?;
+        let mut unmark = tx.prepare_cached("DELETE FROM integrity_marks WHERE file_key = ?1")?;
+        let mut flag = tx.prepare_cached(
+            "INSERT INTO integrity_flags (file_key, status, events) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut mark = tx.prepare_cached(
+            "INSERT OR IGNORE INTO integrity_marks (event_id, file_key) VALUES (?1, ?2)",
+        )?;
+        for verdict in verdicts {
+            if update.execute(params![verdict.key, verdict.status])? == 0 {
+                continue;
+            }
+            recorded += 1;
+            unflag.execute([&verdict.key])?;
+            unmark.execute([&verdict.key])?;
+            if !verdict.is_valid() {
+                flag.execute(params![
+                    verdict.key,
+                    verdict.status,
+                    verdict.event_ids.len() as i64
+                ])?;
+                for id in &verdict.event_ids {
+                    mark.execute(params![id, verdict.key])?;
+                }
+            }
+        }
+        if recorded > 0 {
+            let now = Utc::now().timestamp().to_string();
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('integrity_recorded_at', ?1), ('integrity_recorded_files', ?2)",
+                params![now, recorded.to_string()],
+            )?;
         }
     }
     tx.commit()?;
     Ok(recorded)
+}
+
+/// What the recorded verifications found.
+pub fn integrity(conn: &Connection) -> rusqlite::Result<IntegritySummary> {
+    let meta = |key: &str| -> rusqlite::Result<Option<i64>> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()
+        .map(|v| v.and_then(|v| v.parse().ok()))
+    };
+    let mut stmt =
+        conn.prepare("SELECT file_key, status, events FROM integrity_flags ORDER BY file_key")?;
+    let flagged = stmt
+        .query_map([], |r| {
+            Ok(FlaggedFile {
+                key: r.get(0)?,
+                status: r.get(1)?,
+                events: r.get::<_, i64>(2)? as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(IntegritySummary {
+        last_recorded_at: meta("integrity_recorded_at")?.map(from_seconds),
+        last_recorded_files: meta("integrity_recorded_files")?.unwrap_or(0) as u64,
+        flagged,
+    })
+}
+
+/// Of `event_ids`, those that came from a flagged file, with its status.
+pub fn integrity_marks(
+    conn: &Connection,
+    event_ids: &[String],
+) -> rusqlite::Result<HashMap<String, String>> {
+    let mut marks = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT f.status FROM integrity_marks m JOIN integrity_flags f ON f.file_key = m.file_key WHERE m.event_id = ?1 LIMIT 1",
+    )?;
+    for id in event_ids {
+        if let Some(status) = stmt.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+            marks.insert(id.clone(), status);
+        }
+    }
+    Ok(marks)
 }
 
 pub fn ledger(conn: &Connection, filter: LedgerFilter) -> rusqlite::Result<Vec<LedgerEntry>> {

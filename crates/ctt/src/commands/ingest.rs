@@ -77,11 +77,18 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
             max_file_bytes: settings.ingest.max_file_bytes(),
             ..Default::default()
         };
-        let verified = tokio::task::spawn_blocking(move || {
-            ctt_ingest::integrity::check(source.as_ref(), &listed, &keys, &options)
+        let (verified, flagged) = tokio::task::spawn_blocking(move || {
+            let report = ctt_ingest::integrity::check(source.as_ref(), &listed, &keys, &options);
+            let flagged = ctt_ingest::integrity::flagged_events(
+                source.as_ref(),
+                &listed,
+                &report,
+                options.max_file_bytes,
+            );
+            (report, flagged)
         })
         .await?;
-        let recorded = super::verify::record(store.as_ref(), &verified).await?;
+        let recorded = super::verify::record(store.as_ref(), &verified, flagged).await?;
         eprintln!(
             "verified: {}; recorded in the ledger for {recorded} files",
             super::verify::summary(&verified)

@@ -302,12 +302,15 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
     })
     .await??;
     let course_dir = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let files =
-        tokio::task::spawn_blocking(move || LocalSource::list(&[root], None, None)).await??;
+    let files = tokio::task::spawn_blocking({
+        let root = root.clone();
+        move || LocalSource::list(&[root], None, None)
+    })
+    .await??;
     let report = ingest(
         store.clone(),
         Arc::new(LocalSource),
-        files,
+        files.clone(),
         &ingest_options(settings),
         &Silent,
     )
@@ -318,6 +321,16 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
         stored = report.records_stored,
         "--demo: loaded"
     );
+    // Verified against the generator's signed digests (SPEC §14), so the
+    // dashboard shows the logs intact.
+    let keys = super::verify::public_keys(&root.join(ctt_gen::PUBLIC_KEYS_FILE))?;
+    let verified = tokio::task::spawn_blocking(move || {
+        let options = ctt_ingest::integrity::CheckOptions::default();
+        ctt_ingest::integrity::check(&LocalSource, &files, &keys, &options)
+    })
+    .await?;
+    let recorded = super::verify::record(store.as_ref(), &verified, Default::default()).await?;
+    info!(recorded, "--demo: verified the logs against their digests");
     // The course the generated class can be graded against (SPEC §10).
     let course = course_dir.path().join("course.toml");
     std::fs::write(&course, ctt_gen::course_toml(&config))

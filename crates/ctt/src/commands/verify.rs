@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{Days, NaiveDate};
-use ctt_ingest::integrity::{CheckOptions, Kind, PublicKeys, Report, check};
+use ctt_ingest::integrity::{CheckOptions, Kind, PublicKeys, Report, check, flagged_events};
 use ctt_ingest::{LocalSource, Source, SourceFile};
+use ctt_store::Verdict;
 
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::output;
@@ -44,13 +45,20 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
         signatures,
         ..CheckOptions::default()
     };
-    let report =
-        tokio::task::spawn_blocking(move || check(source.as_ref(), &files, &keys, &options))
-            .await?
-            .within(args.from, args.to);
+    let record_too = args.record;
+    let (report, flagged) = tokio::task::spawn_blocking(move || {
+        let report = check(source.as_ref(), &files, &keys, &options).within(args.from, args.to);
+        let flagged = if record_too {
+            flagged_events(source.as_ref(), &files, &report, options.max_file_bytes)
+        } else {
+            HashMap::new()
+        };
+        (report, flagged)
+    })
+    .await?;
     if args.record {
         let store = super::open_event_store(settings).await?;
-        let recorded = record(store.as_ref(), &report).await?;
+        let recorded = record(store.as_ref(), &report, flagged).await?;
         eprintln!(
             "recorded the integrity of {recorded} log files in the ledger (those loaded from this source)"
         );
@@ -69,13 +77,21 @@ pub fn public_keys(path: &std::path::Path) -> anyhow::Result<PublicKeys> {
     PublicKeys::from_json(&bytes).with_context(|| format!("{}", path.display()))
 }
 
-/// Keeps each log file's status in the ledger; how many it held.
-pub async fn record(store: &dyn ctt_store::EventStore, report: &Report) -> anyhow::Result<u64> {
-    let verdicts: Vec<(String, String)> = report
+/// Keeps each log file's status in the ledger, with the events of those
+/// present but not valid (`flagged`, by key); how many files it held.
+pub async fn record(
+    store: &dyn ctt_store::EventStore,
+    report: &Report,
+    mut flagged: HashMap<String, Vec<String>>,
+) -> anyhow::Result<u64> {
+    let verdicts: Vec<Verdict> = report
         .files
         .iter()
         .filter(|f| f.kind == Kind::Log)
-        .map(|f| (f.key.clone(), f.status.to_string()))
+        .map(|f| Verdict {
+            event_ids: flagged.remove(&f.key).unwrap_or_default(),
+            ..Verdict::new(&f.key, f.status.as_str())
+        })
         .collect();
     Ok(store.record_integrity(verdicts).await?)
 }

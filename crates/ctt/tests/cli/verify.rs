@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use ctt_store::EventStore;
 use serde_json::Value;
 
 use crate::support::{describe, gzip, run};
@@ -341,6 +342,29 @@ fn the_ledger_keeps_each_files_status() {
         "{valid} of {} valid",
         logs.len()
     );
+
+    // The edited file is flagged with its events, which the portal marks.
+    let log: Value = serde_json::from_slice(&raw).expect("the edited log");
+    let ids: Vec<String> = log["Records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r["eventID"].as_str().expect("eventID").to_owned())
+        .collect();
+    assert!(!ids.is_empty());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let store = ctt_store::SqliteStore::open(work.db(), Default::default()).expect("store");
+    let summary = runtime.block_on(store.integrity()).expect("summary");
+    assert_eq!(summary.flagged.len(), 1, "{summary:?}");
+    assert_eq!(summary.flagged[0].key, key(edited));
+    assert_eq!(summary.flagged[0].events, ids.len() as u64);
+    let mut asked = ids.clone();
+    asked.push("not-an-event".to_owned());
+    let marks = runtime
+        .block_on(store.integrity_marks(asked))
+        .expect("marks");
+    assert_eq!(marks.len(), ids.len());
+    assert!(marks.values().all(|s| s == "modified"), "{marks:?}");
 }
 
 /// `ctt ingest --verify`: the load, then the same files verified and each
