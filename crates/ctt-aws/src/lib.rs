@@ -2,6 +2,7 @@
 //!
 //! * [`config`]: the SDK configuration (credential chain, region, profile,
 //!   endpoint overrides) every AWS piece is built from.
+//! * [`cloudtrail`]: `ListPublicKeys`, the keys that sign digest files (SPEC §14).
 //! * [`dynamo`]: the DynamoDB [`EventStore`](ctt_store::EventStore), `dynamodb://TABLE`.
 //! * [`s3`]: S3 as a source of log files, `s3://bucket/prefix`.
 //! * [`notification`]: S3 notifications (direct, in SQS, from EventBridge) read
@@ -13,6 +14,7 @@
 //!
 //! The design of the table is in `docs/dynamodb.md`.
 
+pub mod cloudtrail;
 pub mod config;
 pub mod dynamo;
 #[cfg(feature = "testsuite")]

@@ -12,9 +12,9 @@
 //! the next run reads the rest, and `eventID` uniqueness absorbs re-deliveries.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -50,7 +50,14 @@ pub struct IngestOptions {
     /// From this many files to load, the store is told a bulk load starts
     /// ([`EventStore::begin_bulk_load`]).
     pub bulk_load_files: usize,
+    /// When set, the SHA-256 of each log file's decompressed content is kept
+    /// here by key as it is read, so `ctt ingest --verify` checks the digests
+    /// without reading the logs a second time (SPEC §14).
+    pub hashes: Option<Arc<FileHashes>>,
 }
+
+/// SHA-256 (hex) of the decompressed log files a load read, by key.
+pub type FileHashes = Mutex<HashMap<String, String>>;
 
 /// A bulk load's batches are this many times larger (events, files, wait). Each
 /// commit rewrites every page its inserts touched, and the inserts into
@@ -82,6 +89,7 @@ impl Default for IngestOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             in_flight_bytes: DEFAULT_IN_FLIGHT_BYTES,
             bulk_load_files: 10_000,
+            hashes: None,
         }
     }
 }
@@ -444,6 +452,12 @@ pub fn process_file_within(
         Ok(Cow::Borrowed(_)) => bytes,
         Err(e) => return failed(entry, e.to_string()),
     };
+    if let Some(hashes) = &options.hashes {
+        let hash = crate::integrity::sha256_hex(&raw);
+        if let Ok(mut hashes) = hashes.lock() {
+            hashes.insert(file.key.clone(), hash);
+        }
+    }
     let parsed = match read::parse(&raw) {
         Ok(parsed) => parsed,
         Err(e) => return failed(entry, e.to_string()),

@@ -113,6 +113,39 @@ pub async fn s3_files(
     Ok((source, files))
 }
 
+/// CloudTrail's public keys for the digests among `files`: `ListPublicKeys`
+/// in each trail's home region, from the day before the first digest's day to
+/// the day after the last (SPEC §14).
+pub async fn public_keys(
+    settings: &Settings,
+    files: &[SourceFile],
+) -> anyhow::Result<ctt_ingest::integrity::PublicKeys> {
+    let mut keys = ctt_ingest::integrity::PublicKeys::default();
+    let (regions, span) = ctt_ingest::integrity::key_request(files);
+    let Some((first, last)) = span else {
+        return Ok(keys);
+    };
+    let sdk = sdk_config(&flags(settings)).await?;
+    let from = (first - chrono::Days::new(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let to = (last + chrono::Days::new(2))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    for region in &regions {
+        let listed = ctt_aws::cloudtrail::list_public_keys(&sdk, region, from, to).await?;
+        tracing::info!(
+            region,
+            keys = listed.len(),
+            "public keys from ListPublicKeys"
+        );
+        for key in listed {
+            keys.insert(&key.fingerprint, key.der);
+        }
+    }
+    Ok(keys)
+}
+
 /// The follower of `ctt serve --follow s3://…` (listing today's prefixes).
 pub async fn s3_follower(settings: &Settings, location: &str) -> anyhow::Result<S3Follower> {
     let location: S3Uri = location.parse()?;

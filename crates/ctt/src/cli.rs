@@ -106,8 +106,10 @@ pub struct VerifyArgs {
     pub to: Option<chrono::NaiveDate>,
     /// CloudTrail's public keys: the JSON of `aws cloudtrail list-public-keys`
     /// over the period (`ctt gen` writes its own as cloudtrail-public-keys.json).
-    #[arg(long, value_name = "FILE", required = true)]
-    pub public_keys: PathBuf,
+    /// Needed for a folder; for `s3://` sources, CloudTrail's ListPublicKeys is
+    /// asked in each trail's home region when it is not given.
+    #[arg(long, value_name = "FILE")]
+    pub public_keys: Option<PathBuf>,
     /// A digest's signature, when the source has lost it: `FILE_NAME=HEX`
     /// (the newest digest of a local copy is `unsigned` without it). Repeatable.
     #[arg(long, value_name = "NAME=HEX")]
@@ -144,9 +146,10 @@ pub struct IngestArgs {
     pub no_progress: bool,
     /// After the load, verify the files listed against CloudTrail's digests
     /// (SPEC §14, as `ctt verify`) and keep each log's status in the ledger.
-    #[arg(long, requires = "public_keys")]
+    #[arg(long)]
     pub verify: bool,
-    /// With --verify: the JSON of `aws cloudtrail list-public-keys`.
+    /// With --verify: the JSON of `aws cloudtrail list-public-keys` (needed for
+    /// a folder; for `s3://`, ListPublicKeys is asked when it is not given).
     #[arg(long, value_name = "FILE")]
     pub public_keys: Option<PathBuf>,
     /// How to print the summary: table (text) or json.

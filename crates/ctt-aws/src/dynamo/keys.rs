@@ -12,6 +12,8 @@
 //! | files loaded and failed (16 shards) | `META` | `FILES#<n>` |
 //! | API token (`ctt token`, hash only) | `TOKEN` | the token's name |
 //! | course (SPEC §10, its TOML) | `COURSE` | the course id |
+//! | flagged file / its events' IDs (SPEC §14) | `INTEGRITY` | the file's key / key, `\n`, chunk |
+//! | the last verification recorded | `META` | `INTEGRITY` |
 //! | events in an hour: everyone / a user / a service | `H#A` / `H#U#<user>` / `H#S#<service>` | `YYYY-MM-DDTHH` |
 //!
 //! Event items carry the partition keys of four indexes — `by_day` (`D#YYYY-MM-DD`),

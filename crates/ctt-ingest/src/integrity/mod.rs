@@ -30,13 +30,13 @@ mod keys;
 mod scan;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKeys};
-pub use scan::{CheckOptions, check, flagged_events, sha256_hex};
+pub use scan::{CheckOptions, check, check_with_hashes, flagged_events, sha256_hex};
 
 /// What a file was found to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -204,6 +204,32 @@ fn chain_of(name: &str) -> Cow<'_, str> {
         )),
         None => Cow::Borrowed(name.rsplit_once('_').map_or(name, |(chain, _)| chain)),
     }
+}
+
+/// What `ListPublicKeys` is asked for the digests among `files`: their
+/// trails' home regions (keys are regional) and the days they span.
+pub fn key_request(
+    files: &[crate::SourceFile],
+) -> (BTreeSet<String>, Option<(NaiveDate, NaiveDate)>) {
+    let mut regions = BTreeSet::new();
+    let mut span: Option<(NaiveDate, NaiveDate)> = None;
+    for file in files.iter().filter(|f| f.kind == crate::FileKind::Digest) {
+        let name = file_name(&file.key);
+        let stem = name
+            .strip_suffix("_backfill.json.gz")
+            .or_else(|| name.strip_suffix(".json.gz"))
+            .unwrap_or(name);
+        // ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION_TIMESTAMP (a trail's
+        // name may hold underscores: the home region is next to last).
+        let parts: Vec<&str> = stem.split('_').collect();
+        if parts.len() >= 6 && parts[1] == "CloudTrail-Digest" {
+            regions.insert(parts[parts.len() - 2].to_owned());
+        }
+        if let Some(day) = crate::source::key_date(&file.key) {
+            span = Some(span.map_or((day, day), |(a, b)| (a.min(day), b.max(day))));
+        }
+    }
+    (regions, span)
 }
 
 /// `ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_RANDOM.json.gz` → (account, region, time).

@@ -383,3 +383,33 @@ fn backfill_digests_cover_late_logs_and_chain_among_themselves() {
         [(Kind::Digest, Status::Unsigned)]
     );
 }
+
+#[test]
+fn list_public_keys_is_asked_of_each_home_region_for_the_digests_days() {
+    use crate::{FileKind, SourceFile};
+    let file = |key: &str, kind| SourceFile {
+        key: key.to_owned(),
+        size: 1,
+        version: "v".to_owned(),
+        kind,
+    };
+    let files = [
+        file(&format!("/t/{}", digest_object(1)), FileKind::Digest),
+        file(
+            "/t/AWSLogs/1/CloudTrail-Digest/eu-west-1/2024/03/04/1_CloudTrail-Digest_eu-west-1_my_trail_us-east-1_20240304T010000Z_backfill.json.gz",
+            FileKind::Digest,
+        ),
+        file(
+            "/t/AWSLogs/o-1/2/CloudTrail-Digest/sa-east-1/2024/02/28/2_CloudTrail-Digest_sa-east-1_org_eu-central-1_20240228T230000Z.json.gz",
+            FileKind::Digest,
+        ),
+        file(&log_key(5, 0).replace("/01/", "/09/"), FileKind::Log),
+    ];
+    let (regions, span) = key_request(&files);
+    assert_eq!(
+        regions.into_iter().collect::<Vec<_>>(),
+        ["eu-central-1", "us-east-1"]
+    );
+    let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("day");
+    assert_eq!(span, Some((day("2024-02-28"), day("2024-03-04"))));
+}

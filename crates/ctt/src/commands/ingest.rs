@@ -56,11 +56,15 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         max_file_bytes: settings.ingest.max_file_bytes(),
         in_flight_bytes: settings.ingest.in_flight_bytes(),
         bulk_load_files: settings.ingest.bulk_load_files,
+        // With --verify, logs are hashed as they load: read once.
+        hashes: args.verify.then(Default::default),
         ..IngestOptions::default()
     };
-    let keys = match &args.public_keys {
-        Some(path) if args.verify => Some(super::verify::public_keys(path)?),
-        _ => None,
+    let keys = if args.verify {
+        let given = args.public_keys.as_deref();
+        Some(super::verify::resolve_keys(settings, given, &args.sources, &files).await?)
+    } else {
+        None
     };
     let listed: Option<Vec<SourceFile>> = keys.as_ref().map(|_| files.clone());
     let progress = LoadProgress::new(!args.no_progress);
@@ -73,12 +77,26 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     }
     let mut valid = true;
     if let (Some(keys), Some(listed)) = (keys, listed) {
-        let options = ctt_ingest::integrity::CheckOptions {
+        let check_options = ctt_ingest::integrity::CheckOptions {
             max_file_bytes: settings.ingest.max_file_bytes(),
             ..Default::default()
         };
+        // What the load hashed; the files it skipped (loaded before) and the
+        // digests are read now.
+        let known = options
+            .hashes
+            .as_ref()
+            .and_then(|h| h.lock().ok().map(|mut h| std::mem::take(&mut *h)))
+            .unwrap_or_default();
         let (verified, flagged) = tokio::task::spawn_blocking(move || {
-            let report = ctt_ingest::integrity::check(source.as_ref(), &listed, &keys, &options);
+            let options = check_options;
+            let report = ctt_ingest::integrity::check_with_hashes(
+                source.as_ref(),
+                &listed,
+                &keys,
+                &options,
+                known,
+            );
             let flagged = ctt_ingest::integrity::flagged_events(
                 source.as_ref(),
                 &listed,

@@ -22,7 +22,6 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
     {
         bail!("--from {from} is after --to {to}");
     }
-    let keys = public_keys(&args.public_keys)?;
     let mut signatures = HashMap::new();
     for given in &args.signature {
         let Some((name, hex)) = given.split_once('=') else {
@@ -40,6 +39,7 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
         .to
         .map(|d| d.checked_add_days(Days::new(1)).unwrap_or(d));
     let (source, files) = list(settings, &args.sources, widen_from, widen_to).await?;
+    let keys = resolve_keys(settings, args.public_keys.as_deref(), &args.sources, &files).await?;
     let options = CheckOptions {
         max_file_bytes: settings.ingest.max_file_bytes(),
         signatures,
@@ -69,6 +69,39 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
     } else {
         ExitCode::from(crate::EXIT_NOT_VALID)
     })
+}
+
+/// The public keys to verify `files` (listed from `sources`) with: the file
+/// given, or for `s3://` sources CloudTrail's own `ListPublicKeys`.
+pub async fn resolve_keys(
+    settings: &Settings,
+    given: Option<&std::path::Path>,
+    sources: &[String],
+    files: &[SourceFile],
+) -> anyhow::Result<PublicKeys> {
+    match given {
+        Some(path) => public_keys(path),
+        None if sources.iter().all(|s| s.starts_with("s3://")) => {
+            list_public_keys(settings, files).await
+        }
+        None => bail!(
+            "--public-keys FILE is needed to verify a folder: the JSON of `aws cloudtrail \
+             list-public-keys` (for s3:// sources ctt asks ListPublicKeys itself)"
+        ),
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn list_public_keys(settings: &Settings, files: &[SourceFile]) -> anyhow::Result<PublicKeys> {
+    crate::aws::public_keys(settings, files).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn list_public_keys(
+    _settings: &Settings,
+    _files: &[SourceFile],
+) -> anyhow::Result<PublicKeys> {
+    bail!("this ctt was built without the `aws` feature: give --public-keys FILE")
 }
 
 /// Reads the JSON of `aws cloudtrail list-public-keys`.

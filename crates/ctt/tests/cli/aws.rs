@@ -456,4 +456,151 @@ async fn verify_reads_signatures_from_s3_metadata() {
             assert_eq!(status, "valid", "{key}");
         }
     }
+
+    // Without --public-keys, the keys come from CloudTrail's ListPublicKeys in
+    // each trail's home region, all pages: the same verdicts.
+    let keys: Value = serde_json::from_slice(
+        &std::fs::read(tree.join("cloudtrail-public-keys.json")).expect("keys"),
+    )
+    .expect("keys json");
+    // The file is the CLI's output (times as text); the wire has epoch seconds.
+    let listed = &keys["PublicKeyList"][0];
+    let stub = ListPublicKeysStub::start(serde_json::json!({
+        "Value": listed["Value"],
+        "Fingerprint": listed["Fingerprint"],
+        "ValidityStartTime": 1.5e9,
+        "ValidityEndTime": 1.6e9,
+    }));
+    let out = run(crate::support::ctt_with_db(&work.db())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", Moto::shared().endpoint())
+        .env("AWS_ENDPOINT_URL_CLOUDTRAIL", &stub.endpoint)
+        .args([
+            "--region",
+            REGION,
+            "verify",
+            &format!("s3://{bucket}/"),
+            "--format",
+            "json",
+        ]));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let again: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(again["files"], report["files"]);
+    // One request per page, in each home region of the digests (the
+    // generator's trails are homed in each region they log).
+    let requests = stub.requests();
+    let regions: std::collections::BTreeSet<String> = statuses
+        .keys()
+        .filter(|k| k.contains("CloudTrail-Digest/"))
+        .filter_map(|k| k.split("CloudTrail-Digest/").nth(1)?.split('/').next())
+        .map(str::to_owned)
+        .collect();
+    let asked: std::collections::BTreeSet<String> =
+        requests.iter().map(|(region, _)| region.clone()).collect();
+    assert_eq!(asked, regions);
+    assert_eq!(requests.len(), 2 * regions.len(), "{requests:?}");
+    for (_, body) in &requests {
+        let body: Value = serde_json::from_str(body).expect("request body");
+        let (start, end) = (body["StartTime"].as_f64(), body["EndTime"].as_f64());
+        assert!(start.zip(end).is_some_and(|(s, e)| s < e), "{body}");
+    }
+}
+
+/// CloudTrail's `ListPublicKeys` on a loopback port: moto does not emulate
+/// that call (checked: moto 5.2), so this serves its JSON protocol
+/// (`awsJson1_1`) with two pages — an unrelated key and a `NextToken`, then
+/// `key` — and records each request's region (from its signature's scope)
+/// and body.
+struct ListPublicKeysStub {
+    endpoint: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl ListPublicKeysStub {
+    fn start(key: Value) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (record, key) = (record.clone(), key.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut stream = stream;
+                    loop {
+                        let (mut length, mut region, mut target) =
+                            (0, String::new(), String::new());
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let header = line.trim_end();
+                            if header.is_empty() {
+                                break;
+                            }
+                            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+                            match name.to_ascii_lowercase().as_str() {
+                                "content-length" => length = value.trim().parse().unwrap_or(0),
+                                "x-amz-target" => target = value.trim().to_owned(),
+                                "authorization" => {
+                                    // Credential=KEY/DATE/REGION/cloudtrail/aws4_request
+                                    region = value
+                                        .split("Credential=")
+                                        .nth(1)
+                                        .and_then(|c| c.split('/').nth(2))
+                                        .unwrap_or_default()
+                                        .to_owned();
+                                }
+                                _ => {}
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let body = String::from_utf8_lossy(&body).into_owned();
+                        let answer = if !target.ends_with(".ListPublicKeys") {
+                            serde_json::json!({"__type": "UnknownOperationException"})
+                        } else if body.contains("NextToken") {
+                            serde_json::json!({"PublicKeyList": [key]})
+                        } else {
+                            serde_json::json!({
+                                "PublicKeyList": [{
+                                    "Value": "AAAA",
+                                    "Fingerprint": "00000000000000000000000000000000",
+                                    "ValidityStartTime": 1.0e9,
+                                    "ValidityEndTime": 1.1e9,
+                                }],
+                                "NextToken": "page-2",
+                            })
+                        };
+                        record.lock().expect("lock").push((region, body));
+                        let answer = answer.to_string();
+                        let response = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{answer}",
+                            answer.len()
+                        );
+                        if stream.write_all(response.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        ListPublicKeysStub { endpoint, seen }
+    }
+
+    fn requests(&self) -> Vec<(String, String)> {
+        self.seen.lock().expect("lock").clone()
+    }
 }

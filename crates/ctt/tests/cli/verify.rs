@@ -380,24 +380,39 @@ fn ingest_verifies_what_it_loads() {
     raw.insert(1, b' ');
     std::fs::write(edited, gzip(&raw)).expect("write");
 
-    let out = run(work
-        .ctt()
-        .arg("ingest")
-        .arg(&root)
-        .args([
-            "--no-progress",
-            "--format",
-            "json",
-            "--verify",
-            "--public-keys",
-        ])
-        .arg(root.join("cloudtrail-public-keys.json")));
+    let ingest_verify = |work: &crate::support::Workspace| {
+        run(work
+            .ctt()
+            .args(["-v", "ingest"])
+            .arg(&root)
+            .args([
+                "--no-progress",
+                "--format",
+                "json",
+                "--verify",
+                "--public-keys",
+            ])
+            .arg(root.join("cloudtrail-public-keys.json")))
+    };
+    let out = ingest_verify(&work);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("verified: logs:") && stderr.contains("1 modified"),
         "{stderr}"
     );
+    // Each log was hashed as it loaded: none read a second time.
+    assert!(
+        stderr.contains(&format!("hashed_by_the_load={}", logs.len())),
+        "{stderr}"
+    );
+    // Run again, nothing new loads: the logs are read for the check alone,
+    // with the same verdicts.
+    let out = ingest_verify(&work);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let again = String::from_utf8_lossy(&out.stderr);
+    assert!(again.contains("hashed_by_the_load=0"), "{again}");
+    assert!(again.contains("1 modified"), "{again}");
     let files = work.json(&["files"]);
     let modified: Vec<&str> = files
         .as_array()
@@ -407,9 +422,11 @@ fn ingest_verifies_what_it_loads() {
         .filter_map(|e| e["key"].as_str())
         .collect();
     assert_eq!(modified, [key(edited).as_str()]);
-    // --verify needs the keys.
+    // --verify of a folder needs the keys (an s3:// source asks CloudTrail).
     let out = run(work.ctt().arg("ingest").arg(&root).arg("--verify"));
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--public-keys FILE is needed"), "{stderr}");
 }
 
 /// An organisation trail (`AWSLogs/o-…/ACCOUNT/…`, two accounts): each
