@@ -1,0 +1,353 @@
+//! SPEC §12's semantics, one case each: paths, lists, text comparison,
+//! wildcards, null, every modifier, the condition grammar, and refusals.
+
+use serde_json::json;
+
+use super::*;
+
+fn rule(detection: &str) -> Rule {
+    try_rule(detection).unwrap_or_else(|e| panic!("{e}\n{detection}"))
+}
+
+fn try_rule(detection: &str) -> Result<Rule, RuleError> {
+    let indented: String = detection.lines().map(|l| format!("    {l}\n")).collect();
+    Rule::from_yaml(&format!(
+        "title: t\nid: r-1\nlevel: high\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n{indented}"
+    ))
+}
+
+fn fires(detection: &str, record: serde_json::Value) -> bool {
+    rule(detection).matches(&record)
+}
+
+#[test]
+fn dotted_paths_walk_objects_and_every_element_of_lists() {
+    let r = rule(
+        "sel:\n    requestParameters.ipPermissions.items.ipRanges.items.cidrIp: '0.0.0.0/0'\ncondition: sel",
+    );
+    let open = json!({"requestParameters": {"ipPermissions": {"items": [
+        {"ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}},
+        {"ipRanges": {"items": [{"cidrIp": "10.1.0.0/16"}, {"cidrIp": "0.0.0.0/0"}]}},
+    ]}}});
+    assert!(r.matches(&open));
+    let closed = json!({"requestParameters": {"ipPermissions": {"items": [
+        {"ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}},
+    ]}}});
+    assert!(!r.matches(&closed));
+    // A list at the end of the path offers each element.
+    assert!(fires(
+        "sel:\n    resources.ARN: 'arn:b'\ncondition: sel",
+        json!({"resources": [{"ARN": "arn:a"}, {"ARN": "arn:b"}]})
+    ));
+    assert!(fires(
+        "sel:\n    tags: b\ncondition: sel",
+        json!({"tags": ["a", "b"]})
+    ));
+}
+
+#[test]
+fn values_compare_as_text_case_insensitively() {
+    assert!(fires(
+        "sel:\n    eventName: consolelogin\ncondition: sel",
+        json!({"eventName": "ConsoleLogin"})
+    ));
+    assert!(fires("sel:\n    n: 42\ncondition: sel", json!({"n": "42"})));
+    assert!(fires("sel:\n    n: '42'\ncondition: sel", json!({"n": 42})));
+    assert!(fires(
+        "sel:\n    b: 'true'\ncondition: sel",
+        json!({"b": true})
+    ));
+    assert!(fires(
+        "sel:\n    b: false\ncondition: sel",
+        json!({"b": false})
+    ));
+    assert!(!fires("sel:\n    n: 4\ncondition: sel", json!({"n": 42})));
+    // `cased` keeps case.
+    assert!(!fires(
+        "sel:\n    eventName|cased: consolelogin\ncondition: sel",
+        json!({"eventName": "ConsoleLogin"})
+    ));
+    assert!(fires(
+        "sel:\n    eventName|cased: ConsoleLogin\ncondition: sel",
+        json!({"eventName": "ConsoleLogin"})
+    ));
+}
+
+#[test]
+fn wildcards_and_their_escapes() {
+    let record = json!({"userAgent": "aws-cli/2.15.0 Python/3.11", "x": "a*b?c\\d"});
+    assert!(fires(
+        "sel:\n    userAgent: 'AWS-CLI/*'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    userAgent: 'aws-cli/2.1?.0 *'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    userAgent: 'cli/*'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    x: 'a\\*b\\?c\\d'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    x: 'a\\*bb\\?c\\d'\ncondition: sel",
+        record
+    ));
+    assert!(!fires(
+        "sel:\n    x: 'a\\*b\\?c'\ncondition: sel",
+        json!({"x": "aXb?c"})
+    ));
+}
+
+#[test]
+fn lists_are_or_maps_are_and_lists_of_maps_are_or() {
+    let d = "sel:\n    eventSource: ec2.amazonaws.com\n    eventName:\n        - RunInstances\n        - StartInstances\ncondition: sel";
+    assert!(fires(
+        d,
+        json!({"eventSource": "ec2.amazonaws.com", "eventName": "StartInstances"})
+    ));
+    assert!(!fires(
+        d,
+        json!({"eventSource": "s3.amazonaws.com", "eventName": "StartInstances"})
+    ));
+    let d = "sel:\n    - eventName: A\n    - eventSource: b\ncondition: sel";
+    assert!(fires(d, json!({"eventName": "x", "eventSource": "B"})));
+    assert!(!fires(d, json!({"eventName": "x", "eventSource": "c"})));
+}
+
+#[test]
+fn null_matches_absent_or_null() {
+    let d = "sel:\n    errorCode: null\ncondition: sel";
+    assert!(fires(d, json!({})));
+    assert!(fires(d, json!({"errorCode": null})));
+    assert!(!fires(d, json!({"errorCode": "AccessDenied"})));
+    // Empty text is not null.
+    assert!(!fires("sel:\n    errorCode: ''\ncondition: sel", json!({})));
+    assert!(fires(
+        "sel:\n    errorCode: ''\ncondition: sel",
+        json!({"errorCode": ""})
+    ));
+}
+
+#[test]
+fn contains_startswith_endswith_and_all() {
+    let record = json!({"userIdentity": {"arn": "arn:aws:sts::1:assumed-role/Admin/alice"}});
+    assert!(fires(
+        "sel:\n    userIdentity.arn|contains: ASSUMED-ROLE\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    userIdentity.arn|startswith: 'arn:aws:sts'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    userIdentity.arn|endswith: /ALICE\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    userIdentity.arn|endswith: /bob\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    userIdentity.arn|contains: 'role/*/ali'\ncondition: sel",
+        record.clone()
+    ));
+    let all = "sel:\n    userIdentity.arn|contains|all:\n        - admin\n        - alice\ncondition: sel";
+    assert!(fires(all, record.clone()));
+    let all =
+        "sel:\n    userIdentity.arn|contains|all:\n        - admin\n        - bob\ncondition: sel";
+    assert!(!fires(all, record));
+    // An object compares as its JSON text.
+    let d = "sel:\n    requestParameters|contains|all:\n        - '\"s3:GetObject\"'\n        - '\"Allow\"'\ncondition: sel";
+    let policy =
+        json!({"requestParameters": {"policy": {"Effect": "Allow", "Action": "s3:GetObject"}}});
+    assert!(fires(d, policy));
+}
+
+#[test]
+fn re_exists_cidr_fieldref_and_comparisons() {
+    let record = json!({
+        "userIdentity": {"arn": "arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1", "userName": "bob"},
+        "requestParameters": {"userName": "bob", "maxResults": 500},
+        "sourceIPAddress": "203.0.113.9",
+    });
+    assert!(fires(
+        "sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    userIdentity.arn|re: 'ASSUMED'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    userIdentity.arn|re|i: 'ASSUMED'\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    requestParameters.userName|exists: true\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    requestParameters.policy|exists: false\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    sourceIPAddress|cidr: 203.0.113.0/24\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    sourceIPAddress|cidr: 10.0.0.0/8\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    sourceIPAddress|cidr: 10.0.0.0/8\ncondition: sel",
+        json!({"sourceIPAddress": "AWS Internal"})
+    ));
+    assert!(fires(
+        "sel:\n    userIdentity.userName|fieldref: requestParameters.userName\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    userIdentity.arn|fieldref: requestParameters.userName\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    requestParameters.maxResults|gt: 100\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    requestParameters.maxResults|gte: 500\ncondition: sel",
+        record.clone()
+    ));
+    assert!(!fires(
+        "sel:\n    requestParameters.maxResults|lt: 500\ncondition: sel",
+        record.clone()
+    ));
+    assert!(fires(
+        "sel:\n    requestParameters.maxResults|lte: 500\ncondition: sel",
+        record
+    ));
+}
+
+#[test]
+fn the_condition_grammar() {
+    let d = |condition: &str| {
+        format!("sel_a:\n    a: 1\nsel_b:\n    b: 1\nfilter_x:\n    x: 1\ncondition: {condition}")
+    };
+    let record = json!({"a": 1, "b": 2, "x": 1});
+    for (condition, expected) in [
+        ("sel_a", true),
+        ("sel_b", false),
+        ("sel_a and sel_b", false),
+        ("sel_a or sel_b", true),
+        ("not sel_b", true),
+        ("sel_a and not filter_x", false),
+        ("sel_a and not sel_b and filter_x", true),
+        ("sel_b or sel_a and filter_x", true),
+        ("(sel_b or sel_a) and not filter_x", false),
+        ("not (sel_b or filter_x)", false),
+        ("1 of sel_*", true),
+        ("all of sel_*", false),
+        ("1 of them", true),
+        ("all of them", false),
+        ("all of filter_*", true),
+        ("2 of them", true),
+        ("SEL_A", false),
+    ] {
+        match try_rule(&d(condition)) {
+            Ok(r) => assert_eq!(r.matches(&record), expected, "{condition}"),
+            Err(e) => assert_eq!(condition, "SEL_A", "{condition}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn what_is_not_supported_is_refused_naming_it() {
+    for (detection, says) in [
+        (
+            "sel:\n    a|base64offset|contains: x\ncondition: sel",
+            "the modifier `base64offset`",
+        ),
+        (
+            "sel:\n    a|windash: x\ncondition: sel",
+            "the modifier `windash`",
+        ),
+        (
+            "sel:\n    - evil\n    - keyword\ncondition: sel",
+            "keyword searches",
+        ),
+        (
+            "sel:\n    a: 1\ncondition: sel | count() > 5",
+            "aggregations",
+        ),
+        (
+            "sel:\n    a: 1\ntimeframe: 5m\ncondition: sel",
+            "`timeframe`",
+        ),
+        (
+            "sel:\n    a|re|contains: x\ncondition: sel",
+            "combination of modifiers",
+        ),
+    ] {
+        match try_rule(detection) {
+            Err(RuleError::Unsupported(what)) => assert!(what.contains(says), "{what}"),
+            other => panic!("{detection}: {other:?}"),
+        }
+    }
+    for (detection, says) in [
+        (
+            "sel:\n    a: 1\ncondition: sel and missing",
+            "no search named `missing`",
+        ),
+        ("sel:\n    a: 1\ncondition: (sel", "not closed"),
+        ("sel:\n    a|re: '('\ncondition: sel", "regex"),
+        (
+            "sel:\n    a|cidr: 300.0.0.0/8\ncondition: sel",
+            "300.0.0.0/8",
+        ),
+    ] {
+        match try_rule(detection) {
+            Err(RuleError::Invalid(what)) => assert!(what.contains(says), "{what}"),
+            other => panic!("{detection}: {other:?}"),
+        }
+    }
+    let other_source = Rule::from_yaml(
+        "title: t\nlogsource:\n    product: windows\ndetection:\n    s:\n        a: 1\n    condition: s\n",
+    );
+    assert!(matches!(other_source, Err(RuleError::Unsupported(w)) if w.contains("windows")));
+}
+
+#[test]
+fn a_rule_knows_the_event_names_it_can_fire_on() {
+    let names = |d: &str| {
+        rule(d).event_names().map(|mut n| {
+            n.sort();
+            n
+        })
+    };
+    assert_eq!(
+        names(
+            "sel:\n    eventSource: s3.amazonaws.com\n    eventName:\n        - PutBucketAcl\n        - PutBucketPolicy\ncondition: sel"
+        ),
+        Some(vec![
+            "putbucketacl".to_owned(),
+            "putbucketpolicy".to_owned()
+        ])
+    );
+    assert_eq!(
+        names("sel:\n    eventName: A\nfilter:\n    x: 1\ncondition: sel and not filter"),
+        Some(vec!["a".to_owned()])
+    );
+    assert_eq!(names("sel:\n    eventName: A*\ncondition: sel"), None);
+    assert_eq!(
+        names("sel:\n    eventName: A\nother:\n    x: 1\ncondition: sel or other"),
+        None
+    );
+    assert_eq!(
+        names("sel:\n    userIdentity.type: Root\ncondition: sel"),
+        None
+    );
+}
