@@ -129,9 +129,23 @@ impl Filter {
     /// reading only the few attributes involved, borrowed, without building a
     /// `serde_json::Value`. `false` means "not sure": take the full path.
     pub fn drops_raw(&self, record_json: &str) -> bool {
-        let Ok(head) = serde_json::from_str::<RecordHead<'_>>(record_json) else {
-            return false;
+        self.drops_raw_named(record_json).0
+    }
+
+    /// [`Filter::drops_raw`], and the record's `eventName` read on the way
+    /// (detection asks which rules may fire on it).
+    pub fn drops_raw_named<'a>(
+        &self,
+        record_json: &'a str,
+    ) -> (bool, Option<std::borrow::Cow<'a, str>>) {
+        let Ok(head) = serde_json::from_str::<RecordHead<'a>>(record_json) else {
+            return (false, None);
         };
+        let drops = self.drops_head(&head);
+        (drops, head.event_name)
+    }
+
+    fn drops_head(&self, head: &RecordHead<'_>) -> bool {
         let valid = head.event_id.as_deref().is_some_and(|s| !s.is_empty())
             && head
                 .event_time

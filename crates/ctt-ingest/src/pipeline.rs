@@ -18,9 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use ctt_core::{Filter, check, normalise};
+use ctt_core::{Event, Filter, check, normalise};
+use ctt_detect::RuleSet;
 use ctt_store::{
-    EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LoadedFile, StoreError,
+    Alert, EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LoadedFile, StoreError,
 };
 use thread_priority::{ThreadPriority, set_current_thread_priority};
 use tokio::sync::mpsc;
@@ -54,6 +55,9 @@ pub struct IngestOptions {
     /// here by key as it is read, so `ctt ingest --verify` checks the digests
     /// without reading the logs a second time (SPEC §14).
     pub hashes: Option<Arc<FileHashes>>,
+    /// The detection rules (SPEC §12), tried on every record before the
+    /// storage filter: their hits are stored with the file as alerts.
+    pub rules: Option<Arc<RuleSet>>,
 }
 
 /// SHA-256 (hex) of the decompressed log files a load read, by key.
@@ -90,6 +94,7 @@ impl Default for IngestOptions {
             in_flight_bytes: DEFAULT_IN_FLIGHT_BYTES,
             bulk_load_files: 10_000,
             hashes: None,
+            rules: None,
         }
     }
 }
@@ -418,6 +423,7 @@ pub fn process_file_within(
             events: Vec::new(),
             parameter_names: Vec::new(),
             raw_bytes: 0,
+            alerts: Vec::new(),
         }
     };
     if let FileKind::Unreadable(reason) = &file.kind {
@@ -470,10 +476,17 @@ pub fn process_file_within(
     let counts = &mut entry.counts;
     counts.records = parsed.records.len() as u64 + rejections.len() as u64;
     counts.rejected = rejections.len() as u64;
+    let mut alerts = Vec::new();
     for (index, record) in parsed.records.into_iter().enumerate() {
         // Most records are dropped by the filter: decide that from a few borrowed
-        // attributes first. Only the rest are parsed whole, checked and normalised.
-        if options.filter.drops_raw(record.get()) {
+        // attributes first. Only the rest, and those a rule may fire on, are
+        // parsed whole, checked and normalised.
+        let (dropped, name) = options.filter.drops_raw_named(record.get());
+        let rules = options
+            .rules
+            .as_deref()
+            .filter(|rules| name.as_deref().is_some_and(|n| rules.may_fire_on(n)));
+        if dropped && rules.is_none() {
             counts.filtered += 1;
             continue;
         }
@@ -481,11 +494,20 @@ pub fn process_file_within(
             .map_err(|e| format!("invalid JSON: {e}"))
             .and_then(|record| {
                 check(&record).map_err(|e| e.to_string())?;
-                if options.filter.keeps_record(&record) {
-                    normalise(record).map(Some).map_err(|e| e.to_string())
-                } else {
-                    Ok(None)
+                let keep = !dropped && options.filter.keeps_record(&record);
+                if !keep && rules.is_none() {
+                    return Ok(None);
                 }
+                let event = match normalise(record) {
+                    Ok(event) => event,
+                    Err(e) if keep => return Err(e.to_string()),
+                    // Filtered out anyway: not rejected for detection's sake.
+                    Err(_) => return Ok(None),
+                };
+                if let Some(rules) = rules {
+                    detect(rules, &event, &mut alerts);
+                }
+                Ok(keep.then_some(event))
             });
         match outcome {
             Ok(Some(event)) => {
@@ -537,6 +559,26 @@ pub fn process_file_within(
         events,
         parameter_names: names,
         raw_bytes,
+        alerts,
+    }
+}
+
+/// The alerts of the rules `event` fires (its record redacted already).
+fn detect(rules: &RuleSet, event: &Event, into: &mut Vec<Alert>) {
+    for rule in rules.matching(&event.event_name, &event.record) {
+        into.push(Alert {
+            id: Alert::key(&rule.id, &event.event_id),
+            rule_id: rule.id.clone(),
+            title: rule.title.clone(),
+            level: rule.level.as_str().to_owned(),
+            tags: rule.tags.clone(),
+            event_id: event.event_id.clone(),
+            event_time: event.event_time,
+            user: event.user.clone(),
+            service: event.service.clone(),
+            event_name: event.event_name.clone(),
+            record: event.record.clone(),
+        });
     }
 }
 

@@ -7,6 +7,7 @@
 //! writes all three in one transaction — the basis of exactly-once ingest: a file
 //! is in the ledger if and only if its events are stored.
 
+pub mod alerts;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
 pub mod course;
@@ -22,6 +23,7 @@ use ctt_core::query::Cursor;
 use ctt_core::{Event, EventQuery, EventSummary, GroupBy, NameMatch, Scope};
 use serde::Serialize;
 
+pub use alerts::{Alert, AlertQuery};
 pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, Verdict};
 pub use sqlite::SqliteStore;
 pub use tokens::{Role, TokenRecord, TokenStore};
@@ -86,6 +88,8 @@ pub struct LoadedFile {
     pub parameter_names: Vec<String>,
     /// Bytes after decompression (for throughput reports; not stored).
     pub raw_bytes: u64,
+    /// The rules its records fired (SPEC §12), stored with it, once each.
+    pub alerts: Vec<Alert>,
 }
 
 /// A user or a service in the catalog.
@@ -323,6 +327,12 @@ pub trait EventStore: Send + Sync {
 
     /// What the recorded verifications found.
     async fn integrity(&self) -> StoreResult<IntegritySummary>;
+
+    /// Alerts in time order (then eventID, then rule), as `query` selects.
+    async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>>;
+
+    /// The alert `id` (`RULE_ID:EVENT_ID`), if stored.
+    async fn alert(&self, id: &str) -> StoreResult<Option<Alert>>;
 
     /// Of `event_ids`, those that came from a flagged file, with that file's
     /// status (`modified`, `not-covered`…).

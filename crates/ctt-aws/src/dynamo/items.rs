@@ -48,7 +48,7 @@ fn get_bool(item: &Item, name: &str) -> Option<bool> {
     item.get(name).and_then(|v| v.as_bool().ok()).copied()
 }
 
-fn opt_s(item: &Item, name: &str) -> Option<String> {
+pub(crate) fn opt_s(item: &Item, name: &str) -> Option<String> {
     get_s(item, name).map(str::to_owned)
 }
 
@@ -102,7 +102,7 @@ pub fn event_item(indexed: &IndexedEvent, file_key: &str, file_version: &str) ->
     item
 }
 
-fn compress_if_large(record: &str) -> Option<Vec<u8>> {
+pub(crate) fn compress_if_large(record: &str) -> Option<Vec<u8>> {
     if record.len() <= RECORD_INLINE_LIMIT {
         return None;
     }

@@ -12,6 +12,7 @@
 //! Every request goes through the SDK client built here, which carries the
 //! [`usage`] interceptor counting operations by name.
 
+mod alerts;
 pub mod classify;
 mod courses;
 mod expr;
@@ -36,9 +37,9 @@ use aws_sdk_dynamodb::Client;
 use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, GroupBy};
 use ctt_store::{
-    CatalogEntry, ErrorKind, EventDetail, EventPage, EventStore, FileCounts, GroupCount,
-    IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult, StoreStatus,
-    StoredCourse, Verdict,
+    Alert, AlertQuery, CatalogEntry, ErrorKind, EventDetail, EventPage, EventStore, FileCounts,
+    GroupCount, IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult,
+    StoreStatus, StoredCourse, Verdict,
 };
 
 pub use table::Created;
@@ -307,6 +308,14 @@ impl EventStore for DynamoStore {
 
     async fn record_integrity(&self, verdicts: Vec<Verdict>) -> StoreResult<u64> {
         Ok(integrity::record(&self.inner, verdicts).await?)
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {
+        Ok(alerts::list(&self.inner, query).await?)
+    }
+
+    async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
+        Ok(alerts::get(&self.inner, id).await?)
     }
 
     async fn integrity(&self) -> StoreResult<IntegritySummary> {

@@ -154,6 +154,10 @@ pub async fn load(inner: &Inner, files: Vec<LoadedFile>) -> Result<Vec<FileCount
     let first_seq = allocate_sequence(inner, files.len() as u64).await?;
     let names: HashSet<&String> = files.iter().flat_map(|f| &f.parameter_names).collect();
     register_parameters(inner, names.into_iter().cloned().collect()).await?;
+    // Alerts first (SPEC §12): their keys are theirs alone, so a put repeated
+    // by a re-run stores nothing twice; the ledger entry comes last.
+    let alerts: Vec<ctt_store::Alert> = files.iter().flat_map(|f| f.alerts.clone()).collect();
+    super::alerts::put(inner, &alerts).await?;
 
     // The same event in two files of one batch belongs to the first.
     let mut claimed: HashSet<String> = HashSet::new();

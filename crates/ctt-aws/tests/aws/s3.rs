@@ -348,6 +348,12 @@ impl EventStore for LedgerReads {
     async fn record_integrity(&self, verdicts: Vec<ctt_store::Verdict>) -> StoreResult<u64> {
         self.store.record_integrity(verdicts).await
     }
+    async fn alerts(&self, query: &ctt_store::AlertQuery) -> StoreResult<Vec<ctt_store::Alert>> {
+        self.store.alerts(query).await
+    }
+    async fn alert(&self, id: &str) -> StoreResult<Option<ctt_store::Alert>> {
+        self.store.alert(id).await
+    }
     async fn integrity(&self) -> StoreResult<ctt_store::IntegritySummary> {
         self.store.integrity().await
     }

@@ -137,6 +137,12 @@ impl EventStore for SlowStore {
     async fn record_integrity(&self, verdicts: Vec<ctt_store::Verdict>) -> StoreResult<u64> {
         self.0.record_integrity(verdicts).await
     }
+    async fn alerts(&self, query: &ctt_store::AlertQuery) -> StoreResult<Vec<ctt_store::Alert>> {
+        self.0.alerts(query).await
+    }
+    async fn alert(&self, id: &str) -> StoreResult<Option<ctt_store::Alert>> {
+        self.0.alert(id).await
+    }
     async fn integrity(&self) -> StoreResult<ctt_store::IntegritySummary> {
         self.0.integrity().await
     }

@@ -3,6 +3,7 @@
 //! Every call runs on tokio's blocking pool. The writer connection is behind a
 //! mutex (SQLite has one writer anyway); readers never wait for it thanks to WAL.
 
+mod alerts;
 mod courses;
 mod query;
 mod schema;
@@ -21,9 +22,9 @@ use ctt_core::{EventQuery, GroupBy};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
-    CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, IntegritySummary,
-    JsonLayout, JsonPage, LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult,
-    StoreStatus, StoredCourse, TokenRecord, TokenStore, Verdict,
+    Alert, AlertQuery, CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount,
+    IntegritySummary, JsonLayout, JsonPage, LedgerEntry, LedgerFilter, LoadedFile, StoreError,
+    StoreResult, StoreStatus, StoredCourse, TokenRecord, TokenStore, Verdict,
 };
 
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -353,6 +354,16 @@ impl EventStore for SqliteStore {
     async fn record_integrity(&self, verdicts: Vec<Verdict>) -> StoreResult<u64> {
         self.write(move |conn| write::record_integrity(conn, &verdicts))
             .await
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {
+        let query = query.clone();
+        self.read(move |conn, _| alerts::list(conn, &query)).await
+    }
+
+    async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
+        let id = id.to_owned();
+        self.read(move |conn, _| alerts::get(conn, &id)).await
     }
 
     async fn integrity(&self) -> StoreResult<IntegritySummary> {

@@ -190,6 +190,25 @@ CREATE TABLE integrity_marks (
 ) WITHOUT ROWID;
 CREATE INDEX integrity_marks_by_file ON integrity_marks (file_key);
 "#,
+    // 11: alerts (SPEC §12), one per (rule, eventID), in the API's order:
+    // time, then eventID, then rule; and by user for user pages and `self`.
+    r#"
+CREATE TABLE alerts (
+    id         TEXT NOT NULL UNIQUE,
+    rule_id    TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    level      TEXT NOT NULL,
+    tags       TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    user       TEXT NOT NULL,
+    service    TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    record     TEXT NOT NULL
+);
+CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id);
+CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id);
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

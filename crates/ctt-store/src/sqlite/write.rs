@@ -96,6 +96,7 @@ pub fn load(
         )?;
         let mut insert_name =
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
+        let mut insert_alert = tx.prepare_cached(super::alerts::INSERT)?;
         for file in files {
             let entry = &file.entry;
             let mut counts = FileCounts {
@@ -160,6 +161,9 @@ pub fn load(
                 counts.rejected as i64,
                 entry.loaded_at.timestamp(),
             ])?;
+            for alert in &file.alerts {
+                super::alerts::insert(&mut insert_alert, alert)?;
+            }
             for name in &file.parameter_names {
                 if !known_names.contains(name) && new_names.insert(name) {
                     insert_name.execute([name])?;

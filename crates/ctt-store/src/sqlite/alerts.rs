@@ -1,0 +1,107 @@
+//! The `alerts` table (schema migration 11): written with the file that
+//! brought the record, read in the API's order.
+
+use ctt_core::time::{from_seconds, to_seconds};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, Statement, params, params_from_iter};
+
+use crate::alerts::{LEVELS, level_rank};
+use crate::{Alert, AlertQuery};
+
+pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id,
+    event_time, user, service, event_name, record)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+/// Stores `alert` unless it is stored already.
+pub fn insert(stmt: &mut Statement<'_>, alert: &Alert) -> rusqlite::Result<()> {
+    stmt.execute(params![
+        alert.id,
+        alert.rule_id,
+        alert.title,
+        alert.level,
+        serde_json::to_string(&alert.tags).unwrap_or_default(),
+        alert.event_id,
+        to_seconds(alert.event_time),
+        alert.user,
+        alert.service,
+        alert.event_name,
+        alert.record.to_string(),
+    ])?;
+    Ok(())
+}
+
+const COLUMNS: &str =
+    "id, rule_id, title, level, tags, event_id, event_time, user, service, event_name, record";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
+    Ok(Alert {
+        id: r.get(0)?,
+        rule_id: r.get(1)?,
+        title: r.get(2)?,
+        level: r.get(3)?,
+        tags: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+        event_id: r.get(5)?,
+        event_time: from_seconds(r.get(6)?),
+        user: r.get(7)?,
+        service: r.get(8)?,
+        event_name: r.get(9)?,
+        record: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
+    })
+}
+
+pub fn list(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<Vec<Alert>> {
+    let mut clauses = Vec::new();
+    let mut values: Vec<SqlValue> = Vec::new();
+    let mut bind = |clause: &str, value: SqlValue, clauses: &mut Vec<String>| {
+        values.push(value);
+        clauses.push(clause.replace('?', &format!("?{}", values.len())));
+    };
+    if let Some(from) = query.from {
+        bind("event_time >= ?", to_seconds(from).into(), &mut clauses);
+    }
+    if let Some(to) = query.to {
+        bind("event_time <= ?", to_seconds(to).into(), &mut clauses);
+    }
+    if let Some(rule) = &query.rule {
+        bind("rule_id = ?", rule.clone().into(), &mut clauses);
+    }
+    if let Some(user) = &query.user {
+        bind("user = ?", user.clone().into(), &mut clauses);
+    }
+    if let Some(rank) = query.min_level.as_deref().and_then(level_rank) {
+        let levels: Vec<String> = LEVELS[rank..].iter().map(|l| format!("'{l}'")).collect();
+        clauses.push(format!("level IN ({})", levels.join(", ")));
+    }
+    if let Some((t, event_id, rule_id)) = &query.after {
+        values.push((*t).into());
+        values.push(event_id.clone().into());
+        values.push(rule_id.clone().into());
+        let n = values.len();
+        clauses.push(format!(
+            "(event_time, event_id, rule_id) > (?{}, ?{}, ?{n})",
+            n - 2,
+            n - 1
+        ));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM alerts {filter} ORDER BY event_time, event_id, rule_id LIMIT {}",
+        query.limit.max(1)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(values), row)?;
+    rows.collect()
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Alert>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1"),
+        [id],
+        row,
+    )
+    .optional()
+}
