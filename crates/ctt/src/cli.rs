@@ -89,6 +89,69 @@ pub enum Command {
     Course(CourseArgs),
     /// Check CloudTrail's signed digest files against the logs (SPEC §14), offline.
     Verify(VerifyArgs),
+    /// Detection rules (Sigma, SPEC §12): list those in force, check files, try one.
+    Rules(RulesArgs),
+    /// Alerts: the rules' hits on the records loaded (SPEC §12).
+    Alerts(AlertsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// The rules in force: built-in, `[alerts] rules`, and --rules.
+    List {
+        /// More rule files or folders.
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+    },
+    /// Check rule files and folders: each loads, or is refused with its file and
+    /// the feature it uses (exit status 1).
+    Check {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Try one rule on the records of a source: prints each record it fires on.
+    Test {
+        /// The rule file.
+        rule: PathBuf,
+        /// Folders or files of CloudTrail logs.
+        #[arg(required = true, value_name = "SOURCE")]
+        sources: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Start (as `ctt scan --from`) [default: the first alert].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End, inclusive [default: the last alert].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this rule (its id).
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Only this level and above: informational, low, medium, high, critical.
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Only alerts on this user's events.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// At most this many alerts [default: all].
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// table, json, ndjson, csv (`time,rule,level,user,service,eventName,eventID,title`).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +211,10 @@ pub struct IngestArgs {
     /// (SPEC §14, as `ctt verify`) and keep each log's status in the ledger.
     #[arg(long)]
     pub verify: bool,
+    /// Sigma rule files or folders tried on every record (besides the built-in
+    /// ones and `[alerts] rules`). Repeatable.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
     /// With --verify: the JSON of `aws cloudtrail list-public-keys` (needed for
     /// a folder; for `s3://`, ListPublicKeys is asked when it is not given).
     #[arg(long, value_name = "FILE")]
@@ -252,6 +319,10 @@ pub struct ServeArgs {
     /// a temporary database unless --db is given).
     #[arg(long)]
     pub demo: bool,
+    /// Sigma rule files or folders tried on every record loaded (besides the
+    /// built-in ones and `[alerts] rules`). Repeatable.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
     /// Keep loading new log files from this folder, or from `s3://bucket/prefix`
     /// (today's day prefixes, polled at least every 30 s), while serving.
     #[arg(long, value_name = "DIR|S3")]

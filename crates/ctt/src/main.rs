@@ -75,6 +75,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Store(args) => commands::store::run(&settings, args).await,
         Command::Course(args) => commands::course::run(&settings, args).await,
         Command::Verify(args) => commands::verify::run(&settings, args).await,
+        Command::Rules(args) => commands::rules::run(&settings, args).await,
+        Command::Alerts(args) => commands::alerts::run(&settings, args).await,
         Command::Config => {
             println!("{}", settings.to_commented_toml());
             Ok(ExitCode::SUCCESS)

@@ -18,6 +18,7 @@ pub struct Settings {
     pub index: IndexSettings,
     pub ingest: IngestSettings,
     pub server: ServerSettings,
+    pub alerts: AlertSettings,
     pub auth: AuthSettings,
     /// `--store` and the AWS flags: from the command line only, never the file.
     #[serde(skip)]
@@ -43,6 +44,7 @@ impl Default for Settings {
             index: IndexSettings::default(),
             ingest: IngestSettings::default(),
             server: ServerSettings::default(),
+            alerts: AlertSettings::default(),
             auth: AuthSettings::default(),
             cloud: CloudSettings::default(),
         }
@@ -91,6 +93,33 @@ impl Default for IngestSettings {
             max_file_mib: 512,
             in_flight_mib: 256,
             bulk_load_files: 10_000,
+        }
+    }
+}
+
+/// `[alerts]`: the detection rules tried on every record (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// The built-in rules (`ctt rules list`).
+    pub builtin: bool,
+    /// Sigma rule files and folders, besides the built-in ones (`--rules` adds).
+    pub rules: Vec<PathBuf>,
+    /// Regions the account is meant to use: calls elsewhere alert. Empty: that
+    /// built-in rule is off.
+    pub allowed_regions: Vec<String>,
+    /// Instance types that alert when launched (Sigma wildcards). Empty: the
+    /// built-in list (GPUs, bare metal, 12xlarge and up).
+    pub expensive_instance_types: Vec<String>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            rules: Vec::new(),
+            allowed_regions: Vec::new(),
+            expensive_instance_types: Vec::new(),
         }
     }
 }
@@ -288,6 +317,17 @@ impl Settings {
              # Seconds an SQS receive waits for a message (`--sqs-queue-url`, long polling;\n\
              # 0 to 20; 0: short polls, a second apart while the queue is empty).\n\
              sqs_wait_secs = {}\n\n\
+             # Detection rules tried on every record as it loads (SPEC §12).\n\
+             [alerts]\n\
+             # The built-in rules (`ctt rules list`).\n\
+             builtin = {}\n\
+             # Sigma rule files and folders, besides the built-in ones (`--rules` adds).\n\
+             rules = {}\n\
+             # Regions the account is meant to use: calls elsewhere alert. Empty: off.\n\
+             allowed_regions = {}\n\
+             # Instance types that alert when launched (Sigma wildcards, e.g. \"p3.*\").\n\
+             # Empty: the built-in list (GPUs, bare metal, 12xlarge and up).\n\
+             expensive_instance_types = {}\n\n\
              # Credentials `ctt serve` accepts besides API tokens (SPEC §7).\n\
              [auth]\n\
              {}",
@@ -310,6 +350,15 @@ impl Settings {
             v(&(self.server.request_timeout_secs as i64)),
             v(&(self.server.follow_interval_secs as i64)),
             v(&(self.server.sqs_wait_secs as i64)),
+            v(&self.alerts.builtin),
+            v(&self
+                .alerts
+                .rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()),
+            v(&self.alerts.allowed_regions),
+            v(&self.alerts.expensive_instance_types),
             self.jwt_toml(),
         );
         out
@@ -389,6 +438,8 @@ mod tests {
         settings.server.cors_allowed_origins = vec!["http://portal.example".into()];
         settings.server.allowed_hosts = vec!["ctt.example".into()];
         settings.server.trust_forwarded_proto = true;
+        settings.alerts.rules = vec![PathBuf::from("rules/extra")];
+        settings.alerts.allowed_regions = vec!["eu-west-1".into()];
         let text = settings.to_commented_toml();
         let back: Settings = toml::from_str(&text).expect("printed config parses");
         assert_eq!(back, settings);

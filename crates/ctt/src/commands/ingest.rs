@@ -58,6 +58,8 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         bulk_load_files: settings.ingest.bulk_load_files,
         // With --verify, logs are hashed as they load: read once.
         hashes: args.verify.then(Default::default),
+        rules: Some(Arc::new(super::rules::rule_set(settings, &args.rules)?))
+            .filter(|rules| !rules.is_empty()),
         ..IngestOptions::default()
     };
     let keys = if args.verify {

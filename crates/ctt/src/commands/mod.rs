@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
+pub mod alerts;
 pub mod course;
 pub mod files;
 pub mod generate;
 pub mod ingest;
 pub mod query;
+pub mod rules;
 pub mod serve;
 pub mod store;
 pub mod token;

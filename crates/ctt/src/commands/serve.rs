@@ -62,6 +62,10 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
     }
 
     let mut settings = settings.clone();
+    settings.alerts.rules.extend(args.rules.iter().cloned());
+    // Rules that cannot be used stop the server now, not its first load.
+    let rules = super::rules::rule_set(&settings, &[])?;
+    info!(rules = rules.len(), "detection rules");
     // Held until the server stops: the demo's temporary database.
     let mut _temporary = None;
     if args.demo && !db_given {
@@ -184,7 +188,7 @@ async fn start_following(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let every = Duration::from_secs(settings.server.follow_interval_secs.max(1));
-    let ingest = ingest_options(settings);
+    let ingest = ingest_options(settings)?;
     if !location.starts_with("s3://") {
         let follower = FolderFollower::new(location);
         return Ok(spawn_follow(store, follower, ingest, every, shutdown));
@@ -225,7 +229,7 @@ async fn follow_bucket(
     every: Duration,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mut ingest = ingest_options(settings);
+    let mut ingest = ingest_options(settings)?;
     // More workers than cores: they wait on the network.
     ingest.workers = ingest.workers.max(crate::aws::S3_FETCH_CONCURRENCY);
     Ok(match queue_url {
@@ -271,9 +275,10 @@ async fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow!("invalid --listen `{listen}`: no address"))
 }
 
-fn ingest_options(settings: &Settings) -> IngestOptions {
+fn ingest_options(settings: &Settings) -> anyhow::Result<IngestOptions> {
     let defaults = IngestOptions::default();
-    IngestOptions {
+    let rules = super::rules::rule_set(settings, &[])?;
+    Ok(IngestOptions {
         workers: match settings.ingest.workers {
             0 => defaults.workers,
             n => n,
@@ -283,8 +288,9 @@ fn ingest_options(settings: &Settings) -> IngestOptions {
         in_flight_bytes: settings.ingest.in_flight_bytes(),
         // Queries run while a served store loads: its indexes stay in place.
         bulk_load_files: usize::MAX,
+        rules: (!rules.is_empty()).then(|| Arc::new(rules)),
         ..defaults
-    }
+    })
 }
 
 /// Generates the `small` preset ending now and loads it.
@@ -311,7 +317,7 @@ async fn load_demo(store: &Arc<dyn EventStore>, settings: &Settings) -> anyhow::
         store.clone(),
         Arc::new(LocalSource),
         files.clone(),
-        &ingest_options(settings),
+        &ingest_options(settings)?,
         &Silent,
     )
     .await?;

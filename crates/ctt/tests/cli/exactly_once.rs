@@ -1,6 +1,7 @@
 //! SPEC §4 "exactly once": re-running loads nothing new, and a load killed with
 //! `kill -9` at any point, then re-run, ends with exactly the events of one clean
-//! load — no loss, no duplicate.
+//! load — no loss, no duplicate. The same holds for alerts (SPEC §12): one per
+//! (rule, eventID).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -33,6 +34,21 @@ fn stored_ids(db: &Path) -> Vec<String> {
     ids
 }
 
+/// Every stored alert's id (`RULE:EVENT_ID`), sorted.
+fn alert_ids(db: &Path) -> Vec<String> {
+    let out = run(ctt_with_db(db).args(["alerts", "--format", "json"]));
+    assert!(out.status.success());
+    let alerts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("alerts json");
+    let mut ids: Vec<String> = alerts
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|a| a["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[test]
 fn rerunning_a_load_stores_nothing_new() {
     let ws = Workspace::new();
@@ -57,6 +73,7 @@ fn rerunning_a_load_stores_nothing_new() {
     );
     assert_eq!(n(&second, "records_stored"), 0);
     assert_eq!(stored_ids(&ws.db()), ids);
+    assert!(!alert_ids(&ws.db()).is_empty(), "the built-in rules fire");
 }
 
 #[test]
@@ -73,6 +90,8 @@ fn killed_load_resumes_to_exactly_one_clean_load() {
     assert!(run(&mut cmd).status.success());
     let clean_time = started.elapsed();
     let reference = stored_ids(&clean);
+    let alerts = alert_ids(&clean);
+    assert!(alerts.len() > 10, "{} alerts", alerts.len());
 
     let jitter = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -107,6 +126,7 @@ fn killed_load_resumes_to_exactly_one_clean_load() {
             reference,
             "kill at {delay:?} (round {round}) then re-run"
         );
+        assert_eq!(alert_ids(&db), alerts, "alerts after a kill at {delay:?}");
     }
     assert!(
         interrupted > 0,

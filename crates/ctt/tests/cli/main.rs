@@ -12,6 +12,7 @@
 //! - `aws`: `s3://` sources and `--store dynamodb://` against moto (feature `aws`).
 
 #[cfg(feature = "aws")]
+mod alerts;
 mod aws;
 mod bad_input;
 mod corpus;

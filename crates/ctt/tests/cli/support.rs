@@ -16,6 +16,13 @@ pub fn corpus() -> PathBuf {
     path
 }
 
+/// `../shared/PATH` (the pinned Sigma rules, …).
+pub fn shared(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared")
+        .join(path)
+}
+
 /// A temporary folder with a database path in it, removed on drop.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
