@@ -31,8 +31,8 @@ use ctt_core::course::{ClassProgress, Course, StudentScore, TimelineDay, Window}
 use ctt_core::query::{Cursor, Format, MAX_LIMIT};
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use ctt_store::{
-    CatalogEntry, EventDetail, EventPage, EventStore, GroupCount, IntegritySummary, JsonLayout,
-    JsonPage, StoreResult, StoreStatus,
+    Alert, AlertQuery, CatalogEntry, EventDetail, EventPage, EventStore, GroupCount,
+    IntegritySummary, JsonLayout, JsonPage, StoreResult, StoreStatus,
 };
 
 /// Events from log files that are not valid: event ID → the file's status.
@@ -293,6 +293,27 @@ impl ScopedStore {
         }
         let ids = events.iter().map(|e| e.event_id.clone()).collect();
         self.store.integrity_marks(ids).await
+    }
+
+    /// Alerts as `query` selects; role `self`, those on its own events only.
+    pub async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {
+        let mut query = query.clone();
+        if let Some(own) = self.identity.only_user() {
+            if query.user.as_deref().is_some_and(|asked| asked != own) {
+                return Ok(Vec::new());
+            }
+            query.user = Some(own.to_owned());
+        }
+        self.store.alerts(&query).await
+    }
+
+    /// The alert `id`, if stored and (role `self`) on its own events.
+    pub async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
+        let alert = self.store.alert(id).await?;
+        Ok(match self.identity.only_user() {
+            Some(own) => alert.filter(|a| a.user == own),
+            None => alert,
+        })
     }
 
     /// The store's totals and latest file: operators only (`/metrics`).

@@ -5,20 +5,26 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// A rule's hit on one record.
+/// A rule's hit on one record. Serialised as the API and `ctt alerts
+/// --format json` show it: `id, rule, title, level, tags, eventID, eventTime,
+/// user, service, eventName, record`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     /// `RULE_ID:EVENT_ID`: the alert's key in both stores and the API.
     pub id: String,
+    #[serde(rename = "rule")]
     pub rule_id: String,
     pub title: String,
     /// `informational`, `low`, `medium`, `high`, `critical`.
     pub level: String,
     pub tags: Vec<String>,
+    #[serde(rename = "eventID")]
     pub event_id: String,
+    #[serde(rename = "eventTime", serialize_with = "event_time")]
     pub event_time: DateTime<Utc>,
     pub user: String,
     pub service: String,
+    #[serde(rename = "eventName")]
     pub event_name: String,
     /// The whole record, redacted (kept even when the event is not stored).
     pub record: serde_json::Value,
@@ -52,4 +58,25 @@ pub const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critic
 /// A level's rank (0 for informational), `None` if not a level.
 pub fn level_rank(level: &str) -> Option<usize> {
     LEVELS.iter().position(|l| l.eq_ignore_ascii_case(level))
+}
+
+fn event_time<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&ctt_core::time::format_event_time(*t))
+}
+
+/// The opaque cursor of the page after `alert`.
+pub fn cursor_after(alert: &Alert) -> String {
+    use base64::Engine;
+    let text = serde_json::json!([alert.event_time.timestamp(), alert.event_id, alert.rule_id]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.to_string())
+}
+
+/// What [`cursor_after`] wrote, or `None` for anything else.
+pub fn parse_cursor(raw: &str) -> Option<(i64, String, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()?;
+    let (t, event_id, rule_id): (i64, String, String) = serde_json::from_slice(&bytes).ok()?;
+    Some((t, event_id, rule_id))
 }

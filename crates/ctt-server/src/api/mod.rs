@@ -9,9 +9,11 @@
 //! - [`catalog`]: `/users`, `/services`, `/parameters`
 //! - [`courses`]: `/courses`, `/courses/{id}`, `/courses/{id}/progress`,
 //!   `/courses/{id}/students/{user}`, `/courses/{id}/timeline` (SPEC §10)
+//! - [`alerts`]: `/alerts`, `/alerts/{id}` (SPEC §12)
 //! - [`ops`]: `/health`, `/metrics`, `/openapi.json`; `/docs` is Swagger UI
 //!   (served from the binary, no CDN)
 
+pub mod alerts;
 pub mod catalog;
 pub mod courses;
 pub mod events;
@@ -62,6 +64,7 @@ the `Link` header. Errors are `{\"error\", \"detail\"}` with a 4xx or 5xx status
         (name = "events", description = "Events, counts and statistics"),
         (name = "catalog", description = "What has been seen: users, services, parameter names"),
         (name = "courses", description = "Courses and labs: a class graded from its activity (SPEC §10)"),
+        (name = "alerts", description = "Detections: Sigma rules' hits on the records loaded (SPEC §12)"),
         (name = "operations", description = "Health, metrics, this document"),
     )
 )]
@@ -103,6 +106,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(courses::progress))
         .routes(routes!(courses::student))
         .routes(routes!(courses::timeline))
+        .routes(routes!(alerts::alerts))
+        .routes(routes!(alerts::alert))
         .routes(routes!(ops::health))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi_json))

@@ -23,6 +23,7 @@
 //!   hyper refuses itself (oversized URIs and heads).
 
 mod access;
+mod alerts;
 mod courses;
 mod jwt;
 mod openapi;

@@ -108,6 +108,8 @@ const PATH_VALUES: &[&str] = &[
     "other-evt-3",
     "shared-course",
     "others-course",
+    "scoping-rule:own-evt-1",
+    "scoping-rule:other-evt-2",
 ];
 
 /// `/a/{x}/b/{y}` with each `{…}` (or `{*…}`) replaced by each of
@@ -224,6 +226,10 @@ async fn loaded_app() -> (TestApp, String) {
     let mut records: Vec<Value> = (0..6).map(own_record).collect();
     records.extend((0..6).map(other_record));
     app.load("scoping.json.gz", records).await;
+    // An alert on an event of each (SPEC §12).
+    app.alert("scoping-rule", "own-evt-1", OWN_USER).await;
+    app.alert("scoping-rule", "other-evt-2", "otherstudent")
+        .await;
     // A course of both users, and one of the other user only (SPEC §10).
     for (id, students) in [
         ("shared-course", r#"["alucloud001", "otherstudent"]"#),
@@ -298,6 +304,17 @@ async fn role_self_sees_nothing_of_others_on_any_api_route() {
     // An event of another user is not found, rather than forbidden.
     let other = app.get_with("/events/other-evt-2", &[(name, &value)]).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
+    // Alerts: its own, not the other user's (SPEC §12).
+    let alerts = app.get_with("/alerts", &[(name, &value)]).await.text();
+    assert!(alerts.contains("scoping-rule:own-evt-1"), "{alerts}");
+    let other = app
+        .get_with("/alerts/scoping-rule:other-evt-2", &[(name, &value)])
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let asked_for_other = app
+        .get_with("/alerts?user=otherstudent", &[(name, &value)])
+        .await;
+    assert_eq!(asked_for_other.text().trim(), "[]");
 }
 
 #[tokio::test]

@@ -102,7 +102,10 @@ impl TestApp {
     /// [`fixture_records`] loaded, and the course [`FIXTURE_COURSE`].
     pub async fn fixture() -> Self {
         let app = Self::empty();
-        app.load("fixture.json.gz", fixture_records()).await;
+        // One file, with an alert (SPEC §12) on one of its events.
+        let mut loaded = file(app.store.as_ref(), "fixture.json.gz", fixture_records());
+        loaded.alerts = vec![alert("fixture-rule", "id-01", "alucloud001")];
+        app.store.load(vec![loaded]).await.expect("load");
         app.store
             .put_course(ctt_store::StoredCourse {
                 id: "fixture-course".into(),
@@ -112,6 +115,18 @@ impl TestApp {
             .await
             .expect("a course");
         app
+    }
+
+    /// Stores an alert of `rule` on the event `event_id` of `user` (SPEC §12),
+    /// as a load would, with a file of its own.
+    pub async fn alert(&self, rule: &str, event_id: &str, user: &str) {
+        let mut loaded = file(
+            self.store.as_ref(),
+            &format!("alert-{rule}-{event_id}"),
+            vec![],
+        );
+        loaded.alerts = vec![alert(rule, event_id, user)];
+        self.store.load(vec![loaded]).await.expect("load");
     }
 
     /// Loads records as one file.
@@ -246,6 +261,23 @@ requires = [{ event = "lambda:CreateFunction" }]
 /// 30 events, `id-00`…`id-29`: users `alucloud000`–`alucloud002` in turn, one
 /// day per three events from 2018-03-01 to 03-10 (10:00:00 and 10:00:01, so
 /// two events share each second), services ec2 and lambda.
+/// An alert of `rule` on the event `event_id` of `user`.
+pub fn alert(rule: &str, event_id: &str, user: &str) -> ctt_store::Alert {
+    ctt_store::Alert {
+        id: ctt_store::Alert::key(rule, event_id),
+        rule_id: rule.to_owned(),
+        title: format!("Rule {rule}"),
+        level: "high".to_owned(),
+        tags: vec!["attack.t1078".to_owned()],
+        event_id: event_id.to_owned(),
+        event_time: at("2018-03-02T10:00:00Z"),
+        user: user.to_owned(),
+        service: "ec2".to_owned(),
+        event_name: "RunInstances".to_owned(),
+        record: serde_json::json!({"eventID": event_id, "userIdentity": {"userName": user}}),
+    }
+}
+
 pub fn fixture_records() -> Vec<Value> {
     (0..30u32)
         .map(|i| {

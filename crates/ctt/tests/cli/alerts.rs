@@ -115,11 +115,11 @@ fn rules_fire_as_records_load_once_each_even_on_records_not_stored() {
             .iter()
             .all(|a| a["user"] == user.as_str())
     );
-    let day = &high[0]["event_time"].as_str().expect("time")[..10];
+    let day = &high[0]["eventTime"].as_str().expect("time")[..10];
     assert!(
         json(&["--from", day, "--to", day])
             .iter()
-            .all(|a| a["event_time"].as_str().is_some_and(|t| t.starts_with(day)))
+            .all(|a| a["eventTime"].as_str().is_some_and(|t| t.starts_with(day)))
     );
     let out = run(work.ctt().args(["alerts", "--level", "severe"]));
     assert!(!out.status.success());
