@@ -307,6 +307,18 @@ impl ScopedStore {
         self.store.alerts(&query).await
     }
 
+    /// How many alerts `query` selects, as [`ScopedStore::alerts`] would.
+    pub async fn count_alerts(&self, query: &AlertQuery) -> StoreResult<u64> {
+        let mut query = query.clone();
+        if let Some(own) = self.identity.only_user() {
+            if query.user.as_deref().is_some_and(|asked| asked != own) {
+                return Ok(0);
+            }
+            query.user = Some(own.to_owned());
+        }
+        self.store.count_alerts(&query).await
+    }
+
     /// The alert `id`, if stored and (role `self`) on its own events.
     pub async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
         let alert = self.store.alert(id).await?;

@@ -1247,6 +1247,14 @@ pub async fn alerts_are_stored_once_and_listed_in_order(store: &dyn EventStore) 
         .await,
         ["r-b:e-2", "r-c:read-9"]
     );
+    // Counts: all, and as filtered.
+    assert_eq!(store.count_alerts(&all).await.expect("count"), 4);
+    let high = AlertQuery {
+        min_level: Some("medium".into()),
+        user: Some("alice".into()),
+        ..all.clone()
+    };
+    assert_eq!(store.count_alerts(&high).await.expect("count"), 2);
     // One alert, whole.
     let one = store
         .alert("r-c:read-9")

@@ -334,6 +334,31 @@ pub trait EventStore: Send + Sync {
     /// The alert `id` (`RULE_ID:EVENT_ID`), if stored.
     async fn alert(&self, id: &str) -> StoreResult<Option<Alert>>;
 
+    /// How many alerts `query` selects (its `after` and `limit` ignored). The
+    /// default pages through them; SQLite counts with its index.
+    async fn count_alerts(&self, query: &AlertQuery) -> StoreResult<u64> {
+        let mut query = AlertQuery {
+            after: None,
+            limit: 1_000,
+            ..query.clone()
+        };
+        let mut n = 0;
+        loop {
+            let page = self.alerts(&query).await?;
+            n += page.len() as u64;
+            match page.last() {
+                Some(last) if page.len() == query.limit => {
+                    query.after = Some((
+                        last.event_time.timestamp(),
+                        last.event_id.clone(),
+                        last.rule_id.clone(),
+                    ));
+                }
+                _ => return Ok(n),
+            }
+        }
+    }
+
     /// Of `event_ids`, those that came from a flagged file, with that file's
     /// status (`modified`, `not-covered`…).
     async fn integrity_marks(

@@ -351,6 +351,9 @@ impl EventStore for LedgerReads {
     async fn alerts(&self, query: &ctt_store::AlertQuery) -> StoreResult<Vec<ctt_store::Alert>> {
         self.store.alerts(query).await
     }
+    async fn count_alerts(&self, query: &ctt_store::AlertQuery) -> StoreResult<u64> {
+        self.store.count_alerts(query).await
+    }
     async fn alert(&self, id: &str) -> StoreResult<Option<ctt_store::Alert>> {
         self.store.alert(id).await
     }

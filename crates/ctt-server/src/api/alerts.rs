@@ -98,13 +98,15 @@ pub struct AlertParams {
 }
 
 /// What `/alerts` was asked.
-struct AlertRequest {
-    query: AlertQuery,
-    format: Format,
-    limit: Option<usize>,
+pub(crate) struct AlertRequest {
+    pub query: AlertQuery,
+    pub format: Format,
+    pub limit: Option<usize>,
 }
 
-fn request(pairs: &[(String, String)]) -> Result<AlertRequest, QueryError> {
+/// Reads `/alerts`' query string (the portal's alerts page reads the same);
+/// anything unknown or invalid is an error naming it.
+pub(crate) fn request(pairs: &[(String, String)]) -> Result<AlertRequest, QueryError> {
     let mut query = AlertQuery::default();
     let mut format = Format::Json;
     let mut limit = None;

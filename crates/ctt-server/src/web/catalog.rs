@@ -15,7 +15,7 @@ use axum::http::Uri;
 use axum::response::Response;
 use ctt_core::time::format_event_time;
 use ctt_core::{GroupBy, Scope};
-use ctt_store::{CatalogEntry, GroupCount};
+use ctt_store::{AlertQuery, CatalogEntry, GroupCount};
 use maud::html;
 
 use super::chart::{self, Bar};
@@ -323,6 +323,20 @@ async fn one(
     )?;
     let latest = ask.latest(&query, total, 20).await?;
     let marks = ask.marks(&latest).await?;
+    // A user's alerts in the period, newest last (SPEC §12).
+    let alerts = match kind {
+        Kind::User => {
+            let window = AlertQuery {
+                from: Some(query.from),
+                to: Some(query.to),
+                user: Some(name.to_owned()),
+                limit: 20,
+                ..AlertQuery::default()
+            };
+            Some(viewer.store.alerts(&window).await?)
+        }
+        Kind::Service => None,
+    };
     let all_time = kind == Kind::User || viewer.sees_everyone();
     let path = kind.page_url(name);
     let whole_history = Filters::between(entry.first_seen, entry.last_seen).url(&path);
@@ -386,6 +400,17 @@ async fn one(
             div.charts {
                 (chart::bars("others", others_caption, &others_bars, None))
                 (chart::bars("names", "What was done (top 15 event names)", &name_bars, None))
+            }
+            @if let Some(alerts) = &alerts {
+                section.user-alerts aria-labelledby="alerts-title" {
+                    h2 #alerts-title { "Alerts" }
+                    @if alerts.is_empty() {
+                        p.empty { "No detection rule fired on this user's records in the period." }
+                    } @else {
+                        (super::alerts::alert_table(alerts, &format!("The first {} alerts of the period", alerts.len())))
+                        p.more { a href=(format!("/ui/alerts?user={}&from={}&to={}", segment(name), format_event_time(query.from), format_event_time(query.to))) { "All this user's alerts of the period" } }
+                    }
+                }
             }
             section.latest aria-labelledby="latest-title" {
                 h2 #latest-title { "Latest events" }

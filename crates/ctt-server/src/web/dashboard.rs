@@ -13,7 +13,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use ctt_core::time::format_event_time;
 use ctt_core::{EventQuery, GroupBy};
-use ctt_store::{GroupCount, IntegritySummary};
+use ctt_store::{AlertQuery, GroupCount, IntegritySummary};
 use maud::{Markup, html};
 
 use super::chart::{self, Bar};
@@ -100,9 +100,21 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
         },
     )?;
     let latest = ask.latest(&query, total, LATEST).await?;
-    let (marks, integrity) = tokio::try_join!(ask.marks(&latest), async {
-        Ok::<_, WebError>(viewer.store.integrity().await?)
-    })?;
+    let alert_window = AlertQuery {
+        from: Some(query.from),
+        to: Some(query.to),
+        ..AlertQuery::default()
+    };
+    let (marks, integrity, alert_count) = tokio::try_join!(
+        ask.marks(&latest),
+        async { Ok::<_, WebError>(viewer.store.integrity().await?) },
+        async { Ok::<_, WebError>(viewer.store.count_alerts(&alert_window).await?) },
+    )?;
+    let alerts_href = format!(
+        "/ui/alerts?from={}&to={}",
+        format_event_time(query.from),
+        format_event_time(query.to)
+    );
     let errors: Vec<GroupCount> = errors.into_iter().filter(|g| !g.key.is_empty()).collect();
     let error_total: u64 = errors.iter().map(|g| g.count).sum();
 
@@ -134,6 +146,11 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
                 span.n { (number(error_total)) }
                 span.what { "errors" }
                 span.sub { "calls refused (AccessDenied…)" }
+            }
+            a.tile.alerts href=(alerts_href) data-counter="alerts" data-count=(alert_count) {
+                span.n { (number(alert_count)) }
+                span.what { "alerts" }
+                span.sub { "detection rules that fired" }
             }
             (integrity_tile(&integrity))
         }

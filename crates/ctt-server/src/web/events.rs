@@ -302,6 +302,23 @@ async fn detail(viewer: &Viewer, event_id: &str) -> Result<Page, WebError> {
         .store
         .integrity_marks(std::slice::from_ref(e))
         .await?;
+    // The alerts on this event: those of its user at its second (SPEC §12).
+    let alerts: Vec<ctt_store::Alert> = match ctt_core::time::parse_event_time(&e.event_time) {
+        Some(at) => viewer
+            .store
+            .alerts(&ctt_store::AlertQuery {
+                from: Some(at),
+                to: Some(at),
+                user: Some(e.user.clone()),
+                limit: 1_000,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|a| a.event_id == e.event_id)
+            .collect(),
+        None => Vec::new(),
+    };
     let pretty = serde_json::to_string_pretty(&detail.record).unwrap_or_default();
     let body = html! {
         p.crumbs { a href="/ui/events" { "Events" } " / " }
@@ -314,6 +331,19 @@ async fn detail(viewer: &Viewer, event_id: &str) -> Result<Page, WebError> {
             }
         }
         (summary(e))
+        @if !alerts.is_empty() {
+            section.event-alerts aria-labelledby="alerts-title" {
+                h2 #alerts-title { "Alerts on this event" }
+                ul.alerts {
+                    @for a in &alerts {
+                        li data-alert-id=(a.id) {
+                            (super::alerts::level_badge(&a.level)) " "
+                            a href=(super::alerts::alert_url(&a.id)) { (a.title) }
+                        }
+                    }
+                }
+            }
+        }
         section.record aria-labelledby="record-title" {
             h2 #record-title { "The whole record" }
             p.help { "As AWS wrote it, with secrets replaced by " code { "\"REDACTED\"" } ". "

@@ -22,6 +22,7 @@ pub enum Section {
     Users,
     Services,
     Events,
+    Alerts,
     Courses,
 }
 
@@ -64,6 +65,7 @@ pub fn page(shell: &Shell, body: Markup) -> Html<String> {
         (Section::Users, "/ui/users", "Users"),
         (Section::Services, "/ui/services", "Services"),
         (Section::Events, "/ui/events", "Events"),
+        (Section::Alerts, "/ui/alerts", "Alerts"),
         (Section::Courses, "/ui/courses", "Courses"),
     ];
     let markup = html! {

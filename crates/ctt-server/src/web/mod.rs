@@ -15,6 +15,7 @@
 //! what the API answers, narrowed the same way. Pages carry a Content-Security-Policy that allows only this
 //! server's stylesheet and script, no inline code.
 
+pub mod alerts;
 pub mod catalog;
 pub mod chart;
 pub mod courses;
@@ -65,6 +66,8 @@ fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/ui/services/{service}", get(catalog::service_page)),
         ("/ui/events", get(events::list_page)),
         ("/ui/events/{event_id}", get(events::detail_page)),
+        ("/ui/alerts", get(alerts::list_page)),
+        ("/ui/alerts/{id}", get(alerts::detail_page)),
         ("/ui/courses", get(courses::list_page)),
         ("/ui/courses/{id}", get(courses::course_page)),
         (

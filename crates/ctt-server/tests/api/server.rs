@@ -140,6 +140,9 @@ impl EventStore for SlowStore {
     async fn alerts(&self, query: &ctt_store::AlertQuery) -> StoreResult<Vec<ctt_store::Alert>> {
         self.0.alerts(query).await
     }
+    async fn count_alerts(&self, query: &ctt_store::AlertQuery) -> StoreResult<u64> {
+        self.0.count_alerts(query).await
+    }
     async fn alert(&self, id: &str) -> StoreResult<Option<ctt_store::Alert>> {
         self.0.alert(id).await
     }

@@ -9,7 +9,8 @@
 // form lists the API's events; a `self` user cannot see or reach anyone else's
 // data; the XSS events show their text and run nothing; the API docs (Swagger
 // UI) work under their Content-Security-Policy; an event from an edited log
-// file is marked and counted (SPEC §14). Screenshots of each
+// file is marked and counted (SPEC §14); alerts are counted, listed and shown
+// (SPEC §12). Screenshots of each
 // page go to target/screenshots/.
 //
 //   cargo build -p ctt && (cd crates/ctt-server/tests/portal && npm ci && npm test)
@@ -504,6 +505,41 @@ test('an event from a log file modified after delivery is marked, and counted (S
   assert.equal(await row.getAttribute('data-integrity'), 'modified');
   assert.match(await row.innerText(), /⚠ modified/);
   await context.close();
+});
+
+test('alerts: the dashboard counts them, the alerts page lists them, an alert shows its record (SPEC §12)', async () => {
+  const alerts = await api(`/alerts?${PERIOD}&limit=10000`, teacherToken);
+  assert.ok(alerts.length > 0, 'the built-in rules fired on the generated class');
+  const { context, page, dialogs } = await signedIn(teacherToken);
+  await page.goto(`/ui/?${PERIOD}`);
+  assert.equal(await counter(page, 'alerts'), alerts.length);
+  await page.click('[data-counter="alerts"]');
+  await page.waitForURL(/\/ui\/alerts\?/);
+  const listed = await page.$$eval('table.alerts tbody tr', (rows) => rows.map((r) => r.dataset.alertId));
+  assert.deepEqual(listed, alerts.slice(0, listed.length).map((a) => a.id));
+  await shot(page, 'alerts');
+  // Only high and above.
+  await page.selectOption('select[name="level"]', 'high');
+  await page.getByRole('button', { name: 'Show' }).click();
+  const levels = await page.$$eval('table.alerts tbody tr', (rows) => rows.map((r) => r.dataset.level));
+  assert.ok(levels.every((l) => l === 'high' || l === 'critical'), levels.join());
+  // One alert: its rule, its user, the record.
+  await page.goto('/ui/alerts');
+  await page.locator('table.alerts tbody tr a').nth(1).click();
+  await page.waitForURL(/\/ui\/alerts\/.+/);
+  assert.ok((await page.locator('.json').textContent()).includes('eventID'));
+  await shot(page, 'alert');
+  assert.deepEqual(dialogs, []);
+  await context.close();
+
+  // A self user sees the alerts on its own events only.
+  const own = await api('/alerts?limit=10000', studentToken);
+  assert.ok(own.every((a) => a.user === student), JSON.stringify(own.slice(0, 3)));
+  const theirs = await signedIn(studentToken);
+  await theirs.page.goto('/ui/alerts');
+  const users = await theirs.page.$$eval('table.alerts tbody tr td:nth-child(4)', (cells) => cells.map((c) => c.textContent));
+  assert.ok(users.every((u) => u === student), users.join());
+  await theirs.context.close();
 });
 
 test("a self user sees only their own activity and cannot reach anyone else's", async () => {

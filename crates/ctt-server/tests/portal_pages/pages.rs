@@ -581,3 +581,100 @@ async fn events_from_a_file_that_is_not_valid_are_marked() {
     );
     assert!(answer.page("dashboard").contains("log files intact"));
 }
+
+/// SPEC §12 in the portal: the alerts page (filters, levels, the API's
+/// order), an alert's page with its record and its event, the dashboard's
+/// counter, the alerts of a user's page and of an event's page.
+#[tokio::test]
+async fn alerts_are_listed_counted_and_shown_where_their_events_are() {
+    use ctt_store::{Alert, EventStore};
+
+    let portal = Portal::fixture().await;
+    let alert = |rule: &str, level: &str, event_id: &str, time: &str, user: &str| Alert {
+        id: Alert::key(rule, event_id),
+        rule_id: rule.to_owned(),
+        title: format!("Rule {rule} <b>bold</b>"),
+        level: level.to_owned(),
+        tags: vec!["attack.t1190".to_owned()],
+        event_id: event_id.to_owned(),
+        event_time: crate::support::at(time),
+        user: user.to_owned(),
+        service: "ec2".to_owned(),
+        event_name: "RunInstances".to_owned(),
+        record: serde_json::json!({"eventID": event_id, "sourceIPAddress": "<img src=x>"}),
+    };
+    let mut loaded = ctt_store::conformance::file(portal.store.as_ref(), "alerts.json.gz", vec![]);
+    loaded.alerts = vec![
+        alert(
+            "r-err",
+            "high",
+            "err-1",
+            "2018-03-09T08:30:00Z",
+            "alucloud001",
+        ),
+        alert(
+            "r-low",
+            "low",
+            "not-stored",
+            "2018-03-09T09:00:00Z",
+            "alucloud001",
+        ),
+        alert("r-low", "low", "xss-ua", "2018-03-10T11:00:00Z", "mallory"),
+    ];
+    portal.store.load(vec![loaded]).await.expect("load");
+
+    let page = portal
+        .get(&format!("/ui/alerts?{MARCH}"))
+        .await
+        .page("alerts");
+    let ids: Vec<&str> = page
+        .split("data-alert-id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(ids, ["r-err:err-1", "r-low:not-stored", "r-low:xss-ua"]);
+    assert!(
+        page.contains("Rule r-err &lt;b&gt;bold&lt;/b&gt;"),
+        "titles are text"
+    );
+    let high = portal
+        .get(&format!("/ui/alerts?{MARCH}&level=high"))
+        .await
+        .page("alerts");
+    assert_eq!(high.matches("data-alert-id=").count(), 1);
+    let bad = portal.get("/ui/alerts?level=severe").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // One alert: its record (as text) and its event, linked when stored.
+    let one = portal.get("/ui/alerts/r-err:err-1").await.page("alert");
+    assert!(one.contains("href=\"/ui/events/err-1\""), "{one}");
+    let other = portal
+        .get("/ui/alerts/r-low:not-stored")
+        .await
+        .page("alert");
+    assert!(other.contains("a record not stored as an event"), "{other}");
+    assert!(other.contains("&lt;img src=x&gt;") && !other.contains("<img src=x>"));
+    assert_eq!(
+        portal.get("/ui/alerts/r-none:err-1").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The dashboard counts them; the user's and the event's pages show theirs.
+    let answer = portal.get(&format!("/ui/?{MARCH}")).await;
+    assert_eq!(
+        answer.attribute_after("data-counter=\"alerts\"", "data-count"),
+        Some("3".to_owned())
+    );
+    let user = portal
+        .get(&format!("/ui/users/alucloud001?{MARCH}"))
+        .await
+        .page("user");
+    assert!(user.contains("data-alert-id=\"r-err:err-1\""));
+    assert!(!user.contains("data-alert-id=\"r-low:xss-ua\""));
+    let event = portal.get("/ui/events/err-1").await.page("event");
+    assert!(
+        event.contains("Alerts on this event") && event.contains("data-alert-id=\"r-err:err-1\"")
+    );
+    let quiet = portal.get("/ui/events/id-01").await.page("event");
+    assert!(!quiet.contains("Alerts on this event"));
+}

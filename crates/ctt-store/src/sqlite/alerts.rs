@@ -49,7 +49,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
-pub fn list(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<Vec<Alert>> {
+/// `WHERE …` of `query`, and its values.
+fn filter(query: &AlertQuery) -> (String, Vec<SqlValue>) {
     let mut clauses = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
     let mut bind = |clause: &str, value: SqlValue, clauses: &mut Vec<String>| {
@@ -88,6 +89,11 @@ pub fn list(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<Vec<Alert
     } else {
         format!("WHERE {}", clauses.join(" AND "))
     };
+    (filter, values)
+}
+
+pub fn list(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<Vec<Alert>> {
+    let (filter, values) = filter(query);
     let sql = format!(
         "SELECT {COLUMNS} FROM alerts {filter} ORDER BY event_time, event_id, rule_id LIMIT {}",
         query.limit.max(1)
@@ -95,6 +101,20 @@ pub fn list(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<Vec<Alert
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(values), row)?;
     rows.collect()
+}
+
+pub fn count(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<u64> {
+    let query = AlertQuery {
+        after: None,
+        ..query.clone()
+    };
+    let (filter, values) = filter(&query);
+    conn.query_row(
+        &format!("SELECT count(*) FROM alerts {filter}"),
+        params_from_iter(values),
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
 }
 
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Alert>> {

@@ -361,6 +361,11 @@ impl EventStore for SqliteStore {
         self.read(move |conn, _| alerts::list(conn, &query)).await
     }
 
+    async fn count_alerts(&self, query: &AlertQuery) -> StoreResult<u64> {
+        let query = query.clone();
+        self.read(move |conn, _| alerts::count(conn, &query)).await
+    }
+
     async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
         let id = id.to_owned();
         self.read(move |conn, _| alerts::get(conn, &id)).await
