@@ -29,6 +29,51 @@ pub struct LambdaSettings {
     pub filter: FilterConfig,
     /// `CTT_MAX_FILE_MIB`: a larger file (once decompressed) fails.
     pub max_file_mib: u64,
+    /// `CTT_ALERTS`: the `[alerts]` settings of the built-in rules as JSON
+    /// (`{"builtin": true, "allowed_regions": ["eu-west-1"],
+    /// "expensive_instance_types": ["p3.*"]}`); `CTT_RULES`: a folder of
+    /// Sigma rules packaged with the function.
+    pub alerts: AlertsConfig,
+}
+
+/// The detection rules of the ingest function (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    pub builtin: bool,
+    pub allowed_regions: Vec<String>,
+    pub expensive_instance_types: Vec<String>,
+    #[serde(skip)]
+    pub rules: Option<std::path::PathBuf>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            allowed_regions: Vec::new(),
+            expensive_instance_types: Vec::new(),
+            rules: None,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The rules these settings name.
+    pub fn rule_set(&self) -> Result<ctt_detect::RuleSet, ctt_detect::LoadError> {
+        let mut set = ctt_detect::RuleSet::default();
+        if self.builtin {
+            let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+            set.add_builtin(&ctt_detect::BuiltinOptions {
+                allowed_regions: non_empty(&self.allowed_regions),
+                expensive_instance_types: non_empty(&self.expensive_instance_types),
+            })?;
+        }
+        if let Some(folder) = &self.rules {
+            set.add_path(folder)?;
+        }
+        Ok(set)
+    }
 }
 
 impl LambdaSettings {
@@ -78,11 +123,31 @@ impl LambdaSettings {
             })?,
             None => 512,
         };
+        let mut alerts: AlertsConfig = match lookup("CTT_ALERTS").filter(|a| !a.trim().is_empty()) {
+            Some(json) => serde_json::from_str(&json).map_err(|e| SettingsError {
+                variable: "CTT_ALERTS",
+                reason: e.to_string(),
+            })?,
+            None => AlertsConfig::default(),
+        };
+        alerts.rules = lookup("CTT_RULES")
+            .filter(|r| !r.trim().is_empty())
+            .map(std::path::PathBuf::from);
+        // Rules that cannot be used stop the cold start, naming the file.
+        alerts.rule_set().map_err(|e| SettingsError {
+            variable: if alerts.rules.is_some() {
+                "CTT_RULES"
+            } else {
+                "CTT_ALERTS"
+            },
+            reason: e.to_string(),
+        })?;
         Ok(Self {
             table: table.trim().to_owned(),
             indexed_parameters,
             filter,
             max_file_mib,
+            alerts,
         })
     }
 
@@ -93,10 +158,13 @@ impl LambdaSettings {
 
     /// How the ingest function reads files: one at a time, in its invocation.
     pub fn ingest_options(&self) -> IngestOptions {
+        // Checked when the settings were read.
+        let rules = self.alerts.rule_set().unwrap_or_default();
         IngestOptions {
             workers: 1,
             filter: Filter::new(self.filter.clone()),
             max_file_bytes: self.max_file_mib.saturating_mul(1024 * 1024),
+            rules: (!rules.is_empty()).then(|| std::sync::Arc::new(rules)),
             ..IngestOptions::default()
         }
     }
@@ -148,6 +216,20 @@ mod tests {
         assert!(s.filter.keep_all);
         assert_eq!(s.indexed_parameters, ["a", "b"]);
         assert_eq!(s.ingest_options().max_file_bytes, 64 << 20);
+        // The built-in rules, the region rule among them once regions are given.
+        let rules = |s: &LambdaSettings| s.ingest_options().rules.map_or(0, |r| r.len());
+        assert_eq!(rules(&s), ctt_detect::BUILTIN.len() - 1);
+        let s = settings(&[
+            ("CTT_TABLE", "t"),
+            ("CTT_ALERTS", r#"{"allowed_regions": ["eu-west-1"]}"#),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rules(&s), ctt_detect::BUILTIN.len());
+        let s = settings(&[("CTT_TABLE", "t"), ("CTT_ALERTS", r#"{"builtin": false}"#)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rules(&s), 0);
+        assert!(settings(&[("CTT_TABLE", "t"), ("CTT_ALERTS", r#"{"colour": 1}"#)]).is_err());
+        assert!(settings(&[("CTT_TABLE", "t"), ("CTT_RULES", "/nonexistent/rules")]).is_err());
         for (pairs, variable) in [
             (vec![], "CTT_TABLE"),
             (vec![("CTT_TABLE", " ")], "CTT_TABLE"),

@@ -39,11 +39,22 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
+        Self::with_env(&[]).await
+    }
+
+    /// With these environment variables besides `CTT_TABLE`.
+    async fn with_env(env: &[(&str, &str)]) -> Self {
         let sdk = sdk().await;
         let table = fresh_table(&sdk).await;
-        let settings =
-            LambdaSettings::from_lookup(|name| (name == "CTT_TABLE").then(|| table.clone()))
-                .expect("settings");
+        let settings = LambdaSettings::from_lookup(|name| {
+            if name == "CTT_TABLE" {
+                return Some(table.clone());
+            }
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("settings");
         let store = DynamoStore::open(&sdk, &table, None, DynamoOptions::default())
             .await
             .expect("open");
@@ -207,4 +218,45 @@ async fn eventbridge_object_created_loads_the_file_and_errors_fail_the_invocatio
         .await
         .expect_err("missing object");
     assert!(error.to_string().contains("cannot fetch"), "{error}");
+}
+
+/// SPEC §12 on AWS: the ingest function tries the rules on every record of
+/// the file it is told of (reads included) and stores each alert once, a
+/// re-delivery adding none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingest_function_stores_each_alert_once() {
+    // The original's account worked in us-east-1: allowed is eu-west-1 only.
+    let f = Fixture::with_env(&[("CTT_ALERTS", r#"{"allowed_regions": ["eu-west-1"]}"#)]).await;
+    f.put(ORIGINAL_KEY, gzip(&corpus("sample-cloudtrail-event.json")))
+        .await;
+    let event = notification(&f.bucket, ORIGINAL_KEY);
+    f.handler
+        .handle(event.clone())
+        .await
+        .expect("first delivery");
+    let all = ctt_store::AlertQuery {
+        limit: 1_000,
+        ..Default::default()
+    };
+    let alerts = f.store.alerts(&all).await.expect("alerts");
+    let outside: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.title == "Activity outside the allowed regions")
+        .collect();
+    // Records of regional services in us-east-1 (the original's reads and
+    // writes alike), not the global ones (IAM, STS).
+    assert!(outside.len() > 18, "{} alerts", outside.len());
+    assert!(outside.iter().all(|a| a.record["awsRegion"] == "us-east-1"));
+    assert!(
+        outside
+            .iter()
+            .all(|a| a.service != "iam" && a.service != "sts")
+    );
+    f.handler.handle(event).await.expect("second delivery");
+    assert_eq!(
+        f.store.alerts(&all).await.expect("alerts").len(),
+        alerts.len()
+    );
+    let one = f.store.alert(&alerts[0].id).await.expect("alert");
+    assert_eq!(one.as_ref().map(|a| &a.event_id), Some(&alerts[0].event_id));
 }
