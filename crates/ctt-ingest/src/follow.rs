@@ -20,12 +20,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ctt_store::{EventStore, FileOutcome, LedgerEntry};
+use tokio::sync::Notify;
 pub use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -62,7 +63,18 @@ pub trait Follow: Send {
     /// What became of the files of the last poll that succeeded; called after
     /// each one, even when it found nothing.
     fn done(&mut self, outcome: &Outcome) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Woken when something may have changed (a file written in a followed
+    /// folder), so the next poll need not wait its interval: a new file is
+    /// loaded, and its alerts raised, within a second of landing.
+    fn wake(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }
+
+/// The shortest time between two polls, woken or not: a burst of writes
+/// does not turn into a listing per file.
+const MIN_GAP: Duration = Duration::from_millis(250);
 
 /// What became of a poll's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +209,7 @@ pub async fn follow<F: Follow>(
         ..options.ingest
     };
     let location = follower.location().to_owned();
+    let wake = follower.wake();
     let mut retry = Retry::new(options.every);
     loop {
         let started = Instant::now();
@@ -231,9 +244,20 @@ pub async fn follow<F: Follow>(
             biased;
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(pause) => {}
+            () = woken(wake.as_deref()) => {
+                tokio::time::sleep(MIN_GAP.saturating_sub(started.elapsed())).await;
+            }
         }
     }
     info!(%location, "stopped following");
+}
+
+/// Completes when `wake` is notified; never without one.
+async fn woken(wake: Option<&Notify>) {
+    match wake {
+        Some(wake) => wake.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// One poll, its load and its acknowledgement; the load's report, if there
@@ -368,18 +392,50 @@ pub struct FolderFollower {
     seen: HashMap<String, String>,
     /// The files of the last poll, until [`Follow::done`].
     pending: Vec<(String, String)>,
+    /// Notified by the file system watcher (inotify on Linux) when a file
+    /// under the folder is created or written; `None` when it cannot watch
+    /// (then polls alone, every interval).
+    wake: Option<Arc<Notify>>,
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl FolderFollower {
     pub fn new(folder: impl Into<PathBuf>) -> Self {
         let folder = folder.into();
+        let (wake, watcher) = match watch(&folder) {
+            Ok((wake, watcher)) => (Some(wake), Some(watcher)),
+            Err(error) => {
+                warn!(folder = %folder.display(), %error,
+                    "cannot watch the folder for new files: polling it at each interval only");
+                (None, None)
+            }
+        };
         Self {
             location: folder.display().to_string(),
             folder,
             seen: HashMap::new(),
             pending: Vec::new(),
+            wake,
+            _watcher: watcher,
         }
     }
+}
+
+/// A recursive watch on `folder` that notifies the returned [`Notify`] when
+/// a file is created, written or moved in.
+fn watch(folder: &Path) -> notify::Result<(Arc<Notify>, notify::RecommendedWatcher)> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let wake = Arc::new(Notify::new());
+    let notified = wake.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_))
+        {
+            notified.notify_one();
+        }
+    })?;
+    watcher.watch(folder, RecursiveMode::Recursive)?;
+    Ok((wake, watcher))
 }
 
 impl Follow for FolderFollower {
@@ -391,6 +447,10 @@ impl Follow for FolderFollower {
 
     fn source(&self) -> Arc<dyn Source> {
         Arc::new(LocalSource)
+    }
+
+    fn wake(&self) -> Option<Arc<Notify>> {
+        self.wake.clone()
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceFile>, SourceError> {

@@ -180,3 +180,63 @@ fn rules_list_check_and_test() {
     );
     assert!(hits.iter().all(|h| h["eventName"] == "ListBuckets"));
 }
+
+/// A file landing in a followed folder is loaded at once — the folder is
+/// watched, not only listed each interval (here an hour) — and its alert is
+/// raised (SPEC §12).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_landing_in_a_followed_folder_raises_its_alert_without_waiting() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let work = Workspace::new();
+    let incoming = work.path("incoming");
+    std::fs::create_dir_all(&incoming).expect("mkdir");
+    let config = work.path("ctt.toml");
+    std::fs::write(&config, "[server]\nfollow_interval_secs = 3600\n").expect("config");
+    let (server, base) = crate::support::start_serve(
+        work.ctt()
+            .arg("--config")
+            .arg(&config)
+            .args(["serve", "--listen", "127.0.0.1:0", "--follow"])
+            .arg(&incoming)
+            .stdin(Stdio::null()),
+    );
+    let mut server = Killed(server);
+    // The first listing (at start) has happened once the server answers.
+    std::thread::sleep(Duration::from_millis(500));
+    let record = serde_json::json!({"Records": [{
+        "eventVersion": "1.08", "eventID": "root-landed", "eventTime": "2018-06-14T09:00:00Z",
+        "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "awsRegion": "us-east-1",
+        "userIdentity": {"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"},
+        "readOnly": false, "eventType": "AwsApiCall", "requestParameters": {"instanceType": "t3.micro"},
+    }]});
+    let staged = work.path("landing.json");
+    std::fs::write(&staged, record.to_string()).expect("write");
+    let landed = Instant::now();
+    std::fs::rename(&staged, incoming.join("landing.json")).expect("rename in");
+    let mut seen = None;
+    while landed.elapsed() < Duration::from_secs(30) {
+        let (status, body) = crate::support::get(&base, "/alerts", None);
+        if status == 200 && body.contains("root-landed") {
+            seen = Some(landed.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let seen = seen.expect("the alert of the file that landed, well before the hour's listing");
+    assert!(seen < Duration::from_secs(30), "{seen:?}");
+}
+
+/// A child process killed when dropped, should a test fail while it runs.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
