@@ -8,6 +8,7 @@
 //! * [`notification`]: S3 notifications (direct, in SQS, from EventBridge) read
 //!   into the objects they announce, and each such object loaded exactly once.
 //! * [`sqs`]: following a bucket through an SQS queue of its notifications.
+//! * [`sns`]: alerts published to an SNS topic (SPEC §12).
 //! * [`lambda`] (feature `lambda`): the ingest and API functions' handlers.
 //! * `emulator` (feature `testsuite`): moto server on a loopback port, for tests
 //!   and the cost example; never in a release build.
@@ -23,6 +24,7 @@ pub mod emulator;
 pub mod lambda;
 pub mod notification;
 pub mod s3;
+pub mod sns;
 pub mod sqs;
 
 pub use config::AwsOptions;

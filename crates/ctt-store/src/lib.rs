@@ -13,6 +13,7 @@ pub mod conformance;
 pub mod course;
 pub mod hourly;
 mod ledger;
+pub mod outbox;
 pub mod sqlite;
 pub mod tokens;
 
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use alerts::{Alert, AlertQuery};
 pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, Verdict};
+pub use outbox::{Delivery, Outbox, OutboxCounts, Route};
 pub use sqlite::SqliteStore;
 pub use tokens::{Role, TokenRecord, TokenStore};
 
@@ -357,6 +359,12 @@ pub trait EventStore: Send + Sync {
                 _ => return Ok(n),
             }
         }
+    }
+
+    /// The notification outbox this store keeps, if any (SQLite; on AWS the
+    /// ingest Lambda publishes to SNS from its own).
+    fn outbox(&self) -> Option<&dyn Outbox> {
+        None
     }
 
     /// Of `event_ids`, those that came from a flagged file, with that file's

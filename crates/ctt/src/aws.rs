@@ -146,6 +146,12 @@ pub async fn public_keys(
     Ok(keys)
 }
 
+/// The SNS client of `[[alerts.notify]]` destinations of kind `sns`.
+pub async fn sns_client(settings: &Settings) -> anyhow::Result<ctt_aws::sns::Client> {
+    let sdk = sdk_config(&flags(settings)).await?;
+    Ok(ctt_aws::sns::client(&sdk))
+}
+
 /// The follower of `ctt serve --follow s3://…` (listing today's prefixes).
 pub async fn s3_follower(settings: &Settings, location: &str) -> anyhow::Result<S3Follower> {
     let location: S3Uri = location.parse()?;

@@ -111,6 +111,57 @@ pub struct AlertSettings {
     /// Instance types that alert when launched (Sigma wildcards). Empty: the
     /// built-in list (GPUs, bare metal, 12xlarge and up).
     pub expensive_instance_types: Vec<String>,
+    /// Alerts on events older than this when stored are not sent (`30m`,
+    /// `24h`, `7d`): a back-fill sends nothing.
+    pub notify_max_age: String,
+    /// Seconds before the first retry of a failed notification; doubled
+    /// after each failure, up to an hour.
+    pub notify_retry_secs: u64,
+    /// Attempts before a notification is given up.
+    pub notify_max_attempts: u32,
+    /// Seconds `ctt ingest` goes on sending after its load; what is left is
+    /// sent by the next `ctt ingest` or `ctt serve`.
+    pub notify_grace_secs: u64,
+    /// Where alerts are sent: `[[alerts.notify]]` tables (SPEC §12).
+    pub notify: Vec<ctt_notify::DestinationConfig>,
+}
+
+impl AlertSettings {
+    /// `notify_max_age` as a duration.
+    pub fn max_age(&self) -> anyhow::Result<std::time::Duration> {
+        parse_age(&self.notify_max_age).with_context(|| {
+            format!(
+                "[alerts] notify_max_age {:?}: expected a number and a unit (s, m, h, d), e.g. \"24h\"",
+                self.notify_max_age
+            )
+        })
+    }
+
+    /// The notifier's policy.
+    pub fn policy(&self) -> anyhow::Result<ctt_notify::Policy> {
+        Ok(ctt_notify::Policy {
+            max_age: self.max_age()?,
+            first_retry: std::time::Duration::from_secs(self.notify_retry_secs.max(1)),
+            max_attempts: self.notify_max_attempts.max(1),
+            ..ctt_notify::Policy::default()
+        })
+    }
+}
+
+/// `30s`, `15m`, `24h`, `7d`.
+fn parse_age(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let unit = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(number.checked_mul(unit)?))
 }
 
 impl Default for AlertSettings {
@@ -120,6 +171,11 @@ impl Default for AlertSettings {
             rules: Vec::new(),
             allowed_regions: Vec::new(),
             expensive_instance_types: Vec::new(),
+            notify_max_age: "24h".into(),
+            notify_retry_secs: 30,
+            notify_max_attempts: 12,
+            notify_grace_secs: 10,
+            notify: Vec::new(),
         }
     }
 }
@@ -327,7 +383,16 @@ impl Settings {
              allowed_regions = {}\n\
              # Instance types that alert when launched (Sigma wildcards, e.g. \"p3.*\").\n\
              # Empty: the built-in list (GPUs, bare metal, 12xlarge and up).\n\
-             expensive_instance_types = {}\n\n\
+             expensive_instance_types = {}\n\
+             # Alerts on events older than this when stored are kept, not sent.\n\
+             notify_max_age = {}\n\
+             # Seconds before a failed notification is retried (doubled each time, up to 1 h).\n\
+             notify_retry_secs = {}\n\
+             # Attempts before a notification is given up.\n\
+             notify_max_attempts = {}\n\
+             # Seconds `ctt ingest` goes on sending after its load (the rest waits).\n\
+             notify_grace_secs = {}\n\
+             {}\n\
              # Credentials `ctt serve` accepts besides API tokens (SPEC §7).\n\
              [auth]\n\
              {}",
@@ -359,6 +424,11 @@ impl Settings {
                 .collect::<Vec<_>>()),
             v(&self.alerts.allowed_regions),
             v(&self.alerts.expensive_instance_types),
+            v(&self.alerts.notify_max_age),
+            v(&(self.alerts.notify_retry_secs as i64)),
+            v(&(self.alerts.notify_max_attempts as i64)),
+            v(&(self.alerts.notify_grace_secs as i64)),
+            self.notify_toml(),
             self.jwt_toml(),
         );
         out
@@ -366,6 +436,38 @@ impl Settings {
 }
 
 impl Settings {
+    /// `[[alerts.notify]]` tables, or a commented example.
+    fn notify_toml(&self) -> String {
+        if self.alerts.notify.is_empty() {
+            return "\n# Where alerts are sent, one table per destination (none: not sent).\n\
+                    # [[alerts.notify]]\n\
+                    # kind = \"webhook\"            # webhook | email | sns\n\
+                    # url = \"https://hooks.slack.com/services/…\"\n\
+                    # min_level = \"high\"          # informational | low | medium | high | critical\n\
+                    # [[alerts.notify]]\n\
+                    # kind = \"email\"\n\
+                    # smtp = \"smtps://user:password@smtp.example.org:465\"\n\
+                    # from = \"ctt@example.org\"\n\
+                    # to = [\"security@example.org\"]\n"
+                .to_owned();
+        }
+        #[derive(Serialize)]
+        struct Notify<'a> {
+            alerts: NotifyList<'a>,
+        }
+        #[derive(Serialize)]
+        struct NotifyList<'a> {
+            notify: &'a [ctt_notify::DestinationConfig],
+        }
+        let tables = toml::to_string(&Notify {
+            alerts: NotifyList {
+                notify: &self.alerts.notify,
+            },
+        })
+        .unwrap_or_default();
+        format!("\n# Where alerts are sent, one table per destination.\n{tables}")
+    }
+
     /// `[auth.jwt]`, or the same commented out when it is not set.
     fn jwt_toml(&self) -> String {
         let v = |value: &dyn erased::TomlValue| value.toml();

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod courses;
+mod outbox;
 mod query;
 mod schema;
 mod tokens;
@@ -375,6 +376,10 @@ impl EventStore for SqliteStore {
         self.read(|conn, _| write::integrity(conn)).await
     }
 
+    fn outbox(&self) -> Option<&dyn crate::Outbox> {
+        Some(self)
+    }
+
     async fn integrity_marks(
         &self,
         event_ids: Vec<String>,
@@ -572,6 +577,67 @@ impl TokenStore for SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Task(Box::new(e)))?
+    }
+}
+
+#[async_trait]
+impl crate::Outbox for SqliteStore {
+    async fn enqueue_new(
+        &self,
+        routes: &[crate::Route],
+        oldest: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        let routes = routes.to_vec();
+        self.write(move |conn| outbox::enqueue_new(conn, &routes, oldest, now))
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        destinations: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::Delivery>> {
+        let destinations = destinations.to_vec();
+        self.write(move |conn| outbox::claim_due(conn, &destinations, now, lease, limit))
+            .await
+    }
+
+    async fn mark_sent(
+        &self,
+        delivery: &crate::Delivery,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        let delivery = delivery.clone();
+        self.write(move |conn| outbox::mark_sent(conn, &delivery, now))
+            .await
+    }
+
+    async fn mark_failed(
+        &self,
+        delivery: &crate::Delivery,
+        error: &str,
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        let (delivery, error) = (delivery.clone(), error.to_owned());
+        self.write(move |conn| outbox::mark_failed(conn, &delivery, &error, retry_at, now))
+            .await
+    }
+
+    async fn outbox_counts(&self) -> StoreResult<crate::OutboxCounts> {
+        self.read(|conn, _| outbox::counts(conn)).await
+    }
+
+    async fn deliveries(
+        &self,
+        alert_id: &str,
+    ) -> StoreResult<Vec<(String, String, u32, Option<String>)>> {
+        let alert_id = alert_id.to_owned();
+        self.read(move |conn, _| outbox::deliveries(conn, &alert_id))
+            .await
     }
 }
 

@@ -209,6 +209,28 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id);
 CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id);
 "#,
+    // 12: the notification outbox (SPEC §12): one delivery per (alert,
+    // destination), fanned out from `alerts` in rowid order (the cursor is
+    // the last alert rowid looked at), claimed by a lease, kept once sent.
+    r#"
+CREATE TABLE outbox (
+    alert_id     TEXT NOT NULL,
+    destination  TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    next_attempt INTEGER NOT NULL, -- milliseconds
+    last_error   TEXT,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (alert_id, destination)
+) WITHOUT ROWID;
+CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'pending';
+CREATE TABLE outbox_cursor (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    alert_rowid INTEGER NOT NULL,
+    too_old     INTEGER NOT NULL
+);
+INSERT INTO outbox_cursor (id, alert_rowid, too_old) VALUES (1, 0, 0);
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

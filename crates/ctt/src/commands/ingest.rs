@@ -69,9 +69,35 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         None
     };
     let listed: Option<Vec<SourceFile>> = keys.as_ref().map(|_| files.clone());
+    // Notifications go out while the load runs, from the outbox, never in
+    // its way; what is still due when it ends gets `notify_grace_secs`.
+    let notifier = super::notify::notifier(settings, &store).await?;
+    let stop = ctt_ingest::follow::CancellationToken::new();
+    let sending = notifier.clone().map(|n| tokio::spawn(n.run(stop.clone())));
     let progress = LoadProgress::new(!args.no_progress);
     let report = ingest(store.clone(), source.clone(), files, &options, &progress).await?;
     progress.finish();
+    stop.cancel();
+    if let (Some(notifier), Some(sending)) = (notifier, sending) {
+        let _ = sending.await;
+        let grace = std::time::Duration::from_secs(settings.alerts.notify_grace_secs);
+        notifier.flush(grace).await?;
+        if let Some(outbox) = store.outbox() {
+            let counts = outbox.outbox_counts().await?;
+            tracing::info!(
+                pending = counts.pending,
+                sent = counts.sent,
+                failed = counts.failed,
+                "notifications"
+            );
+            if counts.pending > 0 {
+                eprintln!(
+                    "notifications: {} waiting to be sent (retried by the next `ctt ingest` or `ctt serve`)",
+                    counts.pending
+                );
+            }
+        }
+    }
     if args.format == Some(OutputFormat::Json) {
         println!("{}", serde_json::to_string(&report)?);
     } else {

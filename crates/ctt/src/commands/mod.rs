@@ -5,6 +5,7 @@ pub mod course;
 pub mod files;
 pub mod generate;
 pub mod ingest;
+pub mod notify;
 pub mod query;
 pub mod rules;
 pub mod serve;

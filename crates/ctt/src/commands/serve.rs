@@ -153,6 +153,9 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         ),
     };
 
+    let notifier = super::notify::notifier(&settings, &store).await?;
+    let sending = notifier.map(|n| tokio::spawn(n.run(shutdown.clone())));
+
     let access = match (tokens, loopback, &jwt) {
         (0, true, None) => "open to anyone on this machine (no token exists)".to_owned(),
         (n, _, None) => format!("{n} API token(s) accepted"),
@@ -172,6 +175,9 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
         && let Err(error) = task.await
     {
         warn!(%error, "the follow task failed");
+    }
+    if let Some(sending) = sending {
+        let _ = sending.await;
     }
     served.context("the server failed")?;
     info!("stopped");
