@@ -26,6 +26,8 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   command -v cfn-lint >/dev/null || python3 -m pip install -q cfn-lint
   # An independent check of the digests `ctt gen` signs (crates/ctt/tests/cli/verify.rs).
   python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography
+  # The SMTP server email notifications are sent to (crates/ctt/tests/cli/notify.rs).
+  python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
   # The portal's browser tests: Debian's Chromium, and playwright-core from npm.
   command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
   command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }

@@ -152,6 +152,22 @@ impl DestinationConfig {
     }
 }
 
+/// `30s`, `15m`, `24h`, `7d` (`notify_max_age`).
+pub fn parse_age(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let unit = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(number.checked_mul(unit)?))
+}
+
 /// Checks every destination; names must be unique (they key the outbox).
 pub fn check_all(configs: &[DestinationConfig]) -> Result<Vec<Destination>, ConfigError> {
     let mut out: Vec<Destination> = Vec::new();
@@ -197,6 +213,15 @@ mod tests {
         assert!(d.name.starts_with("webhook-"), "{}", d.name);
         assert!(!d.name.contains("secret"));
         assert_eq!(d.min_level, 2);
+    }
+
+    #[test]
+    fn ages_have_a_unit() {
+        assert_eq!(parse_age("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_age("30m"), Some(Duration::from_secs(1_800)));
+        assert_eq!(parse_age("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_age("24"), None);
+        assert_eq!(parse_age("1w"), None);
     }
 
     #[test]

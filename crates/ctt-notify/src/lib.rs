@@ -17,7 +17,7 @@ pub mod message;
 mod notifier;
 pub mod webhook;
 
-pub use config::{ConfigError, Destination, DestinationConfig, Kind, check_all};
+pub use config::{ConfigError, Destination, DestinationConfig, Kind, check_all, parse_age};
 pub use notifier::{Notifier, Policy, Target};
 
 use async_trait::async_trait;

@@ -143,8 +143,10 @@ impl Notifier {
     }
 
     /// One pass for target `index`: claims what is due, sends it at once,
-    /// records each outcome. Returns how many were claimed.
-    pub async fn deliver(&self, index: usize) -> StoreResult<usize> {
+    /// records each outcome. A send still waiting when `stop` is cancelled
+    /// is recorded as an interrupted attempt, due again at once (never left
+    /// claimed). Returns how many were claimed.
+    pub async fn deliver(&self, index: usize, stop: &CancellationToken) -> StoreResult<usize> {
         let target = &self.targets[index];
         let name = target.destination.name.clone();
         // Long enough for every send of the batch to time out first.
@@ -161,11 +163,20 @@ impl Notifier {
         let n = claimed.len();
         let sends = claimed.into_iter().map(|delivery| async move {
             let limit = target.destination.timeout + Duration::from_secs(5);
-            let outcome =
-                match tokio::time::timeout(limit, target.sender.send(&delivery.alert)).await {
+            let send = tokio::time::timeout(limit, target.sender.send(&delivery.alert));
+            let outcome = tokio::select! {
+                outcome = send => match outcome {
                     Ok(outcome) => outcome,
                     Err(_) => Err(format!("no answer in {} s", limit.as_secs())),
-                };
+                },
+                _ = stop.cancelled() => {
+                    let error = "interrupted: stopped before an answer";
+                    return self
+                        .outbox()
+                        .mark_failed(&delivery, error, Some(Utc::now()), Utc::now())
+                        .await;
+                }
+            };
             self.record(&delivery, outcome).await
         });
         for result in join_all(sends).await {
@@ -225,7 +236,7 @@ impl Notifier {
             let stop_d = stop.clone();
             loops.push(tokio::spawn(async move {
                 loop {
-                    let busy = match me.deliver(index).await {
+                    let busy = match me.deliver(index, &stop_d).await {
                         Ok(n) => n == me.policy.batch,
                         Err(e) => {
                             tracing::warn!("cannot read the notification outbox: {e}");
@@ -243,24 +254,42 @@ impl Notifier {
         }
     }
 
-    /// Queues and sends until nothing is due or `grace` has passed (`ctt
-    /// ingest` before it exits). What is left waits for the next run.
+    /// Queues and sends until nothing is pending or `grace` has passed (`ctt
+    /// ingest` before it exits, each Lambda invocation): retries that come
+    /// due within it are made; sends still waiting at its end are recorded
+    /// as interrupted. What is left waits for the next run.
     pub async fn flush(&self, grace: Duration) -> StoreResult<()> {
-        let work = async {
-            self.enqueue().await?;
-            let passes = (0..self.targets.len()).map(|index| async move {
-                while self.deliver(index).await? > 0 {}
-                StoreResult::Ok(())
-            });
-            for result in join_all(passes).await {
-                result?;
+        let stop = CancellationToken::new();
+        let timer = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                stop.cancel();
+            })
+        };
+        let result = async {
+            while !stop.is_cancelled() {
+                self.enqueue().await?;
+                let passes = (0..self.targets.len()).map(|index| {
+                    let stop = &stop;
+                    async move {
+                        while !stop.is_cancelled() && self.deliver(index, stop).await? > 0 {}
+                        StoreResult::Ok(())
+                    }
+                });
+                for result in join_all(passes).await {
+                    result?;
+                }
+                if self.outbox().outbox_counts().await?.pending == 0 {
+                    break;
+                }
+                wait(&stop, self.policy.poll).await;
             }
             StoreResult::Ok(())
-        };
-        match tokio::time::timeout(grace, work).await {
-            Ok(result) => result,
-            Err(_) => Ok(()),
         }
+        .await;
+        timer.abort();
+        result
     }
 }
 

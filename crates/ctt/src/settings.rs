@@ -129,7 +129,7 @@ pub struct AlertSettings {
 impl AlertSettings {
     /// `notify_max_age` as a duration.
     pub fn max_age(&self) -> anyhow::Result<std::time::Duration> {
-        parse_age(&self.notify_max_age).with_context(|| {
+        ctt_notify::parse_age(&self.notify_max_age).with_context(|| {
             format!(
                 "[alerts] notify_max_age {:?}: expected a number and a unit (s, m, h, d), e.g. \"24h\"",
                 self.notify_max_age
@@ -146,22 +146,6 @@ impl AlertSettings {
             ..ctt_notify::Policy::default()
         })
     }
-}
-
-/// `30s`, `15m`, `24h`, `7d`.
-fn parse_age(text: &str) -> Option<std::time::Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let unit = match unit.trim() {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    Some(std::time::Duration::from_secs(number.checked_mul(unit)?))
 }
 
 impl Default for AlertSettings {

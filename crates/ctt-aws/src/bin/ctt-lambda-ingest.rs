@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use ctt_aws::AwsOptions;
 use ctt_aws::lambda::LambdaSettings;
-use ctt_aws::lambda::ingest::IngestHandler;
 use ctt_aws::s3::{self, S3Source};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -26,11 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         FETCH_CONCURRENCY,
     )
     .with_max_object_bytes(settings.max_file_mib.saturating_mul(1024 * 1024));
-    let handler = Arc::new(IngestHandler::new(
-        Arc::new(store),
-        source,
-        settings.ingest_options(),
-    ));
+    let handler = Arc::new(settings.ingest_handler(store, source, &sdk)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
         async move { handler.handle(event.payload).await }

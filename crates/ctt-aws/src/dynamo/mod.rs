@@ -19,6 +19,7 @@ mod expr;
 mod integrity;
 pub mod items;
 pub mod keys;
+mod outbox;
 pub(crate) mod read;
 pub mod retry;
 pub mod table;
@@ -179,6 +180,9 @@ pub(crate) struct Inner {
     /// Per catalog entry, an upper bound of `first_seen` and a lower bound of
     /// `last_seen` as stored: updates inside them are skipped.
     pub catalog_bounds: Mutex<HashMap<(keys::Catalog, String), (i64, i64)>>,
+    /// Where loads queue new alerts, and how old an event may be (SPEC §12);
+    /// unset: no outbox (see [`DynamoStore::with_outbox`]).
+    pub outbox: std::sync::OnceLock<(Vec<ctt_store::Route>, std::time::Duration)>,
 }
 
 impl Inner {
@@ -232,6 +236,7 @@ impl DynamoStore {
                 known_parameters: Mutex::new(HashSet::new()),
                 parameters_loaded: AtomicBool::new(false),
                 catalog_bounds: Mutex::new(HashMap::new()),
+                outbox: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -258,6 +263,22 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.inner.table
+    }
+
+    /// Keeps a notification outbox: loads queue each new alert to the
+    /// `routes` its level reaches unless its event is older than `max_age`
+    /// (the ingest Lambda's SNS topic). Set once; later calls are ignored.
+    pub fn with_outbox(self, routes: Vec<ctt_store::Route>, max_age: std::time::Duration) -> Self {
+        let _ = self.inner.outbox.set((routes, max_age));
+        self
+    }
+
+    fn destinations(&self) -> Vec<String> {
+        self.inner
+            .outbox
+            .get()
+            .map(|(routes, _)| routes.iter().map(|r| r.destination.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// What this store has asked of DynamoDB since it was opened (or reset).
@@ -289,9 +310,68 @@ pub(crate) fn item_key(pk: impl Into<String>, sk: impl Into<String>) -> items::I
 }
 
 #[async_trait]
+impl ctt_store::Outbox for DynamoStore {
+    /// Loads queue alerts as they store them: nothing to fan out.
+    async fn enqueue_new(
+        &self,
+        _routes: &[ctt_store::Route],
+        _oldest: chrono::DateTime<chrono::Utc>,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        Ok(0)
+    }
+
+    async fn claim_due(
+        &self,
+        destinations: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<ctt_store::Delivery>> {
+        Ok(outbox::claim_due(&self.inner, destinations, now, lease, limit).await?)
+    }
+
+    async fn mark_sent(
+        &self,
+        delivery: &ctt_store::Delivery,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        Ok(outbox::mark_sent(&self.inner, delivery).await?)
+    }
+
+    async fn mark_failed(
+        &self,
+        delivery: &ctt_store::Delivery,
+        error: &str,
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        Ok(outbox::mark_failed(&self.inner, delivery, error, retry_at, now).await?)
+    }
+
+    async fn outbox_counts(&self) -> StoreResult<ctt_store::OutboxCounts> {
+        Ok(outbox::counts(&self.inner, &self.destinations()).await?)
+    }
+
+    async fn deliveries(
+        &self,
+        alert_id: &str,
+    ) -> StoreResult<Vec<(String, String, u32, Option<String>)>> {
+        Ok(outbox::deliveries(&self.inner, &self.destinations(), alert_id).await?)
+    }
+}
+
+#[async_trait]
 impl EventStore for DynamoStore {
     async fn load(&self, files: Vec<LoadedFile>) -> StoreResult<Vec<FileCounts>> {
         Ok(write::load(&self.inner, files).await?)
+    }
+
+    fn outbox(&self) -> Option<&dyn ctt_store::Outbox> {
+        self.inner
+            .outbox
+            .get()
+            .map(|_| self as &dyn ctt_store::Outbox)
     }
 
     async fn ledger(&self, filter: LedgerFilter) -> StoreResult<Vec<LedgerEntry>> {

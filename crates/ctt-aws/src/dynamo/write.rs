@@ -158,6 +158,9 @@ pub async fn load(inner: &Inner, files: Vec<LoadedFile>) -> Result<Vec<FileCount
     // by a re-run stores nothing twice; the ledger entry comes last.
     let alerts: Vec<ctt_store::Alert> = files.iter().flat_map(|f| f.alerts.clone()).collect();
     super::alerts::put(inner, &alerts).await?;
+    if let Some((routes, max_age)) = inner.outbox.get() {
+        super::outbox::queue(inner, &alerts, routes, *max_age).await?;
+    }
 
     // The same event in two files of one batch belongs to the first.
     let mut claimed: HashSet<String> = HashSet::new();

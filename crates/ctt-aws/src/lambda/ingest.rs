@@ -29,12 +29,35 @@ use crate::s3::{S3Source, S3Uri};
 /// Loads the objects of ingest invocations.
 pub struct IngestHandler {
     loader: ObjectLoader,
+    /// Sends the outbox's alerts (SNS) after each invocation's loads.
+    notifier: Option<(Arc<ctt_notify::Notifier>, std::time::Duration)>,
 }
 
 impl IngestHandler {
     pub fn new(store: Arc<dyn EventStore>, source: S3Source, options: IngestOptions) -> Self {
         Self {
             loader: ObjectLoader::new(store, source, options),
+            notifier: None,
+        }
+    }
+
+    /// After each invocation, sends what is due for up to `grace`; a
+    /// destination that fails is retried by a later invocation (a file or
+    /// the schedule), never failing this one: the alerts are stored.
+    pub fn with_notifier(
+        mut self,
+        notifier: Arc<ctt_notify::Notifier>,
+        grace: std::time::Duration,
+    ) -> Self {
+        self.notifier = Some((notifier, grace));
+        self
+    }
+
+    async fn notify(&self) {
+        if let Some((notifier, grace)) = &self.notifier
+            && let Err(error) = notifier.flush(*grace).await
+        {
+            tracing::warn!(error = %error_chain(&error), "cannot work on the notification outbox");
         }
     }
 
@@ -66,7 +89,14 @@ impl IngestHandler {
     /// file fails (AWS retries them; loaded files are not read again); SQS
     /// batches answer the ids of the messages to retry.
     pub async fn handle(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+        let answer = self.load(payload).await;
+        self.notify().await;
+        answer
+    }
+
+    async fn load(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
         match read_invocation(payload)? {
+            Invocation::Schedule => Ok(json!({"files": []})),
             Invocation::S3(objects) | Invocation::EventBridge(objects) => {
                 let (done, failures) = self.load_all(&objects).await;
                 if failures.is_empty() {

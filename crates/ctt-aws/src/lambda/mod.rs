@@ -34,6 +34,9 @@ pub struct LambdaSettings {
     /// "expensive_instance_types": ["p3.*"]}`); `CTT_RULES`: a folder of
     /// Sigma rules packaged with the function.
     pub alerts: AlertsConfig,
+    /// `CTT_SNS_TOPIC_ARN`: alerts of `notify_min_level` and up are published
+    /// there (SPEC §12), from the table's outbox.
+    pub sns_topic_arn: Option<String>,
 }
 
 /// The detection rules of the ingest function (SPEC §12).
@@ -45,6 +48,12 @@ pub struct AlertsConfig {
     pub expensive_instance_types: Vec<String>,
     #[serde(skip)]
     pub rules: Option<std::path::PathBuf>,
+    /// The lowest level published to `CTT_SNS_TOPIC_ARN`.
+    pub notify_min_level: String,
+    /// Alerts on events older than this (`24h`, `30m`, `7d`) are not published.
+    pub notify_max_age: String,
+    /// Seconds before a failed publish is retried (doubled each time, to 1 h).
+    pub notify_retry_secs: u64,
 }
 
 impl Default for AlertsConfig {
@@ -54,6 +63,9 @@ impl Default for AlertsConfig {
             allowed_regions: Vec::new(),
             expensive_instance_types: Vec::new(),
             rules: None,
+            notify_min_level: "medium".into(),
+            notify_max_age: "24h".into(),
+            notify_retry_secs: 30,
         }
     }
 }
@@ -142,18 +154,108 @@ impl LambdaSettings {
             },
             reason: e.to_string(),
         })?;
-        Ok(Self {
+        let sns_topic_arn = lookup("CTT_SNS_TOPIC_ARN")
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let settings = Self {
             table: table.trim().to_owned(),
             indexed_parameters,
             filter,
             max_file_mib,
             alerts,
-        })
+            sns_topic_arn,
+        };
+        settings.sns_destination()?;
+        Ok(settings)
     }
 
     /// The settings of this process's environment.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The SNS destination of `CTT_SNS_TOPIC_ARN`, its policy; `None` unset.
+    pub fn sns_destination(
+        &self,
+    ) -> Result<Option<(ctt_notify::Destination, ctt_notify::Policy)>, SettingsError> {
+        let Some(arn) = &self.sns_topic_arn else {
+            return Ok(None);
+        };
+        let bad = |reason: String| SettingsError {
+            variable: "CTT_ALERTS",
+            reason,
+        };
+        let destination = ctt_notify::DestinationConfig {
+            kind: ctt_notify::Kind::Sns,
+            name: Some("sns".into()),
+            min_level: self.alerts.notify_min_level.clone(),
+            url: None,
+            smtp: None,
+            from: None,
+            to: Vec::new(),
+            topic_arn: Some(arn.clone()),
+            timeout_secs: 10,
+        }
+        .check(1)
+        .map_err(|e| bad(e.to_string()))?;
+        let max_age = ctt_notify::parse_age(&self.alerts.notify_max_age).ok_or_else(|| {
+            bad(format!(
+                "notify_max_age {:?}: expected a number and a unit (s, m, h, d)",
+                self.alerts.notify_max_age
+            ))
+        })?;
+        let policy = ctt_notify::Policy {
+            max_age,
+            first_retry: std::time::Duration::from_secs(self.alerts.notify_retry_secs.max(1)),
+            ..ctt_notify::Policy::default()
+        };
+        Ok(Some((destination, policy)))
+    }
+
+    /// The ingest function's handler over `store`: with `CTT_SNS_TOPIC_ARN`,
+    /// loads queue alerts in the table's outbox and each invocation ends by
+    /// publishing what is due (for up to 3 s; the rest waits for the next
+    /// invocation, or the schedule's).
+    pub fn ingest_handler(
+        &self,
+        store: crate::DynamoStore,
+        source: crate::S3Source,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<ingest::IngestHandler, SettingsError> {
+        let Some((destination, policy)) = self.sns_destination()? else {
+            return Ok(ingest::IngestHandler::new(
+                std::sync::Arc::new(store),
+                source,
+                self.ingest_options(),
+            ));
+        };
+        let route = ctt_store::Route {
+            destination: destination.name.clone(),
+            min_level: destination.min_level,
+        };
+        let store: std::sync::Arc<dyn ctt_store::EventStore> =
+            std::sync::Arc::new(store.with_outbox(vec![route], policy.max_age));
+        let topic = crate::sns::Topic::new(
+            crate::sns::client(sdk),
+            destination.config.topic_arn.clone().unwrap_or_default(),
+        );
+        let target = ctt_notify::Target {
+            destination,
+            sender: std::sync::Arc::new(topic),
+        };
+        let notifier =
+            ctt_notify::Notifier::new(store.clone(), vec![target], policy).map_err(|reason| {
+                SettingsError {
+                    variable: "CTT_SNS_TOPIC_ARN",
+                    reason,
+                }
+            })?;
+        Ok(
+            ingest::IngestHandler::new(store, source, self.ingest_options()).with_notifier(
+                std::sync::Arc::new(notifier),
+                std::time::Duration::from_secs(3),
+            ),
+        )
     }
 
     /// How the ingest function reads files: one at a time, in its invocation.

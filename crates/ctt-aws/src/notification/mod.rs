@@ -38,6 +38,9 @@ pub enum Invocation {
     Sqs(Vec<(String, Result<Vec<ObjectRef>, String>)>),
     /// EventBridge "Object Created".
     EventBridge(Vec<ObjectRef>),
+    /// An EventBridge schedule ("Scheduled Event"): nothing to load; the
+    /// notification outbox is worked on (retries when no file arrives).
+    Schedule,
 }
 
 /// Why an invocation cannot be read at all.
@@ -124,6 +127,9 @@ pub fn read_invocation(payload: Value) -> Result<Invocation, NotificationError> 
         .as_str()
         .or_else(|| payload["Records"][0]["EventSource"].as_str())
         .map(str::to_owned);
+    if payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+        return Ok(Invocation::Schedule);
+    }
     if payload.get("detail-type").is_some() {
         let event: EventBridgeEvent<Value> =
             serde_json::from_value(payload).map_err(|e| NotificationError::Invalid {

@@ -61,8 +61,10 @@ impl Fixture {
         let client = s3::client(&sdk, None);
         let bucket = fresh_bucket(&client).await;
         let source = S3Source::new(client.clone(), tokio::runtime::Handle::current(), 4);
-        let handler =
-            IngestHandler::new(Arc::new(store.clone()), source, settings.ingest_options());
+        // As the function builds it (with its outbox when CTT_SNS_TOPIC_ARN is set).
+        let handler = settings
+            .ingest_handler(store.clone(), source, &sdk)
+            .expect("handler");
         Self {
             handler,
             store,
@@ -259,4 +261,205 @@ async fn the_ingest_function_stores_each_alert_once() {
     );
     let one = f.store.alert(&alerts[0].id).await.expect("alert");
     assert_eq!(one.as_ref().map(|a| &a.event_id), Some(&alerts[0].event_id));
+}
+
+/// A log file of two root console logins (built-in rules: root activity,
+/// high; console login without MFA, medium) from a minute ago.
+fn recent_root_logins(tag: &str) -> Vec<u8> {
+    let time = (chrono::Utc::now() - chrono::Duration::minutes(1))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let records: Vec<Value> = (0..2)
+        .map(|i| {
+            json!({
+                "eventVersion": "1.08",
+                "userIdentity": {"type": "Root", "principalId": "111122223333",
+                                 "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"},
+                "eventTime": time, "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+                "awsRegion": "us-east-1", "sourceIPAddress": "192.0.2.1", "userAgent": "Mozilla/5.0",
+                "requestParameters": null, "responseElements": {"ConsoleLogin": "Success"},
+                "additionalEventData": {"MFAUsed": "No"},
+                "eventID": format!("{tag}-{i}"), "readOnly": false,
+                "eventType": "AwsConsoleSignIn", "recipientAccountId": "111122223333"
+            })
+        })
+        .collect();
+    gzip(json!({"Records": records}).to_string().as_bytes())
+}
+
+const RECENT_KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/12/03/111122223333_CloudTrail_us-east-1_20261203T0000Z_recent.json.gz";
+
+/// A topic named `name` with an SQS queue subscribed; (topic ARN, queue URL).
+async fn topic_with_queue(sdk: &aws_config::SdkConfig, name: &str) -> (String, String) {
+    let queue = ctt_aws::emulator::create_queue(sdk, name, 30)
+        .await
+        .expect("queue");
+    let sns = ctt_aws::sns::client(sdk);
+    let topic = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .unwrap_or_default()
+        .to_owned();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:{name}"))
+        .send()
+        .await
+        .expect("subscribe");
+    (topic, queue)
+}
+
+/// The `alert_id` attributes of the SNS messages in `queue`, sorted.
+async fn published(sdk: &aws_config::SdkConfig, queue: &str) -> Vec<String> {
+    let sqs = ctt_aws::sqs::client(sdk);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        for message in out.messages() {
+            let body: Value =
+                serde_json::from_str(message.body().unwrap_or_default()).expect("json");
+            assert!(
+                body["Subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("[ctt] HIGH: "),
+                "{body}"
+            );
+            ids.push(
+                body["MessageAttributes"]["alert_id"]["Value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            sqs.delete_message()
+                .queue_url(queue)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// SPEC §12 on AWS: the function publishes each fresh alert of
+/// `notify_min_level` and up to its SNS topic once, from the table's outbox;
+/// old events (the original's 2017 file) are stored, not published; a
+/// re-delivery publishes nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingest_function_publishes_fresh_alerts_to_sns_once() {
+    let sdk = sdk().await;
+    let name = ctt_aws::emulator::unique_name("ctt-alerts");
+    let (topic, queue) = topic_with_queue(&sdk, &name).await;
+    let f = Fixture::with_env(&[
+        ("CTT_SNS_TOPIC_ARN", topic.as_str()),
+        ("CTT_ALERTS", r#"{"notify_min_level": "high"}"#),
+    ])
+    .await;
+    f.put(ORIGINAL_KEY, gzip(&corpus("sample-cloudtrail-event.json")))
+        .await;
+    f.put(RECENT_KEY, recent_root_logins("sns")).await;
+    for key in [ORIGINAL_KEY, RECENT_KEY, RECENT_KEY] {
+        f.handler
+            .handle(notification(&f.bucket, key))
+            .await
+            .expect("delivery");
+    }
+    let root = f
+        .store
+        .alerts(&ctt_store::AlertQuery {
+            limit: 1_000,
+            min_level: Some("high".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("alerts");
+    let fresh: Vec<String> = root
+        .iter()
+        .filter(|a| a.event_id.starts_with("sns-"))
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(fresh.len(), 2, "{root:?}");
+    assert_eq!(
+        published(&sdk, &queue).await,
+        fresh,
+        "the fresh high alerts, once each"
+    );
+    let outbox = f.store.outbox().expect("outbox");
+    assert_eq!(outbox.outbox_counts().await.expect("counts").pending, 0);
+}
+
+/// A topic that fails (here: not created yet) leaves the alerts in the
+/// outbox with the reason; the invocation still succeeds (they are stored);
+/// a later invocation — the schedule's — publishes them once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_publish_waits_in_the_outbox_for_the_schedule() {
+    let sdk = sdk().await;
+    let name = ctt_aws::emulator::unique_name("ctt-later");
+    let topic = format!("arn:aws:sns:us-east-1:123456789012:{name}");
+    let f = Fixture::with_env(&[
+        ("CTT_SNS_TOPIC_ARN", topic.as_str()),
+        (
+            "CTT_ALERTS",
+            r#"{"notify_min_level": "high", "notify_retry_secs": 1}"#,
+        ),
+    ])
+    .await;
+    f.put(RECENT_KEY, recent_root_logins("later")).await;
+    f.handler
+        .handle(notification(&f.bucket, RECENT_KEY))
+        .await
+        .expect("stored although the topic fails");
+    let outbox = f.store.outbox().expect("outbox");
+    assert_eq!(outbox.outbox_counts().await.expect("counts").pending, 2);
+    let ids: Vec<String> = f
+        .store
+        .alerts(&ctt_store::AlertQuery {
+            limit: 100,
+            min_level: Some("high".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("alerts")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let waiting = outbox.deliveries(&ids[0]).await.expect("deliveries");
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].1, "pending");
+    assert!(waiting[0].2 >= 1, "{waiting:?}");
+    assert!(
+        waiting[0]
+            .3
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sns publish"),
+        "{waiting:?}"
+    );
+
+    let (created, queue) = topic_with_queue(&sdk, &name).await;
+    assert_eq!(created, topic);
+    // Past the longest backoff the first invocation's 3 s can have reached.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let schedule = json!({"version": "0", "id": "s-1", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-12-03T00:00:00Z",
+        "region": "us-east-1", "resources": [], "detail": {}});
+    f.handler.handle(schedule.clone()).await.expect("schedule");
+    f.handler.handle(schedule).await.expect("schedule again");
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(published(&sdk, &queue).await, expected);
+    assert_eq!(outbox.outbox_counts().await.expect("counts").pending, 0);
 }

@@ -81,37 +81,37 @@ pub fn claim_due(
     let now_s = now.timestamp_millis();
     let until = now_s + lease.as_millis().max(1) as i64;
     let tx = conn.transaction()?;
-    let due: Vec<(String, String, u32)> = tx
-        .prepare_cached(
-            "SELECT alert_id, destination, attempts FROM outbox
-             WHERE state = 'pending' AND next_attempt <= ?1
-             ORDER BY next_attempt LIMIT ?2",
-        )?
-        .query_map(params![now_s, (limit * 4) as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
     let mut claimed = Vec::new();
-    for (alert_id, destination, attempts) in due {
-        if claimed.len() == limit {
+    for destination in destinations {
+        let due: Vec<(String, u32)> = tx
+            .prepare_cached(
+                "SELECT alert_id, attempts FROM outbox
+                 WHERE state = 'pending' AND destination = ?1 AND next_attempt <= ?2
+                 ORDER BY next_attempt LIMIT ?3",
+            )?
+            .query_map(
+                params![destination, now_s, (limit - claimed.len()) as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        for (alert_id, attempts) in due {
+            let Some(alert) = alerts::get(&tx, &alert_id)? else {
+                continue;
+            };
+            tx.prepare_cached(
+                "UPDATE outbox SET next_attempt = ?3, updated_at = ?4
+                 WHERE alert_id = ?1 AND destination = ?2",
+            )?
+            .execute(params![alert_id, destination, until, now_s])?;
+            claimed.push(Delivery {
+                alert,
+                destination: destination.clone(),
+                attempts,
+            });
+        }
+        if claimed.len() >= limit {
             break;
         }
-        if !destinations.contains(&destination) {
-            continue;
-        }
-        let Some(alert) = alerts::get(&tx, &alert_id)? else {
-            continue;
-        };
-        tx.prepare_cached(
-            "UPDATE outbox SET next_attempt = ?3, updated_at = ?4
-             WHERE alert_id = ?1 AND destination = ?2",
-        )?
-        .execute(params![alert_id, destination, until, now_s])?;
-        claimed.push(Delivery {
-            alert,
-            destination,
-            attempts,
-        });
     }
     tx.commit()?;
     Ok(claimed)

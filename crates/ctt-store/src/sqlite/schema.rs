@@ -223,7 +223,7 @@ CREATE TABLE outbox (
     updated_at   INTEGER NOT NULL,
     PRIMARY KEY (alert_id, destination)
 ) WITHOUT ROWID;
-CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'pending';
+CREATE INDEX outbox_due ON outbox (destination, next_attempt) WHERE state = 'pending';
 CREATE TABLE outbox_cursor (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     alert_rowid INTEGER NOT NULL,

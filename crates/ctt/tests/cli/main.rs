@@ -5,6 +5,7 @@
 //! - `course`: `ctt course` add, list, show (its CSV the API's bytes), rm (SPEC §10).
 //! - `bad_input`: each bad input of SPEC §4 is reported and skipped.
 //! - `exactly_once`: re-runs and `kill -9` mid-load (SPEC §4).
+//! - `notify`: alerts sent to a webhook receiver and aiosmtpd; destinations down (SPEC §12).
 //! - `queries`: CLI answers against counts computed here from generated files.
 //! - `secrets`: no credential from any input reaches the database file.
 //! - `serve`: `ctt serve` with `[auth.jwt]` accepts a test issuer's JWTs.
@@ -18,6 +19,7 @@ mod bad_input;
 mod corpus;
 mod course;
 mod exactly_once;
+mod notify;
 mod queries;
 mod secrets;
 mod serve;
