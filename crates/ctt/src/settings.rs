@@ -526,9 +526,26 @@ mod tests {
         settings.server.trust_forwarded_proto = true;
         settings.alerts.rules = vec![PathBuf::from("rules/extra")];
         settings.alerts.allowed_regions = vec!["eu-west-1".into()];
+        // The default: an example, commented out.
+        let text = settings.to_commented_toml();
+        assert!(text.contains("# [[alerts.notify]]"), "{text}");
+        assert_eq!(toml::from_str::<Settings>(&text).expect("parses"), settings);
+        settings.alerts.notify_max_age = "7d".into();
+        settings.alerts.notify = vec![ctt_notify::DestinationConfig {
+            kind: ctt_notify::Kind::Email,
+            name: Some("security".into()),
+            min_level: "high".into(),
+            url: None,
+            smtp: Some("smtps://mail.example:465".into()),
+            from: Some("ctt@example.org".into()),
+            to: vec!["sec@example.org".into(), "ops@example.org".into()],
+            topic_arn: None,
+            timeout_secs: 20,
+        }];
         let text = settings.to_commented_toml();
         let back: Settings = toml::from_str(&text).expect("printed config parses");
         assert_eq!(back, settings);
+        assert_eq!(back.alerts.max_age().expect("age").as_secs(), 7 * 86_400);
         assert!(text.contains("# Which events are stored"));
     }
 
