@@ -69,6 +69,15 @@ impl StoreAccess {
     pub async fn integrity(&self) -> StoreResult<IntegritySummary> {
         self.store.integrity().await
     }
+
+    /// The notification outbox's counts, for `/health`; `None` when the store
+    /// keeps none.
+    pub async fn outbox_counts(&self) -> StoreResult<Option<ctt_store::OutboxCounts>> {
+        match self.store.outbox() {
+            Some(outbox) => outbox.outbox_counts().await.map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The store as one caller may see it. Cheap to clone.

@@ -33,6 +33,21 @@ pub struct HealthBody {
     /// What the recorded verifications of CloudTrail's digests found (SPEC §14).
     #[serde(default)]
     pub integrity: IntegrityBody,
+    /// The notification outbox (SPEC §12), when the store keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationsBody>,
+}
+
+/// Deliveries of alerts to the configured destinations, by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NotificationsBody {
+    /// Waiting for their first attempt or a retry.
+    pub pending: u64,
+    pub sent: u64,
+    /// Given up after the last attempt.
+    pub failed: u64,
+    /// Alerts not sent: their event was older than `notify_max_age`.
+    pub too_old: u64,
 }
 
 /// Counts of `/health`'s integrity: no file names.
@@ -75,8 +90,12 @@ impl From<&ctt_store::IntegritySummary> for IntegrityBody {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> Result<Json<HealthBody>, ApiError> {
-    let (status, integrity) = tokio::try_join!(state.store.health(), state.store.integrity())
-        .map_err(ApiError::Unavailable)?;
+    let (status, integrity, outbox) = tokio::try_join!(
+        state.store.health(),
+        state.store.integrity(),
+        state.store.outbox_counts()
+    )
+    .map_err(ApiError::Unavailable)?;
     Ok(Json(HealthBody {
         status: "ok".to_owned(),
         events: status.events,
@@ -86,6 +105,12 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthBody>, A
         last_event_time: status.last_event_time.map(format_event_time),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         integrity: IntegrityBody::from(&integrity),
+        notifications: outbox.map(|c| NotificationsBody {
+            pending: c.pending,
+            sent: c.sent,
+            failed: c.failed,
+            too_old: c.too_old,
+        }),
     }))
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Workspace, describe, gzip, n, run, start_serve};
+use crate::support::{Workspace, describe, get, gzip, n, run, start_serve};
 
 /// A webhook receiver on 127.0.0.1: `/ok` keeps each POST's
 /// `X-Ctt-Alert-Id` and body, `/down` answers 500, `/hang` never answers.
@@ -325,7 +325,7 @@ fn ingest_sends_what_it_alerts_and_a_down_or_hanging_destination_never_holds_the
     // The team webhook is back: `ctt serve` sends what waited (retried with
     // backoff), each alert once.
     config(&cfg, &format!("{}/ok", webhooks.base), smtp.port, "");
-    let (mut server, _) = start_serve(work.ctt().arg("--config").arg(&cfg).args([
+    let (mut server, base) = start_serve(work.ctt().arg("--config").arg(&cfg).args([
         "serve",
         "--listen",
         "127.0.0.1:0",
@@ -338,7 +338,17 @@ fn ingest_sends_what_it_alerts_and_a_down_or_hanging_destination_never_holds_the
     }
     // A moment more: anything sent twice would show.
     std::thread::sleep(Duration::from_secs(2));
+    // `/health` counts the outbox: both destinations' deliveries sent, the
+    // week-old alerts never queued (the hanging webhook's wait, pending).
+    let (status, health) = get(&base, "/health", None);
     let _ = server.kill();
+    assert_eq!(status, 200, "{health}");
+    let health: Value = serde_json::from_str(&health).expect("json");
+    let counts = &health["notifications"];
+    assert_eq!(counts["sent"], (2 * recent) as u64, "{health}");
+    // Three week-old logins, two rules each (root activity; without MFA).
+    assert_eq!(counts["too_old"], 6, "{health}");
+    assert_eq!(counts["failed"], 0, "{health}");
     let _ = server.wait();
     let sent = webhooks.ids();
     let outbox = outbox_states(&work.db());
