@@ -28,11 +28,20 @@ pub enum LoadError {
 
 /// Rules, with where each came from, indexed by the `eventName`s they can
 /// fire on (lower-cased); rules that may fire on any name are always tried.
+///
+/// Rules for any name are tried only on records whose raw JSON holds one of
+/// the texts they require ([`Rule::needles`]: `root` for a rule on
+/// `userIdentity.type: Root`), found by one Aho-Corasick search, so a rule
+/// set with such rules does not parse every record whole.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<(Rule, String)>,
     by_name: HashMap<String, Vec<usize>>,
     any_name: Vec<usize>,
+    /// Some rule for any name requires no known text: every record is tried.
+    any_name_unfiltered: bool,
+    any_name_needles: Vec<String>,
+    any_name_finder: Option<aho_corasick::AhoCorasick>,
 }
 
 impl RuleSet {
@@ -56,7 +65,22 @@ impl RuleSet {
                     }
                 }
             }
-            None => self.any_name.push(index),
+            None => {
+                self.any_name.push(index);
+                match rule.needles() {
+                    Some(needles) if !needles.is_empty() => {
+                        self.any_name_needles.extend(needles);
+                        self.any_name_finder = aho_corasick::AhoCorasick::builder()
+                            .ascii_case_insensitive(true)
+                            .build(&self.any_name_needles)
+                            .ok();
+                        if self.any_name_finder.is_none() {
+                            self.any_name_unfiltered = true;
+                        }
+                    }
+                    _ => self.any_name_unfiltered = true,
+                }
+            }
         }
         self.rules.push((rule, origin.to_owned()));
         Ok(())
@@ -117,6 +141,24 @@ impl RuleSet {
     /// the record need not be parsed for detection at all.
     pub fn may_fire_on(&self, event_name: &str) -> bool {
         !self.any_name.is_empty() || self.by_name.contains_key(&event_name.to_lowercase())
+    }
+
+    /// [`may_fire_on`](Self::may_fire_on), knowing the record's raw JSON
+    /// too: a rule for any name counts only when the text holds one of the
+    /// texts it requires.
+    pub fn may_fire_on_raw(&self, event_name: &str, raw: &str) -> bool {
+        if self.by_name.contains_key(&event_name.to_lowercase()) {
+            return true;
+        }
+        if self.any_name.is_empty() {
+            return false;
+        }
+        if self.any_name_unfiltered {
+            return true;
+        }
+        self.any_name_finder
+            .as_ref()
+            .is_none_or(|finder| finder.is_match(raw))
     }
 }
 

@@ -482,10 +482,10 @@ pub fn process_file_within(
         // attributes first. Only the rest, and those a rule may fire on, are
         // parsed whole, checked and normalised.
         let (dropped, name) = options.filter.drops_raw_named(record.get());
-        let rules = options
-            .rules
-            .as_deref()
-            .filter(|rules| name.as_deref().is_some_and(|n| rules.may_fire_on(n)));
+        let rules = options.rules.as_deref().filter(|rules| {
+            name.as_deref()
+                .is_some_and(|n| rules.may_fire_on_raw(n, record.get()))
+        });
         if dropped && rules.is_none() {
             counts.filtered += 1;
             continue;

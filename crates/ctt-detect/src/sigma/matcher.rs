@@ -224,6 +224,50 @@ impl FieldMatch {
     }
 }
 
+impl FieldMatch {
+    /// Texts one of which the record's raw JSON must contain (ASCII, any
+    /// case) for this field to match; `None` when no such text is known.
+    /// Only letters, digits and `-_.@` are trusted to appear in the raw JSON
+    /// as they appear in the value (nothing JSON escapes, nothing whose
+    /// spacing an object's text could change), at least 3 of them.
+    pub(crate) fn needles(&self) -> Option<Vec<String>> {
+        let of = |p: &Pattern| match p {
+            Pattern::Exact { text, .. }
+            | Pattern::Contains { text, .. }
+            | Pattern::StartsWith { text, .. }
+            | Pattern::EndsWith { text, .. } => {
+                let safe = text.len() >= 3
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+                safe.then(|| text.to_ascii_lowercase())
+            }
+            Pattern::Regex(regex) => regex_literal(regex.as_str()),
+            _ => None,
+        };
+        if self.all {
+            // Every value must match: any one of them is required.
+            return self.patterns.iter().find_map(of).map(|n| vec![n]);
+        }
+        self.patterns.iter().map(of).collect()
+    }
+}
+
+/// A text every match of `source` contains: its longest run of letters,
+/// digits, `-`, `_` and `@` (at least 3), when the expression has nothing
+/// that makes a literal optional or alternative (`|`, `?`, `*`, `{`,
+/// groups, classes, escapes). `.+:assumed-role/aws:.+` needs `assumed-role`.
+fn regex_literal(source: &str) -> Option<String> {
+    if source.chars().any(|c| "|?*{}()[]\\".contains(c)) {
+        return None;
+    }
+    source
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "-_@".contains(c)))
+        .filter(|run| run.len() >= 3)
+        .max_by_key(|run| run.len())
+        .map(str::to_ascii_lowercase)
+}
+
 fn text_pattern(value: &str, kind: TextKind, cased: bool) -> Result<Pattern, regex::Error> {
     // Sigma's escapes: `\*`, `\?` and `\\` are literal; other backslashes too.
     let mut literal = String::new();

@@ -187,6 +187,13 @@ impl Rule {
             .eval(&mut |i| *outcome[i].get_or_insert_with(|| self.searches[i].matches(record)))
     }
 
+    /// Texts one of which a record's raw JSON must contain (ASCII, any case)
+    /// for the rule to fire, when its condition tells (`userIdentity.type:
+    /// Root` needs `root`); `None` when it does not.
+    pub fn needles(&self) -> Option<Vec<String>> {
+        needles_required(&self.condition, &self.searches)
+    }
+
     /// The `eventName`s the rule can fire on, when its condition requires one
     /// of a known few (most rules): lower-cased. `None` when any may do.
     pub fn event_names(&self) -> Option<Vec<String>> {
@@ -226,6 +233,39 @@ fn names_required(condition: &Condition, searches: &[Search]) -> Option<Vec<Stri
         Condition::AtLeast(_, which) => union(which.iter().map(|&i| of_search(i)).collect()),
         // Any part that narrows the names narrows the whole.
         Condition::And(parts) => parts.iter().find_map(|c| names_required(c, searches)),
+        Condition::All(which) => which.iter().find_map(|&i| of_search(i)),
+    }
+}
+
+/// The texts a condition requires, one of which must be in the raw record.
+fn needles_required(condition: &Condition, searches: &[Search]) -> Option<Vec<String>> {
+    // An alternative (AND of fields) needs what any one of its fields needs;
+    // a search (OR of alternatives), what each of them needs.
+    let of_search = |i: usize| -> Option<Vec<String>> {
+        let mut needles = Vec::new();
+        for fields in &searches[i].alternatives {
+            needles.extend(fields.iter().find_map(FieldMatch::needles)?);
+        }
+        Some(needles)
+    };
+    let union = |sets: Vec<Option<Vec<String>>>| -> Option<Vec<String>> {
+        let mut all = Vec::new();
+        for set in sets {
+            all.extend(set?);
+        }
+        Some(all)
+    };
+    match condition {
+        Condition::Search(i) => of_search(*i),
+        Condition::Not(_) => None,
+        Condition::Or(parts) => union(
+            parts
+                .iter()
+                .map(|c| needles_required(c, searches))
+                .collect(),
+        ),
+        Condition::AtLeast(_, which) => union(which.iter().map(|&i| of_search(i)).collect()),
+        Condition::And(parts) => parts.iter().find_map(|c| needles_required(c, searches)),
         Condition::All(which) => which.iter().find_map(|&i| of_search(i)),
     }
 }

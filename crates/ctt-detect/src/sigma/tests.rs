@@ -351,3 +351,47 @@ fn a_rule_knows_the_event_names_it_can_fire_on() {
         None
     );
 }
+
+#[test]
+fn rules_for_any_event_name_require_texts_of_the_raw_record() {
+    let rule = |detection: &str| {
+        Rule::from_yaml(&format!(
+            "title: t\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n{detection}"
+        ))
+        .expect("rule")
+    };
+    let root = rule("    selection:\n        userIdentity.type: Root\n    condition: selection\n");
+    assert_eq!(root.needles(), Some(vec!["root".to_owned()]));
+    // An AND needs one of its fields' texts; an OR, each side's.
+    let either = rule(
+        "    a:\n        userAgent|contains: TruffleHog\n    b:\n        userIdentity.type:\n            - Root\n            - AssumedRole\n    condition: a or b\n",
+    );
+    let mut needles = either.needles().expect("needles");
+    needles.sort();
+    assert_eq!(needles, ["assumedrole", "root", "trufflehog"]);
+    // Nothing known: a `not`, a regular expression, a wildcard, a short text,
+    // a character JSON might escape.
+    for detection in [
+        "    a:\n        userIdentity.type: Root\n    condition: not a\n",
+        "    a:\n        userAgent|re: 'Truffle(Hog)?'\n    condition: a\n",
+        "    a:\n        userAgent: '*Hog*'\n    condition: a\n",
+        "    a:\n        awsRegion: eu\n    condition: a\n",
+        "    a:\n        userAgent|contains: 'a/b'\n    condition: a\n",
+    ] {
+        assert_eq!(rule(detection).needles(), None, "{detection}");
+    }
+    let imds =
+        rule("    a:\n        userIdentity.arn|re: '.+:assumed-role/aws:.+'\n    condition: a\n");
+    assert_eq!(imds.needles(), Some(vec!["assumed-role".to_owned()]));
+    let mut set = crate::RuleSet::default();
+    set.add(root, "root.yml").expect("add");
+    let record = |kind: &str| {
+        format!(r#"{{"eventName":"DescribeInstances","userIdentity":{{"type":"{kind}"}}}}"#)
+    };
+    assert!(set.may_fire_on_raw("DescribeInstances", &record("ROOT")));
+    assert!(!set.may_fire_on_raw("DescribeInstances", &record("IAMUser")));
+    let mut re_rule = rule("    a:\n        userAgent|re: 'x'\n    condition: a\n");
+    re_rule.id = "re".into();
+    set.add(re_rule, "re.yml").expect("add");
+    assert!(set.may_fire_on_raw("DescribeInstances", &record("IAMUser")));
+}
