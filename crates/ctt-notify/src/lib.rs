@@ -18,7 +18,7 @@ mod notifier;
 pub mod webhook;
 
 pub use config::{ConfigError, Destination, DestinationConfig, Kind, check_all, parse_age};
-pub use notifier::{Notifier, Policy, Target};
+pub use notifier::{Notifier, Policy, SenderFactory, Target};
 
 use async_trait::async_trait;
 use ctt_store::Alert;

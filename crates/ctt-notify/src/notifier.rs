@@ -55,6 +55,10 @@ impl Policy {
     }
 }
 
+/// Builds the sender of a destination of a kind this crate does not send
+/// (SNS, in ctt-aws).
+pub type SenderFactory = dyn Fn(&Destination) -> Result<Arc<dyn Sender>, String>;
+
 /// A destination and what sends to it.
 pub struct Target {
     pub destination: Destination,
@@ -93,7 +97,7 @@ impl Notifier {
     /// (ctt-aws), which is asked for any kind this crate does not send.
     pub fn senders(
         configs: &[DestinationConfig],
-        extra: &dyn Fn(&Destination) -> Result<Arc<dyn Sender>, String>,
+        extra: &SenderFactory,
     ) -> Result<Vec<Target>, String> {
         let destinations = crate::config::check_all(configs).map_err(|e| e.to_string())?;
         destinations

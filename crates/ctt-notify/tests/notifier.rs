@@ -20,10 +20,13 @@ use ctt_store::sqlite::{SqliteOptions, SqliteStore};
 use ctt_store::{Alert, EventStore};
 use serde_json::{Value, json};
 
-/// What a receiver got, by path: (X-Ctt-Alert-Id, body).
+/// The POSTs of one path: (X-Ctt-Alert-Id, body).
+type Posts = Vec<(String, Value)>;
+
+/// What a receiver got, by path.
 #[derive(Clone, Default)]
 struct Received {
-    posts: Arc<Mutex<HashMap<String, Vec<(String, Value)>>>>,
+    posts: Arc<Mutex<HashMap<String, Posts>>>,
     /// `/flaky` answers 500 this many times before 200.
     flaky_failures: Arc<Mutex<u32>>,
 }

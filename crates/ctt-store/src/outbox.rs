@@ -34,6 +34,10 @@ pub struct Delivery {
     pub attempts: u32,
 }
 
+/// One delivery of an alert as the outbox holds it: (destination, state,
+/// attempts made, the last error).
+pub type DeliveryState = (String, String, u32, Option<String>);
+
 /// What the outbox holds, for `/health` and the logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {
@@ -84,8 +88,5 @@ pub trait Outbox: Send + Sync {
     async fn outbox_counts(&self) -> StoreResult<OutboxCounts>;
 
     /// The deliveries of one alert: (destination, state, attempts, last error).
-    async fn deliveries(
-        &self,
-        alert_id: &str,
-    ) -> StoreResult<Vec<(String, String, u32, Option<String>)>>;
+    async fn deliveries(&self, alert_id: &str) -> StoreResult<Vec<DeliveryState>>;
 }

@@ -356,7 +356,7 @@ impl ctt_store::Outbox for DynamoStore {
     async fn deliveries(
         &self,
         alert_id: &str,
-    ) -> StoreResult<Vec<(String, String, u32, Option<String>)>> {
+    ) -> StoreResult<Vec<ctt_store::outbox::DeliveryState>> {
         Ok(outbox::deliveries(&self.inner, &self.destinations(), alert_id).await?)
     }
 }

@@ -247,7 +247,7 @@ pub async fn deliveries(
     inner: &Inner,
     destinations: &[String],
     alert_id: &str,
-) -> Result<Vec<(String, String, u32, Option<String>)>, DynamoError> {
+) -> Result<Vec<ctt_store::outbox::DeliveryState>, DynamoError> {
     let mut out = Vec::new();
     for destination in destinations {
         let item = inner

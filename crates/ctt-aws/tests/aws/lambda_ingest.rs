@@ -2,8 +2,6 @@
 //! moto: the original's notification, SQS batches with partial failures,
 //! EventBridge events, duplicates.
 
-use std::sync::Arc;
-
 use ctt_aws::lambda::LambdaSettings;
 use ctt_aws::lambda::ingest::IngestHandler;
 use ctt_aws::s3::{self, S3Source};

@@ -631,10 +631,7 @@ impl crate::Outbox for SqliteStore {
         self.read(|conn, _| outbox::counts(conn)).await
     }
 
-    async fn deliveries(
-        &self,
-        alert_id: &str,
-    ) -> StoreResult<Vec<(String, String, u32, Option<String>)>> {
+    async fn deliveries(&self, alert_id: &str) -> StoreResult<Vec<crate::outbox::DeliveryState>> {
         let alert_id = alert_id.to_owned();
         self.read(move |conn, _| outbox::deliveries(conn, &alert_id))
             .await

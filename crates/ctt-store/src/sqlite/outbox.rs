@@ -187,7 +187,7 @@ pub fn counts(conn: &Connection) -> rusqlite::Result<OutboxCounts> {
 pub fn deliveries(
     conn: &Connection,
     alert_id: &str,
-) -> rusqlite::Result<Vec<(String, String, u32, Option<String>)>> {
+) -> rusqlite::Result<Vec<crate::outbox::DeliveryState>> {
     conn.prepare_cached(
         "SELECT destination, state, attempts, last_error FROM outbox
          WHERE alert_id = ?1 ORDER BY destination",

@@ -17,14 +17,17 @@ use serde_json::{Value, json};
 
 use crate::support::{Workspace, describe, get, gzip, n, run, start_serve};
 
+/// What `/ok` received: (X-Ctt-Alert-Id, body).
+type Got = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A webhook receiver on 127.0.0.1: `/ok` keeps each POST's
 /// `X-Ctt-Alert-Id` and body, `/down` answers 500, `/hang` never answers.
 struct Receiver {
     base: String,
-    got: Arc<Mutex<Vec<(String, Value)>>>,
+    got: Got,
 }
 
-fn handle(mut stream: TcpStream, got: Arc<Mutex<Vec<(String, Value)>>>) {
+fn handle(mut stream: TcpStream, got: Got) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
