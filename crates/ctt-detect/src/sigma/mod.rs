@@ -201,9 +201,35 @@ impl Rule {
     }
 }
 
-/// The `eventName`s a condition requires, as far as its structure tells.
+/// What a condition requires, one of which a firing record must have, as far
+/// as its structure tells: `of_search` says it for one search; an `or` needs
+/// one of what each side needs, an `and` what any one part needs, a `not`
+/// nothing known.
+fn required(
+    condition: &Condition,
+    of_search: &dyn Fn(usize) -> Option<Vec<String>>,
+) -> Option<Vec<String>> {
+    let union = |sets: Vec<Option<Vec<String>>>| -> Option<Vec<String>> {
+        let mut all = Vec::new();
+        for set in sets {
+            all.extend(set?);
+        }
+        Some(all)
+    };
+    match condition {
+        Condition::Search(i) => of_search(*i),
+        Condition::Not(_) => None,
+        Condition::Or(parts) => union(parts.iter().map(|c| required(c, of_search)).collect()),
+        Condition::AtLeast(_, which) => union(which.iter().map(|&i| of_search(i)).collect()),
+        // Any part that narrows it narrows the whole.
+        Condition::And(parts) => parts.iter().find_map(|c| required(c, of_search)),
+        Condition::All(which) => which.iter().find_map(|&i| of_search(i)),
+    }
+}
+
+/// The `eventName`s a condition requires.
 fn names_required(condition: &Condition, searches: &[Search]) -> Option<Vec<String>> {
-    let of_search = |i: usize| -> Option<Vec<String>> {
+    required(condition, &|i| {
         let mut names = Vec::new();
         for fields in &searches[i].alternatives {
             let mut required: Option<Vec<String>> = None;
@@ -218,56 +244,20 @@ fn names_required(condition: &Condition, searches: &[Search]) -> Option<Vec<Stri
             names.extend(required?);
         }
         Some(names)
-    };
-    let union = |sets: Vec<Option<Vec<String>>>| -> Option<Vec<String>> {
-        let mut all = Vec::new();
-        for set in sets {
-            all.extend(set?);
-        }
-        Some(all)
-    };
-    match condition {
-        Condition::Search(i) => of_search(*i),
-        Condition::Not(_) => None,
-        Condition::Or(parts) => union(parts.iter().map(|c| names_required(c, searches)).collect()),
-        Condition::AtLeast(_, which) => union(which.iter().map(|&i| of_search(i)).collect()),
-        // Any part that narrows the names narrows the whole.
-        Condition::And(parts) => parts.iter().find_map(|c| names_required(c, searches)),
-        Condition::All(which) => which.iter().find_map(|&i| of_search(i)),
-    }
+    })
 }
 
-/// The texts a condition requires, one of which must be in the raw record.
+/// The texts a condition requires, one of which must be in the raw record:
+/// an alternative (AND of fields) needs what any one of its fields needs; a
+/// search (OR of alternatives), what each of them needs.
 fn needles_required(condition: &Condition, searches: &[Search]) -> Option<Vec<String>> {
-    // An alternative (AND of fields) needs what any one of its fields needs;
-    // a search (OR of alternatives), what each of them needs.
-    let of_search = |i: usize| -> Option<Vec<String>> {
+    required(condition, &|i| {
         let mut needles = Vec::new();
         for fields in &searches[i].alternatives {
             needles.extend(fields.iter().find_map(FieldMatch::needles)?);
         }
         Some(needles)
-    };
-    let union = |sets: Vec<Option<Vec<String>>>| -> Option<Vec<String>> {
-        let mut all = Vec::new();
-        for set in sets {
-            all.extend(set?);
-        }
-        Some(all)
-    };
-    match condition {
-        Condition::Search(i) => of_search(*i),
-        Condition::Not(_) => None,
-        Condition::Or(parts) => union(
-            parts
-                .iter()
-                .map(|c| needles_required(c, searches))
-                .collect(),
-        ),
-        Condition::AtLeast(_, which) => union(which.iter().map(|&i| of_search(i)).collect()),
-        Condition::And(parts) => parts.iter().find_map(|c| needles_required(c, searches)),
-        Condition::All(which) => which.iter().find_map(|&i| of_search(i)),
-    }
+    })
 }
 
 /// A detection's search: a map (AND of its fields) or a list of maps (OR).
