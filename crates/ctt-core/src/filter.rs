@@ -5,6 +5,8 @@
 //! everything can be kept, and events can also be dropped by `readOnly`,
 //! `eventSource`, `eventType` or identity type. Every ingestion path applies it.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Event;
@@ -48,21 +50,24 @@ impl Default for FilterConfig {
     }
 }
 
-/// The attributes of a record the filter and the checks need, borrowed. Any
-/// other shape (a number where a string should be…) fails to parse, and the
-/// record takes the full path.
+/// The attributes of a record the filter, the checks and detection's
+/// shortcut need, borrowed: what is known of a record before it is parsed
+/// whole. Any other shape (a number where a string should be…) fails to
+/// parse, and the record takes the full path.
 #[derive(serde::Deserialize)]
-struct RecordHead<'a> {
+pub struct RecordHead<'a> {
     #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<std::borrow::Cow<'a, str>>,
+    event_id: Option<Cow<'a, str>>,
     #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<std::borrow::Cow<'a, str>>,
+    event_time: Option<Cow<'a, str>>,
     #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<std::borrow::Cow<'a, str>>,
+    event_name: Option<Cow<'a, str>>,
     #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<std::borrow::Cow<'a, str>>,
+    event_source: Option<Cow<'a, str>>,
     #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<std::borrow::Cow<'a, str>>,
+    event_type: Option<Cow<'a, str>>,
+    #[serde(rename = "userAgent", borrow, default)]
+    user_agent: Option<Cow<'a, str>>,
     #[serde(rename = "readOnly", default)]
     read_only: Option<bool>,
     #[serde(rename = "userIdentity", borrow, default)]
@@ -72,7 +77,37 @@ struct RecordHead<'a> {
 #[derive(serde::Deserialize)]
 struct IdentityHead<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<std::borrow::Cow<'a, str>>,
+    kind: Option<Cow<'a, str>>,
+}
+
+impl<'a> RecordHead<'a> {
+    /// The fields [`RecordHead::field`] answers for, as dotted paths.
+    pub const FIELDS: [&'static str; 5] = [
+        "eventName",
+        "eventSource",
+        "eventType",
+        "userAgent",
+        "userIdentity.type",
+    ];
+
+    /// The head of a record given as JSON text; `None` when it is not an
+    /// object or one of the head's fields has another shape than expected.
+    pub fn parse(record_json: &'a str) -> Option<Self> {
+        serde_json::from_str(record_json).ok()
+    }
+
+    /// The record's text at `path`, one of [`RecordHead::FIELDS`]; `None`
+    /// when absent or null (or for another path).
+    pub fn field(&self, path: &str) -> Option<&str> {
+        match path {
+            "eventName" => self.event_name.as_deref(),
+            "eventSource" => self.event_source.as_deref(),
+            "eventType" => self.event_type.as_deref(),
+            "userAgent" => self.user_agent.as_deref(),
+            "userIdentity.type" => self.user_identity.as_ref()?.kind.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// What the filter looks at.
@@ -129,23 +164,12 @@ impl Filter {
     /// reading only the few attributes involved, borrowed, without building a
     /// `serde_json::Value`. `false` means "not sure": take the full path.
     pub fn drops_raw(&self, record_json: &str) -> bool {
-        self.drops_raw_named(record_json).0
+        RecordHead::parse(record_json).is_some_and(|head| self.drops_head(&head))
     }
 
-    /// [`Filter::drops_raw`], and the record's `eventName` read on the way
-    /// (detection asks which rules may fire on it).
-    pub fn drops_raw_named<'a>(
-        &self,
-        record_json: &'a str,
-    ) -> (bool, Option<std::borrow::Cow<'a, str>>) {
-        let Ok(head) = serde_json::from_str::<RecordHead<'a>>(record_json) else {
-            return (false, None);
-        };
-        let drops = self.drops_head(&head);
-        (drops, head.event_name)
-    }
-
-    fn drops_head(&self, head: &RecordHead<'_>) -> bool {
+    /// [`Filter::drops_raw`], given the record's head (which detection
+    /// reads too).
+    pub fn drops_head(&self, head: &RecordHead<'_>) -> bool {
         let valid = head.event_id.as_deref().is_some_and(|s| !s.is_empty())
             && head
                 .event_time

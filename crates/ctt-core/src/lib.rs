@@ -24,6 +24,6 @@ pub mod user;
 pub use attributes::{TYPED_ATTRIBUTES, TypedAttribute, TypedValue, typed_attribute};
 pub use event::{Event, EventSummary, RecordRejection, check, normalise};
 pub use export::csv_cell;
-pub use filter::{Filter, FilterConfig};
+pub use filter::{Filter, FilterConfig, RecordHead};
 pub use printable::printable;
 pub use query::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};

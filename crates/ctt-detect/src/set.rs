@@ -1,8 +1,9 @@
 //! A set of rules, loaded from files and folders, indexed for evaluation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use ctt_core::RecordHead;
 use serde_json::Value;
 
 use crate::sigma::{Rule, RuleError};
@@ -29,20 +30,32 @@ pub enum LoadError {
 /// Rules, with where each came from, indexed by the `eventName`s they can
 /// fire on (lower-cased); rules that may fire on any name are always tried.
 ///
-/// Rules for any name are tried only on records whose raw JSON holds one of
-/// the texts they require ([`Rule::needles`]: `root` for a rule on
-/// `userIdentity.type: Root`), found by one Aho-Corasick search, so a rule
-/// set with such rules does not parse every record whole.
+/// Before a record is parsed whole, [`RuleSet::may_fire`] tells from its
+/// [`RecordHead`] whether any rule could fire on it: a rule indexed under its
+/// `eventName`; a rule for any name that requires one of a few values of
+/// another field of the head ([`HEAD_FIELDS`]: `userIdentity.type: Root`)
+/// and finds one; a rule narrowed by neither that finds one of the texts it
+/// requires ([`Rule::needles`]) in the raw JSON (one Aho-Corasick search).
+/// So most records are never parsed for detection's sake.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<(Rule, String)>,
     by_name: HashMap<String, Vec<usize>>,
     any_name: Vec<usize>,
-    /// Some rule for any name requires no known text: every record is tried.
-    any_name_unfiltered: bool,
-    any_name_needles: Vec<String>,
-    any_name_finder: Option<aho_corasick::AhoCorasick>,
+    /// For rules for any name: by field of [`HEAD_FIELDS`], the values
+    /// (lower-cased) one of which some rule requires.
+    by_head: Vec<(&'static str, HashSet<String>)>,
+    /// Rules for any name that no head field narrows.
+    unnarrowed: usize,
+    /// Some such rule requires no known text: every record is tried.
+    unnarrowed_unfiltered: bool,
+    unnarrowed_needles: Vec<String>,
+    unnarrowed_finder: Option<aho_corasick::AhoCorasick>,
 }
+
+/// The fields of a record's head by which rules for any `eventName` are
+/// indexed, in order of preference (each is one of [`RecordHead::FIELDS`]).
+pub const HEAD_FIELDS: [&str; 4] = ["userIdentity.type", "eventSource", "eventType", "userAgent"];
 
 impl RuleSet {
     /// Adds `rule`, from `origin` (a file name). Refuses a second rule with
@@ -67,23 +80,40 @@ impl RuleSet {
             }
             None => {
                 self.any_name.push(index);
-                match rule.needles() {
-                    Some(needles) if !needles.is_empty() => {
-                        self.any_name_needles.extend(needles);
-                        self.any_name_finder = aho_corasick::AhoCorasick::builder()
-                            .ascii_case_insensitive(true)
-                            .build(&self.any_name_needles)
-                            .ok();
-                        if self.any_name_finder.is_none() {
-                            self.any_name_unfiltered = true;
+                let narrowed = HEAD_FIELDS
+                    .iter()
+                    .find_map(|&path| Some((path, rule.values_required(path)?)));
+                match narrowed {
+                    Some((path, values)) => {
+                        match self.by_head.iter_mut().find(|(p, _)| *p == path) {
+                            Some((_, known)) => known.extend(values),
+                            None => self.by_head.push((path, values.into_iter().collect())),
                         }
                     }
-                    _ => self.any_name_unfiltered = true,
+                    None => self.add_unnarrowed(&rule),
                 }
             }
         }
         self.rules.push((rule, origin.to_owned()));
         Ok(())
+    }
+
+    /// Counts in a rule for any name that no head field narrows.
+    fn add_unnarrowed(&mut self, rule: &Rule) {
+        self.unnarrowed += 1;
+        match rule.needles() {
+            Some(needles) if !needles.is_empty() => {
+                self.unnarrowed_needles.extend(needles);
+                self.unnarrowed_finder = aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&self.unnarrowed_needles)
+                    .ok();
+                if self.unnarrowed_finder.is_none() {
+                    self.unnarrowed_unfiltered = true;
+                }
+            }
+            _ => self.unnarrowed_unfiltered = true,
+        }
     }
 
     /// Adds the rules of `path`: a `.yml`/`.yaml` file, or every such file
@@ -143,22 +173,32 @@ impl RuleSet {
         !self.any_name.is_empty() || self.by_name.contains_key(&event_name.to_lowercase())
     }
 
-    /// [`may_fire_on`](Self::may_fire_on), knowing the record's raw JSON
-    /// too: a rule for any name counts only when the text holds one of the
-    /// texts it requires.
-    pub fn may_fire_on_raw(&self, event_name: &str, raw: &str) -> bool {
-        if self.by_name.contains_key(&event_name.to_lowercase()) {
+    /// Whether any rule could fire on the record `raw`, whose head is `head`
+    /// (see [`RuleSet`]). `false` only when none can.
+    pub fn may_fire(&self, head: &RecordHead<'_>, raw: &str) -> bool {
+        let listed = |value: Option<&str>, among: &dyn Fn(&str) -> bool| {
+            value.is_some_and(|v| among(&v.to_lowercase()))
+        };
+        if listed(head.field("eventName"), &|name| {
+            self.by_name.contains_key(name)
+        }) {
             return true;
         }
-        if self.any_name.is_empty() {
+        let narrowed = self
+            .by_head
+            .iter()
+            .any(|(path, values)| listed(head.field(path), &|value| values.contains(value)));
+        if narrowed {
+            return true;
+        }
+        if self.unnarrowed == 0 {
             return false;
         }
-        if self.any_name_unfiltered {
-            return true;
-        }
-        self.any_name_finder
-            .as_ref()
-            .is_none_or(|finder| finder.is_match(raw))
+        self.unnarrowed_unfiltered
+            || self
+                .unnarrowed_finder
+                .as_ref()
+                .is_none_or(|finder| finder.is_match(raw))
     }
 }
 

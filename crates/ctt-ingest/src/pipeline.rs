@@ -18,10 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use ctt_core::{Event, Filter, check, normalise};
-use ctt_detect::RuleSet;
+use ctt_core::{Event, Filter, RecordHead, check, normalise};
+use ctt_detect::{Rule, RuleSet};
 use ctt_store::{
-    Alert, EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LoadedFile, StoreError,
+    Alert, EventStore, FileCounts, FileOutcome, IndexedEvent, LedgerEntry, LoadedFile, RecordJson,
+    StoreError,
 };
 use thread_priority::{ThreadPriority, set_current_thread_priority};
 use tokio::sync::mpsc;
@@ -477,14 +478,17 @@ pub fn process_file_within(
     counts.records = parsed.records.len() as u64 + rejections.len() as u64;
     counts.rejected = rejections.len() as u64;
     let mut alerts = Vec::new();
+    let mut hits = Vec::new();
     for (index, record) in parsed.records.into_iter().enumerate() {
         // Most records are dropped by the filter: decide that from a few borrowed
         // attributes first. Only the rest, and those a rule may fire on, are
         // parsed whole, checked and normalised.
-        let (dropped, name) = options.filter.drops_raw_named(record.get());
+        let head = RecordHead::parse(record.get());
+        let dropped = head.as_ref().is_some_and(|h| options.filter.drops_head(h));
+        // A record whose head cannot be read takes the full path, rules too.
         let rules = options.rules.as_deref().filter(|rules| {
-            name.as_deref()
-                .is_some_and(|n| rules.may_fire_on_raw(n, record.get()))
+            head.as_ref()
+                .is_none_or(|head| rules.may_fire(head, record.get()))
         });
         if dropped && rules.is_none() {
             counts.filtered += 1;
@@ -504,15 +508,21 @@ pub fn process_file_within(
                     // Filtered out anyway: not rejected for detection's sake.
                     Err(_) => return Ok(None),
                 };
+                hits.clear();
                 if let Some(rules) = rules {
-                    detect(rules, &event, &mut alerts);
+                    hits.extend(rules.matching(&event.event_name, &event.record));
+                }
+                if !keep && !hits.is_empty() {
+                    // Serialised here, once for all its alerts, not by the writer.
+                    let record = RecordJson::from(&event.record);
+                    alerts.extend(alerts_of(&hits, &event, &record));
                 }
                 Ok(keep.then_some(event))
             });
         match outcome {
             Ok(Some(event)) => {
                 let mut added = 0;
-                events.push(IndexedEvent::new(event, indexed, &mut |name: &str| {
+                let event = IndexedEvent::new(event, indexed, &mut |name: &str| {
                     if seen.contains(name) {
                         return;
                     }
@@ -523,7 +533,14 @@ pub fn process_file_within(
                     } else {
                         unlisted_names += 1;
                     }
-                }));
+                });
+                if !hits.is_empty() {
+                    // The stored event's text serves its alerts too.
+                    let record = RecordJson::from_text(event.record_json.clone())
+                        .unwrap_or_else(|_| RecordJson::default());
+                    alerts.extend(alerts_of(&hits, &event.event, &record));
+                }
+                events.push(event);
             }
             Ok(None) => counts.filtered += 1,
             Err(rejection) => {
@@ -563,23 +580,25 @@ pub fn process_file_within(
     }
 }
 
-/// The alerts of the rules `event` fires (its record redacted already).
-fn detect(rules: &RuleSet, event: &Event, into: &mut Vec<Alert>) {
-    for rule in rules.matching(&event.event_name, &event.record) {
-        into.push(Alert {
-            id: Alert::key(&rule.id, &event.event_id),
-            rule_id: rule.id.clone(),
-            title: rule.title.clone(),
-            level: rule.level.as_str().to_owned(),
-            tags: rule.tags.clone(),
-            event_id: event.event_id.clone(),
-            event_time: event.event_time,
-            user: event.user.clone(),
-            service: event.service.clone(),
-            event_name: event.event_name.clone(),
-            record: event.record.clone(),
-        });
-    }
+/// The alerts of the rules `event` fired, `record` its redacted record.
+fn alerts_of<'a>(
+    hits: &'a [&Rule],
+    event: &'a Event,
+    record: &'a RecordJson,
+) -> impl Iterator<Item = Alert> + 'a {
+    hits.iter().map(move |rule| Alert {
+        id: Alert::key(&rule.id, &event.event_id),
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        level: rule.level.as_str().to_owned(),
+        tags: rule.tags.clone(),
+        event_id: event.event_id.clone(),
+        event_time: event.event_time,
+        user: event.user.clone(),
+        service: event.service.clone(),
+        event_name: event.event_name.clone(),
+        record: record.clone(),
+    })
 }
 
 /// `error: cause: cause`: an error and its sources on one line, for ledger

@@ -109,7 +109,7 @@ mod tests {
             user: user.into(),
             service: "signin".into(),
             event_name: "ConsoleLogin".into(),
-            record: json!({}),
+            record: json!({}).into(),
         }
     }
 

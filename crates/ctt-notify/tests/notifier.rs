@@ -139,7 +139,7 @@ fn alert(rule: &str, level: &str, event_id: &str, ago: chrono::Duration) -> Aler
         user: "alice".into(),
         service: "iam".into(),
         event_name: "CreateUser".into(),
-        record: json!({}),
+        record: json!({}).into(),
     }
 }
 

@@ -27,7 +27,62 @@ pub struct Alert {
     #[serde(rename = "eventName")]
     pub event_name: String,
     /// The whole record, redacted (kept even when the event is not stored).
-    pub record: serde_json::Value,
+    pub record: RecordJson,
+}
+
+/// A record as JSON text: written once where the record was read (a load's
+/// parsing threads, or the store), embedded as it is when an alert is
+/// serialised, and parsed only to be shown.
+#[derive(Debug, Clone)]
+pub struct RecordJson(Box<serde_json::value::RawValue>);
+
+impl RecordJson {
+    /// `text`, which must be JSON.
+    pub fn from_text(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(Self)
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The record, parsed.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.get()).unwrap_or_default()
+    }
+}
+
+impl From<&serde_json::Value> for RecordJson {
+    fn from(value: &serde_json::Value) -> Self {
+        Self(serde_json::value::to_raw_value(value).unwrap_or_default())
+    }
+}
+
+impl From<serde_json::Value> for RecordJson {
+    fn from(value: serde_json::Value) -> Self {
+        Self::from(&value)
+    }
+}
+
+/// `null`: what a store holds that cannot be read as JSON.
+impl Default for RecordJson {
+    fn default() -> Self {
+        Self::from(serde_json::Value::Null)
+    }
+}
+
+/// The same text (both stores keep the text they were given).
+impl PartialEq for RecordJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for RecordJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 impl Alert {

@@ -1141,7 +1141,7 @@ fn alert(rule: &str, level: &str, id: &str, time: &str, user: &str) -> Alert {
         user: user.to_owned(),
         service: "iam".to_owned(),
         event_name: "CreateUser".to_owned(),
-        record: json!({"eventID": id, "requestParameters": {"password": "REDACTED"}}),
+        record: json!({"eventID": id, "requestParameters": {"password": "REDACTED"}}).into(),
     }
 }
 

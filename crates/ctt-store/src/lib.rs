@@ -24,7 +24,7 @@ use ctt_core::query::Cursor;
 use ctt_core::{Event, EventQuery, EventSummary, GroupBy, NameMatch, Scope};
 use serde::Serialize;
 
-pub use alerts::{Alert, AlertQuery};
+pub use alerts::{Alert, AlertQuery, RecordJson};
 pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, Verdict};
 pub use outbox::{Delivery, Outbox, OutboxCounts, Route};
 pub use sqlite::SqliteStore;

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_smithy_types::Blob;
 use ctt_core::time::{format_event_time, parse_event_time};
 use ctt_store::alerts::{LEVELS, level_rank};
-use ctt_store::{Alert, AlertQuery};
+use ctt_store::{Alert, AlertQuery, RecordJson};
 
 use super::expr::Expr;
 use super::items::{self, Item, get_s, s};
@@ -58,8 +58,8 @@ fn alert_item(alert: &Alert) -> Item {
     item.insert("user".into(), s(&alert.user));
     item.insert("service".into(), s(&alert.service));
     item.insert("event_name".into(), s(&alert.event_name));
-    let record = alert.record.to_string();
-    match items::compress_if_large(&record) {
+    let record = alert.record.get();
+    match items::compress_if_large(record) {
         None => item.insert("record".into(), s(record)),
         Some(gz) => item.insert("record_gz".into(), AttributeValue::B(Blob::new(gz))),
     };
@@ -82,7 +82,9 @@ fn from_item(item: &Item) -> Option<Alert> {
         user: get_s(item, "user").unwrap_or_default().to_owned(),
         service: get_s(item, "service").unwrap_or_default().to_owned(),
         event_name: get_s(item, "event_name").unwrap_or_default().to_owned(),
-        record: items::record(item).unwrap_or_default(),
+        record: items::record_text(item)
+            .and_then(|text| RecordJson::from_text(text).ok())
+            .unwrap_or_default(),
     })
 }
 

@@ -139,16 +139,21 @@ pub fn summary(item: &Item) -> Option<EventSummary> {
 
 /// The stored (redacted) record of an event item.
 pub fn record(item: &Item) -> Option<serde_json::Value> {
+    serde_json::from_str(&record_text(item)?).ok()
+}
+
+/// The stored (redacted) record of an item, as its JSON text.
+pub fn record_text(item: &Item) -> Option<String> {
     if let Some(text) = get_s(item, "record") {
-        return serde_json::from_str(text).ok();
+        return Some(text.to_owned());
     }
     let gz = item.get("record_gz").and_then(|v| v.as_b().ok())?;
-    let mut text = Vec::new();
+    let mut text = String::new();
     GzDecoder::new(gz.as_ref())
         .take(RECORD_MAX_BYTES)
-        .read_to_end(&mut text)
+        .read_to_string(&mut text)
         .ok()?;
-    serde_json::from_slice(&text).ok()
+    Some(text)
 }
 
 pub fn detail(item: &Item) -> Option<EventDetail> {

@@ -211,7 +211,7 @@ impl FieldMatch {
     /// equality on that field without wildcards: what lets a rule set skip
     /// rules by `eventName`.
     pub(crate) fn exact_values_of(&self, field: &str) -> Option<Vec<String>> {
-        if self.path.len() != 1 || self.path[0] != field || self.all {
+        if !self.path.iter().map(String::as_str).eq(field.split('.')) || self.all {
             return None;
         }
         self.patterns

@@ -197,7 +197,14 @@ impl Rule {
     /// The `eventName`s the rule can fire on, when its condition requires one
     /// of a known few (most rules): lower-cased. `None` when any may do.
     pub fn event_names(&self) -> Option<Vec<String>> {
-        names_required(&self.condition, &self.searches)
+        self.values_required("eventName")
+    }
+
+    /// The values (lower-cased) one of which the field at `path` (dotted)
+    /// must equal, any case, for the rule to fire, when its condition
+    /// requires one of a known few; `None` when it does not tell.
+    pub fn values_required(&self, path: &str) -> Option<Vec<String>> {
+        values_required(&self.condition, &self.searches, path)
     }
 }
 
@@ -227,14 +234,14 @@ fn required(
     }
 }
 
-/// The `eventName`s a condition requires.
-fn names_required(condition: &Condition, searches: &[Search]) -> Option<Vec<String>> {
+/// The values of the field at `path` a condition requires.
+fn values_required(condition: &Condition, searches: &[Search], path: &str) -> Option<Vec<String>> {
     required(condition, &|i| {
         let mut names = Vec::new();
         for fields in &searches[i].alternatives {
             let mut required: Option<Vec<String>> = None;
             for field in fields {
-                if let Some(values) = field.exact_values_of("eventName") {
+                if let Some(values) = field.exact_values_of(path) {
                     required = Some(match required {
                         None => values,
                         Some(known) => known.into_iter().filter(|v| values.contains(v)).collect(),

@@ -383,15 +383,30 @@ fn rules_for_any_event_name_require_texts_of_the_raw_record() {
     let imds =
         rule("    a:\n        userIdentity.arn|re: '.+:assumed-role/aws:.+'\n    condition: a\n");
     assert_eq!(imds.needles(), Some(vec!["assumed-role".to_owned()]));
+    // In a set, a rule for any name is narrowed by a field of the record's
+    // head when it requires one of a few values of it (`userIdentity.type`);
+    // else by the texts it requires in the raw record.
     let mut set = crate::RuleSet::default();
     set.add(root, "root.yml").expect("add");
-    let record = |kind: &str| {
-        format!(r#"{{"eventName":"DescribeInstances","userIdentity":{{"type":"{kind}"}}}}"#)
+    let record = |kind: &str, agent: &str| {
+        format!(
+            r#"{{"eventName":"DescribeInstances","userAgent":"{agent}","userIdentity":{{"type":"{kind}","arn":"arn:aws:iam::1:root"}}}}"#
+        )
     };
-    assert!(set.may_fire_on_raw("DescribeInstances", &record("ROOT")));
-    assert!(!set.may_fire_on_raw("DescribeInstances", &record("IAMUser")));
+    let may_fire = |set: &crate::RuleSet, raw: &str| {
+        let head = ctt_core::RecordHead::parse(raw).expect("head");
+        set.may_fire(&head, raw)
+    };
+    assert!(may_fire(&set, &record("ROOT", "aws-cli")));
+    // `root` is in the raw record (the ARN), not in `userIdentity.type`.
+    assert!(!may_fire(&set, &record("IAMUser", "aws-cli")));
+    let mut agent = rule("    a:\n        userAgent: TruffleHog\n    condition: a\n");
+    agent.id = "agent".into();
+    set.add(agent, "agent.yml").expect("add");
+    assert!(may_fire(&set, &record("IAMUser", "trufflehog")));
+    assert!(!may_fire(&set, &record("IAMUser", "TruffleHog 2")));
     let mut re_rule = rule("    a:\n        userAgent|re: 'x'\n    condition: a\n");
     re_rule.id = "re".into();
     set.add(re_rule, "re.yml").expect("add");
-    assert!(set.may_fire_on_raw("DescribeInstances", &record("IAMUser")));
+    assert!(may_fire(&set, &record("IAMUser", "aws-cli")));
 }

@@ -53,7 +53,7 @@ pub struct AlertView {
     /// The whole record, secrets redacted (kept even when the event itself is
     /// not stored, a read for instance).
     #[schema(value_type = Object)]
-    pub record: serde_json::Value,
+    pub record: ctt_store::RecordJson,
 }
 
 impl From<Alert> for AlertView {

@@ -200,7 +200,7 @@ async fn detail(viewer: &Viewer, id: &str) -> Result<Page, WebError> {
         section.record aria-labelledby="record-title" {
             h2 #record-title { "The record" }
             p.help { "As AWS wrote it, with secrets replaced by " code { "\"REDACTED\"" } "." }
-            (json::tree(&a.record))
+            (json::tree(&a.record.to_value()))
         }
         (api_note(&format!("/alerts/{}", segment(&a.id)), "GET /alerts/{id}"))
     };

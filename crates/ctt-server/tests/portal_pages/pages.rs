@@ -601,7 +601,7 @@ async fn alerts_are_listed_counted_and_shown_where_their_events_are() {
         user: user.to_owned(),
         service: "ec2".to_owned(),
         event_name: "RunInstances".to_owned(),
-        record: serde_json::json!({"eventID": event_id, "sourceIPAddress": "<img src=x>"}),
+        record: serde_json::json!({"eventID": event_id, "sourceIPAddress": "<img src=x>"}).into(),
     };
     let mut loaded = ctt_store::conformance::file(portal.store.as_ref(), "alerts.json.gz", vec![]);
     loaded.alerts = vec![

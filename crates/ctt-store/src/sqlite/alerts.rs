@@ -6,7 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Statement, params, params_from_iter};
 
 use crate::alerts::{LEVELS, level_rank};
-use crate::{Alert, AlertQuery};
+use crate::{Alert, AlertQuery, RecordJson};
 
 pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id,
     event_time, user, service, event_name, record)
@@ -25,7 +25,7 @@ pub fn insert(stmt: &mut Statement<'_>, alert: &Alert) -> rusqlite::Result<()> {
         alert.user,
         alert.service,
         alert.event_name,
-        alert.record.to_string(),
+        alert.record.get(),
     ])?;
     Ok(())
 }
@@ -45,7 +45,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
         user: r.get(7)?,
         service: r.get(8)?,
         event_name: r.get(9)?,
-        record: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or_default(),
+        record: RecordJson::from_text(r.get(10)?).unwrap_or_default(),
     })
 }
 
