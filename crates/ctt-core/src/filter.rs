@@ -68,6 +68,10 @@ pub struct RecordHead<'a> {
     event_type: Option<Cow<'a, str>>,
     #[serde(rename = "userAgent", borrow, default)]
     user_agent: Option<Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow, default)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(rename = "sourceIPAddress", borrow, default)]
+    source_ip_address: Option<Cow<'a, str>>,
     #[serde(rename = "readOnly", default)]
     read_only: Option<bool>,
     #[serde(rename = "userIdentity", borrow, default)]
@@ -78,16 +82,21 @@ pub struct RecordHead<'a> {
 struct IdentityHead<'a> {
     #[serde(rename = "type", borrow, default)]
     kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    arn: Option<Cow<'a, str>>,
 }
 
 impl<'a> RecordHead<'a> {
     /// The fields [`RecordHead::field`] answers for, as dotted paths.
-    pub const FIELDS: [&'static str; 5] = [
+    pub const FIELDS: [&'static str; 8] = [
         "eventName",
         "eventSource",
         "eventType",
         "userAgent",
+        "awsRegion",
+        "sourceIPAddress",
         "userIdentity.type",
+        "userIdentity.arn",
     ];
 
     /// The head of a record given as JSON text; `None` when it is not an
@@ -104,7 +113,10 @@ impl<'a> RecordHead<'a> {
             "eventSource" => self.event_source.as_deref(),
             "eventType" => self.event_type.as_deref(),
             "userAgent" => self.user_agent.as_deref(),
+            "awsRegion" => self.aws_region.as_deref(),
+            "sourceIPAddress" => self.source_ip_address.as_deref(),
             "userIdentity.type" => self.user_identity.as_ref()?.kind.as_deref(),
+            "userIdentity.arn" => self.user_identity.as_ref()?.arn.as_deref(),
             _ => None,
         }
     }

@@ -1,6 +1,6 @@
 //! A set of rules, loaded from files and folders, indexed for evaluation.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ctt_core::RecordHead;
@@ -31,31 +31,22 @@ pub enum LoadError {
 /// fire on (lower-cased); rules that may fire on any name are always tried.
 ///
 /// Before a record is parsed whole, [`RuleSet::may_fire`] tells from its
-/// [`RecordHead`] whether any rule could fire on it: a rule indexed under its
-/// `eventName`; a rule for any name that requires one of a few values of
-/// another field of the head ([`HEAD_FIELDS`]: `userIdentity.type: Root`)
-/// and finds one; a rule narrowed by neither that finds one of the texts it
-/// requires ([`Rule::needles`]) in the raw JSON (one Aho-Corasick search).
-/// So most records are never parsed for detection's sake.
+/// [`RecordHead`] (a few fields the storage filter reads anyway) whether any
+/// rule could fire on it: each rule indexed under its `eventName`, and each
+/// rule for any name, is evaluated on the head ([`Rule::matches_head`]:
+/// `userIdentity.type: Root`, `userAgent|contains: TruffleHog`, a region
+/// outside a list…); when the head cannot tell for a rule for any name,
+/// the raw JSON must hold one of the texts that rule requires
+/// ([`Rule::needles`], an Aho-Corasick search). So most records are never
+/// parsed for detection.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<(Rule, String)>,
     by_name: HashMap<String, Vec<usize>>,
-    any_name: Vec<usize>,
-    /// For rules for any name: by field of [`HEAD_FIELDS`], the values
-    /// (lower-cased) one of which some rule requires.
-    by_head: Vec<(&'static str, HashSet<String>)>,
-    /// Rules for any name that no head field narrows.
-    unnarrowed: usize,
-    /// Some such rule requires no known text: every record is tried.
-    unnarrowed_unfiltered: bool,
-    unnarrowed_needles: Vec<String>,
-    unnarrowed_finder: Option<aho_corasick::AhoCorasick>,
+    /// Rules for any name, each with a search for the texts it requires
+    /// (`None`: none known, the record is tried).
+    any_name: Vec<(usize, Option<aho_corasick::AhoCorasick>)>,
 }
-
-/// The fields of a record's head by which rules for any `eventName` are
-/// indexed, in order of preference (each is one of [`RecordHead::FIELDS`]).
-pub const HEAD_FIELDS: [&str; 4] = ["userIdentity.type", "eventSource", "eventType", "userAgent"];
 
 impl RuleSet {
     /// Adds `rule`, from `origin` (a file name). Refuses a second rule with
@@ -79,41 +70,20 @@ impl RuleSet {
                 }
             }
             None => {
-                self.any_name.push(index);
-                let narrowed = HEAD_FIELDS
-                    .iter()
-                    .find_map(|&path| Some((path, rule.values_required(path)?)));
-                match narrowed {
-                    Some((path, values)) => {
-                        match self.by_head.iter_mut().find(|(p, _)| *p == path) {
-                            Some((_, known)) => known.extend(values),
-                            None => self.by_head.push((path, values.into_iter().collect())),
-                        }
-                    }
-                    None => self.add_unnarrowed(&rule),
-                }
+                let finder = rule
+                    .needles()
+                    .filter(|n| !n.is_empty())
+                    .and_then(|needles| {
+                        aho_corasick::AhoCorasick::builder()
+                            .ascii_case_insensitive(true)
+                            .build(&needles)
+                            .ok()
+                    });
+                self.any_name.push((index, finder));
             }
         }
         self.rules.push((rule, origin.to_owned()));
         Ok(())
-    }
-
-    /// Counts in a rule for any name that no head field narrows.
-    fn add_unnarrowed(&mut self, rule: &Rule) {
-        self.unnarrowed += 1;
-        match rule.needles() {
-            Some(needles) if !needles.is_empty() => {
-                self.unnarrowed_needles.extend(needles);
-                self.unnarrowed_finder = aho_corasick::AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(&self.unnarrowed_needles)
-                    .ok();
-                if self.unnarrowed_finder.is_none() {
-                    self.unnarrowed_unfiltered = true;
-                }
-            }
-            _ => self.unnarrowed_unfiltered = true,
-        }
     }
 
     /// Adds the rules of `path`: a `.yml`/`.yaml` file, or every such file
@@ -159,8 +129,8 @@ impl RuleSet {
             .unwrap_or_default();
         let mut hits: Vec<usize> = named
             .iter()
-            .chain(&self.any_name)
             .copied()
+            .chain(self.any_name.iter().map(|(i, _)| *i))
             .filter(|&i| self.rules[i].0.matches(record))
             .collect();
         hits.sort_unstable();
@@ -176,29 +146,22 @@ impl RuleSet {
     /// Whether any rule could fire on the record `raw`, whose head is `head`
     /// (see [`RuleSet`]). `false` only when none can.
     pub fn may_fire(&self, head: &RecordHead<'_>, raw: &str) -> bool {
-        let listed = |value: Option<&str>, among: &dyn Fn(&str) -> bool| {
-            value.is_some_and(|v| among(&v.to_lowercase()))
-        };
-        if listed(head.field("eventName"), &|name| {
-            self.by_name.contains_key(name)
-        }) {
-            return true;
-        }
-        let narrowed = self
-            .by_head
+        let named = head
+            .field("eventName")
+            .and_then(|name| self.by_name.get(&name.to_lowercase()))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let named = named
             .iter()
-            .any(|(path, values)| listed(head.field(path), &|value| values.contains(value)));
-        if narrowed {
-            return true;
-        }
-        if self.unnarrowed == 0 {
-            return false;
-        }
-        self.unnarrowed_unfiltered
+            .any(|&i| self.rules[i].0.matches_head(head) != Some(false));
+        named
             || self
-                .unnarrowed_finder
-                .as_ref()
-                .is_none_or(|finder| finder.is_match(raw))
+                .any_name
+                .iter()
+                .any(|(i, finder)| match self.rules[*i].0.matches_head(head) {
+                    Some(fires) => fires,
+                    None => finder.as_ref().is_none_or(|f| f.is_match(raw)),
+                })
     }
 }
 

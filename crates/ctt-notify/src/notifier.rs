@@ -284,7 +284,13 @@ impl Notifier {
                 for result in join_all(passes).await {
                     result?;
                 }
-                if self.outbox().outbox_counts().await?.pending == 0 {
+                // Deliveries to destinations no longer configured wait for
+                // a configuration that names them again: not for this flush.
+                let mut pending = 0;
+                for target in &self.targets {
+                    pending += self.outbox().pending_for(&target.destination.name).await?;
+                }
+                if pending == 0 {
                     break;
                 }
                 wait(&stop, self.policy.poll).await;

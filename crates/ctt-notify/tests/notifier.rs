@@ -337,10 +337,25 @@ async fn a_failing_destination_is_retried_after_a_restart_and_sent_once() {
             Some("webhook answered 500 Internal Server Error")
         );
     }
+    // A process configured with another destination only: its flush does
+    // not wait (its whole grace) for the deliveries it cannot make.
+    let store = open(&path);
+    let other = [webhook("other", format!("{base}/ok"), "high", 5)];
+    let targets = Notifier::senders(&other, &|_| Err("no sns".into())).expect("senders");
+    let notifier = Notifier::new(store.clone(), targets, policy()).expect("notifier");
+    let started = std::time::Instant::now();
+    notifier
+        .flush(Duration::from_secs(30))
+        .await
+        .expect("flush");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited {:?} for another destination's deliveries",
+        started.elapsed()
+    );
     // A new process, same name, now up (the URL may change, the name keys
     // the outbox): each pending alert is sent once, and nothing twice.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let store = open(&path);
     let up = [webhook("alerts", format!("{base}/ok"), "high", 5)];
     for _ in 0..3 {
         let targets = Notifier::senders(&up, &|_| Err("no sns".into())).expect("senders");

@@ -87,6 +87,10 @@ pub trait Outbox: Send + Sync {
 
     async fn outbox_counts(&self) -> StoreResult<OutboxCounts>;
 
+    /// Deliveries to `destination` waiting for an attempt (a flush waits
+    /// for those of the destinations it has, not for others').
+    async fn pending_for(&self, destination: &str) -> StoreResult<u64>;
+
     /// The deliveries of one alert: (destination, state, attempts, last error).
     async fn deliveries(&self, alert_id: &str) -> StoreResult<Vec<DeliveryState>>;
 }

@@ -353,6 +353,10 @@ impl ctt_store::Outbox for DynamoStore {
         Ok(outbox::counts(&self.inner, &self.destinations()).await?)
     }
 
+    async fn pending_for(&self, destination: &str) -> StoreResult<u64> {
+        Ok(outbox::pending_for(&self.inner, destination).await?)
+    }
+
     async fn deliveries(
         &self,
         alert_id: &str,

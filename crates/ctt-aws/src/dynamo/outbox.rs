@@ -220,15 +220,7 @@ pub async fn mark_failed(
 pub async fn counts(inner: &Inner, destinations: &[String]) -> Result<OutboxCounts, DynamoError> {
     let mut counts = OutboxCounts::default();
     for destination in destinations {
-        counts.pending += query(
-            inner,
-            destination,
-            "#state = :pending",
-            &[(":pending", s("pending"))],
-            true,
-            |_| {},
-        )
-        .await?;
+        counts.pending += pending_for(inner, destination).await?;
         counts.failed += query(
             inner,
             destination,
@@ -240,6 +232,19 @@ pub async fn counts(inner: &Inner, destinations: &[String]) -> Result<OutboxCoun
         .await?;
     }
     Ok(counts)
+}
+
+/// Deliveries to `destination` waiting for an attempt: one `Query` (a count).
+pub async fn pending_for(inner: &Inner, destination: &str) -> Result<u64, DynamoError> {
+    query(
+        inner,
+        destination,
+        "#state = :pending",
+        &[(":pending", s("pending"))],
+        true,
+        |_| {},
+    )
+    .await
 }
 
 /// The deliveries of one alert still in the outbox.

@@ -246,7 +246,11 @@ async fn the_ingest_function_stores_each_alert_once() {
     // Records of regional services in us-east-1 (the original's reads and
     // writes alike), not the global ones (IAM, STS).
     assert!(outside.len() > 18, "{} alerts", outside.len());
-    assert!(outside.iter().all(|a| a.record.to_value()["awsRegion"] == "us-east-1"));
+    assert!(
+        outside
+            .iter()
+            .all(|a| a.record.to_value()["awsRegion"] == "us-east-1")
+    );
     assert!(
         outside
             .iter()

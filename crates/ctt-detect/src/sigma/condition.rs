@@ -41,6 +41,48 @@ impl Condition {
     }
 
     /// Whether it holds, given each search's outcome (asked lazily).
+    /// [`Condition::eval`] when some searches cannot be told (`None`), in
+    /// Kleene's three-valued logic: `Some` only when the known searches
+    /// decide it whatever the others are.
+    pub fn eval_partial(&self, search: &mut dyn FnMut(usize) -> Option<bool>) -> Option<bool> {
+        // `all` of the outcomes (`any` when `any` is set), Kleene-style.
+        fn fold(outcomes: impl Iterator<Item = Option<bool>>, any: bool) -> Option<bool> {
+            let mut unknown = false;
+            for outcome in outcomes {
+                match outcome {
+                    Some(decided) if decided == any => return Some(any),
+                    Some(_) => {}
+                    None => unknown = true,
+                }
+            }
+            (!unknown).then_some(!any)
+        }
+        match self {
+            Condition::Search(i) => search(*i),
+            Condition::Not(inner) => inner.eval_partial(search).map(|b| !b),
+            Condition::And(parts) => fold(parts.iter().map(|c| c.eval_partial(search)), false),
+            Condition::Or(parts) => fold(parts.iter().map(|c| c.eval_partial(search)), true),
+            Condition::AtLeast(n, which) => {
+                let (mut yes, mut unknown) = (0, 0);
+                for &i in which {
+                    match search(i) {
+                        Some(true) => yes += 1,
+                        Some(false) => {}
+                        None => unknown += 1,
+                    }
+                }
+                if yes >= *n {
+                    Some(true)
+                } else if yes + unknown >= *n {
+                    None
+                } else {
+                    Some(false)
+                }
+            }
+            Condition::All(which) => fold(which.iter().map(|&i| search(i)), false),
+        }
+    }
+
     pub fn eval(&self, search: &mut dyn FnMut(usize) -> bool) -> bool {
         match self {
             Condition::Search(i) => search(*i),

@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use ctt_core::RecordHead;
 use ipnet::IpNet;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
@@ -25,6 +26,8 @@ use super::RuleError;
 #[derive(Debug, Clone)]
 pub struct FieldMatch {
     pub(crate) path: Vec<String>,
+    /// The path, dotted.
+    dotted: String,
     all: bool,
     patterns: Vec<Pattern>,
 }
@@ -189,6 +192,7 @@ impl FieldMatch {
             return Err(RuleError::Invalid(format!("field `{key}`: no value")));
         }
         Ok(FieldMatch {
+            dotted: path.join("."),
             path,
             all,
             patterns,
@@ -205,6 +209,34 @@ impl FieldMatch {
         } else {
             self.patterns.iter().any(one)
         }
+    }
+
+    /// Whether a record whose text at this entry's path is `value` (`None`:
+    /// absent or null) satisfies this entry, as [`FieldMatch::matches`]
+    /// would decide on the record; `None` when that needs the rest of the
+    /// record (a `fieldref`).
+    pub(crate) fn matches_text_at_path(&self, value: Option<&str>) -> Option<bool> {
+        let one = |pattern: &Pattern| match pattern {
+            Pattern::Null => Some(value.is_none()),
+            Pattern::Exists(wanted) => Some(value.is_some() == *wanted),
+            Pattern::FieldRef(_) => None,
+            _ => Some(value.is_some_and(|text| matches_text(pattern, text))),
+        };
+        let mut outcomes = self.patterns.iter().map(one);
+        if self.all {
+            outcomes.try_fold(true, |all, o| Some(all && o?))
+        } else {
+            outcomes.try_fold(false, |any, o| Some(any || o?))
+        }
+    }
+
+    /// Whether a record with head `head` satisfies this entry; `None` when
+    /// the head cannot tell (a field it does not hold, a `fieldref`).
+    pub(crate) fn matches_head(&self, head: &RecordHead<'_>) -> Option<bool> {
+        if !RecordHead::FIELDS.contains(&self.dotted.as_str()) {
+            return None;
+        }
+        self.matches_text_at_path(head.field(&self.dotted))
     }
 
     /// The exact texts this entry requires of `field`, when it is a plain

@@ -13,6 +13,7 @@ mod matcher;
 #[cfg(test)]
 mod tests;
 
+use ctt_core::RecordHead;
 use serde_json::Value;
 use serde_norway::Value as Yaml;
 
@@ -78,6 +79,31 @@ impl Search {
         self.alternatives
             .iter()
             .any(|fields| fields.iter().all(|f| f.matches(record)))
+    }
+
+    /// [`Search::matches`] on a record's head, Kleene-style: `None` when the
+    /// fields the head lacks decide.
+    fn matches_head(&self, head: &RecordHead<'_>) -> Option<bool> {
+        let mut unknown = false;
+        for fields in &self.alternatives {
+            let mut all = Some(true);
+            for field in fields {
+                match field.matches_head(head) {
+                    Some(false) => {
+                        all = Some(false);
+                        break;
+                    }
+                    Some(true) => {}
+                    None => all = None,
+                }
+            }
+            match all {
+                Some(true) => return Some(true),
+                Some(false) => {}
+                None => unknown = true,
+            }
+        }
+        (!unknown).then_some(false)
     }
 }
 
@@ -194,6 +220,16 @@ impl Rule {
         needles_required(&self.condition, &self.searches)
     }
 
+    /// Whether the rule fires on a record whose head is `head`, as far as
+    /// the head tells: `Some(false)` means it cannot fire on the record,
+    /// `None` that the rest of the record decides.
+    pub fn matches_head(&self, head: &RecordHead<'_>) -> Option<bool> {
+        let mut outcome: Vec<Option<Option<bool>>> = vec![None; self.searches.len()];
+        self.condition.eval_partial(&mut |i| {
+            *outcome[i].get_or_insert_with(|| self.searches[i].matches_head(head))
+        })
+    }
+
     /// The `eventName`s the rule can fire on, when its condition requires one
     /// of a known few (most rules): lower-cased. `None` when any may do.
     pub fn event_names(&self) -> Option<Vec<String>> {
@@ -212,11 +248,11 @@ impl Rule {
 /// as its structure tells: `of_search` says it for one search; an `or` needs
 /// one of what each side needs, an `and` what any one part needs, a `not`
 /// nothing known.
-fn required(
+fn required<T>(
     condition: &Condition,
-    of_search: &dyn Fn(usize) -> Option<Vec<String>>,
-) -> Option<Vec<String>> {
-    let union = |sets: Vec<Option<Vec<String>>>| -> Option<Vec<String>> {
+    of_search: &dyn Fn(usize) -> Option<Vec<T>>,
+) -> Option<Vec<T>> {
+    let union = |sets: Vec<Option<Vec<T>>>| -> Option<Vec<T>> {
         let mut all = Vec::new();
         for set in sets {
             all.extend(set?);

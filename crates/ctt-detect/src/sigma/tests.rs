@@ -383,9 +383,10 @@ fn rules_for_any_event_name_require_texts_of_the_raw_record() {
     let imds =
         rule("    a:\n        userIdentity.arn|re: '.+:assumed-role/aws:.+'\n    condition: a\n");
     assert_eq!(imds.needles(), Some(vec!["assumed-role".to_owned()]));
-    // In a set, a rule for any name is narrowed by a field of the record's
-    // head when it requires one of a few values of it (`userIdentity.type`);
-    // else by the texts it requires in the raw record.
+    // In a set, a rule is narrowed by what it requires of the fields of the
+    // record's head (`userIdentity.type`, `userAgent`, `userIdentity.arn`…),
+    // any modifier; a rule for any name without such requirements, by the
+    // texts it requires in the raw record.
     let mut set = crate::RuleSet::default();
     set.add(root, "root.yml").expect("add");
     let record = |kind: &str, agent: &str| {
@@ -405,8 +406,80 @@ fn rules_for_any_event_name_require_texts_of_the_raw_record() {
     set.add(agent, "agent.yml").expect("add");
     assert!(may_fire(&set, &record("IAMUser", "trufflehog")));
     assert!(!may_fire(&set, &record("IAMUser", "TruffleHog 2")));
-    let mut re_rule = rule("    a:\n        userAgent|re: 'x'\n    condition: a\n");
-    re_rule.id = "re".into();
-    set.add(re_rule, "re.yml").expect("add");
+    let mut imds = rule(
+        "    a:\n        userIdentity.arn|re: '.+:assumed-role/aws:.+'\n    b:\n        eventName: X\n    condition: a and not b\n",
+    );
+    imds.id = "imds".into();
+    set.add(imds, "imds.yml").expect("add");
+    let assumed = |arn: &str| {
+        format!(
+            r#"{{"eventName":"DescribeInstances","userIdentity":{{"type":"AssumedRole","arn":"{arn}"}}}}"#
+        )
+    };
+    assert!(!may_fire(
+        &set,
+        &assumed("arn:aws:sts::1:assumed-role/lab/alice")
+    ));
+    assert!(may_fire(
+        &set,
+        &assumed("arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1")
+    ));
+    // A rule named for `GetCallerIdentity` is narrowed by its head too.
+    let mut named = rule(
+        "    a:\n        eventName: GetCallerIdentity\n        userAgent|contains: TruffleHog\n    condition: a\n",
+    );
+    named.id = "named".into();
+    set.add(named, "named.yml").expect("add");
+    let caller = |agent: &str| {
+        format!(
+            r#"{{"eventName":"GetCallerIdentity","userAgent":"{agent}","userIdentity":{{"type":"IAMUser"}}}}"#
+        )
+    };
+    assert!(!may_fire(&set, &caller("aws-cli/2")));
+    assert!(may_fire(&set, &caller("TruffleHog/3.0")));
+    // Requirements on fields the head lacks, without a known text: every
+    // record is tried.
+    let mut other = rule("    a:\n        requestParameters.x|re: 'x'\n    condition: a\n");
+    other.id = "other".into();
+    set.add(other, "other.yml").expect("add");
     assert!(may_fire(&set, &record("IAMUser", "aws-cli")));
+}
+
+/// A condition on a record's head (SPEC §12's shortcut before a record is
+/// parsed whole) is decided only when the searches the head cannot tell do
+/// not matter, in Kleene's logic: `and` with a false part is false, `or` with
+/// a true part is true, `not` of unknown is unknown, `1 of` counts the unknown.
+#[test]
+fn a_condition_on_a_records_head_is_decided_only_when_the_rest_cannot_matter() {
+    use super::Condition;
+    let names: Vec<String> = ["known_yes", "known_no", "unknown"]
+        .map(String::from)
+        .to_vec();
+    let search = |i: usize| [Some(true), Some(false), None][i];
+    let eval = |text: &str| {
+        Condition::parse(text, &names)
+            .expect("condition")
+            .eval_partial(&mut |i| search(i))
+    };
+    assert_eq!(eval("known_yes and unknown"), None);
+    assert_eq!(eval("known_no and unknown"), Some(false));
+    assert_eq!(eval("known_yes or unknown"), Some(true));
+    assert_eq!(eval("known_no or unknown"), None);
+    assert_eq!(eval("not unknown"), None);
+    assert_eq!(eval("not known_no and known_yes"), Some(true));
+    assert_eq!(eval("1 of known_*"), Some(true));
+    assert_eq!(eval("all of known_*"), Some(false));
+    assert_eq!(eval("all of them"), Some(false));
+    assert_eq!(eval("2 of them"), None);
+    // On a real rule: its fields the head holds decide, the others do not.
+    let root = rule(
+        "    selection:\n        userIdentity.type: Root\n        requestParameters.x: 1\n    filter:\n        eventType: AwsServiceEvent\n    condition: selection and not filter\n",
+    );
+    let head = |text: &'static str| ctt_core::RecordHead::parse(text).expect("head");
+    let iam = head(r#"{"userIdentity":{"type":"IAMUser"}}"#);
+    assert_eq!(root.matches_head(&iam), Some(false));
+    let service = head(r#"{"userIdentity":{"type":"Root"},"eventType":"AwsServiceEvent"}"#);
+    assert_eq!(root.matches_head(&service), Some(false));
+    let api = head(r#"{"userIdentity":{"type":"Root"},"eventType":"AwsApiCall"}"#);
+    assert_eq!(root.matches_head(&api), None);
 }

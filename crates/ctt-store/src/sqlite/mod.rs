@@ -631,6 +631,12 @@ impl crate::Outbox for SqliteStore {
         self.read(|conn, _| outbox::counts(conn)).await
     }
 
+    async fn pending_for(&self, destination: &str) -> StoreResult<u64> {
+        let destination = destination.to_owned();
+        self.read(move |conn, _| outbox::pending_for(conn, &destination))
+            .await
+    }
+
     async fn deliveries(&self, alert_id: &str) -> StoreResult<Vec<crate::outbox::DeliveryState>> {
         let alert_id = alert_id.to_owned();
         self.read(move |conn, _| outbox::deliveries(conn, &alert_id))

@@ -184,6 +184,12 @@ pub fn counts(conn: &Connection) -> rusqlite::Result<OutboxCounts> {
     Ok(counts)
 }
 
+pub fn pending_for(conn: &Connection, destination: &str) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT COUNT(*) FROM outbox WHERE destination = ?1 AND state = 'pending'")?
+        .query_row([destination], |r| r.get::<_, i64>(0))
+        .map(|n| n as u64)
+}
+
 pub fn deliveries(
     conn: &Connection,
     alert_id: &str,

@@ -250,10 +250,7 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
         "events (event_name, event_time, event_id, service, user, error_code)",
     ),
     ("event_params_by_value", "event_params (name, value, seq)"),
-    (
-        "alerts_by_time",
-        "alerts (event_time, event_id, rule_id)",
-    ),
+    ("alerts_by_time", "alerts (event_time, event_id, rule_id)"),
     (
         "alerts_by_user",
         "alerts (user, event_time, event_id, rule_id)",
