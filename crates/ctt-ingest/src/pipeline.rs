@@ -536,8 +536,7 @@ pub fn process_file_within(
                 });
                 if !hits.is_empty() {
                     // The stored event's text serves its alerts too.
-                    let record = RecordJson::from_text(event.record_json.clone())
-                        .unwrap_or_else(|_| RecordJson::default());
+                    let record = RecordJson::new(event.record_json.as_str());
                     alerts.extend(alerts_of(&hits, &event.event, &record));
                 }
                 events.push(event);

@@ -2,6 +2,8 @@
 //! (rule, eventID), in the same transaction as the file that brought the
 //! record, so re-runs, re-deliveries and crashes store each exactly once.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -31,20 +33,21 @@ pub struct Alert {
 }
 
 /// A record as JSON text: written once where the record was read (a load's
-/// parsing threads, or the store), embedded as it is when an alert is
-/// serialised, and parsed only to be shown.
+/// parsing threads — a stored event's text is shared with its alerts — or
+/// the store), embedded as it is when an alert is serialised (`null` if it
+/// is not JSON), and parsed only to be shown.
 #[derive(Debug, Clone)]
-pub struct RecordJson(Box<serde_json::value::RawValue>);
+pub struct RecordJson(Arc<str>);
 
 impl RecordJson {
-    /// `text`, which must be JSON.
-    pub fn from_text(text: String) -> Result<Self, serde_json::Error> {
-        serde_json::value::RawValue::from_string(text).map(Self)
+    /// A record's JSON text, as serialised by `serde_json` or read back.
+    pub fn new(text: impl Into<Arc<str>>) -> Self {
+        Self(text.into())
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     /// The record, parsed.
@@ -55,7 +58,7 @@ impl RecordJson {
 
 impl From<&serde_json::Value> for RecordJson {
     fn from(value: &serde_json::Value) -> Self {
-        Self(serde_json::value::to_raw_value(value).unwrap_or_default())
+        Self::new(serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned()))
     }
 }
 
@@ -81,7 +84,10 @@ impl PartialEq for RecordJson {
 
 impl Serialize for RecordJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        match serde_json::from_str::<&serde_json::value::RawValue>(self.get()) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_unit(),
+        }
     }
 }
 

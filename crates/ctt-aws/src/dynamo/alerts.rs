@@ -83,7 +83,7 @@ fn from_item(item: &Item) -> Option<Alert> {
         service: get_s(item, "service").unwrap_or_default().to_owned(),
         event_name: get_s(item, "event_name").unwrap_or_default().to_owned(),
         record: items::record_text(item)
-            .and_then(|text| RecordJson::from_text(text).ok())
+            .map(RecordJson::new)
             .unwrap_or_default(),
     })
 }

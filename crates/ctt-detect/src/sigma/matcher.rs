@@ -412,7 +412,20 @@ fn matches_text(pattern: &Pattern, text: &str) -> bool {
             Cow::Owned(text.to_lowercase())
         }
     };
+    // An ASCII text lower-cases to ASCII: compared in place, without
+    // allocating (the wanted text is lower-cased already).
+    let ascii = |cased: bool| !cased && text.is_ascii();
+    let head_is =
+        |head: Option<&str>, want: &str| head.is_some_and(|h| h.eq_ignore_ascii_case(want));
     match pattern {
+        Pattern::Exact { text: want, cased } if ascii(*cased) => text.eq_ignore_ascii_case(want),
+        Pattern::StartsWith { text: want, cased } if ascii(*cased) => {
+            head_is(text.get(..want.len()), want)
+        }
+        Pattern::EndsWith { text: want, cased } if ascii(*cased) => {
+            head_is(text.get(text.len().saturating_sub(want.len())..), want)
+                && want.len() <= text.len()
+        }
         Pattern::Exact { text: want, cased } => *folded(*cased) == **want,
         Pattern::Contains { text: want, cased } => folded(*cased).contains(want.as_str()),
         Pattern::StartsWith { text: want, cased } => folded(*cased).starts_with(want.as_str()),

@@ -45,7 +45,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
         user: r.get(7)?,
         service: r.get(8)?,
         event_name: r.get(9)?,
-        record: RecordJson::from_text(r.get(10)?).unwrap_or_default(),
+        record: RecordJson::new(r.get::<_, String>(10)?),
     })
 }
 

@@ -233,8 +233,8 @@ INSERT INTO outbox_cursor (id, alert_rowid, too_old) VALUES (1, 0, 0);
 "#,
 ];
 
-/// The indexes that only queries need (the load needs only `events_by_id` and
-/// the alerts' unique `id`, for idempotence). A bulk load into an empty store drops them
+/// The indexes that only queries need (the load needs only `events_by_id`, for
+/// idempotence). A bulk load into an empty store drops them
 /// and builds them at the end, which is several times faster than maintaining
 /// them row by row; every open builds any that are missing, so a load killed
 /// before its end loses nothing but time.
@@ -250,11 +250,6 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
         "events (event_name, event_time, event_id, service, user, error_code)",
     ),
     ("event_params_by_value", "event_params (name, value, seq)"),
-    ("alerts_by_time", "alerts (event_time, event_id, rule_id)"),
-    (
-        "alerts_by_user",
-        "alerts (user, event_time, event_id, rule_id)",
-    ),
 ];
 
 /// Builds the [`QUERY_INDEXES`] that are missing.
@@ -265,15 +260,10 @@ pub fn build_query_indexes(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Drops the [`QUERY_INDEXES`] when `events` and `alerts` are empty; whether
-/// it did.
+/// Drops the [`QUERY_INDEXES`] when `events` is empty; whether it did.
 pub fn drop_query_indexes_if_empty(conn: &mut Connection) -> rusqlite::Result<bool> {
     let tx = conn.transaction()?;
-    let empty: bool = tx.query_row(
-        "SELECT NOT EXISTS (SELECT 1 FROM events) AND NOT EXISTS (SELECT 1 FROM alerts)",
-        [],
-        |r| r.get(0),
-    )?;
+    let empty: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
     if empty {
         for (name, _) in QUERY_INDEXES {
             tx.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
@@ -469,7 +459,7 @@ mod tests {
         let mut stmt = conn
             .prepare(
                 "SELECT name FROM sqlite_master WHERE type = 'index'
-                 AND tbl_name IN ('events', 'event_params', 'alerts') ORDER BY name",
+                 AND tbl_name IN ('events', 'event_params') ORDER BY name",
             )
             .expect("prepare");
         stmt.query_map([], |r| r.get(0))
@@ -483,13 +473,9 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("open");
         assert_eq!(migrate(&mut conn).expect("migrate"), Ok(0));
         let all = index_names(&conn);
-        assert_eq!(all.len(), QUERY_INDEXES.len() + 2, "{all:?}");
+        assert_eq!(all.len(), QUERY_INDEXES.len() + 1, "{all:?}");
         assert!(drop_query_indexes_if_empty(&mut conn).expect("drop"));
-        // What the load needs: an event's and an alert's key, once each.
-        assert_eq!(
-            index_names(&conn),
-            ["events_by_id", "sqlite_autoindex_alerts_1"]
-        );
+        assert_eq!(index_names(&conn), ["events_by_id"]);
         build_query_indexes(&conn).expect("build");
         assert_eq!(index_names(&conn), all);
         conn.execute(
@@ -500,18 +486,5 @@ mod tests {
         .expect("insert");
         assert!(!drop_query_indexes_if_empty(&mut conn).expect("no drop"));
         assert_eq!(index_names(&conn), all);
-        // Alerts alone (on records not stored as events) count too.
-        let mut alerts_only = Connection::open_in_memory().expect("open");
-        migrate(&mut alerts_only).expect("migrate");
-        alerts_only
-            .execute(
-                "INSERT INTO alerts (id, rule_id, title, level, tags, event_id, event_time,
-                 user, service, event_name, record)
-                 VALUES ('r:e1', 'r', 't', 'low', '[]', 'e1', 0, 'alice', 's3', 'ListBuckets', '{}')",
-                [],
-            )
-            .expect("insert");
-        assert!(!drop_query_indexes_if_empty(&mut alerts_only).expect("no drop"));
-        assert_eq!(index_names(&alerts_only), all);
     }
 }
