@@ -18,6 +18,7 @@ pub mod printable;
 pub mod query;
 pub mod record;
 pub mod redact;
+pub mod resources;
 pub mod time;
 pub mod user;
 
