@@ -13,6 +13,9 @@
 
 use std::collections::HashMap;
 
+mod prices;
+pub use prices::{BUILTIN_PRICES, PriceOverrides, PriceTable};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
