@@ -14,6 +14,7 @@ pub mod course;
 pub mod hourly;
 mod ledger;
 pub mod outbox;
+pub mod resources;
 pub mod sqlite;
 pub mod tokens;
 
@@ -27,6 +28,7 @@ use serde::Serialize;
 pub use alerts::{Alert, AlertQuery, RecordJson};
 pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, Verdict};
 pub use outbox::{Delivery, Outbox, OutboxCounts, Route};
+pub use resources::{Resource, ResourceFilter, ResourceTouches, StateFilter};
 pub use sqlite::SqliteStore;
 pub use tokens::{Role, TokenRecord, TokenStore};
 
@@ -56,7 +58,13 @@ pub struct IndexedEvent {
     pub params: Vec<(String, String)>,
     /// The whole redacted record, serialised.
     pub record_json: String,
+    /// The resources the event changes (SPEC §11), by the built-in catalogue.
+    pub touches: Vec<ctt_core::resources::Change>,
 }
+
+/// The built-in resource catalogue, read once.
+static CATALOGUE: std::sync::LazyLock<ctt_core::resources::Catalogue> =
+    std::sync::LazyLock::new(ctt_core::resources::Catalogue::builtin);
 
 impl IndexedEvent {
     /// Flattens the event's record once: picks the values of `indexed` parameters
@@ -64,6 +72,7 @@ impl IndexedEvent {
     /// `/parameters`; the caller de-duplicates).
     pub fn new(mut event: Event, indexed: &[String], on_name: &mut dyn FnMut(&str)) -> Self {
         let record = std::mem::take(&mut event.record);
+        let touches = CATALOGUE.changes(&record);
         let mut params = Vec::new();
         ctt_core::params::flatten(&record, |name, value| {
             if indexed.iter().any(|i| i == name) {
@@ -77,6 +86,7 @@ impl IndexedEvent {
             // Straight into a buffer: `to_string` would go through `fmt::Write`.
             record_json: serde_json::to_string(&record)
                 .expect("a JSON value always serialises (its keys are strings)"),
+            touches,
         }
     }
 }
@@ -268,6 +278,9 @@ pub enum StoreError {
     Missing { what: String, remedy: String },
     #[error("store query failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// What this store does not do (yet).
+    #[error("{0} is not available on this store")]
+    Unsupported(&'static str),
     #[error("store task failed")]
     Task(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -285,6 +298,7 @@ impl StoreError {
             StoreError::Open { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Backend(_)
+            | StoreError::Unsupported(_)
             | StoreError::Task(_) => ErrorKind::Internal,
         }
     }
@@ -335,6 +349,14 @@ pub trait EventStore: Send + Sync {
 
     /// The alert `id` (`RULE_ID:EVENT_ID`), if stored.
     async fn alert(&self, id: &str) -> StoreResult<Option<Alert>>;
+
+    /// The touches of every resource (SPEC §11); with `user`, of every
+    /// resource that user touched (the caller folds them and keeps what the
+    /// user owns).
+    async fn resource_touches(&self, user: Option<&str>) -> StoreResult<Vec<ResourceTouches>> {
+        let _ = user;
+        Err(StoreError::Unsupported("resources"))
+    }
 
     /// How many alerts `query` selects (its `after` and `limit` ignored). The
     /// default pages through them; SQLite counts with its index.

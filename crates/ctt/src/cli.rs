@@ -93,6 +93,9 @@ pub enum Command {
     Rules(RulesArgs),
     /// Alerts: the rules' hits on the records loaded (SPEC §12).
     Alerts(AlertsArgs),
+    /// Resources: who created what, who deleted it, what is still running
+    /// and what it costs, estimated (SPEC §11).
+    Resources(ResourcesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +153,28 @@ pub struct AlertsArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// table, json, ndjson, csv (`time,rule,level,user,service,eventName,eventID,title`).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResourcesArgs {
+    /// Only what this user created.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// open (running or stopped), running, stopped or deleted [default: all].
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this type (`ec2:instance`; `ctt resources --types` lists them).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// As they stood at this time (as `ctt scan --to`) [default: now].
+    #[arg(long)]
+    pub at: Option<String>,
+    /// List the resource types of the catalogue instead.
+    #[arg(long)]
+    pub types: bool,
+    /// table, json, ndjson, csv (`type,id,region,account,owner,state,created,deleted,deleted_by,running_hours,estimated_cost`).
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
 }

@@ -77,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => commands::verify::run(&settings, args).await,
         Command::Rules(args) => commands::rules::run(&settings, args).await,
         Command::Alerts(args) => commands::alerts::run(&settings, args).await,
+        Command::Resources(args) => commands::resources::run(&settings, args).await,
         Command::Config => {
             println!("{}", settings.to_commented_toml());
             Ok(ExitCode::SUCCESS)

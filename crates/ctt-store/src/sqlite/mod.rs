@@ -7,6 +7,7 @@ mod alerts;
 mod courses;
 mod outbox;
 mod query;
+mod resources;
 mod schema;
 mod tokens;
 mod write;
@@ -147,6 +148,8 @@ impl SqliteStore {
         }
         // A bulk load killed before its end left its query indexes to build.
         schema::build_query_indexes(&writer).map_err(open_error)?;
+        // Events stored before resources were kept: their touches, once.
+        resources::backfill(&mut writer).map_err(open_error)?;
         let indexed =
             write::indexed_parameters(&writer, &options.indexed_parameters).map_err(open_error)?;
         query::register_functions(&writer).map_err(open_error)?;
@@ -354,6 +357,15 @@ impl EventStore for SqliteStore {
 
     async fn record_integrity(&self, verdicts: Vec<Verdict>) -> StoreResult<u64> {
         self.write(move |conn| write::record_integrity(conn, &verdicts))
+            .await
+    }
+
+    async fn resource_touches(
+        &self,
+        user: Option<&str>,
+    ) -> StoreResult<Vec<crate::ResourceTouches>> {
+        let user = user.map(str::to_owned);
+        self.read(move |conn, _| resources::touches(conn, user.as_deref()))
             .await
     }
 
@@ -673,6 +685,117 @@ mod tests {
             })
             .collect();
         file(store, key, records)
+    }
+
+    /// SPEC §11: the writer keeps each stored event's resource touches (a
+    /// duplicate event adds none), read back grouped by resource; a store
+    /// whose events were stored before resources were kept reads their
+    /// touches once, when it is opened.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn resource_touches_are_written_with_their_events_and_backfilled_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("resources.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        let mut create = record(
+            "c1",
+            "2018-03-02T10:00:00Z",
+            "alice",
+            "lambda",
+            "CreateFunction20150331",
+        );
+        create["requestParameters"]["functionName"] = serde_json::json!("resize");
+        let mut delete = record(
+            "d1",
+            "2018-03-02T12:00:00Z",
+            "teacher",
+            "lambda",
+            "DeleteFunction20150331",
+        );
+        delete["requestParameters"]["functionName"] =
+            serde_json::json!("arn:aws:lambda:us-east-1:111122223333:function:resize");
+        let mut other = record(
+            "c2",
+            "2018-03-02T11:00:00Z",
+            "bob",
+            "lambda",
+            "CreateFunction20150331",
+        );
+        other["requestParameters"]["functionName"] = serde_json::json!("thumbs");
+        // The delete arrives first, in a file of its own; then the rest, twice.
+        store
+            .load(vec![file(&store, "b.json.gz", vec![delete.clone()])])
+            .await
+            .expect("load");
+        for key in ["a.json.gz", "a-again.json.gz"] {
+            store
+                .load(vec![file(
+                    &store,
+                    key,
+                    vec![create.clone(), other.clone(), delete.clone()],
+                )])
+                .await
+                .expect("load");
+        }
+        let all = store.resource_touches(None).await.expect("touches");
+        let summary: Vec<(String, String, Vec<String>)> = all
+            .iter()
+            .map(|r| {
+                (
+                    r.kind.clone(),
+                    r.id.clone(),
+                    r.touches.iter().map(|t| t.event_id.clone()).collect(),
+                )
+            })
+            .collect();
+        let expected = vec![
+            (
+                "lambda:function".to_owned(),
+                "resize".to_owned(),
+                vec!["c1".to_owned(), "d1".to_owned()],
+            ),
+            (
+                "lambda:function".to_owned(),
+                "thumbs".to_owned(),
+                vec!["c2".to_owned()],
+            ),
+        ];
+        assert_eq!(summary, expected);
+        assert_eq!(all[0].account, "111122223333");
+        assert_eq!(all[0].region, "us-east-1");
+        // Bob's: only what he touched.
+        let bobs = store.resource_touches(Some("bob")).await.expect("touches");
+        assert_eq!(bobs.len(), 1);
+        assert_eq!(bobs[0].id, "thumbs");
+        // A teacher's delete makes the resource one they touched, too.
+        let teachers = store
+            .resource_touches(Some("teacher"))
+            .await
+            .expect("touches");
+        assert_eq!(teachers.len(), 1);
+        assert_eq!(teachers[0].touches.len(), 2);
+        drop(store);
+
+        // As if stored before migration 13: no touches, the backfill pending.
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "DELETE FROM resource_touches;
+             UPDATE meta SET value = 'pending' WHERE key = 'resource_touches_backfill';",
+        )
+        .expect("forget");
+        drop(conn);
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("reopen");
+        assert_eq!(store.resource_touches(None).await.expect("touches"), all);
+        drop(store);
+        // Once: a touch deleted now stays deleted at the next open.
+        let conn = Connection::open(&path).expect("open");
+        conn.execute("DELETE FROM resource_touches WHERE id = 'thumbs'", [])
+            .expect("delete");
+        drop(conn);
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("reopen");
+        assert_eq!(
+            store.resource_touches(None).await.expect("touches").len(),
+            1
+        );
     }
 
     /// The [`schema::QUERY_INDEXES`] present in the file.

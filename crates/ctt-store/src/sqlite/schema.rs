@@ -231,6 +231,28 @@ CREATE TABLE outbox_cursor (
 );
 INSERT INTO outbox_cursor (id, alert_rowid, too_old) VALUES (1, 0, 0);
 "#,
+    // 13: resources (SPEC §11): every touch (create, stop, start, delete) of
+    // every resource, written with its event; a resource's lifecycle is the
+    // fold of its touches in time order, so it is keyed resource first, then
+    // time. Events stored before this version are read for their touches
+    // once, when the store is opened (`backfill_resource_touches`).
+    r#"
+CREATE TABLE resource_touches (
+    kind       TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    region     TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    event_id   TEXT NOT NULL,
+    user       TEXT NOT NULL,
+    change     TEXT NOT NULL,
+    size       TEXT,
+    PRIMARY KEY (kind, account, region, id, event_time, event_id)
+) WITHOUT ROWID;
+CREATE INDEX resource_touches_by_user ON resource_touches (user);
+INSERT INTO meta (key, value) VALUES ('resource_touches_backfill', 'pending')
+    ON CONFLICT (key) DO UPDATE SET value = 'pending';
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

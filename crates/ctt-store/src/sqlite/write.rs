@@ -97,6 +97,7 @@ pub fn load(
         let mut insert_name =
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
         let mut insert_alert = tx.prepare_cached(super::alerts::INSERT)?;
+        let mut insert_touch = tx.prepare_cached(super::resources::INSERT)?;
         for file in files {
             let entry = &file.entry;
             let mut counts = FileCounts {
@@ -133,6 +134,7 @@ pub fn load(
                 counts.stored += 1;
                 let seq = tx.last_insert_rowid();
                 insert_record.execute(params![seq, indexed.record_json])?;
+                super::resources::insert(&mut insert_touch, e, &indexed.touches)?;
                 for (name, value) in &indexed.params {
                     insert_param.execute(params![seq, name, value])?;
                 }

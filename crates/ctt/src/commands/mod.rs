@@ -7,6 +7,7 @@ pub mod generate;
 pub mod ingest;
 pub mod notify;
 pub mod query;
+pub mod resources;
 pub mod rules;
 pub mod serve;
 pub mod store;

@@ -1,12 +1,13 @@
 //! SPEC §4 "exactly once": re-running loads nothing new, and a load killed with
 //! `kill -9` at any point, then re-run, ends with exactly the events of one clean
 //! load — no loss, no duplicate. The same holds for alerts (SPEC §12): one per
-//! (rule, eventID).
+//! (rule, eventID), and for resources (SPEC §11).
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::resources::resources_csv;
 use crate::support::{Workspace, ctt_with_db, generate_small, n, run};
 
 /// Every stored eventID, sorted (a duplicate would show twice).
@@ -91,6 +92,8 @@ fn killed_load_resumes_to_exactly_one_clean_load() {
     let clean_time = started.elapsed();
     let reference = stored_ids(&clean);
     let alerts = alert_ids(&clean);
+    let resources = resources_csv(&clean, &[]);
+    assert!(resources.lines().count() > 5, "{resources}");
     assert!(alerts.len() > 10, "{} alerts", alerts.len());
 
     let jitter = SystemTime::now()
@@ -127,6 +130,12 @@ fn killed_load_resumes_to_exactly_one_clean_load() {
             "kill at {delay:?} (round {round}) then re-run"
         );
         assert_eq!(alert_ids(&db), alerts, "alerts after a kill at {delay:?}");
+        // SPEC §11: resources too, whatever the kill left half done.
+        assert_eq!(
+            resources_csv(&db, &[]),
+            resources,
+            "resources after a kill at {delay:?}"
+        );
     }
     assert!(
         interrupted > 0,

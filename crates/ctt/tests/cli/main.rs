@@ -21,6 +21,7 @@ mod course;
 mod exactly_once;
 mod notify;
 mod queries;
+mod resources;
 mod secrets;
 mod serve;
 mod support;

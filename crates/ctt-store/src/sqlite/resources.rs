@@ -1,0 +1,176 @@
+//! The `resource_touches` table (schema migration 13, SPEC §11): written
+//! with each stored event, read grouped by resource.
+
+use ctt_core::Event;
+use ctt_core::resources::{Catalogue, Change, ChangeKind, Touch};
+use ctt_core::time::{from_seconds, to_seconds};
+use rusqlite::{Connection, Statement, params};
+
+use crate::ResourceTouches;
+
+pub const INSERT: &str = "INSERT OR IGNORE INTO resource_touches
+    (kind, account, region, id, event_time, event_id, user, change, size)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// Where a resource lives: the account the call was made in, and its region
+/// (empty when the record does not say).
+fn place(event: &Event) -> (&str, &str) {
+    let account = event
+        .recipient_account_id
+        .as_deref()
+        .or(event.account_id.as_deref())
+        .unwrap_or_default();
+    (account, event.aws_region.as_deref().unwrap_or_default())
+}
+
+/// Stores `event`'s touches.
+pub fn insert(stmt: &mut Statement<'_>, event: &Event, touches: &[Change]) -> rusqlite::Result<()> {
+    let (account, region) = place(event);
+    for touch in touches {
+        stmt.execute(params![
+            touch.kind,
+            account,
+            region,
+            touch.id,
+            to_seconds(event.event_time),
+            event.event_id,
+            event.user,
+            touch.change.as_str(),
+            touch.size,
+        ])?;
+    }
+    Ok(())
+}
+
+const BACKFILL_KEY: &str = "resource_touches_backfill";
+
+/// Reads the touches of the events stored before migration 13, once: the
+/// events the catalogue concerns, found by `(eventName, eventSource)`.
+pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
+    let pending: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [BACKFILL_KEY],
+            |r| r.get(0),
+        )
+        .ok();
+    if pending.as_deref() != Some("pending") {
+        return Ok(());
+    }
+    let catalogue = Catalogue::builtin();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for t in catalogue.types() {
+        for spec in t
+            .create
+            .iter()
+            .chain(&t.delete)
+            .chain(&t.stop)
+            .chain(&t.start)
+        {
+            for name in &spec.events {
+                let pair = (name.clone(), t.source.clone());
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+        }
+    }
+    let tx = conn.transaction()?;
+    {
+        let mut select = tx.prepare(
+            "SELECT e.event_id, e.event_time, e.user, e.account_id, e.recipient_account_id,
+                    e.aws_region, r.record
+             FROM events e JOIN records r ON r.seq = e.seq
+             WHERE e.event_name = ?1 AND e.event_source = ?2",
+        )?;
+        let mut insert_touch = tx.prepare(INSERT)?;
+        for (name, source) in &pairs {
+            let mut rows = select.query(params![name, source])?;
+            while let Some(row) = rows.next()? {
+                let record: String = row.get(6)?;
+                let Ok(record) = serde_json::from_str::<serde_json::Value>(&record) else {
+                    continue;
+                };
+                let account: Option<String> = row.get::<_, Option<String>>(4)?.or(row.get(3)?);
+                let region: Option<String> = row.get(5)?;
+                let (event_id, time, user): (String, i64, String) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?);
+                for touch in catalogue.changes(&record) {
+                    insert_touch.execute(params![
+                        touch.kind,
+                        account.as_deref().unwrap_or_default(),
+                        region.as_deref().unwrap_or_default(),
+                        touch.id,
+                        time,
+                        event_id,
+                        user,
+                        touch.change.as_str(),
+                        touch.size,
+                    ])?;
+                }
+            }
+        }
+    }
+    tx.execute(
+        "UPDATE meta SET value = 'done' WHERE key = ?1",
+        [BACKFILL_KEY],
+    )?;
+    tx.commit()
+}
+
+/// Every touch, or those of the resources `user` touched, grouped by
+/// resource.
+pub fn touches(conn: &Connection, user: Option<&str>) -> rusqlite::Result<Vec<ResourceTouches>> {
+    const COLUMNS: &str = "kind, account, region, id, event_time, event_id, user, change, size";
+    let sql = match user {
+        None => {
+            format!("SELECT {COLUMNS} FROM resource_touches ORDER BY kind, account, region, id")
+        }
+        Some(_) => format!(
+            "SELECT {COLUMNS} FROM resource_touches WHERE (kind, account, region, id) IN
+                 (SELECT kind, account, region, id FROM resource_touches WHERE user = ?1)
+             ORDER BY kind, account, region, id"
+        ),
+    };
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = match user {
+        None => stmt.query([])?,
+        Some(u) => stmt.query([u])?,
+    };
+    let mut out: Vec<ResourceTouches> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let (kind, account, region, id): (String, String, String, String) =
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        let change = match row.get::<_, String>(7)?.as_str() {
+            "create" => ChangeKind::Create,
+            "stop" => ChangeKind::Stop,
+            "start" => ChangeKind::Start,
+            _ => ChangeKind::Delete,
+        };
+        let touch = Touch {
+            time: from_seconds(row.get(4)?),
+            event_id: row.get(5)?,
+            user: row.get(6)?,
+            change,
+            size: row.get(8)?,
+        };
+        match out.last_mut() {
+            Some(last)
+                if last.kind == kind
+                    && last.account == account
+                    && last.region == region
+                    && last.id == id =>
+            {
+                last.touches.push(touch);
+            }
+            _ => out.push(ResourceTouches {
+                kind,
+                account,
+                region,
+                id,
+                touches: vec![touch],
+            }),
+        }
+    }
+    Ok(out)
+}
