@@ -110,11 +110,12 @@ struct EventEntry {
     entry: usize,
 }
 
-/// The resource types, indexed by `(eventSource, eventName)`.
+/// The resource types, indexed by `eventSource`, then `eventName` (looked up
+/// by `&str`, without allocating: every stored event is looked up).
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     types: Vec<ResourceType>,
-    by_event: HashMap<(String, String), Vec<EventEntry>>,
+    by_event: HashMap<String, HashMap<String, Vec<EventEntry>>>,
 }
 
 #[derive(Deserialize)]
@@ -163,7 +164,7 @@ impl Catalogue {
     }
 
     fn new(types: Vec<ResourceType>) -> Result<Self, CatalogueError> {
-        let mut by_event: HashMap<(String, String), Vec<EventEntry>> = HashMap::new();
+        let mut by_event: HashMap<String, HashMap<String, Vec<EventEntry>>> = HashMap::new();
         for (t, rt) in types.iter().enumerate() {
             let invalid = |why: &str| CatalogueError::Invalid(rt.kind.clone(), why.to_owned());
             if rt.kind.is_empty() || rt.source.is_empty() {
@@ -179,7 +180,9 @@ impl Catalogue {
                     }
                     for event in &spec.events {
                         by_event
-                            .entry((rt.source.clone(), event.clone()))
+                            .entry(rt.source.clone())
+                            .or_default()
+                            .entry(event.clone())
                             .or_default()
                             .push(EventEntry {
                                 resource_type: t,
@@ -191,6 +194,10 @@ impl Catalogue {
             }
         }
         Ok(Self { types, by_event })
+    }
+
+    fn entries(&self, event_source: &str, event_name: &str) -> Option<&Vec<EventEntry>> {
+        self.by_event.get(event_source)?.get(event_name)
     }
 
     pub fn types(&self) -> &[ResourceType] {
@@ -205,8 +212,7 @@ impl Catalogue {
     /// Whether an event of this source and name may change a resource (so
     /// most records are never looked into).
     pub fn concerns(&self, event_source: &str, event_name: &str) -> bool {
-        self.by_event
-            .contains_key(&(event_source.to_owned(), event_name.to_owned()))
+        self.entries(event_source, event_name).is_some()
     }
 
     /// The resources `record` changes. A failed call (`errorCode`) changes
@@ -219,7 +225,7 @@ impl Catalogue {
         let (Some(source), Some(name)) = (text("eventSource"), text("eventName")) else {
             return Vec::new();
         };
-        let Some(entries) = self.by_event.get(&(source.to_owned(), name.to_owned())) else {
+        let Some(entries) = self.entries(source, name) else {
             return Vec::new();
         };
         let mut out: Vec<Change> = Vec::new();
