@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use ctt_core::resources::Catalogue;
 use ctt_core::{Event, Filter, RecordHead, check, normalise};
 use ctt_detect::{Rule, RuleSet};
 use ctt_store::{
@@ -59,6 +60,9 @@ pub struct IngestOptions {
     /// The detection rules (SPEC §12), tried on every record before the
     /// storage filter: their hits are stored with the file as alerts.
     pub rules: Option<Arc<RuleSet>>,
+    /// The resource catalogue (SPEC §11): which stored events create, stop,
+    /// start or delete what.
+    pub catalogue: Arc<Catalogue>,
 }
 
 /// SHA-256 (hex) of the decompressed log files a load read, by key.
@@ -96,6 +100,7 @@ impl Default for IngestOptions {
             bulk_load_files: 10_000,
             hashes: None,
             rules: None,
+            catalogue: Arc::new(Catalogue::builtin()),
         }
     }
 }
@@ -522,7 +527,8 @@ pub fn process_file_within(
         match outcome {
             Ok(Some(event)) => {
                 let mut added = 0;
-                let event = IndexedEvent::new(event, indexed, &mut |name: &str| {
+                let catalogue = &options.catalogue;
+                let event = IndexedEvent::new_with(event, indexed, catalogue, &mut |name: &str| {
                     if seen.contains(name) {
                         return;
                     }

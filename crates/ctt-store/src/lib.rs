@@ -58,7 +58,7 @@ pub struct IndexedEvent {
     pub params: Vec<(String, String)>,
     /// The whole redacted record, serialised.
     pub record_json: String,
-    /// The resources the event changes (SPEC §11), by the built-in catalogue.
+    /// The resources the event changes (SPEC §11).
     pub touches: Vec<ctt_core::resources::Change>,
 }
 
@@ -70,9 +70,20 @@ impl IndexedEvent {
     /// Flattens the event's record once: picks the values of `indexed` parameters
     /// and calls `on_name` with every parameter name (for the catalog of
     /// `/parameters`; the caller de-duplicates).
-    pub fn new(mut event: Event, indexed: &[String], on_name: &mut dyn FnMut(&str)) -> Self {
+    pub fn new(event: Event, indexed: &[String], on_name: &mut dyn FnMut(&str)) -> Self {
+        Self::new_with(event, indexed, &CATALOGUE, on_name)
+    }
+
+    /// [`IndexedEvent::new`], the resources it changes read with `catalogue`
+    /// (the configured one) rather than the built-in one.
+    pub fn new_with(
+        mut event: Event,
+        indexed: &[String],
+        catalogue: &ctt_core::resources::Catalogue,
+        on_name: &mut dyn FnMut(&str),
+    ) -> Self {
         let record = std::mem::take(&mut event.record);
-        let touches = CATALOGUE.changes(&record);
+        let touches = catalogue.changes(&record);
         let mut params = Vec::new();
         ctt_core::params::flatten(&record, |name, value| {
             if indexed.iter().any(|i| i == name) {

@@ -19,6 +19,7 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub server: ServerSettings,
     pub alerts: AlertSettings,
+    pub resources: ResourceSettings,
     pub auth: AuthSettings,
     /// `--store` and the AWS flags: from the command line only, never the file.
     #[serde(skip)]
@@ -45,9 +46,37 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             server: ServerSettings::default(),
             alerts: AlertSettings::default(),
+            resources: ResourceSettings::default(),
             auth: AuthSettings::default(),
             cloud: CloudSettings::default(),
         }
+    }
+}
+
+/// `[resources]`: the resource catalogue and the price table (SPEC §11).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResourceSettings {
+    /// `[[resources.types]]`: types added to the built-in catalogue, or
+    /// replacing the built-in type of the same `type` (same shape as
+    /// `crates/ctt-core/src/resources/catalogue.toml`).
+    pub types: Vec<ctt_core::resources::ResourceType>,
+    /// `[resources.prices]`: `region`, `date`, `source`, and
+    /// `[resources.prices.hourly."TYPE"]` / `per_gb_month` entries replacing
+    /// the shipped table's one by one.
+    pub prices: ctt_core::resources::PriceOverrides,
+}
+
+impl ResourceSettings {
+    /// The built-in catalogue with the configured types.
+    pub fn catalogue(&self) -> anyhow::Result<ctt_core::resources::Catalogue> {
+        ctt_core::resources::Catalogue::builtin_with(self.types.clone())
+            .context("invalid [[resources.types]]")
+    }
+
+    /// The shipped price table with the configured overrides.
+    pub fn prices(&self) -> ctt_core::resources::PriceTable {
+        ctt_core::resources::PriceTable::builtin().with(&self.prices)
     }
 }
 
@@ -377,6 +406,7 @@ impl Settings {
              # Seconds `ctt ingest` goes on sending after its load (the rest waits).\n\
              notify_grace_secs = {}\n\
              {}\n\
+             {}\n\
              # Credentials `ctt serve` accepts besides API tokens (SPEC §7).\n\
              [auth]\n\
              {}",
@@ -413,6 +443,7 @@ impl Settings {
             v(&(self.alerts.notify_max_attempts as i64)),
             v(&(self.alerts.notify_grace_secs as i64)),
             self.notify_toml(),
+            self.resources_toml(),
             self.jwt_toml(),
         );
         out
@@ -420,6 +451,31 @@ impl Settings {
 }
 
 impl Settings {
+    /// `[resources]` as configured, or a commented example.
+    fn resources_toml(&self) -> String {
+        if self.resources == ResourceSettings::default() {
+            return "# Resource types besides the built-in catalogue (`ctt resources --types`),\n\
+                    # and prices replacing the shipped table's (SPEC §11; docs/resources.md).\n\
+                    # [[resources.types]]\n\
+                    # type = \"apprunner:service\"\n\
+                    # name = \"App Runner service\"\n\
+                    # source = \"apprunner.amazonaws.com\"\n\
+                    # create = [{ events = [\"CreateService\"], ids = [\"responseElements.service.serviceName\"] }]\n\
+                    # delete = [{ events = [\"DeleteService\"], ids = [\"responseElements.service.serviceName\"] }]\n\
+                    # [resources.prices.hourly.\"ec2:instance\"]\n\
+                    # \"t3.micro\" = 0.0114\n"
+                .to_owned();
+        }
+        #[derive(Serialize)]
+        struct Resources<'a> {
+            resources: &'a ResourceSettings,
+        }
+        toml::to_string(&Resources {
+            resources: &self.resources,
+        })
+        .unwrap_or_default()
+    }
+
     /// `[[alerts.notify]]` tables, or a commented example.
     fn notify_toml(&self) -> String {
         if self.alerts.notify.is_empty() {
@@ -542,10 +598,22 @@ mod tests {
             topic_arn: None,
             timeout_secs: 20,
         }];
+        settings.resources = toml::from_str(
+            "[[types]]\ntype = 'x:thing'\nname = 'Thing'\nsource = 'x.amazonaws.com'\n\
+             create = [{ events = ['CreateThing'], ids = ['requestParameters.name'] }]\n\
+             [prices]\nregion = 'eu-west-1'\n[prices.hourly.'x:thing']\ndefault = 0.25\n",
+        )
+        .expect("resources");
         let text = settings.to_commented_toml();
         let back: Settings = toml::from_str(&text).expect("printed config parses");
         assert_eq!(back, settings);
         assert_eq!(back.alerts.max_age().expect("age").as_secs(), 7 * 86_400);
+        let catalogue = back.resources.catalogue().expect("catalogue");
+        assert_eq!(
+            catalogue.get("x:thing").map(|t| t.name.as_str()),
+            Some("Thing")
+        );
+        assert_eq!(back.resources.prices().hourly("x:thing", None), Some(0.25));
         assert!(text.contains("# Which events are stored"));
     }
 

@@ -60,6 +60,7 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         hashes: args.verify.then(Default::default),
         rules: Some(Arc::new(super::rules::rule_set(settings, &args.rules)?))
             .filter(|rules| !rules.is_empty()),
+        catalogue: Arc::new(settings.resources.catalogue()?),
         ..IngestOptions::default()
     };
     let keys = if args.verify {

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use chrono::Utc;
-use ctt_core::resources::{Catalogue, PriceTable};
 use ctt_core::time::{Bound, format_event_time, parse_bound};
 use ctt_store::{ResourceFilter, StateFilter};
 
@@ -14,7 +13,7 @@ use crate::output;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, args: ResourcesArgs) -> anyhow::Result<ExitCode> {
-    let catalogue = Catalogue::builtin();
+    let catalogue = settings.resources.catalogue()?;
     let format = output::resolve(args.format);
     if args.types {
         let rows = catalogue
@@ -44,7 +43,7 @@ pub async fn run(settings: &Settings, args: ResourcesArgs) -> anyhow::Result<Exi
     };
     let store = super::open_event_store(settings).await?;
     let touches = store.resource_touches(args.user.as_deref()).await?;
-    let prices = PriceTable::builtin();
+    let prices = settings.resources.prices();
     let filter = ResourceFilter {
         user: args.user.clone(),
         state,

@@ -295,6 +295,7 @@ fn ingest_options(settings: &Settings) -> anyhow::Result<IngestOptions> {
         // Queries run while a served store loads: its indexes stay in place.
         bulk_load_files: usize::MAX,
         rules: (!rules.is_empty()).then(|| Arc::new(rules)),
+        catalogue: Arc::new(settings.resources.catalogue()?),
         ..defaults
     })
 }

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Workspace, ctt_with_db, describe, generate_small, run};
+use serde_json::Value;
+
+use crate::support::{Workspace, ctt_with_db, describe, generate_small, gzip, run};
 
 /// A time after everything generated: every running hour counts up to it.
 const AT: &str = "2018-07-01T00:00:00Z";
@@ -144,4 +146,114 @@ fn bad_resource_filters_are_refused_by_name() {
         "{text}"
     );
     assert!(text.lines().count() > 20);
+}
+
+/// SPEC §11: the catalogue is extendable and the prices overridable in the
+/// configuration; a bad type is refused, naming it.
+#[test]
+fn the_catalogue_and_the_prices_come_from_the_configuration() {
+    let work = Workspace::new();
+    let record = |id: &str, time: &str, user: &str, source: &str, name: &str, extra: Value| {
+        let mut r = serde_json::json!({
+            "eventVersion": "1.08", "eventID": id, "eventTime": time,
+            "eventSource": source, "eventName": name, "awsRegion": "eu-west-1",
+            "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "userName": user, "accountId": "111122223333"},
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            r[k] = v.clone();
+        }
+        r
+    };
+    let records = vec![
+        record(
+            "e1",
+            "2026-10-05T08:00:00Z",
+            "alice",
+            "apprunner.amazonaws.com",
+            "CreateService",
+            serde_json::json!({"responseElements": {"service": {"serviceName": "shop"}}}),
+        ),
+        record(
+            "e2",
+            "2026-10-05T08:00:00Z",
+            "bob",
+            "ec2.amazonaws.com",
+            "RunInstances",
+            serde_json::json!({
+                "requestParameters": {"instanceType": "t2.micro"},
+                "responseElements": {"instancesSet": {"items": [{"instanceId": "i-0b0b"}]}}
+            }),
+        ),
+    ];
+    let logs = work.path("logs");
+    std::fs::create_dir_all(&logs).expect("dir");
+    let body = serde_json::json!({"Records": records}).to_string();
+    std::fs::write(logs.join("one.json.gz"), gzip(body.as_bytes())).expect("write");
+    let config = work.path("ctt.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[resources.types]]
+type = "apprunner:service"
+name = "App Runner service"
+source = "apprunner.amazonaws.com"
+create = [{ events = ["CreateService"], ids = ["responseElements.service.serviceName"] }]
+delete = [{ events = ["DeleteService"], ids = ["responseElements.service.serviceName"] }]
+
+[resources.prices]
+region = "eu-west-1"
+[resources.prices.hourly."ec2:instance"]
+"t2.micro" = 0.5
+[resources.prices.hourly."apprunner:service"]
+default = 0.064
+"#,
+    )
+    .expect("config");
+    let config = config.to_string_lossy().into_owned();
+    let (report, code) = work.ingest(&[&logs], &[]);
+    assert_eq!(code, 0, "{report}");
+    // Loaded with the configuration: the added type is a resource.
+    let db = work.path("configured.db");
+    let out = run(ctt_with_db(&db)
+        .args(["--config", &config, "ingest", "--no-progress"])
+        .arg(&logs));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run(ctt_with_db(&db).args([
+        "--config",
+        &config,
+        "resources",
+        "--at",
+        "2026-10-05T18:00:00Z",
+        "--format",
+        "csv",
+    ]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("apprunner:service,shop,eu-west-1,111122223333,alice,running,2026-10-05T08:00:00Z,,,10.00,0.64"),
+        "{text}"
+    );
+    // Ten hours of a t2.micro at the configured 0.5 an hour.
+    assert!(text.contains("ec2:instance,i-0b0b,eu-west-1,111122223333,bob,running,2026-10-05T08:00:00Z,,,10.00,5.00"), "{text}");
+    // Without the configuration, the App Runner call is no resource.
+    let plain = resources_csv(&work.db(), &[]);
+    assert!(!plain.contains("apprunner"), "{plain}");
+
+    let bad = work.path("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[resources.types]]\ntype = \"x:thing\"\nname = \"x\"\nsource = \"x.amazonaws.com\"\n",
+    )
+    .expect("config");
+    let out = run(ctt_with_db(&db)
+        .arg("--config")
+        .arg(&bad)
+        .args(["resources", "--types"]));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("x:thing"),
+        "{}",
+        describe(&out)
+    );
 }
