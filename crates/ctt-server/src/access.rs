@@ -29,10 +29,12 @@ use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use ctt_core::course::{ClassProgress, Course, StudentScore, TimelineDay, Window};
 use ctt_core::query::{Cursor, Format, MAX_LIMIT};
+use ctt_core::resources::PriceTable;
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use ctt_store::{
     Alert, AlertQuery, CatalogEntry, EventDetail, EventPage, EventStore, GroupCount,
-    IntegritySummary, JsonLayout, JsonPage, StoreResult, StoreStatus,
+    IntegritySummary, JsonLayout, JsonPage, Resource, ResourceFilter, ResourceTouches, StoreResult,
+    StoreStatus,
 };
 
 /// Events from log files that are not valid: event ID → the file's status.
@@ -314,6 +316,61 @@ impl ScopedStore {
             query.user = Some(own.to_owned());
         }
         self.store.alerts(&query).await
+    }
+
+    /// The resources `filter` selects (SPEC §11): role `self` sees only what
+    /// it owns (created).
+    pub async fn resources(
+        &self,
+        mut filter: ResourceFilter,
+        prices: &PriceTable,
+    ) -> StoreResult<Vec<Resource>> {
+        if let Some(own) = self.identity.only_user() {
+            if filter.user.as_deref().is_some_and(|asked| asked != own) {
+                return Ok(Vec::new());
+            }
+            filter.user = Some(own.to_owned());
+        }
+        let touches = self.store.resource_touches(filter.user.as_deref()).await?;
+        Ok(ctt_store::resources::select(touches, &filter, prices))
+    }
+
+    /// The resources of type `kind` and id `id` (one per region and account
+    /// that has one), each with its touches, as they stood at `at`; role
+    /// `self` sees only those it owns.
+    pub async fn resource(
+        &self,
+        kind: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        prices: &PriceTable,
+    ) -> StoreResult<Vec<(Resource, Vec<ctt_core::resources::Touch>)>> {
+        let own = self.identity.only_user();
+        let touches = self.store.resource_touches(own).await?;
+        let wanted: Vec<ResourceTouches> = touches
+            .into_iter()
+            .filter(|r| r.kind == kind && r.id == id)
+            .collect();
+        let filter = ResourceFilter {
+            user: own.map(str::to_owned),
+            state: None,
+            kind: Some(kind.to_owned()),
+            at,
+        };
+        let selected = ctt_store::resources::select(wanted.clone(), &filter, prices);
+        Ok(selected
+            .into_iter()
+            .map(|r| {
+                let mut touches = wanted
+                    .iter()
+                    .find(|w| w.region == r.region && w.account == r.account)
+                    .map(|w| w.touches.clone())
+                    .unwrap_or_default();
+                touches.retain(|t| t.time <= at);
+                touches.sort_by(|a, b| (a.time, &a.event_id).cmp(&(b.time, &b.event_id)));
+                (r, touches)
+            })
+            .collect())
     }
 
     /// How many alerts `query` selects, as [`ScopedStore::alerts`] would.

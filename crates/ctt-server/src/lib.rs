@@ -98,6 +98,8 @@ pub struct AppState {
     pub config: ServerConfig,
     /// The portal's signed-in sessions (in this process's memory).
     pub sessions: Arc<web::session::Sessions>,
+    /// The price table resources' estimated costs use (SPEC §11).
+    pub prices: Arc<ctt_core::resources::PriceTable>,
 }
 
 impl AppState {
@@ -110,7 +112,14 @@ impl AppState {
             clock: Arc::new(Utc::now),
             config: ServerConfig::default(),
             sessions: Arc::new(web::session::Sessions::default()),
+            prices: Arc::new(ctt_core::resources::PriceTable::builtin()),
         }
+    }
+
+    /// Estimates costs with `prices` (the configured table).
+    pub fn with_prices(mut self, prices: ctt_core::resources::PriceTable) -> Self {
+        self.prices = Arc::new(prices);
+        self
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {

@@ -20,6 +20,7 @@ pub mod events;
 pub mod export;
 pub mod ops;
 pub mod query;
+pub mod resources;
 
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ the `Link` header. Errors are `{\"error\", \"detail\"}` with a 4xx or 5xx status
         (name = "catalog", description = "What has been seen: users, services, parameter names"),
         (name = "courses", description = "Courses and labs: a class graded from its activity (SPEC §10)"),
         (name = "alerts", description = "Detections: Sigma rules' hits on the records loaded (SPEC §12)"),
+        (name = "resources", description = "Resources: who created what, what is still running, estimated costs (SPEC §11)"),
         (name = "operations", description = "Health, metrics, this document"),
     )
 )]
@@ -108,6 +110,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(courses::timeline))
         .routes(routes!(alerts::alerts))
         .routes(routes!(alerts::alert))
+        .routes(routes!(resources::resources))
+        .routes(routes!(resources::resource))
         .routes(routes!(ops::health))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi_json))

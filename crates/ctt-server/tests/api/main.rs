@@ -30,6 +30,7 @@ mod openapi;
 mod original;
 mod paging;
 mod parameters;
+mod resources;
 mod routes;
 mod scoping;
 mod security;

@@ -70,6 +70,8 @@ fn documents_exactly_the_api_routes() {
         "/courses/{id}/timeline",
         "/alerts",
         "/alerts/{id}",
+        "/resources",
+        "/resources/{type}/{id}",
         "/health",
         "/metrics",
         "/openapi.json",
@@ -83,10 +85,25 @@ fn documents_exactly_the_api_routes() {
 #[tokio::test]
 async fn every_documented_route_is_served() {
     let app = TestApp::fixture().await;
+    // A resource (SPEC §11): a bucket created.
+    let mut bucket = ctt_store::conformance::record(
+        "bucket-1",
+        "2018-03-08T10:00:00Z",
+        "alucloud001",
+        "s3",
+        "CreateBucket",
+    );
+    bucket["requestParameters"]["bucketName"] = serde_json::json!("fixture-bucket");
+    app.load("bucket.json.gz", vec![bucket]).await;
     let doc = document();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         assert!(item.get("get").is_some(), "{path} is a GET");
-        let path = path.replace("/alerts/{id}", "/alerts/fixture-rule:id-01");
+        let path = path
+            .replace("/alerts/{id}", "/alerts/fixture-rule:id-01")
+            .replace(
+                "/resources/{type}/{id}",
+                "/resources/s3:bucket/fixture-bucket",
+            );
         let uri = path
             .replace("{user}", "alucloud001")
             .replace("{service}", "ec2")

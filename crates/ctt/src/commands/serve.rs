@@ -124,6 +124,7 @@ pub async fn run(settings: &Settings, args: ServeArgs, db_given: bool) -> anyhow
     }
     let state = AppState::new(store.clone())
         .with_auth(auth)
+        .with_prices(settings.resources.prices())
         .with_config(ServerConfig {
             request_timeout: Duration::from_secs(settings.server.request_timeout_secs.max(1)),
             cors_allowed_origins: settings.server.cors_allowed_origins.clone(),
