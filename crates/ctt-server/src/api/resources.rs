@@ -138,9 +138,9 @@ pub struct ResourceParams {
 }
 
 /// A resource's place in the list's order: (type, id, region, account).
-type Key = (String, String, String, String);
+pub(crate) type Key = (String, String, String, String);
 
-fn key(r: &Resource) -> Key {
+pub(crate) fn key(r: &Resource) -> Key {
     (
         r.kind.clone(),
         r.id.clone(),
@@ -150,7 +150,7 @@ fn key(r: &Resource) -> Key {
 }
 
 /// The cursor after `r`: its key as JSON (the `Link` URL escapes it).
-fn cursor_after(r: &Resource) -> String {
+pub(crate) fn cursor_after(r: &Resource) -> String {
     serde_json::json!(key(r)).to_string()
 }
 
@@ -158,14 +158,20 @@ fn parse_cursor(raw: &str) -> Option<Key> {
     serde_json::from_str(raw).ok()
 }
 
-struct ResourceRequest {
-    filter: ResourceFilter,
-    after: Option<Key>,
-    format: Format,
-    limit: Option<usize>,
+/// What `/resources` was asked (the portal's page reads the same).
+pub(crate) struct ResourceRequest {
+    pub filter: ResourceFilter,
+    pub after: Option<Key>,
+    pub format: Format,
+    pub limit: Option<usize>,
 }
 
-fn request(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<ResourceRequest, QueryError> {
+/// Reads `/resources`' query string; anything unknown or invalid is an error
+/// naming it.
+pub(crate) fn request(
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<ResourceRequest, QueryError> {
     let mut filter = ResourceFilter {
         user: None,
         state: None,

@@ -105,11 +105,36 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
         to: Some(query.to),
         ..AlertQuery::default()
     };
-    let (marks, integrity, alert_count) = tokio::try_join!(
+    // What is left running now (SPEC §11), whatever the period.
+    let open_now = ctt_store::ResourceFilter {
+        user: None,
+        state: Some(ctt_store::StateFilter::Open),
+        kind: None,
+        at: state.now(),
+    };
+    let (marks, integrity, alert_count, open) = tokio::try_join!(
         ask.marks(&latest),
         async { Ok::<_, WebError>(viewer.store.integrity().await?) },
         async { Ok::<_, WebError>(viewer.store.count_alerts(&alert_window).await?) },
+        async {
+            Ok::<_, WebError>(
+                match viewer.store.resources(open_now, &state.prices).await {
+                    Ok(open) => Some(open),
+                    // A store that does not keep resources (DynamoDB, for now).
+                    Err(ctt_store::StoreError::Unsupported(_)) => None,
+                    Err(e) => return Err(e.into()),
+                },
+            )
+        },
     )?;
+    let running = open.as_ref().map(|open| {
+        let running: Vec<_> = open
+            .iter()
+            .filter(|r| r.life.state == ctt_core::resources::State::Running)
+            .collect();
+        let cost: f64 = running.iter().filter_map(|r| r.estimated_cost).sum();
+        (running.len() as u64, cost)
+    });
     let alerts_href = format!(
         "/ui/alerts?from={}&to={}",
         format_event_time(query.from),
@@ -151,6 +176,13 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
                 span.n { (number(alert_count)) }
                 span.what { "alerts" }
                 span.sub { "detection rules that fired" }
+            }
+            @if let Some((count, cost)) = running {
+                a.tile.resources href="/ui/resources?state=running" data-counter="left-running" data-count=(count) {
+                    span.n { (number(count)) }
+                    span.what { "left running" }
+                    span.sub { "resources, " (super::resources::cost(Some(cost))) " so far (estimate)" }
+                }
             }
             (integrity_tile(&integrity))
         }

@@ -23,6 +23,7 @@ pub enum Section {
     Services,
     Events,
     Alerts,
+    Resources,
     Courses,
 }
 
@@ -66,6 +67,7 @@ pub fn page(shell: &Shell, body: Markup) -> Html<String> {
         (Section::Services, "/ui/services", "Services"),
         (Section::Events, "/ui/events", "Events"),
         (Section::Alerts, "/ui/alerts", "Alerts"),
+        (Section::Resources, "/ui/resources", "Resources"),
         (Section::Courses, "/ui/courses", "Courses"),
     ];
     let markup = html! {

@@ -25,6 +25,7 @@ pub mod events;
 pub mod filters;
 pub mod json;
 pub mod layout;
+pub mod resources;
 pub mod session;
 
 use axum::Router;
@@ -68,6 +69,7 @@ fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/ui/events/{event_id}", get(events::detail_page)),
         ("/ui/alerts", get(alerts::list_page)),
         ("/ui/alerts/{id}", get(alerts::detail_page)),
+        ("/ui/resources", get(resources::list_page)),
         ("/ui/courses", get(courses::list_page)),
         ("/ui/courses/{id}", get(courses::course_page)),
         (

@@ -10,7 +10,8 @@
 // data; the XSS events show their text and run nothing; the API docs (Swagger
 // UI) work under their Content-Security-Policy; an event from an edited log
 // file is marked and counted (SPEC §14); alerts are counted, listed and shown
-// (SPEC §12). Screenshots of each
+// (SPEC §12); what is left running is counted and listed (SPEC §11).
+// Screenshots of each
 // page go to target/screenshots/.
 //
 //   cargo build -p ctt && (cd crates/ctt-server/tests/portal && npm ci && npm test)
@@ -539,6 +540,34 @@ test('alerts: the dashboard counts them, the alerts page lists them, an alert sh
   await theirs.page.goto('/ui/alerts');
   const users = await theirs.page.$$eval('table.alerts tbody tr td:nth-child(4)', (cells) => cells.map((c) => c.textContent));
   assert.ok(users.every((u) => u === student), users.join());
+  await theirs.context.close();
+});
+
+test('resources: the dashboard counts what is left running, the resources page lists it with estimates (SPEC §11)', async () => {
+  const running = await api('/resources?state=running&limit=10000', teacherToken);
+  assert.ok(running.length > 0, 'the generated class left something running');
+  const { context, page, dialogs } = await signedIn(teacherToken);
+  await page.goto('/ui/');
+  assert.equal(await counter(page, 'left-running'), running.length);
+  await page.click('[data-counter="left-running"]');
+  await page.waitForURL(/\/ui\/resources\?state=running/);
+  const listed = await page.$$eval('table.resources tbody tr', (rows) => rows.map((r) => r.dataset.resource));
+  assert.deepEqual(listed, running.slice(0, listed.length).map((r) => `${r.type}/${r.id}`));
+  assert.match(await page.locator('p.help').innerText(), /estimates/);
+  await shot(page, 'resources');
+  // Every state, then only deleted ones: each says who deleted it.
+  await page.selectOption('select[name="state"]', 'deleted');
+  await page.getByRole('button', { name: 'Show' }).click();
+  const states = await page.$$eval('table.resources tbody tr', (rows) => rows.map((r) => r.dataset.state));
+  assert.ok(states.length > 0 && states.every((s) => s === 'deleted'), states.join());
+  assert.deepEqual(dialogs, []);
+  await context.close();
+
+  // A self user sees what they created only.
+  const theirs = await signedIn(studentToken);
+  await theirs.page.goto('/ui/resources?state=');
+  const owners = await theirs.page.$$eval('table.resources tbody tr td:nth-child(4)', (cells) => cells.map((c) => c.textContent));
+  assert.ok(owners.every((o) => o === student), owners.join());
   await theirs.context.close();
 });
 

@@ -678,3 +678,100 @@ async fn alerts_are_listed_counted_and_shown_where_their_events_are() {
     let quiet = portal.get("/ui/events/id-01").await.page("event");
     assert!(!quiet.contains("Alerts on this event"));
 }
+
+/// SPEC §11 in the portal: the Resources page (what is open by default,
+/// every state on request, estimated costs labelled as such, ids as text) and
+/// the dashboard's "left running" counter.
+#[tokio::test]
+async fn resources_left_running_are_listed_and_counted() {
+    use ctt_store::EventStore;
+
+    let portal = Portal::fixture().await;
+    let record = |id: &str, time: &str, user: &str, source: &str, name: &str, extra: Value| {
+        let mut r = ctt_store::conformance::record(id, time, user, source, name);
+        r["requestParameters"] = extra["requestParameters"].clone();
+        r["responseElements"] = extra["responseElements"].clone();
+        r
+    };
+    let items = |ids: &[&str]| serde_json::json!({"items": ids.iter().map(|i| serde_json::json!({"instanceId": i})).collect::<Vec<_>>()});
+    let records = vec![
+        record(
+            "res-1",
+            "2018-03-09T08:00:00Z",
+            "alucloud001",
+            "ec2",
+            "RunInstances",
+            serde_json::json!({
+                "requestParameters": {"instanceType": "t2.micro"},
+                "responseElements": {"instancesSet": items(&["i-left", "i-gone"])}
+            }),
+        ),
+        record(
+            "res-2",
+            "2018-03-09T09:00:00Z",
+            "alucloud001",
+            "s3",
+            "CreateBucket",
+            serde_json::json!({
+                "requestParameters": {"bucketName": "b<script>x</script>"}, "responseElements": null
+            }),
+        ),
+        record(
+            "res-3",
+            "2018-03-09T10:00:00Z",
+            "teacher",
+            "ec2",
+            "TerminateInstances",
+            serde_json::json!({
+                "requestParameters": {"instancesSet": items(&["i-gone"])}, "responseElements": null
+            }),
+        ),
+    ];
+    let loaded = ctt_store::conformance::file(portal.store.as_ref(), "resources.json", records);
+    portal.store.load(vec![loaded]).await.expect("load");
+
+    let page = portal.get("/ui/resources").await.page("resources");
+    let listed: Vec<&str> = page
+        .split("data-resource=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    // Open ones by default (the fixture's own buckets and functions too).
+    assert!(listed.contains(&"ec2:instance/i-left"), "{listed:?}");
+    assert!(listed.contains(&"s3:bucket/b&lt;script&gt;x&lt;/script&gt;"));
+    assert!(
+        !listed.contains(&"ec2:instance/i-gone"),
+        "deleted: not open"
+    );
+    let running = page.matches("data-state=\"running\"").count();
+    assert!(!page.contains("<script>x"), "ids are text");
+    assert!(
+        page.contains("estimates"),
+        "costs are labelled as estimates"
+    );
+    assert!(page.contains("≈ $"), "an estimated cost is shown");
+    let every = portal.get("/ui/resources?state=").await.page("resources");
+    assert!(every.contains("data-resource=\"ec2:instance/i-gone\" data-state=\"deleted\""));
+    assert!(
+        every.contains("href=\"/ui/users/teacher\""),
+        "deleted by, linked"
+    );
+    let mine = portal
+        .get("/ui/resources?state=&user=teacher")
+        .await
+        .page("resources");
+    assert!(
+        !mine.contains("data-resource="),
+        "the teacher created nothing"
+    );
+    let bad = portal.get("/ui/resources?state=gone").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("state"));
+
+    // The dashboard counts what is left running.
+    let dashboard = portal.get("/ui/").await;
+    assert_eq!(
+        dashboard.attribute_after("data-counter=\"left-running\"", "data-count"),
+        Some(running.to_string())
+    );
+}
