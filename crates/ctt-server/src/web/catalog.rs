@@ -15,7 +15,7 @@ use axum::http::Uri;
 use axum::response::Response;
 use ctt_core::time::format_event_time;
 use ctt_core::{GroupBy, Scope};
-use ctt_store::{AlertQuery, CatalogEntry, GroupCount};
+use ctt_store::{AlertQuery, CatalogEntry, GroupCount, ResourceFilter, StateFilter};
 use maud::html;
 
 use super::chart::{self, Bar};
@@ -337,6 +337,24 @@ async fn one(
         }
         Kind::Service => None,
     };
+    // What a user created and left open at the period's end (SPEC §11).
+    let resources = match kind {
+        Kind::User => {
+            let open = ResourceFilter {
+                user: Some(name.to_owned()),
+                state: Some(StateFilter::Open),
+                kind: None,
+                at: query.to.min(now),
+            };
+            match viewer.store.resources(open, &state.prices).await {
+                Ok(open) => Some(open),
+                // A store that does not keep resources (DynamoDB, for now).
+                Err(ctt_store::StoreError::Unsupported(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Kind::Service => None,
+    };
     let all_time = kind == Kind::User || viewer.sees_everyone();
     let path = kind.page_url(name);
     let whole_history = Filters::between(entry.first_seen, entry.last_seen).url(&path);
@@ -391,6 +409,22 @@ async fn one(
                 span.n { (number(total)) }
                 span.what { "events" }
                 span.sub { "in this period" }
+            }
+        }
+        @if let Some(resources) = &resources {
+            section.user-resources aria-labelledby="resources-title" {
+                h2 #resources-title { "Left open" }
+                @if resources.is_empty() {
+                    p.empty { "Nothing this user created was still running or stopped at the end of the period." }
+                } @else {
+                    p.help {
+                        (resources.len()) " resources this user created were still there at the end of the period, "
+                        (super::resources::cost(Some(resources.iter().filter_map(|r| r.estimated_cost).sum())))
+                        " estimated so far (never a bill)."
+                    }
+                    (super::resources::resource_table(resources, "Created by this user, open at the end of the period"))
+                }
+                p.more { a href=(format!("/ui/resources?state=&user={}", segment(name))) { "Everything this user created" } }
             }
         }
         @if total == 0 {

@@ -10,7 +10,7 @@ use ctt_core::time::format_event_time;
 use ctt_store::Resource;
 use maud::{Markup, html};
 
-use super::filters::user_url;
+use super::filters::{segment, user_url};
 use super::layout::{self, Section};
 use super::{Page, Viewer, WebError, api_note};
 use crate::AppState;
@@ -59,7 +59,8 @@ pub fn resource_table(resources: &[Resource], caption: &str) -> Markup {
                 } }
                 tbody {
                     @for r in resources {
-                        tr data-resource=(format!("{}/{}", r.kind, r.id)) data-state=(r.life.state.as_str()) {
+                        // The id is anyone's text: percent-encoded in the attribute.
+                        tr data-resource=(format!("{}/{}", r.kind, segment(&r.id))) data-state=(r.life.state.as_str()) {
                             td { code { (r.kind) } }
                             td { code { (r.id) } }
                             td { (r.region) }

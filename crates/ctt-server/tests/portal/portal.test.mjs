@@ -551,7 +551,7 @@ test('resources: the dashboard counts what is left running, the resources page l
   assert.equal(await counter(page, 'left-running'), running.length);
   await page.click('[data-counter="left-running"]');
   await page.waitForURL(/\/ui\/resources\?state=running/);
-  const listed = await page.$$eval('table.resources tbody tr', (rows) => rows.map((r) => r.dataset.resource));
+  const listed = await page.$$eval('table.resources tbody tr', (rows) => rows.map((r) => decodeURIComponent(r.dataset.resource)));
   assert.deepEqual(listed, running.slice(0, listed.length).map((r) => `${r.type}/${r.id}`));
   assert.match(await page.locator('p.help').innerText(), /estimates/);
   await shot(page, 'resources');

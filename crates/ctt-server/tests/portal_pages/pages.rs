@@ -738,7 +738,7 @@ async fn resources_left_running_are_listed_and_counted() {
         .collect();
     // Open ones by default (the fixture's own buckets and functions too).
     assert!(listed.contains(&"ec2:instance/i-left"), "{listed:?}");
-    assert!(listed.contains(&"s3:bucket/b&lt;script&gt;x&lt;/script&gt;"));
+    assert!(listed.contains(&"s3:bucket/b%3Cscript%3Ex%3C%2Fscript%3E"));
     assert!(
         !listed.contains(&"ec2:instance/i-gone"),
         "deleted: not open"
@@ -767,6 +767,20 @@ async fn resources_left_running_are_listed_and_counted() {
     let bad = portal.get("/ui/resources?state=gone").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text().contains("state"));
+
+    // A user's page: what they created and left open at the period's end.
+    let user = portal.get("/ui/users/alucloud001").await.page("user");
+    assert!(user.contains("Left open"), "{user}");
+    assert!(user.contains("data-resource=\"ec2:instance/i-left\""));
+    assert!(!user.contains("data-resource=\"ec2:instance/i-gone\""));
+    // …as it stood then: before the instances were launched, nothing.
+    let before = portal
+        .get("/ui/users/alucloud001?from=2018-03-01T00:00:00Z&to=2018-03-08T00:00:00Z")
+        .await
+        .page("user");
+    assert!(!before.contains("data-resource=\"ec2:instance/i-left\""));
+    let teacher = portal.get("/ui/users/teacher").await.page("user");
+    assert!(teacher.contains("Nothing this user created was still running"));
 
     // The dashboard counts what is left running.
     let dashboard = portal.get("/ui/").await;

@@ -10,6 +10,7 @@ fn portal_uris() -> Vec<String> {
         format!("/ui/?{MARCH}"),
         format!("/ui/users?{MARCH}"),
         format!("/ui/users/mallory?{MARCH}"),
+        "/ui/resources?state=".into(),
         format!("/ui/services?{MARCH}"),
         format!("/ui/services/s3?{MARCH}"),
         format!("/ui/events?user=mallory&{MARCH}"),
