@@ -137,12 +137,6 @@ impl RuleSet {
         hits.into_iter().map(|i| &self.rules[i].0).collect()
     }
 
-    /// Whether any rule could fire on a record named `event_name`: when not,
-    /// the record need not be parsed for detection at all.
-    pub fn may_fire_on(&self, event_name: &str) -> bool {
-        !self.any_name.is_empty() || self.by_name.contains_key(&event_name.to_lowercase())
-    }
-
     /// Whether any rule could fire on the record `raw`, whose head is `head`
     /// (see [`RuleSet`]). `false` only when none can.
     pub fn may_fire(&self, head: &RecordHead<'_>, raw: &str) -> bool {

@@ -72,6 +72,45 @@ pub struct Resource {
     pub estimated_cost: Option<f64>,
 }
 
+/// The CSV header of SPEC §11 (`ctt resources`, `/resources?format=csv`).
+pub const CSV_HEADER: [&str; 11] = [
+    "type",
+    "id",
+    "region",
+    "account",
+    "owner",
+    "state",
+    "created",
+    "deleted",
+    "deleted_by",
+    "running_hours",
+    "estimated_cost",
+];
+
+impl Resource {
+    /// Its CSV cells, in [`CSV_HEADER`]'s order: times as SPEC §5 writes
+    /// them, empty when unknown; hours and cost to the cent.
+    pub fn csv_row(&self) -> [String; 11] {
+        let time =
+            |t: Option<DateTime<Utc>>| t.map(ctt_core::time::format_event_time).unwrap_or_default();
+        [
+            self.kind.clone(),
+            self.id.clone(),
+            self.region.clone(),
+            self.account.clone(),
+            self.life.owner.clone().unwrap_or_default(),
+            self.life.state.as_str().to_owned(),
+            time(self.life.created),
+            time(self.life.deleted),
+            self.life.deleted_by.clone().unwrap_or_default(),
+            format!("{:.2}", self.running_hours),
+            self.estimated_cost
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_default(),
+        ]
+    }
+}
+
 /// The resources of `all` that `filter` selects, sorted by type then id
 /// (then region, account).
 pub fn select(

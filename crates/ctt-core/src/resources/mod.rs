@@ -42,6 +42,13 @@ impl ChangeKind {
             ChangeKind::Delete => "delete",
         }
     }
+
+    /// What [`ChangeKind::as_str`] wrote.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Create, Self::Stop, Self::Start, Self::Delete]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
 }
 
 /// Events of one kind and where their records hold the resource's id.

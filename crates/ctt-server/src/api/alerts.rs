@@ -11,7 +11,7 @@ use ctt_store::{Alert, AlertQuery};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::query::{PathParam, pairs};
+use super::query::{PathParam, next_link, pairs};
 use crate::error::ErrorBody;
 use crate::{ApiError, ScopedStore};
 
@@ -201,14 +201,7 @@ pub async fn alerts(store: ScopedStore, uri: Uri) -> Result<Response, ApiError> 
     let views: Vec<AlertView> = page.into_iter().map(AlertView::from).collect();
     let mut response = Json(views).into_response();
     if let Some(cursor) = next {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in pairs.iter().filter(|(k, _)| k != "cursor") {
-            out.append_pair(key, value);
-        }
-        out.append_pair("cursor", &cursor);
-        let link = format!("<{}?{}>; rel=\"next\"", uri.path(), out.finish());
-        let link = HeaderValue::try_from(link)
-            .map_err(|e| ApiError::internal("cannot write the Link header", e))?;
+        let link = next_link(&uri, &pairs, &cursor)?;
         response.headers_mut().insert(header::LINK, link);
     }
     Ok(response)

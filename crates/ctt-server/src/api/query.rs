@@ -18,6 +18,23 @@ pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The `Link` header of the next page: this request's path and parameters,
+/// its `cursor` replaced by `cursor`.
+pub fn next_link(
+    uri: &axum::http::Uri,
+    pairs: &[(String, String)],
+    cursor: &str,
+) -> Result<axum::http::HeaderValue, ApiError> {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs.iter().filter(|(k, _)| k != "cursor") {
+        out.append_pair(key, value);
+    }
+    out.append_pair("cursor", cursor);
+    let link = format!("<{}?{}>; rel=\"next\"", uri.path(), out.finish());
+    axum::http::HeaderValue::try_from(link)
+        .map_err(|e| ApiError::internal("cannot write the Link header", e))
+}
+
 /// Routes that take no query parameters reject any, like the event routes
 /// reject unknown ones.
 pub fn no_parameters(query: Option<&str>) -> Result<(), ApiError> {

@@ -8,33 +8,19 @@ use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ctt_core::query::{Format, MAX_LIMIT, QueryError};
-use ctt_core::resources::{ChangeKind, Touch};
+use ctt_core::resources::Touch;
 use ctt_core::time::{Bound, format_event_time, parse_bound};
+use ctt_store::resources::CSV_HEADER;
 use ctt_store::{Resource, ResourceFilter, StateFilter};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::query::{PathParam, pairs};
+use super::query::{PathParam, next_link, pairs};
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState, ScopedStore};
 
 /// Resources per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 100;
-
-/// The CSV header of SPEC §11.
-pub const CSV_HEADER: [&str; 11] = [
-    "type",
-    "id",
-    "region",
-    "account",
-    "owner",
-    "state",
-    "created",
-    "deleted",
-    "deleted_by",
-    "running_hours",
-    "estimated_cost",
-];
 
 /// A resource as it stood at the time asked.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,13 +83,7 @@ impl From<&Touch> for TouchView {
             event_id: t.event_id.clone(),
             event_time: format_event_time(t.time),
             user: t.user.clone(),
-            change: match t.change {
-                ChangeKind::Create => "create",
-                ChangeKind::Stop => "stop",
-                ChangeKind::Start => "start",
-                ChangeKind::Delete => "delete",
-            }
-            .to_owned(),
+            change: t.change.as_str().to_owned(),
         }
     }
 }
@@ -266,37 +246,10 @@ pub async fn resources(
     let views: Vec<ResourceView> = all.iter().map(ResourceView::from).collect();
     let mut response = Json(views).into_response();
     if let Some(last) = all.last().filter(|_| more) {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in pairs.iter().filter(|(k, _)| k != "cursor") {
-            out.append_pair(name, value);
-        }
-        out.append_pair("cursor", &cursor_after(last));
-        let link = format!("<{}?{}>; rel=\"next\"", uri.path(), out.finish());
-        let link = HeaderValue::try_from(link)
-            .map_err(|e| ApiError::internal("cannot write the Link header", e))?;
+        let link = next_link(&uri, &pairs, &cursor_after(last))?;
         response.headers_mut().insert(header::LINK, link);
     }
     Ok(response)
-}
-
-/// A resource's CSV cells, in [`CSV_HEADER`]'s order.
-pub fn csv_row(r: &Resource) -> [String; 11] {
-    let time = |t: Option<DateTime<Utc>>| t.map(format_event_time).unwrap_or_default();
-    [
-        r.kind.clone(),
-        r.id.clone(),
-        r.region.clone(),
-        r.account.clone(),
-        r.life.owner.clone().unwrap_or_default(),
-        r.life.state.as_str().to_owned(),
-        time(r.life.created),
-        time(r.life.deleted),
-        r.life.deleted_by.clone().unwrap_or_default(),
-        format!("{:.2}", r.running_hours),
-        r.estimated_cost
-            .map(|c| format!("{c:.2}"))
-            .unwrap_or_default(),
-    ]
 }
 
 fn export(all: &[Resource], format: Format) -> Result<Response, ApiError> {
@@ -306,7 +259,7 @@ fn export(all: &[Resource], format: Format) -> Result<Response, ApiError> {
             .map_err(|e| ApiError::internal("cannot write CSV", e))?;
         for r in all {
             csv.write_record(
-                csv_row(r)
+                r.csv_row()
                     .iter()
                     .map(|c| ctt_core::csv_cell(c).into_owned()),
             )

@@ -23,16 +23,7 @@ pub fn alert_url(id: &str) -> String {
 
 /// `/ui/alerts?…` with these filters.
 fn list_url(pairs: &[(String, String)]) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        out.append_pair(k, v);
-    }
-    let query = out.finish();
-    if query.is_empty() {
-        "/ui/alerts".to_owned()
-    } else {
-        format!("/ui/alerts?{query}")
-    }
+    super::with_query("/ui/alerts", pairs)
 }
 
 /// A level as a badge (its colour is the stylesheet's class).
@@ -110,11 +101,7 @@ async fn list(viewer: &Viewer, uri: &Uri) -> Result<Page, WebError> {
     let api = |format: &str| {
         let mut with: Vec<(String, String)> = kept.clone();
         with.push(("format".to_owned(), format.to_owned()));
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &with {
-            out.append_pair(k, v);
-        }
-        format!("/alerts?{}", out.finish())
+        super::with_query("/alerts", &with)
     };
     let body = html! {
         h1 { "Alerts" }

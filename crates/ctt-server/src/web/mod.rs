@@ -80,6 +80,20 @@ fn pages() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
+/// `path`, with `pairs` as its query string (none when empty).
+pub fn with_query(path: &str, pairs: &[(String, String)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        out.append_pair(k, v);
+    }
+    let query = out.finish();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 /// The paths of the portal's pages (with their `{parameters}`), as routed.
 pub fn page_paths() -> Vec<&'static str> {
     pages().into_iter().map(|(path, _)| path).collect()

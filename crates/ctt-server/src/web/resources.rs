@@ -19,16 +19,7 @@ use crate::api::resources::{DEFAULT_LIMIT, cursor_after, key, request};
 
 /// `/ui/resources?…` with these filters.
 fn list_url(pairs: &[(String, String)]) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        out.append_pair(k, v);
-    }
-    let query = out.finish();
-    if query.is_empty() {
-        "/ui/resources".to_owned()
-    } else {
-        format!("/ui/resources?{query}")
-    }
+    super::with_query("/ui/resources", pairs)
 }
 
 /// A cost as shown: an estimate, in USD; a dash when the type has no price.
@@ -136,12 +127,9 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, WebE
         list_url(&next)
     });
     let api = |format: &str| {
-        let mut out = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &kept {
-            out.append_pair(k, v);
-        }
-        out.append_pair("format", format);
-        format!("/resources?{}", out.finish())
+        let mut with = kept.clone();
+        with.push(("format".to_owned(), format.to_owned()));
+        super::with_query("/resources", &with)
     };
     let prices = &state.prices;
     let body = html! {

@@ -25,20 +25,38 @@ fn place(event: &Event) -> (&str, &str) {
 
 /// Stores `event`'s touches.
 pub fn insert(stmt: &mut Statement<'_>, event: &Event, touches: &[Change]) -> rusqlite::Result<()> {
-    let (account, region) = place(event);
+    let made_by = MadeBy {
+        place: place(event),
+        time: to_seconds(event.event_time),
+        event_id: &event.event_id,
+        user: &event.user,
+    };
     for touch in touches {
-        stmt.execute(params![
-            touch.kind,
-            account,
-            region,
-            touch.id,
-            to_seconds(event.event_time),
-            event.event_id,
-            event.user,
-            touch.change.as_str(),
-            touch.size,
-        ])?;
+        insert_one(stmt, &made_by, touch)?;
     }
+    Ok(())
+}
+
+/// The event a touch comes from: where, when, which, by whom.
+struct MadeBy<'a> {
+    place: (&'a str, &'a str),
+    time: i64,
+    event_id: &'a str,
+    user: &'a str,
+}
+
+fn insert_one(stmt: &mut Statement<'_>, by: &MadeBy<'_>, touch: &Change) -> rusqlite::Result<()> {
+    stmt.execute(params![
+        touch.kind,
+        by.place.0,
+        by.place.1,
+        touch.id,
+        by.time,
+        by.event_id,
+        by.user,
+        touch.change.as_str(),
+        touch.size,
+    ])?;
     Ok(())
 }
 
@@ -95,18 +113,17 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
                 let region: Option<String> = row.get(5)?;
                 let (event_id, time, user): (String, i64, String) =
                     (row.get(0)?, row.get(1)?, row.get(2)?);
-                for touch in catalogue.changes(&record) {
-                    insert_touch.execute(params![
-                        touch.kind,
+                let made_by = MadeBy {
+                    place: (
                         account.as_deref().unwrap_or_default(),
                         region.as_deref().unwrap_or_default(),
-                        touch.id,
-                        time,
-                        event_id,
-                        user,
-                        touch.change.as_str(),
-                        touch.size,
-                    ])?;
+                    ),
+                    time,
+                    event_id: &event_id,
+                    user: &user,
+                };
+                for touch in catalogue.changes(&record) {
+                    insert_one(&mut insert_touch, &made_by, &touch)?;
                 }
             }
         }
@@ -141,11 +158,8 @@ pub fn touches(conn: &Connection, user: Option<&str>) -> rusqlite::Result<Vec<Re
     while let Some(row) = rows.next()? {
         let (kind, account, region, id): (String, String, String, String) =
             (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-        let change = match row.get::<_, String>(7)?.as_str() {
-            "create" => ChangeKind::Create,
-            "stop" => ChangeKind::Stop,
-            "start" => ChangeKind::Start,
-            _ => ChangeKind::Delete,
+        let Some(change) = ChangeKind::parse(&row.get::<_, String>(7)?) else {
+            continue; // not written by this ctt
         };
         let touch = Touch {
             time: from_seconds(row.get(4)?),

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use chrono::Utc;
-use ctt_core::time::{Bound, format_event_time, parse_bound};
+use ctt_core::time::{Bound, parse_bound};
+use ctt_server::api::resources::ResourceView;
+use ctt_store::resources::CSV_HEADER;
 use ctt_store::{ResourceFilter, StateFilter};
 
 use crate::cli::{OutputFormat, ResourcesArgs};
@@ -51,40 +53,7 @@ pub async fn run(settings: &Settings, args: ResourcesArgs) -> anyhow::Result<Exi
         at,
     };
     let resources = ctt_store::resources::select(touches, &filter, &prices);
-    let time = |t: Option<chrono::DateTime<Utc>>| t.map(format_event_time).unwrap_or_default();
-    let rows = resources
-        .iter()
-        .map(|r| {
-            vec![
-                r.kind.clone(),
-                r.id.clone(),
-                r.region.clone(),
-                r.account.clone(),
-                r.life.owner.clone().unwrap_or_default(),
-                r.life.state.as_str().to_owned(),
-                time(r.life.created),
-                time(r.life.deleted),
-                r.life.deleted_by.clone().unwrap_or_default(),
-                format!("{:.2}", r.running_hours),
-                r.estimated_cost
-                    .map(|c| format!("{c:.2}"))
-                    .unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let header = [
-        "type",
-        "id",
-        "region",
-        "account",
-        "owner",
-        "state",
-        "created",
-        "deleted",
-        "deleted_by",
-        "running_hours",
-        "estimated_cost",
-    ];
+    let rows = resources.iter().map(|r| r.csv_row().to_vec()).collect();
     if format == OutputFormat::Table {
         if resources.is_empty() {
             eprintln!("no resources");
@@ -95,6 +64,8 @@ pub async fn run(settings: &Settings, args: ResourcesArgs) -> anyhow::Result<Exi
             );
         }
     }
-    output::records(format, &header, rows, &resources)?;
+    // JSON as the API answers it (`/resources`).
+    let views: Vec<ResourceView> = resources.iter().map(ResourceView::from).collect();
+    output::records(format, &CSV_HEADER, rows, &views)?;
     Ok(ExitCode::SUCCESS)
 }
