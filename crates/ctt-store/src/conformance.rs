@@ -40,6 +40,7 @@ macro_rules! store_conformance_tests {
             courses_are_kept_replaced_and_scored_alike,
             ledger_keeps_each_files_integrity,
             alerts_are_stored_once_and_listed_in_order,
+            resources_fold_alike_whatever_the_order,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
@@ -1266,4 +1267,159 @@ pub async fn alerts_are_stored_once_and_listed_in_order(store: &dyn EventStore) 
         alert("r-c", "low", "read-9", &t(6, "08:00:00"), "alice")
     );
     assert_eq!(store.alert("r-c:nothing").await.expect("alert"), None);
+}
+
+/// `record` with its `responseElements` (or, for `errorCode`, a failure).
+fn with(mut record: Value, field: &str, value: Value) -> Value {
+    record[field] = value;
+    record
+}
+
+fn instances(ids: &[&str]) -> Value {
+    let items: Vec<Value> = ids.iter().map(|id| json!({"instanceId": id})).collect();
+    json!({"instancesSet": {"items": items}})
+}
+
+/// SPEC §11: the touches the writer keeps fold to the same resources in
+/// both stores, whatever order files arrive in, however often; a failed
+/// call and a read touch nothing; a resource deleted whose creation
+/// predates the history has no owner; a user's touches include what
+/// someone else created and they deleted.
+pub async fn resources_fold_alike_whatever_the_order(store: &dyn EventStore) {
+    use crate::resources::{ResourceFilter, StateFilter, select};
+    use ctt_core::resources::{PriceTable, State};
+
+    let run = with(
+        record("e-run", &t(5, "10:00:00"), "alice", "ec2", "RunInstances"),
+        "responseElements",
+        instances(&["i-1", "i-2"]),
+    );
+    let stop = with(
+        record("e-stop", &t(5, "11:00:00"), "alice", "ec2", "StopInstances"),
+        "responseElements",
+        instances(&["i-2"]),
+    );
+    let terminate = with(
+        record(
+            "e-term",
+            &t(5, "12:00:00"),
+            "bob",
+            "ec2",
+            "TerminateInstances",
+        ),
+        "responseElements",
+        instances(&["i-1"]),
+    );
+    let old = with(
+        record(
+            "e-old",
+            &t(6, "09:00:00"),
+            "carol",
+            "ec2",
+            "TerminateInstances",
+        ),
+        "responseElements",
+        instances(&["i-old"]),
+    );
+    let failed = with(
+        with(
+            record("e-fail", &t(6, "10:00:00"), "bob", "ec2", "RunInstances"),
+            "responseElements",
+            instances(&["i-never"]),
+        ),
+        "errorCode",
+        json!("Client.InstanceLimitExceeded"),
+    );
+    let read = record(
+        "e-read",
+        &t(6, "11:00:00"),
+        "bob",
+        "ec2",
+        "DescribeInstances",
+    );
+    // The later file first, then the earlier one twice (a re-run).
+    let late = file(
+        store,
+        "logs/late.json.gz",
+        vec![terminate, old, failed, read],
+    );
+    let early = file(store, "logs/early.json.gz", vec![run, stop]);
+    store.load(vec![late]).await.expect("load");
+    store.load(vec![early.clone()]).await.expect("load");
+    let mut again = early;
+    again.entry.version = "v2".to_owned();
+    store.load(vec![again]).await.expect("load");
+
+    let filter = ResourceFilter {
+        user: None,
+        state: None,
+        kind: None,
+        at: at(&t(7, "00:00:00")),
+    };
+    let prices = PriceTable::builtin();
+    let all = select(
+        store.resource_touches(None).await.expect("touches"),
+        &filter,
+        &prices,
+    );
+    // (id, state, owner, deleted by, running seconds)
+    type Folded<'a> = (&'a str, State, Option<&'a str>, Option<&'a str>, i64);
+    let summary: Vec<Folded<'_>> = all
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                r.life.state,
+                r.life.owner.as_deref(),
+                r.life.deleted_by.as_deref(),
+                r.life.running_seconds,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("i-1", State::Deleted, Some("alice"), Some("bob"), 7_200),
+            ("i-2", State::Stopped, Some("alice"), None, 3_600),
+            ("i-old", State::Deleted, None, Some("carol"), 0),
+        ]
+    );
+    assert!(all.iter().all(|r| r.kind == "ec2:instance"
+        && r.account == "111122223333"
+        && r.region == "us-east-1"));
+    assert_eq!(all[0].life.size.as_deref(), Some("t2.micro"));
+    // Each touch once, through the re-run.
+    let touches = store.resource_touches(None).await.expect("touches");
+    let counts: Vec<usize> = touches.iter().map(|r| r.touches.len()).collect();
+    assert_eq!(counts, [2, 2, 1]);
+
+    // Bob's touches: what he deleted, with its whole history.
+    let bobs = store.resource_touches(Some("bob")).await.expect("touches");
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0].id, "i-1");
+    assert_eq!(bobs[0].touches.len(), 2);
+    assert!(
+        store
+            .resource_touches(Some("nobody"))
+            .await
+            .expect("touches")
+            .is_empty()
+    );
+    // What alice left open, by the filters both stores share.
+    let open: Vec<String> = select(
+        store
+            .resource_touches(Some("alice"))
+            .await
+            .expect("touches"),
+        &ResourceFilter {
+            user: Some("alice".into()),
+            state: Some(StateFilter::Open),
+            ..filter
+        },
+        &prices,
+    )
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    assert_eq!(open, ["i-2"]);
 }

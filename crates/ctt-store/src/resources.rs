@@ -7,6 +7,17 @@ use chrono::{DateTime, Utc};
 use ctt_core::resources::{Lifecycle, PriceTable, State, Touch};
 use serde::Serialize;
 
+/// Where a resource lives: the account the call was made in, and its region
+/// (empty when the record does not say).
+pub fn place(event: &ctt_core::Event) -> (&str, &str) {
+    let account = event
+        .recipient_account_id
+        .as_deref()
+        .or(event.account_id.as_deref())
+        .unwrap_or_default();
+    (account, event.aws_region.as_deref().unwrap_or_default())
+}
+
 /// One resource's touches, as a store returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceTouches {

@@ -15,6 +15,7 @@
 //! | flagged file / its events' IDs (SPEC §14) | `INTEGRITY` | the file's key / key, `\n`, chunk |
 //! | the last verification recorded | `META` | `INTEGRITY` |
 //! | events in an hour: everyone / a user / a service | `H#A` / `H#U#<user>` / `H#S#<service>` | `YYYY-MM-DDTHH` |
+//! | resource touch / types / a user's resources (SPEC §11, `resources.rs`) | `R#<type>` / `RTYPES` / `RU#<user>` | see `resources.rs` |
 //!
 //! Event items carry the partition keys of four indexes — `by_day` (`D#YYYY-MM-DD`),
 //! `by_user` (`U#user`), `by_service` (`S#service`), `by_name` (`N#eventName`) — all

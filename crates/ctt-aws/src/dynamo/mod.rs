@@ -21,6 +21,7 @@ pub mod items;
 pub mod keys;
 mod outbox;
 pub(crate) mod read;
+mod resources;
 pub mod retry;
 pub mod table;
 pub mod tokens;
@@ -39,8 +40,8 @@ use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, GroupBy};
 use ctt_store::{
     Alert, AlertQuery, CatalogEntry, ErrorKind, EventDetail, EventPage, EventStore, FileCounts,
-    GroupCount, IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile, StoreError, StoreResult,
-    StoreStatus, StoredCourse, Verdict,
+    GroupCount, IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile, ResourceTouches,
+    StoreError, StoreResult, StoreStatus, StoredCourse, Verdict,
 };
 
 pub use table::Created;
@@ -400,6 +401,10 @@ impl EventStore for DynamoStore {
 
     async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
         Ok(alerts::get(&self.inner, id).await?)
+    }
+
+    async fn resource_touches(&self, user: Option<&str>) -> StoreResult<Vec<ResourceTouches>> {
+        Ok(resources::touches(&self.inner, user).await?)
     }
 
     async fn integrity(&self) -> StoreResult<IntegritySummary> {

@@ -161,6 +161,9 @@ pub async fn load(inner: &Inner, files: Vec<LoadedFile>) -> Result<Vec<FileCount
     if let Some((routes, max_age)) = inner.outbox.get() {
         super::outbox::queue(inner, &alerts, routes, *max_age).await?;
     }
+    // Resource touches (SPEC §11) likewise: keyed by event and resource.
+    let events: Vec<&IndexedEvent> = files.iter().flat_map(|f| &f.events).collect();
+    super::resources::put(inner, &events).await?;
 
     // The same event in two files of one batch belongs to the first.
     let mut claimed: HashSet<String> = HashSet::new();

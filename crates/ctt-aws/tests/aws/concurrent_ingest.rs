@@ -2,7 +2,9 @@
 //! handle, as two Lambdas or two CLIs would be) run at once into one table.
 //! Their files name users, services and parameters some of which only one side
 //! has and some both (plus events both trails delivered): afterwards the
-//! catalog lists every name of both, with exact counts — no lost update.
+//! catalog lists every name of both, with exact counts — no lost update —
+//! and a resource created on one side and deleted on the other (SPEC §11)
+//! folds to the same lifecycle whichever load wrote first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -99,8 +101,26 @@ async fn two_concurrent_ingests_into_one_table_lose_no_catalog_update() {
             )
         })
         .collect();
-    let a = side("a", &["alice", "bob"], &["lambda"], &shared);
-    let b = side("b", &["carol", "dave"], &["rds", "iam"], &shared);
+    let mut a = side("a", &["alice", "bob"], &["lambda"], &shared);
+    let mut b = side("b", &["carol", "dave"], &["rds", "iam"], &shared);
+    // Resources: alice's instances, one stopped by carol and one
+    // terminated by dave, on the other side.
+    let touch = |id: &str, day: u32, user: &str, name: &str, instances: &[&str]| {
+        let mut r = record(id, day, 1, user, "ec2");
+        r["eventName"] = json!(name);
+        let items: Vec<Value> = instances.iter().map(|i| json!({"instanceId": i})).collect();
+        r["responseElements"] = json!({"instancesSet": {"items": items}});
+        r
+    };
+    a.push(touch(
+        "a-run",
+        3,
+        "alice",
+        "RunInstances",
+        &["i-a1", "i-a2"],
+    ));
+    b.push(touch("b-stop", 10, "carol", "StopInstances", &["i-a2"]));
+    b.push(touch("b-term", 20, "dave", "TerminateInstances", &["i-a1"]));
 
     // What the catalog must say: every distinct event counted once.
     let mut distinct: BTreeMap<String, &Value> = BTreeMap::new();
@@ -225,5 +245,34 @@ async fn two_concurrent_ingests_into_one_table_lose_no_catalog_update() {
     assert_eq!(
         status.files_loaded,
         report_a.files_loaded + report_b.files_loaded
+    );
+
+    let resources = ctt_store::resources::select(
+        reader.resource_touches(None).await.expect("touches"),
+        &ctt_store::ResourceFilter {
+            user: None,
+            state: None,
+            kind: None,
+            at: ctt_core::time::parse_event_time("2018-04-01T00:00:00Z").unwrap_or_default(),
+        },
+        &ctt_core::resources::PriceTable::builtin(),
+    );
+    let folded: Vec<(&str, &str, Option<&str>, Option<&str>)> = resources
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                r.life.state.as_str(),
+                r.life.owner.as_deref(),
+                r.life.deleted_by.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        folded,
+        [
+            ("i-a1", "deleted", Some("alice"), Some("dave")),
+            ("i-a2", "stopped", Some("alice"), None),
+        ]
     );
 }

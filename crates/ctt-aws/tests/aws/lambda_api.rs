@@ -126,6 +126,8 @@ async fn every_route_answers_as_the_router_does_without_a_scan() {
     )
     .expect("handler");
     let day = "from=2017-06-01&to=2017-06-01";
+    // Resources as they stood at a fixed time (`at` is now by default).
+    let at = "at=2017-06-30T00:00:00Z";
     // A course (SPEC §10): one requirement of a service, one of any service.
     let course = "id = \"lab\"\nname = \"Lab\"\nfrom = \"2017-06-01\"\nto = \"2017-06-30\"\n\
                   students = [\"alucloud171\", \"grycap-aws\"]\n[[lab]]\nid = \"ec2\"\n\
@@ -159,6 +161,9 @@ async fn every_route_answers_as_the_router_does_without_a_scan() {
         ("/courses/lab/progress", "format=csv".to_owned()),
         ("/courses/lab/students/alucloud171", String::new()),
         ("/courses/lab/timeline", String::new()),
+        ("/resources", at.to_owned()),
+        ("/resources", format!("state=open&format=csv&{at}")),
+        ("/resources", format!("user=alucloud171&{at}")),
         ("/scan", "from=yesterday".to_owned()),
         ("/nowhere", String::new()),
     ] {
@@ -193,6 +198,20 @@ async fn every_route_answers_as_the_router_does_without_a_scan() {
     )
     .await;
     assert_eq!(detail["statusCode"], json!(200), "{detail}");
+    // SPEC §11 on DynamoDB: the sample's RunInstances and
+    // CreateAutoScalingGroup are resources the ingest wrote touches for.
+    let resources = invoke(&handler, http_api_event("/resources", at, viewer())).await;
+    assert_eq!(resources["statusCode"], json!(200), "{resources}");
+    let listed: Value =
+        serde_json::from_str(resources["body"].as_str().unwrap_or_default()).expect("JSON body");
+    let types: BTreeSet<&str> = listed
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["type"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        types.contains("ec2:instance") && types.contains("autoscaling:group"),
+        "{listed}"
+    );
     for path in ["/health", "/metrics", "/openapi.json"] {
         let answer = invoke(&handler, http_api_event(path, "", viewer())).await;
         assert_eq!(answer["statusCode"], json!(200), "{path}: {answer}");

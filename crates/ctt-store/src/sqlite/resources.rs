@@ -7,21 +7,11 @@ use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, Statement, params};
 
 use crate::ResourceTouches;
+use crate::resources::place;
 
 pub const INSERT: &str = "INSERT OR IGNORE INTO resource_touches
     (kind, account, region, id, event_time, event_id, user, change, size)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-
-/// Where a resource lives: the account the call was made in, and its region
-/// (empty when the record does not say).
-fn place(event: &Event) -> (&str, &str) {
-    let account = event
-        .recipient_account_id
-        .as_deref()
-        .or(event.account_id.as_deref())
-        .unwrap_or_default();
-    (account, event.aws_region.as_deref().unwrap_or_default())
-}
 
 /// Stores `event`'s touches.
 pub fn insert(stmt: &mut Statement<'_>, event: &Event, touches: &[Change]) -> rusqlite::Result<()> {
