@@ -2,7 +2,9 @@
 //! (`/ui/courses/{id}`: counters, the stuck lab, each lab's average, the
 //! student × lab heatmap, the band over time, the CSV download) and a
 //! student's page (`/ui/courses/{id}/students/{user}`: each lab, what is
-//! missing linked to the AWS API reference, the credited events).
+//! missing linked to the AWS API reference, the credited events). The
+//! course page also shows what each student created during each lab and
+//! left open at its end (SPEC §11).
 //!
 //! Every number comes from the viewer's [`ScopedStore`](crate::ScopedStore)
 //! as the API's course routes answer it: role `self` sees its own courses,
@@ -10,16 +12,23 @@
 //! Content-Security-Policy forbids inline styles); the stylesheet's print
 //! rules leave the navigation and the forms out of a printed page.
 
+use std::collections::BTreeMap;
+
+use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use ctt_core::course::{
-    ClassProgress, Course, Hundredths, StudentScore, TimelineDay, api_reference,
+    ClassProgress, Course, Hundredths, StudentScore, TimelineDay, Window, api_reference,
 };
+use ctt_core::time::format_event_time;
+use ctt_store::{ResourceFilter, StateFilter};
 use maud::{Markup, html};
 
 use super::filters::{event_url, segment, url};
 use super::layout::Section;
 use super::{Page, Viewer, WebError, api_note};
+use crate::AppState;
 use crate::api::courses::course_request;
 use crate::api::query::{PathParam, pairs};
 
@@ -85,7 +94,12 @@ pub async fn list_page(viewer: Viewer) -> Response {
 }
 
 /// A course's class.
-pub async fn course_page(viewer: Viewer, PathParam(id): PathParam<String>, uri: Uri) -> Response {
+pub async fn course_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PathParam(id): PathParam<String>,
+    uri: Uri,
+) -> Response {
     let result = async {
         let course = visible(&viewer, &id).await?;
         let request = course_request(&course, &pairs(uri.query()), false)?;
@@ -97,6 +111,7 @@ pub async fn course_page(viewer: Viewer, PathParam(id): PathParam<String>, uri: 
             .store
             .course_timeline(&course, &request.window)
             .await?;
+        let left = left_open(&state, &viewer, &course, &request.window, &progress).await?;
         let csv = url(
             &format!("/courses/{}/progress", segment(&course.id)),
             &[
@@ -112,6 +127,7 @@ pub async fn course_page(viewer: Viewer, PathParam(id): PathParam<String>, uri: 
             (lab_table(&progress))
             (heatmap(&course, &progress))
             (band_chart(&band))
+            @if let Some(left) = &left { (left_open_table(&course, left)) }
             p.downloads.no-print { a href=(csv) download { "Download the class (CSV)" } }
             (api_note(&format!("/courses/{}/progress", segment(&course.id)), "GET /courses/{id}/progress"))
         };
@@ -119,6 +135,110 @@ pub async fn course_page(viewer: Viewer, PathParam(id): PathParam<String>, uri: 
     }
     .await;
     viewer.respond(result)
+}
+
+/// What the class left open: for each lab, its end, and per student the
+/// resources they created during the lab and still open at its end (count,
+/// estimated cost).
+struct LeftOpen {
+    ends: Vec<DateTime<Utc>>,
+    /// Student → one `(resources, estimated cost)` per lab.
+    students: BTreeMap<String, Vec<(usize, f64)>>,
+}
+
+/// `None` when the store keeps no resources.
+async fn left_open(
+    state: &AppState,
+    viewer: &Viewer,
+    course: &Course,
+    window: &Window,
+    progress: &ClassProgress,
+) -> Result<Option<LeftOpen>, WebError> {
+    let now = Utc::now();
+    let windows: Vec<Window> = course
+        .labs
+        .iter()
+        .map(|lab| course.lab_window(lab, window))
+        .collect();
+    let filters: Vec<ResourceFilter> = windows
+        .iter()
+        .map(|w| ResourceFilter {
+            user: None,
+            state: Some(StateFilter::Open),
+            kind: None,
+            at: w.to.min(now),
+        })
+        .collect();
+    let each = match viewer.store.resources_each(&filters, &state.prices).await {
+        Ok(each) => each,
+        Err(ctt_store::StoreError::Unsupported(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let labs = course.labs.len();
+    let mut students: BTreeMap<String, Vec<(usize, f64)>> = BTreeMap::new();
+    for (lab, (open, w)) in each.iter().zip(&windows).enumerate() {
+        for r in open {
+            let (Some(owner), Some(created)) = (&r.life.owner, r.life.created) else {
+                continue;
+            };
+            if created < w.from || created > w.to {
+                continue;
+            }
+            if progress
+                .students
+                .binary_search_by(|s| s.student.as_str().cmp(owner))
+                .is_err()
+            {
+                continue;
+            }
+            let row = students
+                .entry(owner.clone())
+                .or_insert_with(|| vec![(0, 0.0); labs]);
+            row[lab].0 += 1;
+            row[lab].1 += r.estimated_cost.unwrap_or_default();
+        }
+    }
+    Ok(Some(LeftOpen {
+        ends: filters.iter().map(|f| f.at).collect(),
+        students,
+    }))
+}
+
+fn left_open_table(course: &Course, left: &LeftOpen) -> Markup {
+    html! {
+        section.left-open {
+            h2 { "Left open at each lab's end" }
+            @if left.students.is_empty() {
+                p.empty data-left-open="none" { "Nothing created during a lab was left open at its end." }
+            } @else {
+                table.left-open {
+                    caption { "Resources each student created during a lab and left open at its end (costs are estimates, from the price table)" }
+                    thead { tr {
+                        th { "Student" }
+                        @for lab in &course.labs { th.num title=(lab.name) { (lab.id) } }
+                    } }
+                    tbody {
+                        @for (student, labs) in &left.students {
+                            tr data-student=(student) {
+                                th scope="row" { (student) }
+                                @for ((lab, (count, cost)), end) in course.labs.iter().zip(labs).zip(&left.ends) {
+                                    td.num data-lab=(lab.id) data-left=(count) {
+                                        @if *count > 0 {
+                                            a href=(super::with_query("/ui/resources", &[
+                                                ("user".to_owned(), student.clone()),
+                                                ("at".to_owned(), format_event_time(*end)),
+                                            ])) { (count) }
+                                            " " span.cost { (super::resources::cost(Some(*cost))) }
+                                        } @else { "0" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn counters(progress: &ClassProgress) -> Markup {

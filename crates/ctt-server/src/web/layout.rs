@@ -78,6 +78,7 @@ pub fn page(shell: &Shell, body: Markup) -> Html<String> {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (shell.title) " · CloudTrail-Tracker" }
                 link rel="stylesheet" href="/static/portal.css";
+                link rel="icon" type="image/svg+xml" href="/static/favicon.svg";
                 script src="/static/portal.js" defer {}
             }
             body {

@@ -53,6 +53,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 const STYLESHEET: &str = include_str!("../../static/portal.css");
 const SCRIPT: &str = include_str!("../../static/portal.js");
+/// The portal's icon (named by every page, so browsers don't ask for
+/// `/favicon.ico` and log a 404).
+const ICON: &str = include_str!("../../static/favicon.svg");
 
 /// The portal's pages: each path and its handler. [`routes`] serves exactly
 /// these behind sign-in, and tests walk [`page_paths`], so a new page is
@@ -117,6 +120,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/logout", post(session::logout))
         .route("/static/portal.css", get(stylesheet))
         .route("/static/portal.js", get(script))
+        .route("/static/favicon.svg", get(icon))
         .merge(pages)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -156,6 +160,10 @@ async fn security_headers(mut response: Response) -> Response {
 
 async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+async fn icon() -> Response {
+    asset("image/svg+xml", ICON)
 }
 
 async fn script() -> Response {

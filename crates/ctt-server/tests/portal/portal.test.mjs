@@ -669,6 +669,18 @@ test('a course: the class heatmap leads to a student page; it prints without nav
   const completed = await page.textContent('[data-counter="completed"] .value');
   assert.equal(Number(completed), progress.counts.completed);
   assert.ok(await page.locator('[data-chart="course-band"] polyline.median').count() === 1);
+  // What each student created in a lab and left open at its end (SPEC §11):
+  // the labs have the course's window, so a cell counts what the API lists
+  // as open at the course's end, created in it.
+  const leftRows = await page.$$eval('table.left-open tbody tr', (trs) => trs.map((r) => r.dataset.student));
+  assert.ok(leftRows.length > 0, 'the generated class leaves something open');
+  for (const who of leftRows.slice(0, 3)) {
+    const cell = page.locator(`table.left-open tr[data-student="${who}"] td[data-lab="ec2"]`);
+    const shown = Number(await cell.getAttribute('data-left'));
+    const open = await api(`/resources?user=${who}&state=open&at=2018-06-15T23:59:59Z&limit=1000`, teacherToken);
+    const created = open.filter((r) => r.created && r.created >= '2018-06-01T00:00:00Z');
+    assert.equal(shown, created.length, `${who}: ${JSON.stringify(open)}`);
+  }
   await shot(page, 'course');
   const csv = await page.getAttribute('p.downloads a', 'href');
   const download = await page.request.get(csv);

@@ -6,6 +6,8 @@
 use axum::http::StatusCode;
 use ctt_store::{EventStore, Role, StoredCourse};
 
+use serde_json::{Value, json};
+
 use crate::support::{Portal, at};
 
 /// The fixture's three students complete both labs (2 RunInstances, 2
@@ -192,4 +194,134 @@ async fn role_self_sees_only_its_own_row_and_page() {
         .post_form("/login", &format!("token={teacher}&next=%2Fui%2F"), &[])
         .await;
     assert_eq!(landed.header("location"), Some("/ui/"));
+}
+
+/// SPEC §11 on the course page: per student and lab, what they created
+/// during the lab and left open at its end — not what they cleaned up (or
+/// the teacher did), not what an earlier lab left, not a non-student's; a
+/// self user sees only their own row.
+#[tokio::test]
+async fn the_course_page_shows_what_each_student_left_open_per_lab() {
+    let mut portal = Portal::fixture().await;
+    let course = r#"
+id = "cleanup"
+name = "Clean-up"
+from = "2018-03-01"
+to = "2018-03-31"
+students = ["alucloud001", "alucloud002"]
+
+[[lab]]
+id = "first"
+name = "First"
+from = "2018-03-11"
+to = "2018-03-15"
+requires = [{ event = "ec2:RunInstances" }]
+
+[[lab]]
+id = "second"
+name = "Second"
+from = "2018-03-16"
+to = "2018-03-20"
+requires = [{ event = "s3:CreateBucket" }]
+"#;
+    portal
+        .store
+        .put_course(StoredCourse {
+            id: "cleanup".into(),
+            source: course.into(),
+            added_at: at("2018-02-01T00:00:00Z"),
+        })
+        .await
+        .expect("a course");
+    let record = |id: &str, time: &str, user: &str, source: &str, name: &str, extra: Value| {
+        let mut r = ctt_store::conformance::record(id, time, user, source, name);
+        r["requestParameters"] = extra["requestParameters"].clone();
+        r["responseElements"] = extra["responseElements"].clone();
+        r
+    };
+    let items = |ids: &[&str]| json!({"items": ids.iter().map(|i| json!({"instanceId": i})).collect::<Vec<_>>()});
+    let run = |id: &str, time: &str, user: &str, instance: &str| {
+        record(
+            id,
+            time,
+            user,
+            "ec2",
+            "RunInstances",
+            json!({
+                "requestParameters": {"instanceType": "t2.micro"},
+                "responseElements": {"instancesSet": items(&[instance])}
+            }),
+        )
+    };
+    // The teacher ends alucloud002's instance where it runs (the fixture's
+    // users ending in 2 work in eu-west-1).
+    let mut tidy_up = record(
+        "c-3",
+        "2018-03-14T09:00:00Z",
+        "teacher",
+        "ec2",
+        "TerminateInstances",
+        json!({"requestParameters": {"instancesSet": items(&["i-tidy"])}, "responseElements": null}),
+    );
+    tidy_up["awsRegion"] = json!("eu-west-1");
+    let records = vec![
+        tidy_up,
+        run("c-1", "2018-03-12T09:00:00Z", "alucloud001", "i-left"),
+        run("c-2", "2018-03-12T09:00:00Z", "alucloud002", "i-tidy"),
+        record(
+            "c-4",
+            "2018-03-17T09:00:00Z",
+            "alucloud002",
+            "s3",
+            "CreateBucket",
+            json!({
+                "requestParameters": {"bucketName": "lab2-bucket"}, "responseElements": null
+            }),
+        ),
+        run("c-5", "2018-03-12T10:00:00Z", "outsider", "i-outsider"),
+    ];
+    let loaded = ctt_store::conformance::file(portal.store.as_ref(), "cleanup.json", records);
+    portal.store.load(vec![loaded]).await.expect("load");
+
+    let page = portal.get("/ui/courses/cleanup").await.page("course");
+    assert!(page.contains("Left open at each lab's end"), "{page}");
+    let cell = |page: &str, student: &str, lab: &str| -> Option<String> {
+        let row = page
+            .split(&format!("<tr data-student=\"{student}\">"))
+            .nth(1)?;
+        let row = row.split("</tr>").next()?;
+        let cell = row
+            .split(&format!("data-lab=\"{lab}\" data-left=\""))
+            .nth(1)?;
+        cell.split('"').next().map(str::to_owned)
+    };
+    // (The heatmap's rows carry data-status too: these are the table's.)
+    assert_eq!(cell(&page, "alucloud001", "first").as_deref(), Some("1"));
+    assert_eq!(
+        cell(&page, "alucloud001", "second").as_deref(),
+        Some("0"),
+        "an earlier lab's"
+    );
+    assert_eq!(
+        cell(&page, "alucloud002", "first").as_deref(),
+        Some("0"),
+        "deleted by the teacher"
+    );
+    assert_eq!(cell(&page, "alucloud002", "second").as_deref(), Some("1"));
+    assert!(!page.contains("outsider"), "not a student");
+    assert!(
+        page.contains("href=\"/ui/resources?user=alucloud001&amp;at=2018-03-15T23%3A59%3A59Z\""),
+        "the count links to the Resources page as of the lab's end"
+    );
+
+    let token = portal
+        .token("alu1", Role::OwnUser, Some("alucloud001"))
+        .await;
+    let session = portal.sign_in(&token).await;
+    let own = portal
+        .get_as("/ui/courses/cleanup", &session)
+        .await
+        .page("course");
+    assert_eq!(cell(&own, "alucloud001", "first").as_deref(), Some("1"));
+    assert!(!own.contains("alucloud002"), "another student's row");
 }

@@ -449,6 +449,15 @@ async fn static_files_are_served_from_the_binary() {
         js.header("content-type"),
         Some("text/javascript; charset=utf-8")
     );
+    // The icon every page names (a browser asks for /favicon.ico otherwise).
+    let icon = portal.get("/static/favicon.svg").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    assert!(icon.text().starts_with("<svg"));
+    let page = portal.get("/login").await.page("login");
+    assert!(
+        page.contains("<link rel=\"icon\" type=\"image/svg+xml\" href=\"/static/favicon.svg\">")
+    );
 }
 
 #[tokio::test]

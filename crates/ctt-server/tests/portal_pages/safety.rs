@@ -21,6 +21,7 @@ fn portal_uris() -> Vec<String> {
         "/login".into(),
         "/static/portal.css".into(),
         "/static/portal.js".into(),
+        "/static/favicon.svg".into(),
         "/".into(),
     ]
 }
