@@ -32,6 +32,15 @@
 //!   `sessionContext.sourceIdentity`; service roles (`ecsInstanceRole`,
 //!   Auto Scaling, ELB, Lambda); `AWSService` principals; root, with and
 //!   without `userName`; and a KMS key rotation with no `userIdentity`.
+//! * **Resources** (SPEC §11): students launch instances, volumes, NAT
+//!   gateways, databases, load balancers, Auto Scaling groups, buckets and
+//!   functions, with the id fields real records carry. Most delete what they
+//!   made before leaving (instances, NAT gateways, databases, balancers and
+//!   groups always; most volumes; half their buckets and functions); two in
+//!   five leave everything running, and on lab days the teacher's evening
+//!   sweep terminates about half the instances left running that day (one
+//!   `TerminateInstances` per region). A refused creation (`errorCode`)
+//!   creates nothing, and nothing is later deleted in its name.
 //! * **Mix:** about 70% read-only calls (`Describe*`, `Get*`, `List*`,
 //!   `Head*`, plus `AssumeRole`, which AWS marks `readOnly: true`), about 30%
 //!   of records pass the default filter, about 3% carry an `errorCode`.

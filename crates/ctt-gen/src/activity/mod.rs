@@ -44,6 +44,8 @@ pub(crate) struct Day<'a> {
     pub start: i64,
     /// When the day's lab sessions start (seconds since the epoch), once `labs` ran.
     pub lab_starts: Vec<i64>,
+    /// Instances students left running today: region, id, when they left.
+    pub left_running: Vec<(usize, String, i64)>,
     pub events: Vec<Event>,
 }
 
@@ -81,6 +83,7 @@ pub(crate) fn generate_day<'a>(
         number,
         start: number * DAY_SECS,
         lab_starts: Vec::new(),
+        left_running: Vec::new(),
         events: Vec::new(),
     };
     services::background(&mut day);
@@ -90,6 +93,7 @@ pub(crate) fn generate_day<'a>(
     students::homework(&mut day);
     students::course_work(&mut day);
     staff::teacher(&mut day);
+    staff::sweep(&mut day);
     staff::sso_admins(&mut day);
     if day.on_rhythm(profile.rhythms.provisioning) {
         staff::provisioning(&mut day);

@@ -53,12 +53,16 @@ pub(crate) fn work(day: &mut Day, session: &mut Session, from: i64, until: i64) 
     }
 }
 
-/// One change; refused now and then.
+/// One change; refused now and then (a refused creation creates nothing:
+/// the workspace stays as it was).
 pub(crate) fn write(day: &mut Day, session: &mut Session, at: i64) {
     let scope = day.scope(session.actor.account, session.region, at);
-    let mut call = calls::write(&mut day.rng, &scope, &mut session.ws, session.topic);
+    let mut ws = session.ws.clone();
+    let mut call = calls::write(&mut day.rng, &scope, &mut ws, session.topic);
     if day.rng.random_bool(session.style.write_error) {
         call = calls::refuse(&mut day.rng, &scope, &session.arn, call);
+    } else {
+        session.ws = ws;
     }
     day.emit(at, &session.actor, session.region, call);
 }

@@ -30,13 +30,29 @@ pub(super) fn teacher(day: &mut Day) {
     if !works {
         return;
     }
-    let cast = day.cast;
-    let account = &cast.accounts[0];
-    let user = &cast.teacher;
     let from = day.random_time(6 * 3600..8 * 3600);
     let until = from + day.rng.random_range(30..=60) * 60;
+    let actor = teacher_signs_in(day, from);
+    let account = &day.cast.accounts[0];
+    let user = &day.cast.teacher;
+    let mut session = Session {
+        arn: format!("arn:aws:iam::{}:user/{}", account.id, user.name),
+        actor,
+        region: 0,
+        topic: *Topic::ALL.choose(&mut day.rng).unwrap_or(&Topic::Ec2),
+        ws: Workspace::new("teacher"),
+        style: staff_style(0.2, 0.0),
+    };
+    session::work(day, &mut session, from + 10, until);
+    manage_students(day, &session.actor, from, until);
+}
+
+/// The teacher's console session from `from` (MFA), after its sign-in records.
+fn teacher_signs_in(day: &mut Day, from: i64) -> Actor {
+    let cast = day.cast;
+    let account = &cast.accounts[0];
     let key = ids::access_key_id(&mut day.rng, "ASIA");
-    let mut identity = account.iam_user_identity(user, &key, Some(&event_time(from)));
+    let mut identity = account.iam_user_identity(&cast.teacher, &key, Some(&event_time(from)));
     identity["sessionContext"]["attributes"]["mfaAuthenticated"] = serde_json::json!("true");
     let actor = Actor {
         account: 0,
@@ -50,16 +66,34 @@ pub(super) fn teacher(day: &mut Day) {
     let login = session::login_actor(&actor, session::BROWSER_LINUX);
     day.emit(from, &login, 0, identity::console_login(&scope, true, true));
     day.emit(from + 8, &login, 0, identity::check_mfa());
-    let mut session = Session {
-        arn: format!("arn:aws:iam::{}:user/{}", account.id, user.name),
-        actor,
-        region: 0,
-        topic: *Topic::ALL.choose(&mut day.rng).unwrap_or(&Topic::Ec2),
-        ws: Workspace::new("teacher"),
-        style: staff_style(0.2, 0.0),
-    };
-    session::work(day, &mut session, from + 10, until);
-    manage_students(day, &session.actor, from, until);
+    actor
+}
+
+/// On lab days, the teacher's evening check: about half the instances
+/// students left running that day are terminated by the teacher (one
+/// `TerminateInstances` per region, several ids each); the rest stay
+/// running — overnight, or for weeks.
+pub(super) fn sweep(day: &mut Day) {
+    if !day.is_lab_day() || day.left_running.is_empty() {
+        return;
+    }
+    let at = day.random_time(21 * 3600..22 * 3600);
+    let mut by_region: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for (region, id, since) in std::mem::take(&mut day.left_running) {
+        if since < at && day.rng.random_ratio(1, 2) {
+            by_region.entry(region).or_default().push(id);
+        }
+    }
+    if by_region.is_empty() {
+        return;
+    }
+    let actor = teacher_signs_in(day, at);
+    let mut t = at + 30;
+    for (region, instances) in by_region {
+        t += day.rng.random_range(20..120);
+        let call = calls::ec2::terminate_many(&mut day.rng, &instances);
+        day.emit(t, &actor, region, call);
+    }
 }
 
 /// IAM reads and changes on student users, spread over the teacher's session.

@@ -246,7 +246,7 @@ fn lab_session(day: &mut Day, student: usize, lab: usize, stuck: Option<usize>) 
         let (service, name) = event.split_once(':').unwrap_or(("ec2", event));
         session.topic = calls::topic_of(service);
         for _ in 0..*count {
-            let Some((call, then)) = step_to(day, &mut session, at, name) else {
+            let Some((call, then, ws)) = step_to(day, &mut session, at, name) else {
                 break;
             };
             at = then;
@@ -264,6 +264,7 @@ fn lab_session(day: &mut Day, student: usize, lab: usize, stuck: Option<usize>) 
                 day.emit(at, &session.actor, session.region, refused);
                 at += day.rng.random_range(20..180);
             }
+            session.ws = ws;
             day.emit(at, &session.actor, session.region, call);
         }
     }
@@ -271,7 +272,8 @@ fn lab_session(day: &mut Day, student: usize, lab: usize, stuck: Option<usize>) 
 }
 
 /// Works towards a call named `name` (version suffixes aside), which is
-/// returned unemitted with its time. The topic's other changes are drawn on the
+/// returned unemitted with its time and the workspace as it would leave it
+/// (the caller keeps it if the call goes through). The topic's other changes are drawn on the
 /// way and one in four is made (and emitted, with a read before it), so the
 /// steps a call needs first (a `RunInstances` before a `TerminateInstances`)
 /// happen, without a lab drowning in unrelated changes.
@@ -280,7 +282,7 @@ fn step_to(
     session: &mut Session,
     mut at: i64,
     name: &str,
-) -> Option<(crate::record::Call, i64)> {
+) -> Option<(crate::record::Call, i64, Workspace)> {
     for draw in 1..=STEPS_PER_REQUIREMENT {
         if draw % RESTART_AFTER == 0 {
             // Some calls need a fresh start (no launch configuration once a
@@ -298,11 +300,11 @@ fn step_to(
             continue;
         }
         session::read_burst(day, session, reads_at);
-        session.ws = ws;
         at = change_at;
         if wanted {
-            return Some((call, at));
+            return Some((call, at, ws));
         }
+        session.ws = ws;
         day.emit(at, &session.actor, session.region, call);
     }
     None
@@ -324,15 +326,66 @@ fn sign_in(day: &mut Day, actor: &Actor, at: i64) {
     day.emit(at, &login, 0, identity::console_login(&scope, false, true));
 }
 
-/// Most students terminate what they launched before leaving; the rest leave it running.
+/// Most students delete what they made before leaving: instances, NAT
+/// gateways, databases, load balancers and scaling groups; most unattached
+/// volumes; half their buckets and functions (which cost nothing idle).
+/// Two in five leave everything as it is; the instances they leave running
+/// are on the teacher's list for the evening's sweep
+/// ([`super::staff::sweep`]).
 fn clean_up(day: &mut Day, session: &mut Session, last: i64) {
-    if session.ws.instances.is_empty() || day.rng.random_ratio(2, 5) {
+    use crate::calls::{database, ec2, functions, scaling, storage};
+
+    let ws = &session.ws;
+    let made = [
+        ws.instances.len(),
+        ws.nat_gateways.len(),
+        ws.volumes.len(),
+        ws.databases.len(),
+        ws.load_balancers.len(),
+        ws.scaling_groups.len(),
+        ws.buckets.len(),
+        ws.functions.len(),
+    ];
+    if made.iter().all(|n| *n == 0) {
         return;
     }
+    if day.rng.random_ratio(2, 5) {
+        for id in session.ws.instances.drain(..) {
+            day.left_running.push((session.region, id, last));
+        }
+        return;
+    }
+    let mut deletes = Vec::new();
+    let scope = day.scope(session.actor.account, session.region, last);
+    let ws = &mut session.ws;
+    let rng = &mut day.rng;
+    while !ws.instances.is_empty() {
+        deletes.push(ec2::terminate_instances(rng, ws));
+    }
+    while !ws.nat_gateways.is_empty() {
+        deletes.push(ec2::delete_nat_gateway(rng, ws));
+    }
+    while let Some(call) = scaling::delete_auto_scaling_group(ws) {
+        deletes.push(call);
+    }
+    while !ws.load_balancers.is_empty() {
+        deletes.push(scaling::delete_load_balancer(rng, ws));
+    }
+    while !ws.databases.is_empty() {
+        deletes.push(database::delete_db_instance(rng, ws));
+    }
+    while !ws.volumes.is_empty() && rng.random_ratio(3, 4) {
+        deletes.push(ec2::delete_volume(rng, ws));
+    }
+    while !ws.buckets.is_empty() && rng.random_ratio(1, 2) {
+        deletes.push(storage::delete_bucket(rng, &scope, ws));
+    }
+    while !ws.functions.is_empty() && rng.random_ratio(1, 2) {
+        deletes.push(functions::delete_function(rng, ws));
+    }
     let mut at = last;
-    while !session.ws.instances.is_empty() {
+    for call in deletes {
         at += day.rng.random_range(5..60);
-        let call = calls::ec2::terminate_instances(&mut day.rng, &mut session.ws);
         day.emit(at, &session.actor, session.region, call);
     }
 }

@@ -86,18 +86,21 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
                 json!({"dBInstanceIdentifier": id, "dBInstanceStatus": "modifying"}),
             )
         }
-        _ => {
-            let id = ws
-                .databases
-                .swap_remove(rng.random_range(0..ws.databases.len()));
-            Call::write(
-                SOURCE,
-                "DeleteDBInstance",
-                json!({"dBInstanceIdentifier": id, "skipFinalSnapshot": true, "deleteAutomatedBackups": true}),
-                json!({"dBInstanceIdentifier": id, "dBInstanceStatus": "deleting"}),
-            )
-        }
+        _ => delete_db_instance(rng, ws),
     }
+}
+
+/// `DeleteDBInstance` of one of the workspace's (non-empty) databases.
+pub(crate) fn delete_db_instance(rng: &mut GenRng, ws: &mut Workspace) -> Call {
+    let id = ws
+        .databases
+        .swap_remove(rng.random_range(0..ws.databases.len()));
+    Call::write(
+        SOURCE,
+        "DeleteDBInstance",
+        json!({"dBInstanceIdentifier": id, "skipFinalSnapshot": true, "deleteAutomatedBackups": true}),
+        json!({"dBInstanceIdentifier": id, "dBInstanceStatus": "deleting"}),
+    )
 }
 
 fn create_db_instance(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {

@@ -1,5 +1,5 @@
-//! EC2 calls: instances, volumes, security groups, key pairs, tags, and the
-//! `Describe*` calls the console fires while a page is open.
+//! EC2 calls: instances, volumes, NAT gateways, security groups, key pairs,
+//! tags, and the `Describe*` calls the console fires while a page is open.
 
 use rand::RngExt;
 use serde_json::{Value, json};
@@ -109,7 +109,7 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
     if ws.instances.is_empty() || rng.random_ratio(1, 5) {
         return run_instances(rng, scope, ws, "");
     }
-    match rng.random_range(0..10) {
+    match rng.random_range(0..12) {
         0 | 1 => create_tags(rng, ws),
         2 => stop_instances(rng, ws),
         3 => start_instances(rng, ws),
@@ -119,7 +119,11 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
         7 if !ws.attached_volumes.is_empty() => detach_volume(rng, ws),
         7 => create_security_group(rng, ws),
         8 => create_key_pair(rng, ws),
-        _ => authorize_ingress(rng, ws),
+        9 => authorize_ingress(rng, ws),
+        10 if ws.nat_gateways.is_empty() => create_nat_gateway(rng, scope, ws),
+        10 => delete_nat_gateway(rng, ws),
+        _ if ws.volumes.is_empty() => create_volume(rng, scope, ws),
+        _ => delete_volume(rng, ws),
     }
 }
 
@@ -293,6 +297,85 @@ fn create_volume(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
         "multiAttachEnabled": false,
     });
     Call::write(SOURCE, "CreateVolume", request, response)
+}
+
+/// `DeleteVolume` of one of the workspace's unattached volumes.
+pub(crate) fn delete_volume(rng: &mut GenRng, ws: &mut Workspace) -> Call {
+    let id = if ws.volumes.is_empty() {
+        ids::resource_id(rng, "vol-")
+    } else {
+        ws.volumes
+            .swap_remove(rng.random_range(0..ws.volumes.len()))
+    };
+    Call::write(
+        SOURCE,
+        "DeleteVolume",
+        json!({"volumeId": id}),
+        json!({"requestId": ids::uuid_v4(rng), "_return": true}),
+    )
+}
+
+/// `CreateNatGateway` in a subnet, as the console records it (the request
+/// and response wrapped in `CreateNatGatewayRequest`/`…Response`).
+fn create_nat_gateway(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
+    let id = ids::resource_id(rng, "nat-");
+    ws.nat_gateways.push(id.clone());
+    let subnet = ids::resource_id(rng, "subnet-");
+    let allocation = ids::resource_id(rng, "eipalloc-");
+    let request = json!({"CreateNatGatewayRequest": {
+        "SubnetId": subnet, "AllocationId": allocation, "ConnectivityType": "public",
+    }});
+    let response = json!({"CreateNatGatewayResponse": {
+        "requestId": ids::uuid_v4(rng),
+        "natGateway": {
+            "natGatewayId": id,
+            "subnetId": subnet,
+            "vpcId": ids::resource_id(rng, "vpc-"),
+            "state": "pending",
+            "connectivityType": "public",
+            "createTime": epoch_millis(scope.at),
+            "natGatewayAddressSet": {"item": {"allocationId": allocation}},
+        },
+    }});
+    Call::write(SOURCE, "CreateNatGateway", request, response)
+}
+
+/// `DeleteNatGateway` of the workspace's NAT gateway.
+pub(crate) fn delete_nat_gateway(rng: &mut GenRng, ws: &mut Workspace) -> Call {
+    let id = ws
+        .nat_gateways
+        .pop()
+        .unwrap_or_else(|| ids::resource_id(rng, "nat-"));
+    Call::write(
+        SOURCE,
+        "DeleteNatGateway",
+        json!({"DeleteNatGatewayRequest": {"NatGatewayId": id}}),
+        json!({"DeleteNatGatewayResponse": {"requestId": ids::uuid_v4(rng), "natGatewayId": id}}),
+    )
+}
+
+/// `TerminateInstances` of several instances at once (the teacher's sweep).
+pub(crate) fn terminate_many(rng: &mut GenRng, instances: &[String]) -> Call {
+    let request: Vec<Value> = instances
+        .iter()
+        .map(|id| json!({"instanceId": id}))
+        .collect();
+    let response: Vec<Value> = instances
+        .iter()
+        .map(|id| {
+            json!({
+                "instanceId": id,
+                "currentState": {"code": 32, "name": "shutting-down"},
+                "previousState": {"code": 16, "name": "running"},
+            })
+        })
+        .collect();
+    Call::write(
+        SOURCE,
+        "TerminateInstances",
+        json!({"instancesSet": {"items": request}}),
+        json!({"requestId": ids::uuid_v4(rng), "instancesSet": {"items": response}}),
+    )
 }
 
 fn attach_volume(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {

@@ -95,17 +95,20 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
                 json!({"statement": format!("{{\"Sid\":\"s3-invoke\",\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"s3.amazonaws.com\"}},\"Action\":\"lambda:InvokeFunction\",\"Resource\":\"{}\"}}", function_arn(scope, &name))}),
             )
         }
-        _ => {
-            let i = rng.random_range(0..ws.functions.len());
-            let name = ws.functions.swap_remove(i);
-            Call::write(
-                SOURCE,
-                "DeleteFunction20150331",
-                json!({"functionName": name}),
-                serde_json::Value::Null,
-            )
-        }
+        _ => delete_function(rng, ws),
     }
+}
+
+/// `DeleteFunction` of one of the workspace's (non-empty) functions.
+pub(crate) fn delete_function(rng: &mut GenRng, ws: &mut Workspace) -> Call {
+    let i = rng.random_range(0..ws.functions.len());
+    let name = ws.functions.swap_remove(i);
+    Call::write(
+        SOURCE,
+        "DeleteFunction20150331",
+        json!({"functionName": name}),
+        serde_json::Value::Null,
+    )
 }
 
 fn create_function(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {

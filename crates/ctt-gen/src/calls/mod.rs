@@ -42,6 +42,7 @@ pub(crate) struct Workspace {
     pub load_balancers: Vec<String>,
     pub security_groups: Vec<String>,
     pub scaling_groups: Vec<String>,
+    pub nat_gateways: Vec<String>,
 }
 
 impl Workspace {

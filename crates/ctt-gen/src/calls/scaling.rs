@@ -88,18 +88,33 @@ pub(crate) fn write(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call
             json!({"autoScalingGroupName": some_group(rng, ws), "minSize": 1, "maxSize": rng.random_range(2..=4), "desiredCapacity": rng.random_range(1..=2)}),
             Value::Null,
         ),
-        _ => {
-            let name = ws
-                .load_balancers
-                .swap_remove(rng.random_range(0..ws.load_balancers.len()));
-            Call::write(
-                ELB,
-                "DeleteLoadBalancer",
-                json!({"loadBalancerName": name}),
-                Value::Null,
-            )
-        }
+        _ => delete_load_balancer(rng, ws),
     }
+}
+
+/// `DeleteLoadBalancer` of one of the workspace's (non-empty) balancers.
+pub(crate) fn delete_load_balancer(rng: &mut GenRng, ws: &mut Workspace) -> Call {
+    let name = ws
+        .load_balancers
+        .swap_remove(rng.random_range(0..ws.load_balancers.len()));
+    Call::write(
+        ELB,
+        "DeleteLoadBalancer",
+        json!({"loadBalancerName": name}),
+        Value::Null,
+    )
+}
+
+/// `DeleteAutoScalingGroup` of the workspace's last group, its instances
+/// with it.
+pub(crate) fn delete_auto_scaling_group(ws: &mut Workspace) -> Option<Call> {
+    let name = ws.scaling_groups.pop()?;
+    Some(Call::write(
+        AUTOSCALING,
+        "DeleteAutoScalingGroup",
+        json!({"autoScalingGroupName": name, "forceDelete": true}),
+        Value::Null,
+    ))
 }
 
 fn create_load_balancer(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {

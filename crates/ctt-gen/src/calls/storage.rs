@@ -144,7 +144,8 @@ fn put_bucket_policy(scope: &Scope, bucket: &str) -> Call {
     )
 }
 
-fn delete_bucket(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
+/// `DeleteBucket` of one of the workspace's (non-empty) buckets.
+pub(crate) fn delete_bucket(rng: &mut GenRng, scope: &Scope, ws: &mut Workspace) -> Call {
     let bucket = ws
         .buckets
         .swap_remove(rng.random_range(0..ws.buckets.len()));
