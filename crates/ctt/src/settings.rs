@@ -54,9 +54,12 @@ impl Default for Settings {
 }
 
 /// `[resources]`: the resource catalogue and the price table (SPEC §11).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResourceSettings {
+    /// Whether the built-in catalogue's types are kept (default `true`);
+    /// `false` keeps only `[[resources.types]]` — none at all: no resources.
+    pub builtin: bool,
     /// `[[resources.types]]`: types added to the built-in catalogue, or
     /// replacing the built-in type of the same `type` (same shape as
     /// `crates/ctt-core/src/resources/catalogue.toml`).
@@ -67,11 +70,27 @@ pub struct ResourceSettings {
     pub prices: ctt_core::resources::PriceOverrides,
 }
 
+impl Default for ResourceSettings {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            types: Vec::new(),
+            prices: Default::default(),
+        }
+    }
+}
+
 impl ResourceSettings {
-    /// The built-in catalogue with the configured types.
+    /// The built-in catalogue with the configured types (or, with `builtin =
+    /// false`, the configured types alone).
     pub fn catalogue(&self) -> anyhow::Result<ctt_core::resources::Catalogue> {
-        ctt_core::resources::Catalogue::builtin_with(self.types.clone())
-            .context("invalid [[resources.types]]")
+        let types = self.types.clone();
+        if self.builtin {
+            ctt_core::resources::Catalogue::builtin_with(types)
+        } else {
+            ctt_core::resources::Catalogue::of_types(types)
+        }
+        .context("invalid [[resources.types]]")
     }
 
     /// The shipped price table with the configured overrides.

@@ -170,6 +170,12 @@ impl Catalogue {
         Self::new(types)
     }
 
+    /// A catalogue of `types` only (`[resources] builtin = false`): may be
+    /// empty, and then no event touches a resource.
+    pub fn of_types(types: Vec<ResourceType>) -> Result<Self, CatalogueError> {
+        Self::new(types)
+    }
+
     fn new(types: Vec<ResourceType>) -> Result<Self, CatalogueError> {
         let mut by_event: HashMap<String, HashMap<String, Vec<EventEntry>>> = HashMap::new();
         for (t, rt) in types.iter().enumerate() {

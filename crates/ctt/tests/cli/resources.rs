@@ -239,6 +239,28 @@ default = 0.064
     // Without the configuration, the App Runner call is no resource.
     let plain = resources_csv(&work.db(), &[]);
     assert!(!plain.contains("apprunner"), "{plain}");
+    // `builtin = false`: the configured types alone (the instance is none).
+    let only = work.path("only.toml");
+    let text_of = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&only, format!("[resources]\nbuiltin = false\n{text_of}")).expect("config");
+    let only = only.to_string_lossy().into_owned();
+    let db = work.path("only.db");
+    let out = run(ctt_with_db(&db)
+        .args(["--config", &only, "ingest", "--no-progress"])
+        .arg(&logs));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run(ctt_with_db(&db).args([
+        "--config",
+        &only,
+        "resources",
+        "--at",
+        "2026-10-05T18:00:00Z",
+        "--format",
+        "csv",
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("apprunner:service,shop"), "{text}");
+    assert!(!text.contains("ec2:instance"), "{text}");
 
     let bad = work.path("bad.toml");
     std::fs::write(
