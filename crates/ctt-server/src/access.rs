@@ -33,8 +33,8 @@ use ctt_core::resources::PriceTable;
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use ctt_store::{
     Alert, AlertQuery, CatalogEntry, EventDetail, EventPage, EventStore, GroupCount,
-    IntegritySummary, JsonLayout, JsonPage, Resource, ResourceFilter, ResourceTouches, StoreResult,
-    StoreStatus,
+    IntegritySummary, JsonLayout, JsonPage, Resource, ResourceFilter, ResourceQuery,
+    ResourceTouches, StoreResult, StoreStatus,
 };
 
 /// Events from log files that are not valid: event ID → the file's status.
@@ -318,21 +318,26 @@ impl ScopedStore {
         self.store.alerts(&query).await
     }
 
-    /// The resources `filter` selects (SPEC §11): role `self` sees only what
-    /// it owns (created).
+    /// The page of resources `query` selects (SPEC §11), priced: role `self`
+    /// sees only what it owns (created).
     pub async fn resources(
         &self,
-        mut filter: ResourceFilter,
+        mut query: ResourceQuery,
         prices: &PriceTable,
     ) -> StoreResult<Vec<Resource>> {
         if let Some(own) = self.identity.only_user() {
-            if filter.user.as_deref().is_some_and(|asked| asked != own) {
+            if query
+                .filter
+                .user
+                .as_deref()
+                .is_some_and(|asked| asked != own)
+            {
                 return Ok(Vec::new());
             }
-            filter.user = Some(own.to_owned());
+            query.filter.user = Some(own.to_owned());
         }
-        let touches = self.store.resource_touches(filter.user.as_deref()).await?;
-        Ok(ctt_store::resources::select(touches, &filter, prices))
+        let page = self.store.resources(&query).await?;
+        Ok(page.into_iter().map(|r| r.priced(prices)).collect())
     }
 
     /// [`ScopedStore::resources`] for several filters at once, the touches

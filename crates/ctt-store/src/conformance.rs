@@ -1414,7 +1414,7 @@ pub async fn resources_fold_alike_whatever_the_order(store: &dyn EventStore) {
         &ResourceFilter {
             user: Some("alice".into()),
             state: Some(StateFilter::Open),
-            ..filter
+            ..filter.clone()
         },
         &prices,
     )
@@ -1422,4 +1422,67 @@ pub async fn resources_fold_alike_whatever_the_order(store: &dyn EventStore) {
     .map(|r| r.id)
     .collect();
     assert_eq!(open, ["i-2"]);
+
+    // Pages of `resources` are the fold of the touches — at any time (before
+    // a resource existed, between its changes, after them), with any filter,
+    // from any cursor (SQLite reads the states its writer keeps).
+    use crate::resources::{ResourceQuery, fold_page};
+    for when in [t(5, "10:30:00"), t(5, "11:30:00"), t(7, "00:00:00")] {
+        for state in [
+            None,
+            Some(StateFilter::Open),
+            Some(StateFilter::Is(State::Deleted)),
+        ] {
+            for kind in [None, Some("ec2:instance"), Some("s3:bucket")] {
+                for user in [None, Some("alice"), Some("bob")] {
+                    let filter = ResourceFilter {
+                        user: user.map(str::to_owned),
+                        state,
+                        kind: kind.map(str::to_owned),
+                        at: at(&when),
+                    };
+                    let touches = store.resource_touches(user).await.expect("touches");
+                    let expected = fold_page(touches, &ResourceQuery::all(filter.clone()));
+                    let whole = store
+                        .resources(&ResourceQuery::all(filter.clone()))
+                        .await
+                        .expect("resources");
+                    assert_eq!(whole, expected, "{filter:?}");
+                    let mut paged = Vec::new();
+                    let mut after = None;
+                    loop {
+                        let query = ResourceQuery {
+                            filter: filter.clone(),
+                            after: after.clone(),
+                            limit: 1,
+                        };
+                        let page = store.resources(&query).await.expect("a page");
+                        let Some(last) = page.last() else { break };
+                        after = Some(last.key());
+                        paged.extend(page);
+                    }
+                    assert_eq!(paged, expected, "one at a time: {filter:?}");
+                }
+            }
+        }
+    }
+    let early = ResourceFilter {
+        at: at(&t(5, "10:30:00")),
+        ..filter.clone()
+    };
+    let running: Vec<(String, State, i64)> = store
+        .resources(&ResourceQuery::all(early))
+        .await
+        .expect("resources")
+        .into_iter()
+        .map(|r| (r.id, r.life.state, r.life.running_seconds))
+        .collect();
+    assert_eq!(
+        running,
+        [
+            ("i-1".to_owned(), State::Running, 1_800),
+            ("i-2".to_owned(), State::Running, 1_800)
+        ],
+        "as they stood at 10:30"
+    );
 }

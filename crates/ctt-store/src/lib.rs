@@ -28,7 +28,10 @@ use serde::Serialize;
 pub use alerts::{Alert, AlertQuery, RecordJson};
 pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, Verdict};
 pub use outbox::{Delivery, Outbox, OutboxCounts, Route};
-pub use resources::{Resource, ResourceFilter, ResourceTouches, StateFilter};
+pub use resources::{
+    Resource, ResourceFilter, ResourceKey, ResourceLife, ResourceQuery, ResourceTouches,
+    StateFilter,
+};
 pub use sqlite::SqliteStore;
 pub use tokens::{Role, TokenRecord, TokenStore};
 
@@ -367,6 +370,14 @@ pub trait EventStore: Send + Sync {
     async fn resource_touches(&self, user: Option<&str>) -> StoreResult<Vec<ResourceTouches>> {
         let _ = user;
         Err(StoreError::Unsupported("resources"))
+    }
+
+    /// The page of resources `query` selects, as they stood at its time
+    /// (SPEC §11). The default folds every touch of the resources concerned;
+    /// SQLite reads the per-resource states its writer keeps.
+    async fn resources(&self, query: &ResourceQuery) -> StoreResult<Vec<ResourceLife>> {
+        let touches = self.resource_touches(query.filter.user.as_deref()).await?;
+        Ok(resources::fold_page(touches, query))
     }
 
     /// How many alerts `query` selects (its `after` and `limit` ignored). The

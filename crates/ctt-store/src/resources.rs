@@ -122,39 +122,109 @@ impl Resource {
     }
 }
 
-/// The resources of `all` that `filter` selects, sorted by type then id
-/// (then region, account).
-pub fn select(
-    all: Vec<ResourceTouches>,
-    filter: &ResourceFilter,
-    prices: &PriceTable,
-) -> Vec<Resource> {
-    let mut out: Vec<Resource> = all
+/// A resource's place in every list: (type, id, region, account).
+pub type ResourceKey = (String, String, String, String);
+
+/// A page of resources: those `filter` selects, in list order, after
+/// `after`, at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceQuery {
+    pub filter: ResourceFilter,
+    pub after: Option<ResourceKey>,
+    pub limit: usize,
+}
+
+impl ResourceQuery {
+    /// Every resource `filter` selects.
+    pub fn all(filter: ResourceFilter) -> Self {
+        Self {
+            filter,
+            after: None,
+            limit: usize::MAX,
+        }
+    }
+}
+
+/// A resource as it stood at a query's time, before prices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceLife {
+    pub kind: String,
+    pub id: String,
+    pub region: String,
+    pub account: String,
+    pub life: Lifecycle,
+}
+
+impl ResourceLife {
+    pub fn key(&self) -> ResourceKey {
+        (
+            self.kind.clone(),
+            self.id.clone(),
+            self.region.clone(),
+            self.account.clone(),
+        )
+    }
+
+    /// With its running hours and estimated cost from `prices`.
+    pub fn priced(self, prices: &PriceTable) -> Resource {
+        let running_hours = self.life.running_hours();
+        let estimated_cost = prices.estimate(&self.kind, self.life.size.as_deref(), running_hours);
+        Resource {
+            kind: self.kind,
+            id: self.id,
+            region: self.region,
+            account: self.account,
+            life: self.life,
+            running_hours,
+            estimated_cost,
+        }
+    }
+}
+
+impl ResourceFilter {
+    /// Whether a resource of type `kind` with lifecycle `life` is selected.
+    pub fn admits(&self, kind: &str, life: &Lifecycle) -> bool {
+        self.kind.as_deref().is_none_or(|k| k == kind)
+            && (self.user.is_none() || life.owner == self.user)
+            && self.state.is_none_or(|s| s.admits(life.state))
+    }
+}
+
+/// The page `query` selects from every touch of `all`: each resource folded
+/// at the query's time, filtered, sorted, paged. What a store without a
+/// faster way answers [`crate::EventStore::resources`] with.
+pub fn fold_page(all: Vec<ResourceTouches>, query: &ResourceQuery) -> Vec<ResourceLife> {
+    let filter = &query.filter;
+    let mut out: Vec<ResourceLife> = all
         .into_iter()
-        .filter(|r| filter.kind.as_ref().is_none_or(|k| *k == r.kind))
         .filter_map(|r| {
             let life = Lifecycle::of(&r.touches, filter.at)?;
-            if filter.user.is_some() && life.owner != filter.user {
-                return None;
-            }
-            if filter.state.is_some_and(|s| !s.admits(life.state)) {
-                return None;
-            }
-            let running_hours = life.running_hours();
-            let estimated_cost = prices.estimate(&r.kind, life.size.as_deref(), running_hours);
-            Some(Resource {
+            filter.admits(&r.kind, &life).then_some(ResourceLife {
                 kind: r.kind,
                 id: r.id,
                 region: r.region,
                 account: r.account,
                 life,
-                running_hours,
-                estimated_cost,
             })
         })
+        .filter(|r| query.after.as_ref().is_none_or(|after| r.key() > *after))
         .collect();
     out.sort_by(|a, b| {
         (&a.kind, &a.id, &a.region, &a.account).cmp(&(&b.kind, &b.id, &b.region, &b.account))
     });
+    out.truncate(query.limit);
     out
+}
+
+/// The resources of `all` that `filter` selects, sorted by type then id
+/// (then region, account), priced.
+pub fn select(
+    all: Vec<ResourceTouches>,
+    filter: &ResourceFilter,
+    prices: &PriceTable,
+) -> Vec<Resource> {
+    fold_page(all, &ResourceQuery::all(filter.clone()))
+        .into_iter()
+        .map(|r| r.priced(prices))
+        .collect()
 }

@@ -348,6 +348,15 @@ impl State {
         }
     }
 
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "running" => State::Running,
+            "stopped" => State::Stopped,
+            "deleted" => State::Deleted,
+            _ => return None,
+        })
+    }
+
     /// `running` or `stopped`: still there, maybe still costing.
     pub fn is_open(self) -> bool {
         self != State::Deleted
@@ -447,6 +456,16 @@ impl Lifecycle {
         }
         stop_clock(&mut since, &mut life, at);
         Some(life)
+    }
+
+    /// This lifecycle, folded at its last change, as it stands at `at`
+    /// (not earlier than the last change): what [`Lifecycle::of`] gives at
+    /// `at`, since only a running resource's clock moves between changes.
+    pub fn extended_to(mut self, at: DateTime<Utc>) -> Lifecycle {
+        if self.state == State::Running && at > self.last_change {
+            self.running_seconds += (at - self.last_change).num_seconds();
+        }
+        self
     }
 
     /// Running hours, as shown (two decimals' worth of precision).

@@ -11,7 +11,7 @@ use ctt_core::query::{Format, MAX_LIMIT, QueryError};
 use ctt_core::resources::Touch;
 use ctt_core::time::{Bound, format_event_time, parse_bound};
 use ctt_store::resources::CSV_HEADER;
-use ctt_store::{Resource, ResourceFilter, StateFilter};
+use ctt_store::{Resource, ResourceFilter, ResourceKey, ResourceQuery, StateFilter};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -117,10 +117,7 @@ pub struct ResourceParams {
     format: Option<String>,
 }
 
-/// A resource's place in the list's order: (type, id, region, account).
-pub(crate) type Key = (String, String, String, String);
-
-pub(crate) fn key(r: &Resource) -> Key {
+pub(crate) fn key(r: &Resource) -> ResourceKey {
     (
         r.kind.clone(),
         r.id.clone(),
@@ -134,14 +131,14 @@ pub(crate) fn cursor_after(r: &Resource) -> String {
     serde_json::json!(key(r)).to_string()
 }
 
-fn parse_cursor(raw: &str) -> Option<Key> {
+fn parse_cursor(raw: &str) -> Option<ResourceKey> {
     serde_json::from_str(raw).ok()
 }
 
 /// What `/resources` was asked (the portal's page reads the same).
 pub(crate) struct ResourceRequest {
     pub filter: ResourceFilter,
-    pub after: Option<Key>,
+    pub after: Option<ResourceKey>,
     pub format: Format,
     pub limit: Option<usize>,
 }
@@ -232,15 +229,23 @@ pub async fn resources(
 ) -> Result<Response, ApiError> {
     let pairs = pairs(uri.query());
     let request = request(&pairs, state.now())?;
-    let mut all = store.resources(request.filter, &state.prices).await?;
-    if let Some(after) = &request.after {
-        all.retain(|r| key(r) > *after);
-    }
     if request.format != Format::Json {
-        all.truncate(request.limit.unwrap_or(usize::MAX));
+        let query = ResourceQuery {
+            filter: request.filter,
+            after: request.after,
+            limit: request.limit.unwrap_or(usize::MAX),
+        };
+        let all = store.resources(query, &state.prices).await?;
         return export(&all, request.format);
     }
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
+    // One more than a page: whether another follows.
+    let query = ResourceQuery {
+        filter: request.filter,
+        after: request.after,
+        limit: limit + 1,
+    };
+    let mut all = store.resources(query, &state.prices).await?;
     let more = all.len() > limit;
     all.truncate(limit);
     let views: Vec<ResourceView> = all.iter().map(ResourceView::from).collect();

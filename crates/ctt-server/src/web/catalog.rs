@@ -346,7 +346,11 @@ async fn one(
                 kind: None,
                 at: query.to.min(now),
             };
-            match viewer.store.resources(open, &state.prices).await {
+            match viewer
+                .store
+                .resources(ctt_store::ResourceQuery::all(open), &state.prices)
+                .await
+            {
                 Ok(open) => Some(open),
                 // A store that does not keep resources (DynamoDB, for now).
                 Err(ctt_store::StoreError::Unsupported(_)) => None,

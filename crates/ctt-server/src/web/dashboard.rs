@@ -118,7 +118,11 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
         async { Ok::<_, WebError>(viewer.store.count_alerts(&alert_window).await?) },
         async {
             Ok::<_, WebError>(
-                match viewer.store.resources(open_now, &state.prices).await {
+                match viewer
+                    .store
+                    .resources(ctt_store::ResourceQuery::all(open_now), &state.prices)
+                    .await
+                {
                     Ok(open) => Some(open),
                     // A store that does not keep resources (DynamoDB, for now).
                     Err(ctt_store::StoreError::Unsupported(_)) => None,

@@ -15,7 +15,7 @@ use super::layout::{self, Section};
 use super::{Page, Viewer, WebError, api_note};
 use crate::AppState;
 use crate::api::query::pairs;
-use crate::api::resources::{DEFAULT_LIMIT, cursor_after, key, request};
+use crate::api::resources::{DEFAULT_LIMIT, cursor_after, request};
 
 /// `/ui/resources?…` with these filters.
 fn list_url(pairs: &[(String, String)]) -> String {
@@ -99,13 +99,13 @@ async fn list(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, WebE
             return Ok(page);
         }
     };
-    let mut all = viewer
-        .store
-        .resources(request.filter, &state.prices)
-        .await?;
-    if let Some(after) = &request.after {
-        all.retain(|r| key(r) > *after);
-    }
+    // Every match from the cursor on: the heading counts them all.
+    let query = ctt_store::ResourceQuery {
+        filter: request.filter,
+        after: request.after,
+        limit: usize::MAX,
+    };
+    let mut all = viewer.store.resources(query, &state.prices).await?;
     let open_cost: f64 = all
         .iter()
         .filter(|r| r.life.state.is_open())

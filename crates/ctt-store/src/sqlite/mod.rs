@@ -150,6 +150,8 @@ impl SqliteStore {
         schema::build_query_indexes(&writer).map_err(open_error)?;
         // Events stored before resources were kept: their touches, once.
         resources::backfill(&mut writer).map_err(open_error)?;
+        // …and each resource's state, if a migration or a bulk load left it to do.
+        resources::rebuild_states_if_pending(&mut writer).map_err(open_error)?;
         let indexed =
             write::indexed_parameters(&writer, &options.indexed_parameters).map_err(open_error)?;
         query::register_functions(&writer).map_err(open_error)?;
@@ -369,6 +371,22 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn resources(
+        &self,
+        query: &crate::ResourceQuery,
+    ) -> StoreResult<Vec<crate::ResourceLife>> {
+        let query = query.clone();
+        self.read(move |conn, _| match resources::page(conn, &query)? {
+            Some(page) => Ok(page),
+            // A user's, or states being rebuilt: from the touches.
+            None => {
+                let touches = resources::touches(conn, query.filter.user.as_deref())?;
+                Ok(crate::resources::fold_page(touches, &query))
+            }
+        })
+        .await
+    }
+
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {
         let query = query.clone();
         self.read(move |conn, _| alerts::list(conn, &query)).await
@@ -515,6 +533,8 @@ impl EventStore for SqliteStore {
         self.write(|conn| {
             let deferred = schema::drop_query_indexes_if_empty(conn)?;
             if deferred {
+                // Resource states too are built once, at the end.
+                resources::states_pending(conn)?;
                 // The first load of a store does not wait for the disk: a
                 // killed load loses nothing (the OS has the writes; tested),
                 // only a power loss during it could, and the store held
@@ -540,6 +560,7 @@ impl EventStore for SqliteStore {
         let path = self.inner.path.clone();
         self.write(move |conn| {
             schema::build_query_indexes(conn)?;
+            resources::rebuild_states_if_pending(conn)?;
             conn.execute_batch(&format!(
                 "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
             ))?;
@@ -796,6 +817,129 @@ mod tests {
             store.resource_touches(None).await.expect("touches").len(),
             1
         );
+    }
+
+    /// SPEC §11: the writer refolds a resource's state whenever one of its
+    /// touches arrives, whatever the order (a delete loaded before the
+    /// create); while the states are pending (a bulk load, a migration) the
+    /// pages come from the touches, and the states are rebuilt at the bulk
+    /// load's end or the next open.
+    #[tokio::test]
+    async fn resource_states_follow_their_touches_and_are_rebuilt_when_pending() {
+        use crate::resources::{ResourceFilter, ResourceQuery};
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("states.db");
+        let function = |id: &str, time: &str, user: &str, name: &str, function: &str| {
+            let mut r = record(id, time, user, "lambda", name);
+            r["requestParameters"]["functionName"] = serde_json::json!(function);
+            r
+        };
+        let create = function(
+            "c1",
+            "2018-03-02T10:00:00Z",
+            "alice",
+            "CreateFunction20150331",
+            "resize",
+        );
+        let delete = function(
+            "d1",
+            "2018-03-02T12:00:00Z",
+            "teacher",
+            "DeleteFunction20150331",
+            "resize",
+        );
+        let other = function(
+            "c2",
+            "2018-03-02T11:00:00Z",
+            "bob",
+            "CreateFunction20150331",
+            "thumbs",
+        );
+        let states = |path: &Path| -> Vec<(String, String, Option<String>, Option<String>)> {
+            let conn = Connection::open(path).expect("open");
+            let mut stmt = conn
+                .prepare("SELECT id, state, owner, deleted_by FROM resource_states ORDER BY id")
+                .expect("prepare");
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        };
+        let every = ResourceQuery::all(ResourceFilter {
+            user: None,
+            state: None,
+            kind: None,
+            at: ctt_core::time::parse_event_time("2018-04-01T00:00:00Z").expect("a time"),
+        });
+
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        store
+            .load(vec![file(&store, "b.json.gz", vec![delete.clone()])])
+            .await
+            .expect("load");
+        let row = |id: &str, state: &str, owner: Option<&str>, by: Option<&str>| {
+            (
+                id.to_owned(),
+                state.to_owned(),
+                owner.map(str::to_owned),
+                by.map(str::to_owned),
+            )
+        };
+        assert_eq!(
+            states(&path),
+            [row("resize", "deleted", None, Some("teacher"))]
+        );
+        store
+            .load(vec![file(
+                &store,
+                "a.json.gz",
+                vec![create.clone(), other.clone()],
+            )])
+            .await
+            .expect("load");
+        let expected = vec![
+            row("resize", "deleted", Some("alice"), Some("teacher")),
+            row("thumbs", "running", Some("bob"), None),
+        ];
+        assert_eq!(states(&path), expected, "refolded with the earlier create");
+        let listed = store.resources(&every).await.expect("resources");
+        drop(store);
+
+        // Pending (as a migration leaves it): read from the touches, then rebuilt.
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "DELETE FROM resource_states;
+             UPDATE meta SET value = 'pending' WHERE key = 'resource_states';",
+        )
+        .expect("forget");
+        let pending = SqliteStore::open(&path, SqliteOptions::default()).expect("reopen");
+        assert_eq!(states(&path), expected, "rebuilt at open");
+        assert_eq!(pending.resources(&every).await.expect("resources"), listed);
+        conn.execute_batch(
+            "DELETE FROM resource_states;
+             UPDATE meta SET value = 'pending' WHERE key = 'resource_states';",
+        )
+        .expect("forget");
+        assert_eq!(
+            pending.resources(&every).await.expect("resources"),
+            listed,
+            "while pending, from the touches"
+        );
+        drop(pending);
+
+        // A bulk load into an empty store builds them once, at its end.
+        let bulk_path = dir.path().join("bulk.db");
+        let bulk = SqliteStore::open(&bulk_path, SqliteOptions::default()).expect("open");
+        assert!(bulk.begin_bulk_load().await.expect("begin"));
+        bulk.load(vec![file(&bulk, "a.json.gz", vec![delete, create, other])])
+            .await
+            .expect("load");
+        assert!(states(&bulk_path).is_empty(), "not kept during a bulk load");
+        assert_eq!(bulk.resources(&every).await.expect("resources"), listed);
+        bulk.end_bulk_load().await.expect("end");
+        assert_eq!(states(&bulk_path), expected);
+        assert_eq!(bulk.resources(&every).await.expect("resources"), listed);
     }
 
     /// The [`schema::QUERY_INDEXES`] present in the file.

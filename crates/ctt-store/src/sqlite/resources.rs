@@ -1,13 +1,17 @@
 //! The `resource_touches` table (schema migration 13, SPEC §11): written
-//! with each stored event, read grouped by resource.
+//! with each stored event, read grouped by resource; and `resource_states`
+//! (migration 14): each resource folded at its last touch, refolded by the
+//! writer whenever a touch is added, read a page at a time.
+
+use std::collections::BTreeSet;
 
 use ctt_core::Event;
-use ctt_core::resources::{Catalogue, Change, ChangeKind, Touch};
+use ctt_core::resources::{Catalogue, Change, ChangeKind, Lifecycle, State, Touch};
 use ctt_core::time::{from_seconds, to_seconds};
-use rusqlite::{Connection, Statement, params};
+use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params};
 
 use crate::ResourceTouches;
-use crate::resources::place;
+use crate::resources::{ResourceKey, ResourceLife, ResourceQuery, StateFilter, place};
 
 pub const INSERT: &str = "INSERT OR IGNORE INTO resource_touches
     (kind, account, region, id, event_time, event_id, user, change, size)
@@ -148,15 +152,8 @@ pub fn touches(conn: &Connection, user: Option<&str>) -> rusqlite::Result<Vec<Re
     while let Some(row) = rows.next()? {
         let (kind, account, region, id): (String, String, String, String) =
             (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-        let Some(change) = ChangeKind::parse(&row.get::<_, String>(7)?) else {
-            continue; // not written by this ctt
-        };
-        let touch = Touch {
-            time: from_seconds(row.get(4)?),
-            event_id: row.get(5)?,
-            user: row.get(6)?,
-            change,
-            size: row.get(8)?,
+        let Some(touch) = touch_of(row, 4)? else {
+            continue;
         };
         match out.last_mut() {
             Some(last)
@@ -177,4 +174,248 @@ pub fn touches(conn: &Connection, user: Option<&str>) -> rusqlite::Result<Vec<Re
         }
     }
     Ok(out)
+}
+
+/// The meta key saying whether `resource_states` is current (`done`) or to
+/// be rebuilt from the touches (`pending`).
+const STATES_KEY: &str = "resource_states";
+
+/// A resource as `resource_touches` keys it: type, account, region, id.
+pub type TouchKey = (String, String, String, String);
+
+/// The key of each touch `event` adds (for [`refresh_states`]).
+pub fn touch_keys<'a>(
+    event: &'a Event,
+    touches: &'a [Change],
+) -> impl Iterator<Item = TouchKey> + 'a {
+    let (account, region) = place(event);
+    touches.iter().map(move |t| {
+        (
+            t.kind.clone(),
+            account.to_owned(),
+            region.to_owned(),
+            t.id.clone(),
+        )
+    })
+}
+
+/// Whether `resource_states` can be read and must be kept.
+pub fn states_current(conn: &Connection) -> rusqlite::Result<bool> {
+    let value: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [STATES_KEY], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(value.as_deref() == Some("done"))
+}
+
+/// Marks `resource_states` to be rebuilt (a bulk load stops keeping it).
+pub fn states_pending(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, 'pending')
+         ON CONFLICT (key) DO UPDATE SET value = 'pending'",
+        [STATES_KEY],
+    )?;
+    Ok(())
+}
+
+const UPSERT_STATE: &str = "INSERT OR REPLACE INTO resource_states
+    (kind, id, region, account, first_time, last_time, state, owner, created, deleted,
+     deleted_by, size, running_seconds)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// Stores the state of resource `key`, folded from `touches` at the last.
+fn put_state(stmt: &mut Statement<'_>, key: &TouchKey, touches: &[Touch]) -> rusqlite::Result<()> {
+    let (Some(first), Some(last)) = (
+        touches.iter().map(|t| t.time).min(),
+        touches.iter().map(|t| t.time).max(),
+    ) else {
+        return Ok(());
+    };
+    let Some(life) = Lifecycle::of(touches, last) else {
+        return Ok(());
+    };
+    let (kind, account, region, id) = key;
+    stmt.execute(params![
+        kind,
+        id,
+        region,
+        account,
+        to_seconds(first),
+        to_seconds(last),
+        life.state.as_str(),
+        life.owner,
+        life.created.map(to_seconds),
+        life.deleted.map(to_seconds),
+        life.deleted_by,
+        life.size,
+        life.running_seconds,
+    ])?;
+    Ok(())
+}
+
+fn touch_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Option<Touch>> {
+    let Some(change) = ChangeKind::parse(&row.get::<_, String>(first + 3)?) else {
+        return Ok(None); // not written by this ctt
+    };
+    Ok(Some(Touch {
+        time: from_seconds(row.get(first)?),
+        event_id: row.get(first + 1)?,
+        user: row.get(first + 2)?,
+        change,
+        size: row.get(first + 4)?,
+    }))
+}
+
+/// The touches of one resource.
+fn touches_of(stmt: &mut Statement<'_>, key: &TouchKey) -> rusqlite::Result<Vec<Touch>> {
+    let mut rows = stmt.query(params![key.0, key.1, key.2, key.3])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.extend(touch_of(row, 0)?);
+    }
+    Ok(out)
+}
+
+const TOUCHES_OF: &str = "SELECT event_time, event_id, user, change, size FROM resource_touches
+    WHERE kind = ?1 AND account = ?2 AND region = ?3 AND id = ?4";
+
+/// Refolds the resources `keys` names from all their touches (the writer,
+/// after adding touches in the same transaction), if the states are kept.
+pub fn refresh_states(tx: &Transaction<'_>, keys: &BTreeSet<TouchKey>) -> rusqlite::Result<()> {
+    if keys.is_empty() || !states_current(tx)? {
+        return Ok(());
+    }
+    let mut select = tx.prepare_cached(TOUCHES_OF)?;
+    let mut upsert = tx.prepare_cached(UPSERT_STATE)?;
+    for key in keys {
+        let touches = touches_of(&mut select, key)?;
+        put_state(&mut upsert, key, &touches)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds `resource_states` from every touch if it is pending (at open,
+/// after the touches' backfill; at a bulk load's end).
+pub fn rebuild_states_if_pending(conn: &mut Connection) -> rusqlite::Result<()> {
+    if states_current(conn)? {
+        return Ok(());
+    }
+    let all = touches(conn, None)?;
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM resource_states", [])?;
+    {
+        let mut upsert = tx.prepare(UPSERT_STATE)?;
+        for r in all {
+            let key = (r.kind, r.account, r.region, r.id);
+            put_state(&mut upsert, &key, &r.touches)?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, 'done')
+         ON CONFLICT (key) DO UPDATE SET value = 'done'",
+        [STATES_KEY],
+    )?;
+    tx.commit()
+}
+
+/// A page of resources from `resource_states` (no `user` filter: that one is
+/// answered from the user's touches), or `None` while the states are being
+/// rebuilt. A resource changed after the query's time is refolded from its
+/// touches at that time; every other is its state at its last touch, its
+/// running clock moved on to the query's time.
+pub fn page(
+    conn: &Connection,
+    query: &ResourceQuery,
+) -> rusqlite::Result<Option<Vec<ResourceLife>>> {
+    let filter = &query.filter;
+    if filter.user.is_some() || !states_current(conn)? {
+        return Ok(None);
+    }
+    let at = to_seconds(filter.at);
+    let mut sql = String::from(
+        "SELECT kind, id, region, account, last_time, state, owner, created, deleted,
+                deleted_by, size, running_seconds
+         FROM resource_states WHERE first_time <= :at",
+    );
+    if filter.kind.is_some() {
+        sql.push_str(" AND kind = :kind");
+    }
+    if query.after.is_some() {
+        sql.push_str(" AND (kind, id, region, account) > (:k, :i, :r, :a)");
+    }
+    match filter.state {
+        None => {}
+        Some(StateFilter::Open) => {
+            sql.push_str(" AND (last_time > :at OR state IN ('running', 'stopped'))");
+        }
+        Some(StateFilter::Is(state)) => {
+            sql.push_str(&format!(
+                " AND (last_time > :at OR state = '{}')",
+                state.as_str()
+            ));
+        }
+    }
+    sql.push_str(" ORDER BY kind, id, region, account");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut touches_stmt = conn.prepare_cached(TOUCHES_OF)?;
+    let empty = String::new();
+    let after: (&str, &str, &str, &str) = match &query.after {
+        Some((k, i, r, a)) => (k, i, r, a),
+        None => (&empty, &empty, &empty, &empty),
+    };
+    let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = vec![(":at", &at)];
+    if let Some(kind) = &filter.kind {
+        named.push((":kind", kind));
+    }
+    if query.after.is_some() {
+        named.extend([
+            (":k", &after.0 as &dyn rusqlite::ToSql),
+            (":i", &after.1),
+            (":r", &after.2),
+            (":a", &after.3),
+        ]);
+    }
+    let mut rows = stmt.query(named.as_slice())?;
+    let mut out = Vec::new();
+    while out.len() < query.limit {
+        let Some(row) = rows.next()? else { break };
+        let key: ResourceKey = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        let last: i64 = row.get(4)?;
+        let life = if last <= at {
+            let Some(state) = State::parse(&row.get::<_, String>(5)?) else {
+                continue;
+            };
+            Lifecycle {
+                state,
+                owner: row.get(6)?,
+                created: row.get::<_, Option<i64>>(7)?.map(from_seconds),
+                deleted: row.get::<_, Option<i64>>(8)?.map(from_seconds),
+                deleted_by: row.get(9)?,
+                size: row.get(10)?,
+                running_seconds: row.get(11)?,
+                last_change: from_seconds(last),
+            }
+            .extended_to(filter.at)
+        } else {
+            let touch_key = (key.0.clone(), key.3.clone(), key.2.clone(), key.1.clone());
+            let touches = touches_of(&mut touches_stmt, &touch_key)?;
+            match Lifecycle::of(&touches, filter.at) {
+                Some(life) => life,
+                None => continue,
+            }
+        };
+        if !filter.admits(&key.0, &life) {
+            continue;
+        }
+        let (kind, id, region, account) = key;
+        out.push(ResourceLife {
+            kind,
+            id,
+            region,
+            account,
+            life,
+        });
+    }
+    Ok(Some(out))
 }

@@ -253,6 +253,31 @@ CREATE INDEX resource_touches_by_user ON resource_touches (user);
 INSERT INTO meta (key, value) VALUES ('resource_touches_backfill', 'pending')
     ON CONFLICT (key) DO UPDATE SET value = 'pending';
 "#,
+    // 14: each resource's lifecycle folded at its last touch, kept by the
+    // writer (refolded from its touches whenever one is added, so it never
+    // depends on load order) and keyed in list order, so a page of
+    // `/resources` is a range of it. `pending` in meta: to be rebuilt from
+    // the touches (at open, or at a bulk load's end) and not read till then.
+    r#"
+CREATE TABLE resource_states (
+    kind            TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    region          TEXT NOT NULL,
+    account         TEXT NOT NULL,
+    first_time      INTEGER NOT NULL,
+    last_time       INTEGER NOT NULL,
+    state           TEXT NOT NULL,
+    owner           TEXT,
+    created         INTEGER,
+    deleted         INTEGER,
+    deleted_by      TEXT,
+    size            TEXT,
+    running_seconds INTEGER NOT NULL,
+    PRIMARY KEY (kind, id, region, account)
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('resource_states', 'pending')
+    ON CONFLICT (key) DO UPDATE SET value = 'pending';
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

@@ -72,6 +72,7 @@ pub fn load(
     let mut users: HashMap<&str, CatalogDelta> = HashMap::new();
     let mut services: HashMap<&str, CatalogDelta> = HashMap::new();
     let mut hourly: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
+    let mut touched = std::collections::BTreeSet::new();
     {
         let mut upsert_file = tx.prepare_cached(
             "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
@@ -135,6 +136,7 @@ pub fn load(
                 let seq = tx.last_insert_rowid();
                 insert_record.execute(params![seq, indexed.record_json])?;
                 super::resources::insert(&mut insert_touch, e, &indexed.touches)?;
+                touched.extend(super::resources::touch_keys(e, &indexed.touches));
                 for (name, value) in &indexed.params {
                     insert_param.execute(params![seq, name, value])?;
                 }
@@ -194,6 +196,8 @@ pub fn load(
             upsert.execute(params![*kind as i64, key, hour, n])?;
         }
     }
+    // Each resource touched, refolded from all its touches (SPEC §11).
+    super::resources::refresh_states(&tx, &touched)?;
     tx.commit()?;
     known_names.extend(new_names.into_iter().map(str::to_owned));
     Ok(results)

@@ -44,7 +44,6 @@ pub async fn run(settings: &Settings, args: ResourcesArgs) -> anyhow::Result<Exi
         None => Utc::now(),
     };
     let store = super::open_event_store(settings).await?;
-    let touches = store.resource_touches(args.user.as_deref()).await?;
     let prices = settings.resources.prices();
     let filter = ResourceFilter {
         user: args.user.clone(),
@@ -52,7 +51,12 @@ pub async fn run(settings: &Settings, args: ResourcesArgs) -> anyhow::Result<Exi
         kind: args.kind.clone(),
         at,
     };
-    let resources = ctt_store::resources::select(touches, &filter, &prices);
+    let resources: Vec<_> = store
+        .resources(&ctt_store::ResourceQuery::all(filter))
+        .await?
+        .into_iter()
+        .map(|r| r.priced(&prices))
+        .collect();
     let rows = resources.iter().map(|r| r.csv_row().to_vec()).collect();
     if format == OutputFormat::Table {
         if resources.is_empty() {
