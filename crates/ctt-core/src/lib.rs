@@ -7,6 +7,7 @@
 //! builds and every store answers, and the [`export`] cells every CSV writer
 //! neutralises.
 
+pub mod anomaly;
 pub mod attributes;
 pub mod course;
 pub mod digest;

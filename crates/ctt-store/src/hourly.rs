@@ -22,6 +22,8 @@ pub enum HourlyKind {
     All = 0,
     User = 1,
     Service = 2,
+    /// A user's failed calls (`errorCode`): the error-spike baseline (SPEC §13).
+    UserErrors = 3,
 }
 
 /// The start of the hour holding `t` (seconds; floored, negative times too).

@@ -20,6 +20,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub alerts: AlertSettings,
     pub resources: ResourceSettings,
+    /// `[anomalies]`: SPEC §13's per-user baselines (kinds, thresholds, levels).
+    pub anomalies: ctt_core::anomaly::AnomalySettings,
     pub auth: AuthSettings,
     /// `--store` and the AWS flags: from the command line only, never the file.
     #[serde(skip)]
@@ -47,6 +49,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             alerts: AlertSettings::default(),
             resources: ResourceSettings::default(),
+            anomalies: Default::default(),
             auth: AuthSettings::default(),
             cloud: CloudSettings::default(),
         }
@@ -340,7 +343,13 @@ impl Settings {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read configuration {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))
+        let settings: Self = toml::from_str(&text)
+            .with_context(|| format!("invalid configuration {}", path.display()))?;
+        settings
+            .anomalies
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+        Ok(settings)
     }
 
     /// The effective configuration as a commented TOML file.
@@ -465,11 +474,28 @@ impl Settings {
             self.resources_toml(),
             self.jwt_toml(),
         );
+        out.push_str(&self.anomalies_toml());
         out
     }
 }
 
 impl Settings {
+    /// `[anomalies]`: every kind's effective settings (SPEC §13).
+    fn anomalies_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct Anomalies<'a> {
+            anomalies: &'a ctt_core::anomaly::AnomalySettings,
+        }
+        let table = toml::to_string(&Anomalies {
+            anomalies: &self.anomalies,
+        })
+        .unwrap_or_default();
+        format!(
+            "\n# Anomalies (SPEC §13; docs/detections.md): per-user baselines raised as alerts\n\
+             # `anomaly:KIND`; a user is warm `warmup_days` after their first event.\n{table}"
+        )
+    }
+
     /// `[resources]` as configured, or a commented example.
     fn resources_toml(&self) -> String {
         if self.resources == ResourceSettings::default() {

@@ -188,7 +188,12 @@ pub async fn list(inner: &Inner, query: &AlertQuery) -> Result<Vec<Alert>, Dynam
         }
         let mut filters = Vec::new();
         if let Some(rule) = &query.rule {
-            filters.push(format!("{} = {}", e.name("rule_id"), e.value(s(rule))));
+            let name = e.name("rule_id");
+            filters.push(match rule.strip_suffix('*') {
+                // `anomaly:*`: every rule id with that prefix.
+                Some(prefix) => format!("begins_with({name}, {})", e.value(s(prefix))),
+                None => format!("{name} = {}", e.value(s(rule))),
+            });
         }
         if let Some(user) = &query.user {
             filters.push(format!("{} = {}", e.name("user"), e.value(s(user))));

@@ -162,6 +162,7 @@ pub fn hourly_pk(kind: HourlyKind, key: &str) -> String {
         HourlyKind::All => "H#A".to_owned(),
         HourlyKind::User => format!("H#U#{key}"),
         HourlyKind::Service => format!("H#S#{key}"),
+        HourlyKind::UserErrors => format!("H#E#{key}"),
     }
 }
 

@@ -51,7 +51,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
 
 /// `WHERE …` of `query`, and its values.
 fn filter(query: &AlertQuery) -> (String, Vec<SqlValue>) {
-    let mut clauses = Vec::new();
+    // A withdrawn anomaly (SPEC §13) is no alert.
+    let mut clauses = vec!["withdrawn = 0".to_owned()];
     let mut values: Vec<SqlValue> = Vec::new();
     let mut bind = |clause: &str, value: SqlValue, clauses: &mut Vec<String>| {
         values.push(value);
@@ -64,7 +65,15 @@ fn filter(query: &AlertQuery) -> (String, Vec<SqlValue>) {
         bind("event_time <= ?", to_seconds(to).into(), &mut clauses);
     }
     if let Some(rule) = &query.rule {
-        bind("rule_id = ?", rule.clone().into(), &mut clauses);
+        match rule.strip_suffix('*') {
+            // `anomaly:*`: every rule id with that prefix (both `?` one value).
+            Some(prefix) => bind(
+                "substr(rule_id, 1, length(?)) = ?",
+                prefix.to_owned().into(),
+                &mut clauses,
+            ),
+            None => bind("rule_id = ?", rule.clone().into(), &mut clauses),
+        }
     }
     if let Some(user) = &query.user {
         bind("user = ?", user.clone().into(), &mut clauses);
@@ -119,7 +128,7 @@ pub fn count(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<u64> {
 
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Alert>> {
     conn.query_row(
-        &format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1"),
+        &format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1 AND withdrawn = 0"),
         [id],
         row,
     )

@@ -4,6 +4,7 @@
 //! mutex (SQLite has one writer anyway); readers never wait for it thanks to WAL.
 
 mod alerts;
+mod anomalies;
 mod courses;
 mod outbox;
 mod query;
@@ -39,6 +40,9 @@ pub struct SqliteOptions {
     pub indexed_parameters: Vec<String>,
     /// SQLite page cache of the writer, in MiB.
     pub cache_mib: u32,
+    /// Anomalies to keep (SPEC §13); `None`: none (left to a rebuild when a
+    /// store is opened with them).
+    pub anomalies: Option<ctt_core::anomaly::AnomalySettings>,
 }
 
 impl Default for SqliteOptions {
@@ -49,6 +53,7 @@ impl Default for SqliteOptions {
                 .map(|s| (*s).to_owned())
                 .collect(),
             cache_mib: 256,
+            anomalies: None,
         }
     }
 }
@@ -80,6 +85,7 @@ struct Inner {
     known_names: Mutex<std::collections::HashSet<String>>,
     readers: Mutex<Vec<Connection>>,
     indexed: Vec<String>,
+    anomalies: Option<ctt_core::anomaly::AnomalySettings>,
     /// Reads running or queued on the blocking pool (see [`ReadGuard`]).
     reads_in_flight: AtomicUsize,
     /// Pages written by two readers at once (see `events_json`).
@@ -152,6 +158,8 @@ impl SqliteStore {
         resources::backfill(&mut writer).map_err(open_error)?;
         // …and each resource's state, if a migration or a bulk load left it to do.
         resources::rebuild_states_if_pending(&mut writer).map_err(open_error)?;
+        anomalies::rebuild_if_pending(&mut writer, options.anomalies.as_ref())
+            .map_err(open_error)?;
         let indexed =
             write::indexed_parameters(&writer, &options.indexed_parameters).map_err(open_error)?;
         query::register_functions(&writer).map_err(open_error)?;
@@ -162,6 +170,7 @@ impl SqliteStore {
                 known_names: Mutex::new(std::collections::HashSet::new()),
                 readers: Mutex::new(Vec::new()),
                 indexed,
+                anomalies: options.anomalies.clone(),
                 reads_in_flight: AtomicUsize::new(0),
                 pages_split: AtomicU64::new(0),
             }),
@@ -341,7 +350,13 @@ impl EventStore for SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(poisoned)?;
             let mut known_names = inner.known_names.lock().map_err(poisoned)?;
-            write::load(&mut conn, &files, &mut known_names).map_err(StoreError::backend)
+            write::load(
+                &mut conn,
+                &files,
+                &mut known_names,
+                inner.anomalies.as_ref(),
+            )
+            .map_err(StoreError::backend)
         })
         .await
         .map_err(|e| StoreError::Task(Box::new(e)))?
@@ -535,6 +550,7 @@ impl EventStore for SqliteStore {
             if deferred {
                 // Resource states too are built once, at the end.
                 resources::states_pending(conn)?;
+                anomalies::pending(conn)?;
                 // The first load of a store does not wait for the disk: a
                 // killed load loses nothing (the OS has the writes; tested),
                 // only a power loss during it could, and the store held
@@ -558,9 +574,11 @@ impl EventStore for SqliteStore {
 
     async fn end_bulk_load(&self) -> StoreResult<()> {
         let path = self.inner.path.clone();
+        let anomaly_settings = self.inner.anomalies.clone();
         self.write(move |conn| {
             schema::build_query_indexes(conn)?;
             resources::rebuild_states_if_pending(conn)?;
+            anomalies::rebuild_if_pending(conn, anomaly_settings.as_ref())?;
             conn.execute_batch(&format!(
                 "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
             ))?;

@@ -30,13 +30,13 @@ pub fn enqueue_new(
         let tx = conn.transaction()?;
         let cursor: i64 =
             tx.query_row("SELECT alert_rowid FROM outbox_cursor", [], |r| r.get(0))?;
-        let batch: Vec<(i64, String, String, i64)> = tx
+        let batch: Vec<(i64, String, String, i64, bool)> = tx
             .prepare_cached(
-                "SELECT rowid, id, level, event_time FROM alerts WHERE rowid > ?1
+                "SELECT rowid, id, level, event_time, withdrawn FROM alerts WHERE rowid > ?1
                  ORDER BY rowid LIMIT ?2",
             )?
             .query_map(params![cursor, FAN_OUT_BATCH as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
         let Some(last) = batch.last().map(|a| a.0) else {
@@ -47,16 +47,19 @@ pub fn enqueue_new(
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO outbox
                  (alert_id, destination, state, attempts, next_attempt, updated_at)
-                 VALUES (?1, ?2, 'pending', 0, ?3, ?3)",
+                 VALUES (?1, ?2, ?4, 0, ?3, ?3)",
             )?;
-            for (_, id, level, event_time) in &batch {
+            for (_, id, level, event_time, withdrawn) in &batch {
+                // A withdrawn anomaly's delivery waits, unsent, in case an
+                // event loaded later restores it (SPEC §13).
+                let state = if *withdrawn { "withdrawn" } else { "pending" };
                 if *event_time < oldest {
                     too_old += 1;
                     continue;
                 }
                 let rank = level_rank(level).unwrap_or(0);
                 for route in routes.iter().filter(|r| rank >= r.min_level) {
-                    queued += insert.execute(params![id, route.destination, now])? as u64;
+                    queued += insert.execute(params![id, route.destination, now, state])? as u64;
                 }
             }
         }

@@ -278,6 +278,28 @@ CREATE TABLE resource_states (
 INSERT INTO meta (key, value) VALUES ('resource_states', 'pending')
     ON CONFLICT (key) DO UPDATE SET value = 'pending';
 "#,
+    // 15: anomalies (SPEC §13): each user's first event in each region and
+    // of each service, each account's in each region (the least (time,
+    // eventID), kept by the writer); each user's failed calls per hour
+    // (hourly kind 3); alerts can be withdrawn (an anomaly an earlier event
+    // loaded later no longer implies). `first_seen` is filled, and every
+    // anomaly evaluated, by the rebuild `anomalies` = `pending` asks for.
+    r#"
+CREATE TABLE first_seen (
+    kind     INTEGER NOT NULL,
+    scope    TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    time     INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (kind, scope, key)
+) WITHOUT ROWID;
+ALTER TABLE alerts ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0;
+INSERT INTO hourly_counts
+    SELECT 3, user, event_time - (event_time % 3600 + 3600) % 3600, count(*) FROM events
+    WHERE error_code IS NOT NULL GROUP BY 2, 3;
+INSERT INTO meta (key, value) VALUES ('anomalies', 'pending')
+    ON CONFLICT (key) DO UPDATE SET value = 'pending';
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

@@ -65,6 +65,7 @@ pub fn load(
     conn: &mut Connection,
     files: &[LoadedFile],
     known_names: &mut HashSet<String>,
+    anomalies: Option<&ctt_core::anomaly::AnomalySettings>,
 ) -> rusqlite::Result<Vec<FileCounts>> {
     let mut new_names: HashSet<&str> = HashSet::new();
     let tx = conn.transaction()?;
@@ -73,6 +74,7 @@ pub fn load(
     let mut services: HashMap<&str, CatalogDelta> = HashMap::new();
     let mut hourly: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
     let mut touched = std::collections::BTreeSet::new();
+    let mut changes = super::anomalies::Changes::default();
     {
         let mut upsert_file = tx.prepare_cached(
             "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
@@ -150,6 +152,12 @@ pub fn load(
                 ] {
                     *hourly.entry(key).or_default() += 1;
                 }
+                if e.error_code.is_some() {
+                    *hourly
+                        .entry((HourlyKind::UserErrors, e.user.as_str(), hour))
+                        .or_default() += 1;
+                }
+                changes.add(e);
             }
             // The ledger entry, with its final counts, in the events' transaction.
             upsert_file.execute(params![
@@ -198,6 +206,8 @@ pub fn load(
     }
     // Each resource touched, refolded from all its touches (SPEC §11).
     super::resources::refresh_states(&tx, &touched)?;
+    // The anomalies the batch's events change (SPEC §13).
+    super::anomalies::apply(&tx, &changes, anomalies)?;
     tx.commit()?;
     known_names.extend(new_names.into_iter().map(str::to_owned));
     Ok(results)

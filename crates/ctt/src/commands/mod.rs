@@ -26,6 +26,7 @@ use crate::settings::Settings;
 pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
     let options = SqliteOptions {
         indexed_parameters: settings.index.parameters.clone(),
+        anomalies: Some(settings.anomalies.clone()),
         ..SqliteOptions::default()
     };
     let store = SqliteStore::open(&settings.db, options)

@@ -240,3 +240,120 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// SPEC §13 from the command line: anomalies are alerts (`anomaly:KIND`),
+/// listed with `--rule 'anomaly:*'`; each kind is configurable.
+#[test]
+fn anomalies_are_alerts_listed_by_prefix_and_configurable() {
+    let work = Workspace::new();
+    let logs = work.path("logs");
+    std::fs::create_dir_all(&logs).expect("dir");
+    let call = |id: String, time: String, user: &str, region: &str| {
+        serde_json::json!({
+            "eventVersion": "1.08", "eventID": id, "eventTime": time,
+            "eventSource": "ec2.amazonaws.com", "eventName": "CreateTags",
+            "awsRegion": region, "sourceIPAddress": "192.0.2.1", "userAgent": "aws-cli/2",
+            "userIdentity": {"type": "IAMUser", "userName": user, "accountId": "111122223333"},
+            "eventType": "AwsApiCall", "readOnly": false, "recipientAccountId": "111122223333"
+        })
+    };
+    // alice: a week in us-east-1, then eu-central-1; bob: 60 calls in an hour.
+    let mut records: Vec<Value> = (1..=9)
+        .map(|d| {
+            call(
+                format!("a-{d}"),
+                format!("2018-03-0{d}T10:00:00Z"),
+                "alice",
+                "us-east-1",
+            )
+        })
+        .collect();
+    records.push(call(
+        "a-new".into(),
+        "2018-03-09T11:00:00Z".into(),
+        "alice",
+        "eu-central-1",
+    ));
+    records.extend((0..60).map(|n| {
+        call(
+            format!("b-{n:02}"),
+            format!("2018-03-09T12:{n:02}:00Z"),
+            "bob",
+            "us-east-1",
+        )
+    }));
+    let body = serde_json::json!({"Records": records}).to_string();
+    std::fs::write(
+        logs.join("a.json.gz"),
+        crate::support::gzip(body.as_bytes()),
+    )
+    .expect("write");
+
+    let (report, code) = work.ingest(&[&logs], &[]);
+    assert_eq!(code, 0, "{report}");
+    let listed = |extra: &[&str]| {
+        let out = run(work
+            .ctt()
+            .args(["alerts", "--rule", "anomaly:*", "--format", "csv"])
+            .args(extra));
+        assert!(out.status.success(), "{}", describe(&out));
+        csv_rows(&String::from_utf8_lossy(&out.stdout))
+            .into_iter()
+            .map(|r| (r[1].clone(), r[6].clone()))
+            .collect::<Vec<_>>()
+    };
+    let pair = |rule: &str, id: &str| (rule.to_owned(), id.to_owned());
+    assert_eq!(
+        listed(&[]),
+        [
+            pair("anomaly:account-new-region", "a-new"),
+            pair("anomaly:new-region", "a-new"),
+            pair("anomaly:rate-spike", "b-50"),
+        ]
+    );
+
+    // Spikes off, a longer warm-up: a fresh database loaded with them.
+    let config = work.path("ctt.toml");
+    std::fs::write(
+        &config,
+        "[anomalies]\nwarmup_days = 30\n[anomalies.rate-spike]\nenabled = false\n",
+    )
+    .expect("config");
+    let db = work.path("configured.db");
+    let config = config.to_string_lossy().into_owned();
+    let out = run(crate::support::ctt_with_db(&db)
+        .args(["--config", &config, "ingest", "--no-progress"])
+        .arg(&logs));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run(crate::support::ctt_with_db(&db).args([
+        "alerts",
+        "--rule",
+        "anomaly:*",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(
+        csv_rows(&String::from_utf8_lossy(&out.stdout)).len(),
+        0,
+        "{}",
+        describe(&out)
+    );
+
+    // A bad setting is refused, naming it.
+    std::fs::write(
+        work.path("bad.toml"),
+        "[anomalies.error-spike]\nlevel = \"severe\"\n",
+    )
+    .expect("config");
+    let out = run(work
+        .ctt()
+        .arg("--config")
+        .arg(work.path("bad.toml"))
+        .arg("config"));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("error-spike"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -1,0 +1,426 @@
+//! Anomalies (SPEC §13) in SQLite: kept by the writer as a function of the
+//! stored events, whatever order they arrive in.
+//!
+//! The writer keeps, from every stored event, each user's first event in
+//! each region and of each service and each account's first event in each
+//! region (`first_seen`, the least (time, eventID): a minimum, so an earlier
+//! event loaded later simply replaces it) and each user's hourly count of
+//! failed calls (`hourly_counts` kind 3, next to their hourly count of all
+//! calls). After a batch it recomputes, for the users and accounts the batch
+//! touched, the anomalies those baselines now imply — over the hours the
+//! batch added to and the week after each — and reconciles them with the
+//! stored ones: an anomaly no longer implied is *withdrawn* (kept, hidden,
+//! `withdrawn = 1`: its id stays taken, so a delivery already queued or
+//! sent is never queued again), a new one inserted or a withdrawn one
+//! restored. No rescan of events: baselines come from those tables; only a
+//! spiking hour's triggering event is looked up in `events_by_user`.
+//!
+//! During a bulk load into an empty store nothing is evaluated (`meta`
+//! `anomalies` = `pending`); its end (or the next open, if it was killed)
+//! rebuilds `first_seen` from the events and evaluates every user.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ctt_core::anomaly::{AnomalyKind, AnomalySettings, first_title, spike, spike_title};
+use ctt_core::time::{from_seconds, to_seconds};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::hourly::{HOUR, HourlyKind, hour_of};
+
+const STATE_KEY: &str = "anomalies";
+const WEEK: i64 = ctt_core::anomaly::WEEK_HOURS as i64 * HOUR;
+
+/// Which first events `first_seen` keeps (its `kind` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum First {
+    UserRegion = 0,
+    UserService = 1,
+    AccountRegion = 2,
+}
+
+impl First {
+    fn anomaly(self) -> AnomalyKind {
+        match self {
+            First::UserRegion => AnomalyKind::NewRegion,
+            First::UserService => AnomalyKind::NewService,
+            First::AccountRegion => AnomalyKind::AccountNewRegion,
+        }
+    }
+}
+
+/// The account an event belongs to: the one called, else the caller's.
+fn account_of(e: &ctt_core::Event) -> &str {
+    e.recipient_account_id
+        .as_deref()
+        .or(e.account_id.as_deref())
+        .unwrap_or_default()
+}
+
+/// What a batch of newly stored events changes, gathered by the writer.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// The least (time, eventID) of the batch per (kind, scope, key).
+    firsts: HashMap<(First, String, String), (i64, String)>,
+    /// Per user: the hours the batch added events to, and its earliest time.
+    hours: BTreeMap<String, BTreeSet<i64>>,
+    earliest: HashMap<String, i64>,
+}
+
+impl Changes {
+    pub fn add(&mut self, e: &ctt_core::Event) {
+        let t = to_seconds(e.event_time);
+        let mut first = |kind: First, scope: &str, key: &str| {
+            let slot = self
+                .firsts
+                .entry((kind, scope.to_owned(), key.to_owned()))
+                .or_insert_with(|| (t, e.event_id.clone()));
+            if (t, e.event_id.as_str()) < (slot.0, slot.1.as_str()) {
+                *slot = (t, e.event_id.clone());
+            }
+        };
+        if let Some(region) = e.aws_region.as_deref() {
+            first(First::UserRegion, &e.user, region);
+            first(First::AccountRegion, account_of(e), region);
+        }
+        first(First::UserService, &e.user, &e.service);
+        self.hours
+            .entry(e.user.clone())
+            .or_default()
+            .insert(hour_of(t));
+        let earliest = self.earliest.entry(e.user.clone()).or_insert(t);
+        *earliest = (*earliest).min(t);
+    }
+}
+
+/// Whether the stored anomalies are those of the stored events.
+fn current(conn: &Connection) -> rusqlite::Result<bool> {
+    let value: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [STATE_KEY], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(value.as_deref() == Some("done"))
+}
+
+fn set_state(conn: &Connection, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![STATE_KEY, value],
+    )?;
+    Ok(())
+}
+
+/// Marks the anomalies to be rebuilt (a bulk load, a load without them).
+pub fn pending(conn: &Connection) -> rusqlite::Result<()> {
+    set_state(conn, "pending")
+}
+
+/// The writer's part, in the batch's transaction: keeps `first_seen`, then,
+/// with `settings` and current anomalies, reconciles those the batch
+/// changes. Without `settings` (or while pending) they are left to a
+/// rebuild.
+pub fn apply(
+    tx: &Transaction<'_>,
+    changes: &Changes,
+    settings: Option<&AnomalySettings>,
+) -> rusqlite::Result<()> {
+    if !current(tx)? {
+        return Ok(()); // a rebuild will do it all
+    }
+    let Some(settings) = settings.filter(|s| s.any()) else {
+        return pending(tx);
+    };
+    let mut changed_scopes: BTreeSet<(First, String)> = BTreeSet::new();
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO first_seen (kind, scope, key, time, event_id) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (kind, scope, key) DO UPDATE
+                SET time = excluded.time, event_id = excluded.event_id
+                WHERE (excluded.time, excluded.event_id) < (first_seen.time, first_seen.event_id)",
+        )?;
+        for ((kind, scope, key), (t, event_id)) in &changes.firsts {
+            if upsert.execute(params![*kind as i64, scope, key, t, event_id])? > 0 {
+                changed_scopes.insert((*kind, scope.clone()));
+            }
+        }
+    }
+    // A user whose first event moved (or who is new) is warm from another
+    // time: each of their first events is judged again.
+    for (user, earliest) in &changes.earliest {
+        let first: Option<i64> = tx
+            .query_row(
+                "SELECT first_time FROM users WHERE name = ?1",
+                [user],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if first == Some(*earliest) {
+            changed_scopes.insert((First::UserRegion, user.clone()));
+            changed_scopes.insert((First::UserService, user.clone()));
+        }
+    }
+    for (kind, scope) in &changed_scopes {
+        reconcile_firsts(tx, settings, *kind, scope)?;
+    }
+    for (user, hours) in &changes.hours {
+        let (Some(lo), Some(hi)) = (hours.first(), hours.last()) else {
+            continue;
+        };
+        for errors in [false, true] {
+            reconcile_spikes(tx, settings, errors, user, *lo, *hi + WEEK)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds `first_seen` from the events and reconciles every anomaly, if
+/// they are pending and `settings` has any kind on (at open, at a bulk
+/// load's end).
+pub fn rebuild_if_pending(
+    conn: &mut Connection,
+    settings: Option<&AnomalySettings>,
+) -> rusqlite::Result<()> {
+    let Some(settings) = settings.filter(|s| s.any()) else {
+        return Ok(());
+    };
+    if current(conn)? {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "DELETE FROM first_seen;
+         INSERT INTO first_seen (kind, scope, key, time, event_id)
+         SELECT kind, scope, key, event_time, event_id FROM (
+             SELECT kind, scope, key, event_time, event_id, row_number() OVER
+                 (PARTITION BY kind, scope, key ORDER BY event_time, event_id) AS n
+             FROM (
+                 SELECT 0 AS kind, user AS scope, aws_region AS key, event_time, event_id
+                     FROM events WHERE aws_region IS NOT NULL
+                 UNION ALL
+                 SELECT 1, user, service, event_time, event_id FROM events
+                 UNION ALL
+                 SELECT 2, coalesce(recipient_account_id, account_id, ''), aws_region,
+                        event_time, event_id
+                     FROM events WHERE aws_region IS NOT NULL))
+         WHERE n = 1;",
+    )?;
+    let scopes: Vec<(i64, String)> = tx
+        .prepare("SELECT DISTINCT kind, scope FROM first_seen")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (kind, scope) in scopes {
+        let kind = match kind {
+            0 => First::UserRegion,
+            1 => First::UserService,
+            _ => First::AccountRegion,
+        };
+        reconcile_firsts(&tx, settings, kind, &scope)?;
+    }
+    let users: Vec<(String, i64, i64)> = tx
+        .prepare(
+            "SELECT key, min(hour), max(hour) FROM hourly_counts WHERE kind = ?1 GROUP BY key",
+        )?
+        .query_map([HourlyKind::User as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (user, lo, hi) in users {
+        for errors in [false, true] {
+            reconcile_spikes(&tx, settings, errors, &user, lo, hi + WEEK)?;
+        }
+    }
+    set_state(&tx, "done")?;
+    tx.commit()
+}
+
+/// An anomaly the baselines imply: on which event, with which sentence.
+#[derive(Debug, Clone, PartialEq)]
+struct Wanted {
+    event_id: String,
+    title: String,
+}
+
+/// The first events of `scope` (a user, or an account) that are anomalies
+/// of `kind`: those at least the warm-up after the scope's first event.
+fn reconcile_firsts(
+    tx: &Transaction<'_>,
+    settings: &AnomalySettings,
+    kind: First,
+    scope: &str,
+) -> rusqlite::Result<()> {
+    let anomaly = kind.anomaly();
+    let rule = anomaly.rule_id();
+    let rows: Vec<(String, i64, String)> = tx
+        .prepare_cached(
+            "SELECT key, time, event_id FROM first_seen WHERE kind = ?1 AND scope = ?2
+             ORDER BY time, event_id",
+        )?
+        .query_map(params![kind as i64, scope], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let since: Option<i64> = match kind {
+        // A user's first event: the catalog's.
+        First::UserRegion | First::UserService => tx
+            .query_row(
+                "SELECT first_time FROM users WHERE name = ?1",
+                [scope],
+                |r| r.get(0),
+            )
+            .optional()?,
+        // An account's: its first region's.
+        First::AccountRegion => rows.first().map(|r| r.1),
+    };
+    let mut wanted = Vec::new();
+    if let Some(since) = since.filter(|_| settings.enabled(anomaly)) {
+        let day = |t: i64| from_seconds(t).format("%Y-%m-%d").to_string();
+        for (n, (key, time, event_id)) in rows.iter().enumerate() {
+            if *time - since < settings.warmup_seconds() {
+                continue;
+            }
+            let known: Vec<String> = rows[..n].iter().map(|r| r.0.clone()).collect();
+            let who = match kind {
+                First::AccountRegion => format!("account {scope}"),
+                _ => scope.to_owned(),
+            };
+            wanted.push(Wanted {
+                event_id: event_id.clone(),
+                title: first_title(&who, key, &day(since), &known),
+            });
+        }
+    }
+    // What is stored for this scope: by user, or by the events' account.
+    let stored: Vec<(String, String)> = match kind {
+        First::AccountRegion => tx
+            .prepare_cached(
+                "SELECT a.id, a.event_id FROM alerts a JOIN events e ON e.event_id = a.event_id
+                 WHERE a.rule_id = ?1 AND a.withdrawn = 0
+                   AND coalesce(e.recipient_account_id, e.account_id, '') = ?2",
+            )?
+            .query_map(params![rule, scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?,
+        _ => tx
+            .prepare_cached(
+                "SELECT id, event_id FROM alerts WHERE rule_id = ?1 AND user = ?2 AND withdrawn = 0",
+            )?
+            .query_map(params![rule, scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    reconcile(tx, settings, anomaly, &wanted, &stored)
+}
+
+/// The spiking hours of `user` from `lo` to `hi` (hour starts): over all
+/// their calls, or (`errors`) their failed ones.
+fn reconcile_spikes(
+    tx: &Transaction<'_>,
+    settings: &AnomalySettings,
+    errors: bool,
+    user: &str,
+    lo: i64,
+    hi: i64,
+) -> rusqlite::Result<()> {
+    let (anomaly, series) = if errors {
+        (AnomalyKind::ErrorSpike, HourlyKind::UserErrors)
+    } else {
+        (AnomalyKind::RateSpike, HourlyKind::User)
+    };
+    let rule = anomaly.rule_id();
+    let k = settings.kind(anomaly);
+    let mut wanted = Vec::new();
+    if k.enabled {
+        let counts: BTreeMap<i64, u64> = tx
+            .prepare_cached(
+                "SELECT hour, events FROM hourly_counts
+                 WHERE kind = ?1 AND key = ?2 AND hour BETWEEN ?3 AND ?4",
+            )?
+            .query_map(params![series as i64, user, lo - WEEK, hi], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let min_events = settings.min_events(anomaly);
+        let sigmas = settings.sigmas(anomaly);
+        for (&hour, &count) in counts.range(lo..=hi) {
+            if count <= min_events {
+                continue;
+            }
+            let before: Vec<u64> = counts.range(hour - WEEK..hour).map(|(_, c)| *c).collect();
+            let Some(s) = spike(&before, count, min_events, sigmas) else {
+                continue;
+            };
+            let nth: Option<String> = tx
+                .prepare_cached(if errors {
+                    "SELECT event_id FROM events WHERE user = ?1 AND event_time >= ?2
+                       AND event_time < ?3 AND error_code IS NOT NULL
+                     ORDER BY event_time, event_id LIMIT 1 OFFSET ?4"
+                } else {
+                    "SELECT event_id FROM events WHERE user = ?1 AND event_time >= ?2
+                       AND event_time < ?3
+                     ORDER BY event_time, event_id LIMIT 1 OFFSET ?4"
+                })?
+                .query_row(params![user, hour, hour + HOUR, s.nth as i64 - 1], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if let Some(event_id) = nth {
+                let at = from_seconds(hour).format("%Y-%m-%d %H:%M").to_string();
+                wanted.push(Wanted {
+                    event_id,
+                    title: spike_title(user, errors, &at, &s),
+                });
+            }
+        }
+    }
+    let stored: Vec<(String, String)> = tx
+        .prepare_cached(
+            "SELECT id, event_id FROM alerts WHERE rule_id = ?1 AND user = ?2
+               AND event_time BETWEEN ?3 AND ?4 AND withdrawn = 0",
+        )?
+        .query_map(params![rule, user, lo, hi + HOUR - 1], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    reconcile(tx, settings, anomaly, &wanted, &stored)
+}
+
+/// Withdraws the `stored` anomalies not `wanted`; stores (or restores) the
+/// `wanted` ones, each on its event, with its record.
+fn reconcile(
+    tx: &Transaction<'_>,
+    settings: &AnomalySettings,
+    anomaly: AnomalyKind,
+    wanted: &[Wanted],
+    stored: &[(String, String)],
+) -> rusqlite::Result<()> {
+    let rule = anomaly.rule_id();
+    let keep: BTreeSet<&str> = wanted.iter().map(|w| w.event_id.as_str()).collect();
+    for (id, event_id) in stored {
+        if !keep.contains(event_id.as_str()) {
+            tx.execute("UPDATE alerts SET withdrawn = 1 WHERE id = ?1", [id])?;
+            // Not sent yet: it waits (one sent stays sent).
+            tx.execute(
+                "UPDATE outbox SET state = 'withdrawn' WHERE alert_id = ?1 AND state = 'pending'",
+                [id],
+            )?;
+        }
+    }
+    let level = &settings.kind(anomaly).level;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO alerts (id, rule_id, title, level, tags, event_id, event_time, user,
+                             service, event_name, record, withdrawn)
+         SELECT ?1, ?2, ?3, ?4, '[]', e.event_id, e.event_time, e.user, e.service,
+                e.event_name, r.record, 0
+         FROM events e JOIN records r ON r.seq = e.seq WHERE e.event_id = ?5
+         ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
+            level = excluded.level",
+    )?;
+    for w in wanted {
+        let id = crate::Alert::key(&rule, &w.event_id);
+        upsert.execute(params![id, rule, w.title, level, w.event_id])?;
+        tx.execute(
+            "UPDATE outbox SET state = 'pending' WHERE alert_id = ?1 AND state = 'withdrawn'",
+            [&id],
+        )?;
+    }
+    Ok(())
+}

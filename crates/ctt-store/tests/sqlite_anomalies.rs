@@ -1,0 +1,230 @@
+//! Anomalies (SPEC §13) kept by the SQLite writer: a function of the stored
+//! events, whatever order their files arrive in — an earlier event loaded
+//! later withdraws the anomaly it supersedes and raises the right one — and
+//! the same after a bulk load's rebuild.
+
+use ctt_core::anomaly::AnomalySettings;
+use ctt_store::conformance::{file, record};
+use ctt_store::sqlite::{SqliteOptions, SqliteStore};
+use ctt_store::{AlertQuery, EventStore, LoadedFile};
+use serde_json::Value;
+
+const ACCOUNT: &str = "111122223333";
+
+fn event(id: &str, time: &str, user: &str, region: &str, error: bool) -> Value {
+    let mut r = record(id, time, user, "ec2", "CreateTags");
+    r["awsRegion"] = region.into();
+    if error {
+        r["errorCode"] = "Client.UnauthorizedOperation".into();
+    }
+    r
+}
+
+/// The tree, one file per group of records:
+/// * alice works in us-east-1 every day from 1 March, in eu-west-1 on the
+///   3rd (not warm yet: no anomaly), in eu-central-1 on the 12th and — in a
+///   file that may come last — already on the 9th (warm: that one is the
+///   anomaly, for her and for the account);
+/// * bob, from the 12th: 60 calls in one hour (a rate spike on the 51st,
+///   the week before being empty) and 25 failed calls the next hour (an
+///   error spike on the 21st failure).
+fn files(store: &dyn EventStore) -> Vec<LoadedFile> {
+    let mut out = Vec::new();
+    for day in 1..=12u32 {
+        let mut records = vec![event(
+            &format!("a-{day:02}"),
+            &format!("2018-03-{day:02}T10:00:00Z"),
+            "alice",
+            "us-east-1",
+            false,
+        )];
+        if day == 3 {
+            records.push(event(
+                "a-west",
+                "2018-03-03T11:00:00Z",
+                "alice",
+                "eu-west-1",
+                false,
+            ));
+        }
+        if day == 12 {
+            records.push(event(
+                "a-central-12",
+                "2018-03-12T11:00:00Z",
+                "alice",
+                "eu-central-1",
+                false,
+            ));
+        }
+        out.push(file(store, &format!("alice-{day:02}.json.gz"), records));
+    }
+    out.push(file(
+        store,
+        "alice-central-09.json.gz",
+        vec![event(
+            "a-central-09",
+            "2018-03-09T11:00:00Z",
+            "alice",
+            "eu-central-1",
+            false,
+        )],
+    ));
+    let burst: Vec<Value> = (0..60)
+        .map(|n| {
+            event(
+                &format!("b-{n:02}"),
+                &format!("2018-03-12T10:{n:02}:00Z"),
+                "bob",
+                "us-east-1",
+                false,
+            )
+        })
+        .collect();
+    // In two files, the second half first.
+    out.push(file(store, "bob-burst-2.json.gz", burst[30..].to_vec()));
+    out.push(file(store, "bob-burst-1.json.gz", burst[..30].to_vec()));
+    let failures: Vec<Value> = (0..25)
+        .map(|n| {
+            event(
+                &format!("f-{n:02}"),
+                &format!("2018-03-12T11:{n:02}:00Z"),
+                "bob",
+                "us-east-1",
+                true,
+            )
+        })
+        .collect();
+    out.push(file(store, "bob-failures.json.gz", failures));
+    out
+}
+
+fn open(path: &std::path::Path) -> SqliteStore {
+    SqliteStore::open(
+        path,
+        SqliteOptions {
+            anomalies: Some(AnomalySettings::default()),
+            ..SqliteOptions::default()
+        },
+    )
+    .expect("open")
+}
+
+/// Every anomaly stored: (id, title).
+async fn anomalies(store: &dyn EventStore) -> Vec<(String, String)> {
+    store
+        .alerts(&AlertQuery {
+            rule: Some("anomaly:*".into()),
+            limit: 1_000,
+            ..AlertQuery::default()
+        })
+        .await
+        .expect("alerts")
+        .into_iter()
+        .map(|a| (a.id, a.title))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anomalies_are_a_function_of_the_stored_events_in_any_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // In order, one file per load.
+    let ordered = open(&dir.path().join("ordered.db"));
+    for f in files(&ordered) {
+        ordered.load(vec![f]).await.expect("load");
+    }
+    let expected = anomalies(&ordered).await;
+    let ids: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "anomaly:account-new-region:a-central-09",
+            "anomaly:new-region:a-central-09",
+            "anomaly:rate-spike:b-50",
+            "anomaly:error-spike:f-20",
+        ],
+        "{expected:#?}"
+    );
+    let titles: Vec<&str> = expected.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        titles[1],
+        "alice used eu-central-1 for the first time; known since 2018-03-01: us-east-1, eu-west-1"
+    );
+    assert_eq!(
+        titles[0],
+        format!(
+            "account {ACCOUNT} used eu-central-1 for the first time; known since 2018-03-01: us-east-1, eu-west-1"
+        )
+    );
+    assert_eq!(
+        titles[2],
+        "bob made 60 calls in the hour from 2018-03-12 10:00 UTC; the week before averaged 0.0 ± 0.0 an hour (threshold 50)"
+    );
+    assert!(
+        titles[3].starts_with("bob made 25 failed calls in the hour from 2018-03-12 11:00 UTC")
+    );
+
+    // Reversed, shuffled, all at once, and loaded twice: the same anomalies.
+    type Order<'a> = &'a dyn Fn(&mut Vec<LoadedFile>);
+    let orders: [Order<'_>; 3] = [&|f| f.reverse(), &|f| f.rotate_left(7), &|f| {
+        let n = f.len();
+        for i in 0..n {
+            f.swap(i, (i * 5 + 3) % n);
+        }
+    }];
+    for (round, order) in orders.iter().enumerate() {
+        let store = open(&dir.path().join(format!("order-{round}.db")));
+        let mut all = files(&store);
+        order(&mut all);
+        for f in all.clone() {
+            store.load(vec![f]).await.expect("load");
+        }
+        for f in all {
+            store.load(vec![f]).await.expect("load again");
+        }
+        assert_eq!(anomalies(&store).await, expected, "order {round}");
+    }
+
+    // The earlier eu-central-1 call arriving last withdraws the anomaly on the
+    // later one: it is no alert any more.
+    let late = open(&dir.path().join("late.db"));
+    let mut all = files(&late);
+    let early = all.remove(12);
+    assert_eq!(early.entry.key, "alice-central-09.json.gz");
+    late.load(all).await.expect("load");
+    let before = anomalies(&late).await;
+    assert!(
+        before
+            .iter()
+            .any(|(id, _)| id == "anomaly:new-region:a-central-12"),
+        "{before:#?}"
+    );
+    late.load(vec![early]).await.expect("load");
+    assert_eq!(anomalies(&late).await, expected);
+    assert!(
+        late.alert("anomaly:new-region:a-central-12")
+            .await
+            .expect("alert")
+            .is_none()
+    );
+
+    // A bulk load evaluates nothing until its end, then all of it.
+    let bulk = open(&dir.path().join("bulk.db"));
+    assert!(bulk.begin_bulk_load().await.expect("begin"));
+    let all = files(&bulk);
+    bulk.load(all).await.expect("load");
+    assert!(
+        anomalies(&bulk).await.is_empty(),
+        "not during the bulk load"
+    );
+    bulk.end_bulk_load().await.expect("end");
+    assert_eq!(anomalies(&bulk).await, expected);
+
+    // Off: none; opened with them on, the rebuild finds them all.
+    let off_path = dir.path().join("off.db");
+    let off = SqliteStore::open(&off_path, SqliteOptions::default()).expect("open");
+    let all = files(&off);
+    off.load(all).await.expect("load");
+    assert!(anomalies(&off).await.is_empty());
+    drop(off);
+    assert_eq!(anomalies(&open(&off_path)).await, expected);
+}
