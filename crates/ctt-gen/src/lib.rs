@@ -41,6 +41,11 @@
 //!   sweep terminates about half the instances left running that day (one
 //!   `TerminateInstances` per region). A refused creation (`errorCode`)
 //!   creates nothing, and nothing is later deleted in its name.
+//! * **Anomalies** (SPEC §13), on purpose: on a rhythm of days (every 6th in
+//!   `small`, every 30th in `paper`) a student's script makes 120 changes in
+//!   20 minutes, then 40 refused launches in the next hour — a rate spike and
+//!   an error spike; and by nature, students working in a region for the
+//!   first time once warm.
 //! * **Mix:** about 70% read-only calls (`Describe*`, `Get*`, `List*`,
 //!   `Head*`, plus `AssumeRole`, which AWS marks `readOnly: true`), about 30%
 //!   of records pass the default filter, about 3% carry an `errorCode`.

@@ -8,7 +8,7 @@ use std::str::FromStr;
 /// A named size of generated history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Preset {
-    /// About 14 days, a few hundred files, 5,000–10,000 records; generates in well under a second.
+    /// About 14 days, a few hundred files, 5,000–12,000 records; generates in well under a second.
     Small,
     /// Four years (1461 days), ~420,000 log files, ~2.5 million records of which
     /// ~730,000 pass the default filter: the volume of the original thesis;
@@ -81,6 +81,9 @@ pub(crate) struct Rhythms {
     pub root_session: i64,
     /// An automation run under a role session carrying `sourceIdentity`.
     pub provisioning: i64,
+    /// A student's script tagging in a loop, then refused launches: a burst
+    /// of calls and one of errors (SPEC §13's spikes).
+    pub burst: i64,
 }
 
 /// The numeric knobs behind a [`Preset`].
@@ -139,6 +142,7 @@ static SMALL: Profile = Profile {
         missing_identity: 5,
         root_session: 5,
         provisioning: 3,
+        burst: 6,
     },
 };
 
@@ -182,6 +186,7 @@ static PAPER: Profile = Profile {
         missing_identity: 30,
         root_session: 20,
         provisioning: 7,
+        burst: 30,
     },
 };
 

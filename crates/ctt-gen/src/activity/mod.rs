@@ -98,6 +98,9 @@ pub(crate) fn generate_day<'a>(
     if day.on_rhythm(profile.rhythms.provisioning) {
         staff::provisioning(&mut day);
     }
+    if day.on_rhythm(profile.rhythms.burst) {
+        students::burst(&mut day);
+    }
     if day.on_rhythm(profile.rhythms.root_session) {
         staff::root(&mut day);
     }

@@ -84,6 +84,44 @@ pub(super) fn labs(day: &mut Day) {
     }
 }
 
+/// A student's script gone wrong, on a rhythm of days: 120 `CreateTags` in a
+/// loop within 20 minutes, then — the permissions revoked — 40 refused
+/// `RunInstances` in the next hour. A student's week holds a few calls an
+/// hour, so both are spikes (SPEC §13).
+pub(super) fn burst(day: &mut Day) {
+    let student = day.rng.random_range(0..day.cast.students.len());
+    let from = day.random_time(15 * 3600..18 * 3600);
+    let attendance = Attendance {
+        student,
+        region: 0,
+        topic: Topic::Ec2,
+        from,
+        until: from,
+        ip: day.cast.students[student].home_ip.clone(),
+        console: false,
+    };
+    let mut session = start_session(day, &attendance);
+    let scope = day.scope(session.actor.account, session.region, from);
+    let run = calls::ec2::run_instances(&mut day.rng, &scope, &mut session.ws, "");
+    day.emit(from, &session.actor, session.region, run);
+    let mut at = from + 30;
+    for _ in 0..120 {
+        at += day.rng.random_range(5..10);
+        let call = calls::ec2::create_tags(&mut day.rng, &session.ws);
+        day.emit(at, &session.actor, session.region, call);
+    }
+    at = (at / 3600 + 1) * 3600 + day.rng.random_range(60..300);
+    for _ in 0..40 {
+        at += day.rng.random_range(20..60);
+        let scope = day.scope(session.actor.account, session.region, at);
+        let mut ws = session.ws.clone();
+        let call = calls::ec2::run_instances(&mut day.rng, &scope, &mut ws, "");
+        let refused = calls::refuse(&mut day.rng, &scope, &session.arn, call);
+        day.emit(at, &session.actor, session.region, refused);
+    }
+    clean_up(day, &mut session, at);
+}
+
 /// Students working on their own, mostly in the afternoon and evening.
 pub(super) fn homework(day: &mut Day) {
     let mut mean = day.profile.homework_sessions;

@@ -357,3 +357,38 @@ fn anomalies_are_alerts_listed_by_prefix_and_configurable() {
         describe(&out)
     );
 }
+
+/// The demo's data (`ctt gen`'s small preset) holds anomalies of the three
+/// kinds it makes on purpose or by nature: a student's burst of changes and
+/// of refused calls, and students working in a region for the first time.
+#[test]
+fn the_generated_class_has_spikes_and_new_regions() {
+    let work = Workspace::new();
+    let tree = work.path("tree");
+    crate::support::generate_small(&tree, 7);
+    let (report, code) = work.ingest(&[&tree], &[]);
+    assert_eq!(code, 0, "{report}");
+    let out = run(work
+        .ctt()
+        .args(["alerts", "--rule", "anomaly:*", "--format", "csv"]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let rows = csv_rows(&String::from_utf8_lossy(&out.stdout));
+    let kinds: BTreeSet<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    for kind in [
+        "anomaly:rate-spike",
+        "anomaly:error-spike",
+        "anomaly:new-region",
+    ] {
+        assert!(kinds.contains(kind), "{kind} missing: {kinds:?}");
+    }
+    let spikes: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[1] == "anomaly:rate-spike")
+        .collect();
+    assert!(
+        spikes
+            .iter()
+            .all(|r| r[3].starts_with("alucloud") && r[7].contains("the week before averaged")),
+        "{spikes:?}"
+    );
+}
