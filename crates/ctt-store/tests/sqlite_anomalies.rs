@@ -227,4 +227,16 @@ async fn anomalies_are_a_function_of_the_stored_events_in_any_order() {
     assert!(anomalies(&off).await.is_empty());
     drop(off);
     assert_eq!(anomalies(&open(&off_path)).await, expected);
+
+    // A database from before `first_seen` (schema 14, upgraded): its first
+    // events are read from the stored events once, at the next open.
+    {
+        let conn = rusqlite::Connection::open(&off_path).expect("raw open");
+        conn.execute_batch(
+            "DELETE FROM first_seen; DELETE FROM alerts;
+             UPDATE meta SET value = 'pending' WHERE key IN ('first_seen', 'anomalies');",
+        )
+        .expect("as if older");
+    }
+    assert_eq!(anomalies(&open(&off_path)).await, expected);
 }

@@ -16,8 +16,9 @@
 //! spiking hour's triggering event is looked up in `events_by_user`.
 //!
 //! During a bulk load into an empty store nothing is evaluated (`meta`
-//! `anomalies` = `pending`); its end (or the next open, if it was killed)
-//! rebuilds `first_seen` from the events and evaluates every user.
+//! `anomalies` = `pending`), only `first_seen` kept; its end (or the next
+//! open, if it was killed) evaluates every user and account. A database of
+//! an older schema has `first_seen` built from its events once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -28,6 +29,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::hourly::{HOUR, HourlyKind, hour_of};
 
 const STATE_KEY: &str = "anomalies";
+/// `done` once `first_seen` holds the first events of every stored event
+/// (the writer keeps it from then on).
+const FIRSTS_KEY: &str = "first_seen";
 const WEEK: i64 = ctt_core::anomaly::WEEK_HOURS as i64 * HOUR;
 
 /// Which first events `first_seen` keeps (its `kind` column).
@@ -125,12 +129,8 @@ pub fn apply(
     changes: &Changes,
     settings: Option<&AnomalySettings>,
 ) -> rusqlite::Result<()> {
-    if !current(tx)? {
-        return Ok(()); // a rebuild will do it all
-    }
-    let Some(settings) = settings.filter(|s| s.any()) else {
-        return pending(tx);
-    };
+    // `first_seen` is always kept (a minimum per key: a few upserts a batch),
+    // so a rebuild never has to rescan the events for it.
     let mut changed_scopes: BTreeSet<(First, String)> = BTreeSet::new();
     {
         let mut upsert = tx.prepare_cached(
@@ -145,6 +145,12 @@ pub fn apply(
             }
         }
     }
+    if !current(tx)? {
+        return Ok(()); // a rebuild will evaluate it all
+    }
+    let Some(settings) = settings.filter(|s| s.any()) else {
+        return pending(tx);
+    };
     // A user whose first event moved (or who is new) is warm from another
     // time: each of their first events is judged again.
     for (user, earliest) in &changes.earliest {
@@ -188,8 +194,15 @@ pub fn rebuild_if_pending(
         return Ok(());
     }
     let tx = conn.transaction()?;
-    tx.execute_batch(
-        "DELETE FROM first_seen;
+    let firsts_kept: Option<String> = tx
+        .query_row("SELECT value FROM meta WHERE key = ?1", [FIRSTS_KEY], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    // Events stored before `first_seen` existed (schema 15): read once.
+    if firsts_kept.as_deref() != Some("done") {
+        tx.execute_batch(
+            "DELETE FROM first_seen;
          INSERT INTO first_seen (kind, scope, key, time, event_id)
          SELECT kind, scope, key, event_time, event_id FROM (
              SELECT kind, scope, key, event_time, event_id, row_number() OVER
@@ -204,7 +217,13 @@ pub fn rebuild_if_pending(
                         event_time, event_id
                      FROM events WHERE aws_region IS NOT NULL))
          WHERE n = 1;",
-    )?;
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, 'done')
+             ON CONFLICT (key) DO UPDATE SET value = 'done'",
+            [FIRSTS_KEY],
+        )?;
+    }
     let scopes: Vec<(i64, String)> = tx
         .prepare("SELECT DISTINCT kind, scope FROM first_seen")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?

@@ -282,7 +282,9 @@ INSERT INTO meta (key, value) VALUES ('resource_states', 'pending')
     // of each service, each account's in each region (the least (time,
     // eventID), kept by the writer); each user's failed calls per hour
     // (hourly kind 3); alerts can be withdrawn (an anomaly an earlier event
-    // loaded later no longer implies). `first_seen` is filled, and every
+    // loaded later no longer implies). `first_seen` is filled from the
+    // events already stored once (`first_seen` = `pending`; `done` in a new
+    // database, whose writer keeps it from its first event), and every
     // anomaly evaluated, by the rebuild `anomalies` = `pending` asks for.
     r#"
 CREATE TABLE first_seen (
@@ -299,6 +301,10 @@ INSERT INTO hourly_counts
     WHERE error_code IS NOT NULL GROUP BY 2, 3;
 INSERT INTO meta (key, value) VALUES ('anomalies', 'pending')
     ON CONFLICT (key) DO UPDATE SET value = 'pending';
+INSERT INTO meta (key, value)
+    SELECT 'first_seen', CASE WHEN EXISTS (SELECT 1 FROM events) THEN 'pending' ELSE 'done' END
+    WHERE true
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 "#,
 ];
 
