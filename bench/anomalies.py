@@ -54,7 +54,7 @@ def remove(db):
 def ingest(tree, db, config, extra=()):
     out, wall, rss = run([CTT, "--config", config, "--db", db, "ingest", tree,
                           "--no-progress", "--format", "json", *extra])
-    return json.loads(out), wall, rss
+    return wall, json.loads(out), rss
 
 
 def anomalies(db):

@@ -4,6 +4,7 @@
 //! sentences that explain an anomaly with its baseline; a store finds what
 //! a load changed and asks these (`ctt-store`'s `anomalies`).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The hours of the baseline before an hour: a week.
@@ -214,18 +215,24 @@ pub struct Spike {
     pub nth: u64,
 }
 
+/// Mean and (population) standard deviation of a week of hourly counts,
+/// `hours` (at most [`WEEK_HOURS`]; hours missing from it count as zeros).
+pub fn week_stats(hours: &[u64]) -> (f64, f64) {
+    let n = WEEK_HOURS as f64;
+    let mean = hours.iter().sum::<u64>() as f64 / n;
+    let squares: f64 = hours
+        .iter()
+        .map(|c| (*c as f64 - mean).powi(2))
+        .sum::<f64>()
+        + (WEEK_HOURS.saturating_sub(hours.len())) as f64 * mean * mean;
+    (mean, (squares / n).sqrt())
+}
+
 /// Whether an hour of `count` events spikes over `before` (the hourly
 /// counts of the [`WEEK_HOURS`] before it; hours missing from the slice
 /// count as zeros).
 pub fn spike(before: &[u64], count: u64, min_events: u64, sigmas: f64) -> Option<Spike> {
-    let n = WEEK_HOURS as f64;
-    let mean = before.iter().sum::<u64>() as f64 / n;
-    let squares: f64 = before
-        .iter()
-        .map(|c| (*c as f64 - mean).powi(2))
-        .sum::<f64>()
-        + (WEEK_HOURS.saturating_sub(before.len())) as f64 * mean * mean;
-    let sigma = (squares / n).sqrt();
+    let (mean, sigma) = week_stats(before);
     let threshold = (min_events as f64).max(mean + sigmas * sigma);
     ((count as f64) > threshold).then(|| Spike {
         count,
@@ -236,25 +243,93 @@ pub fn spike(before: &[u64], count: u64, min_events: u64, sigmas: f64) -> Option
     })
 }
 
-/// "alucloud117 made 240 calls in the hour from 2018-03-05 10:00 UTC; the
-/// week before averaged 3.0 ± 5.1 an hour (threshold 50)".
-pub fn spike_title(user: &str, errors: bool, hour: &str, s: &Spike) -> String {
-    let what = if errors { "failed calls" } else { "calls" };
-    format!(
-        "{user} made {} {what} in the hour from {hour} UTC; the week before averaged {:.1} ± {:.1} an hour (threshold {:.0})",
-        s.count, s.mean, s.sigma, s.threshold
-    )
+/// What an anomaly was judged against (SPEC §13: an explanation carries its
+/// baseline): stored with its alert, shown by the API (`baseline`) and the
+/// portal, and the source of the alert's title.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Baseline {
+    /// A first use (`new-region`, `new-service`, `account-new-region`).
+    First {
+        /// The user, or `account 123456789012`.
+        who: String,
+        /// The region or service used for the first time.
+        what: String,
+        /// The scope's first event: it is warm `warmup_days` after.
+        since: DateTime<Utc>,
+        /// What it had used before, in the order of first use.
+        known: Vec<String>,
+    },
+    /// An hour of calls (or failed calls) against the week before it
+    /// (`rate-spike`, `error-spike`).
+    Spike {
+        user: String,
+        /// Failed calls only.
+        errors: bool,
+        /// The hour's start.
+        hour: DateTime<Utc>,
+        /// Calls in the hour.
+        count: u64,
+        /// The week before: mean and σ of its hourly counts, zeros included.
+        mean: f64,
+        sigma: f64,
+        /// max(min_events, mean + sigmas × σ): the count exceeded it.
+        threshold: f64,
+    },
 }
 
-/// "alucloud042 used eu-central-1 for the first time; known since
-/// 2018-02-01: us-east-1, eu-west-1".
-pub fn first_title(who: &str, what: &str, since: &str, known: &[String]) -> String {
-    let known = if known.is_empty() {
-        "nothing else".to_owned()
-    } else {
-        known.join(", ")
-    };
-    format!("{who} used {what} for the first time; known since {since}: {known}")
+impl Baseline {
+    pub fn spike(user: &str, errors: bool, hour: DateTime<Utc>, s: &Spike) -> Self {
+        Baseline::Spike {
+            user: user.to_owned(),
+            errors,
+            hour,
+            count: s.count,
+            mean: s.mean,
+            sigma: s.sigma,
+            threshold: s.threshold,
+        }
+    }
+
+    /// The alert's title: "alucloud117 made 240 calls in the hour from
+    /// 2018-03-05 10:00 UTC; the week before averaged 3.0 ± 5.1 an hour
+    /// (threshold 50)", "alucloud042 used eu-central-1 for the first time;
+    /// known since 2018-02-01: us-east-1, eu-west-1".
+    pub fn title(&self) -> String {
+        match self {
+            Baseline::First {
+                who,
+                what,
+                since,
+                known,
+            } => {
+                let known = if known.is_empty() {
+                    "nothing else".to_owned()
+                } else {
+                    known.join(", ")
+                };
+                format!(
+                    "{who} used {what} for the first time; known since {}: {known}",
+                    since.format("%Y-%m-%d")
+                )
+            }
+            Baseline::Spike {
+                user,
+                errors,
+                hour,
+                count,
+                mean,
+                sigma,
+                threshold,
+            } => {
+                let what = if *errors { "failed calls" } else { "calls" };
+                format!(
+                    "{user} made {count} {what} in the hour from {} UTC; the week before averaged {mean:.1} ± {sigma:.1} an hour (threshold {threshold:.0})",
+                    hour.format("%Y-%m-%d %H:%M")
+                )
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -300,20 +375,34 @@ mod tests {
 
     #[test]
     fn titles_carry_the_baseline() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().expect("time");
         let s = spike(&[], 240, 50, 4.0).expect("a spike");
+        let spike = Baseline::spike("alucloud117", false, at("2018-03-05T10:00:00Z"), &s);
         assert_eq!(
-            spike_title("alucloud117", false, "2018-03-05 10:00", &s),
+            spike.title(),
             "alucloud117 made 240 calls in the hour from 2018-03-05 10:00 UTC; the week before averaged 0.0 ± 0.0 an hour (threshold 50)"
         );
+        let first = Baseline::First {
+            who: "alucloud042".into(),
+            what: "eu-central-1".into(),
+            since: at("2018-02-01T09:30:00Z"),
+            known: vec!["us-east-1".into()],
+        };
         assert_eq!(
-            first_title(
-                "alucloud042",
-                "eu-central-1",
-                "2018-02-01",
-                &["us-east-1".into()]
-            ),
+            first.title(),
             "alucloud042 used eu-central-1 for the first time; known since 2018-02-01: us-east-1"
         );
+        // The structured field the API shows, and back.
+        let json = serde_json::to_value(&spike).expect("json");
+        assert_eq!(json["type"], "spike");
+        assert_eq!(json["hour"], "2018-03-05T10:00:00Z");
+        assert_eq!(
+            (json["count"].as_u64(), json["threshold"].as_f64()),
+            (Some(240), Some(50.0))
+        );
+        let back: Baseline = serde_json::from_value(json).expect("parse");
+        assert_eq!(back, spike);
+        assert_eq!(serde_json::to_value(&first).expect("json")["type"], "first");
     }
 
     #[test]

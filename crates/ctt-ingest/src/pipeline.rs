@@ -603,6 +603,7 @@ fn alerts_of<'a>(
         service: event.service.clone(),
         event_name: event.event_name.clone(),
         record: record.clone(),
+        baseline: None,
     })
 }
 

@@ -110,6 +110,7 @@ mod tests {
             service: "signin".into(),
             event_name: "ConsoleLogin".into(),
             record: json!({}).into(),
+            baseline: None,
         }
     }
 

@@ -140,6 +140,7 @@ fn alert(rule: &str, level: &str, event_id: &str, ago: chrono::Duration) -> Aler
         service: "iam".into(),
         event_name: "CreateUser".into(),
         record: json!({}).into(),
+        baseline: None,
     }
 }
 

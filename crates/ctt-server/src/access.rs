@@ -34,7 +34,7 @@ use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use ctt_store::{
     Alert, AlertQuery, CatalogEntry, EventDetail, EventPage, EventStore, GroupCount,
     IntegritySummary, JsonLayout, JsonPage, Resource, ResourceFilter, ResourceQuery,
-    ResourceTouches, StoreResult, StoreStatus,
+    ResourceTouches, StoreResult, StoreStatus, UserBaseline,
 };
 
 /// Events from log files that are not valid: event ID → the file's status.
@@ -421,6 +421,18 @@ impl ScopedStore {
             Some(own) => alert.filter(|a| a.user == own),
             None => alert,
         })
+    }
+
+    /// `user`'s baseline (SPEC §13), if this identity may see that user;
+    /// `None` as well from a store that does not keep baselines.
+    pub async fn user_baseline(&self, user: &str) -> StoreResult<Option<UserBaseline>> {
+        if !self.identity.may_see_user(user) {
+            return Ok(None);
+        }
+        match self.store.user_baseline(user).await {
+            Err(ctt_store::StoreError::Unsupported(_)) => Ok(None),
+            other => other,
+        }
     }
 
     /// The store's totals and latest file: operators only (`/metrics`).

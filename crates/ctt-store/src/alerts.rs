@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// A rule's hit on one record. Serialised as the API and `ctt alerts
 /// --format json` show it: `id, rule, title, level, tags, eventID, eventTime,
-/// user, service, eventName, record`.
+/// user, service, eventName, record` (and an anomaly's `baseline`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     /// `RULE_ID:EVENT_ID`: the alert's key in both stores and the API.
@@ -30,6 +30,9 @@ pub struct Alert {
     pub event_name: String,
     /// The whole record, redacted (kept even when the event is not stored).
     pub record: RecordJson,
+    /// An anomaly's baseline (SPEC §13); none for a rule's alert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<ctt_core::anomaly::Baseline>,
 }
 
 /// A record as JSON text: written once where the record was read (a load's

@@ -41,6 +41,7 @@ macro_rules! store_conformance_tests {
             ledger_keeps_each_files_integrity,
             alerts_are_stored_once_and_listed_in_order,
             resources_fold_alike_whatever_the_order,
+            user_baselines_are_kept_alike,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
@@ -1143,6 +1144,7 @@ fn alert(rule: &str, level: &str, id: &str, time: &str, user: &str) -> Alert {
         service: "iam".to_owned(),
         event_name: "CreateUser".to_owned(),
         record: json!({"eventID": id, "requestParameters": {"password": "REDACTED"}}).into(),
+        baseline: None,
     }
 }
 
@@ -1485,4 +1487,109 @@ pub async fn resources_fold_alike_whatever_the_order(store: &dyn EventStore) {
         ],
         "as they stood at 10:30"
     );
+}
+
+/// SPEC §13: the baseline a user's anomalies are judged against, kept by
+/// the writer alike in both stores: first uses in order (an earlier event
+/// loaded last moves them; a file loaded twice counts once), hours of the
+/// day, the hourly rates of calls and failed calls over the week that ends
+/// with the user's last active hour.
+pub async fn user_baselines_are_kept_alike(store: &dyn EventStore) {
+    use crate::baseline::Rate;
+
+    let call = |id: &str, time: &str, source: &str, region: &str, failed: bool| {
+        let r = with(
+            record(id, time, "ana", source, "DoSomething"),
+            "awsRegion",
+            json!(region),
+        );
+        if failed {
+            with(r, "errorCode", json!("AccessDenied"))
+        } else {
+            r
+        }
+    };
+    let first = file(
+        store,
+        "b-first.json.gz",
+        vec![
+            call("b-01", &t(1, "09:10:00"), "ec2", "us-east-1", false),
+            call("b-02", &t(1, "09:20:00"), "s3", "us-east-1", false),
+            call("b-03", &t(3, "14:05:00"), "ec2", "eu-west-1", true),
+        ],
+    );
+    let second = || {
+        file(
+            store,
+            "b-second.json.gz",
+            vec![
+                call("b-04", &t(5, "09:30:00"), "lambda", "us-east-1", true),
+                call("b-05", &t(5, "09:40:00"), "ec2", "eu-west-1", false),
+            ],
+        )
+    };
+    let early = file(
+        store,
+        "b-early.json.gz",
+        vec![call(
+            "b-00",
+            "2018-02-28T22:00:00Z",
+            "s3",
+            "eu-west-1",
+            false,
+        )],
+    );
+    store.load(vec![first]).await.expect("load");
+    store.load(vec![second()]).await.expect("load");
+    store.load(vec![second()]).await.expect("load again");
+    let before = store
+        .user_baseline("ana")
+        .await
+        .expect("baseline")
+        .expect("ana is known");
+    let names = |uses: &[crate::baseline::FirstUse]| -> Vec<(String, String)> {
+        uses.iter()
+            .map(|u| (u.name.clone(), u.event_id.clone()))
+            .collect()
+    };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        names(&before.regions),
+        pairs(&[("us-east-1", "b-01"), ("eu-west-1", "b-03")])
+    );
+    store
+        .load(vec![early])
+        .await
+        .expect("load the earlier file");
+    let b = store
+        .user_baseline("ana")
+        .await
+        .expect("baseline")
+        .expect("ana is known");
+    assert_eq!(b.since, at("2018-02-28T22:00:00Z"));
+    assert_eq!(
+        names(&b.regions),
+        pairs(&[("eu-west-1", "b-00"), ("us-east-1", "b-01")])
+    );
+    assert_eq!(b.regions[1].time, at(&t(1, "09:10:00")));
+    assert_eq!(
+        names(&b.services),
+        pairs(&[("s3", "b-00"), ("ec2", "b-01"), ("lambda", "b-04")])
+    );
+    let mut hours = [0u64; 24];
+    hours[9] = 4;
+    hours[14] = 1;
+    hours[22] = 1;
+    assert_eq!(b.hours_of_day, hours);
+    assert_eq!(b.usual_hours(), [9, 14]);
+    // The week to 5 March 10:00 holds every hour with calls: 1, 2, 1, 2;
+    // failed calls in two of them.
+    assert_eq!(b.week_end, at(&t(5, "10:00:00")));
+    assert_eq!(b.calls, Rate::of_week(&[1, 2, 1, 2]));
+    assert_eq!(b.failed, Rate::of_week(&[1, 1]));
+    assert_eq!(store.user_baseline("nobody").await.expect("baseline"), None);
 }

@@ -8,6 +8,7 @@
 //! is in the ledger if and only if its events are stored.
 
 pub mod alerts;
+pub mod baseline;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
 pub mod course;
@@ -26,6 +27,7 @@ use ctt_core::{Event, EventQuery, EventSummary, GroupBy, NameMatch, Scope};
 use serde::Serialize;
 
 pub use alerts::{Alert, AlertQuery, RecordJson};
+pub use baseline::UserBaseline;
 pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, Verdict};
 pub use outbox::{Delivery, Outbox, OutboxCounts, Route};
 pub use resources::{
@@ -363,6 +365,13 @@ pub trait EventStore: Send + Sync {
 
     /// The alert `id` (`RULE_ID:EVENT_ID`), if stored.
     async fn alert(&self, id: &str) -> StoreResult<Option<Alert>>;
+
+    /// What `user`'s anomalies are judged against (SPEC §13), `None` for a
+    /// user never seen. Unsupported by a store that does not keep it.
+    async fn user_baseline(&self, user: &str) -> StoreResult<Option<UserBaseline>> {
+        let _ = user;
+        Err(StoreError::Unsupported("baselines"))
+    }
 
     /// The touches of every resource (SPEC §11); with `user`, of every
     /// resource that user touched (the caller folds them and keeps what the

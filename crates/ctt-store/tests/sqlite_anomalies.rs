@@ -163,6 +163,36 @@ async fn anomalies_are_a_function_of_the_stored_events_in_any_order() {
         titles[3].starts_with("bob made 25 failed calls in the hour from 2018-03-12 11:00 UTC")
     );
 
+    // The structured baseline each title is written from (SPEC §13).
+    let spike = ordered
+        .alert("anomaly:rate-spike:b-50")
+        .await
+        .expect("alert")
+        .expect("stored");
+    assert_eq!(
+        serde_json::to_value(spike.baseline).expect("json"),
+        serde_json::json!({"type": "spike", "user": "bob", "errors": false,
+            "hour": "2018-03-12T10:00:00Z", "count": 60, "mean": 0.0, "sigma": 0.0,
+            "threshold": 50.0})
+    );
+    let region = ordered
+        .alert("anomaly:new-region:a-central-09")
+        .await
+        .expect("alert")
+        .expect("stored");
+    match region.baseline {
+        Some(ctt_core::anomaly::Baseline::First { what, known, .. }) => {
+            assert_eq!(
+                (what.as_str(), known),
+                (
+                    "eu-central-1",
+                    vec!["us-east-1".to_owned(), "eu-west-1".to_owned()]
+                )
+            );
+        }
+        other => panic!("a first use, not {other:?}"),
+    }
+
     // Reversed, shuffled, all at once, and loaded twice: the same anomalies.
     type Order<'a> = &'a dyn Fn(&mut Vec<LoadedFile>);
     let orders: [Order<'_>; 3] = [&|f| f.reverse(), &|f| f.rotate_left(7), &|f| {

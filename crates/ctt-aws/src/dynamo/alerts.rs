@@ -63,6 +63,13 @@ fn alert_item(alert: &Alert) -> Item {
         None => item.insert("record".into(), s(record)),
         Some(gz) => item.insert("record_gz".into(), AttributeValue::B(Blob::new(gz))),
     };
+    if let Some(json) = alert
+        .baseline
+        .as_ref()
+        .and_then(|b| serde_json::to_string(b).ok())
+    {
+        item.insert("baseline".into(), s(json));
+    }
     item
 }
 
@@ -85,6 +92,7 @@ fn from_item(item: &Item) -> Option<Alert> {
         record: items::record_text(item)
             .map(RecordJson::new)
             .unwrap_or_default(),
+        baseline: get_s(item, "baseline").and_then(|b| serde_json::from_str(b).ok()),
     })
 }
 

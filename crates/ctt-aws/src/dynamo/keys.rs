@@ -14,7 +14,8 @@
 //! | course (SPEC §10, its TOML) | `COURSE` | the course id |
 //! | flagged file / its events' IDs (SPEC §14) | `INTEGRITY` | the file's key / key, `\n`, chunk |
 //! | the last verification recorded | `META` | `INTEGRITY` |
-//! | events in an hour: everyone / a user / a service | `H#A` / `H#U#<user>` / `H#S#<service>` | `YYYY-MM-DDTHH` |
+//! | events in an hour: everyone / a user / a service / a user's failed calls | `H#A` / `H#U#<user>` / `H#S#<service>` / `H#E#<user>` | `YYYY-MM-DDTHH` |
+//! | first use (SPEC §13, `baselines.rs`): a user's region / service, an account's region | `FS#R#<user>` / `FS#S#<user>` / `FS#A#<account>` | the region or service |
 //! | resource touch / types / a user's resources (SPEC §11, `resources.rs`) | `R#<type>` / `RTYPES` / `RU#<user>` | see `resources.rs` |
 //!
 //! Event items carry the partition keys of four indexes — `by_day` (`D#YYYY-MM-DD`),
@@ -25,6 +26,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ctt_core::time::{format_event_time, from_seconds};
+use ctt_store::baseline::FirstKind;
 use ctt_store::hourly::HourlyKind;
 
 pub const PK: &str = "pk";
@@ -166,6 +168,24 @@ pub fn hourly_pk(kind: HourlyKind, key: &str) -> String {
     }
 }
 
+/// The partition of one scope's first uses (SPEC §13), one item per region
+/// or service (its sort key): `FS#R#user`, `FS#S#user`, `FS#A#account`.
+pub fn first_pk(kind: FirstKind, scope: &str) -> String {
+    let tag = match kind {
+        FirstKind::UserRegion => "R",
+        FirstKind::UserService => "S",
+        FirstKind::AccountRegion => "A",
+    };
+    format!("FS#{tag}#{scope}")
+}
+
+/// The hour start (seconds) of an hourly counter's sort key.
+pub fn parse_hour_sk(sk: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(&format!("{sk}:00:00"), "%Y-%m-%dT%H:%M:%S")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
+}
+
 /// The sort key of the counter of the hour starting at `hour` (seconds):
 /// `YYYY-MM-DDTHH`, in time order.
 pub fn hour_sk(hour: i64) -> String {
@@ -278,6 +298,13 @@ mod tests {
         let mut sorted = hours.clone();
         sorted.sort();
         assert_eq!(hours, sorted);
+        // And back, as a user's baseline reads them.
+        assert_eq!(
+            parse_hour_sk(&hours[4]),
+            Some(1_520_000_400 - 1_520_000_400 % 3600)
+        );
+        assert_eq!(parse_hour_sk(&hours[0]), Some(0));
+        assert_eq!(parse_hour_sk("2018-03-02"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! [`usage`] interceptor counting operations by name.
 
 mod alerts;
+mod baselines;
 pub mod classify;
 mod courses;
 mod expr;
@@ -172,6 +173,8 @@ pub(crate) struct Inner {
     /// Whether the table keeps hourly counters (schema 2 on): writes add to
     /// them, counts sum them.
     pub hourly_counts: bool,
+    /// The table keeps baselines (schema 3): first uses and failed calls.
+    pub baselines: bool,
     pub usage: UsageMeter,
     /// Parameter names known to be in the catalog (written or read).
     pub known_parameters: Mutex<HashSet<String>>,
@@ -181,6 +184,9 @@ pub(crate) struct Inner {
     /// Per catalog entry, an upper bound of `first_seen` and a lower bound of
     /// `last_seen` as stored: updates inside them are skipped.
     pub catalog_bounds: Mutex<HashMap<(keys::Catalog, String), (i64, i64)>>,
+    /// First uses known to this process (written or read): a file's later
+    /// ones are not sent again.
+    pub known_firsts: Mutex<HashMap<baselines::FirstKey, (i64, String)>>,
     /// Where loads queue new alerts, and how old an event may be (SPEC §12);
     /// unset: no outbox (see [`DynamoStore::with_outbox`]).
     pub outbox: std::sync::OnceLock<(Vec<ctt_store::Route>, std::time::Duration)>,
@@ -233,10 +239,12 @@ impl DynamoStore {
                 table: table.to_owned(),
                 indexed: settings.indexed.clone(),
                 hourly_counts: settings.hourly_counts(),
+                baselines: settings.baselines(),
                 usage: meter,
                 known_parameters: Mutex::new(HashSet::new()),
                 parameters_loaded: AtomicBool::new(false),
                 catalog_bounds: Mutex::new(HashMap::new()),
+                known_firsts: Mutex::new(HashMap::new()),
                 outbox: std::sync::OnceLock::new(),
             }),
         })
@@ -401,6 +409,14 @@ impl EventStore for DynamoStore {
 
     async fn alert(&self, id: &str) -> StoreResult<Option<Alert>> {
         Ok(alerts::get(&self.inner, id).await?)
+    }
+
+    async fn user_baseline(&self, user: &str) -> StoreResult<Option<ctt_store::UserBaseline>> {
+        if !self.inner.baselines {
+            // A table of an earlier schema: its events were never seen.
+            return Err(ctt_store::StoreError::Unsupported("baselines"));
+        }
+        Ok(baselines::user_baseline(&self.inner, user).await?)
     }
 
     async fn resource_touches(&self, user: Option<&str>) -> StoreResult<Vec<ResourceTouches>> {

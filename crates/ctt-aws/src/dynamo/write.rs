@@ -46,7 +46,7 @@ use super::expr::Expr;
 use super::items::{self, get_n, get_s, n, s};
 use super::keys::{self, Catalog};
 use super::retry::{self, MAX_ATTEMPTS};
-use super::{DynamoError, Inner, item_key, read};
+use super::{DynamoError, Inner, baselines, item_key, read};
 
 /// Files of a batch written at once.
 const FILE_CONCURRENCY: usize = 4;
@@ -62,12 +62,16 @@ const COUNTER_UPDATES_PER_TRANSACTION: usize = 98;
 const INDEXED_ATTRIBUTE: &str = "indexed_parameters";
 const SCHEMA_ATTRIBUTE: &str = "schema";
 
-/// The schema a table first used by this ctt gets: 2, hourly counters (`H#…`).
-/// Tables of schema 1 (earlier ctt) hold events their counters never counted,
-/// so they get no counters and keep counting from the indexes.
-pub const SCHEMA: u32 = 2;
+/// The schema a table first used by this ctt gets: 3, hourly counters (`H#…`)
+/// and baselines (`FS#…`, `H#E#…`). Tables of schema 1 (earlier ctt) hold
+/// events their counters never counted, so they get no counters and keep
+/// counting from the indexes; tables of schema 2, events their baselines never
+/// saw, so they keep none.
+pub const SCHEMA: u32 = 3;
 /// The first schema with hourly counters.
 pub const SCHEMA_HOURLY_COUNTS: u32 = 2;
+/// The first schema with baselines (SPEC §13).
+pub const SCHEMA_BASELINES: u32 = 3;
 
 /// What the table's `META` item fixes on first use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +94,10 @@ impl TableSettings {
 
     pub fn hourly_counts(&self) -> bool {
         self.schema >= SCHEMA_HOURLY_COUNTS
+    }
+
+    pub fn baselines(&self) -> bool {
+        self.schema >= SCHEMA_BASELINES
     }
 }
 
@@ -328,6 +336,7 @@ async fn load_file(
         .await?;
     let mut deltas: BTreeMap<(Catalog, String), Delta> = BTreeMap::new();
     let mut hourly: BTreeMap<(HourlyKind, String, i64), u64> = BTreeMap::new();
+    let mut stored: Vec<&IndexedEvent> = Vec::new();
     for (outcome, indexed) in outcomes {
         match outcome {
             PutOutcome::Duplicate => counts.duplicate += 1,
@@ -358,10 +367,20 @@ async fn load_file(
                         *hourly.entry((kind, key.to_owned(), hour)).or_default() += 1;
                     }
                 }
+                if inner.baselines {
+                    if e.error_code.is_some() {
+                        *hourly
+                            .entry((HourlyKind::UserErrors, e.user.clone(), hour_of(t)))
+                            .or_default() += 1;
+                    }
+                    stored.push(indexed);
+                }
             }
         }
     }
     widen_catalog(inner, &deltas).await?;
+    // Before the commit, like the catalog: a retried file lowers them again.
+    baselines::keep_firsts(inner, baselines::firsts(&stored)).await?;
     let committed = commit_file(inner, &entry, &counts, &deltas, &hourly, seq).await?;
     if !committed {
         // This version of the file was recorded by another writer in the meantime:

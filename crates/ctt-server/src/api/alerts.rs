@@ -54,6 +54,13 @@ pub struct AlertView {
     /// not stored, a read for instance).
     #[schema(value_type = Object)]
     pub record: ctt_store::RecordJson,
+    /// An anomaly's baseline (SPEC §13), absent for a rule's alert: `type`
+    /// `first` (`who`, `what`, `since`, `known`: what was used before) or
+    /// `spike` (`user`, `errors`, `hour`, `count`, and the week before's
+    /// `mean`, `sigma` and the `threshold` the count exceeded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub baseline: Option<ctt_core::anomaly::Baseline>,
 }
 
 impl From<Alert> for AlertView {
@@ -70,6 +77,7 @@ impl From<Alert> for AlertView {
             service: a.service,
             event_name: a.event_name,
             record: a.record,
+            baseline: a.baseline,
         }
     }
 }

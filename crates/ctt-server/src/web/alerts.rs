@@ -5,12 +5,13 @@
 
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
+use ctt_core::anomaly::Baseline;
 use ctt_core::time::format_event_time;
 use ctt_store::Alert;
 use ctt_store::alerts::{LEVELS, cursor_after};
 use maud::{Markup, html};
 
-use super::filters::{event_url, segment, user_url};
+use super::filters::{Filters, event_url, segment, user_url};
 use super::layout::{self, Section};
 use super::{Page, Viewer, WebError, api_note, json};
 use crate::api::alerts::{DEFAULT_LIMIT, request};
@@ -184,6 +185,9 @@ async fn detail(viewer: &Viewer, id: &str) -> Result<Page, WebError> {
                 div.long { dt { "Tags" } dd { (a.tags.join(", ")) } }
             }
         }
+        @if let Some(b) = &a.baseline {
+            (baseline_section(b))
+        }
         section.record aria-labelledby="record-title" {
             h2 #record-title { "The record" }
             p.help { "As AWS wrote it, with secrets replaced by " code { "\"REDACTED\"" } "." }
@@ -192,4 +196,38 @@ async fn detail(viewer: &Viewer, id: &str) -> Result<Page, WebError> {
         (api_note(&format!("/alerts/{}", segment(&a.id)), "GET /alerts/{id}"))
     };
     Ok(Page::new(a.title.clone(), Section::Alerts, body))
+}
+
+/// What an anomaly was judged against (SPEC §13), as its alert stores it.
+fn baseline_section(b: &Baseline) -> Markup {
+    html! {
+        section.baseline aria-labelledby="baseline-title" data-testid="baseline" {
+            h2 #baseline-title { "The baseline" }
+            @match b {
+                Baseline::First { who, what, since, known } => {
+                    p.help { "A first use, judged once its user (or account) had been active longer than the warm-up." }
+                    dl.facts {
+                        div { dt { "Used for the first time" } dd data-testid="baseline-what" { (what) } }
+                        div { dt { "By" } dd { (who) } }
+                        div { dt { "Active since" } dd { (layout::instant(*since)) } }
+                        div.long { dt { "Known before" } dd data-testid="baseline-known" {
+                            @if known.is_empty() { "nothing else" } @else { (known.join(", ")) }
+                        } }
+                    }
+                }
+                Baseline::Spike { user, errors, hour, count, mean, sigma, threshold } => {
+                    @let what = if *errors { "Failed calls in the hour" } else { "Calls in the hour" };
+                    @let end = *hour + chrono::Duration::seconds(3_599);
+                    @let events = Filters { user: Some(user.clone()), ..Filters::between(*hour, end) }.events_url();
+                    p.help { "An hour against the week before it (168 hours, quiet ones counted as zeros)." }
+                    dl.facts {
+                        div { dt { "Hour" } dd { a href=(events) { (layout::instant(*hour)) } ", one hour" } }
+                        div { dt { (what) } dd data-testid="baseline-count" { (count) } }
+                        div { dt { "The week before" } dd data-testid="baseline-week" { (format!("{mean:.1} ± {sigma:.1} an hour")) } }
+                        div { dt { "Threshold" } dd { (format!("{threshold:.0}")) " (the larger of the minimum and mean + k·σ)" } }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -15,12 +15,12 @@ use axum::http::Uri;
 use axum::response::Response;
 use ctt_core::time::format_event_time;
 use ctt_core::{GroupBy, Scope};
-use ctt_store::{AlertQuery, CatalogEntry, GroupCount, ResourceFilter, StateFilter};
-use maud::html;
+use ctt_store::{AlertQuery, CatalogEntry, GroupCount, ResourceFilter, StateFilter, UserBaseline};
+use maud::{Markup, html};
 
 use super::chart::{self, Bar};
 use super::dashboard::activity_chart;
-use super::filters::{Filters, bucket_of, segment, service_url, user_url};
+use super::filters::{Filters, bucket_of, event_url, segment, service_url, user_url};
 use super::layout::{self, Section, instant, number};
 use super::{Ask, Page, Viewer, WebError};
 use crate::AppState;
@@ -359,6 +359,11 @@ async fn one(
         }
         Kind::Service => None,
     };
+    // What their anomalies are judged against (SPEC §13): all time.
+    let baseline = match kind {
+        Kind::User => viewer.store.user_baseline(name).await?,
+        Kind::Service => None,
+    };
     let all_time = kind == Kind::User || viewer.sees_everyone();
     let path = kind.page_url(name);
     let whole_history = Filters::between(entry.first_seen, entry.last_seen).url(&path);
@@ -431,6 +436,9 @@ async fn one(
                 p.more { a href=(format!("/ui/resources?state=&user={}", segment(name))) { "Everything this user created" } }
             }
         }
+        @if let Some(b) = &baseline {
+            (baseline_section(b))
+        }
         @if total == 0 {
             (layout::empty(&empty_message, &empty_actions))
         } @else {
@@ -471,4 +479,52 @@ fn bars(groups: &[GroupCount], filters: impl Fn(&str) -> Filters) -> Vec<Bar> {
             href: Some(filters(&g.key).events_url()),
         })
         .collect()
+}
+
+/// A user's usual activity, the baseline their anomalies are judged against
+/// (SPEC §13): known regions and services, usual hours, hourly rate.
+fn baseline_section(b: &UserBaseline) -> Markup {
+    let list = |uses: &[ctt_store::baseline::FirstUse]| {
+        html! {
+            ol.first-uses {
+                @for u in uses {
+                    li { (u.name) " " span.since { "since " a href=(event_url(&u.event_id)) { (instant(u.time)) } } }
+                }
+            }
+        }
+    };
+    let usual = b.usual_hours();
+    let hours: Vec<Bar> = (0..24)
+        .map(|h| Bar {
+            key: h.to_string(),
+            label: format!("{h:02}:00"),
+            count: b.hours_of_day[h],
+            href: None,
+        })
+        .collect();
+    let rate = |r: &ctt_store::baseline::Rate| format!("{:.1} ± {:.1} an hour", r.mean, r.sigma);
+    html! {
+        section.user-baseline aria-labelledby="baseline-title" data-testid="user-baseline" {
+            h2 #baseline-title { "Usual activity" }
+            p.help {
+                "What this user's anomalies are judged against (" a href="/ui/alerts?rule=anomaly:*" { "anomaly:*" } " alerts): "
+                "a region or service used for the first time after the warm-up, an hour far above the week before."
+            }
+            dl.facts {
+                div { dt { "Active since" } dd { (instant(b.since)) } }
+                div { dt { "Hourly rate" } dd data-testid="baseline-rate" {
+                    (rate(&b.calls)) " (failed calls " (rate(&b.failed)) "), the week to " (instant(b.week_end))
+                } }
+                div { dt { "Usual hours (UTC)" } dd data-testid="baseline-hours" {
+                    @if usual.is_empty() { "none yet" }
+                    @else { (usual.iter().map(|h| format!("{h:02}")).collect::<Vec<_>>().join(", ")) }
+                } }
+            }
+            div.baseline-lists {
+                div { h3 { "Regions" } (list(&b.regions)) }
+                div { h3 { "Services" } (list(&b.services)) }
+            }
+            (chart::bars("hours", "Events by hour of the day (UTC), whole history", &hours, None))
+        }
+    }
 }

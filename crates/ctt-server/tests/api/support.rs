@@ -275,6 +275,7 @@ pub fn alert(rule: &str, event_id: &str, user: &str) -> ctt_store::Alert {
         service: "ec2".to_owned(),
         event_name: "RunInstances".to_owned(),
         record: serde_json::json!({"eventID": event_id, "userIdentity": {"userName": user}}).into(),
+        baseline: None,
     }
 }
 

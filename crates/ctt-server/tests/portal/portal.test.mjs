@@ -543,6 +543,49 @@ test('alerts: the dashboard counts them, the alerts page lists them, an alert sh
   await theirs.context.close();
 });
 
+test("anomalies: an anomaly shows its baseline; its user's page shows their usual activity (SPEC §13)", async () => {
+  const anomalies = await api('/alerts?rule=anomaly:*&limit=10000', teacherToken);
+  const spike = anomalies.find((a) => a.rule === 'anomaly:rate-spike');
+  const region = anomalies.find((a) => a.rule === 'anomaly:new-region');
+  assert.ok(spike && region, `the generated class has spikes and new regions: ${anomalies.map((a) => a.rule)}`);
+  const { context, page, dialogs } = await signedIn(teacherToken);
+  await page.goto('/ui/alerts?rule=anomaly:*');
+  const listed = await page.$$eval('table.alerts tbody tr', (rows) => rows.map((r) => r.dataset.alertId));
+  assert.deepEqual(listed, anomalies.slice(0, listed.length).map((a) => a.id));
+
+  // The spike's page: the hour's count and the week before, as the title says.
+  await page.goto(`/ui/alerts/${encodeURIComponent(spike.id)}`);
+  const baseline = page.getByTestId('baseline');
+  await baseline.waitFor();
+  assert.equal(await page.getByTestId('baseline-count').innerText(), String(spike.baseline.count));
+  const week = await page.getByTestId('baseline-week').innerText();
+  const [mean, sigma] = week.match(/[\d.]+/g).map(Number);
+  assert.ok(Math.abs(mean - spike.baseline.mean) <= 0.05 && Math.abs(sigma - spike.baseline.sigma) <= 0.05, week);
+  assert.ok(spike.title.includes(week), `${week} in ${spike.title}`);
+  assert.ok(spike.baseline.count > spike.baseline.threshold);
+  await shot(page, 'anomaly');
+
+  // The new region's user: the regions they had before it, then it, in the
+  // order of first use, on their page.
+  await page.goto(`/ui/alerts/${encodeURIComponent(region.id)}`);
+  assert.equal(await page.getByTestId('baseline-what').innerText(), region.baseline.what);
+  await page.locator('dl.facts a', { hasText: region.user }).first().click();
+  await page.waitForURL(/\/ui\/users\//);
+  const usual = page.getByTestId('user-baseline');
+  await usual.waitFor();
+  const regions = await usual.locator('.baseline-lists > div:first-child li').evaluateAll(
+    (items) => items.map((li) => li.firstChild.textContent.trim()));
+  const at = regions.indexOf(region.baseline.what);
+  assert.ok(at > 0, `${region.baseline.what} in ${regions}`);
+  assert.deepEqual(regions.slice(0, at), region.baseline.known);
+  assert.match(await page.getByTestId('baseline-rate').innerText(), /an hour \(failed calls .* an hour\)/);
+  assert.match(await page.getByTestId('baseline-hours').innerText(), /^\d\d(, \d\d)*$/);
+  await usual.scrollIntoViewIfNeeded();
+  await shot(page, 'user-baseline');
+  assert.deepEqual(dialogs, []);
+  await context.close();
+});
+
 test('resources: the dashboard counts what is left running, the resources page lists it with estimates (SPEC §11)', async () => {
   const running = await api('/resources?state=running&limit=10000', teacherToken);
   assert.ok(running.length > 0, 'the generated class left something running');

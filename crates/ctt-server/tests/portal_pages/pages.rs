@@ -611,6 +611,7 @@ async fn alerts_are_listed_counted_and_shown_where_their_events_are() {
         service: "ec2".to_owned(),
         event_name: "RunInstances".to_owned(),
         record: serde_json::json!({"eventID": event_id, "sourceIPAddress": "<img src=x>"}).into(),
+        baseline: None,
     };
     let mut loaded = ctt_store::conformance::file(portal.store.as_ref(), "alerts.json.gz", vec![]);
     loaded.alerts = vec![
@@ -797,4 +798,130 @@ async fn resources_left_running_are_listed_and_counted() {
         dashboard.attribute_after("data-counter=\"left-running\"", "data-count"),
         Some(running.to_string())
     );
+}
+
+/// SPEC §13 in the portal: an anomaly's page shows its structured baseline
+/// (as text), and a user's page their usual activity — regions and services
+/// in the order of first use, usual hours, hourly rate over their last week.
+#[tokio::test]
+async fn anomalies_show_their_baseline_and_users_their_usual_activity() {
+    use ctt_core::anomaly::{Baseline, spike, week_stats};
+    use ctt_store::{Alert, EventStore};
+
+    let portal = Portal::fixture().await;
+    let anomaly = |kind: &str, event_id: &str, time: &str, baseline: Baseline| Alert {
+        id: Alert::key(&format!("anomaly:{kind}"), event_id),
+        rule_id: format!("anomaly:{kind}"),
+        title: baseline.title(),
+        level: "medium".to_owned(),
+        tags: vec![],
+        event_id: event_id.to_owned(),
+        event_time: crate::support::at(time),
+        user: "alucloud001".to_owned(),
+        service: "rds".to_owned(),
+        event_name: "CreateDBInstance".to_owned(),
+        record: serde_json::json!({"eventID": event_id}).into(),
+        baseline: Some(baseline),
+    };
+    let burst = spike(&[2, 3, 1], 70, 50, 4.0).expect("a spike");
+    let mut loaded =
+        ctt_store::conformance::file(portal.store.as_ref(), "anomalies.json.gz", vec![]);
+    loaded.alerts = vec![
+        anomaly(
+            "error-spike",
+            "err-1",
+            "2018-03-09T08:30:00Z",
+            Baseline::spike(
+                "alucloud001",
+                true,
+                crate::support::at("2018-03-09T08:00:00Z"),
+                &burst,
+            ),
+        ),
+        anomaly(
+            "new-service",
+            "id-10",
+            "2018-03-04T10:00:00Z",
+            Baseline::First {
+                who: "alucloud001".to_owned(),
+                what: "<b>lambda</b>".to_owned(),
+                since: crate::support::at("2018-03-01T10:00:00Z"),
+                known: vec!["ec2".to_owned(), "<i>s3</i>".to_owned()],
+            },
+        ),
+    ];
+    portal.store.load(vec![loaded]).await.expect("load");
+
+    // The API carries the structured field; a rule's alert has none.
+    let api = portal.api("/alerts/anomaly:error-spike:err-1", &[]).await;
+    assert_eq!(api["baseline"]["type"], "spike");
+    assert_eq!(api["baseline"]["count"], 70);
+    assert_eq!(api["baseline"]["hour"], "2018-03-09T08:00:00Z");
+    assert!(
+        api["title"]
+            .as_str()
+            .expect("title")
+            .contains("failed calls")
+    );
+
+    let spiked = portal
+        .get("/ui/alerts/anomaly:error-spike:err-1")
+        .await
+        .page("alert");
+    let week = format!("{:.1} ± {:.1} an hour", burst.mean, burst.sigma);
+    assert!(spiked.contains("data-testid=\"baseline\""), "{spiked}");
+    assert!(spiked.contains("Failed calls in the hour"));
+    assert!(
+        spiked.contains(&format!("data-testid=\"baseline-week\">{week}<")),
+        "{spiked}"
+    );
+    assert!(spiked.contains("data-testid=\"baseline-count\">70<"));
+    assert!(
+        spiked.contains("user=alucloud001"),
+        "the hour's events are linked"
+    );
+    let first = portal
+        .get("/ui/alerts/anomaly:new-service:id-10")
+        .await
+        .page("alert");
+    assert!(
+        first.contains("&lt;b&gt;lambda&lt;/b&gt;") && !first.contains("<b>lambda"),
+        "names are text"
+    );
+    assert!(first.contains("data-testid=\"baseline-known\">ec2, &lt;i&gt;s3&lt;/i&gt;<"));
+
+    // alucloud001: ec2 from 1 March, lambda from the 4th, rds (refused) on
+    // the 9th; every call at 10:00 but that one at 08:30.
+    let user = portal
+        .get(&format!("/ui/users/alucloud001?{MARCH}"))
+        .await
+        .page("user");
+    let section = user
+        .split("data-testid=\"user-baseline\"")
+        .nth(1)
+        .expect("a baseline section");
+    let services = section.split("<h3>Services</h3>").nth(1).expect("services");
+    let order: Vec<usize> = ["ec2 ", "lambda ", "rds "]
+        .iter()
+        .map(|s| services.find(s).expect(s))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{services}");
+    assert!(
+        section.contains("data-testid=\"baseline-hours\">10<"),
+        "{section}"
+    );
+    // The week up to 10 March 10:00–11:00: one call in each of 8 hours, one
+    // failed in one.
+    let (calls, failed) = (week_stats(&[1; 8]), week_stats(&[1]));
+    let rate = format!(
+        "{:.1} ± {:.1} an hour (failed calls {:.1} ± {:.1} an hour)",
+        calls.0, calls.1, failed.0, failed.1
+    );
+    assert!(section.contains(&rate), "{rate} in {section}");
+    // A service's page has none.
+    let service = portal
+        .get(&format!("/ui/services/ec2?{MARCH}"))
+        .await
+        .page("service");
+    assert!(!service.contains("user-baseline"));
 }

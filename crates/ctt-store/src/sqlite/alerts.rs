@@ -9,8 +9,8 @@ use crate::alerts::{LEVELS, level_rank};
 use crate::{Alert, AlertQuery, RecordJson};
 
 pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id,
-    event_time, user, service, event_name, record)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    event_time, user, service, event_name, record, baseline)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 /// Stores `alert` unless it is stored already.
 pub fn insert(stmt: &mut Statement<'_>, alert: &Alert) -> rusqlite::Result<()> {
@@ -26,12 +26,16 @@ pub fn insert(stmt: &mut Statement<'_>, alert: &Alert) -> rusqlite::Result<()> {
         alert.service,
         alert.event_name,
         alert.record.get(),
+        alert
+            .baseline
+            .as_ref()
+            .and_then(|b| serde_json::to_string(b).ok()),
     ])?;
     Ok(())
 }
 
-const COLUMNS: &str =
-    "id, rule_id, title, level, tags, event_id, event_time, user, service, event_name, record";
+const COLUMNS: &str = "id, rule_id, title, level, tags, event_id, event_time, user, service,
+    event_name, record, baseline";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
@@ -46,6 +50,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
         service: r.get(8)?,
         event_name: r.get(9)?,
         record: RecordJson::new(r.get::<_, String>(10)?),
+        baseline: r
+            .get::<_, Option<String>>(11)?
+            .and_then(|b| serde_json::from_str(&b).ok()),
     })
 }
 

@@ -22,10 +22,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use ctt_core::anomaly::{AnomalyKind, AnomalySettings, first_title, spike, spike_title};
+use ctt_core::anomaly::{AnomalyKind, AnomalySettings, Baseline, spike};
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::baseline::{FirstKind as First, FirstUse, UserBaseline, firsts_of};
 use crate::hourly::{HOUR, HourlyKind, hour_of};
 
 const STATE_KEY: &str = "anomalies";
@@ -33,32 +34,6 @@ const STATE_KEY: &str = "anomalies";
 /// (the writer keeps it from then on).
 const FIRSTS_KEY: &str = "first_seen";
 const WEEK: i64 = ctt_core::anomaly::WEEK_HOURS as i64 * HOUR;
-
-/// Which first events `first_seen` keeps (its `kind` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum First {
-    UserRegion = 0,
-    UserService = 1,
-    AccountRegion = 2,
-}
-
-impl First {
-    fn anomaly(self) -> AnomalyKind {
-        match self {
-            First::UserRegion => AnomalyKind::NewRegion,
-            First::UserService => AnomalyKind::NewService,
-            First::AccountRegion => AnomalyKind::AccountNewRegion,
-        }
-    }
-}
-
-/// The account an event belongs to: the one called, else the caller's.
-fn account_of(e: &ctt_core::Event) -> &str {
-    e.recipient_account_id
-        .as_deref()
-        .or(e.account_id.as_deref())
-        .unwrap_or_default()
-}
 
 /// What a batch of newly stored events changes, gathered by the writer.
 #[derive(Debug, Default)]
@@ -73,7 +48,7 @@ pub struct Changes {
 impl Changes {
     pub fn add(&mut self, e: &ctt_core::Event) {
         let t = to_seconds(e.event_time);
-        let mut first = |kind: First, scope: &str, key: &str| {
+        for (kind, scope, key) in firsts_of(e) {
             let slot = self
                 .firsts
                 .entry((kind, scope.to_owned(), key.to_owned()))
@@ -81,12 +56,7 @@ impl Changes {
             if (t, e.event_id.as_str()) < (slot.0, slot.1.as_str()) {
                 *slot = (t, e.event_id.clone());
             }
-        };
-        if let Some(region) = e.aws_region.as_deref() {
-            first(First::UserRegion, &e.user, region);
-            first(First::AccountRegion, account_of(e), region);
         }
-        first(First::UserService, &e.user, &e.service);
         self.hours
             .entry(e.user.clone())
             .or_default()
@@ -257,7 +227,7 @@ pub fn rebuild_if_pending(
 #[derive(Debug, Clone, PartialEq)]
 struct Wanted {
     event_id: String,
-    title: String,
+    baseline: Baseline,
 }
 
 /// The first events of `scope` (a user, or an account) that are anomalies
@@ -293,7 +263,6 @@ fn reconcile_firsts(
     };
     let mut wanted = Vec::new();
     if let Some(since) = since.filter(|_| settings.enabled(anomaly)) {
-        let day = |t: i64| from_seconds(t).format("%Y-%m-%d").to_string();
         for (n, (key, time, event_id)) in rows.iter().enumerate() {
             if *time - since < settings.warmup_seconds() {
                 continue;
@@ -305,7 +274,12 @@ fn reconcile_firsts(
             };
             wanted.push(Wanted {
                 event_id: event_id.clone(),
-                title: first_title(&who, key, &day(since), &known),
+                baseline: Baseline::First {
+                    who,
+                    what: key.clone(),
+                    since: from_seconds(since),
+                    known,
+                },
             });
         }
     }
@@ -382,10 +356,9 @@ fn reconcile_spikes(
                 })
                 .optional()?;
             if let Some(event_id) = nth {
-                let at = from_seconds(hour).format("%Y-%m-%d %H:%M").to_string();
                 wanted.push(Wanted {
                     event_id,
-                    title: spike_title(user, errors, &at, &s),
+                    baseline: Baseline::spike(user, errors, from_seconds(hour), &s),
                 });
             }
         }
@@ -426,20 +399,77 @@ fn reconcile(
     let level = &settings.kind(anomaly).level;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO alerts (id, rule_id, title, level, tags, event_id, event_time, user,
-                             service, event_name, record, withdrawn)
+                             service, event_name, record, withdrawn, baseline)
          SELECT ?1, ?2, ?3, ?4, '[]', e.event_id, e.event_time, e.user, e.service,
-                e.event_name, r.record, 0
+                e.event_name, r.record, 0, ?6
          FROM events e JOIN records r ON r.seq = e.seq WHERE e.event_id = ?5
          ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
-            level = excluded.level",
+            level = excluded.level, baseline = excluded.baseline",
     )?;
     for w in wanted {
         let id = crate::Alert::key(&rule, &w.event_id);
-        upsert.execute(params![id, rule, w.title, level, w.event_id])?;
+        let baseline = serde_json::to_string(&w.baseline).unwrap_or_default();
+        upsert.execute(params![
+            id,
+            rule,
+            w.baseline.title(),
+            level,
+            w.event_id,
+            baseline
+        ])?;
         tx.execute(
             "UPDATE outbox SET state = 'pending' WHERE alert_id = ?1 AND state = 'withdrawn'",
             [&id],
         )?;
     }
     Ok(())
+}
+
+/// `user`'s baseline, from what the writer keeps: the catalog's first event,
+/// `first_seen` and the hourly counts (a few index ranges, no event read).
+pub fn user_baseline(conn: &Connection, user: &str) -> rusqlite::Result<Option<UserBaseline>> {
+    let Some(since) = conn
+        .query_row(
+            "SELECT first_time FROM users WHERE name = ?1",
+            [user],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let firsts = |kind: First| -> rusqlite::Result<Vec<FirstUse>> {
+        conn.prepare_cached(
+            "SELECT key, time, event_id FROM first_seen WHERE kind = ?1 AND scope = ?2
+             ORDER BY time, event_id",
+        )?
+        .query_map(params![kind as i64, user], |r| {
+            Ok(FirstUse {
+                name: r.get(0)?,
+                time: from_seconds(r.get(1)?),
+                event_id: r.get(2)?,
+            })
+        })?
+        .collect()
+    };
+    let series = |kind: HourlyKind, lo: i64, hi: i64| -> rusqlite::Result<Vec<(i64, u64)>> {
+        conn.prepare_cached(
+            "SELECT hour, events FROM hourly_counts
+             WHERE kind = ?1 AND key = ?2 AND hour BETWEEN ?3 AND ?4 ORDER BY hour",
+        )?
+        .query_map(params![kind as i64, user, lo, hi], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+        })?
+        .collect()
+    };
+    let calls = series(HourlyKind::User, i64::MIN, i64::MAX)?;
+    let last = calls.last().map_or(hour_of(since), |(h, _)| *h);
+    let failed = series(HourlyKind::UserErrors, last + HOUR - WEEK, last)?;
+    Ok(Some(UserBaseline::from_parts(
+        since,
+        firsts(First::UserRegion)?,
+        firsts(First::UserService)?,
+        &calls,
+        &failed,
+    )))
 }

@@ -417,6 +417,12 @@ impl EventStore for SqliteStore {
         self.read(move |conn, _| alerts::get(conn, &id)).await
     }
 
+    async fn user_baseline(&self, user: &str) -> StoreResult<Option<crate::UserBaseline>> {
+        let user = user.to_owned();
+        self.read(move |conn, _| anomalies::user_baseline(conn, &user))
+            .await
+    }
+
     async fn integrity(&self) -> StoreResult<IntegritySummary> {
         self.read(|conn, _| write::integrity(conn)).await
     }

@@ -306,6 +306,13 @@ INSERT INTO meta (key, value)
     WHERE true
     ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 "#,
+    // 16: an anomaly's baseline (SPEC §13), structured (JSON), beside its
+    // title; the anomalies already stored get theirs from a re-evaluation.
+    r#"
+ALTER TABLE alerts ADD COLUMN baseline TEXT;
+INSERT INTO meta (key, value) VALUES ('anomalies', 'pending')
+    ON CONFLICT (key) DO UPDATE SET value = 'pending';
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
