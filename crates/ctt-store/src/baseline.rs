@@ -3,8 +3,10 @@
 //! services they used and since when, the hours of the day they work, and
 //! their hourly rate over their last week of activity.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use ctt_core::anomaly::AnomalyKind;
+use ctt_core::anomaly::{AnomalyKind, AnomalySettings, Baseline, Spike, spike};
 use ctt_core::time::from_seconds;
 use serde::Serialize;
 
@@ -146,6 +148,76 @@ impl UserBaseline {
     }
 }
 
+/// The hours of the baseline before an hour, in seconds.
+pub const WEEK: i64 = ctt_core::anomaly::WEEK_HOURS as i64 * HOUR;
+
+/// The anomalies a scope's first uses imply (SPEC §13), both stores'
+/// definition: each first use (`uses` in the order of first use) at least
+/// the warm-up after `since` (the user's first event; for an account, its
+/// first use), on its event, with what was known before it.
+pub fn first_anomalies(
+    settings: &AnomalySettings,
+    kind: FirstKind,
+    scope: &str,
+    since: Option<i64>,
+    uses: &[FirstUse],
+) -> Vec<(String, Baseline)> {
+    let since = match kind {
+        FirstKind::AccountRegion => uses.first().map(|u| u.time.timestamp()),
+        _ => since,
+    };
+    let Some(since) = since.filter(|_| settings.enabled(kind.anomaly())) else {
+        return Vec::new();
+    };
+    let who = match kind {
+        FirstKind::AccountRegion => format!("account {scope}"),
+        _ => scope.to_owned(),
+    };
+    uses.iter()
+        .enumerate()
+        .filter(|(_, u)| u.time.timestamp() - since >= settings.warmup_seconds())
+        .map(|(n, u)| {
+            let baseline = Baseline::First {
+                who: who.clone(),
+                what: u.name.clone(),
+                since: from_seconds(since),
+                known: uses[..n].iter().map(|k| k.name.clone()).collect(),
+            };
+            (u.event_id.clone(), baseline)
+        })
+        .collect()
+}
+
+/// The spiking hours from `lo` to `hi` (hour starts) of a user's hourly
+/// `counts` (which must cover `lo - WEEK` to `hi`): calls, or (`errors`)
+/// failed calls. Each with its spike; the store finds its `nth` event.
+pub fn spiking_hours(
+    settings: &AnomalySettings,
+    errors: bool,
+    counts: &BTreeMap<i64, u64>,
+    lo: i64,
+    hi: i64,
+) -> Vec<(i64, Spike)> {
+    let anomaly = if errors {
+        AnomalyKind::ErrorSpike
+    } else {
+        AnomalyKind::RateSpike
+    };
+    if !settings.enabled(anomaly) {
+        return Vec::new();
+    }
+    let min_events = settings.min_events(anomaly);
+    let sigmas = settings.sigmas(anomaly);
+    counts
+        .range(lo..=hi)
+        .filter(|(_, count)| **count > min_events)
+        .filter_map(|(&hour, &count)| {
+            let before: Vec<u64> = counts.range(hour - WEEK..hour).map(|(_, c)| *c).collect();
+            spike(&before, count, min_events, sigmas).map(|s| (hour, s))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +245,69 @@ mod tests {
             ..b
         };
         assert!(quiet.usual_hours().is_empty());
+    }
+
+    fn used(name: &str, time: i64, id: &str) -> FirstUse {
+        FirstUse {
+            name: name.to_owned(),
+            time: from_seconds(time),
+            event_id: id.to_owned(),
+        }
+    }
+
+    /// SPEC §13: a first use is an anomaly once its scope is warm (its first
+    /// event `warmup_days` earlier); it carries what was known before it.
+    #[test]
+    fn first_uses_are_anomalies_once_warm() {
+        let settings = AnomalySettings::default();
+        let day = 86_400;
+        let uses = [
+            used("us-east-1", 0, "a"),
+            used("eu-west-1", 2 * day, "b"),
+            used("eu-central-1", 7 * day, "c"),
+        ];
+        let found = first_anomalies(&settings, FirstKind::UserRegion, "ana", Some(0), &uses);
+        assert_eq!(found.len(), 1, "only the one 7 days in: {found:?}");
+        assert_eq!(found[0].0, "c");
+        assert_eq!(
+            found[0].1,
+            Baseline::First {
+                who: "ana".into(),
+                what: "eu-central-1".into(),
+                since: from_seconds(0),
+                known: vec!["us-east-1".into(), "eu-west-1".into()],
+            }
+        );
+        // An account is warm from its own first use; named as an account.
+        let account = first_anomalies(&settings, FirstKind::AccountRegion, "1111", None, &uses);
+        assert!(matches!(&account[0].1, Baseline::First { who, .. } if who == "account 1111"));
+        // Off by default: new services.
+        assert!(
+            first_anomalies(&settings, FirstKind::UserService, "ana", Some(0), &uses).is_empty()
+        );
+    }
+
+    #[test]
+    fn spiking_hours_are_measured_against_the_week_before() {
+        let settings = AnomalySettings::default();
+        let h = |n: i64| n * HOUR;
+        // Three calls an hour for a week, then 60, then 51 the hour after:
+        // with the 60 in its week, mean + 4σ ≈ 20.9 stays under min_events
+        // (50), so 51 is a spike too.
+        let mut counts: BTreeMap<i64, u64> = (0..168).map(|n| (h(n), 3)).collect();
+        counts.insert(h(168), 60);
+        counts.insert(h(169), 51);
+        let spikes = spiking_hours(&settings, false, &counts, h(168), h(169));
+        let hours: Vec<i64> = spikes.iter().map(|(hour, _)| *hour).collect();
+        assert_eq!(hours, [h(168), h(169)]);
+        assert_eq!(spikes[0].1.nth, 51);
+        // Failed calls: the same counts against min_events 20; off, nothing.
+        assert_eq!(
+            spiking_hours(&settings, true, &counts, h(168), h(169)).len(),
+            2
+        );
+        let mut off = settings.clone();
+        off.rate_spike.enabled = false;
+        assert!(spiking_hours(&off, false, &counts, h(168), h(169)).is_empty());
     }
 }

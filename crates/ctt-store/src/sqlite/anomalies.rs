@@ -22,18 +22,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use ctt_core::anomaly::{AnomalyKind, AnomalySettings, Baseline, spike};
+use ctt_core::anomaly::{AnomalyKind, AnomalySettings, Baseline};
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::baseline::{FirstKind as First, FirstUse, UserBaseline, firsts_of};
+use crate::baseline::{
+    FirstKind as First, FirstUse, UserBaseline, WEEK, first_anomalies, firsts_of, spiking_hours,
+};
 use crate::hourly::{HOUR, HourlyKind, hour_of};
 
 const STATE_KEY: &str = "anomalies";
 /// `done` once `first_seen` holds the first events of every stored event
 /// (the writer keeps it from then on).
 const FIRSTS_KEY: &str = "first_seen";
-const WEEK: i64 = ctt_core::anomaly::WEEK_HOURS as i64 * HOUR;
 
 /// What a batch of newly stored events changes, gathered by the writer.
 #[derive(Debug, Default)]
@@ -240,15 +241,7 @@ fn reconcile_firsts(
 ) -> rusqlite::Result<()> {
     let anomaly = kind.anomaly();
     let rule = anomaly.rule_id();
-    let rows: Vec<(String, i64, String)> = tx
-        .prepare_cached(
-            "SELECT key, time, event_id FROM first_seen WHERE kind = ?1 AND scope = ?2
-             ORDER BY time, event_id",
-        )?
-        .query_map(params![kind as i64, scope], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let uses = first_uses(tx, kind, scope)?;
     let since: Option<i64> = match kind {
         // A user's first event: the catalog's.
         First::UserRegion | First::UserService => tx
@@ -258,31 +251,12 @@ fn reconcile_firsts(
                 |r| r.get(0),
             )
             .optional()?,
-        // An account's: its first region's.
-        First::AccountRegion => rows.first().map(|r| r.1),
+        First::AccountRegion => None,
     };
-    let mut wanted = Vec::new();
-    if let Some(since) = since.filter(|_| settings.enabled(anomaly)) {
-        for (n, (key, time, event_id)) in rows.iter().enumerate() {
-            if *time - since < settings.warmup_seconds() {
-                continue;
-            }
-            let known: Vec<String> = rows[..n].iter().map(|r| r.0.clone()).collect();
-            let who = match kind {
-                First::AccountRegion => format!("account {scope}"),
-                _ => scope.to_owned(),
-            };
-            wanted.push(Wanted {
-                event_id: event_id.clone(),
-                baseline: Baseline::First {
-                    who,
-                    what: key.clone(),
-                    since: from_seconds(since),
-                    known,
-                },
-            });
-        }
-    }
+    let wanted: Vec<Wanted> = first_anomalies(settings, kind, scope, since, &uses)
+        .into_iter()
+        .map(|(event_id, baseline)| Wanted { event_id, baseline })
+        .collect();
     // What is stored for this scope: by user, or by the events' account.
     let stored: Vec<(String, String)> = match kind {
         First::AccountRegion => tx
@@ -331,16 +305,7 @@ fn reconcile_spikes(
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let min_events = settings.min_events(anomaly);
-        let sigmas = settings.sigmas(anomaly);
-        for (&hour, &count) in counts.range(lo..=hi) {
-            if count <= min_events {
-                continue;
-            }
-            let before: Vec<u64> = counts.range(hour - WEEK..hour).map(|(_, c)| *c).collect();
-            let Some(s) = spike(&before, count, min_events, sigmas) else {
-                continue;
-            };
+        for (hour, s) in spiking_hours(settings, errors, &counts, lo, hi) {
             let nth: Option<String> = tx
                 .prepare_cached(if errors {
                     "SELECT event_id FROM events WHERE user = ?1 AND event_time >= ?2
@@ -438,20 +403,6 @@ pub fn user_baseline(conn: &Connection, user: &str) -> rusqlite::Result<Option<U
     else {
         return Ok(None);
     };
-    let firsts = |kind: First| -> rusqlite::Result<Vec<FirstUse>> {
-        conn.prepare_cached(
-            "SELECT key, time, event_id FROM first_seen WHERE kind = ?1 AND scope = ?2
-             ORDER BY time, event_id",
-        )?
-        .query_map(params![kind as i64, user], |r| {
-            Ok(FirstUse {
-                name: r.get(0)?,
-                time: from_seconds(r.get(1)?),
-                event_id: r.get(2)?,
-            })
-        })?
-        .collect()
-    };
     let series = |kind: HourlyKind, lo: i64, hi: i64| -> rusqlite::Result<Vec<(i64, u64)>> {
         conn.prepare_cached(
             "SELECT hour, events FROM hourly_counts
@@ -467,9 +418,25 @@ pub fn user_baseline(conn: &Connection, user: &str) -> rusqlite::Result<Option<U
     let failed = series(HourlyKind::UserErrors, last + HOUR - WEEK, last)?;
     Ok(Some(UserBaseline::from_parts(
         since,
-        firsts(First::UserRegion)?,
-        firsts(First::UserService)?,
+        first_uses(conn, First::UserRegion, user)?,
+        first_uses(conn, First::UserService, user)?,
         &calls,
         &failed,
     )))
+}
+
+/// A scope's first uses, in the order of first use.
+fn first_uses(conn: &Connection, kind: First, scope: &str) -> rusqlite::Result<Vec<FirstUse>> {
+    conn.prepare_cached(
+        "SELECT key, time, event_id FROM first_seen WHERE kind = ?1 AND scope = ?2
+         ORDER BY time, event_id",
+    )?
+    .query_map(params![kind as i64, scope], |r| {
+        Ok(FirstUse {
+            name: r.get(0)?,
+            time: from_seconds(r.get(1)?),
+            event_id: r.get(2)?,
+        })
+    })?
+    .collect()
 }
