@@ -7,8 +7,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use ctt_core::time::{from_seconds, to_seconds};
 use ctt_store::IndexedEvent;
@@ -18,7 +16,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::items::{self, get_n, get_s, n, s};
 use super::keys::{self, Catalog};
-use super::retry::{self, MAX_ATTEMPTS};
+use super::write::{Conditional, conditional_update};
 use super::{DynamoError, Inner, item_key, read};
 
 /// Conditional updates in flight.
@@ -65,11 +63,8 @@ pub async fn keep_firsts(
     }
     let updates = firsts.into_iter().map(|(key, (t, event_id))| async move {
         let (kind, scope, name) = &key;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                retry::back_off(attempt).await;
-            }
-            let result = inner
+        let request = || {
+            inner
                 .client
                 .update_item()
                 .table_name(&inner.table)
@@ -85,31 +80,17 @@ pub async fn keep_firsts(
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok((key, (t, event_id))),
-                Err(e) => {
-                    if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) =
-                        e.as_service_error()
-                    {
-                        // Already as early: what is stored.
-                        let stored = failed.item().and_then(|old| {
-                            Some((get_n::<i64>(old, TIME)?, get_s(old, EVENT_ID)?.to_owned()))
-                        });
-                        return Ok((key, stored.unwrap_or((t, event_id))));
-                    }
-                    if !retry::is_conflict(e.code()) {
-                        return Err(inner.error("UpdateItem", e));
-                    }
-                }
-            }
-        }
-        Err(DynamoError::Unfinished {
-            table: inner.table.clone(),
-            operation: "UpdateItem",
-            attempts: MAX_ATTEMPTS,
-        })
+        };
+        let kept = match conditional_update(inner, request).await? {
+            Conditional::Applied => (t, event_id.clone()),
+            // Already as early: what is stored.
+            Conditional::Refused(old) => old
+                .and_then(|old| {
+                    Some((get_n::<i64>(&old, TIME)?, get_s(&old, EVENT_ID)?.to_owned()))
+                })
+                .unwrap_or((t, event_id.clone())),
+        };
+        Ok::<_, DynamoError>((key, kept))
     });
     let written: Vec<(FirstKey, (i64, String))> = stream::iter(updates)
         .buffer_unordered(CONCURRENCY)

@@ -33,6 +33,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update, WriteRequest,
@@ -447,11 +449,8 @@ async fn widen_catalog(
     let requests: Vec<_> = updates
         .into_iter()
         .map(|((catalog, name), attribute, comparison, t)| async move {
-            for attempt in 0..MAX_ATTEMPTS {
-                if attempt > 0 {
-                    retry::back_off(attempt).await;
-                }
-                let result = inner
+            let request = || {
+                inner
                     .client
                     .update_item()
                     .table_name(&inner.table)
@@ -460,26 +459,9 @@ async fn widen_catalog(
                     .condition_expression(format!("attribute_not_exists(#a) OR #a {comparison} :t"))
                     .expression_attribute_names("#a", attribute)
                     .expression_attribute_values(":t", n(t))
-                    .send()
-                    .await;
-                match result {
-                    Ok(_) => return Ok(()),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        return Ok(()); // already as wide
-                    }
-                    // A transaction is adding to this entry's count right now.
-                    Err(e) if retry::is_conflict(e.code()) => {}
-                    Err(e) => return Err(inner.error("UpdateItem", e)),
-                }
-            }
-            Err(DynamoError::Unfinished {
-                table: inner.table.clone(),
-                operation: "UpdateItem",
-                attempts: MAX_ATTEMPTS,
-            })
+            };
+            // Refused: already as wide.
+            conditional_update(inner, request).await.map(|_| ())
         })
         .collect();
     stream::iter(requests)
@@ -496,6 +478,46 @@ async fn widen_catalog(
         }
     }
     Ok(())
+}
+
+/// What a conditional `UpdateItem` came to.
+pub(super) enum Conditional {
+    Applied,
+    /// Its condition refused it: the stored item, when the request asked for
+    /// it (`ReturnValuesOnConditionCheckFailure`).
+    Refused(Option<items::Item>),
+}
+
+/// Sends the conditional update `request` builds until it is applied or its
+/// condition refuses it, retrying (with backoff) while a transaction holds
+/// the item — the SDK does not retry that by itself.
+pub(super) async fn conditional_update(
+    inner: &Inner,
+    request: impl Fn() -> UpdateItemFluentBuilder,
+) -> Result<Conditional, DynamoError> {
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            retry::back_off(attempt).await;
+        }
+        match request().send().await {
+            Ok(_) => return Ok(Conditional::Applied),
+            Err(e) => {
+                if let Some(UpdateItemError::ConditionalCheckFailedException(refused)) =
+                    e.as_service_error()
+                {
+                    return Ok(Conditional::Refused(refused.item().cloned()));
+                }
+                if !retry::is_conflict(e.code()) {
+                    return Err(inner.error("UpdateItem", e));
+                }
+            }
+        }
+    }
+    Err(DynamoError::Unfinished {
+        table: inner.table.clone(),
+        operation: "UpdateItem",
+        attempts: MAX_ATTEMPTS,
+    })
 }
 
 /// What the ledger held for a file before this commit: its version and outcome.
