@@ -65,7 +65,7 @@ pub enum ApiError {
     /// The store failed while answering: 503 when it is busy, unreachable or
     /// missing, else 500 ([`store_answer`]).
     #[error("store failed")]
-    Store(#[from] StoreError),
+    Store(#[source] StoreError),
     /// Anything else that is our fault: 500.
     #[error("{context}")]
     Internal {
@@ -203,6 +203,19 @@ pub fn store_answer(kind: ErrorKind) -> StoreAnswer {
         status,
         retry_after,
         detail,
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            // A `param` filter broader than a read may examine: the client
+            // asked for too much, and is told how to ask for less.
+            StoreError::TooBroad { .. } => {
+                ApiError::InvalidParameter(QueryError::new("param", error.to_string()))
+            }
+            other => ApiError::Store(other),
+        }
     }
 }
 

@@ -294,6 +294,14 @@ pub enum StoreError {
     Missing { what: String, remedy: String },
     #[error("store query failed")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A filter on `parameter`, which no index answers, would have the
+    /// store examine more than `limit` stored records: narrow the window or
+    /// the scope, or index the parameter.
+    #[error(
+        "matching `{parameter}` needs more than {limit} stored records read (no index answers it): \
+         narrow from/to, add user, service or eventName, or index it (`[index] parameters`)"
+    )]
+    TooBroad { parameter: String, limit: u64 },
     /// What this store does not do (yet).
     #[error("{0} is not available on this store")]
     Unsupported(&'static str),
@@ -315,6 +323,7 @@ impl StoreError {
             | StoreError::NewerSchema { .. }
             | StoreError::Backend(_)
             | StoreError::Unsupported(_)
+            | StoreError::TooBroad { .. }
             | StoreError::Task(_) => ErrorKind::Internal,
         }
     }

@@ -107,6 +107,9 @@ impl ResourceSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct IndexSettings {
     pub parameters: Vec<String>,
+    /// Stored records one read may examine to match a parameter that is not
+    /// indexed; a broader filter is refused (HTTP 400 naming it).
+    pub scan_limit: u64,
 }
 
 impl Default for IndexSettings {
@@ -116,6 +119,7 @@ impl Default for IndexSettings {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            scan_limit: ctt_store::sqlite::DEFAULT_SCAN_LIMIT,
         }
     }
 }
@@ -380,7 +384,10 @@ impl Settings {
              # Parameters indexed for fast `param`/`value` filters. Fixed when a database\n\
              # is created; any other parameter is still answered exactly, from the record.\n\
              [index]\n\
-             parameters = {}\n\n\
+             parameters = {}\n\
+             # Stored records one read may examine to match any other parameter;\n\
+             # a broader filter is refused, naming it (narrow the window or index it).\n\
+             scan_limit = {}\n\n\
              [ingest]\n\
              # Parsing threads; 0 means one per core.\n\
              workers = {}\n\
@@ -446,6 +453,7 @@ impl Settings {
             v(&f.drop_event_types),
             v(&f.drop_identity_types),
             v(&self.index.parameters),
+            v(&(self.index.scan_limit as i64)),
             v(&(self.ingest.workers as i64)),
             v(&(self.ingest.max_file_mib as i64)),
             v(&(self.ingest.in_flight_mib as i64)),

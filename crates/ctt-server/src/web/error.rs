@@ -41,7 +41,7 @@ impl From<QueryError> for WebError {
 
 impl From<StoreError> for WebError {
     fn from(error: StoreError) -> Self {
-        Self::Failed(ApiError::Store(error))
+        Self::Failed(ApiError::from(error))
     }
 }
 

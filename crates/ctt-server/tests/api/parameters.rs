@@ -238,3 +238,58 @@ async fn oversized_queries_are_refused_by_name_never_with_a_5xx() {
         .await
         .assert_invalid("param", "a long name");
 }
+
+/// Issue "Scale": a `param` filter no index answers examines at most
+/// `[index] scan_limit` stored records per read; one that would examine more
+/// is refused — 400 naming `param` and the parameter, how to narrow it —
+/// never a long scan a client can repeat. Narrower, or indexed, it is answered.
+#[tokio::test]
+async fn unindexed_parameter_filters_do_bounded_work() {
+    let app = TestApp::with_options(ctt_store::sqlite::SqliteOptions {
+        scan_limit: 5,
+        ..ctt_store::sqlite::SqliteOptions::default()
+    });
+    app.load("fixture.json.gz", crate::support::fixture_records())
+        .await;
+    let month = "from=2018-03-01&to=2018-03-11";
+    // Matches none of the 30 events: all 30 records would be read.
+    for uri in [
+        format!("/scan?{month}&param=requestParameters_maxCount&value=2"),
+        format!("/scan?{month}&param=requestParameters_maxCount&value=2&count=true"),
+        format!("/users/alucloud001?{month}&param=maxCount&value=2"),
+    ] {
+        let answer = app.get(&uri).await;
+        answer.assert_invalid("param", &uri);
+        let detail = answer.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            detail.contains("maxCount") && detail.contains("more than 5"),
+            "{uri}: {detail}"
+        );
+    }
+    // Every event matches: a page of 3 reads 3 records.
+    let page = app
+        .json(&format!(
+            "/scan?{month}&param=requestParameters_maxCount&value=1&limit=3"
+        ))
+        .await;
+    assert_eq!(page.as_array().map(Vec::len), Some(3));
+    // A narrower window (3 events), or an indexed parameter: answered.
+    let day = "from=2018-03-01T00:00:00Z&to=2018-03-01T23:59:59Z";
+    assert_eq!(
+        app.count(&format!(
+            "/scan?{day}&param=requestParameters_maxCount&value=1&count=true"
+        ))
+        .await,
+        3
+    );
+    assert_eq!(
+        app.count(&format!(
+            "/scan?{month}&param=requestParameters_instanceType&value=t2.micro&count=true"
+        ))
+        .await,
+        30
+    );
+}

@@ -85,11 +85,14 @@ pub const FIXTURE_NOW: &str = "2018-03-12T00:00:00Z";
 impl TestApp {
     /// An empty store, open to anyone, the clock at [`FIXTURE_NOW`].
     pub fn empty() -> Self {
+        Self::with_options(SqliteOptions::default())
+    }
+
+    /// An empty store opened with `options`, as [`TestApp::empty`].
+    pub fn with_options(options: SqliteOptions) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Arc::new(
-            SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default())
-                .expect("open store"),
-        );
+        let store =
+            Arc::new(SqliteStore::open(dir.path().join("ctt.db"), options).expect("open store"));
         let now = at(FIXTURE_NOW);
         let state = AppState::new(store.clone()).with_clock(Arc::new(move || now));
         Self {

@@ -43,7 +43,13 @@ pub struct SqliteOptions {
     /// Anomalies to keep (SPEC §13); `None`: none (left to a rebuild when a
     /// store is opened with them).
     pub anomalies: Option<ctt_core::anomaly::AnomalySettings>,
+    /// Stored records one read may examine to match a parameter no index
+    /// answers; beyond, it is refused ([`StoreError::TooBroad`]).
+    pub scan_limit: u64,
 }
+
+/// [`SqliteOptions::scan_limit`]'s default: about half a second of work.
+pub const DEFAULT_SCAN_LIMIT: u64 = 100_000;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -54,6 +60,7 @@ impl Default for SqliteOptions {
                 .collect(),
             cache_mib: 256,
             anomalies: None,
+            scan_limit: DEFAULT_SCAN_LIMIT,
         }
     }
 }
@@ -86,6 +93,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     indexed: Vec<String>,
     anomalies: Option<ctt_core::anomaly::AnomalySettings>,
+    /// Records one read may examine for a parameter no index answers.
+    scan_limit: u64,
     /// Reads running or queued on the blocking pool (see [`ReadGuard`]).
     reads_in_flight: AtomicUsize,
     /// Pages written by two readers at once (see `events_json`).
@@ -171,6 +180,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 indexed,
                 anomalies: options.anomalies.clone(),
+                scan_limit: options.scan_limit,
                 reads_in_flight: AtomicUsize::new(0),
                 pages_split: AtomicU64::new(0),
             }),
@@ -299,7 +309,15 @@ impl Inner {
     /// Runs `f` with a reader connection of the pool (on the calling thread).
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let conn = self.take_reader()?;
-        let result = f(&conn).map_err(StoreError::backend);
+        let budget = query::scan_budget::Budget::start(self.scan_limit);
+        let result = f(&conn).map_err(|e| match budget.spent_on() {
+            Some(parameter) => StoreError::TooBroad {
+                parameter,
+                limit: self.scan_limit,
+            },
+            None => StoreError::backend(e),
+        });
+        drop(budget);
         self.give_back(conn);
         result
     }

@@ -18,6 +18,59 @@ use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use crate::hourly;
 use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonLayout, JsonPage, StoreStatus};
 
+/// How many stored records one read may examine to match a parameter no
+/// index answers (`ctt_has_param`): the work a request can ask for stays
+/// bounded (issue "Scale"), and a broader one is refused, naming the
+/// parameter, rather than scanning for seconds.
+pub mod scan_budget {
+    use std::cell::{Cell, RefCell};
+
+    thread_local! {
+        static LEFT: Cell<Option<u64>> = const { Cell::new(None) };
+        static SPENT_ON: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// The budget of the read running on this thread, until dropped.
+    pub struct Budget;
+
+    impl Budget {
+        pub fn start(records: u64) -> Self {
+            LEFT.set(Some(records));
+            SPENT_ON.take();
+            Budget
+        }
+
+        /// The parameter being matched when the budget ran out, if it did.
+        pub fn spent_on(&self) -> Option<String> {
+            SPENT_ON.take()
+        }
+    }
+
+    impl Drop for Budget {
+        fn drop(&mut self) {
+            LEFT.set(None);
+        }
+    }
+
+    /// Takes one record from the budget (always granted outside a read);
+    /// `false`, remembering `parameter`, once it is spent.
+    pub(super) fn take(parameter: &str) -> bool {
+        match LEFT.get() {
+            None => true,
+            Some(0) => {
+                SPENT_ON.with(|s| {
+                    s.borrow_mut().get_or_insert_with(|| parameter.to_owned());
+                });
+                false
+            }
+            Some(n) => {
+                LEFT.set(Some(n - 1));
+                true
+            }
+        }
+    }
+}
+
 /// Registers `ctt_has_param(record_json, name, value)`.
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function(
@@ -28,6 +81,11 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             let record: String = ctx.get(0)?;
             let name: String = ctx.get(1)?;
             let value: String = ctx.get(2)?;
+            if !scan_budget::take(&name) {
+                return Err(rusqlite::Error::UserFunctionError(
+                    "ctt: the read's budget of records to examine is spent".into(),
+                ));
+            }
             let record: serde_json::Value = serde_json::from_str(&record)
                 .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
             Ok(has_value(&record, &name, &value))

@@ -27,6 +27,7 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
     let options = SqliteOptions {
         indexed_parameters: settings.index.parameters.clone(),
         anomalies: Some(settings.anomalies.clone()),
+        scan_limit: settings.index.scan_limit,
         ..SqliteOptions::default()
     };
     let store = SqliteStore::open(&settings.db, options)
