@@ -48,6 +48,7 @@ pub struct Metrics {
     files_failed: Gauge,
     last_file_loaded: Gauge,
     last_event: Gauge,
+    database_bytes: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -110,6 +111,13 @@ impl Metrics {
             "eventTime of the latest stored event (Unix time; 0 if none)",
             last_event.clone(),
         );
+        let database_bytes = Gauge::default();
+        registry.register(
+            "database_bytes",
+            "The database's size on disk (SQLite's pages; 0 where the store cannot tell): \
+             over ctt_events_stored, the bytes per stored event",
+            database_bytes.clone(),
+        );
         Self {
             registry,
             requests,
@@ -119,6 +127,7 @@ impl Metrics {
             files_failed,
             last_file_loaded,
             last_event,
+            database_bytes,
         }
     }
 
@@ -150,6 +159,8 @@ impl Metrics {
             .set(status.last_file_at.map_or(0, |t| t.timestamp()));
         self.last_event
             .set(status.last_event_time.map_or(0, |t| t.timestamp()));
+        self.database_bytes
+            .set(clamp(status.database_bytes.unwrap_or(0)));
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &self.registry);
@@ -193,6 +204,7 @@ mod tests {
             last_file: Some("a.json.gz".into()),
             last_file_at: ctt_core::time::parse_event_time("2018-06-01T00:00:00Z"),
             last_event_time: None,
+            database_bytes: Some(65_536),
         };
         let text = metrics.render(&status);
         assert!(
@@ -208,6 +220,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ctt_events_stored 42"), "{text}");
+        assert!(text.contains("ctt_database_bytes 65536"), "{text}");
         assert!(
             text.contains("ctt_last_file_loaded_timestamp_seconds 1527811200"),
             "{text}"

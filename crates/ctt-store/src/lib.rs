@@ -231,6 +231,10 @@ pub struct StoreStatus {
     pub last_file: Option<String>,
     pub last_file_at: Option<DateTime<Utc>>,
     pub last_event_time: Option<DateTime<Utc>>,
+    /// The database's size on disk, in bytes (SQLite: its pages, the
+    /// write-ahead log aside); `None` where the store cannot tell (DynamoDB's
+    /// table size is hours old).
+    pub database_bytes: Option<u64>,
 }
 
 /// Which ledger entries to list.

@@ -982,6 +982,7 @@ pub async fn status(inner: &Inner) -> Result<StoreStatus, DynamoError> {
             .filter(|s| s.events > 0)
             .map(|s| s.last_seen)
             .max(),
+        database_bytes: None,
     })
 }
 

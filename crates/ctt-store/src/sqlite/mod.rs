@@ -750,6 +750,27 @@ mod tests {
         file(store, key, records)
     }
 
+    /// Issue "Scale": the status reports the database's size, as on disk
+    /// once the write-ahead log is checkpointed, growing with what it holds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_reports_the_database_size() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("size.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        let empty = store.status().await.expect("status").database_bytes;
+        store
+            .load(vec![events_file(&store, "a.json.gz", "s", 2_000)])
+            .await
+            .expect("load");
+        let full = store.status().await.expect("status").database_bytes;
+        assert!(full > empty && empty > Some(0), "{empty:?} then {full:?}");
+        let conn = Connection::open(&path).expect("raw open");
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("checkpoint");
+        let on_disk = std::fs::metadata(&path).expect("metadata").len();
+        assert_eq!(full, Some(on_disk));
+    }
+
     /// SPEC §11: the writer keeps each stored event's resource touches (a
     /// duplicate event adds none), read back grouped by resource; a store
     /// whose events were stored before resources were kept reads their

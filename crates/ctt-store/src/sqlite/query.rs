@@ -668,6 +668,11 @@ pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let loaded = files - failed;
+    let bytes: i64 = conn.query_row(
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        [],
+        |r| r.get(0),
+    )?;
     let last: Option<(String, i64)> = conn
         .query_row(
             "SELECT key, loaded_at FROM files ORDER BY id DESC LIMIT 1",
@@ -682,6 +687,7 @@ pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
         last_file_at: last.as_ref().map(|(_, t)| from_seconds(*t)),
         last_file: last.map(|(k, _)| k),
         last_event_time: last_event.map(from_seconds),
+        database_bytes: Some(bytes.max(0) as u64),
     })
 }
 
