@@ -21,7 +21,6 @@ Prints a Markdown table and writes it into bench/RESULTS.md.
     python3 bench/courses.py [--requests 50]
 """
 import argparse
-import http.client
 import json
 import os
 import re
@@ -35,7 +34,7 @@ import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import CTT, DATA, build, ctt_ingest, generate, machine, write_section  # noqa: E402
+from ingest import CTT, Client, DATA, build, ctt_ingest, generate, machine, write_section  # noqa: E402
 
 WORK = os.path.join(DATA, "work")
 DB = os.path.join(WORK, "ctt.db")
@@ -46,23 +45,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Client:
-    """One keep-alive HTTP/1.1 connection."""
-
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port)
-
-    def get(self, path):
-        start = time.perf_counter()
-        self.conn.request("GET", path)
-        response = self.conn.getresponse()
-        body = response.read()
-        elapsed = time.perf_counter() - start
-        if response.status != 200:
-            sys.exit(f"GET {path}: {response.status} {body[:300]!r}")
-        return body, response.getheader("Link"), elapsed
 
 
 def quantiles(samples):

@@ -127,6 +127,25 @@ def duckdb_load(files, workdir):
     return json.loads(out.strip().splitlines()[-1]), wall, rss
 
 
+class Client:
+    """One keep-alive HTTP/1.1 connection to a local `ctt serve`."""
+
+    def __init__(self, port):
+        import http.client
+        self.conn = http.client.HTTPConnection("127.0.0.1", port)
+
+    def get(self, path):
+        """(body, Link header, seconds); exits on anything but 200."""
+        start = time.perf_counter()
+        self.conn.request("GET", path)
+        response = self.conn.getresponse()
+        body = response.read()
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            sys.exit(f"GET {path}: {response.status} {body[:300]!r}")
+        return body, response.getheader("Link"), elapsed
+
+
 def write_section(name, text):
     """Replaces (or appends) the `name` section of bench/RESULTS.md."""
     path = os.path.join(ROOT, "bench", "RESULTS.md")

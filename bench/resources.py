@@ -21,7 +21,6 @@ import argparse
 import collections
 import csv
 import datetime as dt
-import http.client
 import io
 import os
 import socket
@@ -34,24 +33,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from detect import free_port, generate, ingest  # noqa: E402
-from ingest import CTT, DATA, ROOT, machine, median_run, write_section  # noqa: E402
-
-
-class Client:
-    """One keep-alive HTTP/1.1 connection."""
-
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port)
-
-    def get(self, path):
-        start = time.perf_counter()
-        self.conn.request("GET", path)
-        response = self.conn.getresponse()
-        body = response.read()
-        elapsed = time.perf_counter() - start
-        if response.status != 200:
-            sys.exit(f"GET {path}: {response.status} {body[:300]!r}")
-        return body, elapsed
+from ingest import CTT, Client, DATA, ROOT, machine, median_run, write_section  # noqa: E402
 
 
 def quantiles(samples):
@@ -118,7 +100,7 @@ def main():
     server, port = serve(with_db)
     try:
         client = Client(port)
-        body, _ = client.get("/resources?state=open&format=csv")
+        body, _, _ = client.get("/resources?state=open&format=csv")
         rows = list(csv.DictReader(io.StringIO(body.decode())))
         # The busiest student: a person's page, not a service's.
         owners = collections.Counter(r["owner"] for r in rows if r["owner"].startswith("alucloud"))
@@ -138,7 +120,7 @@ def main():
             client.get(path)  # warm
         results = []
         for name, path, target in queries:
-            times = [client.get(path)[1] for _ in range(args.requests)]
+            times = [client.get(path)[2] for _ in range(args.requests)]
             results.append((name, *quantiles(times), target))
     finally:
         server.terminate()

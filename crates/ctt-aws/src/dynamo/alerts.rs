@@ -6,7 +6,7 @@
 //! the ledger commit) stores it once: plain puts, before the file's ledger
 //! entry. No `Scan`.
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::Blob;
 use ctt_core::time::{format_event_time, parse_event_time};
 use ctt_store::alerts::{LEVELS, level_rank};
@@ -14,7 +14,7 @@ use ctt_store::{Alert, AlertQuery, RecordJson};
 
 use super::expr::Expr;
 use super::items::{self, Item, get_s, s};
-use super::write::batch_write;
+use super::write::put_all;
 use super::{DynamoError, Inner, item_key, keys};
 
 /// The partition of one day's alerts.
@@ -28,7 +28,6 @@ fn pointer_pk(id: &str) -> String {
     format!("AI#{id}")
 }
 const POINTER_SK: &str = "A";
-const BATCH: usize = 25;
 
 fn sort_key(alert: &Alert) -> String {
     format!(
@@ -112,28 +111,8 @@ pub async fn put(inner: &Inner, alerts: &[Alert]) -> Result<(), DynamoError> {
         days.insert(day_of(alert));
     }
     items.extend(days.iter().map(|day| item_key(DAYS_PK, day.as_str())));
-    // One batch must not name an item twice: the same alert from two files.
-    let mut seen = std::collections::HashSet::new();
-    items.retain(|item| {
-        seen.insert((
-            get_s(item, keys::PK).unwrap_or_default().to_owned(),
-            get_s(item, keys::SK).unwrap_or_default().to_owned(),
-        ))
-    });
-    let requests = items
-        .into_iter()
-        .map(|item| {
-            PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map(|put| WriteRequest::builder().put_request(put).build())
-                .map_err(|e| inner.error("BatchWriteItem", e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for chunk in requests.chunks(BATCH) {
-        batch_write(inner, chunk.to_vec()).await?;
-    }
-    Ok(())
+    // The same alert from two files is put once.
+    put_all(inner, items).await
 }
 
 /// Alerts as `query` selects, in order: the days with alerts in its window,

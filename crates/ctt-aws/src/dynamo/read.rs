@@ -772,8 +772,34 @@ pub(crate) async fn query_partition(
     key: &str,
     projection: Option<&[&str]>,
 ) -> Result<Vec<Item>, DynamoError> {
+    query_items(inner, index, key_attribute, key, None, projection).await
+}
+
+/// Every item of the table's partition `pk` whose sort key begins with
+/// `prefix`, paginated.
+pub(crate) async fn query_prefix(
+    inner: &Inner,
+    pk: &str,
+    prefix: &str,
+) -> Result<Vec<Item>, DynamoError> {
+    query_items(inner, None, keys::PK, pk, Some(prefix), None).await
+}
+
+async fn query_items(
+    inner: &Inner,
+    index: Option<&str>,
+    key_attribute: &str,
+    key: &str,
+    sk_prefix: Option<&str>,
+    projection: Option<&[&str]>,
+) -> Result<Vec<Item>, DynamoError> {
     let mut e = Expr::default();
-    let condition = format!("{} = {}", e.name(key_attribute), e.value(s(key)));
+    let mut condition = format!("{} = {}", e.name(key_attribute), e.value(s(key)));
+    if let Some(prefix) = sk_prefix {
+        let sk = e.name(keys::SK);
+        let value = e.value(s(prefix));
+        condition.push_str(&format!(" AND begins_with({sk}, {value})"));
+    }
     let projection = projection.map(|p| p.iter().map(|a| e.name(a)).collect::<Vec<_>>().join(", "));
     let mut found = Vec::new();
     let mut start = None;

@@ -18,21 +18,18 @@
 //! Ids are matched exactly on their attributes after a `begins_with`, so an
 //! id that happens to contain `#` cannot borrow another resource's touches.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use ctt_core::resources::{ChangeKind, Touch};
 use ctt_core::time::{format_event_time, parse_event_time};
 use ctt_store::{IndexedEvent, ResourceTouches};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::expr::Expr;
 use super::items::{Item, get_s, s};
-use super::write::batch_write;
-use super::{DynamoError, Inner, item_key, keys};
+use super::write::put_all;
+use super::{DynamoError, Inner, item_key, keys, read};
 
 const TYPES_PK: &str = "RTYPES";
-const BATCH: usize = 25;
 /// Resources of one user read at once.
 const READ_CONCURRENCY: usize = 8;
 
@@ -97,33 +94,12 @@ fn items_of(events: &[&IndexedEvent]) -> Vec<Item> {
             items.push(pointer);
         }
     }
-    // One batch must not name an item twice.
-    let mut seen = HashSet::new();
-    items.retain(|item| {
-        seen.insert((
-            get_s(item, keys::PK).unwrap_or_default().to_owned(),
-            get_s(item, keys::SK).unwrap_or_default().to_owned(),
-        ))
-    });
     items
 }
 
 /// Stores the touches of `events` (stored or about to be).
 pub async fn put(inner: &Inner, events: &[&IndexedEvent]) -> Result<(), DynamoError> {
-    let requests = items_of(events)
-        .into_iter()
-        .map(|item| {
-            PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map(|put| WriteRequest::builder().put_request(put).build())
-                .map_err(|e| inner.error("BatchWriteItem", e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for chunk in requests.chunks(BATCH) {
-        batch_write(inner, chunk.to_vec()).await?;
-    }
-    Ok(())
+    put_all(inner, items_of(events)).await
 }
 
 fn key_of(item: &Item) -> Option<Key> {
@@ -144,39 +120,6 @@ fn touch_of(item: &Item) -> Option<Touch> {
         change: ChangeKind::parse(get_s(item, "change")?)?,
         size: get_s(item, "size").map(str::to_owned),
     })
-}
-
-/// Every item of partition `pk` whose sort key begins with `prefix`.
-async fn query(inner: &Inner, pk: &str, prefix: Option<&str>) -> Result<Vec<Item>, DynamoError> {
-    let mut e = Expr::default();
-    let mut condition = format!("{} = {}", e.name(keys::PK), e.value(s(pk)));
-    if let Some(prefix) = prefix {
-        let sk = e.name(keys::SK);
-        let value = e.value(s(prefix));
-        condition.push_str(&format!(" AND begins_with({sk}, {value})"));
-    }
-    let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let out = inner
-            .client
-            .query()
-            .table_name(&inner.table)
-            .key_condition_expression(&condition)
-            .set_expression_attribute_names(e.names_or_none())
-            .set_expression_attribute_values(e.values_or_none())
-            .consistent_read(true)
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|err| inner.error("Query", err))?;
-        let next = out.last_evaluated_key().cloned();
-        found.extend(out.items.unwrap_or_default());
-        match next {
-            Some(key) => start = Some(key),
-            None => return Ok(found),
-        }
-    }
 }
 
 /// Touch items grouped by resource, sorted by type, account, region, id.
@@ -209,27 +152,30 @@ pub async fn touches(
 ) -> Result<Vec<ResourceTouches>, DynamoError> {
     match user {
         None => {
-            let kinds: Vec<String> = query(inner, TYPES_PK, None)
+            let kinds: Vec<String> = read::query_partition(inner, None, keys::PK, TYPES_PK, None)
                 .await?
                 .iter()
                 .filter_map(|i| get_s(i, keys::SK).map(str::to_owned))
                 .collect();
             let mut items = Vec::new();
             for kind in kinds {
-                items.extend(query(inner, &type_pk(&kind), None).await?);
+                items.extend(
+                    read::query_partition(inner, None, keys::PK, &type_pk(&kind), None).await?,
+                );
             }
             Ok(group(items, None))
         }
         Some(user) => {
-            let resources: BTreeSet<Key> = query(inner, &user_pk(user), None)
-                .await?
-                .iter()
-                .filter_map(key_of)
-                .collect();
+            let resources: BTreeSet<Key> =
+                read::query_partition(inner, None, keys::PK, &user_pk(user), None)
+                    .await?
+                    .iter()
+                    .filter_map(key_of)
+                    .collect();
             let each: Vec<Vec<ResourceTouches>> = stream::iter(resources)
                 .map(|key| async move {
                     let prefix = resource_prefix(&key.1, &key.2, &key.3);
-                    let items = query(inner, &type_pk(&key.0), Some(&prefix)).await?;
+                    let items = read::query_prefix(inner, &type_pk(&key.0), &prefix).await?;
                     Ok::<_, DynamoError>(group(items, Some(&key)))
                 })
                 .buffered(READ_CONCURRENCY)
@@ -277,7 +223,8 @@ mod tests {
     fn items_are_keyed_by_event_and_resource() {
         let a = event("e-1", "alice", vec![change("i-1"), change("i-1#x")]);
         let b = event("e-1", "alice", vec![change("i-1")]);
-        let items = items_of(&[&a, &b]);
+        // As `put` sends them: each key once.
+        let items = crate::dynamo::write::unique_keys(items_of(&[&a, &b]));
         let keys: Vec<(String, String)> = items
             .iter()
             .map(|i| {

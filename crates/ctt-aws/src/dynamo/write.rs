@@ -234,21 +234,44 @@ async fn register_parameters(inner: &Inner, names: Vec<String>) -> Result<(), Dy
     if new.is_empty() {
         return Ok(());
     }
-    let requests: Vec<WriteRequest> = new
+    let items = new
         .iter()
-        .map(|name| {
+        .map(|name| item_key(Catalog::Parameters.pk(), name))
+        .collect();
+    put_all(inner, items).await?;
+    if let Ok(mut known) = inner.known_parameters.lock() {
+        known.extend(new);
+    }
+    Ok(())
+}
+
+/// `items` with each key once, the first item of a key kept (a
+/// `BatchWriteItem` must not name an item twice).
+pub fn unique_keys(mut items: Vec<items::Item>) -> Vec<items::Item> {
+    let mut seen = HashSet::new();
+    items.retain(|item| {
+        seen.insert((
+            get_s(item, keys::PK).unwrap_or_default().to_owned(),
+            get_s(item, keys::SK).unwrap_or_default().to_owned(),
+        ))
+    });
+    items
+}
+
+/// Puts `items` in `BatchWriteItem`s of at most 25, each key once.
+pub async fn put_all(inner: &Inner, items: Vec<items::Item>) -> Result<(), DynamoError> {
+    let requests = unique_keys(items)
+        .into_iter()
+        .map(|item| {
             PutRequest::builder()
-                .set_item(Some(item_key(Catalog::Parameters.pk(), name)))
+                .set_item(Some(item))
                 .build()
                 .map(|put| WriteRequest::builder().put_request(put).build())
                 .map_err(|e| inner.error("BatchWriteItem", e))
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     for chunk in requests.chunks(BATCH_WRITE_MAX) {
         batch_write(inner, chunk.to_vec()).await?;
-    }
-    if let Ok(mut known) = inner.known_parameters.lock() {
-        known.extend(new);
     }
     Ok(())
 }

@@ -36,6 +36,21 @@ struct Attendance {
     console: bool,
 }
 
+impl Attendance {
+    /// A moment of EC2 work from home in the first region (not a lab).
+    fn at_home(day: &Day, student: usize, from: i64, console: bool) -> Self {
+        Attendance {
+            student,
+            region: 0,
+            topic: Topic::Ec2,
+            from,
+            until: from,
+            ip: day.cast.students[student].home_ip.clone(),
+            console,
+        }
+    }
+}
+
 /// The lab sessions of a lab day.
 pub(super) fn labs(day: &mut Day) {
     let profile = day.profile;
@@ -91,15 +106,7 @@ pub(super) fn labs(day: &mut Day) {
 pub(super) fn burst(day: &mut Day) {
     let student = day.rng.random_range(0..day.cast.students.len());
     let from = day.random_time(15 * 3600..18 * 3600);
-    let attendance = Attendance {
-        student,
-        region: 0,
-        topic: Topic::Ec2,
-        from,
-        until: from,
-        ip: day.cast.students[student].home_ip.clone(),
-        console: false,
-    };
+    let attendance = Attendance::at_home(day, student, from, false);
     let mut session = start_session(day, &attendance);
     let scope = day.scope(session.actor.account, session.region, from);
     let run = calls::ec2::run_instances(&mut day.rng, &scope, &mut session.ws, "");
@@ -225,15 +232,7 @@ pub(super) fn course_work(day: &mut Day) {
 /// A student who never starts the labs signs in once and looks around.
 fn look_around(day: &mut Day, student: usize) {
     let from = day.random_time(15 * 3600..20 * 3600);
-    let attendance = Attendance {
-        student,
-        region: 0,
-        topic: Topic::Ec2,
-        from,
-        until: from,
-        ip: day.cast.students[student].home_ip.clone(),
-        console: true,
-    };
+    let attendance = Attendance::at_home(day, student, from, true);
     let mut session = start_session(day, &attendance);
     let mut at = from;
     for _ in 0..day.rng.random_range(1..=4) {
