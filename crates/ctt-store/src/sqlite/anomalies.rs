@@ -26,6 +26,7 @@ use ctt_core::anomaly::{AnomalyKind, AnomalySettings, Baseline};
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::meta;
 use crate::baseline::{
     FirstKind as First, FirstUse, UserBaseline, WEEK, first_anomalies, firsts_of, spiking_hours,
 };
@@ -69,26 +70,12 @@ impl Changes {
 
 /// Whether the stored anomalies are those of the stored events.
 fn current(conn: &Connection) -> rusqlite::Result<bool> {
-    let value: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [STATE_KEY], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    Ok(value.as_deref() == Some("done"))
-}
-
-fn set_state(conn: &Connection, value: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![STATE_KEY, value],
-    )?;
-    Ok(())
+    meta::is_done(conn, STATE_KEY)
 }
 
 /// Marks the anomalies to be rebuilt (a bulk load, a load without them).
 pub fn pending(conn: &Connection) -> rusqlite::Result<()> {
-    set_state(conn, "pending")
+    meta::set(conn, STATE_KEY, "pending")
 }
 
 /// The writer's part, in the batch's transaction: keeps `first_seen`, then,
@@ -165,13 +152,8 @@ pub fn rebuild_if_pending(
         return Ok(());
     }
     let tx = conn.transaction()?;
-    let firsts_kept: Option<String> = tx
-        .query_row("SELECT value FROM meta WHERE key = ?1", [FIRSTS_KEY], |r| {
-            r.get(0)
-        })
-        .optional()?;
     // Events stored before `first_seen` existed (schema 15): read once.
-    if firsts_kept.as_deref() != Some("done") {
+    if !meta::is_done(&tx, FIRSTS_KEY)? {
         tx.execute_batch(
             "DELETE FROM first_seen;
          INSERT INTO first_seen (kind, scope, key, time, event_id)
@@ -189,11 +171,7 @@ pub fn rebuild_if_pending(
                      FROM events WHERE aws_region IS NOT NULL))
          WHERE n = 1;",
         )?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, 'done')
-             ON CONFLICT (key) DO UPDATE SET value = 'done'",
-            [FIRSTS_KEY],
-        )?;
+        meta::set(&tx, FIRSTS_KEY, "done")?;
     }
     let scopes: Vec<(i64, String)> = tx
         .prepare("SELECT DISTINCT kind, scope FROM first_seen")?
@@ -220,7 +198,7 @@ pub fn rebuild_if_pending(
             reconcile_spikes(&tx, settings, errors, &user, lo, hi + WEEK)?;
         }
     }
-    set_state(&tx, "done")?;
+    meta::set(&tx, STATE_KEY, "done")?;
     tx.commit()
 }
 

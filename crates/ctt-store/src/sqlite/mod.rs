@@ -6,6 +6,7 @@
 mod alerts;
 mod anomalies;
 mod courses;
+mod meta;
 mod outbox;
 mod query;
 mod resources;

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use ctt_core::Event;
 use ctt_core::resources::{Catalogue, Change, ChangeKind, Lifecycle, State, Touch};
 use ctt_core::time::{from_seconds, to_seconds};
-use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params};
+use rusqlite::{Connection, Statement, Transaction, params};
 
+use super::meta;
 use crate::ResourceTouches;
 use crate::resources::{ResourceKey, ResourceLife, ResourceQuery, StateFilter, place};
 
@@ -59,14 +60,7 @@ const BACKFILL_KEY: &str = "resource_touches_backfill";
 /// Reads the touches of the events stored before migration 13, once: the
 /// events the catalogue concerns, found by `(eventName, eventSource)`.
 pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
-    let pending: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [BACKFILL_KEY],
-            |r| r.get(0),
-        )
-        .ok();
-    if pending.as_deref() != Some("pending") {
+    if meta::get(conn, BACKFILL_KEY)?.as_deref() != Some("pending") {
         return Ok(());
     }
     let catalogue = Catalogue::builtin();
@@ -201,22 +195,12 @@ pub fn touch_keys<'a>(
 
 /// Whether `resource_states` can be read and must be kept.
 pub fn states_current(conn: &Connection) -> rusqlite::Result<bool> {
-    let value: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [STATES_KEY], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    Ok(value.as_deref() == Some("done"))
+    meta::is_done(conn, STATES_KEY)
 }
 
 /// Marks `resource_states` to be rebuilt (a bulk load stops keeping it).
 pub fn states_pending(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, 'pending')
-         ON CONFLICT (key) DO UPDATE SET value = 'pending'",
-        [STATES_KEY],
-    )?;
-    Ok(())
+    meta::set(conn, STATES_KEY, "pending")
 }
 
 const UPSERT_STATE: &str = "INSERT OR REPLACE INTO resource_states
@@ -311,11 +295,7 @@ pub fn rebuild_states_if_pending(conn: &mut Connection) -> rusqlite::Result<()> 
             put_state(&mut upsert, &key, &r.touches)?;
         }
     }
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, 'done')
-         ON CONFLICT (key) DO UPDATE SET value = 'done'",
-        [STATES_KEY],
-    )?;
+    meta::set(&tx, STATES_KEY, "done")?;
     tx.commit()
 }
 

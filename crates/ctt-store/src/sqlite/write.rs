@@ -16,24 +16,14 @@ const INDEXED_KEY: &str = "indexed_parameters";
 
 /// The indexed parameters of this database: stored at creation, read afterwards.
 pub fn indexed_parameters(conn: &Connection, wanted: &[String]) -> rusqlite::Result<Vec<String>> {
-    let stored: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [INDEXED_KEY],
-            |r| r.get(0),
-        )
-        .ok();
-    if let Some(list) = stored {
+    if let Some(list) = super::meta::get(conn, INDEXED_KEY)? {
         return Ok(list
             .split('\n')
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect());
     }
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
-        params![INDEXED_KEY, wanted.join("\n")],
-    )?;
+    super::meta::set(conn, INDEXED_KEY, &wanted.join("\n"))?;
     Ok(wanted.to_vec())
 }
 
@@ -285,11 +275,7 @@ pub fn record_integrity(conn: &mut Connection, verdicts: &[Verdict]) -> rusqlite
 /// What the recorded verifications found.
 pub fn integrity(conn: &Connection) -> rusqlite::Result<IntegritySummary> {
     let meta = |key: &str| -> rusqlite::Result<Option<i64>> {
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()
-        .map(|v| v.and_then(|v| v.parse().ok()))
+        Ok(super::meta::get(conn, key)?.and_then(|v| v.parse().ok()))
     };
     let mut stmt =
         conn.prepare("SELECT file_key, status, events FROM integrity_flags ORDER BY file_key")?;
