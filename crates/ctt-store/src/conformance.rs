@@ -1593,3 +1593,180 @@ pub async fn user_baselines_are_kept_alike(store: &dyn EventStore) {
     assert_eq!(b.failed, Rate::of_week(&[1, 1]));
     assert_eq!(store.user_baseline("nobody").await.expect("baseline"), None);
 }
+
+/// A call of `user` in `region` at `time`, failed or not: what the anomaly
+/// tree is made of.
+fn region_call(id: &str, time: &str, user: &str, region: &str, failed: bool) -> Value {
+    let r = with(
+        record(id, time, user, "ec2", "CreateTags"),
+        "awsRegion",
+        json!(region),
+    );
+    if failed {
+        with(r, "errorCode", json!("Client.UnauthorizedOperation"))
+    } else {
+        r
+    }
+}
+
+/// The anomaly tree (SPEC §13), one file per group of records:
+/// * alice works in us-east-1 every day from 1 March, in eu-west-1 on the
+///   3rd (not warm yet: no anomaly), in eu-central-1 on the 12th and — in
+///   `alice-central-09.json.gz`, the 13th file, which may come last —
+///   already on the 9th (warm: that one is the anomaly, for her and for the
+///   account);
+/// * bob, from the 12th: 60 calls in one hour, in two files (a rate spike
+///   on the 51st, the week before being empty) and 25 failed calls the next
+///   hour (an error spike on the 21st failure).
+pub fn anomaly_tree(store: &dyn EventStore) -> Vec<LoadedFile> {
+    let mut out = Vec::new();
+    for day in 1..=12u32 {
+        let mut records = vec![region_call(
+            &format!("a-{day:02}"),
+            &t(day, "10:00:00"),
+            "alice",
+            "us-east-1",
+            false,
+        )];
+        if day == 3 {
+            records.push(region_call(
+                "a-west",
+                &t(3, "11:00:00"),
+                "alice",
+                "eu-west-1",
+                false,
+            ));
+        }
+        if day == 12 {
+            records.push(region_call(
+                "a-central-12",
+                &t(12, "11:00:00"),
+                "alice",
+                "eu-central-1",
+                false,
+            ));
+        }
+        out.push(file(store, &format!("alice-{day:02}.json.gz"), records));
+    }
+    out.push(file(
+        store,
+        "alice-central-09.json.gz",
+        vec![region_call(
+            "a-central-09",
+            &t(9, "11:00:00"),
+            "alice",
+            "eu-central-1",
+            false,
+        )],
+    ));
+    let burst: Vec<Value> = (0..60)
+        .map(|n| {
+            let time = t(12, &format!("10:{n:02}:00"));
+            region_call(&format!("b-{n:02}"), &time, "bob", "us-east-1", false)
+        })
+        .collect();
+    // In two files, the second half first.
+    out.push(file(store, "bob-burst-2.json.gz", burst[30..].to_vec()));
+    out.push(file(store, "bob-burst-1.json.gz", burst[..30].to_vec()));
+    let failures: Vec<Value> = (0..25)
+        .map(|n| {
+            let time = t(12, &format!("11:{n:02}:00"));
+            region_call(&format!("f-{n:02}"), &time, "bob", "us-east-1", true)
+        })
+        .collect();
+    out.push(file(store, "bob-failures.json.gz", failures));
+    out
+}
+
+/// The anomalies of the whole [`anomaly_tree`] with SPEC §13's defaults,
+/// in the order `/alerts` lists them.
+pub const TREE_ANOMALIES: [&str; 4] = [
+    "anomaly:account-new-region:a-central-09",
+    "anomaly:new-region:a-central-09",
+    "anomaly:rate-spike:b-50",
+    "anomaly:error-spike:f-20",
+];
+
+/// Every anomaly `store` lists: (id, title), in order.
+pub async fn anomalies_listed(store: &dyn EventStore) -> Vec<(String, String)> {
+    store
+        .alerts(&AlertQuery {
+            rule: Some("anomaly:*".into()),
+            limit: 1_000,
+            ..AlertQuery::default()
+        })
+        .await
+        .expect("alerts")
+        .into_iter()
+        .map(|a| (a.id, a.title))
+        .collect()
+}
+
+/// SPEC §13, for a store that evaluates anomalies with the defaults: they
+/// are a function of the stored events. Loaded backwards by two loaders at
+/// once, the tree without its 13th file has its anomalies on the 12th's
+/// eu-central-1 call; the earlier call arriving last withdraws those (no
+/// longer alerts, by list or by id) and raises the right ones, with the
+/// baseline in their titles; loading it all again changes nothing.
+pub async fn anomalies_follow_the_stored_events(store: &dyn EventStore) {
+    let ids = |listed: &[(String, String)]| -> Vec<String> {
+        listed.iter().map(|(id, _)| id.clone()).collect()
+    };
+    let mut all = anomaly_tree(store);
+    let early = all.remove(12);
+    assert_eq!(early.entry.key, "alice-central-09.json.gz");
+    all.reverse();
+    let second = all.split_off(all.len() / 2);
+    let load_each = |files: Vec<LoadedFile>| async move {
+        for f in files {
+            store.load(vec![f]).await.expect("load");
+        }
+    };
+    tokio::join!(load_each(all), load_each(second));
+    assert_eq!(
+        ids(&anomalies_listed(store).await),
+        [
+            "anomaly:rate-spike:b-50",
+            "anomaly:account-new-region:a-central-12",
+            "anomaly:new-region:a-central-12",
+            "anomaly:error-spike:f-20",
+        ]
+    );
+
+    store
+        .load(vec![early])
+        .await
+        .expect("load the earlier call");
+    let listed = anomalies_listed(store).await;
+    assert_eq!(ids(&listed), TREE_ANOMALIES);
+    assert_eq!(
+        listed[1].1,
+        "alice used eu-central-1 for the first time; known since 2018-03-01: us-east-1, eu-west-1"
+    );
+    assert_eq!(
+        listed[2].1,
+        "bob made 60 calls in the hour from 2018-03-12 10:00 UTC; the week before averaged 0.0 ± 0.0 an hour (threshold 50)"
+    );
+    for withdrawn in [
+        "anomaly:new-region:a-central-12",
+        "anomaly:account-new-region:a-central-12",
+    ] {
+        assert_eq!(store.alert(withdrawn).await.expect("alert"), None);
+    }
+    let raised = store
+        .alert("anomaly:new-region:a-central-09")
+        .await
+        .expect("alert")
+        .expect("raised");
+    assert_eq!(
+        (raised.user.as_str(), raised.level.as_str()),
+        ("alice", "medium")
+    );
+    assert!(raised.record.get().contains("a-central-09"));
+
+    store
+        .load(anomaly_tree(store))
+        .await
+        .expect("load it all again");
+    assert_eq!(ids(&anomalies_listed(store).await), TREE_ANOMALIES);
+}

@@ -4,99 +4,13 @@
 //! the same after a bulk load's rebuild.
 
 use ctt_core::anomaly::AnomalySettings;
-use ctt_store::conformance::{file, record};
+use ctt_store::conformance::{
+    TREE_ANOMALIES, anomalies_listed as anomalies, anomaly_tree as files,
+};
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
-use ctt_store::{AlertQuery, EventStore, LoadedFile};
-use serde_json::Value;
+use ctt_store::{EventStore, LoadedFile};
 
 const ACCOUNT: &str = "111122223333";
-
-fn event(id: &str, time: &str, user: &str, region: &str, error: bool) -> Value {
-    let mut r = record(id, time, user, "ec2", "CreateTags");
-    r["awsRegion"] = region.into();
-    if error {
-        r["errorCode"] = "Client.UnauthorizedOperation".into();
-    }
-    r
-}
-
-/// The tree, one file per group of records:
-/// * alice works in us-east-1 every day from 1 March, in eu-west-1 on the
-///   3rd (not warm yet: no anomaly), in eu-central-1 on the 12th and — in a
-///   file that may come last — already on the 9th (warm: that one is the
-///   anomaly, for her and for the account);
-/// * bob, from the 12th: 60 calls in one hour (a rate spike on the 51st,
-///   the week before being empty) and 25 failed calls the next hour (an
-///   error spike on the 21st failure).
-fn files(store: &dyn EventStore) -> Vec<LoadedFile> {
-    let mut out = Vec::new();
-    for day in 1..=12u32 {
-        let mut records = vec![event(
-            &format!("a-{day:02}"),
-            &format!("2018-03-{day:02}T10:00:00Z"),
-            "alice",
-            "us-east-1",
-            false,
-        )];
-        if day == 3 {
-            records.push(event(
-                "a-west",
-                "2018-03-03T11:00:00Z",
-                "alice",
-                "eu-west-1",
-                false,
-            ));
-        }
-        if day == 12 {
-            records.push(event(
-                "a-central-12",
-                "2018-03-12T11:00:00Z",
-                "alice",
-                "eu-central-1",
-                false,
-            ));
-        }
-        out.push(file(store, &format!("alice-{day:02}.json.gz"), records));
-    }
-    out.push(file(
-        store,
-        "alice-central-09.json.gz",
-        vec![event(
-            "a-central-09",
-            "2018-03-09T11:00:00Z",
-            "alice",
-            "eu-central-1",
-            false,
-        )],
-    ));
-    let burst: Vec<Value> = (0..60)
-        .map(|n| {
-            event(
-                &format!("b-{n:02}"),
-                &format!("2018-03-12T10:{n:02}:00Z"),
-                "bob",
-                "us-east-1",
-                false,
-            )
-        })
-        .collect();
-    // In two files, the second half first.
-    out.push(file(store, "bob-burst-2.json.gz", burst[30..].to_vec()));
-    out.push(file(store, "bob-burst-1.json.gz", burst[..30].to_vec()));
-    let failures: Vec<Value> = (0..25)
-        .map(|n| {
-            event(
-                &format!("f-{n:02}"),
-                &format!("2018-03-12T11:{n:02}:00Z"),
-                "bob",
-                "us-east-1",
-                true,
-            )
-        })
-        .collect();
-    out.push(file(store, "bob-failures.json.gz", failures));
-    out
-}
 
 fn open(path: &std::path::Path) -> SqliteStore {
     SqliteStore::open(
@@ -109,21 +23,6 @@ fn open(path: &std::path::Path) -> SqliteStore {
     .expect("open")
 }
 
-/// Every anomaly stored: (id, title).
-async fn anomalies(store: &dyn EventStore) -> Vec<(String, String)> {
-    store
-        .alerts(&AlertQuery {
-            rule: Some("anomaly:*".into()),
-            limit: 1_000,
-            ..AlertQuery::default()
-        })
-        .await
-        .expect("alerts")
-        .into_iter()
-        .map(|a| (a.id, a.title))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anomalies_are_a_function_of_the_stored_events_in_any_order() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -134,16 +33,7 @@ async fn anomalies_are_a_function_of_the_stored_events_in_any_order() {
     }
     let expected = anomalies(&ordered).await;
     let ids: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(
-        ids,
-        [
-            "anomaly:account-new-region:a-central-09",
-            "anomaly:new-region:a-central-09",
-            "anomaly:rate-spike:b-50",
-            "anomaly:error-spike:f-20",
-        ],
-        "{expected:#?}"
-    );
+    assert_eq!(ids, TREE_ANOMALIES, "{expected:#?}");
     let titles: Vec<&str> = expected.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(
         titles[1],

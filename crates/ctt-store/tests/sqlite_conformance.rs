@@ -9,3 +9,15 @@ async fn fresh_store() -> SqliteStore {
 }
 
 ctt_store::store_conformance_tests!(fresh_store());
+
+/// SPEC §13's conformance check, on a store that evaluates anomalies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anomalies_follow_the_stored_events() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = SqliteOptions {
+        anomalies: Some(Default::default()),
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(dir.path().join("ctt.db"), options).expect("open store");
+    ctt_store::conformance::anomalies_follow_the_stored_events(&store).await;
+}

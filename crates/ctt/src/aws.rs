@@ -68,7 +68,8 @@ pub async fn open_dynamo(settings: &Settings, uri: &str) -> anyhow::Result<Arc<D
         },
     )
     .await
-    .with_context(|| format!("cannot open store {parsed}"))?;
+    .with_context(|| format!("cannot open store {parsed}"))?
+    .with_anomalies(settings.anomalies.clone());
     Ok(Arc::new(store))
 }
 

@@ -8,6 +8,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::Blob;
+use chrono::{DateTime, Utc};
 use ctt_core::time::{format_event_time, parse_event_time};
 use ctt_store::alerts::{LEVELS, level_rank};
 use ctt_store::{Alert, AlertQuery, RecordJson};
@@ -42,7 +43,29 @@ fn day_of(alert: &Alert) -> String {
     alert.event_time.format("%Y-%m-%d").to_string()
 }
 
-fn alert_item(alert: &Alert) -> Item {
+/// Set on an anomaly no longer implied by the stored events (SPEC §13): the
+/// item stays (its id is taken), but it is no alert.
+pub const WITHDRAWN: &str = "withdrawn";
+
+/// The key of the item of the alert of `rule_id` on the event
+/// (`event_time`, `event_id`).
+pub fn key_of(rule_id: &str, event_id: &str, event_time: DateTime<Utc>) -> Item {
+    item_key(
+        day_pk(&event_time.format("%Y-%m-%d").to_string()),
+        format!("{}#{event_id}#{rule_id}", format_event_time(event_time)),
+    )
+}
+
+/// The items that find an alert besides its own: its id's pointer and its
+/// day's entry in the list of days.
+pub fn finders(alert: &Alert) -> [Item; 2] {
+    let mut pointer = item_key(pointer_pk(&alert.id), POINTER_SK);
+    pointer.insert("day".into(), s(day_of(alert)));
+    pointer.insert("at".into(), s(sort_key(alert)));
+    [pointer, item_key(DAYS_PK, day_of(alert))]
+}
+
+pub fn alert_item(alert: &Alert) -> Item {
     let mut item = item_key(day_pk(&day_of(alert)), sort_key(alert));
     item.insert("id".into(), s(&alert.id));
     item.insert("rule_id".into(), s(&alert.rule_id));
@@ -73,6 +96,9 @@ fn alert_item(alert: &Alert) -> Item {
 }
 
 fn from_item(item: &Item) -> Option<Alert> {
+    if item.get(WITHDRAWN).and_then(|w| w.as_bool().ok()) == Some(&true) {
+        return None;
+    }
     Some(Alert {
         id: get_s(item, "id")?.to_owned(),
         rule_id: get_s(item, "rule_id")?.to_owned(),
@@ -101,17 +127,11 @@ pub async fn put(inner: &Inner, alerts: &[Alert]) -> Result<(), DynamoError> {
         return Ok(());
     }
     let mut items: Vec<Item> = Vec::new();
-    let mut days = std::collections::BTreeSet::new();
     for alert in alerts {
         items.push(alert_item(alert));
-        let mut pointer = item_key(pointer_pk(&alert.id), POINTER_SK);
-        pointer.insert("day".into(), s(day_of(alert)));
-        pointer.insert("at".into(), s(sort_key(alert)));
-        items.push(pointer);
-        days.insert(day_of(alert));
+        items.extend(finders(alert));
     }
-    items.extend(days.iter().map(|day| item_key(DAYS_PK, day.as_str())));
-    // The same alert from two files is put once.
+    // The same alert (or day) from two files is put once.
     put_all(inner, items).await
 }
 
@@ -173,7 +193,7 @@ pub async fn list(inner: &Inner, query: &AlertQuery) -> Result<Vec<Alert>, Dynam
             }
             (None, None) => {}
         }
-        let mut filters = Vec::new();
+        let mut filters = vec![format!("attribute_not_exists({})", e.name(WITHDRAWN))];
         if let Some(rule) = &query.rule {
             let name = e.name("rule_id");
             filters.push(match rule.strip_suffix('*') {
@@ -189,7 +209,7 @@ pub async fn list(inner: &Inner, query: &AlertQuery) -> Result<Vec<Alert>, Dynam
             let levels: Vec<String> = LEVELS[rank..].iter().map(|l| e.value(s(*l))).collect();
             filters.push(format!("{} IN ({})", e.name("level"), levels.join(", ")));
         }
-        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+        let filter = Some(filters.join(" AND "));
         let mut start = None;
         loop {
             let out = inner

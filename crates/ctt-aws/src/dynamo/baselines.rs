@@ -103,7 +103,7 @@ pub async fn keep_firsts(
 }
 
 /// One scope's first uses, in the order of first use.
-async fn first_uses(
+pub(super) async fn first_uses(
     inner: &Inner,
     kind: FirstKind,
     scope: &str,

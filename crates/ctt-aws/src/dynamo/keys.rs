@@ -17,6 +17,7 @@
 //! | events in an hour: everyone / a user / a service / a user's failed calls | `H#A` / `H#U#<user>` / `H#S#<service>` / `H#E#<user>` | `YYYY-MM-DDTHH` |
 //! | first use (SPEC §13, `baselines.rs`): a user's region / service, an account's region | `FS#R#<user>` / `FS#S#<user>` / `FS#A#<account>` | the region or service |
 //! | resource touch / types / a user's resources (SPEC §11, `resources.rs`) | `R#<type>` / `RTYPES` / `RU#<user>` | see `resources.rs` |
+//! | anomaly recorded / a scope's generation / a file not evaluated yet (SPEC §13, `anomalies.rs`) | `AN#U#<user>`, `AN#A#<account>` / `AV#…` / `AP` | kind `#` `at` / `G` / file key `\n` version |
 //!
 //! Event items carry the partition keys of four indexes — `by_day` (`D#YYYY-MM-DD`),
 //! `by_user` (`U#user`), `by_service` (`S#service`), `by_name` (`N#eventName`) — all

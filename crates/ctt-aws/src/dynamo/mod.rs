@@ -13,6 +13,7 @@
 //! [`usage`] interceptor counting operations by name.
 
 mod alerts;
+mod anomalies;
 mod baselines;
 pub mod classify;
 mod courses;
@@ -190,6 +191,19 @@ pub(crate) struct Inner {
     /// Where loads queue new alerts, and how old an event may be (SPEC §12);
     /// unset: no outbox (see [`DynamoStore::with_outbox`]).
     pub outbox: std::sync::OnceLock<(Vec<ctt_store::Route>, std::time::Duration)>,
+    /// The anomalies loads raise and withdraw (SPEC §13); unset: none (see
+    /// [`DynamoStore::with_anomalies`]).
+    pub anomalies: std::sync::OnceLock<ctt_core::anomaly::AnomalySettings>,
+}
+
+impl Inner {
+    /// The anomaly settings loads evaluate, if any kind is on and the table
+    /// keeps baselines.
+    pub fn anomaly_settings(&self) -> Option<&ctt_core::anomaly::AnomalySettings> {
+        self.anomalies
+            .get()
+            .filter(|settings| self.baselines && settings.any())
+    }
 }
 
 impl Inner {
@@ -246,6 +260,7 @@ impl DynamoStore {
                 catalog_bounds: Mutex::new(HashMap::new()),
                 known_firsts: Mutex::new(HashMap::new()),
                 outbox: std::sync::OnceLock::new(),
+                anomalies: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -280,6 +295,24 @@ impl DynamoStore {
     pub fn with_outbox(self, routes: Vec<ctt_store::Route>, max_age: std::time::Duration) -> Self {
         let _ = self.inner.outbox.set((routes, max_age));
         self
+    }
+
+    /// Raises and withdraws anomalies (SPEC §13) as loads store events:
+    /// after each file, for its users and accounts (`docs/dynamodb.md`).
+    /// Set once; later calls are ignored.
+    pub fn with_anomalies(self, settings: ctt_core::anomaly::AnomalySettings) -> Self {
+        let _ = self.inner.anomalies.set(settings);
+        self
+    }
+
+    /// Evaluates the anomalies of files whose load died between their commit
+    /// and their evaluation (markers older than `older_than`; every load does
+    /// this for those older than [`anomalies::STALE`]). How many files.
+    pub async fn sweep_anomalies(&self, older_than: std::time::Duration) -> StoreResult<usize> {
+        match self.inner.anomaly_settings() {
+            Some(settings) => Ok(anomalies::sweep(&self.inner, settings, older_than).await?),
+            None => Ok(0),
+        }
     }
 
     fn destinations(&self) -> Vec<String> {

@@ -24,6 +24,43 @@ fn partition(destination: &str) -> String {
     format!("OB#{destination}")
 }
 
+/// The delivery items that queue `alert` to the routes its level reaches,
+/// none if its event is older than `max_age`.
+pub fn deliveries_of(
+    alert: &Alert,
+    routes: &[Route],
+    max_age: Duration,
+    now: DateTime<Utc>,
+) -> Vec<Item> {
+    let oldest = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+    if alert.event_time < oldest {
+        return Vec::new();
+    }
+    let rank = level_rank(&alert.level).unwrap_or(0);
+    routes
+        .iter()
+        .filter(|r| rank >= r.min_level)
+        .map(|route| {
+            let mut item = item_key(partition(&route.destination), alert.id.as_str());
+            item.insert("state".into(), s(PENDING));
+            item.insert("attempts".into(), n(0));
+            item.insert("next_attempt".into(), n(now.timestamp_millis()));
+            item
+        })
+        .collect()
+}
+
+/// The key of `alert_id`'s delivery to `destination`.
+pub fn delivery_key(destination: &str, alert_id: &str) -> Item {
+    item_key(partition(destination), alert_id)
+}
+
+/// A delivery waiting to be sent.
+pub const PENDING: &str = "pending";
+/// A delivery of an anomaly withdrawn before it was sent (SPEC §13): it waits,
+/// and is pending again if the anomaly is restored.
+pub const WITHDRAWN: &str = "withdrawn";
+
 /// Queues `alerts` to the routes they reach, unless older than `max_age`.
 pub async fn queue(
     inner: &Inner,
@@ -32,29 +69,24 @@ pub async fn queue(
     max_age: Duration,
 ) -> Result<(), DynamoError> {
     let now = Utc::now();
-    let oldest = now - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-    for alert in alerts.iter().filter(|a| a.event_time >= oldest) {
-        let rank = level_rank(&alert.level).unwrap_or(0);
-        for route in routes.iter().filter(|r| rank >= r.min_level) {
-            let mut item = item_key(partition(&route.destination), alert.id.as_str());
-            item.insert("state".into(), s("pending"));
-            item.insert("attempts".into(), n(0));
-            item.insert("next_attempt".into(), n(now.timestamp_millis()));
-            let put = inner
-                .client
-                .put_item()
-                .table_name(&inner.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .send()
-                .await;
-            match put {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(PutItemError::is_conditional_check_failed_exception) => {}
-                Err(e) => return Err(inner.error("PutItem", e)),
-            }
+    for item in alerts
+        .iter()
+        .flat_map(|alert| deliveries_of(alert, routes, max_age, now))
+    {
+        let put = inner
+            .client
+            .put_item()
+            .table_name(&inner.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(PutItemError::is_conditional_check_failed_exception) => {}
+            Err(e) => return Err(inner.error("PutItem", e)),
         }
     }
     Ok(())
@@ -161,11 +193,47 @@ pub async fn claim_due(
                     destination: destination.clone(),
                     attempts,
                 }),
-                None => tracing::warn!(alert = %id, "a queued alert is not stored; skipped"),
+                // An anomaly withdrawn since it was queued (or an alert
+                // never stored): it waits, no longer pending.
+                None => set_aside(inner, destination, &id, until).await?,
             }
         }
     }
     Ok(claimed)
+}
+
+/// Moves a delivery this process claimed (until `until`) from pending to
+/// withdrawn; one restored or re-claimed meanwhile is left as it is.
+async fn set_aside(
+    inner: &Inner,
+    destination: &str,
+    alert_id: &str,
+    until: i64,
+) -> Result<(), DynamoError> {
+    tracing::debug!(alert = %alert_id, "a queued alert is withdrawn or not stored: set aside");
+    let update = inner
+        .client
+        .update_item()
+        .table_name(&inner.table)
+        .set_key(Some(delivery_key(destination, alert_id)))
+        .update_expression("SET #state = :withdrawn")
+        .condition_expression("#state = :pending AND next_attempt = :until")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":pending", s(PENDING))
+        .expression_attribute_values(":withdrawn", s(WITHDRAWN))
+        .expression_attribute_values(":until", n(until))
+        .send()
+        .await;
+    match update {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(inner.error("UpdateItem", e)),
+    }
 }
 
 pub async fn mark_sent(inner: &Inner, delivery: &Delivery) -> Result<(), DynamoError> {

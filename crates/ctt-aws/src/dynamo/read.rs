@@ -782,7 +782,44 @@ pub(crate) async fn query_prefix(
     pk: &str,
     prefix: &str,
 ) -> Result<Vec<Item>, DynamoError> {
-    query_items(inner, None, keys::PK, pk, Some(prefix), None).await
+    query_items(
+        inner,
+        None,
+        keys::PK,
+        pk,
+        Some(SortKey::Prefix(prefix)),
+        None,
+    )
+    .await
+}
+
+/// Every item of one partition (`key_attribute` = `key`) of the table or of
+/// an index whose sort key (`sort.0`) lies between `sort.1` and `sort.2`
+/// (inclusive), paginated.
+pub(crate) async fn query_range(
+    inner: &Inner,
+    index: Option<&str>,
+    (key_attribute, key): (&str, &str),
+    (attribute, low, high): (&str, &str, &str),
+    projection: Option<&[&str]>,
+) -> Result<Vec<Item>, DynamoError> {
+    let sort = SortKey::Between {
+        attribute,
+        low,
+        high,
+    };
+    query_items(inner, index, key_attribute, key, Some(sort), projection).await
+}
+
+/// A `Query`'s condition on the sort key.
+enum SortKey<'a> {
+    /// `sk` begins with it.
+    Prefix(&'a str),
+    Between {
+        attribute: &'a str,
+        low: &'a str,
+        high: &'a str,
+    },
 }
 
 async fn query_items(
@@ -790,15 +827,27 @@ async fn query_items(
     index: Option<&str>,
     key_attribute: &str,
     key: &str,
-    sk_prefix: Option<&str>,
+    sort: Option<SortKey<'_>>,
     projection: Option<&[&str]>,
 ) -> Result<Vec<Item>, DynamoError> {
     let mut e = Expr::default();
     let mut condition = format!("{} = {}", e.name(key_attribute), e.value(s(key)));
-    if let Some(prefix) = sk_prefix {
-        let sk = e.name(keys::SK);
-        let value = e.value(s(prefix));
-        condition.push_str(&format!(" AND begins_with({sk}, {value})"));
+    match sort {
+        Some(SortKey::Prefix(prefix)) => {
+            let sk = e.name(keys::SK);
+            let value = e.value(s(prefix));
+            condition.push_str(&format!(" AND begins_with({sk}, {value})"));
+        }
+        Some(SortKey::Between {
+            attribute,
+            low,
+            high,
+        }) => {
+            let name = e.name(attribute);
+            let (low, high) = (e.value(s(low)), e.value(s(high)));
+            condition.push_str(&format!(" AND {name} BETWEEN {low} AND {high}"));
+        }
+        None => {}
     }
     let projection = projection.map(|p| p.iter().map(|a| e.name(a)).collect::<Vec<_>>().join(", "));
     let mut found = Vec::new();

@@ -48,7 +48,7 @@ use super::expr::Expr;
 use super::items::{self, get_n, get_s, n, s};
 use super::keys::{self, Catalog};
 use super::retry::{self, MAX_ATTEMPTS};
-use super::{DynamoError, Inner, baselines, item_key, read};
+use super::{DynamoError, Inner, anomalies, baselines, item_key, read};
 
 /// Files of a batch written at once.
 const FILE_CONCURRENCY: usize = 4;
@@ -160,6 +160,12 @@ pub async fn table_settings(
 pub async fn load(inner: &Inner, files: Vec<LoadedFile>) -> Result<Vec<FileCounts>, DynamoError> {
     if files.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Some(settings) = inner.anomaly_settings() {
+        // Files committed by a load that died before evaluating them.
+        if let Err(e) = anomalies::sweep(inner, settings, anomalies::STALE).await {
+            tracing::warn!(error = %e, "anomalies of an earlier load left unevaluated; later");
+        }
     }
     let first_seq = allocate_sequence(inner, files.len() as u64).await?;
     let names: HashSet<&String> = files.iter().flat_map(|f| &f.parameter_names).collect();
@@ -403,6 +409,15 @@ async fn load_file(
             }
         }
     }
+    // Anomalies (SPEC §13) are evaluated after the commit; the marker says
+    // so until then, should this load die in between.
+    let scopes = inner
+        .anomaly_settings()
+        .map(|settings| (settings, anomalies::Scopes::of(&stored)))
+        .filter(|(_, scopes)| !scopes.is_empty());
+    if let Some((_, scopes)) = &scopes {
+        anomalies::mark(inner, key, version, scopes).await?;
+    }
     widen_catalog(inner, &deltas).await?;
     // Before the commit, like the catalog: a retried file lowers them again.
     baselines::keep_firsts(inner, baselines::firsts(&stored)).await?;
@@ -412,6 +427,18 @@ async fn load_file(
         // its counts hold, and what this attempt stored was that writer's too.
         counts.duplicate += counts.stored;
         counts.stored = 0;
+    }
+    if let Some((settings, scopes)) = scopes {
+        // A file another writer committed is that writer's to evaluate.
+        let evaluated = match committed {
+            true => anomalies::evaluate(inner, settings, &scopes).await,
+            false => Ok(()),
+        };
+        match evaluated {
+            Ok(()) => anomalies::unmark(inner, key, version).await?,
+            // The file is loaded; its marker stays for a later load's sweep.
+            Err(e) => tracing::warn!(file = key, error = %e, "anomalies left to a later load"),
+        }
     }
     Ok(counts)
 }

@@ -19,7 +19,7 @@ pub struct SettingsError {
 }
 
 /// What the functions read from their environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LambdaSettings {
     /// `CTT_TABLE`: the DynamoDB table (required).
     pub table: String,
@@ -37,6 +37,10 @@ pub struct LambdaSettings {
     /// `CTT_SNS_TOPIC_ARN`: alerts of `notify_min_level` and up are published
     /// there (SPEC §12), from the table's outbox.
     pub sns_topic_arn: Option<String>,
+    /// `CTT_ANOMALIES`: the `[anomalies]` settings as JSON (SPEC §13;
+    /// `{"warmup_days": 14, "rate-spike": {"min_events": 100}}`); unset, its
+    /// defaults.
+    pub anomalies: ctt_core::anomaly::AnomalySettings,
 }
 
 /// The detection rules of the ingest function (SPEC §12).
@@ -157,6 +161,18 @@ impl LambdaSettings {
         let sns_topic_arn = lookup("CTT_SNS_TOPIC_ARN")
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty());
+        let anomalies: ctt_core::anomaly::AnomalySettings =
+            match lookup("CTT_ANOMALIES").filter(|a| !a.trim().is_empty()) {
+                Some(json) => serde_json::from_str(&json).map_err(|e| SettingsError {
+                    variable: "CTT_ANOMALIES",
+                    reason: e.to_string(),
+                })?,
+                None => Default::default(),
+            };
+        anomalies.validate().map_err(|reason| SettingsError {
+            variable: "CTT_ANOMALIES",
+            reason,
+        })?;
         let settings = Self {
             table: table.trim().to_owned(),
             indexed_parameters,
@@ -164,6 +180,7 @@ impl LambdaSettings {
             max_file_mib,
             alerts,
             sns_topic_arn,
+            anomalies,
         };
         settings.sns_destination()?;
         Ok(settings)
@@ -222,6 +239,7 @@ impl LambdaSettings {
         source: crate::S3Source,
         sdk: &aws_config::SdkConfig,
     ) -> Result<ingest::IngestHandler, SettingsError> {
+        let store = store.with_anomalies(self.anomalies.clone());
         let Some((destination, policy)) = self.sns_destination()? else {
             return Ok(ingest::IngestHandler::new(
                 std::sync::Arc::new(store),
@@ -332,6 +350,20 @@ mod tests {
         assert_eq!(rules(&s), 0);
         assert!(settings(&[("CTT_TABLE", "t"), ("CTT_ALERTS", r#"{"colour": 1}"#)]).is_err());
         assert!(settings(&[("CTT_TABLE", "t"), ("CTT_RULES", "/nonexistent/rules")]).is_err());
+        // Anomalies (SPEC §13): the defaults, or `[anomalies]` as JSON.
+        assert_eq!(s.anomalies, ctt_core::anomaly::AnomalySettings::default());
+        let s = settings(&[
+            ("CTT_TABLE", "t"),
+            (
+                "CTT_ANOMALIES",
+                r#"{"warmup_days": 14, "rate-spike": {"min_events": 100}}"#,
+            ),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (s.anomalies.warmup_days, s.anomalies.rate_spike.min_events),
+            (14, Some(100))
+        );
         for (pairs, variable) in [
             (vec![], "CTT_TABLE"),
             (vec![("CTT_TABLE", " ")], "CTT_TABLE"),
@@ -345,6 +377,17 @@ mod tests {
             (
                 vec![("CTT_TABLE", "t"), ("CTT_MAX_FILE_MIB", "lots")],
                 "CTT_MAX_FILE_MIB",
+            ),
+            (
+                vec![("CTT_TABLE", "t"), ("CTT_ANOMALIES", r#"{"warmup": 1}"#)],
+                "CTT_ANOMALIES",
+            ),
+            (
+                vec![
+                    ("CTT_TABLE", "t"),
+                    ("CTT_ANOMALIES", r#"{"new-region": {"level": "loud"}}"#),
+                ],
+                "CTT_ANOMALIES",
             ),
         ] {
             assert_eq!(settings(&pairs).map_err(|e| e.variable), Err(variable));

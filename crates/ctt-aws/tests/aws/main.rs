@@ -4,6 +4,8 @@
 //! - `dynamo_conformance`: the store suite every backend passes, on DynamoDB.
 //! - `dynamo`: what only DynamoDB needs proving — no `Scan`, concurrent loaders,
 //!   retried loads counted once.
+//! - `dynamo_anomalies`: anomalies (SPEC §13) evaluated after a load that
+//!   died, and their notifications withdrawn and restored, never sent twice.
 //! - `concurrent_ingest`: two ingests at once into one table; the catalog keeps
 //!   every user, service and parameter of both, with exact counts.
 //! - `s3`: a generated tree loads the same from a bucket as from a folder.
@@ -15,6 +17,7 @@
 
 mod concurrent_ingest;
 mod dynamo;
+mod dynamo_anomalies;
 mod dynamo_conformance;
 #[cfg(feature = "lambda")]
 mod lambda_api;
