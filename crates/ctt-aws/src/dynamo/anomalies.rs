@@ -59,6 +59,8 @@ use super::{DynamoError, Inner, alerts, baselines, item_key, outbox, read, write
 const CONCURRENCY: usize = 8;
 /// Actions of one transaction besides its generation check.
 const ACTIONS_PER_TRANSACTION: usize = 99;
+/// Bytes of items in one transaction: DynamoDB takes 4 MB at most.
+const BYTES_PER_TRANSACTION: usize = 3 << 20;
 /// A marker this old was left by a load that died (a Lambda runs 15 min at most).
 pub const STALE: Duration = Duration::from_secs(20 * 60);
 
@@ -574,6 +576,22 @@ fn diff(settings: &AnomalySettings, wanted: &[Anomaly], recorded: &[Recorded]) -
 struct Action {
     item: TransactWriteItem,
     optional: bool,
+    /// About how many bytes its item holds.
+    bytes: usize,
+}
+
+/// About how many bytes `item` holds (names and values).
+fn size_of(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(text) => text.len(),
+                    AttributeValue::B(blob) => blob.as_ref().len(),
+                    _ => 16,
+                }
+        })
+        .sum()
 }
 
 /// Writes `changes` in transactions that each check the scope's generation
@@ -719,6 +737,7 @@ fn index_key(scope: &Scope, a: &Anomaly) -> Item {
 }
 
 fn put(inner: &Inner, item: Item) -> Result<Action, DynamoError> {
+    let bytes = size_of(&item);
     Put::builder()
         .table_name(&inner.table)
         .set_item(Some(item))
@@ -726,6 +745,7 @@ fn put(inner: &Inner, item: Item) -> Result<Action, DynamoError> {
         .map(|p| Action {
             item: TransactWriteItem::builder().put(p).build(),
             optional: false,
+            bytes,
         })
         .map_err(|e| inner.error("TransactWriteItems", e))
 }
@@ -739,6 +759,13 @@ fn update(
     remove: Option<&str>,
     only_if: Option<(&str, AttributeValue)>,
 ) -> Result<Action, DynamoError> {
+    let bytes = size_of(&key)
+        + sets
+            .iter()
+            .map(|(attribute, value)| {
+                size_of(&Item::from([((*attribute).to_owned(), value.clone())]))
+            })
+            .sum::<usize>();
     let mut e = Expr::default();
     let sets: Vec<String> = sets
         .iter()
@@ -762,6 +789,7 @@ fn update(
         .map(|u| Action {
             item: TransactWriteItem::builder().update(u).build(),
             optional,
+            bytes,
         })
         .map_err(|e| inner.error("TransactWriteItems", e))
 }
@@ -804,12 +832,17 @@ fn generation_check(
 }
 
 /// The groups (each one anomaly's actions, kept together) in transactions
-/// of at most [`ACTIONS_PER_TRANSACTION`] actions.
+/// of at most [`ACTIONS_PER_TRANSACTION`] actions and
+/// [`BYTES_PER_TRANSACTION`] bytes.
 fn pack(groups: Vec<Vec<Action>>) -> Vec<Vec<Action>> {
+    let bytes = |actions: &[Action]| actions.iter().map(|a| a.bytes).sum::<usize>();
     let mut chunks: Vec<Vec<Action>> = Vec::new();
     for group in groups {
         match chunks.last_mut() {
-            Some(chunk) if chunk.len() + group.len() <= ACTIONS_PER_TRANSACTION => {
+            Some(chunk)
+                if chunk.len() + group.len() <= ACTIONS_PER_TRANSACTION
+                    && bytes(chunk) + bytes(&group) <= BYTES_PER_TRANSACTION =>
+            {
                 chunk.extend(group);
             }
             _ => chunks.push(group),
@@ -947,6 +980,24 @@ mod tests {
             diff(&high, &wanted[3..], &stored[2..3]),
             [Change::Revise(first("same", &[]))]
         );
+    }
+
+    /// Transactions hold whole groups, at most 99 actions and 3 MiB each.
+    #[test]
+    fn groups_are_packed_whole_within_the_transaction_limits() {
+        let action = |bytes: usize| Action {
+            item: TransactWriteItem::builder().build(),
+            optional: false,
+            bytes,
+        };
+        let group = |n: usize, bytes: usize| (0..n).map(|_| action(bytes)).collect::<Vec<_>>();
+        let sizes = |chunks: &[Vec<Action>]| chunks.iter().map(Vec::len).collect::<Vec<_>>();
+        // 40 groups of 3 small actions: 33 groups (99 actions), then 7.
+        let small = pack((0..40).map(|_| group(3, 100)).collect());
+        assert_eq!(sizes(&small), [99, 21]);
+        // Groups of 1 MiB: three to a transaction.
+        let large = pack((0..4).map(|_| group(2, 512 << 10)).collect());
+        assert_eq!(sizes(&large), [6, 2]);
     }
 
     /// A user's evaluation judges their first uses and their spikes from

@@ -1,7 +1,7 @@
 //! SPEC §4 "exactly once": re-running loads nothing new, and a load killed with
 //! `kill -9` at any point, then re-run, ends with exactly the events of one clean
 //! load — no loss, no duplicate. The same holds for alerts (SPEC §12): one per
-//! (rule, eventID), and for resources (SPEC §11).
+//! (rule, eventID), anomalies among them (SPEC §13), and for resources (SPEC §11).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -95,6 +95,12 @@ fn killed_load_resumes_to_exactly_one_clean_load() {
     let resources = resources_csv(&clean, &[]);
     assert!(resources.lines().count() > 5, "{resources}");
     assert!(alerts.len() > 10, "{} alerts", alerts.len());
+    // SPEC §13: the generated tree's anomalies are among them, so a kill
+    // anywhere, then a re-run, must leave exactly these too.
+    assert!(
+        alerts.iter().any(|id| id.starts_with("anomaly:")),
+        "{alerts:?}"
+    );
 
     let jitter = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
