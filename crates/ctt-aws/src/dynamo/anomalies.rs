@@ -36,7 +36,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, ReturnValue, TransactWriteItem, Update,
 };
@@ -853,70 +852,22 @@ fn pack(groups: Vec<Vec<Action>>) -> Vec<Vec<Action>> {
 
 /// Runs `check` and `actions` as one transaction. `false`: the check
 /// failed (overtaken). Optional actions whose condition failed are dropped
-/// and the rest run again; conflicts and throttling are retried.
+/// and the rest run again.
 async fn transact(
     inner: &Inner,
     check: &TransactWriteItem,
-    mut actions: Vec<Action>,
+    actions: Vec<Action>,
 ) -> Result<bool, DynamoError> {
-    let mut attempt = 0;
-    while attempt < MAX_ATTEMPTS {
-        let items: Vec<TransactWriteItem> = std::iter::once(check.clone())
-            .chain(actions.iter().map(|a| a.item.clone()))
-            .collect();
-        let error = match inner
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(true),
-            Err(error) => error,
-        };
-        match error.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                let codes: Vec<&str> = cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None"))
-                    .collect();
-                let failed = |code: &&str| *code == "ConditionalCheckFailed";
-                if codes.first().is_some_and(failed) {
-                    return Ok(false);
-                }
-                let refused: Vec<usize> = codes
-                    .iter()
-                    .enumerate()
-                    .skip(1)
-                    .filter(|(_, code)| failed(code))
-                    .map(|(i, _)| i - 1)
-                    .collect();
-                if !refused.is_empty()
-                    && refused
-                        .iter()
-                        .all(|i| actions.get(*i).is_some_and(|a| a.optional))
-                {
-                    for i in refused.into_iter().rev() {
-                        actions.remove(i);
-                    }
-                    continue;
-                }
-                if !codes.iter().any(|c| retry::is_retryable_cancellation(c)) {
-                    return Err(inner.error("TransactWriteItems", error));
-                }
-            }
-            Some(e) if e.is_transaction_in_progress_exception() => {}
-            _ => return Err(inner.error("TransactWriteItems", error)),
-        }
-        attempt += 1;
-        retry::back_off(attempt).await;
-    }
-    Err(DynamoError::Unfinished {
-        table: inner.table.clone(),
-        operation: "TransactWriteItems",
-        attempts: MAX_ATTEMPTS,
-    })
+    let optional = std::iter::once(false)
+        .chain(actions.iter().map(|a| a.optional))
+        .collect();
+    let items = std::iter::once(check.clone())
+        .chain(actions.into_iter().map(|a| a.item))
+        .collect();
+    Ok(matches!(
+        write::transact(inner, items, optional).await?,
+        write::Transacted::Committed
+    ))
 }
 
 #[cfg(test)]

@@ -626,7 +626,7 @@ async fn commit_file(
         let mut actions = vec![chunk_marker(inner, entry, index)?];
         actions.extend(chunk.iter().cloned());
         // A marker already there: an earlier attempt applied this chunk.
-        transact(inner, actions).await?;
+        transact(inner, actions, Vec::new()).await?;
     }
     // Optimistic: first as a new file; if the ledger knew it, as a transition
     // from what it held, which also moves the file counters between outcomes.
@@ -641,7 +641,7 @@ async fn commit_file(
         let mut actions = vec![ledger_update(inner, entry, counts, seq, previous.as_ref())?];
         actions.extend(file_counter_update(inner, entry, previous.as_ref())?);
         actions.extend(last.iter().cloned());
-        match transact(inner, actions).await? {
+        match transact(inner, actions, Vec::new()).await? {
             Transacted::Committed => return Ok(true),
             Transacted::GuardFailed(Some(old)) => previous = Previous::of(&old),
             Transacted::GuardFailed(None) => {
@@ -779,23 +779,25 @@ fn chunk_marker(
 }
 
 /// How a transaction ended.
-enum Transacted {
+pub(super) enum Transacted {
     Committed,
     /// Its first action's condition failed (nothing applied); the item as it
     /// was, when DynamoDB returned it.
     GuardFailed(Option<items::Item>),
 }
 
-/// Runs a transaction whose first action is its guard. Conflicts and
-/// throttling are retried with backoff.
-async fn transact(
+/// Runs a transaction whose first action is its guard. The actions marked
+/// `optional` (by position; none if empty) are dropped when their own
+/// condition fails, and the rest run again. Conflicts and throttling are
+/// retried with backoff.
+pub(super) async fn transact(
     inner: &Inner,
-    actions: Vec<TransactWriteItem>,
+    mut actions: Vec<TransactWriteItem>,
+    mut optional: Vec<bool>,
 ) -> Result<Transacted, DynamoError> {
-    for attempt in 0..MAX_ATTEMPTS {
-        if attempt > 0 {
-            retry::back_off(attempt).await;
-        }
+    optional.resize(actions.len(), false);
+    let mut attempt = 0;
+    while attempt < MAX_ATTEMPTS {
         let result = inner
             .client
             .transact_write_items()
@@ -809,10 +811,21 @@ async fn transact(
         match error.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                 let reasons = cancelled.cancellation_reasons();
+                let refused = |code: Option<&str>| code == Some("ConditionalCheckFailed");
                 if let Some(guard) = reasons.first()
-                    && guard.code() == Some("ConditionalCheckFailed")
+                    && refused(guard.code())
                 {
                     return Ok(Transacted::GuardFailed(guard.item().cloned()));
+                }
+                let dropped: Vec<usize> = (0..reasons.len())
+                    .filter(|i| refused(reasons[*i].code()))
+                    .collect();
+                if !dropped.is_empty() && dropped.iter().all(|i| optional[*i]) {
+                    for i in dropped.into_iter().rev() {
+                        actions.remove(i);
+                        optional.remove(i);
+                    }
+                    continue;
                 }
                 let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
                 if !codes.iter().any(|c| retry::is_retryable_cancellation(c)) {
@@ -823,6 +836,8 @@ async fn transact(
             Some(e) if e.is_transaction_in_progress_exception() => {}
             _ => return Err(inner.error("TransactWriteItems", error)),
         }
+        attempt += 1;
+        retry::back_off(attempt).await;
     }
     Err(DynamoError::Unfinished {
         table: inner.table.clone(),
