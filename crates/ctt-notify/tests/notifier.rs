@@ -243,7 +243,7 @@ async fn alerts_reach_each_destination_at_its_level_and_a_hanging_one_delays_onl
     let flaky = outbox.deliveries("r-high:e1").await.expect("deliveries");
     let by_name: HashMap<&str, (&str, u32)> = flaky
         .iter()
-        .map(|(d, state, attempts, _)| (d.as_str(), (state.as_str(), *attempts)))
+        .map(|d| (d.destination.as_str(), (d.state.as_str(), d.attempts)))
         .collect();
     assert_eq!(by_name["ok"], ("sent", 1));
     assert_eq!(by_name["flaky"].0, "sent");
@@ -262,8 +262,8 @@ async fn alerts_reach_each_destination_at_its_level_and_a_hanging_one_delays_onl
                 .await
                 .expect("deliveries")
                 .into_iter()
-                .find(|(d, ..)| d == "flaky")
-                .map(|(_, _, a, _)| a)
+                .find(|d| d.destination == "flaky")
+                .map(|d| d.attempts)
                 .unwrap_or(0)
         })
         .collect::<futures_util::future::JoinAll<_>>()
@@ -281,7 +281,7 @@ async fn alerts_reach_each_destination_at_its_level_and_a_hanging_one_delays_onl
         let d = outbox.deliveries("r-high:e1").await.expect("deliveries");
         timed_out = d
             .iter()
-            .any(|(n, _, attempts, error)| n == "hang" && *attempts >= 1 && error.is_some());
+            .any(|d| d.destination == "hang" && d.attempts >= 1 && d.last_error.is_some());
         if timed_out {
             break;
         }
@@ -334,7 +334,7 @@ async fn a_failing_destination_is_retried_after_a_restart_and_sent_once() {
             .await
             .expect("deliveries");
         assert_eq!(
-            d[0].3.as_deref(),
+            d[0].last_error.as_deref(),
             Some("webhook answered 500 Internal Server Error")
         );
     }

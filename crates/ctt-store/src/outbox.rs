@@ -34,9 +34,17 @@ pub struct Delivery {
     pub attempts: u32,
 }
 
-/// One delivery of an alert as the outbox holds it: (destination, state,
-/// attempts made, the last error).
-pub type DeliveryState = (String, String, u32, Option<String>);
+/// One delivery of an alert as the outbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub destination: String,
+    /// `pending`, `sent` (SQLite keeps sent ones), `failed` (given up), or
+    /// `withdrawn` (an anomaly withdrawn before it was sent, SPEC §13).
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
 
 /// What the outbox holds, for `/health` and the logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -91,6 +99,6 @@ pub trait Outbox: Send + Sync {
     /// for those of the destinations it has, not for others').
     async fn pending_for(&self, destination: &str) -> StoreResult<u64>;
 
-    /// The deliveries of one alert: (destination, state, attempts, last error).
+    /// The deliveries of one alert, by destination.
     async fn deliveries(&self, alert_id: &str) -> StoreResult<Vec<DeliveryState>>;
 }

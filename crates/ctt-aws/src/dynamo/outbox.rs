@@ -333,12 +333,12 @@ pub async fn deliveries(
             .map_err(|e| inner.error("GetItem", e))?
             .item;
         if let Some(item) = item {
-            out.push((
-                destination.clone(),
-                get_s(&item, "state").unwrap_or_default().to_owned(),
-                get_n(&item, "attempts").unwrap_or(0),
-                get_s(&item, "last_error").map(str::to_owned),
-            ));
+            out.push(ctt_store::outbox::DeliveryState {
+                destination: destination.clone(),
+                state: get_s(&item, "state").unwrap_or_default().to_owned(),
+                attempts: get_n(&item, "attempts").unwrap_or(0),
+                last_error: get_s(&item, "last_error").map(str::to_owned),
+            });
         }
     }
     Ok(out)

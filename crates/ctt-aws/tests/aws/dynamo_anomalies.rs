@@ -107,7 +107,7 @@ async fn states(store: &DynamoStore, alert_id: &str) -> Vec<String> {
         .await
         .expect("deliveries")
         .into_iter()
-        .map(|(_, state, _, _)| state)
+        .map(|d| d.state)
         .collect()
 }
 

@@ -440,11 +440,11 @@ async fn a_failed_publish_waits_in_the_outbox_for_the_schedule() {
         .collect();
     let waiting = outbox.deliveries(&ids[0]).await.expect("deliveries");
     assert_eq!(waiting.len(), 1);
-    assert_eq!(waiting[0].1, "pending");
-    assert!(waiting[0].2 >= 1, "{waiting:?}");
+    assert_eq!(waiting[0].state, "pending");
+    assert!(waiting[0].attempts >= 1, "{waiting:?}");
     assert!(
         waiting[0]
-            .3
+            .last_error
             .as_deref()
             .unwrap_or_default()
             .contains("sns publish"),

@@ -202,7 +202,12 @@ pub fn deliveries(
          WHERE alert_id = ?1 ORDER BY destination",
     )?
     .query_map([alert_id], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        Ok(crate::outbox::DeliveryState {
+            destination: r.get(0)?,
+            state: r.get(1)?,
+            attempts: r.get(2)?,
+            last_error: r.get(3)?,
+        })
     })?
     .collect()
 }
