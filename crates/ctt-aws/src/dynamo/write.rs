@@ -428,13 +428,11 @@ async fn load_file(
         counts.duplicate += counts.stored;
         counts.stored = 0;
     }
-    if let Some((settings, scopes)) = scopes {
-        // A file another writer committed is that writer's to evaluate.
-        let evaluated = match committed {
-            true => anomalies::evaluate(inner, settings, &scopes).await,
-            false => Ok(()),
-        };
-        match evaluated {
+    // A file another writer committed is that writer's to evaluate; the
+    // marker (the same item) stays, should that writer die before: its
+    // evaluation deletes it, or a later load's sweep evaluates it.
+    if let Some((settings, scopes)) = scopes.filter(|_| committed) {
+        match anomalies::evaluate(inner, settings, &scopes).await {
             Ok(()) => anomalies::unmark(inner, key, version).await?,
             // The file is loaded; its marker stays for a later load's sweep.
             Err(e) => tracing::warn!(file = key, error = %e, "anomalies left to a later load"),
