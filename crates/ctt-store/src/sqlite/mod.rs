@@ -1271,8 +1271,9 @@ mod tests {
         assert!(store.pages_split() > 0);
     }
 
-    /// Counts that sum `hourly_counts` equal counting every event, whatever the
-    /// range's alignment, scope and role restriction; re-delivered events count once.
+    /// Counts and stats that sum `hourly_counts` equal counting every event,
+    /// whatever the range's alignment, scope and role restriction; re-delivered
+    /// events count once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hourly_counts_equal_counting_every_event() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1332,6 +1333,24 @@ mod tests {
                     let exact = query::count_exact(&conn, &[], &query).expect("exact");
                     assert_eq!(fast, exact, "{from}..={to} {scope:?} {only_user:?}");
                     compared += u64::from(exact > 0);
+                    // `/stats` from the counters too (issue #19), whatever
+                    // the grouping, and cut at the limit the same way.
+                    for group_by in [
+                        GroupBy::Hour,
+                        GroupBy::Day,
+                        GroupBy::User,
+                        GroupBy::Service,
+                        GroupBy::EventName,
+                    ] {
+                        for limit in [1, 2, 1000] {
+                            assert_eq!(
+                                query::stats(&conn, &[], &query, group_by, limit).expect("stats"),
+                                query::stats_exact(&conn, &[], &query, group_by, limit)
+                                    .expect("exact"),
+                                "{from}..={to} {scope:?} {only_user:?} {group_by:?} {limit}"
+                            );
+                        }
+                    }
                 }
             }
         }

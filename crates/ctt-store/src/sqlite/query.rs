@@ -576,7 +576,107 @@ pub fn count_exact(
     Ok(n as u64)
 }
 
+/// `/stats`: from the hourly counters where they answer (see
+/// [`stats_from_counters`]), else from the events.
 pub fn stats(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    group_by: GroupBy,
+    limit: u32,
+) -> rusqlite::Result<Vec<GroupCount>> {
+    match stats_from_counters(conn, indexed, query, group_by, limit)? {
+        Some(groups) => Ok(groups),
+        None => stats_exact(conn, indexed, query, group_by, limit),
+    }
+}
+
+/// Groups summed from `hourly_counts` over the window's whole hours, and
+/// counted from the events only in the partial hours at either end — as
+/// counts are (issue #19: a year's dashboard must not read every event).
+/// What the counters answer: per hour or per day of one series (everyone's,
+/// a user's, a service's — [`hourly::series`]), and per user or per service
+/// of everyone's events. `None` for the rest (an eventName or parameter
+/// condition, a `self` role, other groupings), or a window without a whole hour.
+fn stats_from_counters(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    group_by: GroupBy,
+    limit: u32,
+) -> rusqlite::Result<Option<Vec<GroupCount>>> {
+    let (from, to) = (to_seconds(query.from), to_seconds(query.to));
+    let (Some((kind, key)), Some(split)) = (hourly::series(query), hourly::split(from, to)) else {
+        return Ok(None);
+    };
+    let whole = (*split.hours.start(), *split.hours.end());
+    let mut groups: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    match group_by {
+        GroupBy::Hour | GroupBy::Day => {
+            let bucket = if group_by == GroupBy::Day {
+                86_400
+            } else {
+                3_600
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT hour, events FROM hourly_counts
+                 WHERE kind = ?1 AND key = ?2 AND hour BETWEEN ?3 AND ?4",
+            )?;
+            let rows = stmt
+                .query_map(rusqlite::params![kind as i64, key, whole.0, whole.1], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })?;
+            for row in rows {
+                let (hour, events) = row?;
+                let start = hour.div_euclid(bucket) * bucket;
+                *groups
+                    .entry(format_event_time(from_seconds(start)))
+                    .or_default() += events as u64;
+            }
+        }
+        GroupBy::User | GroupBy::Service if kind == hourly::HourlyKind::All => {
+            let by = if group_by == GroupBy::User {
+                hourly::HourlyKind::User
+            } else {
+                hourly::HourlyKind::Service
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT key, sum(events) FROM hourly_counts
+                 WHERE kind = ?1 AND hour BETWEEN ?2 AND ?3 GROUP BY key",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![by as i64, whole.0, whole.1], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in rows {
+                let (name, events) = row?;
+                *groups.entry(name).or_default() += events as u64;
+            }
+        }
+        _ => return Ok(None),
+    }
+    for edge in split.edges {
+        let mut part = query.clone();
+        part.from = from_seconds(*edge.start());
+        part.to = from_seconds(*edge.end());
+        for g in stats_exact(conn, indexed, &part, group_by, u32::MAX)? {
+            *groups.entry(g.key).or_default() += g.count;
+        }
+    }
+    let mut groups: Vec<GroupCount> = groups
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(key, count)| GroupCount { key, count })
+        .collect();
+    if !matches!(group_by, GroupBy::Hour | GroupBy::Day) {
+        // The events' order: most first, then by name.
+        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    }
+    groups.truncate(limit as usize);
+    Ok(Some(groups))
+}
+
+/// `/stats` from the events themselves, group by group.
+pub fn stats_exact(
     conn: &Connection,
     indexed: &[String],
     query: &EventQuery,
