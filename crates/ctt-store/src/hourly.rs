@@ -24,6 +24,11 @@ pub enum HourlyKind {
     Service = 2,
     /// A user's failed calls (`errorCode`): the error-spike baseline (SPEC §13).
     UserErrors = 3,
+    /// Everyone's events by eventName, by error code (`""`: none) and by
+    /// region (`""`: none): `/stats` by those over long windows (SQLite).
+    EventName = 4,
+    ErrorCode = 5,
+    Region = 6,
 }
 
 /// The start of the hour holding `t` (seconds; floored, negative times too).

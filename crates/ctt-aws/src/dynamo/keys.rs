@@ -166,6 +166,10 @@ pub fn hourly_pk(kind: HourlyKind, key: &str) -> String {
         HourlyKind::User => format!("H#U#{key}"),
         HourlyKind::Service => format!("H#S#{key}"),
         HourlyKind::UserErrors => format!("H#E#{key}"),
+        // Kept by SQLite only (its `/stats`); no DynamoDB item has them.
+        HourlyKind::EventName => format!("H#N#{key}"),
+        HourlyKind::ErrorCode => format!("H#C#{key}"),
+        HourlyKind::Region => format!("H#R#{key}"),
     }
 }
 

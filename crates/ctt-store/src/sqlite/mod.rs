@@ -1289,13 +1289,25 @@ mod tests {
             } else {
                 ("ec2", "RunInstances")
             };
-            records.push(record(
+            let mut r = record(
                 &format!("id-{i}"),
                 &format_event_time(from_seconds(t)),
                 users[(i % 3) as usize],
                 source,
                 name,
-            ));
+            );
+            if i % 7 == 0 {
+                r["errorCode"] = if i % 2 == 0 {
+                    "AccessDenied"
+                } else {
+                    "Throttling"
+                }
+                .into();
+            }
+            if i % 11 == 0 {
+                r["awsRegion"] = "ap-south-1".into();
+            }
+            records.push(r);
         }
         let again = records[..50].to_vec();
         store
@@ -1341,6 +1353,8 @@ mod tests {
                         GroupBy::User,
                         GroupBy::Service,
                         GroupBy::EventName,
+                        GroupBy::ErrorCode,
+                        GroupBy::AwsRegion,
                     ] {
                         for limit in [1, 2, 1000] {
                             assert_eq!(

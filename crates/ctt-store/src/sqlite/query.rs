@@ -595,9 +595,10 @@ pub fn stats(
 /// counted from the events only in the partial hours at either end — as
 /// counts are (issue #19: a year's dashboard must not read every event).
 /// What the counters answer: per hour or per day of one series (everyone's,
-/// a user's, a service's — [`hourly::series`]), and per user or per service
-/// of everyone's events. `None` for the rest (an eventName or parameter
-/// condition, a `self` role, other groupings), or a window without a whole hour.
+/// a user's, a service's — [`hourly::series`]), and per user, service,
+/// eventName, error code or region of everyone's events. `None` for the rest
+/// (an eventName or parameter condition, a `self` role, a user's or a
+/// service's events by another key), or a window without a whole hour.
 fn stats_from_counters(
     conn: &Connection,
     indexed: &[String],
@@ -634,11 +635,19 @@ fn stats_from_counters(
                     .or_default() += events as u64;
             }
         }
-        GroupBy::User | GroupBy::Service if kind == hourly::HourlyKind::All => {
-            let by = if group_by == GroupBy::User {
-                hourly::HourlyKind::User
-            } else {
-                hourly::HourlyKind::Service
+        GroupBy::User
+        | GroupBy::Service
+        | GroupBy::EventName
+        | GroupBy::ErrorCode
+        | GroupBy::AwsRegion
+            if kind == hourly::HourlyKind::All =>
+        {
+            let by = match group_by {
+                GroupBy::User => hourly::HourlyKind::User,
+                GroupBy::Service => hourly::HourlyKind::Service,
+                GroupBy::EventName => hourly::HourlyKind::EventName,
+                GroupBy::ErrorCode => hourly::HourlyKind::ErrorCode,
+                _ => hourly::HourlyKind::Region,
             };
             let mut stmt = conn.prepare_cached(
                 "SELECT key, sum(events) FROM hourly_counts

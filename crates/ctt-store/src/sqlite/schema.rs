@@ -313,6 +313,20 @@ ALTER TABLE alerts ADD COLUMN baseline TEXT;
 INSERT INTO meta (key, value) VALUES ('anomalies', 'pending')
     ON CONFLICT (key) DO UPDATE SET value = 'pending';
 "#,
+    // 17: everyone's events per hour by eventName (kind 4), by error code
+    // (5; '' for none) and by region (6; '' for none), so that `/stats` by
+    // those sums hours rather than reading every event of a long window.
+    r#"
+INSERT INTO hourly_counts
+    SELECT 4, event_name, event_time - (event_time % 3600 + 3600) % 3600, count(*) FROM events
+    GROUP BY 2, 3;
+INSERT INTO hourly_counts
+    SELECT 5, coalesce(error_code, ''), event_time - (event_time % 3600 + 3600) % 3600, count(*)
+    FROM events GROUP BY 2, 3;
+INSERT INTO hourly_counts
+    SELECT 6, coalesce(aws_region, ''), event_time - (event_time % 3600 + 3600) % 3600, count(*)
+    FROM events GROUP BY 2, 3;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -402,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn migration_4_counts_the_events_already_stored_by_hour() {
+    fn migrations_4_and_17_count_the_events_already_stored_by_hour() {
         let mut conn = at_version(3);
         for (id, time, user, service) in [
             ("a", 7200, "alice", "ec2"),
@@ -438,6 +452,16 @@ mod tests {
             (2, "ec2", 10800, 1),
             (2, "iam", -3600, 1),
             (2, "s3", 7200, 1),
+            // Migration 17: by eventName, error code and region ('' for none).
+            (4, "X", -3600, 1),
+            (4, "X", 7200, 3),
+            (4, "X", 10800, 1),
+            (5, "", -3600, 1),
+            (5, "", 7200, 3),
+            (5, "", 10800, 1),
+            (6, "", -3600, 1),
+            (6, "", 7200, 3),
+            (6, "", 10800, 1),
         ];
         let expected: Vec<(i64, String, i64, i64)> = expected
             .iter()

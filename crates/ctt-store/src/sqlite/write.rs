@@ -139,6 +139,17 @@ pub fn load(
                     (HourlyKind::All, "", hour),
                     (HourlyKind::User, e.user.as_str(), hour),
                     (HourlyKind::Service, e.service.as_str(), hour),
+                    (HourlyKind::EventName, e.event_name.as_str(), hour),
+                    (
+                        HourlyKind::ErrorCode,
+                        e.error_code.as_deref().unwrap_or_default(),
+                        hour,
+                    ),
+                    (
+                        HourlyKind::Region,
+                        e.aws_region.as_deref().unwrap_or_default(),
+                        hour,
+                    ),
                 ] {
                     *hourly.entry(key).or_default() += 1;
                 }
