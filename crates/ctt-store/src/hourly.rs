@@ -31,6 +31,21 @@ pub enum HourlyKind {
     Region = 6,
 }
 
+impl HourlyKind {
+    /// Whether SQLite also counts this kind per day (`daily_counts`): the
+    /// keys `/stats` groups everyone's events by.
+    pub fn has_daily_counts(self) -> bool {
+        matches!(
+            self,
+            HourlyKind::User
+                | HourlyKind::Service
+                | HourlyKind::EventName
+                | HourlyKind::ErrorCode
+                | HourlyKind::Region
+        )
+    }
+}
+
 /// The start of the hour holding `t` (seconds; floored, negative times too).
 pub fn hour_of(t: i64) -> i64 {
     t.div_euclid(HOUR) * HOUR
@@ -54,22 +69,35 @@ pub fn series(query: &EventQuery) -> Option<(HourlyKind, &str)> {
     Some((HourlyKind::User, user))
 }
 
-/// A count's window `from..=to` (seconds) split into whole hours and the
-/// seconds at either end.
+/// Seconds in a day.
+pub const DAY: i64 = 86_400;
+
+/// A count's window `from..=to` (seconds) split into whole hours (or days)
+/// and the seconds at either end.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HourSplit {
-    /// The first and last whole hour (their starts), both in the window.
-    pub hours: RangeInclusive<i64>,
-    /// The seconds before the first whole hour, and after the last one, when
+pub struct Split {
+    /// The first and last whole hour or day (their starts), both in the window.
+    pub whole: RangeInclusive<i64>,
+    /// The seconds before the first whole one, and after the last one, when
     /// there are any: counted from the events.
     pub edges: Vec<RangeInclusive<i64>>,
 }
 
-/// How `from..=to` splits, or `None` when it holds no whole hour (then the
-/// events are counted, as cheaply).
-pub fn split(from: i64, to: i64) -> Option<HourSplit> {
-    let first = hour_of(from.saturating_add(HOUR - 1));
-    let end = hour_of(to.saturating_add(1)); // the first hour not wholly in
+/// How `from..=to` splits into whole hours, or `None` when it holds no whole
+/// hour (then the events are counted, as cheaply).
+pub fn split(from: i64, to: i64) -> Option<Split> {
+    split_by(from, to, HOUR)
+}
+
+/// How `from..=to` splits into whole days (UTC), or `None` when it holds none.
+pub fn split_days(from: i64, to: i64) -> Option<Split> {
+    split_by(from, to, DAY)
+}
+
+fn split_by(from: i64, to: i64, unit: i64) -> Option<Split> {
+    let start_of = |t: i64| t.div_euclid(unit) * unit;
+    let first = start_of(from.saturating_add(unit - 1));
+    let end = start_of(to.saturating_add(1)); // the first unit not wholly in
     if first >= end {
         return None;
     }
@@ -77,8 +105,8 @@ pub fn split(from: i64, to: i64) -> Option<HourSplit> {
         .into_iter()
         .filter(|edge| edge.start() <= edge.end())
         .collect();
-    Some(HourSplit {
-        hours: first..=end - HOUR,
+    Some(Split {
+        whole: first..=end - unit,
         edges,
     })
 }
@@ -112,7 +140,7 @@ mod tests {
             (5, 4, None),
         ];
         for (from, to, expected) in cases {
-            let got = split(from, to).map(|s| (s.hours, s.edges));
+            let got = split(from, to).map(|s| (s.whole, s.edges));
             assert_eq!(got, expected, "{from}..={to}");
         }
     }
@@ -127,10 +155,30 @@ mod tests {
             let Some(s) = split(from, to) else {
                 panic!("{from}..={to} has whole hours")
             };
-            let hours = s.hours.end() - s.hours.start() + HOUR;
+            let hours = s.whole.end() - s.whole.start() + HOUR;
             let edges: i64 = s.edges.iter().map(|e| e.end() - e.start() + 1).sum();
             assert_eq!(hours + edges, to - from + 1, "{from}..={to}");
         }
+    }
+
+    #[test]
+    fn windows_split_into_whole_days_and_edges() {
+        let d = DAY;
+        assert_eq!(
+            split_days(0, d - 1),
+            Some(Split {
+                whole: 0..=0,
+                edges: vec![]
+            })
+        );
+        assert_eq!(
+            split_days(5, 3 * d + 7),
+            Some(Split {
+                whole: d..=2 * d,
+                edges: vec![5..=d - 1, 3 * d..=3 * d + 7],
+            })
+        );
+        assert_eq!(split_days(5, 2 * d - 2), None);
     }
 
     #[test]

@@ -586,7 +586,7 @@ pub async fn count(inner: &Inner, query: &EventQuery) -> Result<u64, DynamoError
         async move { count_from_index(inner, &part).await }
     });
     let (hours, edges) = future::try_join(
-        sum_hours(inner, kind, key, &split.hours),
+        sum_hours(inner, kind, key, &split.whole),
         future::try_join_all(edges),
     )
     .await?;

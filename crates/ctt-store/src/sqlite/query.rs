@@ -550,7 +550,7 @@ pub fn count(conn: &Connection, indexed: &[String], query: &EventQuery) -> rusql
              WHERE kind = ?1 AND key = ?2 AND hour BETWEEN ?3 AND ?4",
         )?
         .query_row(
-            rusqlite::params![kind as i64, key, split.hours.start(), split.hours.end()],
+            rusqlite::params![kind as i64, key, split.whole.start(), split.whole.end()],
             |r| r.get(0),
         )?;
     for edge in split.edges {
@@ -591,14 +591,16 @@ pub fn stats(
     }
 }
 
-/// Groups summed from `hourly_counts` over the window's whole hours, and
-/// counted from the events only in the partial hours at either end — as
-/// counts are (issue #19: a year's dashboard must not read every event).
-/// What the counters answer: per hour or per day of one series (everyone's,
-/// a user's, a service's — [`hourly::series`]), and per user, service,
-/// eventName, error code or region of everyone's events. `None` for the rest
-/// (an eventName or parameter condition, a `self` role, a user's or a
-/// service's events by another key), or a window without a whole hour.
+/// Groups summed from counters the writer keeps over the window's whole
+/// hours or days, and counted from the events only in the partial ones at
+/// either end — as counts are (issue #19: a year's dashboard must not read
+/// every event). Per hour or per day of one series (everyone's, a user's, a
+/// service's — [`hourly::series`]): `hourly_counts` of that series. Per user,
+/// service, eventName, error code or region of everyone's events:
+/// `daily_counts`, whose rows for a window are contiguous whatever the number
+/// of keys. `None` for the rest (an eventName or parameter condition, a `self`
+/// role, a user's or a service's events by another key), or a window without
+/// a whole hour (day).
 fn stats_from_counters(
     conn: &Connection,
     indexed: &[String],
@@ -607,26 +609,28 @@ fn stats_from_counters(
     limit: u32,
 ) -> rusqlite::Result<Option<Vec<GroupCount>>> {
     let (from, to) = (to_seconds(query.from), to_seconds(query.to));
-    let (Some((kind, key)), Some(split)) = (hourly::series(query), hourly::split(from, to)) else {
+    let Some((kind, key)) = hourly::series(query) else {
         return Ok(None);
     };
-    let whole = (*split.hours.start(), *split.hours.end());
     let mut groups: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    match group_by {
+    let edges = match group_by {
         GroupBy::Hour | GroupBy::Day => {
+            let Some(split) = hourly::split(from, to) else {
+                return Ok(None);
+            };
             let bucket = if group_by == GroupBy::Day {
-                86_400
+                hourly::DAY
             } else {
-                3_600
+                hourly::HOUR
             };
             let mut stmt = conn.prepare_cached(
                 "SELECT hour, events FROM hourly_counts
                  WHERE kind = ?1 AND key = ?2 AND hour BETWEEN ?3 AND ?4",
             )?;
-            let rows = stmt
-                .query_map(rusqlite::params![kind as i64, key, whole.0, whole.1], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-                })?;
+            let (first, last) = (*split.whole.start(), *split.whole.end());
+            let rows = stmt.query_map(rusqlite::params![kind as i64, key, first, last], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?;
             for row in rows {
                 let (hour, events) = row?;
                 let start = hour.div_euclid(bucket) * bucket;
@@ -634,6 +638,7 @@ fn stats_from_counters(
                     .entry(format_event_time(from_seconds(start)))
                     .or_default() += events as u64;
             }
+            split.edges
         }
         GroupBy::User
         | GroupBy::Service
@@ -642,6 +647,9 @@ fn stats_from_counters(
         | GroupBy::AwsRegion
             if kind == hourly::HourlyKind::All =>
         {
+            let Some(split) = hourly::split_days(from, to) else {
+                return Ok(None);
+            };
             let by = match group_by {
                 GroupBy::User => hourly::HourlyKind::User,
                 GroupBy::Service => hourly::HourlyKind::Service,
@@ -650,20 +658,22 @@ fn stats_from_counters(
                 _ => hourly::HourlyKind::Region,
             };
             let mut stmt = conn.prepare_cached(
-                "SELECT key, sum(events) FROM hourly_counts
-                 WHERE kind = ?1 AND hour BETWEEN ?2 AND ?3 GROUP BY key",
+                "SELECT key, sum(events) FROM daily_counts
+                 WHERE kind = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY key",
             )?;
-            let rows = stmt.query_map(rusqlite::params![by as i64, whole.0, whole.1], |r| {
+            let (first, last) = (*split.whole.start(), *split.whole.end());
+            let rows = stmt.query_map(rusqlite::params![by as i64, first, last], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })?;
             for row in rows {
                 let (name, events) = row?;
                 *groups.entry(name).or_default() += events as u64;
             }
+            split.edges
         }
         _ => return Ok(None),
-    }
-    for edge in split.edges {
+    };
+    for edge in edges {
         let mut part = query.clone();
         part.from = from_seconds(*edge.start());
         part.to = from_seconds(*edge.end());

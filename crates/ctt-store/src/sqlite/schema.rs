@@ -327,6 +327,22 @@ INSERT INTO hourly_counts
     SELECT 6, coalesce(aws_region, ''), event_time - (event_time % 3600 + 3600) % 3600, count(*)
     FROM events GROUP BY 2, 3;
 "#,
+    // 18: the same counts per day (UTC) for the kinds `/stats` groups
+    // everyone's events by (users, services, eventNames, error codes,
+    // regions), keyed day first: a window's rows are one range, however
+    // many users or names there are.
+    r#"
+CREATE TABLE daily_counts (
+    kind   INTEGER NOT NULL,
+    day    INTEGER NOT NULL,
+    key    TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (kind, day, key)
+) WITHOUT ROWID;
+INSERT INTO daily_counts
+    SELECT kind, hour - (hour % 86400 + 86400) % 86400, key, sum(events) FROM hourly_counts
+    WHERE kind IN (1, 2, 4, 5, 6) GROUP BY 1, 2, 3;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -416,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn migrations_4_and_17_count_the_events_already_stored_by_hour() {
+    fn migrations_4_17_and_18_count_the_events_already_stored_by_hour_and_day() {
         let mut conn = at_version(3);
         for (id, time, user, service) in [
             ("a", 7200, "alice", "ec2"),
@@ -468,6 +484,26 @@ mod tests {
             .map(|(k, key, h, n)| (*k, (*key).to_owned(), *h, *n))
             .collect();
         assert_eq!(rows, expected);
+        // Migration 18: the kinds `/stats` groups by, per day.
+        let days: Vec<(i64, i64, String, i64)> = conn
+            .prepare("SELECT kind, day, key, events FROM daily_counts WHERE kind IN (1, 4) ORDER BY 1, 2, 3")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let expected_days = [
+            (1, -86_400, "carol", 1),
+            (1, 0, "alice", 2),
+            (1, 0, "bob", 2),
+            (4, -86_400, "X", 1),
+            (4, 0, "X", 4),
+        ];
+        let expected_days: Vec<(i64, i64, String, i64)> = expected_days
+            .iter()
+            .map(|(k, d, key, n)| (*k, *d, (*key).to_owned(), *n))
+            .collect();
+        assert_eq!(days, expected_days);
     }
 
     /// A database in memory as the first `version` migrations left it.

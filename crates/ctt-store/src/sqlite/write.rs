@@ -6,7 +6,7 @@ use chrono::Utc;
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::hourly::{HourlyKind, hour_of};
+use crate::hourly::{DAY, HourlyKind, hour_of};
 use crate::{
     FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile,
     Verdict,
@@ -203,6 +203,22 @@ pub fn load(
         )?;
         for ((kind, key, hour), n) in &hourly {
             upsert.execute(params![*kind as i64, key, hour, n])?;
+        }
+        // By day too, for what `/stats` groups everyone's events by.
+        let mut daily: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
+        for ((kind, key, hour), n) in &hourly {
+            if kind.has_daily_counts() {
+                *daily
+                    .entry((*kind, key, hour.div_euclid(DAY) * DAY))
+                    .or_default() += n;
+            }
+        }
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO daily_counts (kind, day, key, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, day, key) DO UPDATE SET events = events + excluded.events",
+        )?;
+        for ((kind, key, day), n) in &daily {
+            upsert.execute(params![*kind as i64, day, key, n])?;
         }
     }
     // Each resource touched, refolded from all its touches (SPEC §11).
