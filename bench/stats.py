@@ -153,8 +153,9 @@ def main():
         lines.append(f"| {window} | {p50:.1f} | {worst:.1f} |")
     lines += [
         "",
-        "Every grouping of everyone's events is summed from the hourly counters the writer keeps "
-        "(docs/api.md, *Statistics*), the partial hours at the window's edges from the events.",
+        "Groupings of everyone's events by key are summed from the daily counters the writer keeps, "
+        "days from the hourly ones (docs/api.md, *Statistics*); the partial days or hours at the "
+        "window's edges are counted from the events.",
         "",
     ]
     text = "\n".join(lines)
