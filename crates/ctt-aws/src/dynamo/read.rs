@@ -697,7 +697,72 @@ fn group_key(item: &Item, group_by: GroupBy) -> String {
     }
 }
 
+/// `/stats`: by hour or day of a series (everyone's, a user's, a
+/// service's events), its hourly counters over the window's whole hours and
+/// the index only at its partial edges, as counts; the rest from the index.
 pub async fn stats(
+    inner: &Inner,
+    query: &EventQuery,
+    group_by: GroupBy,
+    limit: u32,
+) -> Result<Vec<GroupCount>, DynamoError> {
+    let (from, to) = (to_seconds(query.from), to_seconds(query.to));
+    let bucket = match group_by {
+        GroupBy::Hour => hourly::HOUR,
+        GroupBy::Day => hourly::DAY,
+        _ => return stats_from_index(inner, query, group_by, limit).await,
+    };
+    let (true, Some((kind, key)), Some(split)) = (
+        inner.hourly_counts,
+        hourly::series(query),
+        hourly::split(from, to),
+    ) else {
+        return stats_from_index(inner, query, group_by, limit).await;
+    };
+    let counters = query_range(
+        inner,
+        None,
+        (keys::PK, &keys::hourly_pk(kind, key)),
+        (
+            keys::SK,
+            &keys::hour_sk(*split.whole.start()),
+            &keys::hour_sk(*split.whole.end()),
+        ),
+        Some(&[keys::SK, keys::EVENTS]),
+    )
+    .await?;
+    let mut groups: BTreeMap<String, u64> = BTreeMap::new();
+    for item in &counters {
+        let (Some(hour), Some(events)) = (
+            get_s(item, keys::SK).and_then(keys::parse_hour_sk),
+            get_n::<i64>(item, keys::EVENTS),
+        ) else {
+            continue;
+        };
+        let start = hour.div_euclid(bucket) * bucket;
+        *groups
+            .entry(format_event_time(from_seconds(start)))
+            .or_default() += events.max(0) as u64;
+    }
+    for edge in split.edges {
+        let mut part = query.clone();
+        part.from = from_seconds(*edge.start());
+        part.to = from_seconds(*edge.end());
+        for g in stats_from_index(inner, &part, group_by, u32::MAX).await? {
+            *groups.entry(g.key).or_default() += g.count;
+        }
+    }
+    let mut groups: Vec<GroupCount> = groups
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(key, count)| GroupCount { key, count })
+        .collect();
+    groups.truncate(limit as usize);
+    Ok(groups)
+}
+
+/// `/stats` from the event indexes alone.
+pub async fn stats_from_index(
     inner: &Inner,
     query: &EventQuery,
     group_by: GroupBy,

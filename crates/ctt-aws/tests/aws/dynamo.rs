@@ -454,6 +454,27 @@ async fn counts_read_hourly_counters_and_only_the_edges_from_the_index() {
             expected,
             "{q:?}"
         );
+        // `/stats` by hour and by day read the same counters and edges
+        // (issue #19), with the index's answers.
+        for group_by in [GroupBy::Hour, GroupBy::Day] {
+            store.reset_usage();
+            let stats = store.stats(&q, group_by, 10_000).await.expect("stats");
+            let usage = store.usage();
+            assert_eq!(
+                usage.items_scanned - usage.counter_items,
+                entries,
+                "{group_by:?} {q:?} {usage:?}"
+            );
+            assert_eq!(
+                stats,
+                store
+                    .stats_from_index(&q, group_by, 10_000)
+                    .await
+                    .expect("stats"),
+                "{group_by:?} {q:?}"
+            );
+            assert_eq!(stats.iter().map(|g| g.count).sum::<u64>(), expected);
+        }
     }
     assert_eq!(
         store
