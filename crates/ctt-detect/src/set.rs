@@ -119,14 +119,28 @@ impl RuleSet {
         self.rules.iter().map(|(r, o)| (r, o.as_str()))
     }
 
+    /// The rules indexed under `event_name`, any case. An ASCII name (all
+    /// CloudTrail's) is lower-cased on the stack: this runs for every record.
+    fn named(&self, event_name: &str) -> &[usize] {
+        let mut buffer = [0u8; 64];
+        let key: std::borrow::Cow<'_, str> = match buffer.get_mut(..event_name.len()) {
+            Some(key) if event_name.is_ascii() => {
+                key.copy_from_slice(event_name.as_bytes());
+                key.make_ascii_lowercase();
+                std::borrow::Cow::Borrowed(std::str::from_utf8(key).unwrap_or_default())
+            }
+            _ => std::borrow::Cow::Owned(event_name.to_lowercase()),
+        };
+        self.by_name
+            .get(key.as_ref())
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     /// The rules `record` fires, given its `eventName` (read once by the
     /// caller): the rules indexed under that name and those for any name.
     pub fn matching<'a>(&'a self, event_name: &str, record: &Value) -> Vec<&'a Rule> {
-        let named = self
-            .by_name
-            .get(&event_name.to_lowercase())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let named = self.named(event_name);
         let mut hits: Vec<usize> = named
             .iter()
             .copied()
@@ -142,8 +156,7 @@ impl RuleSet {
     pub fn may_fire(&self, head: &RecordHead<'_>, raw: &str) -> bool {
         let named = head
             .field("eventName")
-            .and_then(|name| self.by_name.get(&name.to_lowercase()))
-            .map(Vec::as_slice)
+            .map(|name| self.named(name))
             .unwrap_or_default();
         let named = named
             .iter()
@@ -174,4 +187,39 @@ fn collect(path: &Path, into: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         return Err(read(std::io::Error::from(std::io::ErrorKind::NotFound)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(id: &str, event_name: &str) -> Rule {
+        Rule::from_yaml(&format!(
+            "title: t\nid: {id}\nlogsource: {{product: aws, service: cloudtrail}}\n\
+             detection:\n  selection:\n    eventName: '{event_name}'\n  condition: selection\nlevel: low\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Rules are found under their eventName in any case — the common ASCII
+    /// names without allocating, others (long, non-ASCII) as well.
+    #[test]
+    fn rules_are_found_by_event_name_in_any_case() {
+        let long = "A".repeat(80);
+        let mut set = RuleSet::default();
+        for (id, name) in [
+            ("a", "RunInstances"),
+            ("b", "ÉvénementÉtrange"),
+            ("c", long.as_str()),
+        ] {
+            set.add(rule(id, name), "test")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(set.named("runinstances"), &[0]);
+        assert_eq!(set.named("RUNINSTANCES"), &[0]);
+        assert_eq!(set.named("événementétrange"), &[1]);
+        assert_eq!(set.named(&long.to_lowercase()), &[2]);
+        assert_eq!(set.named(&long), &[2]);
+        assert!(set.named("StopInstances").is_empty());
+    }
 }
