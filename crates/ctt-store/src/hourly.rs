@@ -10,7 +10,12 @@
 
 use std::ops::RangeInclusive;
 
-use ctt_core::{EventQuery, Scope};
+use std::collections::BTreeMap;
+
+use ctt_core::time::{format_event_time, from_seconds};
+use ctt_core::{EventQuery, GroupBy, Scope};
+
+use crate::GroupCount;
 
 /// Seconds in an hour.
 pub const HOUR: i64 = 3600;
@@ -29,6 +34,41 @@ pub enum HourlyKind {
     EventName = 4,
     ErrorCode = 5,
     Region = 6,
+}
+
+/// `/stats` groups as both stores sum them: from counters, then from the
+/// events at the window's edges (or from the events alone).
+#[derive(Debug, Default)]
+pub struct Groups(BTreeMap<String, u64>);
+
+impl Groups {
+    pub fn add(&mut self, key: String, count: u64) {
+        *self.0.entry(key).or_default() += count;
+    }
+
+    /// Adds the `events` of the hour from `hour` to its hour's or its day's
+    /// group (`group_by` is `Hour` or `Day`), keyed by the period's start.
+    pub fn add_hour(&mut self, group_by: GroupBy, hour: i64, events: u64) {
+        let bucket = if group_by == GroupBy::Day { DAY } else { HOUR };
+        let start = hour.div_euclid(bucket) * bucket;
+        self.add(format_event_time(from_seconds(start)), events);
+    }
+
+    /// In `/stats` order — periods in time order, any other key most first,
+    /// then by name — at most `limit`, empty groups left out.
+    pub fn into_counts(self, group_by: GroupBy, limit: u32) -> Vec<GroupCount> {
+        let mut groups: Vec<GroupCount> = self
+            .0
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(key, count)| GroupCount { key, count })
+            .collect();
+        if !matches!(group_by, GroupBy::Hour | GroupBy::Day) {
+            groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+        }
+        groups.truncate(limit as usize);
+        groups
+    }
 }
 
 impl HourlyKind {

@@ -14,7 +14,7 @@
 //! partial-hour edges; other counts use `Select=COUNT` on the index when no
 //! record check is needed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -707,12 +707,8 @@ pub async fn stats(
     limit: u32,
 ) -> Result<Vec<GroupCount>, DynamoError> {
     let (from, to) = (to_seconds(query.from), to_seconds(query.to));
-    let bucket = match group_by {
-        GroupBy::Hour => hourly::HOUR,
-        GroupBy::Day => hourly::DAY,
-        _ => return stats_from_index(inner, query, group_by, limit).await,
-    };
-    let (true, Some((kind, key)), Some(split)) = (
+    let (true, true, Some((kind, key)), Some(split)) = (
+        matches!(group_by, GroupBy::Hour | GroupBy::Day),
         inner.hourly_counts,
         hourly::series(query),
         hourly::split(from, to),
@@ -731,34 +727,24 @@ pub async fn stats(
         Some(&[keys::SK, keys::EVENTS]),
     )
     .await?;
-    let mut groups: BTreeMap<String, u64> = BTreeMap::new();
+    let mut groups = hourly::Groups::default();
     for item in &counters {
-        let (Some(hour), Some(events)) = (
+        if let (Some(hour), Some(events)) = (
             get_s(item, keys::SK).and_then(keys::parse_hour_sk),
             get_n::<i64>(item, keys::EVENTS),
-        ) else {
-            continue;
-        };
-        let start = hour.div_euclid(bucket) * bucket;
-        *groups
-            .entry(format_event_time(from_seconds(start)))
-            .or_default() += events.max(0) as u64;
+        ) {
+            groups.add_hour(group_by, hour, events.max(0) as u64);
+        }
     }
     for edge in split.edges {
         let mut part = query.clone();
         part.from = from_seconds(*edge.start());
         part.to = from_seconds(*edge.end());
         for g in stats_from_index(inner, &part, group_by, u32::MAX).await? {
-            *groups.entry(g.key).or_default() += g.count;
+            groups.add(g.key, g.count);
         }
     }
-    let mut groups: Vec<GroupCount> = groups
-        .into_iter()
-        .filter(|(_, count)| *count > 0)
-        .map(|(key, count)| GroupCount { key, count })
-        .collect();
-    groups.truncate(limit as usize);
-    Ok(groups)
+    Ok(groups.into_counts(group_by, limit))
 }
 
 /// `/stats` from the event indexes alone.
@@ -788,31 +774,22 @@ pub async fn stats_from_index(
         .iter()
         .map(|partition| async move {
             let items = fetch(inner, plan, partition, None, None, Some(projection)).await?;
-            let mut groups: BTreeMap<String, u64> = BTreeMap::new();
-            for item in &items {
-                *groups.entry(group_key(item, group_by)).or_default() += 1;
-            }
-            Ok::<_, DynamoError>(groups)
+            Ok::<_, DynamoError>(items.iter().map(|item| group_key(item, group_by)).collect())
         })
         .collect();
     let groups = stream::iter(reads)
         .buffer_unordered(PARTITION_CONCURRENCY)
-        .try_fold(BTreeMap::new(), |mut all, groups| async move {
-            for (key, count) in groups {
-                *all.entry(key).or_default() += count;
-            }
-            Ok(all)
-        })
+        .try_fold(
+            hourly::Groups::default(),
+            |mut all, keys: Vec<String>| async move {
+                for key in keys {
+                    all.add(key, 1);
+                }
+                Ok(all)
+            },
+        )
         .await?;
-    let mut groups: Vec<GroupCount> = groups
-        .into_iter()
-        .map(|(key, count)| GroupCount { key, count })
-        .collect();
-    if !matches!(group_by, GroupBy::Hour | GroupBy::Day) {
-        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    }
-    groups.truncate(limit as usize);
-    Ok(groups)
+    Ok(groups.into_counts(group_by, limit))
 }
 
 pub async fn event(inner: &Inner, event_id: &str) -> Result<Option<EventDetail>, DynamoError> {

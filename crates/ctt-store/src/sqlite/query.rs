@@ -612,16 +612,11 @@ fn stats_from_counters(
     let Some((kind, key)) = hourly::series(query) else {
         return Ok(None);
     };
-    let mut groups: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut groups = hourly::Groups::default();
     let edges = match group_by {
         GroupBy::Hour | GroupBy::Day => {
             let Some(split) = hourly::split(from, to) else {
                 return Ok(None);
-            };
-            let bucket = if group_by == GroupBy::Day {
-                hourly::DAY
-            } else {
-                hourly::HOUR
             };
             let mut stmt = conn.prepare_cached(
                 "SELECT hour, events FROM hourly_counts
@@ -633,10 +628,7 @@ fn stats_from_counters(
             })?;
             for row in rows {
                 let (hour, events) = row?;
-                let start = hour.div_euclid(bucket) * bucket;
-                *groups
-                    .entry(format_event_time(from_seconds(start)))
-                    .or_default() += events as u64;
+                groups.add_hour(group_by, hour, events as u64);
             }
             split.edges
         }
@@ -667,7 +659,7 @@ fn stats_from_counters(
             })?;
             for row in rows {
                 let (name, events) = row?;
-                *groups.entry(name).or_default() += events as u64;
+                groups.add(name, events as u64);
             }
             split.edges
         }
@@ -678,20 +670,10 @@ fn stats_from_counters(
         part.from = from_seconds(*edge.start());
         part.to = from_seconds(*edge.end());
         for g in stats_exact(conn, indexed, &part, group_by, u32::MAX)? {
-            *groups.entry(g.key).or_default() += g.count;
+            groups.add(g.key, g.count);
         }
     }
-    let mut groups: Vec<GroupCount> = groups
-        .into_iter()
-        .filter(|(_, count)| *count > 0)
-        .map(|(key, count)| GroupCount { key, count })
-        .collect();
-    if !matches!(group_by, GroupBy::Hour | GroupBy::Day) {
-        // The events' order: most first, then by name.
-        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-    }
-    groups.truncate(limit as usize);
-    Ok(Some(groups))
+    Ok(Some(groups.into_counts(group_by, limit)))
 }
 
 /// `/stats` from the events themselves, group by group.

@@ -196,29 +196,25 @@ pub fn load(
             }
         }
     }
-    {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO hourly_counts (kind, key, hour, events) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (kind, key, hour) DO UPDATE SET events = events + excluded.events",
-        )?;
-        for ((kind, key, hour), n) in &hourly {
-            upsert.execute(params![*kind as i64, key, hour, n])?;
+    // By day too, for what `/stats` groups everyone's events by.
+    let mut daily: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
+    for ((kind, key, hour), n) in &hourly {
+        if kind.has_daily_counts() {
+            *daily
+                .entry((*kind, key, hour.div_euclid(DAY) * DAY))
+                .or_default() += n;
         }
-        // By day too, for what `/stats` groups everyone's events by.
-        let mut daily: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
-        for ((kind, key, hour), n) in &hourly {
-            if kind.has_daily_counts() {
-                *daily
-                    .entry((*kind, key, hour.div_euclid(DAY) * DAY))
-                    .or_default() += n;
-            }
-        }
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO daily_counts (kind, day, key, events) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (kind, day, key) DO UPDATE SET events = events + excluded.events",
-        )?;
-        for ((kind, key, day), n) in &daily {
-            upsert.execute(params![*kind as i64, day, key, n])?;
+    }
+    for (table, period, counts) in [
+        ("hourly_counts", "hour", &hourly),
+        ("daily_counts", "day", &daily),
+    ] {
+        let mut upsert = tx.prepare_cached(&format!(
+            "INSERT INTO {table} (kind, key, {period}, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, key, {period}) DO UPDATE SET events = events + excluded.events"
+        ))?;
+        for ((kind, key, start), n) in counts {
+            upsert.execute(params![*kind as i64, key, start, n])?;
         }
     }
     // Each resource touched, refolded from all its touches (SPEC §11).
