@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Alert, AlertQuery, EventStore, FileCounts, FileOutcome, FlaggedFile, IndexedEvent,
-    IntegritySummary, JsonLayout, LedgerEntry, LedgerFilter, LoadedFile, Verdict,
+    IntegritySummary, JsonLayout, LedgerEntry, LedgerFilter, LoadedFile, RecordJson, Verdict,
 };
 
 /// Expands to one test per conformance check, each on a store made by `$make`
@@ -1166,6 +1166,11 @@ pub async fn alerts_are_stored_once_and_listed_in_order(store: &dyn EventStore) 
         alert("r-a", "medium", "e-2", &t(5, "10:00:00"), "alice"),
         alert("r-a", "medium", "e-1", &t(5, "10:00:00"), "bob"),
     ];
+    // As a load makes them: an alert on a stored event has its record.
+    for alert in &mut a.alerts {
+        let event = a.events.iter().find(|e| e.event.event_id == alert.event_id);
+        alert.record = RecordJson::new(event.expect("stored").record_json.as_str());
+    }
     store.load(vec![a.clone()]).await.expect("load");
     // Loaded again (a re-run), and re-delivered under another key with an
     // alert on a record that is not an event (a read, filtered out).
@@ -1269,6 +1274,15 @@ pub async fn alerts_are_stored_once_and_listed_in_order(store: &dyn EventStore) 
         alert("r-c", "low", "read-9", &t(6, "08:00:00"), "alice")
     );
     assert_eq!(store.alert("r-c:nothing").await.expect("alert"), None);
+    // An alert on a stored event: the event's record, redacted.
+    let on_event = store
+        .alert("r-b:e-2")
+        .await
+        .expect("alert")
+        .expect("stored");
+    let record: Value = serde_json::from_str(on_event.record.get()).expect("JSON");
+    assert_eq!(record["requestParameters"]["functionName"], "fn-e-2");
+    assert!(!on_event.record.get().contains("SECRET"));
 }
 
 /// `record` with its `responseElements` (or, for `errorCode`, a failure).

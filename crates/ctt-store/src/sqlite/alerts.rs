@@ -9,12 +9,25 @@ use crate::alerts::{LEVELS, level_rank};
 use crate::{Alert, AlertQuery, RecordJson};
 
 pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id,
-    event_time, user, service, event_name, record, baseline)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    event_time, user, service, event_name, baseline)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-/// Stores `alert` unless it is stored already.
-pub fn insert(stmt: &mut Statement<'_>, alert: &Alert) -> rusqlite::Result<()> {
-    stmt.execute(params![
+/// The record of an alert whose event is not stored, beside it (schema 19).
+/// Replacing: a rowid can be reused once the alerts of the highest ones are
+/// gone.
+pub const INSERT_RECORD: &str =
+    "INSERT OR REPLACE INTO alert_records (alert, record) VALUES (last_insert_rowid(), ?1)";
+
+/// Stores `alert` unless it is stored already (`insert` is [`INSERT`],
+/// `insert_record` [`INSERT_RECORD`]); its record too, unless its event is
+/// stored (`event_stored`), whose record it is.
+pub fn insert(
+    insert: &mut Statement<'_>,
+    insert_record: &mut Statement<'_>,
+    alert: &Alert,
+    event_stored: bool,
+) -> rusqlite::Result<()> {
+    let inserted = insert.execute(params![
         alert.id,
         alert.rule_id,
         alert.title,
@@ -25,17 +38,24 @@ pub fn insert(stmt: &mut Statement<'_>, alert: &Alert) -> rusqlite::Result<()> {
         alert.user,
         alert.service,
         alert.event_name,
-        alert.record.get(),
         alert
             .baseline
             .as_ref()
             .and_then(|b| serde_json::to_string(b).ok()),
     ])?;
+    if inserted > 0 && !event_stored {
+        insert_record.execute([alert.record.get()])?;
+    }
     Ok(())
 }
 
+/// An alert's record: its own, or its stored event's.
 const COLUMNS: &str = "id, rule_id, title, level, tags, event_id, event_time, user, service,
-    event_name, record, baseline";
+    event_name,
+    coalesce((SELECT record FROM alert_records WHERE alert = alerts.rowid),
+             (SELECT r.record FROM events e JOIN records r ON r.seq = e.seq
+              WHERE e.event_id = alerts.event_id)),
+    baseline";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
@@ -49,7 +69,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
         user: r.get(7)?,
         service: r.get(8)?,
         event_name: r.get(9)?,
-        record: RecordJson::new(r.get::<_, String>(10)?),
+        record: RecordJson::new(r.get::<_, Option<String>>(10)?.unwrap_or_default()),
         baseline: r
             .get::<_, Option<String>>(11)?
             .and_then(|b| serde_json::from_str(&b).ok()),

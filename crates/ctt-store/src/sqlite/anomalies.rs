@@ -340,12 +340,12 @@ fn reconcile(
         }
     }
     let level = &settings.kind(anomaly).level;
+    // On a stored event: its record is the event's (no `alert_records` row).
     let mut upsert = tx.prepare_cached(
         "INSERT INTO alerts (id, rule_id, title, level, tags, event_id, event_time, user,
-                             service, event_name, record, withdrawn, baseline)
-         SELECT ?1, ?2, ?3, ?4, '[]', e.event_id, e.event_time, e.user, e.service,
-                e.event_name, r.record, 0, ?6
-         FROM events e JOIN records r ON r.seq = e.seq WHERE e.event_id = ?5
+                             service, event_name, withdrawn, baseline)
+         SELECT ?1, ?2, ?3, ?4, '[]', event_id, event_time, user, service, event_name, 0, ?6
+         FROM events WHERE event_id = ?5
          ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
             level = excluded.level, baseline = excluded.baseline",
     )?;

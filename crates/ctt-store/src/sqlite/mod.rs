@@ -163,7 +163,7 @@ impl SqliteStore {
             }
         }
         // A bulk load killed before its end left its query indexes to build.
-        schema::build_query_indexes(&writer).map_err(open_error)?;
+        schema::build_query_indexes(&mut writer).map_err(open_error)?;
         // Events stored before resources were kept: their touches, once.
         resources::backfill(&mut writer).map_err(open_error)?;
         // …and each resource's state, if a migration or a bulk load left it to do.
@@ -749,6 +749,52 @@ mod tests {
             })
             .collect();
         file(store, key, records)
+    }
+
+    /// Schema 19: an alert on a stored event keeps no copy of its record
+    /// (it reads the event's); one on a record not stored keeps its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_alert_keeps_its_record_only_when_its_event_is_not_stored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("alerts.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        let mut loaded = events_file(&store, "a.json.gz", "e", 1);
+        let event = &loaded.events[0];
+        let alert = |event_id: &str, record: crate::RecordJson| crate::Alert {
+            id: crate::Alert::key("r", event_id),
+            rule_id: "r".into(),
+            title: "t".into(),
+            level: "low".into(),
+            tags: vec![],
+            event_id: event_id.into(),
+            event_time: event.event.event_time,
+            user: "alucloud001".into(),
+            service: "ec2".into(),
+            event_name: "RunInstances".into(),
+            record,
+            baseline: None,
+        };
+        let on_event = alert("e-0", crate::RecordJson::new(event.record_json.as_str()));
+        let on_read = alert("read-1", crate::RecordJson::new(r#"{"eventID":"read-1"}"#));
+        loaded.alerts = vec![on_event.clone(), on_read.clone()];
+        store.load(vec![loaded]).await.expect("load");
+        let conn = Connection::open(&path).expect("open");
+        let kept: Vec<String> = conn
+            .prepare("SELECT a.id FROM alert_records r JOIN alerts a ON a.rowid = r.alert")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(kept, ["r:read-1"]);
+        for expected in [on_event, on_read] {
+            let read = store
+                .alert(&expected.id)
+                .await
+                .expect("alert")
+                .expect("stored");
+            assert_eq!(read.record.get(), expected.record.get());
+        }
     }
 
     /// Issue "Scale": the status reports the database's size, as on disk

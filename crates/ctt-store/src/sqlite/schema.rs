@@ -343,39 +343,132 @@ INSERT INTO daily_counts
     SELECT kind, hour - (hour % 86400 + 86400) % 86400, key, sum(events) FROM hourly_counts
     WHERE kind IN (1, 2, 4, 5, 6) GROUP BY 1, 2, 3;
 "#,
+    // 19: alerts slimmed for the load, whose critical path is the writer:
+    // their uniqueness by id is an index of its own rather than the column's
+    // constraint, so that a bulk load builds it at its end like the other
+    // QUERY_INDEXES (three index entries a row were most of what storing an
+    // alert cost), and each alert's record is in `alert_records`, keyed by
+    // the alert's rowid, so that building those indexes reads rows of a few
+    // hundred bytes, not whole records. An alert on a stored event has no
+    // record there: it is the event's, read from `records` (the same text,
+    // not kept twice). Rowids are kept: the outbox's cursor is one.
+    r#"
+CREATE TABLE alerts_19 (
+    id         TEXT NOT NULL,
+    rule_id    TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    level      TEXT NOT NULL,
+    tags       TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    user       TEXT NOT NULL,
+    service    TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    withdrawn  INTEGER NOT NULL DEFAULT 0,
+    baseline   TEXT
+);
+CREATE TABLE alert_records (
+    alert  INTEGER PRIMARY KEY,
+    record TEXT NOT NULL
+);
+INSERT INTO alerts_19 (rowid, id, rule_id, title, level, tags, event_id, event_time, user,
+                       service, event_name, withdrawn, baseline)
+    SELECT rowid, id, rule_id, title, level, tags, event_id, event_time, user, service,
+           event_name, withdrawn, baseline FROM alerts;
+INSERT INTO alert_records (alert, record) SELECT rowid, record FROM alerts a
+    WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = a.event_id);
+DROP TABLE alerts;
+ALTER TABLE alerts_19 RENAME TO alerts;
+CREATE UNIQUE INDEX alerts_by_id ON alerts (id);
+CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id);
+CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id);
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
-/// idempotence). A bulk load into an empty store drops them
-/// and builds them at the end, which is several times faster than maintaining
-/// them row by row; every open builds any that are missing, so a load killed
-/// before its end loses nothing but time.
+/// idempotence), each with the SQL that builds it. A bulk load into an empty
+/// store drops them and builds them at the end, which is several times faster
+/// than maintaining them row by row; every open builds any that are missing,
+/// so a load killed before its end loses nothing but time.
+///
+/// `alerts_by_id` is one of them: while it is missing, `INSERT OR IGNORE`
+/// finds no conflict and a bulk load may store an alert twice (the same
+/// event in two files); its build keeps each id's first row (the one an
+/// index would have kept) before making the index.
 pub const QUERY_INDEXES: &[(&str, &str)] = &[
-    ("events_by_time", "events (event_time, event_id)"),
-    ("events_by_user", "events (user, event_time, event_id)"),
+    (
+        "events_by_time",
+        "CREATE INDEX events_by_time ON events (event_time, event_id)",
+    ),
+    (
+        "events_by_user",
+        "CREATE INDEX events_by_user ON events (user, event_time, event_id)",
+    ),
     (
         "events_by_service",
-        "events (service, event_time, event_id)",
+        "CREATE INDEX events_by_service ON events (service, event_time, event_id)",
     ),
     (
         "events_by_name",
-        "events (event_name, event_time, event_id, service, user, error_code)",
+        "CREATE INDEX events_by_name
+            ON events (event_name, event_time, event_id, service, user, error_code)",
     ),
-    ("event_params_by_value", "event_params (name, value, seq)"),
+    (
+        "event_params_by_value",
+        "CREATE INDEX event_params_by_value ON event_params (name, value, seq)",
+    ),
+    (
+        "alerts_by_id",
+        "CREATE TEMP TABLE alerts_twice AS SELECT rowid AS alert FROM alerts
+            WHERE rowid NOT IN (SELECT min(rowid) FROM alerts GROUP BY id);
+         DELETE FROM alerts WHERE rowid IN (SELECT alert FROM alerts_twice);
+         DELETE FROM alert_records WHERE alert IN (SELECT alert FROM alerts_twice);
+         DROP TABLE alerts_twice;
+         CREATE UNIQUE INDEX alerts_by_id ON alerts (id)",
+    ),
+    (
+        "alerts_by_time",
+        "CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id)",
+    ),
+    (
+        "alerts_by_user",
+        "CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id)",
+    ),
 ];
 
-/// Builds the [`QUERY_INDEXES`] that are missing.
-pub fn build_query_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    for (name, on) in QUERY_INDEXES {
-        conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on};"))?;
+/// Builds the [`QUERY_INDEXES`] that are missing, each in a transaction
+/// (immediate: another connection may be committing a load). An open finds
+/// them all present and writes nothing.
+pub fn build_query_indexes(conn: &mut Connection) -> rusqlite::Result<()> {
+    let exists = |conn: &Connection, name: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
+            [name],
+            |r| r.get(0),
+        )
+    };
+    for (name, build) in QUERY_INDEXES {
+        if exists(conn, name)? {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if !exists(&tx, name)? {
+            tx.execute_batch(build)?;
+        }
+        tx.commit()?;
     }
     Ok(())
 }
 
-/// Drops the [`QUERY_INDEXES`] when `events` is empty; whether it did.
+/// Drops the [`QUERY_INDEXES`] when the store holds no event and no alert;
+/// whether it did.
 pub fn drop_query_indexes_if_empty(conn: &mut Connection) -> rusqlite::Result<bool> {
     let tx = conn.transaction()?;
-    let empty: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
+    let empty: bool = tx.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM events) AND NOT EXISTS (SELECT 1 FROM alerts)",
+        [],
+        |r| r.get(0),
+    )?;
     if empty {
         for (name, _) in QUERY_INDEXES {
             tx.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
@@ -518,6 +611,47 @@ mod tests {
     }
 
     #[test]
+    fn migration_19_keeps_every_alert_its_rowid_its_record_and_its_uniqueness() {
+        let mut conn = at_version(18);
+        for (rowid, id, withdrawn) in [(7, "r:a", 0), (3, "r:b", 1)] {
+            conn.execute(
+                "INSERT INTO alerts (rowid, id, rule_id, title, level, tags, event_id, event_time,
+                    user, service, event_name, record, withdrawn, baseline)
+                 VALUES (?1, ?2, 'r', 't', 'low', '[]', 'a', 5, 'alice', 'ec2', 'X', ?2, ?3, 'b')",
+                rusqlite::params![rowid, id, withdrawn],
+            )
+            .expect("insert");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(18));
+        let rows: Vec<(i64, String, i64, Option<String>, String)> = conn
+            .prepare(
+                "SELECT a.rowid, id, withdrawn, baseline, record
+                 FROM alerts a JOIN alert_records r ON r.alert = a.rowid ORDER BY a.rowid",
+            )
+            .expect("prepare")
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                (3, "r:b".into(), 1, Some("b".into()), "r:b".into()),
+                (7, "r:a".into(), 0, Some("b".into()), "r:a".into())
+            ]
+        );
+        let duplicate = conn.execute(
+            "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id, event_time,
+                user, service, event_name) VALUES ('r:a', 'r', 't', 'low', '[]', 'a', 5,
+                'alice', 'ec2', 'X')",
+            [],
+        );
+        assert_eq!(duplicate.expect("insert"), 0);
+    }
+
+    #[test]
     fn migration_5_moves_every_record_to_its_own_table() {
         let mut conn = at_version(4);
         for (id, record) in [("a", r#"{"eventID":"a"}"#), ("b", r#"{"eventID":"b"}"#)] {
@@ -601,7 +735,7 @@ mod tests {
         let mut stmt = conn
             .prepare(
                 "SELECT name FROM sqlite_master WHERE type = 'index'
-                 AND tbl_name IN ('events', 'event_params') ORDER BY name",
+                 AND tbl_name IN ('events', 'event_params', 'alerts') ORDER BY name",
             )
             .expect("prepare");
         stmt.query_map([], |r| r.get(0))
@@ -618,8 +752,55 @@ mod tests {
         assert_eq!(all.len(), QUERY_INDEXES.len() + 1, "{all:?}");
         assert!(drop_query_indexes_if_empty(&mut conn).expect("drop"));
         assert_eq!(index_names(&conn), ["events_by_id"]);
-        build_query_indexes(&conn).expect("build");
+        // Without `alerts_by_id`, a bulk load may store an alert twice (the
+        // same event in two files): the build keeps the first.
+        for (title, id) in [("first", "r:e1"), ("other", "r:e2"), ("second", "r:e1")] {
+            conn.execute(
+                "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id,
+                    event_time, user, service, event_name)
+                 VALUES (?1, 'r', ?2, 'low', '[]', 'e1', 0, 'alice', 'ec2', 'RunInstances')",
+                [id, title],
+            )
+            .expect("insert alert");
+            conn.execute(
+                "INSERT INTO alert_records (alert, record) VALUES (last_insert_rowid(), ?1)",
+                [format!("{{\"title\":\"{title}\"}}")],
+            )
+            .expect("insert record");
+        }
+        build_query_indexes(&mut conn).expect("build");
         assert_eq!(index_names(&conn), all);
+        let titles: Vec<(String, String)> = conn
+            .prepare("SELECT id, title FROM alerts ORDER BY rowid")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            titles,
+            [
+                ("r:e1".into(), "first".into()),
+                ("r:e2".into(), "other".into())
+            ]
+        );
+        let records: Vec<String> = conn
+            .prepare("SELECT record FROM alert_records ORDER BY alert")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(records, [r#"{"title":"first"}"#, r#"{"title":"other"}"#]);
+        let again = conn.execute(
+            "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id, event_time,
+                user, service, event_name)
+             VALUES ('r:e1', 'r', 'third', 'low', '[]', 'e1', 0, 'alice', 'ec2', 'x')",
+            [],
+        );
+        assert_eq!(again.expect("insert"), 0, "unique again once built");
+        conn.execute_batch("DELETE FROM alerts; DELETE FROM alert_records;")
+            .expect("empty the alerts");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
              VALUES ('e1', 0, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 'alice')",

@@ -90,6 +90,7 @@ pub fn load(
         let mut insert_name =
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
         let mut insert_alert = tx.prepare_cached(super::alerts::INSERT)?;
+        let mut insert_alert_record = tx.prepare_cached(super::alerts::INSERT_RECORD)?;
         let mut insert_touch = tx.prepare_cached(super::resources::INSERT)?;
         for file in files {
             let entry = &file.entry;
@@ -174,8 +175,19 @@ pub fn load(
                 counts.rejected as i64,
                 entry.loaded_at.timestamp(),
             ])?;
+            // The file's kept events are stored now, or were (duplicates):
+            // their alerts' records are theirs.
+            let kept: HashSet<&str> = if file.alerts.is_empty() {
+                HashSet::new()
+            } else {
+                file.events
+                    .iter()
+                    .map(|e| e.event.event_id.as_str())
+                    .collect()
+            };
             for alert in &file.alerts {
-                super::alerts::insert(&mut insert_alert, alert)?;
+                let stored = kept.contains(alert.event_id.as_str());
+                super::alerts::insert(&mut insert_alert, &mut insert_alert_record, alert, stored)?;
             }
             for name in &file.parameter_names {
                 if !known_names.contains(name) && new_names.insert(name) {
