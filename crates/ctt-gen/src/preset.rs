@@ -1,6 +1,6 @@
 //! Presets: named sizes of generated history (`small` for tests, `paper` for the
-//! original thesis' four years), and the [`Profile`] of numeric knobs each one
-//! stands for.
+//! original thesis' four years, `scale` for a year of a busy production
+//! account), and the [`Profile`] of numeric knobs each one stands for.
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +14,12 @@ pub enum Preset {
     /// ~730,000 pass the default filter: the volume of the original thesis;
     /// 350 students, and ~140,000 hourly digests.
     Paper,
+    /// A year (365 days) of a busy production account beside a small class:
+    /// ~110,000 records a day from thousands of principals (3,000 workload
+    /// roles, 1,500 people through SSO, 120 deploy roles), ~40 million
+    /// records of which ~27% pass the default filter (≥ 10 million stored
+    /// events). For `bench/`, not tests: it takes minutes and gigabytes.
+    Scale,
 }
 
 impl Preset {
@@ -22,6 +28,7 @@ impl Preset {
         match self {
             Preset::Small => "small",
             Preset::Paper => "paper",
+            Preset::Scale => "scale",
         }
     }
 
@@ -34,6 +41,7 @@ impl Preset {
         match self {
             Preset::Small => &SMALL,
             Preset::Paper => &PAPER,
+            Preset::Scale => &SCALE,
         }
     }
 }
@@ -51,7 +59,10 @@ impl FromStr for Preset {
         match s.trim().to_ascii_lowercase().as_str() {
             "small" => Ok(Preset::Small),
             "paper" => Ok(Preset::Paper),
-            other => anyhow::bail!("unknown preset `{other}`: expected `small` or `paper`"),
+            "scale" => Ok(Preset::Scale),
+            other => {
+                anyhow::bail!("unknown preset `{other}`: expected `small`, `paper` or `scale`")
+            }
         }
     }
 }
@@ -86,6 +97,24 @@ pub(crate) struct Rhythms {
     pub burst: i64,
 }
 
+/// A busy production account's own activity (the `scale` preset), beside
+/// the class: how many principals of each kind, how many calls a day.
+#[derive(Debug)]
+pub(crate) struct Production {
+    /// Mean records a day (each day within ±10%).
+    pub records_per_day: f64,
+    /// Roles workloads run as (functions, tasks, instance profiles).
+    pub workload_roles: u32,
+    /// People signing in through SSO.
+    pub people: u32,
+    /// Roles of CI/CD pipelines.
+    pub deployers: u32,
+    /// Share of calls that change something, before each kind's own bias
+    /// (workloads less, people more, pipelines mostly): about the share of
+    /// records the default filter keeps.
+    pub write_share: f64,
+}
+
 /// The numeric knobs behind a [`Preset`].
 #[derive(Debug)]
 pub(crate) struct Profile {
@@ -106,6 +135,8 @@ pub(crate) struct Profile {
     /// Records per log file at most (a busy window is split into several files).
     pub file_cap: (usize, usize),
     pub rhythms: Rhythms,
+    /// A busy production account's activity, if any.
+    pub production: Option<Production>,
 }
 
 static SMALL: Profile = Profile {
@@ -144,6 +175,7 @@ static SMALL: Profile = Profile {
         provisioning: 3,
         burst: 6,
     },
+    production: None,
 };
 
 static PAPER: Profile = Profile {
@@ -188,6 +220,58 @@ static PAPER: Profile = Profile {
         provisioning: 7,
         burst: 30,
     },
+    production: None,
+};
+
+static SCALE: Profile = Profile {
+    days: 365,
+    students: 20,
+    regions: &[
+        RegionLoad {
+            name: "us-east-1",
+            window_share: 0.9,
+            mean_records: 4.0,
+            session_share: 0.6,
+        },
+        RegionLoad {
+            name: "eu-west-1",
+            window_share: 0.6,
+            mean_records: 3.0,
+            session_share: 0.25,
+        },
+        RegionLoad {
+            name: "us-west-2",
+            window_share: 0.3,
+            mean_records: 2.0,
+            session_share: 0.1,
+        },
+        RegionLoad {
+            name: "ap-southeast-2",
+            window_share: 0.1,
+            mean_records: 1.5,
+            session_share: 0.05,
+        },
+    ],
+    term_calendar: false,
+    labs_per_day: (1, 1),
+    lab_attendance: (5, 10),
+    action_gap_secs: 200.0,
+    homework_sessions: 1.0,
+    file_cap: (150, 300),
+    rhythms: Rhythms {
+        redelivery: 40,
+        missing_identity: 30,
+        root_session: 20,
+        provisioning: 7,
+        burst: 30,
+    },
+    production: Some(Production {
+        records_per_day: 110_000.0,
+        workload_roles: 3_000,
+        people: 1_500,
+        deployers: 120,
+        write_share: 0.27,
+    }),
 };
 
 #[cfg(test)]
@@ -196,7 +280,7 @@ mod tests {
 
     #[test]
     fn preset_parses_and_displays() {
-        for preset in [Preset::Small, Preset::Paper] {
+        for preset in [Preset::Small, Preset::Paper, Preset::Scale] {
             assert_eq!(preset.to_string().parse::<Preset>().ok(), Some(preset));
         }
         assert_eq!(" Paper ".parse::<Preset>().ok(), Some(Preset::Paper));
@@ -205,7 +289,7 @@ mod tests {
 
     #[test]
     fn region_session_shares_sum_to_one() {
-        for preset in [Preset::Small, Preset::Paper] {
+        for preset in [Preset::Small, Preset::Paper, Preset::Scale] {
             let total: f64 = preset
                 .profile()
                 .regions

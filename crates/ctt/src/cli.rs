@@ -314,7 +314,9 @@ pub struct ListArgs {
 pub struct GenArgs {
     /// Where to write the tree (AWSLogs/… below it).
     pub out_dir: PathBuf,
-    /// small (tests, seconds) or paper (the original's 4 years).
+    /// small (tests, seconds), paper (the original's 4 years) or scale (a
+    /// year of a busy production account: ~40 million records, ≥ 10 million
+    /// stored).
     #[arg(long, default_value = "small")]
     pub preset: String,
     #[arg(long, default_value_t = 42)]

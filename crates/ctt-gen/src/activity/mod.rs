@@ -5,6 +5,7 @@
 //! the day's number), so days can be generated in any order, in parallel, and
 //! a day's records do not depend on how many days are generated.
 
+mod production;
 mod services;
 mod session;
 mod staff;
@@ -87,6 +88,9 @@ pub(crate) fn generate_day<'a>(
         events: Vec::new(),
     };
     services::background(&mut day);
+    if let Some(load) = &profile.production {
+        production::busy(&mut day, load);
+    }
     if day.is_lab_day() {
         students::labs(&mut day);
     }
