@@ -55,9 +55,7 @@ pub(crate) fn response(
             return Ok::<_, StoreError>(None);
         }
         let mut chunk = Vec::new();
-        if !progress.header_written && progress.format == Format::Csv {
-            write_csv(&mut chunk, &EventSummary::COLUMNS);
-        }
+        let header = !progress.header_written;
         progress.header_written = true;
         let next = match progress.format {
             Format::Csv => {
@@ -69,9 +67,17 @@ pub(crate) fn response(
                         |e| tracing::error!(error = %e, "export stopped: the store failed"),
                     )?;
                 chunk.reserve(page.events.len() * 300);
-                for event in &page.events {
-                    write_csv(&mut chunk, &event.row());
+                // One writer for the chunk: its buffer is reused row after row.
+                let mut writer = csv_writer(&mut chunk);
+                if header {
+                    write_csv(&mut writer, &EventSummary::COLUMNS);
                 }
+                for event in &page.events {
+                    write_csv(&mut writer, &event.row());
+                }
+                // Writing to a Vec cannot fail.
+                let _ = writer.flush();
+                drop(writer);
                 page.next
             }
             // NDJSON comes serialised from the store.
@@ -103,18 +109,21 @@ pub(crate) fn response(
         .into_response()
 }
 
-/// Appends one CSV record (RFC 4180 quoting, `\n` line ends), each cell
-/// neutralised against formula injection ([`ctt_core::csv_cell`]).
-fn write_csv<S: AsRef<str>>(out: &mut Vec<u8>, fields: &[S]) {
-    let mut writer = csv::WriterBuilder::new()
+/// A CSV writer appending to `out`: RFC 4180 quoting, `\n` line ends.
+fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+    csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out);
+        .from_writer(out)
+}
+
+/// Writes one CSV record, each cell neutralised against formula injection
+/// ([`ctt_core::csv_cell`]).
+fn write_csv<S: AsRef<str>>(writer: &mut csv::Writer<&mut Vec<u8>>, fields: &[S]) {
     // Writing to a Vec cannot fail.
     for field in fields {
         let _ = writer.write_field(ctt_core::csv_cell(field.as_ref()).as_bytes());
     }
     let _ = writer.write_record(None::<&[u8]>);
-    let _ = writer.flush();
 }
 
 #[cfg(test)]
@@ -124,9 +133,12 @@ mod tests {
     #[test]
     fn csv_quotes_commas_quotes_and_newlines() {
         let mut out = Vec::new();
-        write_csv(&mut out, &["a", "b,c", "say \"hi\"", "two\nlines"]);
-        write_csv(&mut out, &["x", "", "", ""]);
-        write_csv(&mut out, &["=1+1", "-1", "@x", "a=b"]);
+        let mut writer = csv_writer(&mut out);
+        write_csv(&mut writer, &["a", "b,c", "say \"hi\"", "two\nlines"]);
+        write_csv(&mut writer, &["x", "", "", ""]);
+        write_csv(&mut writer, &["=1+1", "-1", "@x", "a=b"]);
+        writer.flush().expect("flush");
+        drop(writer);
         assert_eq!(
             String::from_utf8_lossy(&out),
             "a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\"\nx,,,\n'=1+1,'-1,'@x,a=b\n"

@@ -1,0 +1,180 @@
+//! The minimal writer (issue "Scale"): what storing the same events costs
+//! with nothing else. Lists, fetches, decompresses and parses every record
+//! on all cores but one, keeps those the default filter keeps (normalised and
+//! redacted like `ctt ingest`'s), and one thread inserts them into a fresh
+//! SQLite file: the same `events` columns and the same record text in
+//! `records`, the unique eventID index kept while loading (for idempotence)
+//! and the four query indexes built at the end — as `ctt ingest`'s bulk load
+//! does — with its pragmas. No parameters, catalog, counters, resources,
+//! anomalies, rules or ledger. `bench/scale.py` compares `ctt ingest` with it.
+//!
+//! `cargo run --release -p ctt-ingest --example minimal_writer -- DB DIR…`
+//! prints one JSON line.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use ctt_core::{Filter, RecordHead, normalise};
+use ctt_ingest::read::{DEFAULT_MAX_FILE_BYTES, decompress, parse};
+use ctt_ingest::{FileKind, LocalSource, Source};
+use rusqlite::{Connection, params};
+
+const SCHEMA: &str = "
+PRAGMA page_size = 16384;
+PRAGMA journal_mode = TRUNCATE;
+PRAGMA synchronous = OFF;
+PRAGMA cache_size = -262144;
+PRAGMA temp_store = MEMORY;
+CREATE TABLE events (
+    seq                  INTEGER PRIMARY KEY,
+    event_id             TEXT NOT NULL,
+    event_time           INTEGER NOT NULL,
+    event_name           TEXT NOT NULL,
+    event_source         TEXT NOT NULL,
+    service              TEXT NOT NULL,
+    user                 TEXT NOT NULL,
+    identity_type        TEXT,
+    role                 TEXT,
+    account_id           TEXT,
+    recipient_account_id TEXT,
+    aws_region           TEXT,
+    source_ip_address    TEXT,
+    user_agent           TEXT,
+    error_code           TEXT,
+    error_message        TEXT,
+    read_only            INTEGER,
+    event_type           TEXT
+);
+CREATE UNIQUE INDEX events_by_id ON events (event_id);
+CREATE TABLE records (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
+";
+
+const QUERY_INDEXES: &str = "
+CREATE INDEX events_by_time ON events (event_time, event_id);
+CREATE INDEX events_by_user ON events (user, event_time, event_id);
+CREATE INDEX events_by_service ON events (service, event_time, event_id);
+CREATE INDEX events_by_name ON events (event_name, event_time, event_id, service, user, error_code);
+";
+
+/// Events per transaction.
+const BATCH: usize = 20_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let db = PathBuf::from(args.next().ok_or("usage: minimal_writer DB DIR…")?);
+    let roots: Vec<PathBuf> = args.map(PathBuf::from).collect();
+    let started = Instant::now();
+    let files: Vec<_> = LocalSource::list(&roots, None, None)?
+        .into_iter()
+        .filter(|f| f.kind == FileKind::Log)
+        .collect();
+    let filter = Filter::default();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (sender, receiver) = mpsc::sync_channel::<Vec<(ctt_core::Event, String)>>(256);
+    let mut conn = Connection::open(&db)?;
+    conn.execute_batch(SCHEMA)?;
+    let stored = std::thread::scope(|scope| -> rusqlite::Result<u64> {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (files, next, filter) = (&files, &next, &filter);
+            scope.spawn(move || {
+                while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let Ok(data) = LocalSource.fetch(file) else {
+                        continue;
+                    };
+                    let Ok(text) = decompress(&data, DEFAULT_MAX_FILE_BYTES) else {
+                        continue;
+                    };
+                    let Ok(parsed) = parse(&text) else { continue };
+                    let mut kept = Vec::new();
+                    for record in parsed.records {
+                        if RecordHead::parse(record.get()).is_some_and(|h| filter.drops_head(&h)) {
+                            continue;
+                        }
+                        let Ok(value) = serde_json::from_str(record.get()) else {
+                            continue;
+                        };
+                        if !filter.keeps_record(&value) {
+                            continue;
+                        }
+                        let Ok(mut event) = normalise(value) else {
+                            continue;
+                        };
+                        let record = std::mem::take(&mut event.record);
+                        let Ok(json) = serde_json::to_string(&record) else {
+                            continue;
+                        };
+                        kept.push((event, json));
+                    }
+                    if sender.send(kept).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut stored = 0;
+        let mut pending = Vec::new();
+        let mut write = |batch: &mut Vec<(ctt_core::Event, String)>| -> rusqlite::Result<u64> {
+            let tx = conn.transaction()?;
+            let mut inserted = 0;
+            {
+                let mut event = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source,
+                        service, user, identity_type, role, account_id, recipient_account_id,
+                        aws_region, source_ip_address, user_agent, error_code, error_message,
+                        read_only, event_type)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                )?;
+                let mut record =
+                    tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
+                for (e, json) in batch.drain(..) {
+                    let added = event.execute(params![
+                        e.event_id,
+                        e.event_time.timestamp(),
+                        e.event_name,
+                        e.event_source,
+                        e.service,
+                        e.user,
+                        e.identity_type,
+                        e.role,
+                        e.account_id,
+                        e.recipient_account_id,
+                        e.aws_region,
+                        e.source_ip_address,
+                        e.user_agent,
+                        e.error_code,
+                        e.error_message,
+                        e.read_only,
+                        e.event_type,
+                    ])?;
+                    if added > 0 {
+                        record.execute(params![tx.last_insert_rowid(), json])?;
+                        inserted += 1;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(inserted)
+        };
+        for kept in receiver {
+            pending.extend(kept);
+            if pending.len() >= BATCH {
+                stored += write(&mut pending)?;
+            }
+        }
+        stored += write(&mut pending)?;
+        Ok(stored)
+    })?;
+    conn.execute_batch(QUERY_INDEXES)?;
+    println!(
+        "{{\"files\":{},\"stored\":{},\"seconds\":{:.3}}}",
+        files.len(),
+        stored,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
