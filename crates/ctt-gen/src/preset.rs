@@ -178,6 +178,15 @@ static SMALL: Profile = Profile {
     production: None,
 };
 
+/// The rhythms of the presets that span years (`paper`, `scale`).
+const YEARLY_RHYTHMS: Rhythms = Rhythms {
+    redelivery: 40,
+    missing_identity: 30,
+    root_session: 20,
+    provisioning: 7,
+    burst: 30,
+};
+
 static PAPER: Profile = Profile {
     days: 1461,
     students: 350,
@@ -213,13 +222,7 @@ static PAPER: Profile = Profile {
     action_gap_secs: 140.0,
     homework_sessions: 4.0,
     file_cap: (25, 40),
-    rhythms: Rhythms {
-        redelivery: 40,
-        missing_identity: 30,
-        root_session: 20,
-        provisioning: 7,
-        burst: 30,
-    },
+    rhythms: YEARLY_RHYTHMS,
     production: None,
 };
 
@@ -258,13 +261,7 @@ static SCALE: Profile = Profile {
     action_gap_secs: 200.0,
     homework_sessions: 1.0,
     file_cap: (150, 300),
-    rhythms: Rhythms {
-        redelivery: 40,
-        missing_identity: 30,
-        root_session: 20,
-        provisioning: 7,
-        burst: 30,
-    },
+    rhythms: YEARLY_RHYTHMS,
     production: Some(Production {
         records_per_day: 110_000.0,
         workload_roles: 3_000,
