@@ -447,17 +447,30 @@ pub fn build_query_indexes(conn: &mut Connection) -> rusqlite::Result<()> {
             |r| r.get(0),
         )
     };
-    for (name, build) in QUERY_INDEXES {
-        if exists(conn, name)? {
-            continue;
-        }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        if !exists(&tx, name)? {
-            tx.execute_batch(build)?;
-        }
-        tx.commit()?;
+    let missing: Vec<&(&str, &str)> = QUERY_INDEXES
+        .iter()
+        .filter(|(name, _)| !exists(conn, name).unwrap_or(false))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // Sorting a large table's entries for an index: the writer's temporary
+    // storage is memory, where the sorter's overflow would hold them all (the
+    // peak of a large bulk load, past 1 GiB at 3.6 million events); on disk
+    // it is bounded by the cache whatever the size.
+    conn.execute_batch("PRAGMA temp_store = FILE")?;
+    let built = (|| {
+        for (name, build) in missing {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !exists(&tx, name)? {
+                tx.execute_batch(build)?;
+            }
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
+    built
 }
 
 /// Drops the [`QUERY_INDEXES`] when the store holds no event and no alert;
@@ -768,8 +781,15 @@ mod tests {
             )
             .expect("insert record");
         }
+        conn.execute_batch("PRAGMA temp_store = MEMORY")
+            .expect("temp store");
         build_query_indexes(&mut conn).expect("build");
         assert_eq!(index_names(&conn), all);
+        // Built with temporary files on disk, the writer's setting back after.
+        let temp_store: i64 = conn
+            .query_row("PRAGMA temp_store", [], |r| r.get(0))
+            .expect("temp store");
+        assert_eq!(temp_store, 2, "MEMORY again");
         let titles: Vec<(String, String)> = conn
             .prepare("SELECT id, title FROM alerts ORDER BY rowid")
             .expect("prepare")
