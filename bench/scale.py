@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -35,16 +34,11 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from disk import logs_bytes  # noqa: E402
 from ingest import CTT, DATA, ROOT, machine, run, write_section  # noqa: E402
+from stats import free_port  # noqa: E402
 
 END = "2026-06-01T00:00:00Z"
 CEILING = os.path.join(ROOT, "target", "release", "examples", "ceiling")
 MINIMAL = os.path.join(ROOT, "target", "release", "examples", "minimal_writer")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def timed_get(url):
