@@ -340,6 +340,28 @@ impl ScopedStore {
         Ok(page.into_iter().map(|r| r.priced(prices)).collect())
     }
 
+    /// How many resources are running at `at` and their estimated cost
+    /// (SPEC §11, the dashboard's "left running"): everyone's summed by the
+    /// store by type and size; role `self`'s from its own resources.
+    pub async fn running(&self, at: DateTime<Utc>, prices: &PriceTable) -> StoreResult<(u64, f64)> {
+        let groups = if let Some(own) = self.identity.only_user() {
+            let query = ResourceQuery::all(ResourceFilter {
+                user: Some(own.to_owned()),
+                state: Some(ctt_store::StateFilter::Open),
+                kind: None,
+                at,
+            });
+            ctt_store::resources::running_groups(self.store.resources(&query).await?)
+        } else {
+            self.store.running_groups(at).await?
+        };
+        Ok(groups.iter().fold((0, 0.0), |(count, cost), g| {
+            let hours = g.running_seconds as f64 / 3600.0;
+            let priced = prices.estimate(&g.kind, g.size.as_deref(), hours);
+            (count + g.resources, cost + priced.unwrap_or_default())
+        }))
+    }
+
     /// [`ScopedStore::resources`] for several filters at once, the touches
     /// read once: a course page asks for each lab's end.
     pub async fn resources_each(

@@ -1501,6 +1501,35 @@ pub async fn resources_fold_alike_whatever_the_order(store: &dyn EventStore) {
         ],
         "as they stood at 10:30"
     );
+    // The dashboard's "left running": by type and size, the same as
+    // grouping the resources themselves — after every change (from the
+    // states on SQLite) and at a past time some resources changed after
+    // (from the touches).
+    let later = with(
+        record("e-run-3", &t(7, "01:00:00"), "carol", "ec2", "RunInstances"),
+        "responseElements",
+        instances(&["i-3"]),
+    );
+    store
+        .load(vec![file(store, "logs/later.json.gz", vec![later])])
+        .await
+        .expect("load");
+    for when in [at(&t(8, "00:00:00")), at(&t(5, "10:30:00"))] {
+        let open = ResourceQuery::all(ResourceFilter {
+            user: None,
+            state: Some(StateFilter::Open),
+            kind: None,
+            at: when,
+        });
+        let expected =
+            crate::resources::running_groups(store.resources(&open).await.expect("resources"));
+        assert!(!expected.is_empty(), "something runs at {when}");
+        assert_eq!(
+            store.running_groups(when).await.expect("running"),
+            expected,
+            "at {when}"
+        );
+    }
 }
 
 /// SPEC §13: the baseline a user's anomalies are judged against, kept by

@@ -32,7 +32,7 @@ pub use ledger::{FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerE
 pub use outbox::{Delivery, Outbox, OutboxCounts, Route};
 pub use resources::{
     Resource, ResourceFilter, ResourceKey, ResourceLife, ResourceQuery, ResourceTouches,
-    StateFilter,
+    RunningGroup, StateFilter,
 };
 pub use sqlite::SqliteStore;
 pub use tokens::{Role, TokenRecord, TokenStore};
@@ -400,6 +400,19 @@ pub trait EventStore: Send + Sync {
     async fn resources(&self, query: &ResourceQuery) -> StoreResult<Vec<ResourceLife>> {
         let touches = self.resource_touches(query.filter.user.as_deref()).await?;
         Ok(resources::fold_page(touches, query))
+    }
+
+    /// Everyone's resources running at `at`, by type and size (SPEC §11: the
+    /// dashboard's "left running"). The default folds them all (through
+    /// [`EventStore::resources`]); SQLite sums its per-resource states.
+    async fn running_groups(&self, at: DateTime<Utc>) -> StoreResult<Vec<RunningGroup>> {
+        let query = ResourceQuery::all(ResourceFilter {
+            user: None,
+            state: Some(StateFilter::Open),
+            kind: None,
+            at,
+        });
+        Ok(resources::running_groups(self.resources(&query).await?))
     }
 
     /// How many alerts `query` selects (its `after` and `limit` ignored). The

@@ -41,6 +41,43 @@ pub struct ResourceFilter {
     pub at: DateTime<Utc>,
 }
 
+/// The resources running at a time, of one type and size, summed: what the
+/// dashboard's "left running" tile shows (priced by the caller: a price is
+/// per hour of a type and size, so a group's cost is its hours' cost).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RunningGroup {
+    pub kind: String,
+    pub size: Option<String>,
+    pub resources: u64,
+    /// Their running seconds up to the time asked, summed.
+    pub running_seconds: i64,
+}
+
+/// `lives` (as they stood at one time) grouped into [`RunningGroup`]s,
+/// running ones only, in (type, size) order.
+pub fn running_groups(lives: impl IntoIterator<Item = ResourceLife>) -> Vec<RunningGroup> {
+    let mut groups: std::collections::BTreeMap<(String, Option<String>), (u64, i64)> =
+        std::collections::BTreeMap::new();
+    for life in lives {
+        if life.life.state == State::Running {
+            let group = groups.entry((life.kind, life.life.size)).or_default();
+            group.0 += 1;
+            group.1 += life.life.running_seconds;
+        }
+    }
+    groups
+        .into_iter()
+        .map(
+            |((kind, size), (resources, running_seconds))| RunningGroup {
+                kind,
+                size,
+                resources,
+                running_seconds,
+            },
+        )
+        .collect()
+}
+
 /// `--state`: one state, or `open` (running or stopped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateFilter {

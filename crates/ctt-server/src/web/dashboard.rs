@@ -106,24 +106,14 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
         ..AlertQuery::default()
     };
     // What is left running now (SPEC §11), whatever the period.
-    let open_now = ctt_store::ResourceFilter {
-        user: None,
-        state: Some(ctt_store::StateFilter::Open),
-        kind: None,
-        at: state.now(),
-    };
-    let (marks, integrity, alert_count, open) = tokio::try_join!(
+    let (marks, integrity, alert_count, running) = tokio::try_join!(
         ask.marks(&latest),
         async { Ok::<_, WebError>(viewer.store.integrity().await?) },
         async { Ok::<_, WebError>(viewer.store.count_alerts(&alert_window).await?) },
         async {
             Ok::<_, WebError>(
-                match viewer
-                    .store
-                    .resources(ctt_store::ResourceQuery::all(open_now), &state.prices)
-                    .await
-                {
-                    Ok(open) => Some(open),
+                match viewer.store.running(state.now(), &state.prices).await {
+                    Ok(running) => Some(running),
                     // A store that does not keep resources (DynamoDB, for now).
                     Err(ctt_store::StoreError::Unsupported(_)) => None,
                     Err(e) => return Err(e.into()),
@@ -131,14 +121,6 @@ async fn render(state: &AppState, viewer: &Viewer, uri: &Uri) -> Result<Page, We
             )
         },
     )?;
-    let running = open.as_ref().map(|open| {
-        let running: Vec<_> = open
-            .iter()
-            .filter(|r| r.life.state == ctt_core::resources::State::Running)
-            .collect();
-        let cost: f64 = running.iter().filter_map(|r| r.estimated_cost).sum();
-        (running.len() as u64, cost)
-    });
     let alerts_href = format!(
         "/ui/alerts?from={}&to={}",
         format_event_time(query.from),

@@ -421,6 +421,29 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    async fn running_groups(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<crate::RunningGroup>> {
+        let summed = self
+            .read(move |conn, _| resources::running_groups(conn, at))
+            .await?;
+        match summed {
+            Some(groups) => Ok(groups),
+            None => {
+                let query = crate::ResourceQuery::all(crate::ResourceFilter {
+                    user: None,
+                    state: Some(crate::StateFilter::Open),
+                    kind: None,
+                    at,
+                });
+                Ok(crate::resources::running_groups(
+                    EventStore::resources(self, &query).await?,
+                ))
+            }
+        }
+    }
+
     async fn alerts(&self, query: &AlertQuery) -> StoreResult<Vec<Alert>> {
         let query = query.clone();
         self.read(move |conn, _| alerts::list(conn, &query)).await

@@ -299,6 +299,43 @@ pub fn rebuild_states_if_pending(conn: &mut Connection) -> rusqlite::Result<()> 
     tx.commit()
 }
 
+/// Everyone's resources running at `at` by type and size, summed from the
+/// states (each extended to `at`, as [`page`] does); `None` when the states
+/// cannot answer alone — being rebuilt, or a state past `at` (a time in
+/// the past), which only its touches can tell.
+pub fn running_groups(
+    conn: &Connection,
+    at: chrono::DateTime<chrono::Utc>,
+) -> rusqlite::Result<Option<Vec<crate::RunningGroup>>> {
+    let at = to_seconds(at);
+    let later: bool = conn.query_row(
+        "SELECT coalesce(max(last_time) > ?1, 0) FROM resource_states",
+        [at],
+        |r| r.get(0),
+    )?;
+    if later || !states_current(conn)? {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, size, count(*),
+                sum(running_seconds + max(0, ?1 - last_time))
+         FROM resource_states INDEXED BY resource_states_running
+         WHERE state = 'running' AND first_time <= ?1
+         GROUP BY kind, size ORDER BY kind, size",
+    )?;
+    let groups = stmt
+        .query_map([at], |r| {
+            Ok(crate::RunningGroup {
+                kind: r.get(0)?,
+                size: r.get(1)?,
+                resources: r.get::<_, i64>(2)? as u64,
+                running_seconds: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(groups))
+}
+
 /// A page of resources from `resource_states` (no `user` filter: that one is
 /// answered from the user's touches), or `None` while the states are being
 /// rebuilt. A resource changed after the query's time is refolded from its
