@@ -345,12 +345,7 @@ impl ScopedStore {
     /// store by type and size; role `self`'s from its own resources.
     pub async fn running(&self, at: DateTime<Utc>, prices: &PriceTable) -> StoreResult<(u64, f64)> {
         let groups = if let Some(own) = self.identity.only_user() {
-            let query = ResourceQuery::all(ResourceFilter {
-                user: Some(own.to_owned()),
-                state: Some(ctt_store::StateFilter::Open),
-                kind: None,
-                at,
-            });
+            let query = ResourceQuery::all(ResourceFilter::open_at(Some(own.to_owned()), at));
             ctt_store::resources::running_groups(self.store.resources(&query).await?)
         } else {
             self.store.running_groups(at).await?

@@ -1515,12 +1515,7 @@ pub async fn resources_fold_alike_whatever_the_order(store: &dyn EventStore) {
         .await
         .expect("load");
     for when in [at(&t(8, "00:00:00")), at(&t(5, "10:30:00"))] {
-        let open = ResourceQuery::all(ResourceFilter {
-            user: None,
-            state: Some(StateFilter::Open),
-            kind: None,
-            at: when,
-        });
+        let open = ResourceQuery::all(ResourceFilter::open_at(None, when));
         let expected =
             crate::resources::running_groups(store.resources(&open).await.expect("resources"));
         assert!(!expected.is_empty(), "something runs at {when}");

@@ -406,12 +406,7 @@ pub trait EventStore: Send + Sync {
     /// dashboard's "left running"). The default folds them all (through
     /// [`EventStore::resources`]); SQLite sums its per-resource states.
     async fn running_groups(&self, at: DateTime<Utc>) -> StoreResult<Vec<RunningGroup>> {
-        let query = ResourceQuery::all(ResourceFilter {
-            user: None,
-            state: Some(StateFilter::Open),
-            kind: None,
-            at,
-        });
+        let query = ResourceQuery::all(ResourceFilter::open_at(None, at));
         Ok(resources::running_groups(self.resources(&query).await?))
     }
 

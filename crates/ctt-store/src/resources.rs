@@ -78,6 +78,19 @@ pub fn running_groups(lives: impl IntoIterator<Item = ResourceLife>) -> Vec<Runn
         .collect()
 }
 
+impl ResourceFilter {
+    /// The resources open (running or stopped) at `at`: everyone's, or
+    /// `user`'s.
+    pub fn open_at(user: Option<String>, at: DateTime<Utc>) -> Self {
+        Self {
+            user,
+            state: Some(StateFilter::Open),
+            kind: None,
+            at,
+        }
+    }
+}
+
 /// `--state`: one state, or `open` (running or stopped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateFilter {

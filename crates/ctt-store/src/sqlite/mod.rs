@@ -431,12 +431,7 @@ impl EventStore for SqliteStore {
         match summed {
             Some(groups) => Ok(groups),
             None => {
-                let query = crate::ResourceQuery::all(crate::ResourceFilter {
-                    user: None,
-                    state: Some(crate::StateFilter::Open),
-                    kind: None,
-                    at,
-                });
+                let query = crate::ResourceQuery::all(crate::ResourceFilter::open_at(None, at));
                 Ok(crate::resources::running_groups(
                     EventStore::resources(self, &query).await?,
                 ))

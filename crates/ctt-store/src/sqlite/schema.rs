@@ -457,10 +457,12 @@ pub fn build_query_indexes(conn: &mut Connection) -> rusqlite::Result<()> {
             |r| r.get(0),
         )
     };
-    let missing: Vec<&(&str, &str)> = QUERY_INDEXES
-        .iter()
-        .filter(|(name, _)| !exists(conn, name).unwrap_or(false))
-        .collect();
+    let mut missing = Vec::new();
+    for index in QUERY_INDEXES {
+        if !exists(conn, index.0)? {
+            missing.push(index);
+        }
+    }
     if missing.is_empty() {
         return Ok(());
     }
