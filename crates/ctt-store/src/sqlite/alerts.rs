@@ -5,6 +5,7 @@ use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, Statement, params, params_from_iter};
 
+use super::records::Encoder;
 use crate::alerts::{LEVELS, level_rank};
 use crate::{Alert, AlertQuery, RecordJson};
 
@@ -26,6 +27,7 @@ pub fn insert(
     insert_record: &mut Statement<'_>,
     alert: &Alert,
     event_stored: bool,
+    encoder: &mut Encoder,
 ) -> rusqlite::Result<()> {
     let inserted = insert.execute(params![
         alert.id,
@@ -44,7 +46,7 @@ pub fn insert(
             .and_then(|b| serde_json::to_string(b).ok()),
     ])?;
     if inserted > 0 && !event_stored {
-        insert_record.execute([alert.record.get()])?;
+        insert_record.execute([encoder.encode(alert.record.get())])?;
     }
     Ok(())
 }
@@ -52,9 +54,9 @@ pub fn insert(
 /// An alert's record: its own, or its stored event's.
 const COLUMNS: &str = "id, rule_id, title, level, tags, event_id, event_time, user, service,
     event_name,
-    coalesce((SELECT record FROM alert_records WHERE alert = alerts.rowid),
-             (SELECT r.record FROM events e JOIN records r ON r.seq = e.seq
-              WHERE e.event_id = alerts.event_id)),
+    ctt_record(coalesce((SELECT record FROM alert_records WHERE alert = alerts.rowid),
+                        (SELECT r.record FROM events e JOIN records r ON r.seq = e.seq
+                         WHERE e.event_id = alerts.event_id))),
     baseline";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {

@@ -9,6 +9,7 @@ mod courses;
 mod meta;
 mod outbox;
 mod query;
+mod records;
 mod resources;
 mod schema;
 mod tokens;
@@ -47,6 +48,9 @@ pub struct SqliteOptions {
     /// Stored records one read may examine to match a parameter no index
     /// answers; beyond, it is refused ([`StoreError::TooBroad`]).
     pub scan_limit: u64,
+    /// Records stored as text before the store trains the dictionary it
+    /// compresses the next ones with (see `records.rs`).
+    pub dictionary_after: u64,
 }
 
 /// [`SqliteOptions::scan_limit`]'s default: about half a second of work.
@@ -62,6 +66,7 @@ impl Default for SqliteOptions {
             cache_mib: 256,
             anomalies: None,
             scan_limit: DEFAULT_SCAN_LIMIT,
+            dictionary_after: records::DEFAULT_DICTIONARY_AFTER,
         }
     }
 }
@@ -100,6 +105,10 @@ struct Inner {
     reads_in_flight: AtomicUsize,
     /// Pages written by two readers at once (see `events_json`).
     pages_split: AtomicU64,
+    /// Stored records back to text, for every connection.
+    decoder: Arc<records::Decoder>,
+    /// The writer's record compression (locked after `writer`).
+    encoder: Mutex<records::Encoder>,
 }
 
 /// Counts a read in [`Inner::reads_in_flight`] from its start until the
@@ -162,6 +171,10 @@ impl SqliteStore {
                 });
             }
         }
+        let decoder = Arc::new(records::Decoder::new(path.clone()));
+        query::register_functions(&writer, &decoder).map_err(open_error)?;
+        let encoder =
+            records::Encoder::open(&writer, options.dictionary_after).map_err(open_error)?;
         // A bulk load killed before its end left its query indexes to build.
         schema::build_query_indexes(&mut writer).map_err(open_error)?;
         // Events stored before resources were kept: their touches, once.
@@ -172,7 +185,6 @@ impl SqliteStore {
             .map_err(open_error)?;
         let indexed =
             write::indexed_parameters(&writer, &options.indexed_parameters).map_err(open_error)?;
-        query::register_functions(&writer).map_err(open_error)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
@@ -184,6 +196,8 @@ impl SqliteStore {
                 scan_limit: options.scan_limit,
                 reads_in_flight: AtomicUsize::new(0),
                 pages_split: AtomicU64::new(0),
+                decoder,
+                encoder: Mutex::new(encoder),
             }),
         })
     }
@@ -334,7 +348,7 @@ impl Inner {
         .map_err(StoreError::backend)?;
         conn.execute_batch(READER_PRAGMAS)
             .map_err(StoreError::backend)?;
-        query::register_functions(&conn).map_err(StoreError::backend)?;
+        query::register_functions(&conn, &self.decoder).map_err(StoreError::backend)?;
         Ok(conn)
     }
 
@@ -369,13 +383,17 @@ impl EventStore for SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(poisoned)?;
             let mut known_names = inner.known_names.lock().map_err(poisoned)?;
-            write::load(
+            let mut encoder = inner.encoder.lock().map_err(poisoned)?;
+            let counts = write::load(
                 &mut conn,
                 &files,
                 &mut known_names,
                 inner.anomalies.as_ref(),
+                &mut encoder,
             )
-            .map_err(StoreError::backend)
+            .map_err(StoreError::backend)?;
+            encoder.train_if_due(&mut conn);
+            Ok(counts)
         })
         .await
         .map_err(|e| StoreError::Task(Box::new(e)))?
@@ -813,6 +831,157 @@ mod tests {
                 .expect("stored");
             assert_eq!(read.record.get(), expected.record.get());
         }
+    }
+
+    /// Schema 21 (issue "Scale", disk): once the store has stored
+    /// `dictionary_after` records as text it trains a dictionary on them,
+    /// compresses them with it, and the records stored after (events' and
+    /// alerts') too;
+    /// every one reads back as stored, through every path that reads records,
+    /// from this store and from a store opened afterwards, which compresses
+    /// with the same dictionary. A damaged record is an error, not a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_are_compressed_with_a_dictionary_once_enough_are_stored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("compressed.db");
+        let options = SqliteOptions {
+            dictionary_after: 300,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open(&path, options.clone()).expect("open");
+        let base = 1_520_000_000;
+        let mut files = Vec::new();
+        for (i, first) in [0, 400, 800].into_iter().enumerate() {
+            files.push(file(
+                &store,
+                &format!("{i}.json.gz"),
+                spread_records(first, 400, base),
+            ));
+        }
+        let text_bytes: usize = files
+            .iter()
+            .flat_map(|f| &f.events)
+            .map(|e| e.record_json.len())
+            .sum();
+        let expected: HashMap<String, serde_json::Value> = files
+            .iter()
+            .flat_map(|f| &f.events)
+            .map(|e| {
+                (
+                    e.event.event_id.clone(),
+                    serde_json::from_str(&e.record_json).expect("json"),
+                )
+            })
+            .collect();
+        let mut later = files.split_off(1);
+        store.load(files).await.expect("first load");
+        // An alert on a record the filter dropped keeps that record.
+        let dropped = record(
+            "dropped-1",
+            "2018-03-02T10:00:00Z",
+            "root",
+            "iam",
+            "GetUser",
+        );
+        later[0].alerts.push(crate::Alert {
+            id: crate::Alert::key("r", "dropped-1"),
+            rule_id: "r".into(),
+            title: "t".into(),
+            level: "low".into(),
+            tags: vec![],
+            event_id: "dropped-1".into(),
+            event_time: from_seconds(base),
+            user: "root".into(),
+            service: "iam".into(),
+            event_name: "GetUser".into(),
+            record: crate::RecordJson::new(serde_json::to_string(&dropped).expect("json")),
+            baseline: None,
+        });
+        store
+            .load(later.drain(..1).collect())
+            .await
+            .expect("second load");
+        // Opened again: the same dictionary, not a second one.
+        drop(store);
+        let store = SqliteStore::open(&path, options).expect("reopen");
+        store.load(later).await.expect("third load");
+
+        let conn = Connection::open(&path).expect("raw open");
+        let kinds: Vec<(String, i64, i64)> = conn
+            .prepare(
+                "SELECT typeof(record), count(*), sum(length(CAST(record AS BLOB))) FROM records
+                 GROUP BY 1",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let [(kind, compressed, blob_bytes)] = kinds.as_slice() else {
+            panic!("{kinds:?}");
+        };
+        assert_eq!(
+            (kind.as_str(), *compressed),
+            ("blob", 1200),
+            "the first ones too"
+        );
+        assert!(
+            (*blob_bytes as usize) * 3 < text_bytes,
+            "{blob_bytes} B for {compressed} records of {text_bytes} B"
+        );
+        let dictionaries: i64 = conn
+            .query_row("SELECT count(*) FROM record_dictionaries", [], |r| r.get(0))
+            .expect("dictionaries");
+        assert_eq!(dictionaries, 1);
+        let alert_record: String = conn
+            .query_row("SELECT typeof(record) FROM alert_records", [], |r| r.get(0))
+            .expect("alert record");
+        assert_eq!(alert_record, "blob");
+
+        // Read back: by id, through an unindexed parameter, and the alert.
+        for (id, record) in &expected {
+            let detail = store.event(id).await.expect("event").expect("stored");
+            assert_eq!(&detail.record, record, "{id}");
+        }
+        let mut query = EventQuery::between(from_seconds(base - 10), from_seconds(base + 5000));
+        query.params.push(ctt_core::query::ParamFilter {
+            name: "eventID".into(),
+            value: "id-01000".into(),
+        });
+        let page = store.events(&query, 10, None).await.expect("events");
+        let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["id-01000"]);
+        let alert = store
+            .alert(&crate::Alert::key("r", "dropped-1"))
+            .await
+            .expect("alert")
+            .expect("stored");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(alert.record.get()).expect("json"),
+            dropped
+        );
+
+        // A damaged record: the read fails and says why.
+        conn.execute(
+            "UPDATE records SET record = X'01FFFFFFFF' WHERE seq = (SELECT max(seq) FROM records)",
+            [],
+        )
+        .expect("damage");
+        let damaged: String = conn
+            .query_row(
+                "SELECT event_id FROM events WHERE seq = (SELECT max(seq) FROM records)",
+                [],
+                |r| r.get(0),
+            )
+            .expect("damaged id");
+        let error = store.event(&damaged).await.expect_err("damaged");
+        let mut chain = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            chain.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        assert!(chain.contains("frame"), "{chain}");
     }
 
     /// Issue "Scale": the status reports the database's size, as on disk

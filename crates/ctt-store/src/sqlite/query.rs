@@ -6,6 +6,8 @@
 //! `ctt_has_param(record, name, value)` on the stored record (table `records`) —
 //! exact either way.
 
+use std::sync::Arc;
+
 use ctt_core::attributes::{AttributeType, parse_bool, typed_attribute};
 use ctt_core::params::{candidate_names, has_value};
 use ctt_core::query::Cursor;
@@ -15,6 +17,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
+use super::records::Decoder;
 use crate::hourly;
 use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonLayout, JsonPage, StoreStatus};
 
@@ -71,14 +74,31 @@ pub mod scan_budget {
     }
 }
 
-/// Registers `ctt_has_param(record_json, name, value)`.
-pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+/// Registers `ctt_record(stored)`, a stored record's text (see
+/// `records.rs`), and `ctt_has_param(stored, name, value)`.
+pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite::Result<()> {
+    fn text_of<'a>(
+        decoder: &Decoder,
+        stored: rusqlite::types::ValueRef<'a>,
+    ) -> rusqlite::Result<Option<std::borrow::Cow<'a, str>>> {
+        decoder
+            .text(stored)
+            .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+    }
+    let records = Arc::clone(decoder);
+    conn.create_scalar_function(
+        "ctt_record",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| Ok(text_of(&records, ctx.get_raw(0))?.map(|t| t.into_owned())),
+    )?;
+    let records = Arc::clone(decoder);
     conn.create_scalar_function(
         "ctt_has_param",
         3,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let record: String = ctx.get(0)?;
+        move |ctx| {
+            let record = text_of(&records, ctx.get_raw(0))?.unwrap_or_default();
             let name: String = ctx.get(1)?;
             let value: String = ctx.get(2)?;
             if !scan_budget::take(&name) {
@@ -716,7 +736,8 @@ pub fn stats_exact(
 pub fn event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<EventDetail>> {
     conn.query_row(
         &format!(
-            "SELECT {SUMMARY_COLUMNS}, record FROM events JOIN records USING (seq) WHERE event_id = ?1"
+            "SELECT {SUMMARY_COLUMNS}, ctt_record(record) FROM events JOIN records USING (seq)
+             WHERE event_id = ?1"
         ),
         [event_id],
         |r| {

@@ -393,6 +393,17 @@ CREATE INDEX resource_states_running ON resource_states
     (kind, size, first_time, last_time, running_seconds) WHERE state = 'running';
 CREATE INDEX resource_states_by_last ON resource_states (last_time);
 "#,
+    // 21: the zstd dictionaries records are compressed with (see
+    // `records.rs`): a record stored afterwards is a BLOB whose first byte
+    // is its dictionary's id. Records stored before stay text.
+    r#"
+CREATE TABLE record_dictionaries (
+    id         INTEGER PRIMARY KEY,
+    dictionary BLOB NOT NULL,
+    samples    INTEGER NOT NULL,
+    trained_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

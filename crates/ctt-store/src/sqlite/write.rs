@@ -56,6 +56,7 @@ pub fn load(
     files: &[LoadedFile],
     known_names: &mut HashSet<String>,
     anomalies: Option<&ctt_core::anomaly::AnomalySettings>,
+    encoder: &mut super::records::Encoder,
 ) -> rusqlite::Result<Vec<FileCounts>> {
     let mut new_names: HashSet<&str> = HashSet::new();
     let tx = conn.transaction()?;
@@ -127,7 +128,7 @@ pub fn load(
                 }
                 counts.stored += 1;
                 let seq = tx.last_insert_rowid();
-                insert_record.execute(params![seq, indexed.record_json])?;
+                insert_record.execute(params![seq, encoder.encode(&indexed.record_json)])?;
                 super::resources::insert(&mut insert_touch, e, &indexed.touches)?;
                 touched.extend(super::resources::touch_keys(e, &indexed.touches));
                 for (name, value) in &indexed.params {
@@ -187,7 +188,13 @@ pub fn load(
             };
             for alert in &file.alerts {
                 let stored = kept.contains(alert.event_id.as_str());
-                super::alerts::insert(&mut insert_alert, &mut insert_alert_record, alert, stored)?;
+                super::alerts::insert(
+                    &mut insert_alert,
+                    &mut insert_alert_record,
+                    alert,
+                    stored,
+                    encoder,
+                )?;
             }
             for name in &file.parameter_names {
                 if !known_names.contains(name) && new_names.insert(name) {

@@ -1,0 +1,364 @@
+//! Stored records, compressed with a dictionary trained on the account's own
+//! records (schema 21).
+//!
+//! A stored record (table `records`, and `alert_records`) is the redacted
+//! JSON text until the store has stored [`SqliteOptions::dictionary_after`]
+//! records. Then a zstd dictionary is trained on the latest of them and kept
+//! in `record_dictionaries`, and every record stored afterwards is a BLOB:
+//! one byte naming its dictionary, then one zstd frame (its size recorded; no
+//! checksum, no dictionary id — the byte names it). CloudTrail records repeat
+//! their keys, ARNs, account ids and user agents from one record to the next
+//! but a single record is too short to find them in itself: with the
+//! dictionary a record of ~1.6 KB takes ~230 bytes, without one ~870.
+//!
+//! Dictionaries are never changed nor deleted, so a row is readable by any
+//! connection that can see it. Readers see text either way: in SQL through
+//! `ctt_record(record)` (every statement that reads a record does), in Rust
+//! through [`Decoder::text`]. The records stored as text before the
+//! dictionary are compressed with it when they are few (a new store's first
+//! batches); a store upgraded from schema 20 keeps its older records as text.
+//!
+//! [`SqliteOptions::dictionary_after`]: super::SqliteOptions::dictionary_after
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, params};
+use zstd::dict::DecoderDictionary;
+use zstd::zstd_safe;
+
+/// [`SqliteOptions::dictionary_after`](super::SqliteOptions::dictionary_after)'s
+/// default: enough records to learn from (the training reads the latest
+/// [`SAMPLES`] of them), few enough that nearly all of a store is compressed.
+pub const DEFAULT_DICTIONARY_AFTER: u64 = 4_000;
+
+/// Records the dictionary is trained on: the latest ones stored as text.
+const SAMPLES: i64 = 4_000;
+
+/// The dictionary's size at most. 64 KiB: 112 KiB gains nothing measurable
+/// on the `scale` preset, 32 KiB loses 4%.
+const DICTIONARY_BYTES: usize = 64 * 1024;
+
+/// zstd's level 3 (its default): ~220 bytes a record against ~235 at level 1,
+/// for ~15% more compression time; level 6 and up gain 2% for 3 times the time.
+const LEVEL: i32 = 3;
+
+/// A new dictionary compresses the records stored as text before it when
+/// there are at most this many: a new store's first batches (a bulk load
+/// commits ~20,000 records before the first look). A store upgraded from
+/// schema 20 keeps its older records as text: rewriting millions of them
+/// would stall its first load for minutes.
+const RECOMPRESS_AT_MOST: i64 = 100_000;
+
+/// A frame that says it inflates to more than this is refused rather than
+/// allocated (no record the loader accepts is near it).
+const LARGEST_RECORD: u64 = 1 << 30;
+
+thread_local! {
+    /// Each thread's decompression context, reused from one record to the
+    /// next (creating one allocates ~100 KiB).
+    static CONTEXT: RefCell<zstd_safe::DCtx<'static>> = RefCell::new(zstd_safe::DCtx::create());
+}
+
+/// Turns stored records back into text. Shared by the store's connections:
+/// it loads each dictionary once, from the database, when a record first
+/// needs it.
+pub struct Decoder {
+    path: PathBuf,
+    dictionaries: RwLock<HashMap<u8, Arc<DecoderDictionary<'static>>>>,
+}
+
+impl Decoder {
+    /// The decoder of the database at `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            dictionaries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// A stored record's text (`None` for SQL NULL).
+    pub fn text<'a>(&self, stored: ValueRef<'a>) -> io::Result<Option<Cow<'a, str>>> {
+        match stored {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(text) => std::str::from_utf8(text)
+                .map(|t| Some(Cow::Borrowed(t)))
+                .map_err(invalid),
+            ValueRef::Blob(blob) => self.inflate(blob).map(|t| Some(Cow::Owned(t))),
+            other => Err(invalid(format!(
+                "a stored record is {:?}, not text or compressed text",
+                other.data_type()
+            ))),
+        }
+    }
+
+    fn inflate(&self, blob: &[u8]) -> io::Result<String> {
+        let (&id, frame) = blob
+            .split_first()
+            .ok_or_else(|| invalid("an empty compressed record"))?;
+        let dictionary = self.dictionary(id)?;
+        let size = match zstd_safe::get_frame_content_size(frame) {
+            Ok(Some(size)) if size <= LARGEST_RECORD => size as usize,
+            Ok(Some(size)) => {
+                return Err(invalid(format!(
+                    "a compressed record says it holds {size} bytes"
+                )));
+            }
+            _ => return Err(invalid("a compressed record has no valid frame header")),
+        };
+        let mut text = Vec::with_capacity(size);
+        CONTEXT
+            .with_borrow_mut(|context| {
+                context.decompress_using_ddict(&mut text, frame, dictionary.as_ddict())
+            })
+            .map_err(|code| invalid(zstd_safe::get_error_name(code)))?;
+        String::from_utf8(text).map_err(invalid)
+    }
+
+    fn dictionary(&self, id: u8) -> io::Result<Arc<DecoderDictionary<'static>>> {
+        if let Some(found) = self.read_lock().get(&id) {
+            return Ok(Arc::clone(found));
+        }
+        // Not loaded yet: read them all, on a connection of our own (this may
+        // run inside a statement of another).
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(io::Error::other)?;
+        let loaded = read_dictionaries(&conn).map_err(io::Error::other)?;
+        let mut dictionaries = self
+            .dictionaries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (loaded_id, bytes) in loaded {
+            dictionaries
+                .entry(loaded_id)
+                .or_insert_with(|| Arc::new(DecoderDictionary::copy(&bytes)));
+        }
+        dictionaries.get(&id).cloned().ok_or_else(|| {
+            invalid(format!(
+                "record dictionary {id} is not in the database: the record cannot be read"
+            ))
+        })
+    }
+
+    fn read_lock(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<u8, Arc<DecoderDictionary<'static>>>> {
+        self.dictionaries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn read_dictionaries(conn: &Connection) -> rusqlite::Result<Vec<(u8, Vec<u8>)>> {
+    let mut stmt = conn.prepare("SELECT id, dictionary FROM record_dictionaries ORDER BY id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+/// Compresses the records the writer stores, once the store has a
+/// dictionary; trains it when enough records are stored as text.
+pub struct Encoder {
+    current: Option<(u8, zstd::bulk::Compressor<'static>)>,
+    /// Records stored as text since the last look (or, at open, up to
+    /// `train_after` of those in the database).
+    uncompressed: u64,
+    train_after: u64,
+}
+
+impl Encoder {
+    /// The writer's encoder: the database's latest dictionary, if any.
+    pub fn open(conn: &Connection, train_after: u64) -> rusqlite::Result<Self> {
+        let mut encoder = Self {
+            current: None,
+            uncompressed: 0,
+            train_after,
+        };
+        match read_dictionaries(conn)?.pop() {
+            Some((id, bytes)) => encoder.current = Some((id, compressor(&bytes)?)),
+            None => {
+                encoder.uncompressed = conn.query_row(
+                    "SELECT count(*) FROM (SELECT 1 FROM records LIMIT ?1)",
+                    [train_after as i64],
+                    |r| r.get::<_, i64>(0),
+                )? as u64;
+            }
+        }
+        Ok(encoder)
+    }
+
+    /// What to store for a record's text: compressed when there is a
+    /// dictionary (the text itself should compression fail: nothing is lost).
+    pub fn encode<'a>(&mut self, text: &'a str) -> ToSqlOutput<'a> {
+        let Some((id, compressor)) = &mut self.current else {
+            self.uncompressed += 1;
+            return ToSqlOutput::from(text);
+        };
+        match compress(*id, compressor, text) {
+            Some(blob) => ToSqlOutput::from(blob),
+            None => ToSqlOutput::from(text),
+        }
+    }
+
+    /// After a commit: trains the store's dictionary, in a transaction of its
+    /// own, if there is none and enough records were stored as text. A
+    /// failure is logged and the records stay text (tried again after as
+    /// many more).
+    pub fn train_if_due(&mut self, conn: &mut Connection) {
+        if self.current.is_some() || self.uncompressed < self.train_after {
+            return;
+        }
+        self.uncompressed = 0;
+        match train(conn) {
+            Ok(Some(trained)) => self.current = Some(trained),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "no record dictionary: records stay uncompressed"),
+        }
+    }
+}
+
+/// zstd's compressor for `dictionary`, with the frame's options above.
+fn compressor(dictionary: &[u8]) -> rusqlite::Result<zstd::bulk::Compressor<'static>> {
+    let setup = || -> io::Result<zstd::bulk::Compressor<'static>> {
+        let mut compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, dictionary)?;
+        compressor.set_parameter(zstd_safe::CParameter::ChecksumFlag(false))?;
+        compressor.set_parameter(zstd_safe::CParameter::DictIdFlag(false))?;
+        compressor.set_parameter(zstd_safe::CParameter::ContentSizeFlag(true))?;
+        Ok(compressor)
+    };
+    setup().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// Compresses `table`'s records stored as text with dictionary `id`, unless
+/// there are more than [`RECOMPRESS_AT_MOST`]; a thousand at a time, each
+/// read, deleted and inserted again (an `UPDATE` to a smaller row would
+/// leave its page mostly empty: SQLite merges pages on deletes only).
+fn recompress(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    key: &str,
+    id: u8,
+    compressor: &mut zstd::bulk::Compressor<'static>,
+) -> rusqlite::Result<()> {
+    let text_rows: i64 = tx.query_row(
+        &format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE typeof(record) = 'text' LIMIT ?1)"
+        ),
+        [RECOMPRESS_AT_MOST + 1],
+        |r| r.get(0),
+    )?;
+    if text_rows > RECOMPRESS_AT_MOST {
+        return Ok(());
+    }
+    let mut select = tx.prepare(&format!(
+        "SELECT {key}, record FROM {table} WHERE typeof(record) = 'text' AND {key} > ?1
+         ORDER BY {key} LIMIT 1000"
+    ))?;
+    let mut delete = tx.prepare(&format!("DELETE FROM {table} WHERE {key} = ?1"))?;
+    let mut insert = tx.prepare(&format!(
+        "INSERT INTO {table} ({key}, record) VALUES (?1, ?2)"
+    ))?;
+    let mut after = i64::MIN;
+    loop {
+        let chunk: Vec<(i64, String)> = select
+            .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some((last, _)) = chunk.last() else {
+            return Ok(());
+        };
+        after = *last;
+        for (row, _) in &chunk {
+            delete.execute([row])?;
+        }
+        for (row, text) in &chunk {
+            match compress(id, compressor, text) {
+                Some(blob) => insert.execute(params![row, blob])?,
+                None => insert.execute(params![row, text])?,
+            };
+        }
+    }
+}
+
+/// `text` as stored compressed: the dictionary's id, then the zstd frame.
+fn compress(
+    id: u8,
+    compressor: &mut zstd::bulk::Compressor<'static>,
+    text: &str,
+) -> Option<Vec<u8>> {
+    let mut blob = vec![0; 1 + zstd_safe::compress_bound(text.len())];
+    blob[0] = id;
+    match compressor.compress_to_buffer(text.as_bytes(), &mut blob[1..]) {
+        Ok(n) => {
+            blob.truncate(1 + n);
+            Some(blob)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a record could not be compressed: stored as text");
+            None
+        }
+    }
+}
+
+/// Trains a dictionary on the latest records stored as text and stores it.
+fn train(conn: &mut Connection) -> rusqlite::Result<Option<(u8, zstd::bulk::Compressor<'static>)>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let samples: Vec<String> = {
+        let mut stmt = tx.prepare(
+            "SELECT record FROM records WHERE typeof(record) = 'text' ORDER BY seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([SAMPLES], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let total: usize = samples.iter().map(String::len).sum();
+    if samples.is_empty() {
+        return Ok(None);
+    }
+    let capacity = DICTIONARY_BYTES.min(total);
+    let dictionary = zstd::dict::from_samples(&samples, capacity).unwrap_or_else(|e| {
+        // Too few or too alike to train on: their text itself is a
+        // dictionary zstd can use (a "raw content" one).
+        tracing::debug!(error = %e, "record dictionary kept as raw content");
+        samples.concat().as_bytes()[..capacity].to_vec()
+    });
+    let next: i64 = tx.query_row(
+        "SELECT coalesce(max(id), 0) + 1 FROM record_dictionaries",
+        [],
+        |r| r.get(0),
+    )?;
+    let Ok(id) = u8::try_from(next) else {
+        return Ok(None);
+    };
+    let mut compressor = compressor(&dictionary)?;
+    for (table, key) in [("records", "seq"), ("alert_records", "alert")] {
+        recompress(&tx, table, key, id, &mut compressor)?;
+    }
+    tx.execute(
+        "INSERT INTO record_dictionaries (id, dictionary, samples, trained_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![
+            id,
+            dictionary,
+            samples.len() as i64,
+            chrono::Utc::now().timestamp()
+        ],
+    )?;
+    tx.commit()?;
+    tracing::debug!(
+        id,
+        bytes = dictionary.len(),
+        samples = samples.len(),
+        "record dictionary trained"
+    );
+    Ok(Some((id, compressor)))
+}
