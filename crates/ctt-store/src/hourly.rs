@@ -112,6 +112,49 @@ pub fn series(query: &EventQuery) -> Option<(HourlyKind, &str)> {
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 
+/// The periods SQLite's `daily_counts` sums each kind by: days, then blocks
+/// of 8 and 64 days from 1970-01-01 (kind `k`'s sums by `SPANS[level]` are
+/// kind `k + 100 × level`, see [`span_kind`]). A window's whole days are
+/// summed from the fewest rows: a year is about 5 blocks of 64 days, up to
+/// 7 + 7 blocks of 8 and 7 + 7 days — 30 rows per key at most instead of
+/// 365 ([`whole_spans`]).
+pub const SPANS: [i64; 3] = [DAY, 8 * DAY, 64 * DAY];
+
+/// `daily_counts.kind` of `kind`'s sums by `SPANS[level]`.
+pub fn span_kind(kind: HourlyKind, level: usize) -> i64 {
+    kind as i64 + 100 * level as i64
+}
+
+/// The whole days from `first` to `last` (both day starts, seconds) as the
+/// fewest [`SPANS`]: each `(level, starts)` covers the spans of that level
+/// starting in `starts`, and together they cover each day once.
+pub fn whole_spans(first: i64, last: i64) -> Vec<(usize, RangeInclusive<i64>)> {
+    fn cover(first: i64, last: i64, level: usize, out: &mut Vec<(usize, RangeInclusive<i64>)>) {
+        if first > last {
+            return;
+        }
+        let span = SPANS[level];
+        // The first span starting in the range, and the last one ending in it.
+        let start =
+            first.div_euclid(span) * span + if first.rem_euclid(span) == 0 { 0 } else { span };
+        let end = (last + DAY).div_euclid(span) * span - span;
+        if level == 0 || start > end {
+            if level == 0 {
+                out.push((0, first..=last));
+            } else {
+                cover(first, last, level - 1, out);
+            }
+            return;
+        }
+        cover(first, start - DAY, level - 1, out);
+        out.push((level, start..=end));
+        cover(end + span, last, level - 1, out);
+    }
+    let mut out = Vec::new();
+    cover(first, last, SPANS.len() - 1, &mut out);
+    out
+}
+
 /// A count's window `from..=to` (seconds) split into whole hours (or days)
 /// and the seconds at either end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +226,47 @@ mod tests {
             let got = split(from, to).map(|s| (s.whole, s.edges));
             assert_eq!(got, expected, "{from}..={to}");
         }
+    }
+
+    /// Spans cover every whole day of the window once, at most 30 rows per
+    /// key for a year, and a window of whole 64-day blocks is one row each.
+    #[test]
+    fn whole_spans_cover_each_day_once_with_few_spans() {
+        let d = DAY;
+        for (first, last) in [
+            (0, 0),
+            (0, 63 * d),
+            (3 * d, 9 * d),
+            (5 * d, 400 * d),
+            (17_000 * d, 17_364 * d),
+            (-100 * d, 30 * d),
+            (64 * d, 64 * d - d),
+        ] {
+            let spans = whole_spans(first, last);
+            let mut days = Vec::new();
+            for (level, starts) in &spans {
+                let span = SPANS[*level];
+                assert_eq!(starts.start().rem_euclid(span), 0, "{spans:?}");
+                let mut s = *starts.start();
+                while s <= *starts.end() {
+                    days.extend((0..span / d).map(|i| s + i * d));
+                    s += span;
+                }
+            }
+            days.sort_unstable();
+            let expected: Vec<i64> = (0..=(last - first) / d).map(|i| first + i * d).collect();
+            assert_eq!(
+                days,
+                if last < first { vec![] } else { expected },
+                "{first}..={last}"
+            );
+            let rows: i64 = spans
+                .iter()
+                .map(|(level, s)| (s.end() - s.start()) / SPANS[*level] + 1)
+                .sum();
+            assert!(rows <= 30, "{rows} rows for {first}..={last}: {spans:?}");
+        }
+        assert_eq!(whole_spans(0, 127 * d), [(2, 0..=64 * d)]);
     }
 
     #[test]

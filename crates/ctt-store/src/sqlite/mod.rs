@@ -1543,10 +1543,25 @@ mod tests {
             records.push(r);
         }
         let again = records[..50].to_vec();
+        // And the 300 days before, for the 8- and 64-day sums (schema 22).
+        let days = 86_400;
+        let earlier: Vec<serde_json::Value> = (0..300i64)
+            .map(|i| {
+                let t = base - days - (i * 7919 * 13) % (300 * days);
+                record(
+                    &format!("early-{i}"),
+                    &format_event_time(from_seconds(t)),
+                    users[(i % 3) as usize],
+                    "ec2",
+                    "RunInstances",
+                )
+            })
+            .collect();
         store
             .load(vec![
                 file(&store, "one.json.gz", records),
                 file(&store, "two.json.gz", again),
+                file(&store, "early.json.gz", earlier),
             ])
             .await
             .expect("load");
@@ -1554,6 +1569,9 @@ mod tests {
         let hour = 3600;
         let start = base - base % hour;
         let ranges = [
+            (start - 290 * days + 12_345, start - 2 * days),
+            (start - 300 * days, start + 3 * days),
+            (start - 129 * days - 7, start - 64 * days + 3),
             (start, start + 3 * 86_400),
             (start + 1, start + 2 * hour - 1),
             (start + hour, start + 2 * hour - 1),

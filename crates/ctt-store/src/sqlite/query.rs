@@ -618,7 +618,8 @@ pub fn stats(
 /// service's — [`hourly::series`]): `hourly_counts` of that series. Per user,
 /// service, eventName, error code or region of everyone's events:
 /// `daily_counts`, whose rows for a window are contiguous whatever the number
-/// of keys. `None` for the rest (an eventName or parameter condition, a `self`
+/// of keys, summed by the fewest days, 8-day and 64-day blocks
+/// ([`hourly::whole_spans`]). `None` for the rest (an eventName or parameter condition, a `self`
 /// role, a user's or a service's events by another key), or a window without
 /// a whole hour (day).
 fn stats_from_counters(
@@ -674,12 +675,16 @@ fn stats_from_counters(
                  WHERE kind = ?1 AND day BETWEEN ?2 AND ?3 GROUP BY key",
             )?;
             let (first, last) = (*split.whole.start(), *split.whole.end());
-            let rows = stmt.query_map(rusqlite::params![by as i64, first, last], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?;
-            for row in rows {
-                let (name, events) = row?;
-                groups.add(name, events as u64);
+            for (level, starts) in hourly::whole_spans(first, last) {
+                let kind = hourly::span_kind(by, level);
+                let rows = stmt
+                    .query_map(rusqlite::params![kind, starts.start(), starts.end()], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                    })?;
+                for row in rows {
+                    let (name, events) = row?;
+                    groups.add(name, events as u64);
+                }
             }
             split.edges
         }

@@ -404,6 +404,17 @@ CREATE TABLE record_dictionaries (
     trained_at INTEGER NOT NULL
 );
 "#,
+    // 22: `daily_counts` also sums each kind by blocks of 8 and 64 days
+    // (kind + 100, kind + 200; `hourly::SPANS`), so that `/stats` by user
+    // over a year sums ~30 rows per user instead of 365.
+    r#"
+INSERT INTO daily_counts (kind, day, key, events)
+    SELECT kind + 100, day - (day % 691200 + 691200) % 691200, key, sum(events)
+    FROM daily_counts WHERE kind < 100 GROUP BY 1, 2, 3;
+INSERT INTO daily_counts (kind, day, key, events)
+    SELECT kind + 200, day - (day % 5529600 + 5529600) % 5529600, key, sum(events)
+    FROM daily_counts WHERE kind < 100 GROUP BY 1, 2, 3;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -561,7 +572,7 @@ mod tests {
     }
 
     #[test]
-    fn migrations_4_17_and_18_count_the_events_already_stored_by_hour_and_day() {
+    fn migrations_4_17_18_and_22_count_the_events_already_stored_by_hour_day_and_block() {
         let mut conn = at_version(3);
         for (id, time, user, service) in [
             ("a", 7200, "alice", "ec2"),
@@ -633,6 +644,27 @@ mod tests {
             .map(|(k, d, key, n)| (*k, *d, (*key).to_owned(), *n))
             .collect();
         assert_eq!(days, expected_days);
+        // Migration 22: and per 8 and 64 days (kinds + 100, + 200), from 1970.
+        let blocks: Vec<(i64, i64, String, i64)> = conn
+            .prepare("SELECT kind, day, key, events FROM daily_counts WHERE kind IN (101, 201) ORDER BY 1, 2, 3")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let expected_blocks = [
+            (101, -8 * 86_400, "carol", 1),
+            (101, 0, "alice", 2),
+            (101, 0, "bob", 2),
+            (201, -64 * 86_400, "carol", 1),
+            (201, 0, "alice", 2),
+            (201, 0, "bob", 2),
+        ];
+        let expected_blocks: Vec<(i64, i64, String, i64)> = expected_blocks
+            .iter()
+            .map(|(k, d, key, n)| (*k, *d, (*key).to_owned(), *n))
+            .collect();
+        assert_eq!(blocks, expected_blocks);
     }
 
     /// A database in memory as the first `version` migrations left it.

@@ -6,7 +6,7 @@ use chrono::Utc;
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::hourly::{DAY, HourlyKind, hour_of};
+use crate::hourly::{HourlyKind, SPANS, hour_of, span_kind};
 use crate::{
     FileCounts, FileOutcome, FlaggedFile, IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile,
     Verdict,
@@ -215,25 +215,32 @@ pub fn load(
             }
         }
     }
-    // By day too, for what `/stats` groups everyone's events by.
-    let mut daily: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
+    // By day, 8 and 64 days too, for what `/stats` groups everyone's events
+    // by (see `hourly::SPANS`).
+    let mut daily: HashMap<(i64, &str, i64), i64> = HashMap::new();
     for ((kind, key, hour), n) in &hourly {
         if kind.has_daily_counts() {
-            *daily
-                .entry((*kind, key, hour.div_euclid(DAY) * DAY))
-                .or_default() += n;
+            for (level, span) in SPANS.iter().enumerate() {
+                *daily
+                    .entry((span_kind(*kind, level), key, hour.div_euclid(*span) * span))
+                    .or_default() += n;
+            }
         }
     }
-    for (table, period, counts) in [
-        ("hourly_counts", "hour", &hourly),
-        ("daily_counts", "day", &daily),
-    ] {
-        let mut upsert = tx.prepare_cached(&format!(
-            "INSERT INTO {table} (kind, key, {period}, events) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (kind, key, {period}) DO UPDATE SET events = events + excluded.events"
-        ))?;
-        for ((kind, key, start), n) in counts {
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO hourly_counts (kind, key, hour, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, key, hour) DO UPDATE SET events = events + excluded.events",
+        )?;
+        for ((kind, key, start), n) in &hourly {
             upsert.execute(params![*kind as i64, key, start, n])?;
+        }
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO daily_counts (kind, key, day, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, key, day) DO UPDATE SET events = events + excluded.events",
+        )?;
+        for ((kind, key, start), n) in &daily {
+            upsert.execute(params![kind, key, start, n])?;
         }
     }
     // Each resource touched, refolded from all its touches (SPEC §11).
