@@ -1525,6 +1525,37 @@ pub async fn resources_fold_alike_whatever_the_order(store: &dyn EventStore) {
             "at {when}"
         );
     }
+    // And as a running resource stops and starts again, a file at a time:
+    // the sums follow each refold (SQLite keeps them row by row).
+    for (id, time, name, running) in [
+        ("e-stop-3", "02:00:00", "StopInstances", 0),
+        ("e-start-3", "03:00:00", "StartInstances", 1),
+    ] {
+        let change = with(
+            record(id, &t(7, time), "carol", "ec2", name),
+            "responseElements",
+            instances(&["i-3"]),
+        );
+        store
+            .load(vec![file(
+                store,
+                &format!("logs/{id}.json.gz"),
+                vec![change],
+            )])
+            .await
+            .expect("load");
+        let when = at(&t(8, "00:00:00"));
+        let open = ResourceQuery::all(ResourceFilter::open_at(None, when));
+        let expected =
+            crate::resources::running_groups(store.resources(&open).await.expect("resources"));
+        let groups = store.running_groups(when).await.expect("running");
+        assert_eq!(groups, expected, "after {name}");
+        assert_eq!(
+            groups.iter().map(|g| g.resources).sum::<u64>(),
+            running,
+            "after {name}"
+        );
+    }
 }
 
 /// SPEC §13: the baseline a user's anomalies are judged against, kept by

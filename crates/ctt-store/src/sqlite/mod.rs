@@ -1201,6 +1201,19 @@ mod tests {
         ];
         assert_eq!(states(&path), expected, "refolded with the earlier create");
         let listed = store.resources(&every).await.expect("resources");
+        // Schema 23: what is left running, from the sums the writer keeps,
+        // is the resources' own grouping — kept row by row, and rebuilt
+        // with the states (below).
+        let at = every.filter.at;
+        let running_as_listed = |store: SqliteStore| {
+            let listed = listed.clone();
+            async move {
+                let groups = crate::resources::running_groups(listed);
+                assert_eq!(groups.len(), 1, "{groups:?}");
+                assert_eq!(store.running_groups(at).await.expect("running"), groups);
+            }
+        };
+        running_as_listed(store.clone()).await;
         drop(store);
 
         // Pending (as a migration leaves it): read from the touches, then rebuilt.
@@ -1213,6 +1226,7 @@ mod tests {
         let pending = SqliteStore::open(&path, SqliteOptions::default()).expect("reopen");
         assert_eq!(states(&path), expected, "rebuilt at open");
         assert_eq!(pending.resources(&every).await.expect("resources"), listed);
+        running_as_listed(pending.clone()).await;
         conn.execute_batch(
             "DELETE FROM resource_states;
              UPDATE meta SET value = 'pending' WHERE key = 'resource_states';",
@@ -1237,6 +1251,7 @@ mod tests {
         bulk.end_bulk_load().await.expect("end");
         assert_eq!(states(&bulk_path), expected);
         assert_eq!(bulk.resources(&every).await.expect("resources"), listed);
+        running_as_listed(bulk).await;
     }
 
     /// The [`schema::QUERY_INDEXES`] present in the file.

@@ -3,12 +3,12 @@
 //! (migration 14): each resource folded at its last touch, refolded by the
 //! writer whenever a touch is added, read a page at a time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use ctt_core::Event;
 use ctt_core::resources::{Catalogue, Change, ChangeKind, Lifecycle, State, Touch};
 use ctt_core::time::{from_seconds, to_seconds};
-use rusqlite::{Connection, Statement, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params};
 
 use super::meta;
 use crate::ResourceTouches;
@@ -208,18 +208,35 @@ const UPSERT_STATE: &str = "INSERT OR REPLACE INTO resource_states
      deleted_by, size, running_seconds)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
-/// Stores the state of resource `key`, folded from `touches` at the last.
-fn put_state(stmt: &mut Statement<'_>, key: &TouchKey, touches: &[Touch]) -> rusqlite::Result<()> {
+/// What a running resource adds to `running_totals`: its type and size
+/// (`""`: none), its running seconds at its last touch, and that touch's time.
+type RunningPart = ((String, String), i64, i64);
+
+/// Stores the state of resource `key`, folded from `touches` at the last;
+/// what it adds to `running_totals` if it is running. `None` when there is
+/// nothing to fold (the state, if any, is left as it was).
+fn put_state(
+    stmt: &mut Statement<'_>,
+    key: &TouchKey,
+    touches: &[Touch],
+) -> rusqlite::Result<Option<Option<RunningPart>>> {
     let (Some(first), Some(last)) = (
         touches.iter().map(|t| t.time).min(),
         touches.iter().map(|t| t.time).max(),
     ) else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(life) = Lifecycle::of(touches, last) else {
-        return Ok(());
+        return Ok(None);
     };
     let (kind, account, region, id) = key;
+    let running = (life.state == State::Running).then(|| {
+        (
+            (kind.clone(), life.size.clone().unwrap_or_default()),
+            life.running_seconds,
+            to_seconds(last),
+        )
+    });
     stmt.execute(params![
         kind,
         id,
@@ -235,8 +252,39 @@ fn put_state(stmt: &mut Statement<'_>, key: &TouchKey, touches: &[Touch]) -> rus
         life.size,
         life.running_seconds,
     ])?;
+    Ok(Some(running))
+}
+
+/// The running part of resource `key`'s stored state, if it is running.
+const RUNNING_PART: &str = "SELECT coalesce(size, ''), running_seconds, last_time
+    FROM resource_states WHERE kind = ?1 AND id = ?2 AND region = ?3 AND account = ?4
+    AND state = 'running'";
+
+/// Applies what changed in the running resources to `running_totals`.
+fn apply_running_deltas(
+    tx: &Transaction<'_>,
+    deltas: &HashMap<(String, String), (i64, i64, i64)>,
+) -> rusqlite::Result<()> {
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO running_totals (kind, size, resources, running_seconds, last_times)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, size) DO UPDATE SET resources = resources + excluded.resources,
+            running_seconds = running_seconds + excluded.running_seconds,
+            last_times = last_times + excluded.last_times",
+    )?;
+    for ((kind, size), (n, seconds, lasts)) in deltas {
+        if (*n, *seconds, *lasts) != (0, 0, 0) {
+            upsert.execute(params![kind, size, n, seconds, lasts])?;
+        }
+    }
     Ok(())
 }
+
+/// `running_totals` from the states themselves.
+const RECOUNT_RUNNING: &str = "DELETE FROM running_totals;
+    INSERT INTO running_totals (kind, size, resources, running_seconds, last_times)
+        SELECT kind, coalesce(size, ''), count(*), sum(running_seconds), sum(last_time)
+        FROM resource_states WHERE state = 'running' GROUP BY 1, 2;";
 
 fn touch_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Option<Touch>> {
     let Some(change) = ChangeKind::parse(&row.get::<_, String>(first + 3)?) else {
@@ -272,11 +320,34 @@ pub fn refresh_states(tx: &Transaction<'_>, keys: &BTreeSet<TouchKey>) -> rusqli
     }
     let mut select = tx.prepare_cached(TOUCHES_OF)?;
     let mut upsert = tx.prepare_cached(UPSERT_STATE)?;
+    let mut was_running = tx.prepare_cached(RUNNING_PART)?;
+    // (resources, running seconds, last times) by type and size.
+    let mut deltas: HashMap<(String, String), (i64, i64, i64)> = HashMap::new();
     for key in keys {
         let touches = touches_of(&mut select, key)?;
-        put_state(&mut upsert, key, &touches)?;
+        let (kind, account, region, id) = key;
+        let before = was_running
+            .query_row(params![kind, id, region, account], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .optional()?;
+        let Some(after) = put_state(&mut upsert, key, &touches)? else {
+            continue;
+        };
+        if let Some((size, seconds, last)) = before {
+            let d = deltas.entry((kind.clone(), size)).or_default();
+            *d = (d.0 - 1, d.1 - seconds, d.2 - last);
+        }
+        if let Some((group, seconds, last)) = after {
+            let d = deltas.entry(group).or_default();
+            *d = (d.0 + 1, d.1 + seconds, d.2 + last);
+        }
     }
-    Ok(())
+    apply_running_deltas(tx, &deltas)
 }
 
 /// Rebuilds `resource_states` from every touch if it is pending (at open,
@@ -295,12 +366,15 @@ pub fn rebuild_states_if_pending(conn: &mut Connection) -> rusqlite::Result<()> 
             put_state(&mut upsert, &key, &r.touches)?;
         }
     }
+    tx.execute_batch(RECOUNT_RUNNING)?;
     meta::set(&tx, STATES_KEY, "done")?;
     tx.commit()
 }
 
-/// Everyone's resources running at `at` by type and size, summed from the
-/// states (each extended to `at`, as [`page`] does); `None` when the states
+/// Everyone's resources running at `at` by type and size, summed from
+/// `running_totals` (schema 23: the running states' sums by type and size,
+/// kept with the states), each extended to `at` as [`page`] does — a read of
+/// one row per group however many run; `None` when the states
 /// cannot answer alone — being rebuilt, or a state past `at` (a time in
 /// the past), which only its touches can tell.
 pub fn running_groups(
@@ -316,12 +390,13 @@ pub fn running_groups(
     if later || !states_current(conn)? {
         return Ok(None);
     }
+    // No state is past `at`: each running one runs from its last touch to
+    // `at`, and the group's sum is its sum at the last touches plus
+    // resources × at − their last touches' times.
     let mut stmt = conn.prepare_cached(
-        "SELECT kind, size, count(*),
-                sum(running_seconds + max(0, ?1 - last_time))
-         FROM resource_states INDEXED BY resource_states_running
-         WHERE state = 'running' AND first_time <= ?1
-         GROUP BY kind, size ORDER BY kind, size",
+        "SELECT kind, nullif(size, ''), resources,
+                running_seconds + resources * ?1 - last_times
+         FROM running_totals WHERE resources > 0 ORDER BY kind, size",
     )?;
     let groups = stmt
         .query_map([at], |r| {
