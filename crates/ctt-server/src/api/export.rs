@@ -1,8 +1,11 @@
 //! `format=ndjson` and `format=csv`: the whole result of a query, streamed.
 //!
 //! The body is produced page by page (the store's cursor, [`PAGE`] events at a
-//! time), so memory stays constant whatever the result's size, and a slow
-//! client slows the reads instead of filling memory. The status (200) is sent
+//! time) by a task of its own, [`AHEAD`] chunks ahead of the connection: the
+//! next pages are read and written while the last one is being sent (on two
+//! cores, reading and sending each take one), memory stays bounded whatever
+//! the result's size, and a slow client slows the reads instead of filling
+//! memory; a client that goes away stops them. The status (200) is sent
 //! before the first page is read: if the store fails midway, the error is
 //! logged and the body is cut off (the client sees an incomplete transfer,
 //! never a complete-looking file).
@@ -19,6 +22,9 @@ use futures_util::stream;
 
 /// Events read from the store per chunk of the body.
 pub const PAGE: u32 = 5_000;
+
+/// Chunks written ahead of the one being sent.
+const AHEAD: usize = 2;
 
 /// Where the export is.
 struct Progress {
@@ -42,7 +48,7 @@ pub(crate) fn response(
         Format::Csv => "text/csv; charset=utf-8",
         Format::Ndjson | Format::Json => "application/x-ndjson",
     };
-    let start = Progress {
+    let mut progress = Progress {
         store,
         query,
         format,
@@ -50,9 +56,38 @@ pub(crate) fn response(
         header_written: false,
         done: false,
     };
-    let chunks = stream::try_unfold(start, |mut progress| async move {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, StoreError>>(AHEAD);
+    tokio::spawn(async move {
+        loop {
+            let chunk = match progress.next_chunk().await {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            // The receiver is gone when the client is: stop reading.
+            if sender.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    // Polled again after its end (a compression layer does), it says "ended"
+    // again.
+    let mut receiver = receiver;
+    let chunks = stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        Body::from_stream(chunks),
+    )
+        .into_response()
+}
+
+impl Progress {
+    /// The next chunk of the body, or `None` after the last.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, StoreError> {
+        let progress = self;
         if progress.done {
-            return Ok::<_, StoreError>(None);
+            return Ok(None);
         }
         let mut chunk = Vec::new();
         let header = !progress.header_written;
@@ -100,13 +135,8 @@ pub(crate) fn response(
         };
         progress.done = next.is_none();
         progress.cursor = next;
-        Ok(Some((Bytes::from(chunk), progress)))
-    });
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        Body::from_stream(chunks),
-    )
-        .into_response()
+        Ok(Some(Bytes::from(chunk)))
+    }
 }
 
 /// A CSV writer appending to `out`: RFC 4180 quoting, `\n` line ends.

@@ -38,21 +38,29 @@ async fn answers_over_a_socket_with_gzip_when_asked() {
         .expect("GET");
     assert_eq!(health.status(), 200);
 
-    let url = format!("{base}/scan?{MARCH}&format=ndjson");
-    let plain = http.get(&url).send().await.expect("GET");
-    assert_eq!(plain.status(), 200);
-    assert_eq!(plain.headers().get("content-encoding"), None);
-    let plain = plain.bytes().await.expect("body");
-    assert_eq!(
-        plain
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .count(),
-        30
-    );
+    // Exports (streamed from a task of their own) too, whole.
+    for (format, lines) in [("ndjson", 30), ("csv", 31)] {
+        let url = format!("{base}/scan?{MARCH}&format={format}");
+        let plain = http.get(&url).send().await.expect("GET");
+        assert_eq!(plain.status(), 200);
+        assert_eq!(plain.headers().get("content-encoding"), None);
+        let plain = plain.bytes().await.expect("body");
+        assert_eq!(
+            plain
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count(),
+            lines,
+            "{format}"
+        );
+        gzipped_alike(&http, &url, &plain).await;
+    }
+}
 
+/// `url` asked for gzip: a gzip body that inflates to `plain`.
+async fn gzipped_alike(http: &reqwest::Client, url: &str, plain: &[u8]) {
     let zipped = http
-        .get(&url)
+        .get(url)
         .header("accept-encoding", "gzip")
         .send()
         .await
@@ -70,7 +78,7 @@ async fn answers_over_a_socket_with_gzip_when_asked() {
     flate2::read::GzDecoder::new(zipped.as_ref())
         .read_to_end(&mut unzipped)
         .expect("gunzip");
-    assert_eq!(unzipped, plain.as_ref());
+    assert_eq!(unzipped, plain);
 }
 
 #[tokio::test]
