@@ -131,6 +131,9 @@ impl Decoder {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(io::Error::other)?;
+        // As patient as the store's own connections with a writer's lock.
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(io::Error::other)?;
         let loaded = read_dictionaries(&conn).map_err(io::Error::other)?;
         let mut dictionaries = self
             .dictionaries
