@@ -126,6 +126,22 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
 /// Every touch, or those of the resources `user` touched, grouped by
 /// resource.
 pub fn touches(conn: &Connection, user: Option<&str>) -> rusqlite::Result<Vec<ResourceTouches>> {
+    let mut out = Vec::new();
+    each_resource(conn, user, |r| {
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`touches`], one resource at a time: what a rebuild holds in memory is
+/// one resource's touches, not the whole history's (a year of the `scale`
+/// preset has millions).
+fn each_resource(
+    conn: &Connection,
+    user: Option<&str>,
+    mut each: impl FnMut(ResourceTouches) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
     const COLUMNS: &str = "kind, account, region, id, event_time, event_id, user, change, size";
     let sql = match user {
         None => {
@@ -142,14 +158,14 @@ pub fn touches(conn: &Connection, user: Option<&str>) -> rusqlite::Result<Vec<Re
         None => stmt.query([])?,
         Some(u) => stmt.query([u])?,
     };
-    let mut out: Vec<ResourceTouches> = Vec::new();
+    let mut current: Option<ResourceTouches> = None;
     while let Some(row) = rows.next()? {
         let (kind, account, region, id): (String, String, String, String) =
             (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
         let Some(touch) = touch_of(row, 4)? else {
             continue;
         };
-        match out.last_mut() {
+        match &mut current {
             Some(last)
                 if last.kind == kind
                     && last.account == account
@@ -158,16 +174,24 @@ pub fn touches(conn: &Connection, user: Option<&str>) -> rusqlite::Result<Vec<Re
             {
                 last.touches.push(touch);
             }
-            _ => out.push(ResourceTouches {
-                kind,
-                account,
-                region,
-                id,
-                touches: vec![touch],
-            }),
+            _ => {
+                let next = ResourceTouches {
+                    kind,
+                    account,
+                    region,
+                    id,
+                    touches: vec![touch],
+                };
+                if let Some(done) = current.replace(next) {
+                    each(done)?;
+                }
+            }
         }
     }
-    Ok(out)
+    match current {
+        Some(last) => each(last),
+        None => Ok(()),
+    }
 }
 
 /// The meta key saying whether `resource_states` is current (`done`) or to
@@ -356,15 +380,14 @@ pub fn rebuild_states_if_pending(conn: &mut Connection) -> rusqlite::Result<()> 
     if states_current(conn)? {
         return Ok(());
     }
-    let all = touches(conn, None)?;
     let tx = conn.transaction()?;
     tx.execute("DELETE FROM resource_states", [])?;
     {
         let mut upsert = tx.prepare(UPSERT_STATE)?;
-        for r in all {
+        each_resource(&tx, None, |r| {
             let key = (r.kind, r.account, r.region, r.id);
-            put_state(&mut upsert, &key, &r.touches)?;
-        }
+            put_state(&mut upsert, &key, &r.touches).map(|_| ())
+        })?;
     }
     tx.execute_batch(RECOUNT_RUNNING)?;
     meta::set(&tx, STATES_KEY, "done")?;
