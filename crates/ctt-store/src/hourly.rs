@@ -133,18 +133,16 @@ pub fn whole_spans(first: i64, last: i64) -> Vec<(usize, RangeInclusive<i64>)> {
         if first > last {
             return;
         }
+        if level == 0 {
+            out.push((0, first..=last));
+            return;
+        }
         let span = SPANS[level];
         // The first span starting in the range, and the last one ending in it.
-        let start =
-            first.div_euclid(span) * span + if first.rem_euclid(span) == 0 { 0 } else { span };
+        let start = (first + span - 1).div_euclid(span) * span;
         let end = (last + DAY).div_euclid(span) * span - span;
-        if level == 0 || start > end {
-            if level == 0 {
-                out.push((0, first..=last));
-            } else {
-                cover(first, last, level - 1, out);
-            }
-            return;
+        if start > end {
+            return cover(first, last, level - 1, out);
         }
         cover(first, start - DAY, level - 1, out);
         out.push((level, start..=end));

@@ -85,18 +85,17 @@ pub(crate) fn response(
 impl Progress {
     /// The next chunk of the body, or `None` after the last.
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, StoreError> {
-        let progress = self;
-        if progress.done {
+        if self.done {
             return Ok(None);
         }
         let mut chunk = Vec::new();
-        let header = !progress.header_written;
-        progress.header_written = true;
-        let next = match progress.format {
+        let header = !self.header_written;
+        self.header_written = true;
+        let next = match self.format {
             Format::Csv => {
-                let page = progress
+                let page = self
                     .store
-                    .events(&progress.query, PAGE, progress.cursor.as_ref())
+                    .events(&self.query, PAGE, self.cursor.as_ref())
                     .await
                     .inspect_err(
                         |e| tracing::error!(error = %e, "export stopped: the store failed"),
@@ -117,14 +116,9 @@ impl Progress {
             }
             // NDJSON comes serialised from the store.
             Format::Ndjson | Format::Json => {
-                let page = progress
+                let page = self
                     .store
-                    .events_json(
-                        &progress.query,
-                        PAGE,
-                        progress.cursor.as_ref(),
-                        JsonLayout::Lines,
-                    )
+                    .events_json(&self.query, PAGE, self.cursor.as_ref(), JsonLayout::Lines)
                     .await
                     .inspect_err(
                         |e| tracing::error!(error = %e, "export stopped: the store failed"),
@@ -133,8 +127,8 @@ impl Progress {
                 page.next
             }
         };
-        progress.done = next.is_none();
-        progress.cursor = next;
+        self.done = next.is_none();
+        self.cursor = next;
         Ok(Some(Bytes::from(chunk)))
     }
 }
