@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use ctt_core::query::Cursor;
 use ctt_core::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope, normalise};
 use serde_json::{Value, json};
@@ -1821,6 +1821,40 @@ pub async fn anomalies_follow_the_stored_events(store: &dyn EventStore) {
         "anomaly:account-new-region:a-central-12",
     ] {
         assert_eq!(store.alert(withdrawn).await.expect("alert"), None);
+    }
+    // Nor counted, over any window or user (SQLite counts all the matching
+    // ones less the withdrawn ones).
+    let march = |day: u32| Utc.with_ymd_and_hms(2018, 3, day, 0, 0, 0).single();
+    for query in [
+        AlertQuery::default(),
+        AlertQuery {
+            from: march(10),
+            to: march(20),
+            ..AlertQuery::default()
+        },
+        AlertQuery {
+            user: Some("alice".into()),
+            ..AlertQuery::default()
+        },
+        AlertQuery {
+            rule: Some("anomaly:*".into()),
+            from: march(1),
+            ..AlertQuery::default()
+        },
+    ] {
+        let listed = store
+            .alerts(&AlertQuery {
+                limit: 1_000,
+                ..query.clone()
+            })
+            .await
+            .expect("alerts")
+            .len();
+        assert_eq!(
+            store.count_alerts(&query).await.expect("count"),
+            listed as u64,
+            "{query:?}"
+        );
     }
     let raised = store
         .alert("anomaly:new-region:a-central-09")

@@ -1532,7 +1532,9 @@ mod tests {
         let mut records = Vec::new();
         for i in 0..400i64 {
             let t = base + (i * 7919) % (3 * 86_400);
-            let (source, name) = if i % 3 == 0 {
+            let (source, name) = if i % 15 == 0 {
+                ("s3", "PutObjectAcl")
+            } else if i % 3 == 0 {
                 ("s3", "PutObject")
             } else {
                 ("ec2", "RunInstances")
@@ -1611,6 +1613,26 @@ mod tests {
                     let exact = query::count_exact(&conn, &[], &query).expect("exact");
                     assert_eq!(fast, exact, "{from}..={to} {scope:?} {only_user:?}");
                     compared += u64::from(exact > 0);
+                    // By eventName, exactly or by prefix: `daily_counts`
+                    // for everyone's (the dashboard's counters).
+                    for (name, prefix) in [
+                        ("PutObject", false),
+                        ("PutObject", true),
+                        ("RunInstances", false),
+                        ("Run", true),
+                        ("Nothing", false),
+                    ] {
+                        let mut named = query.clone();
+                        named.event_name = Some(NameMatch {
+                            name: name.into(),
+                            prefix,
+                        });
+                        assert_eq!(
+                            query::count(&conn, &[], &named).expect("count"),
+                            query::count_exact(&conn, &[], &named).expect("exact"),
+                            "{from}..={to} {scope:?} {only_user:?} {name} {prefix}"
+                        );
+                    }
                     // `/stats` from the counters too (issue #19), whatever
                     // the grouping, and cut at the limit the same way.
                     for group_by in [

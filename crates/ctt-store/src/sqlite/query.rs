@@ -558,8 +558,13 @@ pub fn events(
 }
 
 /// The exact count. Without name or parameter conditions, whole hours come from
-/// `hourly_counts` and only the partial hours at either end from the index.
+/// `hourly_counts` and only the partial hours at either end from the index;
+/// everyone's events of one eventName (or prefix), whole days from
+/// `daily_counts` ([`count_by_name`]).
 pub fn count(conn: &Connection, indexed: &[String], query: &EventQuery) -> rusqlite::Result<u64> {
+    if let Some(total) = count_by_name(conn, indexed, query)? {
+        return Ok(total);
+    }
     let (from, to) = (to_seconds(query.from), to_seconds(query.to));
     let (Some((kind, key)), Some(split)) = (hourly::series(query), hourly::split(from, to)) else {
         return count_exact(conn, indexed, query);
@@ -580,6 +585,60 @@ pub fn count(conn: &Connection, indexed: &[String], query: &EventQuery) -> rusql
         total += count_exact(conn, indexed, &part)? as i64;
     }
     Ok(total as u64)
+}
+
+/// Everyone's events with an eventName (exactly, or by prefix — the
+/// dashboard's `CreateFunction…`) and no other condition: the window's whole
+/// days summed from `daily_counts` by the fewest days, 8-day and 64-day
+/// blocks (≤ 30 rows per name for a year, each found by its key), the
+/// partial days at either end counted from the index. `None` when the query
+/// has another condition or no whole day.
+fn count_by_name(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+) -> rusqlite::Result<Option<u64>> {
+    let Some(name) = &query.event_name else {
+        return Ok(None);
+    };
+    if query.scope != Scope::All || query.only_user.is_some() || !query.params.is_empty() {
+        return Ok(None);
+    }
+    let (from, to) = (to_seconds(query.from), to_seconds(query.to));
+    let Some(split) = hourly::split_days(from, to) else {
+        return Ok(None);
+    };
+    // The same bounds as the events' filter (`build_filter`).
+    let mut stmt = conn.prepare_cached(if name.prefix {
+        "SELECT coalesce(sum(events), 0) FROM daily_counts
+         WHERE kind = ?1 AND day = ?2 AND key >= ?3 AND key < ?4"
+    } else {
+        "SELECT sum(events) FROM daily_counts WHERE kind = ?1 AND day = ?2 AND key = ?3"
+    })?;
+    let prefix_end = format!("{}\u{10FFFF}", name.name);
+    let mut total: i64 = 0;
+    let (first, last) = (*split.whole.start(), *split.whole.end());
+    for (level, starts) in hourly::whole_spans(first, last) {
+        let kind = hourly::span_kind(hourly::HourlyKind::EventName, level);
+        let span = hourly::SPANS[level];
+        for day in (*starts.start()..=*starts.end()).step_by(span as usize) {
+            let events: Option<i64> = if name.prefix {
+                stmt.query_row(rusqlite::params![kind, day, name.name, prefix_end], |r| {
+                    r.get(0)
+                })?
+            } else {
+                stmt.query_row(rusqlite::params![kind, day, name.name], |r| r.get(0))?
+            };
+            total += events.unwrap_or(0);
+        }
+    }
+    for edge in split.edges {
+        let mut part = query.clone();
+        part.from = from_seconds(*edge.start());
+        part.to = from_seconds(*edge.end());
+        total += count_exact(conn, indexed, &part)? as i64;
+    }
+    Ok(Some(total as u64))
 }
 
 /// The count from the events' index, event by event.

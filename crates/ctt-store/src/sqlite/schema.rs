@@ -434,6 +434,14 @@ INSERT INTO running_totals (kind, size, resources, running_seconds, last_times)
     SELECT kind, coalesce(size, ''), count(*), sum(running_seconds), sum(last_time)
     FROM resource_states WHERE state = 'running' GROUP BY 1, 2;
 "#,
+    // 24: the withdrawn alerts by time (few: anomalies a later event undid),
+    // so an alert count is two counts of index entries — all the matching
+    // ones, less the withdrawn ones — instead of reading every matching
+    // alert's row for its `withdrawn` flag (588,013 in a year of the `scale`
+    // preset: 170 ms for the dashboard's counter).
+    r#"
+CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -484,6 +492,10 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
     (
         "alerts_by_user",
         "CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id)",
+    ),
+    (
+        "alerts_withdrawn",
+        "CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1",
     ),
 ];
 
