@@ -165,9 +165,13 @@ pub fn count(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<u64> {
             .query_row(params_from_iter(values), |r| r.get::<_, i64>(0))
     };
     // Not `INDEXED BY`: a bulk load drops the query indexes until its end,
-    // and counts must still answer meanwhile.
+    // and counts must still answer meanwhile. Both in one snapshot: an
+    // anomaly withdrawn between them would be subtracted without being in
+    // the first.
+    let snapshot = conn.unchecked_transaction()?;
     let all = count("")?;
     let withdrawn = count("withdrawn = 1")?;
+    snapshot.commit()?;
     Ok((all - withdrawn).max(0) as u64)
 }
 
