@@ -81,16 +81,16 @@ fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
 /// `WHERE …` of `query`, and its values.
 fn filter(query: &AlertQuery) -> (String, Vec<SqlValue>) {
     // A withdrawn anomaly (SPEC §13) is no alert.
-    filter_withdrawn(query, "withdrawn = 0")
+    filter_withdrawn(query, Some(false))
 }
 
-/// [`filter`]'s conditions with `withdrawn`'s (empty: withdrawn or not).
-fn filter_withdrawn(query: &AlertQuery, withdrawn: &str) -> (String, Vec<SqlValue>) {
-    let mut clauses = if withdrawn.is_empty() {
-        Vec::new()
-    } else {
-        vec![withdrawn.to_owned()]
-    };
+/// [`filter`]'s conditions, the alerts withdrawn or not as `withdrawn` says
+/// (`None`: both).
+fn filter_withdrawn(query: &AlertQuery, withdrawn: Option<bool>) -> (String, Vec<SqlValue>) {
+    let mut clauses: Vec<String> = withdrawn
+        .map(|w| format!("withdrawn = {}", u8::from(w)))
+        .into_iter()
+        .collect();
     let mut values: Vec<SqlValue> = Vec::new();
     let mut bind = |clause: &str, value: SqlValue, clauses: &mut Vec<String>| {
         values.push(value);
@@ -159,7 +159,7 @@ pub fn count(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<u64> {
         after: None,
         ..query.clone()
     };
-    let count = |withdrawn: &str| {
+    let count = |withdrawn: Option<bool>| {
         let (filter, values) = filter_withdrawn(&query, withdrawn);
         conn.prepare_cached(&format!("SELECT count(*) FROM alerts {filter}"))?
             .query_row(params_from_iter(values), |r| r.get::<_, i64>(0))
@@ -169,8 +169,8 @@ pub fn count(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<u64> {
     // anomaly withdrawn between them would be subtracted without being in
     // the first.
     let snapshot = conn.unchecked_transaction()?;
-    let all = count("")?;
-    let withdrawn = count("withdrawn = 1")?;
+    let all = count(None)?;
+    let withdrawn = count(Some(true))?;
     snapshot.commit()?;
     Ok((all - withdrawn).max(0) as u64)
 }
@@ -207,9 +207,9 @@ mod tests {
             ..window.clone()
         };
         for (query, withdrawn, index) in [
-            (&window, "", "COVERING INDEX alerts_by_time"),
-            (&user, "", "COVERING INDEX alerts_by_user"),
-            (&window, "withdrawn = 1", "alerts_withdrawn"),
+            (&window, None, "COVERING INDEX alerts_by_time"),
+            (&user, None, "COVERING INDEX alerts_by_user"),
+            (&window, Some(true), "alerts_withdrawn"),
         ] {
             let (filter, values) = filter_withdrawn(query, withdrawn);
             let plan: String = conn

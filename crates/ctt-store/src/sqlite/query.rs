@@ -578,12 +578,7 @@ pub fn count(conn: &Connection, indexed: &[String], query: &EventQuery) -> rusql
             rusqlite::params![kind as i64, key, split.whole.start(), split.whole.end()],
             |r| r.get(0),
         )?;
-    for edge in split.edges {
-        let mut part = query.clone();
-        part.from = from_seconds(*edge.start());
-        part.to = from_seconds(*edge.end());
-        total += count_exact(conn, indexed, &part)? as i64;
-    }
+    total += count_edges(conn, indexed, query, &split.edges)?;
     Ok(total as u64)
 }
 
@@ -632,13 +627,26 @@ fn count_by_name(
             total += events.unwrap_or(0);
         }
     }
-    for edge in split.edges {
+    total += count_edges(conn, indexed, query, &split.edges)?;
+    Ok(Some(total as u64))
+}
+
+/// The events of `query` in a window's partial `edges` (see
+/// [`hourly::Split`]), counted from the index.
+fn count_edges(
+    conn: &Connection,
+    indexed: &[String],
+    query: &EventQuery,
+    edges: &[std::ops::RangeInclusive<i64>],
+) -> rusqlite::Result<i64> {
+    let mut total = 0;
+    for edge in edges {
         let mut part = query.clone();
         part.from = from_seconds(*edge.start());
         part.to = from_seconds(*edge.end());
         total += count_exact(conn, indexed, &part)? as i64;
     }
-    Ok(Some(total as u64))
+    Ok(total)
 }
 
 /// The count from the events' index, event by event.
