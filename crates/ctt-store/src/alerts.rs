@@ -38,19 +38,46 @@ pub struct Alert {
 /// A record as JSON text: written once where the record was read (a load's
 /// parsing threads — a stored event's text is shared with its alerts — or
 /// the store), embedded as it is when an alert is serialised (`null` if it
-/// is not JSON), and parsed only to be shown.
+/// is not JSON), and parsed only to be shown. A load's parsing threads also
+/// compress the record of an event not stored, as the store keeps it (see
+/// [`crate::RecordCodec`]), so the writer stores it as it comes.
 #[derive(Debug, Clone)]
-pub struct RecordJson(Arc<str>);
+pub struct RecordJson(Arc<RecordText>);
+
+#[derive(Debug)]
+struct RecordText {
+    text: Box<str>,
+    encoded: Option<Box<[u8]>>,
+}
 
 impl RecordJson {
     /// A record's JSON text, as serialised by `serde_json` or read back.
-    pub fn new(text: impl Into<Arc<str>>) -> Self {
-        Self(text.into())
+    pub fn new(text: impl Into<Box<str>>) -> Self {
+        Self(Arc::new(RecordText {
+            text: text.into(),
+            encoded: None,
+        }))
+    }
+
+    /// A record's JSON text, with its compressed form by `encoder` (none
+    /// should compression fail).
+    pub fn encoded_with(text: String, encoder: &mut crate::RecordEncoder) -> Self {
+        let encoded = encoder.encode(&text).map(Vec::into_boxed_slice);
+        Self(Arc::new(RecordText {
+            text: text.into(),
+            encoded,
+        }))
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
-        &self.0
+        &self.0.text
+    }
+
+    /// The record as a load's parsing thread compressed it for the store,
+    /// if it did.
+    pub fn encoded(&self) -> Option<&[u8]> {
+        self.0.encoded.as_deref()
     }
 
     /// The record, parsed.

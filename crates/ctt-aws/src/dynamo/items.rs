@@ -88,10 +88,9 @@ pub fn event_item(indexed: &IndexedEvent, file_key: &str, file_version: &str) ->
         .map(|(name, value)| (name.clone(), s(value)))
         .collect();
     item.insert("params".into(), AttributeValue::M(params));
-    let record = if indexed.record_json.is_empty() {
-        e.record.to_string()
-    } else {
-        indexed.record_json.clone()
+    let record = match indexed.record.json() {
+        text if text.is_empty() => e.record.to_string(),
+        text => text.into_owned(),
     };
     match compress_if_large(&record) {
         None => item.insert("record".into(), s(record)),

@@ -32,6 +32,7 @@ use crate::{
     StoreResult, StoreStatus, StoredCourse, TokenRecord, TokenStore, Verdict,
 };
 
+pub use records::{RecordCodec, RecordEncoder};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// How to open a SQLite store.
@@ -109,6 +110,9 @@ struct Inner {
     decoder: Arc<records::Decoder>,
     /// The writer's record compression (locked after `writer`).
     encoder: Mutex<records::Encoder>,
+    /// The dictionary of `encoder`, once there is one, for the parsing
+    /// threads (without the writer's lock).
+    codec: std::sync::OnceLock<RecordCodec>,
 }
 
 /// Counts a read in [`Inner::reads_in_flight`] from its start until the
@@ -197,6 +201,9 @@ impl SqliteStore {
                 reads_in_flight: AtomicUsize::new(0),
                 pages_split: AtomicU64::new(0),
                 decoder,
+                codec: encoder
+                    .codec()
+                    .map_or_else(std::sync::OnceLock::new, |c| c.clone().into()),
                 encoder: Mutex::new(encoder),
             }),
         })
@@ -393,6 +400,10 @@ impl EventStore for SqliteStore {
             )
             .map_err(StoreError::backend)?;
             encoder.train_if_due(&mut conn);
+            if let Some(codec) = encoder.codec() {
+                // Set once: a store trains one dictionary.
+                let _ = inner.codec.set(codec.clone());
+            }
             Ok(counts)
         })
         .await
@@ -501,6 +512,10 @@ impl EventStore for SqliteStore {
 
     fn indexed_parameters(&self) -> &[String] {
         &self.inner.indexed
+    }
+
+    fn record_codec(&self) -> Option<RecordCodec> {
+        self.inner.codec.get().cloned()
     }
 
     async fn events(
@@ -810,7 +825,7 @@ mod tests {
             record,
             baseline: None,
         };
-        let on_event = alert("e-0", crate::RecordJson::new(event.record_json.as_str()));
+        let on_event = alert("e-0", crate::RecordJson::new(&*event.record.json()));
         let on_read = alert("read-1", crate::RecordJson::new(r#"{"eventID":"read-1"}"#));
         loaded.alerts = vec![on_event.clone(), on_read.clone()];
         store.load(vec![loaded]).await.expect("load");
@@ -836,7 +851,8 @@ mod tests {
     /// Schema 21 (issue "Scale", disk): once the store has stored
     /// `dictionary_after` records as text it trains a dictionary on them,
     /// compresses them with it, and the records stored after (events' and
-    /// alerts') too;
+    /// alerts') too, or hands it to a load's parsing threads, whose compressed
+    /// records it stores as they are;
     /// every one reads back as stored, through every path that reads records,
     /// from this store and from a store opened afterwards, which compresses
     /// with the same dictionary. A damaged record is an error, not a panic.
@@ -861,7 +877,7 @@ mod tests {
         let text_bytes: usize = files
             .iter()
             .flat_map(|f| &f.events)
-            .map(|e| e.record_json.len())
+            .map(|e| e.record.json().len())
             .sum();
         let expected: HashMap<String, serde_json::Value> = files
             .iter()
@@ -869,11 +885,12 @@ mod tests {
             .map(|e| {
                 (
                     e.event.event_id.clone(),
-                    serde_json::from_str(&e.record_json).expect("json"),
+                    serde_json::from_str(&e.record.json()).expect("json"),
                 )
             })
             .collect();
         let mut later = files.split_off(1);
+        assert!(store.record_codec().is_none(), "no dictionary yet");
         store.load(files).await.expect("first load");
         // An alert on a record the filter dropped keeps that record.
         let dropped = record(
@@ -883,20 +900,25 @@ mod tests {
             "iam",
             "GetUser",
         );
-        later[0].alerts.push(crate::Alert {
-            id: crate::Alert::key("r", "dropped-1"),
+        let on_dropped = |event_id: &str, record: crate::RecordJson| crate::Alert {
+            id: crate::Alert::key("r", event_id),
             rule_id: "r".into(),
             title: "t".into(),
             level: "low".into(),
             tags: vec![],
-            event_id: "dropped-1".into(),
+            event_id: event_id.into(),
             event_time: from_seconds(base),
             user: "root".into(),
             service: "iam".into(),
             event_name: "GetUser".into(),
-            record: crate::RecordJson::new(serde_json::to_string(&dropped).expect("json")),
+            record,
             baseline: None,
-        });
+        };
+        let dropped_text = serde_json::to_string(&dropped).expect("json");
+        later[0].alerts.push(on_dropped(
+            "dropped-1",
+            crate::RecordJson::new(dropped_text.as_str()),
+        ));
         store
             .load(later.drain(..1).collect())
             .await
@@ -904,6 +926,27 @@ mod tests {
         // Opened again: the same dictionary, not a second one.
         drop(store);
         let store = SqliteStore::open(&path, options).expect("reopen");
+        // The last file's records compressed as a load's parsing threads do,
+        // with the dictionary the store hands out: stored as they come.
+        let mut encoder = store
+            .record_codec()
+            .expect("the store's dictionary")
+            .encoder()
+            .expect("encoder");
+        for event in &mut later[0].events {
+            let text = event.record.json().into_owned();
+            event.encode_record(&mut encoder);
+            assert!(
+                matches!(event.record, crate::StoredRecord::Encoded { .. }),
+                "not compressed: {:?}",
+                event.record
+            );
+            assert_eq!(event.record.json(), text);
+        }
+        // …and an alert's record of an event not stored.
+        let record = crate::RecordJson::encoded_with(dropped_text.clone(), &mut encoder);
+        assert!(record.encoded().is_some());
+        later[0].alerts.push(on_dropped("dropped-2", record));
         store.load(later).await.expect("third load");
 
         let conn = Connection::open(&path).expect("raw open");
@@ -933,10 +976,14 @@ mod tests {
             .query_row("SELECT count(*) FROM record_dictionaries", [], |r| r.get(0))
             .expect("dictionaries");
         assert_eq!(dictionaries, 1);
-        let alert_record: String = conn
-            .query_row("SELECT typeof(record) FROM alert_records", [], |r| r.get(0))
-            .expect("alert record");
-        assert_eq!(alert_record, "blob");
+        let alert_records: String = conn
+            .query_row(
+                "SELECT group_concat(typeof(record)) FROM alert_records",
+                [],
+                |r| r.get(0),
+            )
+            .expect("alert records");
+        assert_eq!(alert_records, "blob,blob");
 
         // Read back: by id, through an unindexed parameter, and the alert.
         for (id, record) in &expected {
@@ -951,15 +998,18 @@ mod tests {
         let page = store.events(&query, 10, None).await.expect("events");
         let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
         assert_eq!(ids, ["id-01000"]);
-        let alert = store
-            .alert(&crate::Alert::key("r", "dropped-1"))
-            .await
-            .expect("alert")
-            .expect("stored");
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(alert.record.get()).expect("json"),
-            dropped
-        );
+        for event_id in ["dropped-1", "dropped-2"] {
+            let alert = store
+                .alert(&crate::Alert::key("r", event_id))
+                .await
+                .expect("alert")
+                .expect("stored");
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(alert.record.get()).expect("json"),
+                dropped,
+                "{event_id}"
+            );
+        }
 
         // A damaged record: the read fails and says why.
         conn.execute(

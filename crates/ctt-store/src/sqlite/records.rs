@@ -32,6 +32,8 @@ use rusqlite::{Connection, OpenFlags, params};
 use zstd::dict::DecoderDictionary;
 use zstd::zstd_safe;
 
+use crate::StoredRecord;
+
 /// [`SqliteOptions::dictionary_after`](super::SqliteOptions::dictionary_after)'s
 /// default: enough records to learn from (the training reads the latest
 /// [`SAMPLES`] of them), few enough that nearly all of a store is compressed.
@@ -101,23 +103,7 @@ impl Decoder {
         let (&id, frame) = blob
             .split_first()
             .ok_or_else(|| invalid("an empty compressed record"))?;
-        let dictionary = self.dictionary(id)?;
-        let size = match zstd_safe::get_frame_content_size(frame) {
-            Ok(Some(size)) if size <= LARGEST_RECORD => size as usize,
-            Ok(Some(size)) => {
-                return Err(invalid(format!(
-                    "a compressed record says it holds {size} bytes"
-                )));
-            }
-            _ => return Err(invalid("a compressed record has no valid frame header")),
-        };
-        let mut text = Vec::with_capacity(size);
-        CONTEXT
-            .with_borrow_mut(|context| {
-                context.decompress_using_ddict(&mut text, frame, dictionary.as_ddict())
-            })
-            .map_err(|code| invalid(zstd_safe::get_error_name(code)))?;
-        String::from_utf8(text).map_err(invalid)
+        inflate(frame, &*self.dictionary(id)?)
     }
 
     fn dictionary(&self, id: u8) -> io::Result<Arc<DecoderDictionary<'static>>> {
@@ -160,6 +146,26 @@ impl Decoder {
     }
 }
 
+/// One frame of a compressed record back to text, with its dictionary.
+fn inflate(frame: &[u8], dictionary: &DecoderDictionary<'_>) -> io::Result<String> {
+    let size = match zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) if size <= LARGEST_RECORD => size as usize,
+        Ok(Some(size)) => {
+            return Err(invalid(format!(
+                "a compressed record says it holds {size} bytes"
+            )));
+        }
+        _ => return Err(invalid("a compressed record has no valid frame header")),
+    };
+    let mut text = Vec::with_capacity(size);
+    CONTEXT
+        .with_borrow_mut(|context| {
+            context.decompress_using_ddict(&mut text, frame, dictionary.as_ddict())
+        })
+        .map_err(|code| invalid(zstd_safe::get_error_name(code)))?;
+    String::from_utf8(text).map_err(invalid)
+}
+
 fn read_dictionaries(conn: &Connection) -> rusqlite::Result<Vec<(u8, Vec<u8>)>> {
     let mut stmt = conn.prepare("SELECT id, dictionary FROM record_dictionaries ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -170,10 +176,87 @@ fn invalid(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error 
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// A store's record dictionary, handed to the threads that parse a load's
+/// records: each compresses the records it keeps with a [`RecordEncoder`] of
+/// its own, and the single writer stores what they compressed (a load's
+/// writer is its critical path, the parsing threads are many).
+#[derive(Clone)]
+pub struct RecordCodec(Arc<Dictionary>);
+
+struct Dictionary {
+    id: u8,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for RecordCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RecordCodec").field(&self.0.id).finish()
+    }
+}
+
+impl RecordCodec {
+    fn new(id: u8, bytes: Vec<u8>) -> Self {
+        Self(Arc::new(Dictionary { id, bytes }))
+    }
+
+    /// A compressor of this dictionary, for one thread (building one digests
+    /// the dictionary: a thread keeps its own for the whole load).
+    pub fn encoder(&self) -> io::Result<RecordEncoder> {
+        let mut compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, &self.0.bytes)?;
+        compressor.set_parameter(zstd_safe::CParameter::ChecksumFlag(false))?;
+        compressor.set_parameter(zstd_safe::CParameter::DictIdFlag(false))?;
+        compressor.set_parameter(zstd_safe::CParameter::ContentSizeFlag(true))?;
+        Ok(RecordEncoder {
+            codec: self.clone(),
+            compressor,
+        })
+    }
+
+    /// The text of a record this codec compressed (stored form: the
+    /// dictionary's byte, then the frame).
+    pub fn decode(&self, blob: &[u8]) -> io::Result<String> {
+        match blob.split_first() {
+            Some((&id, frame)) if id == self.0.id => {
+                inflate(frame, &DecoderDictionary::copy(&self.0.bytes))
+            }
+            Some((&id, _)) => Err(invalid(format!(
+                "a record compressed with dictionary {id}, not {}",
+                self.0.id
+            ))),
+            None => Err(invalid("an empty compressed record")),
+        }
+    }
+}
+
+/// One thread's compressor of a [`RecordCodec`]'s dictionary.
+pub struct RecordEncoder {
+    codec: RecordCodec,
+    compressor: zstd::bulk::Compressor<'static>,
+}
+
+impl std::fmt::Debug for RecordEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RecordEncoder").field(&self.codec).finish()
+    }
+}
+
+impl RecordEncoder {
+    /// The codec this encoder compresses with.
+    pub fn codec(&self) -> &RecordCodec {
+        &self.codec
+    }
+
+    /// `text` as the store keeps it: the dictionary's byte, then one zstd
+    /// frame; `None` should compression fail (the text is kept then).
+    pub fn encode(&mut self, text: &str) -> Option<Vec<u8>> {
+        compress(self.codec.0.id, &mut self.compressor, text)
+    }
+}
+
 /// Compresses the records the writer stores, once the store has a
 /// dictionary; trains it when enough records are stored as text.
 pub struct Encoder {
-    current: Option<(u8, zstd::bulk::Compressor<'static>)>,
+    current: Option<RecordEncoder>,
     /// Records stored as text since the last look (or, at open, up to
     /// `train_after` of those in the database).
     uncompressed: u64,
@@ -189,7 +272,7 @@ impl Encoder {
             train_after,
         };
         match read_dictionaries(conn)?.pop() {
-            Some((id, bytes)) => encoder.current = Some((id, compressor(&bytes)?)),
+            Some((id, bytes)) => encoder.current = Some(encoder_of(RecordCodec::new(id, bytes))?),
             None => {
                 encoder.uncompressed = conn.query_row(
                     "SELECT count(*) FROM (SELECT 1 FROM records LIMIT ?1)",
@@ -201,16 +284,31 @@ impl Encoder {
         Ok(encoder)
     }
 
+    /// The store's dictionary, once it has one.
+    pub fn codec(&self) -> Option<&RecordCodec> {
+        self.current.as_ref().map(RecordEncoder::codec)
+    }
+
     /// What to store for a record's text: compressed when there is a
     /// dictionary (the text itself should compression fail: nothing is lost).
     pub fn encode<'a>(&mut self, text: &'a str) -> ToSqlOutput<'a> {
-        let Some((id, compressor)) = &mut self.current else {
+        let Some(encoder) = &mut self.current else {
             self.uncompressed += 1;
             return ToSqlOutput::from(text);
         };
-        match compress(*id, compressor, text) {
+        match encoder.encode(text) {
             Some(blob) => ToSqlOutput::from(blob),
             None => ToSqlOutput::from(text),
+        }
+    }
+
+    /// What to store for `record`: compressed already by a parsing thread
+    /// (with this store's dictionary: the only codec it hands out), or its
+    /// text as [`Encoder::encode`] stores it.
+    pub fn encode_record<'a>(&mut self, record: &'a StoredRecord) -> ToSqlOutput<'a> {
+        match record {
+            StoredRecord::Json(text) => self.encode(text),
+            StoredRecord::Encoded { blob, .. } => ToSqlOutput::from(blob.as_slice()),
         }
     }
 
@@ -231,19 +329,14 @@ impl Encoder {
     }
 }
 
-/// zstd's compressor for `dictionary`, with the frame's options above.
-fn compressor(dictionary: &[u8]) -> rusqlite::Result<zstd::bulk::Compressor<'static>> {
-    let setup = || -> io::Result<zstd::bulk::Compressor<'static>> {
-        let mut compressor = zstd::bulk::Compressor::with_dictionary(LEVEL, dictionary)?;
-        compressor.set_parameter(zstd_safe::CParameter::ChecksumFlag(false))?;
-        compressor.set_parameter(zstd_safe::CParameter::DictIdFlag(false))?;
-        compressor.set_parameter(zstd_safe::CParameter::ContentSizeFlag(true))?;
-        Ok(compressor)
-    };
-    setup().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+/// The writer's encoder of `codec`.
+fn encoder_of(codec: RecordCodec) -> rusqlite::Result<RecordEncoder> {
+    codec
+        .encoder()
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
-/// Compresses `table`'s records stored as text with dictionary `id`, unless
+/// Compresses `table`'s records stored as text with `encoder`, unless
 /// there are more than [`RECOMPRESS_AT_MOST`]; a thousand at a time, each
 /// read, deleted and inserted again (an `UPDATE` to a smaller row would
 /// leave its page mostly empty: SQLite merges pages on deletes only).
@@ -251,8 +344,7 @@ fn recompress(
     tx: &rusqlite::Transaction<'_>,
     table: &str,
     key: &str,
-    id: u8,
-    compressor: &mut zstd::bulk::Compressor<'static>,
+    encoder: &mut RecordEncoder,
 ) -> rusqlite::Result<()> {
     let text_rows: i64 = tx.query_row(
         &format!(
@@ -285,7 +377,7 @@ fn recompress(
             delete.execute([row])?;
         }
         for (row, text) in &chunk {
-            match compress(id, compressor, text) {
+            match encoder.encode(text) {
                 Some(blob) => insert.execute(params![row, blob])?,
                 None => insert.execute(params![row, text])?,
             };
@@ -314,7 +406,7 @@ fn compress(
 }
 
 /// Trains a dictionary on the latest records stored as text and stores it.
-fn train(conn: &mut Connection) -> rusqlite::Result<Option<(u8, zstd::bulk::Compressor<'static>)>> {
+fn train(conn: &mut Connection) -> rusqlite::Result<Option<RecordEncoder>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let samples: Vec<String> = {
         let mut stmt = tx.prepare(
@@ -342,9 +434,9 @@ fn train(conn: &mut Connection) -> rusqlite::Result<Option<(u8, zstd::bulk::Comp
     let Ok(id) = u8::try_from(next) else {
         return Ok(None);
     };
-    let mut compressor = compressor(&dictionary)?;
+    let mut encoder = encoder_of(RecordCodec::new(id, dictionary.clone()))?;
     for (table, key) in [("records", "seq"), ("alert_records", "alert")] {
-        recompress(&tx, table, key, id, &mut compressor)?;
+        recompress(&tx, table, key, &mut encoder)?;
     }
     tx.execute(
         "INSERT INTO record_dictionaries (id, dictionary, samples, trained_at)
@@ -363,5 +455,5 @@ fn train(conn: &mut Connection) -> rusqlite::Result<Option<(u8, zstd::bulk::Comp
         samples = samples.len(),
         "record dictionary trained"
     );
-    Ok(Some((id, compressor)))
+    Ok(Some(encoder))
 }

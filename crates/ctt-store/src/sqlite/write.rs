@@ -128,7 +128,7 @@ pub fn load(
                 }
                 counts.stored += 1;
                 let seq = tx.last_insert_rowid();
-                insert_record.execute(params![seq, encoder.encode(&indexed.record_json)])?;
+                insert_record.execute(params![seq, encoder.encode_record(&indexed.record)])?;
                 super::resources::insert(&mut insert_touch, e, &indexed.touches)?;
                 touched.extend(super::resources::touch_keys(e, &indexed.touches));
                 for (name, value) in &indexed.params {
