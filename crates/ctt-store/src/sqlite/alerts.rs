@@ -100,8 +100,14 @@ fn filter_withdrawn(query: &AlertQuery, withdrawn: Option<bool>) -> (String, Vec
         values.push(value);
         clauses.push(clause.replace('?', &format!("?{}", values.len())));
     };
-    if let Some(from) = query.from {
-        bind("event_time >= ?", to_seconds(from).into(), &mut clauses);
+    // From the cursor's second on (as events' pages): the index's range
+    // starts there, not at the window's start.
+    let from = match (query.from, &query.after) {
+        (from, Some((t, _, _))) => Some(from.map_or(*t, |f| to_seconds(f).max(*t))),
+        (from, None) => from.map(to_seconds),
+    };
+    if let Some(from) = from {
+        bind("event_time >= ?", from.into(), &mut clauses);
     }
     if let Some(to) = query.to {
         bind("event_time <= ?", to_seconds(to).into(), &mut clauses);
@@ -143,12 +149,18 @@ fn filter_withdrawn(query: &AlertQuery, withdrawn: Option<bool>) -> (String, Vec
     (filter, values)
 }
 
-pub fn list(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<Vec<Alert>> {
+/// The statement of one page of alerts, and its values.
+fn list_statement(query: &AlertQuery) -> (String, Vec<SqlValue>) {
     let (filter, values) = filter(query);
     let sql = format!(
         "SELECT {COLUMNS} FROM alerts {filter} ORDER BY event_time, event_id, rule_id LIMIT {}",
         query.limit.max(1)
     );
+    (sql, values)
+}
+
+pub fn list(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<Vec<Alert>> {
+    let (sql, values) = list_statement(query);
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(values), row)?;
     rows.collect()
@@ -224,6 +236,67 @@ mod tests {
                 )
                 .expect("plan");
             assert!(plan.contains(index), "{filter}: {plan}");
+        }
+    }
+
+    /// A page after a cursor reads from the cursor's second on, with or
+    /// without a window (as events' pages do).
+    #[test]
+    fn a_page_after_a_cursor_reads_from_the_cursor_on() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::schema::migrate(&mut conn)
+            .expect("migrate")
+            .expect("current");
+        let decoder = std::sync::Arc::new(super::super::records::Decoder::new("unused".into()));
+        super::super::query::register_functions(&conn, &decoder).expect("functions");
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
+             INSERT INTO alerts (id, rule_id, title, level, tags, event_id, event_time, user,
+                                 service, event_name)
+             SELECT 'r:' || printf('id-%05d', i), 'r', 't', 'low', '[]', printf('id-%05d', i),
+                    1000 + i / 4, 'u' || (i % 2), 'iam', 'GetUser' FROM n",
+        )
+        .expect("alerts");
+        let window = AlertQuery {
+            from: Some(from_seconds(0)),
+            to: Some(from_seconds(100_000)),
+            limit: 10,
+            ..AlertQuery::default()
+        };
+        let unbounded = AlertQuery {
+            limit: 10,
+            ..AlertQuery::default()
+        };
+        let one_user = AlertQuery {
+            user: Some("u1".into()),
+            ..window.clone()
+        };
+        for query in [&window, &unbounded, &one_user] {
+            let page = |after: Option<(i64, String, String)>| -> (Vec<String>, i32) {
+                let (sql, values) = list_statement(&AlertQuery {
+                    after,
+                    ..query.clone()
+                });
+                let mut stmt = conn.prepare(&sql).expect("prepare");
+                let ids = stmt
+                    .query_map(params_from_iter(values), |r| r.get::<_, String>(0))
+                    .expect("query")
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .expect("rows");
+                (ids, stmt.get_status(rusqlite::StatementStatus::VmStep))
+            };
+            let (first, first_steps) = page(None);
+            assert_eq!(first.len(), 10);
+            let (deep, deep_steps) = page(Some((5750, "id-19000".into(), "r".into())));
+            assert_eq!(
+                deep.first().map(String::as_str),
+                Some("r:id-19001"),
+                "{query:?}"
+            );
+            assert!(
+                deep_steps < first_steps * 3,
+                "{query:?}: {deep_steps} steps after 19,000 alerts, {first_steps} for the first"
+            );
         }
     }
 }

@@ -148,10 +148,18 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
     if let Some(user) = &query.only_user {
         f.and("user = ?", [text(user)]);
     }
+    // From the cursor's second on, not the window's start: the row value
+    // below only skips that second's first events, and the index's range
+    // must start there — a page deep in an export would otherwise step
+    // over every entry before it (each page costing more than the last).
+    let from = match cursor {
+        Some(cursor) => to_seconds(query.from).max(cursor.event_time),
+        None => to_seconds(query.from),
+    };
     f.and(
         "event_time BETWEEN ? AND ?",
         [
-            SqlValue::Integer(to_seconds(query.from)),
+            SqlValue::Integer(from),
             SqlValue::Integer(to_seconds(query.to)),
         ],
     );
@@ -888,6 +896,59 @@ pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue "Scale" (exports at any size): a page after a cursor reads the
+    /// index from the cursor's second on, whatever the window's start, so an
+    /// export's last page costs what its first does. (It stepped over every
+    /// entry before it: 30 days of `scale` exported at half the speed of 7.)
+    #[test]
+    fn a_page_after_a_cursor_reads_from_the_cursor_on() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::schema::migrate(&mut conn)
+            .expect("migrate")
+            .expect("current");
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
+             INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
+             SELECT printf('id-%05d', i), 1000 + i / 4, 'RunInstances', 'ec2.amazonaws.com',
+                    'ec2', 'u' || (i % 2) FROM n",
+        )
+        .expect("events");
+        let everyone = EventQuery::between(from_seconds(0), from_seconds(100_000));
+        let mut one_user = everyone.clone();
+        one_user.scope = Scope::User("u1".into());
+        let cursor = Cursor {
+            event_time: 1000 + 19_000 / 4,
+            event_id: "id-19000".into(),
+        };
+        for (query, after) in [(&everyone, "id-19001"), (&one_user, "id-19001")] {
+            let page = |cursor: Option<&Cursor>| -> (Vec<String>, i32) {
+                let (sql, values) = page_statement(query, &[], 10, cursor);
+                let mut stmt = conn.prepare(&sql).expect("prepare");
+                let ids = stmt
+                    .query_map(params_from_iter(values), |r| r.get::<_, String>(0))
+                    .expect("query")
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .expect("rows");
+                (ids, stmt.get_status(rusqlite::StatementStatus::VmStep))
+            };
+            let (first, first_steps) = page(None);
+            assert_eq!(first.len(), 11);
+            let (deep, deep_steps) = page(Some(&cursor));
+            assert_eq!(
+                deep.first().map(String::as_str),
+                Some(after),
+                "{:?}",
+                query.scope
+            );
+            assert_eq!(deep.len(), 11);
+            assert!(
+                deep_steps < first_steps * 3,
+                "{:?}: {deep_steps} steps for a page after 19,000 events, {first_steps} for the first",
+                query.scope
+            );
+        }
+    }
 
     #[test]
     fn json_values_are_written_as_serde_json_writes_them() {
