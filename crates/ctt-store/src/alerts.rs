@@ -47,7 +47,7 @@ pub struct RecordJson(Arc<RecordText>);
 #[derive(Debug)]
 struct RecordText {
     text: Box<str>,
-    encoded: Option<Box<[u8]>>,
+    encoded: Option<(crate::RecordCodec, Box<[u8]>)>,
 }
 
 impl RecordJson {
@@ -62,7 +62,9 @@ impl RecordJson {
     /// A record's JSON text, with its compressed form by `encoder` (none
     /// should compression fail).
     pub fn encoded_with(text: String, encoder: &mut crate::RecordEncoder) -> Self {
-        let encoded = encoder.encode(&text).map(Vec::into_boxed_slice);
+        let encoded = encoder
+            .encode(&text)
+            .map(|blob| (encoder.codec().clone(), blob.into_boxed_slice()));
         Self(Arc::new(RecordText {
             text: text.into(),
             encoded,
@@ -75,9 +77,12 @@ impl RecordJson {
     }
 
     /// The record as a load's parsing thread compressed it for the store,
-    /// if it did.
-    pub fn encoded(&self) -> Option<&[u8]> {
-        self.0.encoded.as_deref()
+    /// and with which codec, if it did.
+    pub fn encoded(&self) -> Option<(&crate::RecordCodec, &[u8])> {
+        self.0
+            .encoded
+            .as_ref()
+            .map(|(codec, blob)| (codec, blob.as_ref()))
     }
 
     /// The record, parsed.

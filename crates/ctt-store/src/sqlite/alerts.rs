@@ -46,11 +46,7 @@ pub fn insert(
             .and_then(|b| serde_json::to_string(b).ok()),
     ])?;
     if inserted > 0 && !event_stored {
-        let record = match alert.record.encoded() {
-            Some(blob) => rusqlite::types::ToSqlOutput::from(blob),
-            None => encoder.encode(alert.record.get()),
-        };
-        insert_record.execute([record])?;
+        insert_record.execute([encoder.encode_alert_record(&alert.record)])?;
     }
     Ok(())
 }

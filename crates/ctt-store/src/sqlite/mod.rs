@@ -1412,6 +1412,76 @@ mod tests {
 
     /// `n` events from `first` on, spread over users, services and times
     /// (several per second, so pages end inside a second).
+    /// A record compressed with another store's dictionary (not the one
+    /// this store hands out; both stores number theirs 1) is compressed again
+    /// with this store's, never stored unreadable: events' and alerts'
+    /// records alike.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_compressed_for_another_store_is_stored_readable() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let options = SqliteOptions {
+            dictionary_after: 1,
+            ..SqliteOptions::default()
+        };
+        let open = |name: &str| SqliteStore::open(dir.path().join(name), options.clone());
+        let (ours, theirs) = (
+            open("ours.db").expect("open"),
+            open("theirs.db").expect("open"),
+        );
+        let base = 1_520_000_000;
+        for (store, first) in [(&ours, 0), (&theirs, 500)] {
+            let trained = file(store, "first.json.gz", spread_records(first, 50, base));
+            store.load(vec![trained]).await.expect("first load");
+        }
+        let mut foreign = theirs
+            .record_codec()
+            .expect("their dictionary")
+            .encoder()
+            .expect("encoder");
+        let mut loaded = file(&ours, "second.json.gz", spread_records(100, 20, base));
+        let mut expected = Vec::new();
+        for event in &mut loaded.events {
+            let text = event.record.json().into_owned();
+            event.encode_record(&mut foreign);
+            assert!(matches!(event.record, crate::StoredRecord::Encoded { .. }));
+            expected.push((event.event.event_id.clone(), text));
+        }
+        let dropped = serde_json::to_string(&record(
+            "dropped-1",
+            "2018-03-02T10:00:00Z",
+            "root",
+            "iam",
+            "GetUser",
+        ))
+        .expect("json");
+        loaded.alerts.push(crate::Alert {
+            id: crate::Alert::key("r", "dropped-1"),
+            rule_id: "r".into(),
+            title: "t".into(),
+            level: "low".into(),
+            tags: vec![],
+            event_id: "dropped-1".into(),
+            event_time: from_seconds(base),
+            user: "root".into(),
+            service: "iam".into(),
+            event_name: "GetUser".into(),
+            record: crate::RecordJson::encoded_with(dropped.clone(), &mut foreign),
+            baseline: None,
+        });
+        ours.load(vec![loaded]).await.expect("second load");
+        for (id, text) in &expected {
+            let detail = ours.event(id).await.expect("event").expect("stored");
+            let text: serde_json::Value = serde_json::from_str(text).expect("json");
+            assert_eq!(detail.record, text, "{id}");
+        }
+        let alert = ours
+            .alert(&crate::Alert::key("r", "dropped-1"))
+            .await
+            .expect("alert")
+            .expect("stored");
+        assert_eq!(alert.record.get(), dropped);
+    }
+
     fn spread_records(first: usize, n: usize, base: i64) -> Vec<serde_json::Value> {
         let users = ["alucloud001", "alucloud002", "root"];
         (first..first + n)

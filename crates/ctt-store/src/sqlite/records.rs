@@ -27,12 +27,12 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, params};
 use zstd::dict::DecoderDictionary;
 use zstd::zstd_safe;
 
-use crate::StoredRecord;
+use crate::{RecordJson, StoredRecord};
 
 /// [`SqliteOptions::dictionary_after`](super::SqliteOptions::dictionary_after)'s
 /// default: enough records to learn from (the training reads the latest
@@ -302,13 +302,47 @@ impl Encoder {
         }
     }
 
-    /// What to store for `record`: compressed already by a parsing thread
-    /// (with this store's dictionary: the only codec it hands out), or its
-    /// text as [`Encoder::encode`] stores it.
+    /// What to store for `record`: as a parsing thread compressed it, with
+    /// this store's dictionary; else its text as [`Encoder::encode`] stores
+    /// it — a record compressed with another dictionary (not one this store
+    /// handed out) is compressed again, never stored unreadable.
     pub fn encode_record<'a>(&mut self, record: &'a StoredRecord) -> ToSqlOutput<'a> {
         match record {
             StoredRecord::Json(text) => self.encode(text),
-            StoredRecord::Encoded { blob, .. } => ToSqlOutput::from(blob.as_slice()),
+            StoredRecord::Encoded { codec, blob } if self.is_own(codec) => {
+                ToSqlOutput::from(blob.as_slice())
+            }
+            other => self.encode_owned(other.json().into_owned()),
+        }
+    }
+
+    /// What to store for an alert's record (see [`Encoder::encode_record`]).
+    pub fn encode_alert_record<'a>(&mut self, record: &'a RecordJson) -> ToSqlOutput<'a> {
+        match record.encoded() {
+            Some((codec, blob)) if self.is_own(codec) => ToSqlOutput::from(blob),
+            _ => self.encode(record.get()),
+        }
+    }
+
+    /// Whether `codec` is this store's (the one it hands out: the same
+    /// dictionary in memory).
+    fn is_own(&self, codec: &RecordCodec) -> bool {
+        self.codec()
+            .is_some_and(|own| Arc::ptr_eq(&own.0, &codec.0))
+    }
+
+    /// [`Encoder::encode`] of a text it owns.
+    fn encode_owned(&mut self, text: String) -> ToSqlOutput<'static> {
+        let blob = match &mut self.current {
+            Some(encoder) => encoder.encode(&text),
+            None => {
+                self.uncompressed += 1;
+                None
+            }
+        };
+        match blob {
+            Some(blob) => ToSqlOutput::Owned(Value::Blob(blob)),
+            None => ToSqlOutput::Owned(Value::Text(text)),
         }
     }
 
