@@ -652,6 +652,23 @@ mod tests {
     use super::*;
     use crate::source::LocalSource;
 
+    /// A log file `name` in `dir` holding `records`, as listed.
+    fn records_file(
+        dir: &std::path::Path,
+        name: &str,
+        records: Vec<serde_json::Value>,
+    ) -> SourceFile {
+        let path = dir.join(name);
+        let body = serde_json::json!({"Records": records}).to_string();
+        std::fs::write(&path, &body).expect("write");
+        SourceFile {
+            key: path.display().to_string(),
+            size: body.len() as u64,
+            version: "1".to_owned(),
+            kind: FileKind::Log,
+        }
+    }
+
     /// Issue 13.6: one record with 200,000 map keys added 200,000 names to
     /// `/parameters`. Now at most [`MAX_NEW_NAMES_PER_RECORD`] a record and
     /// [`MAX_NEW_NAMES_PER_FILE`] a file; the records are stored whole.
@@ -672,15 +689,7 @@ mod tests {
         let mut records = vec![record(0, 200_000)];
         records.extend((1..30).map(|i| record(i, 400)));
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("many-keys.json");
-        let body = serde_json::json!({"Records": records}).to_string();
-        std::fs::write(&path, &body).expect("write");
-        let file = SourceFile {
-            key: path.display().to_string(),
-            size: body.len() as u64,
-            version: "1".to_owned(),
-            kind: FileKind::Log,
-        };
+        let file = records_file(dir.path(), "many-keys.json", records);
         let loaded = process_file(
             &LocalSource,
             &file,
@@ -737,15 +746,7 @@ mod tests {
             })
             .collect();
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("secrets.json");
-        let body = serde_json::json!({"Records": records}).to_string();
-        std::fs::write(&path, &body).expect("write");
-        let file = SourceFile {
-            key: path.display().to_string(),
-            size: body.len() as u64,
-            version: "1".to_owned(),
-            kind: FileKind::Log,
-        };
+        let file = records_file(dir.path(), "secrets.json", records);
         let mut rules = RuleSet::default();
         let rule = Rule::from_yaml(
             "title: secrets\nid: secrets\nlogsource: {product: aws, service: cloudtrail}\n\

@@ -268,18 +268,12 @@ mod tests {
             ..window.clone()
         };
         for query in [&window, &unbounded, &one_user] {
-            let page = |after: Option<(i64, String, String)>| -> (Vec<String>, i32) {
+            let page = |after: Option<(i64, String, String)>| {
                 let (sql, values) = list_statement(&AlertQuery {
                     after,
                     ..query.clone()
                 });
-                let mut stmt = conn.prepare(&sql).expect("prepare");
-                let ids = stmt
-                    .query_map(params_from_iter(values), |r| r.get::<_, String>(0))
-                    .expect("query")
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .expect("rows");
-                (ids, stmt.get_status(rusqlite::StatementStatus::VmStep))
+                super::super::first_column_and_steps(&conn, &sql, values)
             };
             let (first, first_steps) = page(None);
             assert_eq!(first.len(), 10);

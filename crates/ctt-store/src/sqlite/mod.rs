@@ -771,6 +771,25 @@ impl crate::Outbox for SqliteStore {
     }
 }
 
+/// The first column of every row `sql` returns, as text, and the virtual
+/// machine steps it took (for tests of how much a statement reads).
+#[cfg(test)]
+fn first_column_and_steps(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<rusqlite::types::Value>,
+) -> (Vec<String>, i32) {
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let column = stmt
+        .query_map(rusqlite::params_from_iter(values), |r| {
+            r.get::<_, String>(0)
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .expect("rows");
+    (column, stmt.get_status(rusqlite::StatementStatus::VmStep))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

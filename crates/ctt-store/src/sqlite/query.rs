@@ -922,15 +922,9 @@ mod tests {
             event_id: "id-19000".into(),
         };
         for (query, after) in [(&everyone, "id-19001"), (&one_user, "id-19001")] {
-            let page = |cursor: Option<&Cursor>| -> (Vec<String>, i32) {
+            let page = |cursor: Option<&Cursor>| {
                 let (sql, values) = page_statement(query, &[], 10, cursor);
-                let mut stmt = conn.prepare(&sql).expect("prepare");
-                let ids = stmt
-                    .query_map(params_from_iter(values), |r| r.get::<_, String>(0))
-                    .expect("query")
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .expect("rows");
-                (ids, stmt.get_status(rusqlite::StatementStatus::VmStep))
+                super::super::first_column_and_steps(&conn, &sql, values)
             };
             let (first, first_steps) = page(None);
             assert_eq!(first.len(), 11);
