@@ -205,10 +205,7 @@ mod tests {
     /// from `alerts_withdrawn` — never the table's rows.
     #[test]
     fn counts_read_only_indexes() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        super::super::schema::migrate(&mut conn)
-            .expect("migrate")
-            .expect("current");
+        let conn = super::super::migrated_in_memory();
         let window = AlertQuery {
             from: Some(from_seconds(0)),
             to: Some(from_seconds(1_000)),
@@ -239,10 +236,7 @@ mod tests {
     /// without a window (as events' pages do).
     #[test]
     fn a_page_after_a_cursor_reads_from_the_cursor_on() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        super::super::schema::migrate(&mut conn)
-            .expect("migrate")
-            .expect("current");
+        let conn = super::super::migrated_in_memory();
         let decoder = std::sync::Arc::new(super::super::records::Decoder::new("unused".into()));
         super::super::query::register_functions(&conn, &decoder).expect("functions");
         conn.execute_batch(

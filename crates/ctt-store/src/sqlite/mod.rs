@@ -771,6 +771,16 @@ impl crate::Outbox for SqliteStore {
     }
 }
 
+/// A database in memory with the current schema (for tests of statements).
+#[cfg(test)]
+fn migrated_in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("open");
+    schema::migrate(&mut conn)
+        .expect("migrate")
+        .expect("current");
+    conn
+}
+
 /// The first column of every row `sql` returns, as text, and the virtual
 /// machine steps it took (for tests of how much a statement reads).
 #[cfg(test)]

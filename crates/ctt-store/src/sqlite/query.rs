@@ -903,10 +903,7 @@ mod tests {
     /// entry before it: 30 days of `scale` exported at half the speed of 7.)
     #[test]
     fn a_page_after_a_cursor_reads_from_the_cursor_on() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        super::super::schema::migrate(&mut conn)
-            .expect("migrate")
-            .expect("current");
+        let conn = super::super::migrated_in_memory();
         conn.execute_batch(
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
              INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
