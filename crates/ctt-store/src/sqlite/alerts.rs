@@ -1,17 +1,21 @@
 //! The `alerts` table (schema migration 11): written with the file that
 //! brought the record, read in the API's order.
 
+use std::collections::HashMap;
+
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, Statement, params, params_from_iter};
+use rusqlite::{
+    CachedStatement, Connection, OptionalExtension, Row, Statement, params, params_from_iter,
+};
 
 use super::records::Encoder;
 use crate::alerts::{LEVELS, level_rank};
 use crate::{Alert, AlertQuery, RecordJson};
 
-pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id,
+pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id,
     event_time, user, service, event_name, baseline)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 /// The record of an alert whose event is not stored, beside it (schema 19).
 /// Replacing: a rowid can be reused once the alerts of the highest ones are
@@ -19,22 +23,113 @@ pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (id, rule_id, title, leve
 pub const INSERT_RECORD: &str =
     "INSERT OR REPLACE INTO alert_records (alert, record) VALUES (last_insert_rowid(), ?1)";
 
+/// A rule's title and tags as `alert_rules` holds them (schema 25): the
+/// first ones its alerts were stored with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleText {
+    title: String,
+    tags: Vec<String>,
+}
+
+/// The rules' texts known to be in `alert_rules`, by rule id: a writer's
+/// cache, so that an alert costs no statement to find its rule's.
+pub type KnownRules = HashMap<String, RuleText>;
+
+/// The rules' texts for a writer's transaction. An alert whose title and
+/// tags are its rule's stores neither (NULL), and is read with its rule's;
+/// the first alert of a rule unknown to the store registers its own as the
+/// rule's. An alert whose rule was edited since (another title or tags)
+/// stores its own: each alert is read as it was raised.
+pub struct RuleTexts<'c> {
+    known: &'c KnownRules,
+    /// Found or registered in this transaction: known once it commits.
+    added: KnownRules,
+    find: CachedStatement<'c>,
+    register: CachedStatement<'c>,
+}
+
+impl<'c> RuleTexts<'c> {
+    pub fn new(tx: &'c Connection, known: &'c KnownRules) -> rusqlite::Result<Self> {
+        Ok(Self {
+            known,
+            added: KnownRules::new(),
+            find: tx.prepare_cached("SELECT title, tags FROM alert_rules WHERE rule_id = ?1")?,
+            register: tx.prepare_cached(
+                "INSERT INTO alert_rules (rule_id, title, tags) VALUES (?1, ?2, ?3)",
+            )?,
+        })
+    }
+
+    /// Whether `alert`'s title and tags are its rule's.
+    fn shared(&mut self, alert: &Alert) -> rusqlite::Result<bool> {
+        let same = |text: &RuleText| text.title == alert.title && text.tags == alert.tags;
+        if let Some(text) = self
+            .known
+            .get(&alert.rule_id)
+            .or_else(|| self.added.get(&alert.rule_id))
+        {
+            return Ok(same(text));
+        }
+        let stored = self
+            .find
+            .query_row([&alert.rule_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        let text = match stored {
+            Some((title, tags)) => RuleText {
+                title,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+            },
+            None => {
+                self.register.execute(params![
+                    alert.rule_id,
+                    alert.title,
+                    tags_json(&alert.tags)
+                ])?;
+                RuleText {
+                    title: alert.title.clone(),
+                    tags: alert.tags.clone(),
+                }
+            }
+        };
+        let shared = same(&text);
+        self.added.insert(alert.rule_id.clone(), text);
+        Ok(shared)
+    }
+
+    /// The texts found or registered: known once the transaction commits.
+    pub fn into_added(self) -> KnownRules {
+        self.added
+    }
+}
+
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_default()
+}
+
 /// Stores `alert` unless it is stored already (`insert` is [`INSERT`],
-/// `insert_record` [`INSERT_RECORD`]); its record too, unless its event is
-/// stored (`event_stored`), whose record it is.
+/// `insert_record` [`INSERT_RECORD`]), with its rule's title and tags by
+/// reference when they are its own (`rules`); its record too, unless its
+/// event is stored (`event_stored`), whose record it is.
 pub fn insert(
     insert: &mut Statement<'_>,
     insert_record: &mut Statement<'_>,
+    rules: &mut RuleTexts<'_>,
     alert: &Alert,
     event_stored: bool,
     encoder: &mut Encoder,
 ) -> rusqlite::Result<()> {
+    let (title, tags) = if rules.shared(alert)? {
+        (None, None)
+    } else {
+        (Some(alert.title.as_str()), Some(tags_json(&alert.tags)))
+    };
     let inserted = insert.execute(params![
-        alert.id,
         alert.rule_id,
-        alert.title,
+        title,
         alert.level,
-        serde_json::to_string(&alert.tags).unwrap_or_default(),
+        tags,
         alert.event_id,
         to_seconds(alert.event_time),
         alert.user,
@@ -51,9 +146,13 @@ pub fn insert(
     Ok(())
 }
 
-/// An alert's record: its own, or its stored event's.
-const COLUMNS: &str = "id, rule_id, title, level, tags, event_id, event_time, user, service,
-    event_name,
+/// An alert's title and tags: its own, or its rule's; its record: its own,
+/// or its stored event's.
+const COLUMNS: &str = "id, rule_id,
+    coalesce(title, (SELECT title FROM alert_rules r WHERE r.rule_id = alerts.rule_id), ''),
+    level,
+    coalesce(tags, (SELECT tags FROM alert_rules r WHERE r.rule_id = alerts.rule_id), '[]'),
+    event_id, event_time, user, service, event_name,
     ctt_record(coalesce((SELECT record FROM alert_records WHERE alert = alerts.rowid),
                         (SELECT r.record FROM events e JOIN records r ON r.seq = e.seq
                          WHERE e.event_id = alerts.event_id))),
@@ -241,9 +340,9 @@ mod tests {
         super::super::query::register_functions(&conn, &decoder).expect("functions");
         conn.execute_batch(
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
-             INSERT INTO alerts (id, rule_id, title, level, tags, event_id, event_time, user,
+             INSERT INTO alerts (rule_id, title, level, tags, event_id, event_time, user,
                                  service, event_name)
-             SELECT 'r:' || printf('id-%05d', i), 'r', 't', 'low', '[]', printf('id-%05d', i),
+             SELECT 'r', 't', 'low', '[]', printf('id-%05d', i),
                     1000 + i / 4, 'u' || (i % 2), 'iam', 'GetUser' FROM n",
         )
         .expect("alerts");

@@ -342,10 +342,10 @@ fn reconcile(
     let level = &settings.kind(anomaly).level;
     // On a stored event: its record is the event's (no `alert_records` row).
     let mut upsert = tx.prepare_cached(
-        "INSERT INTO alerts (id, rule_id, title, level, tags, event_id, event_time, user,
+        "INSERT INTO alerts (rule_id, title, level, tags, event_id, event_time, user,
                              service, event_name, withdrawn, baseline)
-         SELECT ?1, ?2, ?3, ?4, '[]', event_id, event_time, user, service, event_name, 0, ?6
-         FROM events WHERE event_id = ?5
+         SELECT ?1, ?2, ?3, '[]', event_id, event_time, user, service, event_name, 0, ?5
+         FROM events WHERE event_id = ?4
          ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
             level = excluded.level, baseline = excluded.baseline",
     )?;
@@ -353,7 +353,6 @@ fn reconcile(
         let id = crate::Alert::key(&rule, &w.event_id);
         let baseline = serde_json::to_string(&w.baseline).unwrap_or_default();
         upsert.execute(params![
-            id,
             rule,
             w.baseline.title(),
             level,

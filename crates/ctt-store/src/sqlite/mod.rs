@@ -97,6 +97,8 @@ struct Inner {
     writer: Mutex<Connection>,
     /// Parameter names known to be in the catalog (see `write::load`).
     known_names: Mutex<std::collections::HashSet<String>>,
+    /// Rules' titles and tags known to be in `alert_rules` (see `write::load`).
+    known_rules: Mutex<alerts::KnownRules>,
     readers: Mutex<Vec<Connection>>,
     indexed: Vec<String>,
     anomalies: Option<ctt_core::anomaly::AnomalySettings>,
@@ -194,6 +196,7 @@ impl SqliteStore {
                 path,
                 writer: Mutex::new(writer),
                 known_names: Mutex::new(std::collections::HashSet::new()),
+                known_rules: Mutex::new(alerts::KnownRules::new()),
                 readers: Mutex::new(Vec::new()),
                 indexed,
                 anomalies: options.anomalies.clone(),
@@ -390,11 +393,13 @@ impl EventStore for SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.writer.lock().map_err(poisoned)?;
             let mut known_names = inner.known_names.lock().map_err(poisoned)?;
+            let mut known_rules = inner.known_rules.lock().map_err(poisoned)?;
             let mut encoder = inner.encoder.lock().map_err(poisoned)?;
             let counts = write::load(
                 &mut conn,
                 &files,
                 &mut known_names,
+                &mut known_rules,
                 inner.anomalies.as_ref(),
                 &mut encoder,
             )
@@ -875,6 +880,90 @@ mod tests {
                 .expect("stored");
             assert_eq!(read.record.get(), expected.record.get());
         }
+    }
+
+    /// Schema 25 (issue "Detections", speed): a rule's title and tags are
+    /// stored once, as its first alert had them, and every alert with the
+    /// same reads them from there; an alert of an edited rule (another title
+    /// or tags) keeps its own, and the earlier ones theirs — also through a
+    /// store opened afterwards, whose writer does not know the rule yet.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rules_title_and_tags_are_stored_once_and_each_alert_reads_its_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("rules.db");
+        let alert = |event_id: &str, title: &str, tags: &[&str]| crate::Alert {
+            id: crate::Alert::key("rule-1", event_id),
+            rule_id: "rule-1".into(),
+            title: title.into(),
+            level: "high".into(),
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+            event_id: event_id.into(),
+            event_time: ctt_core::time::from_seconds(1_520_000_000),
+            user: "alucloud001".into(),
+            service: "sts".into(),
+            event_name: "AssumeRole".into(),
+            record: crate::RecordJson::new(format!(r#"{{"eventID":"{event_id}"}}"#)),
+            baseline: None,
+        };
+        let first = [
+            alert("read-1", "Root used", &["attack.t1078"]),
+            alert("read-2", "Root used", &["attack.t1078"]),
+        ];
+        let edited = [
+            alert("read-3", "Root account used", &["attack.t1078"]),
+            alert("read-4", "Root used", &["attack.t1078", "cis"]),
+            alert("read-5", "Root used", &["attack.t1078"]),
+        ];
+        for (batch, alerts) in [("a.json.gz", &first[..]), ("b.json.gz", &edited[..])] {
+            // A store opened for each file: the second knows nothing yet.
+            let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+            let mut loaded = events_file(&store, batch, batch, 0);
+            loaded.alerts = alerts.to_vec();
+            store.load(vec![loaded]).await.expect("load");
+        }
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        for expected in first.iter().chain(&edited) {
+            let read = store
+                .alert(&expected.id)
+                .await
+                .expect("alert")
+                .expect("stored");
+            assert_eq!(
+                (read.id.as_str(), &read.title, &read.tags),
+                (expected.id.as_str(), &expected.title, &expected.tags)
+            );
+        }
+        let conn = Connection::open(&path).expect("open");
+        let own: Vec<(String, Option<String>, Option<String>)> = conn
+            .prepare("SELECT event_id, title, tags FROM alerts ORDER BY event_id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let none = |id: &str| (id.to_owned(), None, None);
+        assert_eq!(
+            own,
+            [
+                none("read-1"),
+                none("read-2"),
+                (
+                    "read-3".into(),
+                    Some("Root account used".into()),
+                    Some(r#"["attack.t1078"]"#.into())
+                ),
+                (
+                    "read-4".into(),
+                    Some("Root used".into()),
+                    Some(r#"["attack.t1078","cis"]"#.into())
+                ),
+                none("read-5"),
+            ]
+        );
+        let rules: i64 = conn
+            .query_row("SELECT count(*) FROM alert_rules", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rules, 1);
     }
 
     /// Schema 21 (issue "Scale", disk): once the store has stored

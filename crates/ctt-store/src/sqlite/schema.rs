@@ -442,6 +442,44 @@ INSERT INTO running_totals (kind, size, resources, running_seconds, last_times)
     r#"
 CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1;
 "#,
+    // 25: alerts slimmed again (a hunting rule raises one on a quarter of
+    // the records, and their rows were most of what the load wrote beside
+    // the events): the id is computed (`RULE_ID:EVENT_ID`, a virtual column
+    // its unique index still holds), and a rule's title and tags are kept
+    // once, in `alert_rules`, as its first alert had them; an alert with the
+    // same stores neither (NULL), one raised by an edited rule its own.
+    // Rowids are kept: the outbox's cursor is one.
+    r#"
+CREATE TABLE alert_rules (
+    rule_id TEXT PRIMARY KEY,
+    title   TEXT NOT NULL,
+    tags    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE alerts_25 (
+    rule_id    TEXT NOT NULL,
+    level      TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    user       TEXT NOT NULL,
+    service    TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    withdrawn  INTEGER NOT NULL DEFAULT 0,
+    baseline   TEXT,
+    title      TEXT,
+    tags       TEXT,
+    id         TEXT GENERATED ALWAYS AS (rule_id || ':' || event_id) VIRTUAL
+);
+INSERT INTO alerts_25 (rowid, rule_id, level, event_id, event_time, user, service, event_name,
+                       withdrawn, baseline, title, tags)
+    SELECT rowid, rule_id, level, event_id, event_time, user, service, event_name, withdrawn,
+           baseline, title, tags FROM alerts;
+DROP TABLE alerts;
+ALTER TABLE alerts_25 RENAME TO alerts;
+CREATE UNIQUE INDEX alerts_by_id ON alerts (id);
+CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id);
+CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id);
+CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -712,12 +750,12 @@ mod tests {
     #[test]
     fn migration_19_keeps_every_alert_its_rowid_its_record_and_its_uniqueness() {
         let mut conn = at_version(18);
-        for (rowid, id, withdrawn) in [(7, "r:a", 0), (3, "r:b", 1)] {
+        for (rowid, id, event, withdrawn) in [(7, "r:a", "a", 0), (3, "r:b", "b", 1)] {
             conn.execute(
                 "INSERT INTO alerts (rowid, id, rule_id, title, level, tags, event_id, event_time,
                     user, service, event_name, record, withdrawn, baseline)
-                 VALUES (?1, ?2, 'r', 't', 'low', '[]', 'a', 5, 'alice', 'ec2', 'X', ?2, ?3, 'b')",
-                rusqlite::params![rowid, id, withdrawn],
+                 VALUES (?1, ?2, 'r', 't', 'low', '[]', ?3, 5, 'alice', 'ec2', 'X', ?2, ?4, 'b')",
+                rusqlite::params![rowid, id, event, withdrawn],
             )
             .expect("insert");
         }
@@ -742,12 +780,41 @@ mod tests {
             ]
         );
         let duplicate = conn.execute(
-            "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id, event_time,
-                user, service, event_name) VALUES ('r:a', 'r', 't', 'low', '[]', 'a', 5,
+            "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id, event_time,
+                user, service, event_name) VALUES ('r', 't', 'low', '[]', 'a', 5,
                 'alice', 'ec2', 'X')",
             [],
         );
         assert_eq!(duplicate.expect("insert"), 0);
+    }
+
+    #[test]
+    fn migration_25_computes_every_alerts_id_and_keeps_its_title_and_tags() {
+        let mut conn = at_version(24);
+        conn.execute(
+            "INSERT INTO alerts (rowid, id, rule_id, title, level, tags, event_id, event_time,
+                user, service, event_name, withdrawn)
+             VALUES (9, 'r:e', 'r', 'Old title', 'high', '[\"a\"]', 'e', 5, 'alice', 'ec2',
+                     'X', 0)",
+            [],
+        )
+        .expect("insert");
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(24));
+        let decoder = std::sync::Arc::new(super::super::records::Decoder::new("unused".into()));
+        super::super::query::register_functions(&conn, &decoder).expect("functions");
+        let alert = super::super::alerts::get(&conn, "r:e")
+            .expect("get")
+            .expect("kept");
+        assert_eq!(
+            (alert.title.as_str(), alert.tags, alert.level.as_str()),
+            ("Old title", vec!["a".to_owned()], "high")
+        );
+        let rowid: i64 = conn
+            .query_row("SELECT rowid FROM alerts WHERE id = 'r:e'", [], |r| {
+                r.get(0)
+            })
+            .expect("rowid");
+        assert_eq!(rowid, 9);
     }
 
     #[test]
@@ -853,12 +920,12 @@ mod tests {
         assert_eq!(index_names(&conn), ["events_by_id"]);
         // Without `alerts_by_id`, a bulk load may store an alert twice (the
         // same event in two files): the build keeps the first.
-        for (title, id) in [("first", "r:e1"), ("other", "r:e2"), ("second", "r:e1")] {
+        for (title, event) in [("first", "e1"), ("other", "e2"), ("second", "e1")] {
             conn.execute(
-                "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id,
+                "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id,
                     event_time, user, service, event_name)
-                 VALUES (?1, 'r', ?2, 'low', '[]', 'e1', 0, 'alice', 'ec2', 'RunInstances')",
-                [id, title],
+                 VALUES ('r', ?2, 'low', '[]', ?1, 0, 'alice', 'ec2', 'RunInstances')",
+                [event, title],
             )
             .expect("insert alert");
             conn.execute(
@@ -899,9 +966,9 @@ mod tests {
             .expect("rows");
         assert_eq!(records, [r#"{"title":"first"}"#, r#"{"title":"other"}"#]);
         let again = conn.execute(
-            "INSERT OR IGNORE INTO alerts (id, rule_id, title, level, tags, event_id, event_time,
+            "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id, event_time,
                 user, service, event_name)
-             VALUES ('r:e1', 'r', 'third', 'low', '[]', 'e1', 0, 'alice', 'ec2', 'x')",
+             VALUES ('r', 'third', 'low', '[]', 'e1', 0, 'alice', 'ec2', 'x')",
             [],
         );
         assert_eq!(again.expect("insert"), 0, "unique again once built");

@@ -50,11 +50,13 @@ impl CatalogDelta {
 ///
 /// `known_names` caches the parameter names already in the catalog, so the
 /// thousands of names a batch repeats cost no statement; it is updated only once
-/// the transaction commits.
+/// the transaction commits; `known_rules` the same for the rules' titles and
+/// tags (see [`super::alerts::RuleTexts`]).
 pub fn load(
     conn: &mut Connection,
     files: &[LoadedFile],
     known_names: &mut HashSet<String>,
+    known_rules: &mut super::alerts::KnownRules,
     anomalies: Option<&ctt_core::anomaly::AnomalySettings>,
     encoder: &mut super::records::Encoder,
 ) -> rusqlite::Result<Vec<FileCounts>> {
@@ -66,7 +68,7 @@ pub fn load(
     let mut hourly: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
     let mut touched = std::collections::BTreeSet::new();
     let mut changes = super::anomalies::Changes::default();
-    {
+    let added_rules = {
         let mut upsert_file = tx.prepare_cached(
             "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
                                 duplicate, rejected, loaded_at)
@@ -92,6 +94,7 @@ pub fn load(
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
         let mut insert_alert = tx.prepare_cached(super::alerts::INSERT)?;
         let mut insert_alert_record = tx.prepare_cached(super::alerts::INSERT_RECORD)?;
+        let mut rule_texts = super::alerts::RuleTexts::new(&tx, known_rules)?;
         let mut insert_touch = tx.prepare_cached(super::resources::INSERT)?;
         for file in files {
             let entry = &file.entry;
@@ -191,6 +194,7 @@ pub fn load(
                 super::alerts::insert(
                     &mut insert_alert,
                     &mut insert_alert_record,
+                    &mut rule_texts,
                     alert,
                     stored,
                     encoder,
@@ -214,7 +218,8 @@ pub fn load(
                 upsert.execute(params![name, d.events as i64, d.first, d.last])?;
             }
         }
-    }
+        rule_texts.into_added()
+    };
     // By day, 8 and 64 days too, for what `/stats` groups everyone's events
     // by (see `hourly::SPANS`).
     let mut daily: HashMap<(i64, &str, i64), i64> = HashMap::new();
@@ -249,6 +254,7 @@ pub fn load(
     super::anomalies::apply(&tx, &changes, anomalies)?;
     tx.commit()?;
     known_names.extend(new_names.into_iter().map(str::to_owned));
+    known_rules.extend(added_rules);
     Ok(results)
 }
 
