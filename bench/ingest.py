@@ -30,8 +30,13 @@ END = "2018-06-01T00:00:00Z"
 KEY_DATE = re.compile(r"_(\d{8})T\d{4}Z_")
 
 
+# CPU seconds (user + system) of the last command `run` ran.
+CPU = {"last": 0.0}
+
+
 def run(cmd, **kw):
-    """Runs a command; returns (stdout, wall seconds, peak RSS in MiB)."""
+    """Runs a command; returns (stdout, wall seconds, peak RSS in MiB). Its CPU
+    seconds are then in CPU["last"]."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, **kw)
     out = proc.stdout.read()
@@ -39,6 +44,7 @@ def run(cmd, **kw):
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 3):
         sys.exit(f"failed: {' '.join(cmd)}")
+    CPU["last"] = usage.ru_utime + usage.ru_stime
     return out.decode(), wall, usage.ru_maxrss / 1024
 
 

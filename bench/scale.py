@@ -33,7 +33,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from disk import logs_bytes  # noqa: E402
-from ingest import CTT, DATA, ROOT, machine, run, write_section  # noqa: E402
+from ingest import CPU, CTT, DATA, ROOT, machine, run, write_section  # noqa: E402
 from stats import free_port  # noqa: E402
 
 END = "2026-06-01T00:00:00Z"
@@ -78,6 +78,7 @@ def main():
 
     print("ceiling …", flush=True)
     _, ceiling_wall, _ = run([CEILING, tree])
+    ceiling_cpu = CPU["last"]
     work = os.path.join(DATA, "work")
     os.makedirs(work, exist_ok=True)
     db = os.path.join(work, "scale.db")
@@ -90,11 +91,13 @@ def main():
             os.remove(minimal_db + suffix)
     print("minimal writer …", flush=True)
     out, minimal_wall, minimal_rss = run([MINIMAL, minimal_db, tree])
+    minimal_cpu = CPU["last"]
     minimal_stored = json.loads(out)["stored"]
     minimal_size = os.path.getsize(minimal_db)
     os.remove(minimal_db)
     print("ctt ingest …", flush=True)
     out, wall, rss = run([CTT, "--db", db, "ingest", tree, "--no-progress", "--format", "json"])
+    cpu = CPU["last"]
     report = json.loads(out)
     records, stored = report["records_read"], report["records_stored"]
     with sqlite3.connect(db) as conn:
@@ -157,14 +160,18 @@ def main():
         "",
         f"Machine: {machine()}. Input: `ctt gen --preset scale --seed 1 --end {END} --days {args.days}`: "
         f"{files:,} log files, {records:,} records, {stored:,} stored ({stored / records:.0%}), "
-        f"{gz / 1e9:.2f} GB gzipped. `python3 bench/scale.py --days {args.days}`.",
+        f"{gz / 1e9:.2f} GB gzipped. `python3 bench/scale.py --days {args.days} "
+        f"--export-days {args.export_days}`.",
         "",
-        "| load | wall s | records/s | peak RSS MiB |",
-        "|---|---:|---:|---:|",
-        f"| decompress + parse ceiling (all cores, nothing stored) | {ceiling_wall:.1f} | {records / ceiling_wall:,.0f} | |",
+        "| load | wall s | records/s | CPU s (cores busy) | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|",
+        f"| decompress + parse ceiling (all cores, nothing stored) | {ceiling_wall:.1f} "
+        f"| {records / ceiling_wall:,.0f} | {ceiling_cpu:.0f} ({ceiling_cpu / ceiling_wall:.2f}) | |",
         f"| minimal writer (the same events and indexes, nothing else; {minimal_stored:,} stored, "
-        f"{minimal_size / 1e9:.2f} GB) | {minimal_wall:.1f} | {records / minimal_wall:,.0f} | {minimal_rss:.0f} |",
-        f"| `ctt ingest` into an empty database | {wall:.1f} | {records / wall:,.0f} | {rss:.0f} |",
+        f"{minimal_size / 1e9:.2f} GB) | {minimal_wall:.1f} | {records / minimal_wall:,.0f} "
+        f"| {minimal_cpu:.0f} ({minimal_cpu / minimal_wall:.2f}) | {minimal_rss:.0f} |",
+        f"| `ctt ingest` into an empty database | {wall:.1f} | {records / wall:,.0f} "
+        f"| {cpu:.0f} ({cpu / wall:.2f}) | {rss:.0f} |",
         "",
         f"`ctt ingest` runs at **{minimal_wall / wall:.0%} of the minimal writer's speed** (target ≥ 80%) "
         f"and {ceiling_wall / wall:.0%} of the ceiling (same run, one run each). Database: "
