@@ -41,13 +41,15 @@ pub fn account_of(e: &ctt_core::Event) -> &str {
 }
 
 /// The first-seen keys an event counts for: (kind, scope, key).
-pub fn firsts_of(e: &ctt_core::Event) -> Vec<(FirstKind, &str, &str)> {
-    let mut keys = vec![(FirstKind::UserService, e.user.as_str(), e.service.as_str())];
-    if let Some(region) = e.aws_region.as_deref() {
-        keys.push((FirstKind::UserRegion, e.user.as_str(), region));
-        keys.push((FirstKind::AccountRegion, account_of(e), region));
-    }
-    keys
+pub fn firsts_of(e: &ctt_core::Event) -> impl Iterator<Item = (FirstKind, &str, &str)> {
+    let service = (FirstKind::UserService, e.user.as_str(), e.service.as_str());
+    let regions = e.aws_region.as_deref().map(|region| {
+        [
+            (FirstKind::UserRegion, e.user.as_str(), region),
+            (FirstKind::AccountRegion, account_of(e), region),
+        ]
+    });
+    std::iter::once(service).chain(regions.into_iter().flatten())
 }
 
 /// The first use of a region or a service.

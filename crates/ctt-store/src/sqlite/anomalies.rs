@@ -20,11 +20,12 @@
 //! open, if it was killed) evaluates every user and account. A database of
 //! an older schema has `first_seen` built from its events once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use ctt_core::anomaly::{AnomalyKind, AnomalySettings, Baseline};
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rustc_hash::FxHashMap;
 
 use super::meta;
 use crate::baseline::{
@@ -37,33 +38,32 @@ const STATE_KEY: &str = "anomalies";
 /// (the writer keeps it from then on).
 const FIRSTS_KEY: &str = "first_seen";
 
-/// What a batch of newly stored events changes, gathered by the writer.
+/// What a batch of newly stored events changes, gathered by the writer:
+/// borrowed from the batch's events (no key allocated per event).
 #[derive(Debug, Default)]
-pub struct Changes {
+pub struct Changes<'a> {
     /// The least (time, eventID) of the batch per (kind, scope, key).
-    firsts: HashMap<(First, String, String), (i64, String)>,
+    firsts: FxHashMap<(First, &'a str, &'a str), (i64, &'a str)>,
     /// Per user: the hours the batch added events to, and its earliest time.
-    hours: BTreeMap<String, BTreeSet<i64>>,
-    earliest: HashMap<String, i64>,
+    hours: BTreeMap<&'a str, BTreeSet<i64>>,
+    earliest: FxHashMap<&'a str, i64>,
 }
 
-impl Changes {
-    pub fn add(&mut self, e: &ctt_core::Event) {
+impl<'a> Changes<'a> {
+    pub fn add(&mut self, e: &'a ctt_core::Event) {
         let t = to_seconds(e.event_time);
+        let event_id = e.event_id.as_str();
         for (kind, scope, key) in firsts_of(e) {
             let slot = self
                 .firsts
-                .entry((kind, scope.to_owned(), key.to_owned()))
-                .or_insert_with(|| (t, e.event_id.clone()));
-            if (t, e.event_id.as_str()) < (slot.0, slot.1.as_str()) {
-                *slot = (t, e.event_id.clone());
+                .entry((kind, scope, key))
+                .or_insert((t, event_id));
+            if (t, event_id) < *slot {
+                *slot = (t, event_id);
             }
         }
-        self.hours
-            .entry(e.user.clone())
-            .or_default()
-            .insert(hour_of(t));
-        let earliest = self.earliest.entry(e.user.clone()).or_insert(t);
+        self.hours.entry(&e.user).or_default().insert(hour_of(t));
+        let earliest = self.earliest.entry(&e.user).or_insert(t);
         *earliest = (*earliest).min(t);
     }
 }
@@ -99,7 +99,7 @@ pub fn apply(
         )?;
         for ((kind, scope, key), (t, event_id)) in &changes.firsts {
             if upsert.execute(params![*kind as i64, scope, key, t, event_id])? > 0 {
-                changed_scopes.insert((*kind, scope.clone()));
+                changed_scopes.insert((*kind, (*scope).to_owned()));
             }
         }
     }
@@ -120,8 +120,8 @@ pub fn apply(
             )
             .optional()?;
         if first == Some(*earliest) {
-            changed_scopes.insert((First::UserRegion, user.clone()));
-            changed_scopes.insert((First::UserService, user.clone()));
+            changed_scopes.insert((First::UserRegion, (*user).to_owned()));
+            changed_scopes.insert((First::UserService, (*user).to_owned()));
         }
     }
     for (kind, scope) in &changed_scopes {

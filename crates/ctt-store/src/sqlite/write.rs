@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::hourly::{HourlyKind, SPANS, hour_of, span_kind};
 use crate::{
@@ -60,12 +61,15 @@ pub fn load(
     anomalies: Option<&ctt_core::anomaly::AnomalySettings>,
     encoder: &mut super::records::Encoder,
 ) -> rusqlite::Result<Vec<FileCounts>> {
-    let mut new_names: HashSet<&str> = HashSet::new();
+    // Keyed by the batch's own strings, hashed with FxHash: these maps see
+    // every stored event, and SipHash's resistance to chosen keys buys
+    // nothing for a batch the writer throws away at its end.
+    let mut new_names: FxHashSet<&str> = FxHashSet::default();
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(files.len());
-    let mut users: HashMap<&str, CatalogDelta> = HashMap::new();
-    let mut services: HashMap<&str, CatalogDelta> = HashMap::new();
-    let mut hourly: HashMap<(HourlyKind, &str, i64), i64> = HashMap::new();
+    let mut users: FxHashMap<&str, CatalogDelta> = FxHashMap::default();
+    let mut services: FxHashMap<&str, CatalogDelta> = FxHashMap::default();
+    let mut hourly: FxHashMap<(HourlyKind, &str, i64), i64> = FxHashMap::default();
     let mut touched = std::collections::BTreeSet::new();
     let mut changes = super::anomalies::Changes::default();
     let added_rules = {
@@ -181,8 +185,8 @@ pub fn load(
             ])?;
             // The file's kept events are stored now, or were (duplicates):
             // their alerts' records are theirs.
-            let kept: HashSet<&str> = if file.alerts.is_empty() {
-                HashSet::new()
+            let kept: FxHashSet<&str> = if file.alerts.is_empty() {
+                FxHashSet::default()
             } else {
                 file.events
                     .iter()
@@ -222,7 +226,7 @@ pub fn load(
     };
     // By day, 8 and 64 days too, for what `/stats` groups everyone's events
     // by (see `hourly::SPANS`).
-    let mut daily: HashMap<(i64, &str, i64), i64> = HashMap::new();
+    let mut daily: FxHashMap<(i64, &str, i64), i64> = FxHashMap::default();
     for ((kind, key, hour), n) in &hourly {
         if kind.has_daily_counts() {
             for (level, span) in SPANS.iter().enumerate() {
