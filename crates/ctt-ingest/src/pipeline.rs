@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use crate::budget::MemoryBudget;
 use crate::read::{self, DEFAULT_MAX_FILE_BYTES};
 use crate::report::{IngestReport, MAX_REPORTED_FAILURES};
-use crate::source::{FileKind, Source, SourceFile};
+use crate::source::{FileKind, Source, SourceError, SourceFile};
 
 /// How a load runs.
 #[derive(Debug, Clone)]
@@ -122,6 +122,8 @@ impl Observer for Silent {}
 /// What a load could not survive: the store itself failing.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    #[error("cannot list the files to load")]
+    List(#[source] SourceError),
     #[error("cannot read the ledger")]
     Ledger(#[source] StoreError),
     #[error("cannot prepare or finish the store's bulk load")]
@@ -143,11 +145,119 @@ pub async fn ingest(
     options: &IngestOptions,
     observer: &dyn Observer,
 ) -> Result<IngestReport, IngestError> {
+    let parts = std::iter::once(Ok(files));
+    ingest_parts(store, source, parts, options, observer).await
+}
+
+/// [`ingest`] of a listing given in parts (see
+/// [`crate::LocalSource::list_in_parts`]), the next listed while one loads:
+/// the load holds a part or two of the listing at a time, whatever the
+/// number of files. One bulk load spans the parts, decided as [`ingest`]
+/// decides it, on the first `bulk_load_files` files to load (or all there
+/// are); the totals the observer is told grow with each part.
+pub async fn ingest_parts<P>(
+    store: Arc<dyn EventStore>,
+    source: Arc<dyn Source>,
+    parts: P,
+    options: &IngestOptions,
+    observer: &dyn Observer,
+) -> Result<IngestReport, IngestError>
+where
+    P: Iterator<Item = Result<Vec<SourceFile>, SourceError>> + Send + 'static,
+{
     let started = Instant::now();
     let mut report = IngestReport::default();
-    // Entries the listing could not read go on as log files: each becomes a
-    // failed ledger entry with its reason. The rest is skipped and counted;
-    // files that are not regular files are also named, with what they are.
+    let mut planned = (0u64, 0u64);
+    let mut bulk: Option<bool> = None;
+    let mut batches = options.clone();
+    // Listing is system calls, off the async threads; the next part is
+    // listed while this one loads.
+    let list_next = |mut parts: P| {
+        tokio::task::spawn_blocking(move || {
+            let part = parts.next();
+            (parts, part)
+        })
+    };
+    let mut listing = Some(list_next(parts));
+    // Files to load, held until the bulk load is decided: on at least
+    // `bulk_load_files` of them, or on all there are.
+    let mut held: Vec<SourceFile> = Vec::new();
+    let loaded = loop {
+        let mut ended = true;
+        if let Some(next) = listing.take() {
+            let (rest, part) = next.await.map_err(|e| {
+                IngestError::List(SourceError::List {
+                    location: "a listing task".to_owned(),
+                    source: Box::new(e),
+                })
+            })?;
+            if let Some(part) = part {
+                let todo = match part {
+                    Ok(files) => to_load(store.as_ref(), files, &mut report).await,
+                    Err(e) => Err(IngestError::List(e)),
+                };
+                match todo {
+                    Ok(todo) => held.extend(todo),
+                    Err(e) => break Err(e),
+                }
+                listing = Some(list_next(rest));
+                ended = false;
+            }
+        }
+        let threshold = options.bulk_load_files.max(1);
+        if bulk.is_none() && held.len() < threshold && !ended {
+            continue; // list more before deciding
+        }
+        if held.is_empty() {
+            if ended {
+                break Ok(());
+            }
+            continue;
+        }
+        planned.0 += held.len() as u64;
+        planned.1 += held.iter().map(|f| f.size).sum::<u64>();
+        observer.planned(planned.0, planned.1);
+        if bulk.is_none() {
+            let begun = held.len() >= threshold
+                && store
+                    .begin_bulk_load()
+                    .await
+                    .map_err(IngestError::BulkLoad)?;
+            if begun {
+                batches = options.with_bulk_batches();
+            }
+            bulk = Some(begun);
+        }
+        let todo = std::mem::take(&mut held);
+        let source = Arc::clone(&source);
+        if let Err(e) = load(&store, source, todo, &batches, observer, &mut report).await {
+            break Err(e);
+        }
+        if ended {
+            break Ok(());
+        }
+    };
+    if bulk == Some(true) {
+        tracing::info!("building the store's query indexes");
+        let ended = store.end_bulk_load().await;
+        loaded?;
+        ended.map_err(IngestError::BulkLoad)?;
+    } else {
+        loaded?;
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// The log files of `files` the ledger does not hold yet. Entries the
+/// listing could not read go on as log files: each becomes a failed ledger
+/// entry with its reason. The rest is skipped and counted; files that are
+/// not regular files are also named, with what they are.
+async fn to_load(
+    store: &dyn EventStore,
+    files: Vec<SourceFile>,
+    report: &mut IngestReport,
+) -> Result<Vec<SourceFile>, IngestError> {
     let mut logs = Vec::new();
     for file in files {
         match &file.kind {
@@ -180,28 +290,7 @@ pub async fn ingest(
             todo.push(file);
         }
     }
-    observer.planned(todo.len() as u64, todo.iter().map(|f| f.size).sum());
-    let bulk = todo.len() >= options.bulk_load_files.max(1)
-        && store
-            .begin_bulk_load()
-            .await
-            .map_err(IngestError::BulkLoad)?;
-    let batches = if bulk {
-        options.with_bulk_batches()
-    } else {
-        options.clone()
-    };
-    let loaded = load(&store, source, todo, &batches, observer, &mut report).await;
-    if bulk {
-        tracing::info!("building the store's query indexes");
-        let ended = store.end_bulk_load().await;
-        loaded?;
-        ended.map_err(IngestError::BulkLoad)?;
-    } else {
-        loaded?;
-    }
-    report.elapsed = started.elapsed();
-    Ok(report)
+    Ok(todo)
 }
 
 /// The parsing threads and the writer loop of [`ingest`].

@@ -169,6 +169,30 @@ impl LocalSource {
         to: Option<NaiveDate>,
     ) -> Result<Vec<SourceFile>, SourceError> {
         let mut files = Vec::new();
+        for part in Self::list_in_parts(paths, from, to, usize::MAX)? {
+            files.extend(part?);
+        }
+        // Sorting once is much cheaper than sorting every folder by name.
+        files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        files.dedup_by(|a, b| a.key == b.key);
+        Ok(files)
+    }
+
+    /// [`LocalSource::list`] in parts of at least `part_files` files each
+    /// (but the last), listed one after the other as the parts are asked for,
+    /// so that a load of any size holds one part's listing at a time. The
+    /// parts follow the folders the top of each tree splits into (CloudTrail's
+    /// regions' months or days), each part sorted by key; together they list
+    /// what [`LocalSource::list`] does (a key listed under two roots given is
+    /// in a part for each). A root that cannot be read is an error here, before
+    /// any part.
+    pub fn list_in_parts(
+        paths: &[PathBuf],
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        part_files: usize,
+    ) -> Result<ListingParts, SourceError> {
+        let mut files = Vec::new();
         let mut folders = Vec::new();
         for root in paths {
             // Entries are joined to their root: an absolute root makes absolute keys.
@@ -203,40 +227,96 @@ impl LocalSource {
             }
             folders.extend(level);
         }
-        let next = AtomicUsize::new(0);
+        // In key order: each part then holds a range of keys.
+        folders.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(ListingParts {
+            found: files,
+            folders: folders.into(),
+            from,
+            to,
+            part_files: part_files.max(1),
+        })
+    }
+}
+
+/// The parts of a listing ([`LocalSource::list_in_parts`]): each walks the
+/// next folders until it holds enough files.
+#[derive(Debug)]
+pub struct ListingParts {
+    /// Found above the folders: in the first part.
+    found: Vec<SourceFile>,
+    folders: std::collections::VecDeque<Folder>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    part_files: usize,
+}
+
+impl Iterator for ListingParts {
+    type Item = Result<Vec<SourceFile>, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.found.is_empty() && self.folders.is_empty() {
+            return None;
+        }
+        let mut files = std::mem::take(&mut self.found);
         let threads = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(2, 8);
-        let walked: Vec<Result<Vec<SourceFile>, SourceError>> = std::thread::scope(|scope| {
-            let walkers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut found = Vec::new();
-                        while let Some(folder) = folders.get(next.fetch_add(1, Ordering::Relaxed)) {
-                            walk(folder, from, to, &mut found);
-                        }
-                        found
-                    })
-                })
-                .collect();
-            walkers
-                .into_iter()
-                .map(|w| {
-                    w.join().map_err(|_| SourceError::List {
-                        location: "a listing thread".to_owned(),
-                        source: Box::new(std::io::Error::other("panicked")),
-                    })
-                })
-                .collect()
-        });
-        for part in walked {
-            files.extend(part?);
+        // A folder per thread at a time: a part ends soon after it holds
+        // enough files.
+        while files.len() < self.part_files && !self.folders.is_empty() {
+            let take = if self.part_files == usize::MAX {
+                self.folders.len() // one part: every folder in one pool
+            } else {
+                self.folders.len().min(threads)
+            };
+            let round: Vec<Folder> = self.folders.drain(..take).collect();
+            match walk_folders(&round, threads, self.from, self.to) {
+                Ok(found) => files.extend(found),
+                Err(e) => return Some(Err(e)),
+            }
         }
-        // Sorting once is much cheaper than sorting every folder by name.
         files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         files.dedup_by(|a, b| a.key == b.key);
-        Ok(files)
+        Some(Ok(files))
     }
+}
+
+/// Everything under `folders`, walked on `threads` threads.
+fn walk_folders(
+    folders: &[Folder],
+    threads: usize,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<SourceFile>, SourceError> {
+    let next = AtomicUsize::new(0);
+    let walked: Vec<Result<Vec<SourceFile>, SourceError>> = std::thread::scope(|scope| {
+        let walkers: Vec<_> = (0..threads.min(folders.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut found = Vec::new();
+                    while let Some(folder) = folders.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        walk(folder, from, to, &mut found);
+                    }
+                    found
+                })
+            })
+            .collect();
+        walkers
+            .into_iter()
+            .map(|w| {
+                w.join().map_err(|_| SourceError::List {
+                    location: "a listing thread".to_owned(),
+                    source: Box::new(std::io::Error::other("panicked")),
+                })
+            })
+            .collect()
+    });
+    let mut files = Vec::new();
+    for part in walked {
+        files.extend(part?);
+    }
+    Ok(files)
 }
 
 /// Folders are split until this many are found…
@@ -568,6 +648,7 @@ impl Source for LocalSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const LOG: &str = "AWSLogs/974349055189/CloudTrail/us-east-1/2018/03/01/974349055189_CloudTrail_us-east-1_20180301T1005Z_abcdEFGH12345678.json.gz";
 
@@ -618,13 +699,11 @@ mod tests {
         assert!(in_date_range("events.json", d("2018-03-02"), None));
     }
 
-    #[test]
-    fn lists_deep_trees_on_several_threads_like_one_walk() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path();
+    /// A file at the top, a month of each region's days, and an empty tree.
+    fn cloudtrail_tree(root: &Path, regions: &[&str]) {
         std::fs::write(root.join("top.json.gz"), b"x").expect("write");
         for day in 1..=28 {
-            for region in ["us-east-1", "eu-west-1", "ap-south-1"] {
+            for region in regions {
                 let folder = root.join(format!(
                     "AWSLogs/111122223333/CloudTrail/{region}/2018/02/{day:02}"
                 ));
@@ -635,6 +714,46 @@ mod tests {
             }
         }
         std::fs::create_dir_all(root.join("empty/a/b")).expect("mkdir");
+    }
+
+    #[test]
+    fn lists_in_parts_what_one_listing_lists() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        // More month folders than threads walk at once, on any machine.
+        let regions: Vec<String> = (0..20).map(|i| format!("region-{i}")).collect();
+        let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+        cloudtrail_tree(root, &regions);
+        let whole = LocalSource::list(&[root.to_path_buf()], None, None).expect("list");
+        let parts: Vec<Vec<SourceFile>> =
+            LocalSource::list_in_parts(&[root.to_path_buf()], None, None, 10)
+                .expect("list")
+                .collect::<Result<_, _>>()
+                .expect("parts");
+        assert!(parts.len() >= 2, "{} parts", parts.len());
+        let (last, full) = parts.split_last().expect("parts");
+        assert!(
+            full.iter().all(|p| p.len() >= 10),
+            "each part but the last is full"
+        );
+        assert!(!last.is_empty());
+        for part in &parts {
+            assert!(part.windows(2).all(|w| w[0].key < w[1].key), "sorted");
+        }
+        let mut keys: Vec<&str> = parts.iter().flatten().map(|f| f.key.as_str()).collect();
+        keys.sort_unstable();
+        let expected: Vec<&str> = whole.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, expected, "every file once");
+        // A root that cannot be read is an error before any part.
+        let missing = LocalSource::list_in_parts(&[root.join("nothing")], None, None, 10);
+        assert!(missing.is_err());
+    }
+
+    #[test]
+    fn lists_deep_trees_on_several_threads_like_one_walk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        cloudtrail_tree(root, &["us-east-1", "eu-west-1", "ap-south-1"]);
         let mut expected: Vec<String> = walkdir::WalkDir::new(root)
             .into_iter()
             .filter_map(Result::ok)

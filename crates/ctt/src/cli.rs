@@ -229,6 +229,10 @@ pub struct IngestArgs {
     /// Commit after this many events (tuning; tests use small batches).
     #[arg(long, hide = true, default_value_t = 20_000)]
     pub batch_events: usize,
+    /// List a folder in parts of this many files, each loaded before the
+    /// next is listed (tuning; tests use small parts).
+    #[arg(long, hide = true, default_value_t = 50_000)]
+    pub list_part_files: usize,
     /// Never draw a progress bar, log lines instead.
     #[arg(long)]
     pub no_progress: bool,

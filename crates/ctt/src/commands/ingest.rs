@@ -6,11 +6,20 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use ctt_core::Filter;
-use ctt_ingest::{IngestOptions, LocalSource, Source, SourceFile, ingest};
+use ctt_ingest::{
+    IngestOptions, ListingParts, LocalSource, Source, SourceFile, ingest, ingest_parts,
+};
 
 use crate::cli::{IngestArgs, OutputFormat};
 use crate::progress::LoadProgress;
 use crate::settings::Settings;
+
+/// What a load lists: the whole listing (S3, or to verify digests against
+/// it), or a folder's listing in parts.
+enum Listed {
+    Whole(Vec<SourceFile>),
+    Parts(ListingParts),
+}
 
 pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
     if let (Some(from), Some(to)) = (args.from, args.to)
@@ -35,13 +44,24 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         bail!("cannot load S3 and local sources in one run: load them one after the other");
     }
     let store = super::open_event_store(settings).await?;
-    let (source, files, fetch_workers): (Arc<dyn Source>, _, usize) = if buckets.is_empty() {
+    let (source, files, fetch_workers): (Arc<dyn Source>, Listed, usize) = if !buckets.is_empty() {
+        let (source, files, workers) = s3_source(settings, &buckets, args.from, args.to).await?;
+        (source, Listed::Whole(files), workers)
+    } else if args.verify {
+        // The digests are checked against the whole listing.
         let files =
             tokio::task::spawn_blocking(move || LocalSource::list(&paths, args.from, args.to))
                 .await??;
-        (Arc::new(LocalSource), files, 0)
+        (Arc::new(LocalSource), Listed::Whole(files), 0)
     } else {
-        s3_source(settings, &buckets, args.from, args.to).await?
+        // Listed in parts, each loaded before the next is listed: what the
+        // load holds does not grow with the number of files.
+        let (from, to, part_files) = (args.from, args.to, args.list_part_files);
+        let parts = tokio::task::spawn_blocking(move || {
+            LocalSource::list_in_parts(&paths, from, to, part_files)
+        })
+        .await??;
+        (Arc::new(LocalSource), Listed::Parts(parts), 0)
     };
     let workers = args.workers.unwrap_or(settings.ingest.workers);
     let workers = if workers == 0 {
@@ -63,20 +83,31 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         catalogue: Arc::new(settings.resources.catalogue()?),
         ..IngestOptions::default()
     };
-    let keys = if args.verify {
-        let given = args.public_keys.as_deref();
-        Some(super::verify::resolve_keys(settings, given, &args.sources, &files).await?)
-    } else {
-        None
+    let keys = match &files {
+        Listed::Whole(files) if args.verify => {
+            let given = args.public_keys.as_deref();
+            Some(super::verify::resolve_keys(settings, given, &args.sources, files).await?)
+        }
+        _ => None,
     };
-    let listed: Option<Vec<SourceFile>> = keys.as_ref().map(|_| files.clone());
+    let listed: Option<Vec<SourceFile>> = match (&keys, &files) {
+        (Some(_), Listed::Whole(files)) => Some(files.clone()),
+        _ => None,
+    };
     // Notifications go out while the load runs, from the outbox, never in
     // its way; what is still due when it ends gets `notify_grace_secs`.
     let notifier = super::notify::notifier(settings, &store).await?;
     let stop = ctt_ingest::follow::CancellationToken::new();
     let sending = notifier.clone().map(|n| tokio::spawn(n.run(stop.clone())));
     let progress = LoadProgress::new(!args.no_progress);
-    let report = ingest(store.clone(), source.clone(), files, &options, &progress).await?;
+    let report = match files {
+        Listed::Whole(files) => {
+            ingest(store.clone(), source.clone(), files, &options, &progress).await?
+        }
+        Listed::Parts(parts) => {
+            ingest_parts(store.clone(), source.clone(), parts, &options, &progress).await?
+        }
+    };
     progress.finish();
     stop.cancel();
     if let (Some(notifier), Some(sending)) = (notifier, sending) {

@@ -178,6 +178,63 @@ fn ingest_selects_files_by_the_date_in_their_key() {
     assert_eq!(outside, 0, "no event from files before --from");
 }
 
+/// A folder listed in parts, each loaded before the next is listed (issue
+/// "Scale": memory at any size), loads what one listing loads, in one bulk
+/// load decided on the first `bulk_load_files` files (more than a part holds
+/// here) whose indexes are built at its end; a re-run in parts loads nothing.
+#[test]
+fn a_load_listed_in_parts_equals_a_load_listed_whole() {
+    let ws = Workspace::new();
+    let logs = ws.path("logs");
+    generate_small(&logs, 3);
+    let (whole, code) = ws.ingest(&[&logs], &[]);
+    assert_eq!(code, 0, "{whole}");
+
+    let bulk_config = ws.path("bulk.toml");
+    std::fs::write(&bulk_config, "[ingest]\nbulk_load_files = 20\n").expect("write config");
+    let parts = ws.path("parts.db");
+    let load_in_parts = || {
+        let mut cmd = ctt_with_db(&parts);
+        cmd.arg("--config").arg(&bulk_config).args([
+            "-v",
+            "ingest",
+            "--format",
+            "json",
+            "--no-progress",
+            "--list-part-files",
+            "7",
+        ]);
+        let out = run(cmd.arg(&logs));
+        assert!(out.status.success());
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+        (report, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (first, log) = load_in_parts();
+    for field in [
+        "files_loaded",
+        "files_skipped",
+        "records_read",
+        "records_stored",
+    ] {
+        assert_eq!(n(&first, field), n(&whole, field), "{field}: {first}");
+    }
+    assert!(n(&first, "files_loaded") > 3 * 20, "several parts: {first}");
+    assert_eq!(
+        log.matches("building the store's query indexes").count(),
+        1,
+        "one bulk load: {log}"
+    );
+    assert_eq!(stored_ids(&parts), stored_ids(&ws.db()));
+    assert_eq!(alert_ids(&parts), alert_ids(&ws.db()));
+    assert_eq!(query_indexes(&parts), query_indexes(&ws.db()));
+    assert_eq!(query_indexes(&parts).len(), 5);
+
+    let (again, log) = load_in_parts();
+    assert_eq!(n(&again, "files_loaded"), 0, "{again}");
+    assert_eq!(n(&again, "files_already_loaded"), n(&first, "files_loaded"));
+    assert!(!log.contains("building the store's query indexes"), "{log}");
+}
+
 /// The query indexes (of `events` and `event_params`) in the database file, read
 /// with SQLite itself (opening the store would build missing ones).
 fn query_indexes(db: &Path) -> Vec<String> {
