@@ -29,4 +29,4 @@ pub mod sqs;
 
 pub use config::AwsOptions;
 pub use dynamo::{DynamoError, DynamoOptions, DynamoStore, DynamoUri};
-pub use s3::{S3Source, S3Uri};
+pub use s3::{S3ListingParts, S3Source, S3Uri};

@@ -114,6 +114,33 @@ pub async fn s3_files(
     Ok((source, files))
 }
 
+/// [`s3_files`] in parts of `part_files` files, each listed when the load
+/// asks for it (see `S3Source::list_in_parts`): the locations' parts one
+/// after the other.
+pub async fn s3_parts(
+    settings: &Settings,
+    locations: &[S3Uri],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    part_files: usize,
+) -> anyhow::Result<(
+    S3Source,
+    std::iter::Flatten<std::vec::IntoIter<ctt_aws::S3ListingParts>>,
+)> {
+    let sdk = sdk_config(&flags(settings)).await?;
+    let source = s3_source(settings, &sdk);
+    let mut parts = Vec::new();
+    for location in locations {
+        parts.push(
+            source
+                .list_in_parts(location, from, to, part_files)
+                .await
+                .with_context(|| format!("cannot list {location}"))?,
+        );
+    }
+    Ok((source, parts.into_iter().flatten()))
+}
+
 /// CloudTrail's public keys for the digests among `files`: `ListPublicKeys`
 /// in each trail's home region, from the day before the first digest's day to
 /// the day after the last (SPEC §14).

@@ -19,7 +19,7 @@ pub mod follow;
 pub mod layout;
 pub mod uri;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
@@ -92,6 +92,76 @@ pub fn client(sdk: &SdkConfig, endpoint_url: Option<&str>) -> Client {
     Client::from_conf(config.build())
 }
 
+/// The parts of a bucket's listing ([`S3Source::list_in_parts`]).
+pub struct S3ListingParts {
+    source: S3Source,
+    bucket: String,
+    /// The prefixes left to list, each with where its listing stopped.
+    pending: VecDeque<(String, Option<String>)>,
+    /// Met above the prefixes: in the first part.
+    found: Vec<SourceFile>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    part_files: usize,
+}
+
+impl Iterator for S3ListingParts {
+    type Item = Result<Vec<SourceFile>, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.found.is_empty() && self.pending.is_empty() {
+            return None;
+        }
+        let (from, to) = (self.from, self.to);
+        let mut files = std::mem::take(&mut self.found);
+        files.retain(|f| in_date_range(&f.key, from, to));
+        while files.len() < self.part_files && !self.pending.is_empty() {
+            let round: Vec<(String, Option<String>)> = self
+                .pending
+                .drain(..self.pending.len().min(LIST_CONCURRENCY))
+                .collect();
+            let (source, bucket) = (&self.source, self.bucket.as_str());
+            let part_files = self.part_files;
+            let pages: Vec<_> = source.handle.block_on(
+                stream::iter(round.into_iter().map(|(prefix, token)| async move {
+                    let page = source.page(bucket, &prefix, token, part_files).await;
+                    (prefix, page)
+                }))
+                .buffered(LIST_CONCURRENCY)
+                .collect(),
+            );
+            // A prefix with more pages goes on first, in order.
+            let mut more = Vec::new();
+            for (prefix, page) in pages {
+                match page {
+                    Ok((found, next)) => {
+                        files.extend(
+                            found
+                                .into_iter()
+                                .filter(|f| in_date_range(&f.key, from, to)),
+                        );
+                        if let Some(token) = next {
+                            more.push((prefix, Some(token)));
+                        }
+                    }
+                    Err(e) => {
+                        return Some(Err(SourceError::List {
+                            location: format!("s3://{}/{prefix}", self.bucket),
+                            source: Box::new(e),
+                        }));
+                    }
+                }
+            }
+            for next in more.into_iter().rev() {
+                self.pending.push_front(next);
+            }
+        }
+        files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        files.dedup_by(|a, b| a.key == b.key);
+        Some(Ok(files))
+    }
+}
+
 /// Log files in S3.
 #[derive(Clone)]
 pub struct S3Source {
@@ -157,6 +227,71 @@ impl S3Source {
             .into_values()
             .filter(|f| in_date_range(&f.key, from, to))
             .collect())
+    }
+
+    /// [`S3Source::list`] in parts of at least `part_files` files each (but
+    /// the last), each listed when asked for, page by page, so that a load of
+    /// any size holds a part of the listing at a time (see
+    /// `ctt_ingest::ingest_parts`). The range's day prefixes are found first,
+    /// as `list` finds them; the parts then list up to 16 of them a page (of
+    /// at most `part_files` objects) at a time. Each part is in key order; together they list what `list` does.
+    /// Asking for a part blocks on the runtime: ask from a blocking thread.
+    pub async fn list_in_parts(
+        &self,
+        location: &S3Uri,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        part_files: usize,
+    ) -> Result<S3ListingParts, S3Error> {
+        let bucket = location.bucket.clone();
+        let prefix = layout::normalise(&location.key);
+        let (prefixes, found) = match from {
+            Some(from) => {
+                let to = to.unwrap_or_else(|| Utc::now().date_naive());
+                self.plan(&bucket, &prefix, from, to).await?
+            }
+            None => (vec![prefix], Vec::new()),
+        };
+        Ok(S3ListingParts {
+            source: self.clone(),
+            bucket,
+            pending: prefixes.into_iter().map(|p| (p, None)).collect(),
+            found,
+            from,
+            to,
+            part_files: part_files.max(1),
+        })
+    }
+
+    /// One page of at most `size` objects (S3 gives 1,000 at most) under
+    /// `prefix` from `token`, and the token of the next page, if any.
+    async fn page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<String>,
+        size: usize,
+    ) -> Result<(Vec<SourceFile>, Option<String>), S3Error> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .max_keys(i32::try_from(size.min(1000)).unwrap_or(1000))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| list_error(bucket, prefix, e))?;
+        let files = out
+            .contents()
+            .iter()
+            .filter_map(|o| source_file(bucket, o))
+            .collect();
+        let next = match out.next_continuation_token() {
+            Some(next) if out.is_truncated() == Some(true) => Some(next.to_owned()),
+            _ => None,
+        };
+        Ok((files, next))
     }
 
     /// The prefixes to list for `from..=to` under `prefix`, found by descending

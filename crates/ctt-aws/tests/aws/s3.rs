@@ -15,7 +15,9 @@ use ctt_core::query::Cursor;
 use ctt_gen::{GenConfig, Preset};
 use ctt_ingest::pipeline::Silent;
 use ctt_ingest::source::classify;
-use ctt_ingest::{FileKind, IngestOptions, IngestReport, LocalSource, Source, SourceFile, ingest};
+use ctt_ingest::{
+    FileKind, IngestOptions, IngestReport, LocalSource, Source, SourceFile, ingest, ingest_parts,
+};
 use ctt_store::sqlite::{SqliteOptions, SqliteStore};
 use ctt_store::{
     CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount, LedgerEntry,
@@ -111,6 +113,43 @@ fn relative(key: &str, root: &str) -> String {
         .to_owned()
 }
 
+/// `root`'s listing in parts of `part_files`, asked for as a load asks:
+/// from a blocking thread.
+async fn parts(
+    source: &S3Source,
+    root: &S3Uri,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    part_files: usize,
+) -> Vec<Vec<SourceFile>> {
+    let parts = source
+        .list_in_parts(root, from, to, part_files)
+        .await
+        .expect("list in parts");
+    tokio::task::spawn_blocking(move || parts.collect::<Result<Vec<_>, _>>())
+        .await
+        .expect("listing thread")
+        .expect("parts")
+}
+
+/// `parts` list `whole`, each file once, each part in key order and holding
+/// `part_files` files at least, but the last.
+fn assert_parts(parts: &[Vec<SourceFile>], whole: &[SourceFile], part_files: usize) {
+    if let Some((_, full)) = parts.split_last() {
+        assert!(
+            full.iter().all(|p| p.len() >= part_files),
+            "parts of {part_files}"
+        );
+    }
+    for part in parts {
+        assert!(part.windows(2).all(|w| w[0].key < w[1].key), "sorted");
+    }
+    let mut keys: Vec<&str> = parts.iter().flatten().map(|f| f.key.as_str()).collect();
+    keys.sort_unstable();
+    let expected: Vec<&str> = whole.iter().map(|f| f.key.as_str()).collect();
+    assert_eq!(keys, expected, "every file once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_loads_the_same_events_as_the_same_folder() {
     let tree = tempfile::tempdir().expect("temp dir");
@@ -126,8 +165,12 @@ async fn a_bucket_loads_the_same_events_as_the_same_folder() {
     let files = source.list(&root, None, None).await.expect("list bucket");
     assert_eq!(files.len(), uploaded);
     let dbs = tempfile::tempdir().expect("temp dir");
-    let (from_s3, s3_report) =
-        load(Arc::new(source.clone()), files, &dbs.path().join("s3.db")).await;
+    let (from_s3, s3_report) = load(
+        Arc::new(source.clone()),
+        files.clone(),
+        &dbs.path().join("s3.db"),
+    )
+    .await;
 
     let local = LocalSource::list(&[tree.path().to_path_buf()], None, None).expect("list folder");
     let (from_folder, folder_report) =
@@ -169,10 +212,18 @@ async fn a_bucket_loads_the_same_events_as_the_same_folder() {
         "ETags, unquoted"
     );
 
-    // Loading the bucket again reads nothing: the ledger knows every file.
-    let again = source.list(&root, None, None).await.expect("list again");
+    // Listed in parts (issue "Scale": memory at any size), the bucket lists
+    // the same files, a part at a time; loading them again in parts reads
+    // nothing: the ledger knows every file.
+    let in_parts = parts(&source, &root, None, None, 40).await;
+    assert_parts(&in_parts, &files, 40);
+    assert!(in_parts.len() >= 3, "{} parts", in_parts.len());
+    let again = source
+        .list_in_parts(&root, None, None, 40)
+        .await
+        .expect("list again");
     let store: Arc<dyn EventStore> = Arc::new(from_s3.clone());
-    let report = ingest(
+    let report = ingest_parts(
         store,
         Arc::new(source.clone()),
         again,
@@ -191,10 +242,9 @@ async fn a_bucket_loads_the_same_events_as_the_same_folder() {
         (day("2018-03-14"), None),
         (day("2018-01-01"), day("2018-03-01")),
     ] {
-        let in_bucket: Vec<String> = source
-            .list(&root, from, to)
-            .await
-            .expect("list days")
+        let listed = source.list(&root, from, to).await.expect("list days");
+        assert_parts(&parts(&source, &root, from, to, 5).await, &listed, 5);
+        let in_bucket: Vec<String> = listed
             .iter()
             .map(|f| relative(&f.key, &format!("s3://{bucket}")))
             .filter(|key| classify(key) == FileKind::Log)

@@ -7,18 +7,18 @@ use std::sync::Arc;
 use anyhow::bail;
 use ctt_core::Filter;
 use ctt_ingest::{
-    IngestOptions, ListingParts, LocalSource, Source, SourceFile, ingest, ingest_parts,
+    IngestOptions, LocalSource, Source, SourceError, SourceFile, ingest, ingest_parts,
 };
 
 use crate::cli::{IngestArgs, OutputFormat};
 use crate::progress::LoadProgress;
 use crate::settings::Settings;
 
-/// What a load lists: the whole listing (S3, or to verify digests against
-/// it), or a folder's listing in parts.
+/// What a load lists: the whole listing (to verify digests against it), or
+/// the listing in parts, each listed when the load asks for it.
 enum Listed {
     Whole(Vec<SourceFile>),
-    Parts(ListingParts),
+    Parts(Box<dyn Iterator<Item = Result<Vec<SourceFile>, SourceError>> + Send>),
 }
 
 pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -45,8 +45,16 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     }
     let store = super::open_event_store(settings).await?;
     let (source, files, fetch_workers): (Arc<dyn Source>, Listed, usize) = if !buckets.is_empty() {
-        let (source, files, workers) = s3_source(settings, &buckets, args.from, args.to).await?;
-        (source, Listed::Whole(files), workers)
+        let (from, to) = (args.from, args.to);
+        s3_source(
+            settings,
+            &buckets,
+            from,
+            to,
+            args.verify,
+            args.list_part_files,
+        )
+        .await?
     } else if args.verify {
         // The digests are checked against the whole listing.
         let files =
@@ -61,7 +69,7 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
             LocalSource::list_in_parts(&paths, from, to, part_files)
         })
         .await??;
-        (Arc::new(LocalSource), Listed::Parts(parts), 0)
+        (Arc::new(LocalSource), Listed::Parts(Box::new(parts)), 0)
     };
     let workers = args.workers.unwrap_or(settings.ingest.workers);
     let workers = if workers == 0 {
@@ -182,21 +190,29 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     })
 }
 
-/// The S3 source and the files of `locations`; S3 loads run at least as many
-/// workers as fetches in flight (they wait on the network, not the CPU).
+/// The S3 source and the files of `locations`, whole or in parts of
+/// `part_files`; S3 loads run at least as many workers as fetches in flight
+/// (they wait on the network, not the CPU).
 #[cfg(feature = "aws")]
 async fn s3_source(
     settings: &Settings,
     locations: &[String],
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
-) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>, usize)> {
+    whole: bool,
+    part_files: usize,
+) -> anyhow::Result<(Arc<dyn Source>, Listed, usize)> {
     let locations = locations
         .iter()
         .map(|l| l.parse::<ctt_aws::S3Uri>())
         .collect::<Result<Vec<_>, _>>()?;
-    let (source, files) = crate::aws::s3_files(settings, &locations, from, to).await?;
-    Ok((Arc::new(source), files, crate::aws::S3_FETCH_CONCURRENCY))
+    let workers = crate::aws::S3_FETCH_CONCURRENCY;
+    if whole {
+        let (source, files) = crate::aws::s3_files(settings, &locations, from, to).await?;
+        return Ok((Arc::new(source), Listed::Whole(files), workers));
+    }
+    let (source, parts) = crate::aws::s3_parts(settings, &locations, from, to, part_files).await?;
+    Ok((Arc::new(source), Listed::Parts(Box::new(parts)), workers))
 }
 
 #[cfg(not(feature = "aws"))]
@@ -205,7 +221,9 @@ async fn s3_source(
     locations: &[String],
     _from: Option<chrono::NaiveDate>,
     _to: Option<chrono::NaiveDate>,
-) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>, usize)> {
+    _whole: bool,
+    _part_files: usize,
+) -> anyhow::Result<(Arc<dyn Source>, Listed, usize)> {
     bail!(
         "cannot read {}: this ctt was built without the `aws` feature",
         locations.join(", ")
