@@ -185,12 +185,16 @@ where
     let loaded = loop {
         let mut ended = true;
         if let Some(next) = listing.take() {
-            let (rest, part) = next.await.map_err(|e| {
-                IngestError::List(SourceError::List {
-                    location: "a listing task".to_owned(),
-                    source: Box::new(e),
-                })
-            })?;
+            // A failure ends the bulk load below, as a failing part does.
+            let (rest, part) = match next.await {
+                Ok(listed) => listed,
+                Err(e) => {
+                    break Err(IngestError::List(SourceError::List {
+                        location: "a listing task".to_owned(),
+                        source: Box::new(e),
+                    }));
+                }
+            };
             if let Some(part) = part {
                 let todo = match part {
                     Ok(files) => to_load(store.as_ref(), files, &mut report).await,
