@@ -12,7 +12,7 @@
 //! the next run reads the rest, and `eventID` uniqueness absorbs re-deliveries.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -413,11 +413,11 @@ async fn load(
 /// is let go of once taken, and the list's storage shrinks as it empties, so
 /// that what a listing holds (a few hundred bytes a file, ~130 MB for a year
 /// of a busy account) is given back while the load runs, not kept to its end.
-struct Listing(std::sync::Mutex<std::collections::VecDeque<SourceFile>>);
+struct Listing(Mutex<VecDeque<SourceFile>>);
 
 impl Listing {
     fn new(files: Vec<SourceFile>) -> Self {
-        Self(std::sync::Mutex::new(files.into()))
+        Self(Mutex::new(files.into()))
     }
 
     fn take(&self) -> Option<SourceFile> {

@@ -168,14 +168,9 @@ impl LocalSource {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<SourceFile>, SourceError> {
-        let mut files = Vec::new();
-        for part in Self::list_in_parts(paths, from, to, usize::MAX)? {
-            files.extend(part?);
-        }
-        // Sorting once is much cheaper than sorting every folder by name.
-        files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        files.dedup_by(|a, b| a.key == b.key);
-        Ok(files)
+        // One part of unbounded size holds everything, sorted once.
+        let mut parts = Self::list_in_parts(paths, from, to, usize::MAX)?;
+        Ok(parts.next().transpose()?.unwrap_or_default())
     }
 
     /// [`LocalSource::list`] in parts of at least `part_files` files each
@@ -276,10 +271,16 @@ impl Iterator for ListingParts {
                 Err(e) => return Some(Err(e)),
             }
         }
-        files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        files.dedup_by(|a, b| a.key == b.key);
+        in_key_order(&mut files);
         Some(Ok(files))
     }
+}
+
+/// Sorts a listing (or a part of one) by key, each key once. Sorting once
+/// is much cheaper than sorting every folder by name.
+pub fn in_key_order(files: &mut Vec<SourceFile>) {
+    files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    files.dedup_by(|a, b| a.key == b.key);
 }
 
 /// Everything under `folders`, walked on `threads` threads.

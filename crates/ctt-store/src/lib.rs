@@ -108,9 +108,7 @@ impl IndexedEvent {
             touches,
         }
     }
-}
 
-impl IndexedEvent {
     /// Compresses the record with `encoder` (kept as text should that fail).
     pub fn encode_record(&mut self, encoder: &mut RecordEncoder) {
         if let StoredRecord::Json(text) = &self.record

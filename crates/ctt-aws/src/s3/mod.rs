@@ -25,7 +25,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use chrono::{NaiveDate, Utc};
-use ctt_ingest::source::{Source, SourceError, SourceFile, classify, in_date_range};
+use ctt_ingest::source::{Source, SourceError, SourceFile, classify, in_date_range, in_key_order};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
@@ -156,8 +156,7 @@ impl Iterator for S3ListingParts {
                 self.pending.push_front(next);
             }
         }
-        files.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        files.dedup_by(|a, b| a.key == b.key);
+        in_key_order(&mut files);
         Some(Ok(files))
     }
 }
@@ -381,19 +380,11 @@ impl S3Source {
         let mut files = Vec::new();
         let mut token = None;
         loop {
-            let out = self
-                .client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| list_error(bucket, prefix, e))?;
-            files.extend(out.contents().iter().filter_map(|o| source_file(bucket, o)));
-            match out.next_continuation_token() {
-                Some(next) if out.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => return Ok(files),
+            let (found, next) = self.page(bucket, prefix, token, 1000).await?;
+            files.extend(found);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(files),
             }
         }
     }
