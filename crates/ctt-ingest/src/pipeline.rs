@@ -364,6 +364,9 @@ async fn load(
     let mut batch_events = 0;
     let mut batch_started = Instant::now();
     let mut in_flight: Option<Commit> = None;
+    // A store without its record codec yet gets a first batch just large
+    // enough to train it on (see EventStore::records_before_codec).
+    let mut first_batch_events = store.records_before_codec();
     loop {
         let deadline = options.batch_wait.saturating_sub(batch_started.elapsed());
         let received = if batch.is_empty() {
@@ -388,8 +391,10 @@ async fn load(
         };
         let full = batch_events >= options.batch_events
             || batch.len() >= options.batch_files
-            || batch_started.elapsed() >= options.batch_wait;
+            || batch_started.elapsed() >= options.batch_wait
+            || first_batch_events.is_some_and(|n| batch_events as u64 >= n);
         if !batch.is_empty() && (full || finished) {
+            first_batch_events = None;
             if let Some(previous) = in_flight.take() {
                 previous.finish(report, observer).await?;
             }
@@ -812,6 +817,67 @@ mod tests {
             version: "1".to_owned(),
             kind: FileKind::Log,
         }
+    }
+
+    /// Issue "Scale" (a first load's writer): a store that trains its record
+    /// dictionary after its first records gets a first batch of just that
+    /// many, so the rest of the load comes compressed from the parsing
+    /// threads instead of being stored as text and compressed again by the
+    /// writer (a first batch of a bulk load holds up to 80,000 events).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_without_its_dictionary_gets_a_first_batch_to_train_it_on() {
+        #[derive(Default)]
+        struct Commits(Mutex<Vec<u64>>);
+        impl Observer for Commits {
+            fn committed(&self, _files: &[LedgerEntry], report: &IngestReport) {
+                self.0.lock().expect("lock").push(report.records_stored);
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let files: Vec<_> = (0..40)
+            .map(|f| {
+                let records = (0..10)
+                    .map(|i| {
+                        serde_json::json!({
+                            "eventVersion": "1.08",
+                            "eventTime": format!("2018-03-01T10:{f:02}:{i:02}Z"),
+                            "eventSource": "ec2.amazonaws.com", "eventName": "CreateTags",
+                            "eventID": format!("id-{f}-{i}"), "awsRegion": "us-east-1",
+                            "userIdentity": {"type": "IAMUser", "userName": "alucloud001"},
+                        })
+                    })
+                    .collect();
+                records_file(dir.path(), &format!("{f:02}.json"), records)
+            })
+            .collect();
+        let store = Arc::new(
+            ctt_store::SqliteStore::open(
+                dir.path().join("ctt.db"),
+                ctt_store::sqlite::SqliteOptions {
+                    dictionary_after: 50,
+                    ..Default::default()
+                },
+            )
+            .expect("open"),
+        );
+        assert_eq!(store.records_before_codec(), Some(50));
+        let commits = Commits::default();
+        let report = ingest(
+            store.clone(),
+            Arc::new(LocalSource),
+            files,
+            &IngestOptions::default(),
+            &commits,
+        )
+        .await
+        .expect("ingest");
+        assert_eq!(report.records_stored, 400);
+        let commits = commits.0.into_inner().expect("lock");
+        // Whole files: the first batch is cut at the first file that brings
+        // it to 50 events; the rest load in one batch.
+        assert_eq!(commits, [50, 400], "stored after each commit");
+        assert!(store.record_codec().is_some());
+        assert_eq!(store.records_before_codec(), None, "trained");
     }
 
     /// Issue 13.6: one record with 200,000 map keys added 200,000 names to

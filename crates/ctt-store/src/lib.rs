@@ -523,6 +523,16 @@ pub trait EventStore: Send + Sync {
         None
     }
 
+    /// For a store that will have a [`Self::record_codec`] once it has
+    /// stored enough records as text: how many. A load commits its first
+    /// batch once it holds that many, so that the rest of the load is
+    /// compressed on the parsing threads rather than stored as text and
+    /// compressed again by the writer. `None`: it has its codec, or never
+    /// will.
+    fn records_before_codec(&self) -> Option<u64> {
+        None
+    }
+
     /// One page of matching events in `(eventTime, eventID)` order, after `cursor`.
     async fn events(
         &self,

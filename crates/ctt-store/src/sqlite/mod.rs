@@ -115,6 +115,8 @@ struct Inner {
     /// The dictionary of `encoder`, once there is one, for the parsing
     /// threads (without the writer's lock).
     codec: std::sync::OnceLock<RecordCodec>,
+    /// [`SqliteOptions::dictionary_after`].
+    dictionary_after: u64,
 }
 
 /// Counts a read in [`Inner::reads_in_flight`] from its start until the
@@ -208,6 +210,7 @@ impl SqliteStore {
                     .codec()
                     .map_or_else(std::sync::OnceLock::new, |c| c.clone().into()),
                 encoder: Mutex::new(encoder),
+                dictionary_after: options.dictionary_after,
             }),
         })
     }
@@ -521,6 +524,13 @@ impl EventStore for SqliteStore {
 
     fn record_codec(&self) -> Option<RecordCodec> {
         self.inner.codec.get().cloned()
+    }
+
+    fn records_before_codec(&self) -> Option<u64> {
+        match self.inner.codec.get() {
+            Some(_) => None,
+            None => Some(self.inner.dictionary_after),
+        }
     }
 
     async fn events(

@@ -11,6 +11,10 @@
 //! but a single record is too short to find them in itself: with the
 //! dictionary a record of ~1.6 KB takes ~230 bytes, without one ~870.
 //!
+//! A load into a store without a dictionary commits a first batch of
+//! `dictionary_after` records (`EventStore::records_before_codec`), so the
+//! dictionary is trained early and the parsing threads compress the rest.
+//!
 //! Dictionaries are never changed nor deleted, so a row is readable by any
 //! connection that can see it. Readers see text either way: in SQL through
 //! `ctt_record(record)` (every statement that reads a record does), in Rust
