@@ -480,6 +480,37 @@ CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id);
 CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id);
 CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1;
 "#,
+    // 26: the ledger's keys are found by their hash (`ctt_key_hash`, see
+    // `write::key_hash`) instead of a unique index on the key itself: a
+    // CloudTrail key is ~100–150 bytes, and the `paper` preset's 420,000
+    // small files held it twice (the table and its index, 236 of the 1,425
+    // bytes a stored event took). The writer keeps a key unique.
+    r#"
+CREATE TABLE files_26 (
+    id        INTEGER PRIMARY KEY,
+    key       TEXT NOT NULL,
+    key_hash  INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    version   TEXT NOT NULL,
+    outcome   TEXT NOT NULL,
+    reason    TEXT,
+    records   INTEGER NOT NULL,
+    stored    INTEGER NOT NULL,
+    filtered  INTEGER NOT NULL,
+    duplicate INTEGER NOT NULL,
+    rejected  INTEGER NOT NULL,
+    loaded_at INTEGER NOT NULL,
+    integrity TEXT
+);
+INSERT INTO files_26 (id, key, key_hash, size, version, outcome, reason, records, stored,
+                      filtered, duplicate, rejected, loaded_at, integrity)
+    SELECT id, key, ctt_key_hash(key), size, version, outcome, reason, records, stored,
+           filtered, duplicate, rejected, loaded_at, integrity FROM files;
+DROP TABLE files;
+ALTER TABLE files_26 RENAME TO files;
+CREATE INDEX files_by_key ON files (key_hash);
+CREATE INDEX files_by_outcome ON files (outcome, id);
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -603,6 +634,7 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<i64, i64>> {
     if found > VERSION {
         return Ok(Err(found));
     }
+    super::write::register_key_hash(conn)?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -786,6 +818,79 @@ mod tests {
             [],
         );
         assert_eq!(duplicate.expect("insert"), 0);
+    }
+
+    /// Issue "Scale" (disk): the ledger found by key hashes keeps every
+    /// file's row, id (the load order) and verdict, and finds each by key.
+    #[test]
+    fn migration_26_finds_every_file_by_its_key_hash_without_a_second_copy_of_the_key() {
+        let mut conn = at_version(25);
+        for (id, key, outcome, integrity) in [
+            (
+                3,
+                "AWSLogs/1/CloudTrail/us-east-1/2018/03/01/a.json.gz",
+                "loaded",
+                Some("valid"),
+            ),
+            (
+                7,
+                "AWSLogs/1/CloudTrail/us-east-1/2018/03/01/b.json.gz",
+                "failed",
+                None,
+            ),
+        ] {
+            conn.execute(
+                "INSERT INTO files (id, key, size, version, outcome, reason, records, stored,
+                    filtered, duplicate, rejected, loaded_at, integrity)
+                 VALUES (?1, ?2, 10, 'v1', ?3, NULL, 4, 3, 1, 0, 0, 100, ?4)",
+                rusqlite::params![id, key, outcome, integrity],
+            )
+            .expect("insert");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(25));
+        let entry = super::super::write::ledger_entry(
+            &conn,
+            "AWSLogs/1/CloudTrail/us-east-1/2018/03/01/a.json.gz",
+        )
+        .expect("found by key");
+        assert_eq!((entry.version.as_str(), entry.counts.stored), ("v1", 3));
+        let rows: Vec<(i64, String, Option<String>)> = conn
+            .prepare("SELECT id, outcome, integrity FROM files ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                (3, "loaded".into(), Some("valid".into())),
+                (7, "failed".into(), None)
+            ]
+        );
+        let other = super::super::write::ledger_entry(
+            &conn,
+            "AWSLogs/1/CloudTrail/us-east-1/2018/03/01/b.json.gz",
+        )
+        .expect("found by key");
+        assert_eq!(other.outcome.as_str(), "failed");
+        // The key itself is stored once: no index holds it.
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files' ORDER BY name")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(indexes, ["files_by_key", "files_by_outcome"]);
+        // …and the hash is computed as the writer computes it.
+        let hash: i64 = conn
+            .query_row("SELECT key_hash FROM files WHERE id = 7", [], |r| r.get(0))
+            .expect("hash");
+        assert_eq!(
+            hash,
+            super::super::write::key_hash("AWSLogs/1/CloudTrail/us-east-1/2018/03/01/b.json.gz")
+        );
     }
 
     #[test]

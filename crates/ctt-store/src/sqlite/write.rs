@@ -4,8 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use ctt_core::time::{from_seconds, to_seconds};
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rustc_hash::{FxHashMap, FxHashSet};
+use sha2::{Digest, Sha256};
 
 use crate::hourly::{HourlyKind, SPANS, hour_of, span_kind};
 use crate::{
@@ -73,15 +75,17 @@ pub fn load(
     let mut touched = std::collections::BTreeSet::new();
     let mut changes = super::anomalies::Changes::default();
     let added_rules = {
-        let mut upsert_file = tx.prepare_cached(
+        // A key is in the ledger once: its row is updated, or inserted.
+        let mut update_file = tx.prepare_cached(
+            "UPDATE files SET size = ?2, version = ?3, outcome = ?4, reason = ?5, records = ?6,
+                stored = ?7, filtered = ?8, duplicate = ?9, rejected = ?10, loaded_at = ?11,
+                integrity = NULL
+             WHERE key_hash = ?12 AND key = ?1",
+        )?;
+        let mut insert_file = tx.prepare_cached(
             "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
-                                duplicate, rejected, loaded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (key) DO UPDATE SET size = excluded.size, version = excluded.version,
-                outcome = excluded.outcome, reason = excluded.reason, records = excluded.records,
-                stored = excluded.stored, filtered = excluded.filtered,
-                duplicate = excluded.duplicate, rejected = excluded.rejected,
-                loaded_at = excluded.loaded_at, integrity = NULL",
+                                duplicate, rejected, loaded_at, key_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut insert_event = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
@@ -170,7 +174,7 @@ pub fn load(
                 changes.add(e);
             }
             // The ledger entry, with its final counts, in the events' transaction.
-            upsert_file.execute(params![
+            let ledger_row = params![
                 entry.key,
                 entry.size as i64,
                 entry.version,
@@ -182,7 +186,11 @@ pub fn load(
                 counts.duplicate as i64,
                 counts.rejected as i64,
                 entry.loaded_at.timestamp(),
-            ])?;
+                key_hash(&entry.key),
+            ];
+            if update_file.execute(ledger_row)? == 0 {
+                insert_file.execute(ledger_row)?;
+            }
             // The file's kept events are stored now, or were (duplicates):
             // their alerts' records are theirs.
             let kept: FxHashSet<&str> = if file.alerts.is_empty() {
@@ -292,7 +300,8 @@ pub fn record_integrity(conn: &mut Connection, verdicts: &[Verdict]) -> rusqlite
     let tx = conn.transaction()?;
     let mut recorded = 0;
     {
-        let mut update = tx.prepare_cached("UPDATE files SET integrity = ?2 WHERE key = ?1")?;
+        let mut update =
+            tx.prepare_cached("UPDATE files SET integrity = ?2 WHERE key_hash = ?3 AND key = ?1")?;
         let mut unflag = tx.prepare_cached("DELETE FROM integrity_flags WHERE file_key = ?1")?;
         let mut unmark = tx.prepare_cached("DELETE FROM integrity_marks WHERE file_key = ?1")?;
         let mut flag = tx.prepare_cached(
@@ -302,7 +311,7 @@ pub fn record_integrity(conn: &mut Connection, verdicts: &[Verdict]) -> rusqlite
             "INSERT OR IGNORE INTO integrity_marks (event_id, file_key) VALUES (?1, ?2)",
         )?;
         for verdict in verdicts {
-            if update.execute(params![verdict.key, verdict.status])? == 0 {
+            if update.execute(params![verdict.key, verdict.status, key_hash(&verdict.key)])? == 0 {
                 continue;
             }
             recorded += 1;
@@ -385,14 +394,14 @@ pub fn ledger(conn: &Connection, filter: LedgerFilter) -> rusqlite::Result<Vec<L
 
 pub fn ledger_entry(conn: &Connection, key: &str) -> rusqlite::Result<LedgerEntry> {
     conn.query_row(
-        &format!("SELECT {LEDGER_COLUMNS} FROM files WHERE key = ?1"),
-        [key],
+        &format!("SELECT {LEDGER_COLUMNS} FROM files WHERE key_hash = ?2 AND key = ?1"),
+        params![key, key_hash(key)],
         ledger_row,
     )
 }
 
 /// For each `(key, version)`, whether the ledger holds it as loaded with that
-/// version: one lookup by key each, through the ledger's unique index.
+/// version: one lookup by key each, through the ledger's index of key hashes.
 ///
 /// The lookups visit the whole ledger once, scattered through the file: they
 /// read through SQLite's bounded page cache rather than the reader's memory map,
@@ -410,17 +419,42 @@ pub fn loaded_already(
     conn.execute_batch("PRAGMA mmap_size = 0")?;
     let found = {
         let mut stmt = conn.prepare_cached(
-            "SELECT version = ?2 AND outcome = 'loaded' FROM files WHERE key = ?1",
+            "SELECT version = ?2 AND outcome = 'loaded' FROM files
+             WHERE key_hash = ?3 AND key = ?1",
         )?;
         files
             .iter()
             .map(|(key, version)| {
-                stmt.query_row(params![key, version], |r| r.get::<_, bool>(0))
-                    .optional()
-                    .map(|found| found.unwrap_or(false))
+                stmt.query_row(params![key, version, key_hash(key)], |r| {
+                    r.get::<_, bool>(0)
+                })
+                .optional()
+                .map(|found| found.unwrap_or(false))
             })
             .collect()
     };
     conn.execute_batch(&format!("PRAGMA mmap_size = {mmap}"))?;
     found
+}
+
+/// The ledger's hash of a file's key (schema 26), by which `files` finds it:
+/// the first 8 bytes of its SHA-256, big-endian. Fixed for good: stored
+/// rows were hashed with it.
+pub fn key_hash(key: &str) -> i64 {
+    let digest = Sha256::digest(key.as_bytes());
+    i64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 32 bytes"),
+    )
+}
+
+/// Registers `ctt_key_hash(key)` ([`key_hash`]) on `conn`, for migration 26.
+pub fn register_key_hash(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "ctt_key_hash",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(key_hash(&ctx.get::<String>(0)?)),
+    )
 }
