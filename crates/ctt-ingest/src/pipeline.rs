@@ -331,10 +331,11 @@ async fn load(
             // dictionary (after its first commits): the writer then stores
             // what the parsing threads compressed, and the batches it waits
             // for hold records ~7 times smaller.
-            let mut encoder = None;
+            let mut encoder: Option<RecordEncoder> = None;
             while let Some(file) = todo.take() {
-                if encoder.is_none()
-                    && let Some(codec) = store.record_codec()
+                // The store's latest: it trains a second one, later.
+                if let Some(codec) = store.record_codec()
+                    && encoder.as_ref().is_none_or(|e| !e.codec().same(&codec))
                 {
                     match codec.encoder() {
                         Ok(built) => encoder = Some(built),

@@ -52,6 +52,9 @@ pub struct SqliteOptions {
     /// Records stored as text before the store trains the dictionary it
     /// compresses the next ones with (see `records.rs`).
     pub dictionary_after: u64,
+    /// Records stored with the first dictionary before the store trains its
+    /// second, on its latest records (see `records.rs`).
+    pub dictionary_again_after: u64,
 }
 
 /// [`SqliteOptions::scan_limit`]'s default: about half a second of work.
@@ -68,6 +71,7 @@ impl Default for SqliteOptions {
             anomalies: None,
             scan_limit: DEFAULT_SCAN_LIMIT,
             dictionary_after: records::DEFAULT_DICTIONARY_AFTER,
+            dictionary_again_after: records::DEFAULT_DICTIONARY_AGAIN_AFTER,
         }
     }
 }
@@ -114,7 +118,7 @@ struct Inner {
     encoder: Mutex<records::Encoder>,
     /// The dictionary of `encoder`, once there is one, for the parsing
     /// threads (without the writer's lock).
-    codec: std::sync::OnceLock<RecordCodec>,
+    codec: std::sync::RwLock<Option<RecordCodec>>,
     /// [`SqliteOptions::dictionary_after`].
     dictionary_after: u64,
 }
@@ -181,8 +185,12 @@ impl SqliteStore {
         }
         let decoder = Arc::new(records::Decoder::new(path.clone()));
         query::register_functions(&writer, &decoder).map_err(open_error)?;
-        let encoder =
-            records::Encoder::open(&writer, options.dictionary_after).map_err(open_error)?;
+        let encoder = records::Encoder::open(
+            &writer,
+            options.dictionary_after,
+            options.dictionary_again_after,
+        )
+        .map_err(open_error)?;
         // A bulk load killed before its end left its query indexes to build.
         schema::build_query_indexes(&mut writer).map_err(open_error)?;
         // Events stored before resources were kept: their touches, once.
@@ -206,9 +214,7 @@ impl SqliteStore {
                 reads_in_flight: AtomicUsize::new(0),
                 pages_split: AtomicU64::new(0),
                 decoder,
-                codec: encoder
-                    .codec()
-                    .map_or_else(std::sync::OnceLock::new, |c| c.clone().into()),
+                codec: std::sync::RwLock::new(encoder.codec().cloned()),
                 encoder: Mutex::new(encoder),
                 dictionary_after: options.dictionary_after,
             }),
@@ -408,9 +414,13 @@ impl EventStore for SqliteStore {
             )
             .map_err(StoreError::backend)?;
             encoder.train_if_due(&mut conn);
-            if let Some(codec) = encoder.codec() {
-                // Set once: a store trains one dictionary.
-                let _ = inner.codec.set(codec.clone());
+            if let Some(codec) = encoder.codec()
+                && let Ok(mut handed) = inner.codec.write()
+                && handed.as_ref().is_none_or(|h| !h.same(codec))
+            {
+                // A new dictionary (a store trains two): the parsing
+                // threads take it for their next files.
+                *handed = Some(codec.clone());
             }
             Ok(counts)
         })
@@ -523,11 +533,11 @@ impl EventStore for SqliteStore {
     }
 
     fn record_codec(&self) -> Option<RecordCodec> {
-        self.inner.codec.get().cloned()
+        self.inner.codec.read().ok().and_then(|codec| codec.clone())
     }
 
     fn records_before_codec(&self) -> Option<u64> {
-        match self.inner.codec.get() {
+        match self.record_codec() {
             Some(_) => None,
             None => Some(self.inner.dictionary_after),
         }
@@ -974,6 +984,112 @@ mod tests {
             .query_row("SELECT count(*) FROM alert_rules", [], |r| r.get(0))
             .expect("count");
         assert_eq!(rules, 1);
+    }
+
+    /// Issue "Scale" (disk): a store trains a second dictionary on its
+    /// latest records once it holds `dictionary_again_after` more (its first
+    /// is trained on a load's first batch: the account's first days), hands
+    /// it to the parsing threads, still stores as they come the records they
+    /// compressed with the first, and trains no third, reopened or not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_trains_a_second_dictionary_on_later_records_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("retrained.db");
+        let options = SqliteOptions {
+            dictionary_after: 300,
+            dictionary_again_after: 500,
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open(&path, options.clone()).expect("open");
+        let base = 1_520_000_000;
+        let mut files: Vec<LoadedFile> = (0..6)
+            .map(|i| {
+                file(
+                    &store,
+                    &format!("{i}.json.gz"),
+                    spread_records(i * 400, 400, base),
+                )
+            })
+            .collect();
+        let expected: HashMap<String, serde_json::Value> = files
+            .iter()
+            .flat_map(|f| &f.events)
+            .map(|e| {
+                let record = serde_json::from_str(&e.record.json()).expect("json");
+                (e.event.event_id.clone(), record)
+            })
+            .collect();
+        let mut files = files.drain(..).map(|f| vec![f]);
+        store.load(files.next().expect("0")).await.expect("load 0");
+        let first = store.record_codec().expect("a first dictionary");
+        store.load(files.next().expect("1")).await.expect("load 1");
+        assert!(
+            first.same(&store.record_codec().expect("codec")),
+            "400 < 500"
+        );
+        store.load(files.next().expect("2")).await.expect("load 2");
+        let second = store.record_codec().expect("codec");
+        assert!(
+            !second.same(&first),
+            "800 records with the first: trained again"
+        );
+        // A parsing thread that compressed with the first while the store
+        // trained its second: stored as it came.
+        let mut late = files.next().expect("3");
+        let mut encoder = first.encoder().expect("encoder");
+        for event in &mut late[0].events {
+            event.encode_record(&mut encoder);
+        }
+        store.load(late).await.expect("load 3");
+        store.load(files.next().expect("4")).await.expect("load 4");
+        drop(store);
+        let store = SqliteStore::open(&path, options).expect("reopen");
+        assert_eq!(store.records_before_codec(), None);
+        store.load(files.next().expect("5")).await.expect("load 5");
+
+        let conn = Connection::open(&path).expect("raw open");
+        let dictionaries: Vec<i64> = conn
+            .prepare("SELECT id FROM record_dictionaries ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(dictionaries, [1, 2], "two, never a third");
+        // Which dictionary each file's records name (their first byte).
+        let by_file: Vec<(i64, String, i64)> = conn
+            .prepare(
+                "SELECT (CAST(substr(e.event_id, 4) AS INTEGER)) / 400 AS f,
+                        group_concat(DISTINCT hex(substr(r.record, 1, 1))), count(*)
+                 FROM events e JOIN records r USING (seq) GROUP BY f ORDER BY f",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let named: Vec<(i64, &str)> = by_file
+            .iter()
+            .map(|(f, d, n)| {
+                assert_eq!(*n, 400, "file {f}");
+                (*f, d.as_str())
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                (0, "01"),
+                (1, "01"),
+                (2, "01"),
+                (3, "01"),
+                (4, "02"),
+                (5, "02")
+            ]
+        );
+        for (id, record) in &expected {
+            let detail = store.event(id).await.expect("event").expect("stored");
+            assert_eq!(&detail.record, record, "{id}");
+        }
     }
 
     /// Schema 21 (issue "Scale", disk): once the store has stored

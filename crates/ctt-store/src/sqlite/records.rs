@@ -14,6 +14,9 @@
 //! A load into a store without a dictionary commits a first batch of
 //! `dictionary_after` records (`EventStore::records_before_codec`), so the
 //! dictionary is trained early and the parsing threads compress the rest.
+//! Those first records are the account's first days: once the store holds
+//! [`SqliteOptions::dictionary_again_after`] more, it trains a second and
+//! last dictionary on its latest records, for the records after.
 //!
 //! Dictionaries are never changed nor deleted, so a row is readable by any
 //! connection that can see it. Readers see text either way: in SQL through
@@ -23,6 +26,7 @@
 //! batches); a store upgraded from schema 20 keeps its older records as text.
 //!
 //! [`SqliteOptions::dictionary_after`]: super::SqliteOptions::dictionary_after
+//! [`SqliteOptions::dictionary_again_after`]: super::SqliteOptions::dictionary_again_after
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -43,7 +47,16 @@ use crate::{RecordJson, StoredRecord};
 /// [`SAMPLES`] of them), few enough that nearly all of a store is compressed.
 pub const DEFAULT_DICTIONARY_AFTER: u64 = 4_000;
 
-/// Records the dictionary is trained on: the latest ones stored as text.
+/// [`SqliteOptions::dictionary_again_after`](super::SqliteOptions::dictionary_again_after)'s
+/// default. A first load commits a first batch of just
+/// [`DEFAULT_DICTIONARY_AFTER`] records to train on (`records_before_codec`),
+/// and those are a store's first days: on the four years of the `paper`
+/// preset, a dictionary of them alone kept 340 bytes a record where one of
+/// later records keeps 269. So a store trains a second dictionary once, on
+/// its latest records, when it holds this many more.
+pub const DEFAULT_DICTIONARY_AGAIN_AFTER: u64 = 80_000;
+
+/// Records a dictionary is trained on: the latest ones stored.
 const SAMPLES: i64 = 4_000;
 
 /// The dictionary's size at most. 64 KiB: 112 KiB gains nothing measurable
@@ -216,6 +229,11 @@ impl RecordCodec {
         })
     }
 
+    /// Whether `other` is this very codec (the same dictionary in memory).
+    pub fn same(&self, other: &RecordCodec) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The text of a record this codec compressed (stored form: the
     /// dictionary's byte, then the frame).
     pub fn decode(&self, blob: &[u8]) -> io::Result<String> {
@@ -261,22 +279,48 @@ impl RecordEncoder {
 /// dictionary; trains it when enough records are stored as text.
 pub struct Encoder {
     current: Option<RecordEncoder>,
+    /// The dictionaries handed out before `current`: records the parsing
+    /// threads compressed with one are stored as they come.
+    earlier: Vec<RecordCodec>,
     /// Records stored as text since the last look (or, at open, up to
     /// `train_after` of those in the database).
     uncompressed: u64,
     train_after: u64,
+    /// Records stored with the store's first dictionary, while it is its
+    /// only one; `None` once it has its second.
+    with_first: Option<u64>,
+    train_again_after: u64,
 }
 
 impl Encoder {
     /// The writer's encoder: the database's latest dictionary, if any.
-    pub fn open(conn: &Connection, train_after: u64) -> rusqlite::Result<Self> {
+    pub fn open(
+        conn: &Connection,
+        train_after: u64,
+        train_again_after: u64,
+    ) -> rusqlite::Result<Self> {
         let mut encoder = Self {
             current: None,
+            earlier: Vec::new(),
             uncompressed: 0,
             train_after,
+            with_first: None,
+            train_again_after,
         };
-        match read_dictionaries(conn)?.pop() {
-            Some((id, bytes)) => encoder.current = Some(encoder_of(RecordCodec::new(id, bytes))?),
+        let mut dictionaries = read_dictionaries(conn)?;
+        let only_one = dictionaries.len() == 1;
+        match dictionaries.pop() {
+            Some((id, bytes)) => {
+                encoder.current = Some(encoder_of(RecordCodec::new(id, bytes))?);
+                if only_one {
+                    // Counted from the records stored so far (bounded).
+                    encoder.with_first = Some(conn.query_row(
+                        "SELECT count(*) FROM (SELECT 1 FROM records LIMIT ?1)",
+                        [train_again_after as i64],
+                        |r| r.get::<_, i64>(0),
+                    )? as u64);
+                }
+            }
             None => {
                 encoder.uncompressed = conn.query_row(
                     "SELECT count(*) FROM (SELECT 1 FROM records LIMIT ?1)",
@@ -311,6 +355,9 @@ impl Encoder {
     /// it — a record compressed with another dictionary (not one this store
     /// handed out) is compressed again, never stored unreadable.
     pub fn encode_record<'a>(&mut self, record: &'a StoredRecord) -> ToSqlOutput<'a> {
+        if let Some(stored) = &mut self.with_first {
+            *stored += 1;
+        }
         match record {
             StoredRecord::Json(text) => self.encode(text),
             StoredRecord::Encoded { codec, blob } if self.is_own(codec) => {
@@ -328,11 +375,13 @@ impl Encoder {
         }
     }
 
-    /// Whether `codec` is this store's (the one it hands out: the same
-    /// dictionary in memory).
+    /// Whether `codec` is one this store handed out (the same dictionary
+    /// in memory): its latest, or one before.
     fn is_own(&self, codec: &RecordCodec) -> bool {
         self.codec()
-            .is_some_and(|own| Arc::ptr_eq(&own.0, &codec.0))
+            .into_iter()
+            .chain(&self.earlier)
+            .any(|own| own.same(codec))
     }
 
     /// [`Encoder::encode`] of a text it owns.
@@ -354,13 +403,40 @@ impl Encoder {
     /// own, if there is none and enough records were stored as text. A
     /// failure is logged and the records stay text (tried again after as
     /// many more).
+    ///
+    /// Once the store holds [`DEFAULT_DICTIONARY_AGAIN_AFTER`] records more
+    /// (its option), trains its second and last dictionary on its latest
+    /// records, for the records after (see the constant).
     pub fn train_if_due(&mut self, conn: &mut Connection) {
-        if self.current.is_some() || self.uncompressed < self.train_after {
+        if let Some(current) = &self.current {
+            if self
+                .with_first
+                .is_some_and(|stored| stored >= self.train_again_after)
+            {
+                self.with_first = None;
+                let first = current.codec().clone();
+                match train(conn) {
+                    Ok(Some(trained)) => {
+                        self.earlier.push(first);
+                        self.current = Some(trained);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no second record dictionary: the first is kept");
+                    }
+                }
+            }
+            return;
+        }
+        if self.uncompressed < self.train_after {
             return;
         }
         self.uncompressed = 0;
         match train(conn) {
-            Ok(Some(trained)) => self.current = Some(trained),
+            Ok(Some(trained)) => {
+                self.current = Some(trained);
+                self.with_first = Some(0);
+            }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "no record dictionary: records stay uncompressed"),
         }
@@ -443,13 +519,13 @@ fn compress(
     }
 }
 
-/// Trains a dictionary on the latest records stored as text and stores it.
+/// Trains a dictionary on the latest records stored and stores it (the
+/// writer's connection reads them through `ctt_record`, compressed or not).
 fn train(conn: &mut Connection) -> rusqlite::Result<Option<RecordEncoder>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let samples: Vec<String> = {
-        let mut stmt = tx.prepare(
-            "SELECT record FROM records WHERE typeof(record) = 'text' ORDER BY seq DESC LIMIT ?1",
-        )?;
+        let mut stmt =
+            tx.prepare("SELECT ctt_record(record) FROM records ORDER BY seq DESC LIMIT ?1")?;
         let rows = stmt.query_map([SAMPLES], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
