@@ -313,10 +313,12 @@ impl Encoder {
             Some((id, bytes)) => {
                 encoder.current = Some(encoder_of(RecordCodec::new(id, bytes))?);
                 if only_one {
-                    // Counted from the records stored so far (bounded).
+                    // The records stored so far, by the highest `seq` (one
+                    // lookup: counting them would read the table at every
+                    // open of a store that no longer loads).
                     encoder.with_first = Some(conn.query_row(
-                        "SELECT count(*) FROM (SELECT 1 FROM records LIMIT ?1)",
-                        [train_again_after as i64],
+                        "SELECT coalesce(max(seq), 0) FROM records",
+                        [],
                         |r| r.get::<_, i64>(0),
                     )? as u64);
                 }
