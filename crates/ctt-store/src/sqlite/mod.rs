@@ -1042,6 +1042,14 @@ mod tests {
         }
         store.load(late).await.expect("load 3");
         store.load(files.next().expect("4")).await.expect("load 4");
+        // Read by the store that knew only the first dictionary when it
+        // last read: it finds the second.
+        let read = store
+            .event("id-01999")
+            .await
+            .expect("event")
+            .expect("stored");
+        assert_eq!(Some(&read.record), expected.get("id-01999"));
         drop(store);
         let store = SqliteStore::open(&path, options).expect("reopen");
         assert_eq!(store.records_before_codec(), None);
