@@ -524,11 +524,12 @@ pub trait EventStore: Send + Sync {
     }
 
     /// For a store that will have a [`Self::record_codec`] once it has
-    /// stored enough records as text: how many. A load commits its first
-    /// batch once it holds that many, so that the rest of the load is
-    /// compressed on the parsing threads rather than stored as text and
-    /// compressed again by the writer. `None`: it has its codec, or never
-    /// will.
+    /// stored enough records as text: how many it trains it on (records it
+    /// already holds as text count too, so a batch of this many is always
+    /// enough). A load commits its first batch once it holds that many, so
+    /// that the rest of the load is compressed on the parsing threads rather
+    /// than stored as text and compressed again by the writer. `None`: it
+    /// has its codec, or never will.
     fn records_before_codec(&self) -> Option<u64> {
         None
     }

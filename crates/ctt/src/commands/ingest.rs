@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use ctt_core::Filter;
-use ctt_ingest::{
-    IngestOptions, LocalSource, Source, SourceError, SourceFile, ingest, ingest_parts,
-};
+use ctt_ingest::{IngestOptions, LocalSource, Source, SourceError, SourceFile, ingest_parts};
 
 use crate::cli::{IngestArgs, OutputFormat};
 use crate::progress::LoadProgress;
@@ -18,7 +16,19 @@ use crate::settings::Settings;
 /// the listing in parts, each listed when the load asks for it.
 enum Listed {
     Whole(Vec<SourceFile>),
-    Parts(Box<dyn Iterator<Item = Result<Vec<SourceFile>, SourceError>> + Send>),
+    Parts(Parts),
+}
+
+type Parts = Box<dyn Iterator<Item = Result<Vec<SourceFile>, SourceError>> + Send>;
+
+impl Listed {
+    /// The listing as a load takes it: in parts, the whole one as one.
+    fn into_parts(self) -> Parts {
+        match self {
+            Self::Whole(files) => Box::new(std::iter::once(Ok(files))),
+            Self::Parts(parts) => parts,
+        }
+    }
 }
 
 pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
@@ -98,8 +108,9 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         }
         _ => None,
     };
-    let listed: Option<Vec<SourceFile>> = match (&keys, &files) {
-        (Some(_), Listed::Whole(files)) => Some(files.clone()),
+    // Kept to check the digests against, after the load.
+    let listed: Option<Vec<SourceFile>> = match &files {
+        Listed::Whole(files) if keys.is_some() => Some(files.clone()),
         _ => None,
     };
     // Notifications go out while the load runs, from the outbox, never in
@@ -108,14 +119,8 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     let stop = ctt_ingest::follow::CancellationToken::new();
     let sending = notifier.clone().map(|n| tokio::spawn(n.run(stop.clone())));
     let progress = LoadProgress::new(!args.no_progress);
-    let report = match files {
-        Listed::Whole(files) => {
-            ingest(store.clone(), source.clone(), files, &options, &progress).await?
-        }
-        Listed::Parts(parts) => {
-            ingest_parts(store.clone(), source.clone(), parts, &options, &progress).await?
-        }
-    };
+    let parts = files.into_parts();
+    let report = ingest_parts(store.clone(), source.clone(), parts, &options, &progress).await?;
     progress.finish();
     stop.cancel();
     if let (Some(notifier), Some(sending)) = (notifier, sending) {
