@@ -18,9 +18,8 @@
 //! in progress, which the ledger also makes safe: a file is stored whole or not
 //! at all, and a queue message not yet deleted is delivered again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,7 +31,10 @@ use tracing::{debug, info, warn};
 
 use crate::pipeline::{IngestError, IngestOptions, Observer, error_chain, ingest};
 use crate::report::IngestReport;
-use crate::source::{LocalSource, Source, SourceError, SourceFile};
+use crate::source::{Source, SourceFile};
+
+mod folder;
+pub use folder::{FolderFollower, PART_FILES};
 
 /// The longest pause before retrying a poll or a load that failed (unless
 /// the polls themselves are further apart).
@@ -69,6 +71,12 @@ pub trait Follow: Send {
     /// loaded, and its alerts raised, within a second of landing.
     fn wake(&self) -> Option<Arc<Notify>> {
         None
+    }
+
+    /// Whether the next poll has files to return at once (a listing in
+    /// parts in progress): the driver then polls again without a pause.
+    fn has_more(&self) -> bool {
+        false
     }
 }
 
@@ -223,7 +231,11 @@ pub async fn follow<F: Follow>(
                 retry.reset();
                 log_loaded(&location, report.as_ref());
                 status.succeeded(report.as_ref());
-                options.every.saturating_sub(started.elapsed())
+                if follower.has_more() {
+                    Duration::ZERO
+                } else {
+                    options.every.saturating_sub(started.elapsed())
+                }
             }
             Err(failure) => {
                 let pause = retry.next_pause();
@@ -378,115 +390,6 @@ impl Retry {
 
     fn reset(&mut self) {
         self.next = self.first;
-    }
-}
-
-/// Follows a local folder (`ctt serve --follow DIR`): each poll lists it whole
-/// and returns the files not seen before with their current version (size and
-/// modification time). A file still being written fails to parse, and is read
-/// again once it changes.
-pub struct FolderFollower {
-    folder: PathBuf,
-    location: String,
-    /// The version of each file listed and loaded (or failed), by key.
-    seen: HashMap<String, String>,
-    /// The files of the last poll, until [`Follow::done`].
-    pending: Vec<(String, String)>,
-    /// Notified by the file system watcher (inotify on Linux) when a file
-    /// under the folder is created or written; `None` when it cannot watch
-    /// (then polls alone, every interval).
-    wake: Option<Arc<Notify>>,
-    _watcher: Option<notify::RecommendedWatcher>,
-}
-
-impl FolderFollower {
-    pub fn new(folder: impl Into<PathBuf>) -> Self {
-        let folder = folder.into();
-        let (wake, watcher) = match watch(&folder) {
-            Ok((wake, watcher)) => (Some(wake), Some(watcher)),
-            Err(error) => {
-                warn!(folder = %folder.display(), %error,
-                    "cannot watch the folder for new files: polling it at each interval only");
-                (None, None)
-            }
-        };
-        Self {
-            location: folder.display().to_string(),
-            folder,
-            seen: HashMap::new(),
-            pending: Vec::new(),
-            wake,
-            _watcher: watcher,
-        }
-    }
-}
-
-/// A recursive watch on `folder` that notifies the returned [`Notify`] when
-/// a file is created, written or moved in.
-fn watch(folder: &Path) -> notify::Result<(Arc<Notify>, notify::RecommendedWatcher)> {
-    use notify::{EventKind, RecursiveMode, Watcher};
-    let wake = Arc::new(Notify::new());
-    let notified = wake.clone();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_))
-        {
-            notified.notify_one();
-        }
-    })?;
-    watcher.watch(folder, RecursiveMode::Recursive)?;
-    Ok((wake, watcher))
-}
-
-impl Follow for FolderFollower {
-    type Error = SourceError;
-
-    fn location(&self) -> &str {
-        &self.location
-    }
-
-    fn source(&self) -> Arc<dyn Source> {
-        Arc::new(LocalSource)
-    }
-
-    fn wake(&self) -> Option<Arc<Notify>> {
-        self.wake.clone()
-    }
-
-    async fn poll(&mut self) -> Result<Vec<SourceFile>, SourceError> {
-        let folder = self.folder.clone();
-        let listed = tokio::task::spawn_blocking(move || LocalSource::list(&[folder], None, None))
-            .await
-            .map_err(|e| SourceError::List {
-                location: self.location.clone(),
-                source: Box::new(e),
-            })??;
-        // Files no longer listed are forgotten: the map holds this listing only.
-        let mut seen = HashMap::with_capacity(listed.len());
-        let mut new = Vec::new();
-        for file in listed {
-            match self.seen.remove(&file.key) {
-                Some(version) if version == file.version => {
-                    seen.insert(file.key, version);
-                }
-                _ => new.push(file),
-            }
-        }
-        self.seen = seen;
-        self.pending = new
-            .iter()
-            .map(|f| (f.key.clone(), f.version.clone()))
-            .collect();
-        Ok(new)
-    }
-
-    async fn done(&mut self, outcome: &Outcome) -> Result<(), SourceError> {
-        let pending = std::mem::take(&mut self.pending);
-        // Failed files too: they are read again once they change.
-        if outcome.is_complete() {
-            self.seen.extend(pending);
-        }
-        Ok(())
     }
 }
 

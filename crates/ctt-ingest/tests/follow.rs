@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use ctt_ingest::IngestOptions;
 use ctt_ingest::follow::{
-    CancellationToken, FolderFollower, FollowOptions, FollowState, FollowStatus, follow,
+    CancellationToken, FolderFollower, Follow, FollowOptions, FollowState, FollowStatus, Outcome,
+    follow,
 };
 use ctt_store::sqlite::SqliteOptions;
 use ctt_store::{EventStore, FileOutcome, SqliteStore};
@@ -173,4 +174,154 @@ async fn cancelling_stops_following_while_it_waits() {
         .expect("the follow task ends without panicking");
     assert!(cancelled.elapsed() < Duration::from_secs(2));
     assert_eq!(status.get().polls, 1);
+}
+
+/// `months` month folders of a CloudTrail-like tree under `logs`, one log
+/// file each (its events tagged by the month); their paths, in key order.
+fn months_of_logs(logs: &Path, months: u32) -> Vec<String> {
+    (1..=months)
+        .map(|month| {
+            let day = logs.join(format!(
+                "AWSLogs/111122223333/CloudTrail/eu-west-1/2017/{month:02}/01"
+            ));
+            std::fs::create_dir_all(&day).expect("mkdir");
+            let file = day.join(format!("m{month:02}.json"));
+            std::fs::write(&file, sample(&format!("m{month}-"))).expect("write");
+            file.to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+/// The keys of `files`, sorted.
+fn keys(files: &[ctt_ingest::SourceFile]) -> Vec<String> {
+    let mut keys: Vec<String> = files.iter().map(|f| f.key.clone()).collect();
+    keys.sort();
+    keys
+}
+
+/// Polls until a poll returns something (the watcher's events may come in
+/// more than one go), up to 10 s; what the polls returned.
+async fn poll_changes(follower: &mut FolderFollower, want: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while seen.len() < want && Instant::now() < deadline {
+        let wake = follower.wake().expect("a watched folder wakes its driver");
+        let _ = tokio::time::timeout(Duration::from_millis(500), wake.notified()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let files = follower.poll().await.expect("poll");
+        seen.extend(keys(&files));
+        follower.done(&Outcome::nothing()).await.expect("done");
+    }
+    seen.sort();
+    seen
+}
+
+#[tokio::test]
+async fn a_followed_folder_is_listed_whole_once_in_parts_then_only_where_it_changed() {
+    // SPEC §4 "Continuous": what a poll holds and does follows what changed,
+    // not the size of the folder's history.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = std::path::absolute(dir.path().join("logs")).expect("absolute");
+    let history = months_of_logs(&logs, 10);
+    let mut follower = FolderFollower::new(&logs).with_part_files(1);
+    assert!(follower.is_watched(), "inotify watches the folder here");
+
+    // The history, a part a poll, each file once; the driver is told to
+    // poll again at once while parts remain.
+    let first = follower.poll().await.expect("first poll");
+    assert!(
+        !first.is_empty() && first.len() < history.len(),
+        "the first poll returns one part of the listing: {} of {}",
+        first.len(),
+        history.len()
+    );
+    let mut listed = keys(&first);
+    while follower.has_more() {
+        follower.done(&Outcome::nothing()).await.expect("done");
+        listed.extend(keys(&follower.poll().await.expect("next part")));
+    }
+    follower.done(&Outcome::nothing()).await.expect("done");
+    listed.sort();
+    assert_eq!(listed, history, "every file once, over the parts");
+
+    // Nothing changed: a poll returns nothing (the folder is not listed).
+    assert!(follower.poll().await.expect("poll").is_empty());
+    follower.done(&Outcome::nothing()).await.expect("done");
+
+    // A file written into a folder of the history, and a new folder with a
+    // file: those two only, not the history again.
+    let beside = logs.join("AWSLogs/111122223333/CloudTrail/eu-west-1/2017/03/01/beside.json");
+    std::fs::write(&beside, sample("beside-")).expect("write");
+    let day = logs.join("AWSLogs/111122223333/CloudTrail/eu-west-1/2017/11/02");
+    std::fs::create_dir_all(&day).expect("mkdir");
+    let new_month = day.join("new.json");
+    std::fs::write(&new_month, sample("new-")).expect("write");
+    let mut expected = vec![
+        beside.to_string_lossy().into_owned(),
+        new_month.to_string_lossy().into_owned(),
+    ];
+    expected.sort();
+    let mut changed = poll_changes(&mut follower, 2).await;
+    changed.dedup();
+    assert_eq!(changed, expected, "only what changed since the last poll");
+}
+
+#[tokio::test]
+async fn an_unwatched_folder_is_listed_at_each_poll_and_a_failed_file_is_read_again_once_changed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let logs = std::path::absolute(dir.path().join("logs")).expect("absolute");
+    let history = months_of_logs(&logs, 2);
+    let mut follower = FolderFollower::polling(&logs);
+    assert!(!follower.is_watched());
+    assert_eq!(keys(&follower.poll().await.expect("poll")), history);
+    // The first file failed (say it was still being written).
+    let failed = Outcome::Loaded {
+        failed: [history[0].clone()].into(),
+    };
+    follower.done(&failed).await.expect("done");
+    // Listed again at each poll; the ledger skips the loaded file (not the
+    // follower), the failed one is not returned while unchanged…
+    assert_eq!(
+        keys(&follower.poll().await.expect("poll")),
+        vec![history[1].clone()]
+    );
+    follower.done(&Outcome::nothing()).await.expect("done");
+    // …and is once it changes.
+    std::fs::write(&history[0], sample("rewritten-more-")).expect("rewrite");
+    assert_eq!(keys(&follower.poll().await.expect("poll")), history);
+    follower.done(&Outcome::nothing()).await.expect("done");
+}
+
+#[tokio::test]
+async fn a_history_listed_in_parts_loads_part_after_part_without_waiting_between_polls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default()).expect("open store");
+    let logs = dir.path().join("logs");
+    months_of_logs(&logs, 10);
+    let status = FollowStatus::default();
+    let shutdown = CancellationToken::new();
+    let options = FollowOptions {
+        ingest: IngestOptions {
+            workers: 2,
+            ..IngestOptions::default()
+        },
+        // An hour between polls: only the parts' own polls can load it all.
+        every: Duration::from_secs(3600),
+    };
+    let task = tokio::spawn(follow(
+        Arc::new(store.clone()),
+        FolderFollower::new(&logs).with_part_files(1),
+        options,
+        status.clone(),
+        shutdown.clone(),
+    ));
+    let loaded = until(&status, "the history is loaded", |s| s.files_loaded == 10).await;
+    assert!(loaded.polls > 1, "in more than one part: {loaded:?}");
+    assert_eq!(events(&store).await, 180);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("following stops once cancelled")
+        .expect("the follow task ends without panicking");
 }
