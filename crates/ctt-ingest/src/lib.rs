@@ -16,6 +16,6 @@ pub mod report;
 pub mod source;
 
 pub use budget::MemoryBudget;
-pub use pipeline::{FileHashes, IngestOptions, Observer, error_chain, ingest, ingest_parts};
+pub use pipeline::{IngestOptions, Observer, error_chain, ingest, ingest_parts};
 pub use report::IngestReport;
 pub use source::{FileKind, ListingParts, LocalSource, Source, SourceError, SourceFile};

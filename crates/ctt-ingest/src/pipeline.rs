@@ -12,7 +12,7 @@
 //! the next run reads the rest, and `eventID` uniqueness absorbs re-deliveries.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,10 +52,11 @@ pub struct IngestOptions {
     /// From this many files to load, the store is told a bulk load starts
     /// ([`EventStore::begin_bulk_load`]).
     pub bulk_load_files: usize,
-    /// When set, the SHA-256 of each log file's decompressed content is kept
-    /// here by key as it is read, so `ctt ingest --verify` checks the digests
+    /// When set, the SHA-256 of each log file's decompressed content is
+    /// computed as it is read and kept in its ledger entry
+    /// ([`LedgerEntry::sha256`]), so `ctt ingest --verify` checks the digests
     /// without reading the logs a second time (SPEC §14).
-    pub hashes: Option<Arc<FileHashes>>,
+    pub hash_files: bool,
     /// The detection rules (SPEC §12), tried on every record before the
     /// storage filter: their hits are stored with the file as alerts.
     pub rules: Option<Arc<RuleSet>>,
@@ -63,9 +64,6 @@ pub struct IngestOptions {
     /// start or delete what.
     pub catalogue: Arc<Catalogue>,
 }
-
-/// SHA-256 (hex) of the decompressed log files a load read, by key.
-pub type FileHashes = Mutex<HashMap<String, String>>;
 
 /// A bulk load's batches are this many times larger (events, files, wait). Each
 /// commit rewrites every page its inserts touched, and the inserts into
@@ -97,7 +95,7 @@ impl Default for IngestOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             in_flight_bytes: DEFAULT_IN_FLIGHT_BYTES,
             bulk_load_files: 10_000,
-            hashes: None,
+            hash_files: false,
             rules: None,
             catalogue: Arc::new(Catalogue::builtin()),
         }
@@ -560,6 +558,7 @@ pub fn process_file_within(
         counts: FileCounts::default(),
         loaded_at: Utc::now(),
         integrity: None,
+        sha256: None,
     };
     let failed = |mut entry: LedgerEntry, reason: String| {
         tracing::warn!(key = ?entry.key, %reason, "skipping unreadable log file");
@@ -605,11 +604,8 @@ pub fn process_file_within(
         Ok(Cow::Borrowed(_)) => bytes,
         Err(e) => return failed(entry, e.to_string()),
     };
-    if let Some(hashes) = &options.hashes {
-        let hash = crate::integrity::sha256_hex(&raw);
-        if let Ok(mut hashes) = hashes.lock() {
-            hashes.insert(file.key.clone(), hash);
-        }
+    if options.hash_files {
+        entry.sha256 = Some(crate::integrity::sha256_hex(&raw));
     }
     let parsed = match read::parse(&raw) {
         Ok(parsed) => parsed,

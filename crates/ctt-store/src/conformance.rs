@@ -112,6 +112,7 @@ pub fn file(store: &dyn EventStore, key: &str, records: Vec<Value>) -> LoadedFil
             },
             loaded_at: at("2018-04-01T00:00:00Z"),
             integrity: None,
+            sha256: None,
         },
         events,
         parameter_names: names.into_iter().collect(),

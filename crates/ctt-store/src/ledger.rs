@@ -63,6 +63,12 @@ pub struct LedgerEntry {
     /// again once the file is loaded anew.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub integrity: Option<String>,
+    /// The SHA-256 (hex) of its decompressed content, kept when it was
+    /// loaded by `ctt ingest --verify` (SPEC §14): the digests are checked
+    /// against it without reading the file again. None otherwise, and in a
+    /// store that does not keep it (DynamoDB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One log file's verification (SPEC §14), as `ctt verify --record` and

@@ -512,6 +512,14 @@ pub trait EventStore: Send + Sync {
             .collect())
     }
 
+    /// For each `(key, version)`, in order, the SHA-256 (hex) of the file's
+    /// decompressed content, when the ledger keeps it for that version (a load
+    /// by `ctt ingest --verify` keeps it: [`LedgerEntry::sha256`]). The default
+    /// keeps none: verification reads such files again.
+    async fn file_hashes(&self, files: Vec<(String, String)>) -> StoreResult<Vec<Option<String>>> {
+        Ok(vec![None; files.len()])
+    }
+
     /// The parameters this store indexes (fixed when the store is created).
     fn indexed_parameters(&self) -> &[String];
 

@@ -180,6 +180,7 @@ pub fn ledger_entry(item: &Item) -> Option<LedgerEntry> {
         },
         loaded_at: from_seconds(get_n(item, "loaded_at").unwrap_or(0)),
         integrity: opt_s(item, "integrity"),
+        sha256: None,
     })
 }
 

@@ -28,6 +28,7 @@
 
 mod keys;
 mod scan;
+pub mod windows;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -163,6 +164,13 @@ pub struct Checked {
     pub listed_by: Option<String>,
 }
 
+impl Checked {
+    /// Valid, or `unsigned` with no fault (the newest digest of a trail).
+    pub fn is_valid(&self) -> bool {
+        self.status == Status::Valid || (self.status == Status::Unsigned && self.faults.is_empty())
+    }
+}
+
 /// The verdicts, sorted by key, and the counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -173,15 +181,16 @@ pub struct Report {
     /// Logs no digest's period covers (delivered after the newest digest, or
     /// before the oldest): not checked.
     pub unchecked_logs: u64,
+    /// Their keys, so that [`Report::within`] counts those of its days only.
+    #[serde(skip)]
+    unchecked: Vec<String>,
 }
 
 impl Report {
     /// Whether everything checked is valid (`unsigned` allowed for the newest
     /// digest of a trail, the only ones left unsigned when the chain is whole).
     pub fn all_valid(&self) -> bool {
-        self.files.iter().all(|f| {
-            f.status == Status::Valid || (f.status == Status::Unsigned && f.faults.is_empty())
-        })
+        self.files.iter().all(Checked::is_valid)
     }
 }
 
@@ -449,7 +458,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
             periods.entry(place).or_default().push((start, end));
         }
     }
-    let mut unchecked_logs = 0;
+    let mut unchecked = Vec::new();
     let mut found: HashMap<&str, usize> = HashMap::new();
     for (i, log) in inventory.logs.iter().enumerate() {
         let name = file_name(&log.key);
@@ -475,7 +484,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
                     })
                 });
                 if !covered {
-                    unchecked_logs += 1;
+                    unchecked.push(log.key.clone());
                     continue;
                 }
                 (
@@ -528,7 +537,7 @@ pub fn verify(inventory: &Inventory, keys: &PublicKeys) -> Report {
         }
     }
 
-    Report::new(files, unchecked_logs)
+    Report::new(files, unchecked)
 }
 
 /// What is wrong with a digest's link to the previous one, if anything: the
@@ -573,10 +582,11 @@ fn previous_link_fault(
 }
 
 impl Report {
-    fn new(mut files: Vec<Checked>, unchecked_logs: u64) -> Report {
+    fn new(mut files: Vec<Checked>, unchecked: Vec<String>) -> Report {
         files.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
         let mut report = Report {
-            unchecked_logs,
+            unchecked_logs: unchecked.len() as u64,
+            unchecked,
             ..Report::default()
         };
         for file in &files {
@@ -616,7 +626,48 @@ impl Report {
                 },
             })
             .collect();
-        Report::new(files, self.unchecked_logs)
+        let unchecked = self.unchecked.into_iter().filter(|k| inside(k)).collect();
+        Report::new(files, unchecked)
+    }
+
+    /// Adds the counts of `window` (a report [`Report::within`] some days)
+    /// to these, and keeps its files that are not valid (all that
+    /// [`Report::all_valid`] looks at): the totals of a history verified
+    /// window by window (see [`windows`]), without holding a verdict for
+    /// every file. A later window's verdict on a log replaces an earlier
+    /// one's: a log delivered late is `not-covered` in its own days and
+    /// found by the backfill digest that lists it, days later.
+    pub fn absorb(&mut self, window: Report) {
+        let earlier: HashMap<&str, usize> = self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.kind == Kind::Log)
+            .map(|(i, f)| (f.key.as_str(), i))
+            .collect();
+        let mut replaced: Vec<usize> = window
+            .files
+            .iter()
+            .filter(|f| f.kind == Kind::Log)
+            .filter_map(|f| earlier.get(f.key.as_str()).copied())
+            .collect();
+        replaced.sort_unstable();
+        for i in replaced.into_iter().rev() {
+            let gone = self.files.remove(i);
+            if let Some(n) = self.logs.get_mut(&gone.status) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        self.logs.retain(|_, n| *n > 0);
+        for (status, n) in window.logs {
+            *self.logs.entry(status).or_default() += n;
+        }
+        for (status, n) in window.digests {
+            *self.digests.entry(status).or_default() += n;
+        }
+        self.unchecked_logs += window.unchecked_logs;
+        self.files
+            .extend(window.files.into_iter().filter(|f| !f.is_valid()));
     }
 }
 

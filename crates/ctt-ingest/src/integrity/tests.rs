@@ -413,3 +413,58 @@ fn list_public_keys_is_asked_of_each_home_region_for_the_digests_days() {
     let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("day");
     assert_eq!(span, Some((day("2024-02-28"), day("2024-03-04"))));
 }
+
+/// `ctt ingest --verify` verifies window by window: the totals add up, only
+/// the files not valid are kept, and a later window's verdict on a log
+/// replaces an earlier one (a late log, `not-covered` in its own days, found
+/// valid by the backfill digest that lists it days later).
+#[test]
+fn windows_add_up_and_a_later_verdict_on_a_log_replaces_an_earlier_one() {
+    let checked = |kind: Kind, key: &str, status: Status| Checked {
+        kind,
+        key: key.to_owned(),
+        status,
+        faults: match status {
+            Status::Valid | Status::Unsigned => Vec::new(),
+            other => vec![other],
+        },
+        detail: None,
+        listed_by: None,
+    };
+    let first = Report::new(
+        vec![
+            checked(Kind::Log, "a", Status::Valid),
+            checked(Kind::Log, "late", Status::NotCovered),
+            checked(Kind::Digest, "d1", Status::Valid),
+        ],
+        vec!["unchecked".to_owned()],
+    );
+    let second = Report::new(
+        vec![
+            checked(Kind::Log, "late", Status::Valid),
+            checked(Kind::Log, "b", Status::Modified),
+            checked(Kind::Digest, "d2", Status::Unsigned),
+        ],
+        Vec::new(),
+    );
+    let mut total = Report::default();
+    total.absorb(first);
+    assert!(!total.all_valid(), "late is not covered, for now");
+    total.absorb(second);
+    assert_eq!(
+        total.logs,
+        BTreeMap::from([(Status::Valid, 2), (Status::Modified, 1)])
+    );
+    assert_eq!(
+        total.digests,
+        BTreeMap::from([(Status::Valid, 1), (Status::Unsigned, 1)])
+    );
+    assert_eq!(total.unchecked_logs, 1);
+    let kept: Vec<(&str, Status)> = total
+        .files
+        .iter()
+        .map(|f| (f.key.as_str(), f.status))
+        .collect();
+    assert_eq!(kept, [("b", Status::Modified)]);
+    assert!(!total.all_valid());
+}

@@ -528,6 +528,11 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn file_hashes(&self, files: Vec<(String, String)>) -> StoreResult<Vec<Option<String>>> {
+        self.read(move |conn, _| write::file_hashes(conn, &files))
+            .await
+    }
+
     fn indexed_parameters(&self) -> &[String] {
         &self.inner.indexed
     }

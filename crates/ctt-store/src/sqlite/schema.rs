@@ -511,6 +511,12 @@ ALTER TABLE files_26 RENAME TO files;
 CREATE INDEX files_by_key ON files (key_hash);
 CREATE INDEX files_by_outcome ON files (outcome, id);
 "#,
+    // 27: the SHA-256 of a file's decompressed content (32 bytes), kept when
+    // `ctt ingest --verify` loaded it: the digests are checked against the
+    // ledger window by window, without the load holding every file's hash.
+    r#"
+ALTER TABLE files ADD COLUMN sha256 BLOB;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

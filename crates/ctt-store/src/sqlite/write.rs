@@ -79,13 +79,13 @@ pub fn load(
         let mut update_file = tx.prepare_cached(
             "UPDATE files SET size = ?2, version = ?3, outcome = ?4, reason = ?5, records = ?6,
                 stored = ?7, filtered = ?8, duplicate = ?9, rejected = ?10, loaded_at = ?11,
-                integrity = NULL
+                integrity = NULL, sha256 = ?13
              WHERE key_hash = ?12 AND key = ?1",
         )?;
         let mut insert_file = tx.prepare_cached(
             "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
-                                duplicate, rejected, loaded_at, key_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                duplicate, rejected, loaded_at, key_hash, sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         let mut insert_event = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
@@ -174,6 +174,7 @@ pub fn load(
                 changes.add(e);
             }
             // The ledger entry, with its final counts, in the events' transaction.
+            let sha256 = entry.sha256.as_deref().and_then(|h| hex::decode(h).ok());
             let ledger_row = params![
                 entry.key,
                 entry.size as i64,
@@ -187,6 +188,7 @@ pub fn load(
                 counts.rejected as i64,
                 entry.loaded_at.timestamp(),
                 key_hash(&entry.key),
+                sha256,
             ];
             if update_file.execute(ledger_row)? == 0 {
                 insert_file.execute(ledger_row)?;
@@ -270,7 +272,7 @@ pub fn load(
     Ok(results)
 }
 
-const LEDGER_COLUMNS: &str = "key, size, version, outcome, reason, records, stored, filtered, duplicate, rejected, loaded_at, integrity";
+const LEDGER_COLUMNS: &str = "key, size, version, outcome, reason, records, stored, filtered, duplicate, rejected, loaded_at, integrity, sha256";
 
 fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     let count = |i: usize| r.get::<_, i64>(i).map(|n| n as u64);
@@ -289,6 +291,7 @@ fn ledger_row(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         },
         loaded_at: from_seconds(r.get(10)?),
         integrity: r.get(11)?,
+        sha256: r.get::<_, Option<Vec<u8>>>(12)?.map(hex::encode),
     })
 }
 
@@ -435,6 +438,29 @@ pub fn loaded_already(
     };
     conn.execute_batch(&format!("PRAGMA mmap_size = {mmap}"))?;
     found
+}
+
+/// For each `(key, version)`, in order, the SHA-256 (hex) of the file's
+/// content the ledger keeps for that version (schema 27: kept when `ctt ingest
+/// --verify` loaded it), if any. Looked up one by one, as
+/// [`loaded_already`] does.
+pub fn file_hashes(
+    conn: &Connection,
+    files: &[(String, String)],
+) -> rusqlite::Result<Vec<Option<String>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT sha256 FROM files WHERE key_hash = ?3 AND key = ?1 AND version = ?2",
+    )?;
+    files
+        .iter()
+        .map(|(key, version)| {
+            stmt.query_row(params![key, version, key_hash(key)], |r| {
+                r.get::<_, Option<Vec<u8>>>(0)
+            })
+            .optional()
+            .map(|found| found.flatten().map(hex::encode))
+        })
+        .collect()
 }
 
 /// The ledger's hash of a file's key (schema 26), by which `files` finds it:

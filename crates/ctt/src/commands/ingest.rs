@@ -8,13 +8,15 @@ use anyhow::bail;
 use ctt_core::Filter;
 use ctt_ingest::{IngestOptions, LocalSource, Source, SourceError, SourceFile, ingest_parts};
 
+use super::verify::{AfterLoad, SharedSpan};
 use crate::cli::{IngestArgs, OutputFormat};
 use crate::progress::LoadProgress;
 use crate::settings::Settings;
 
-/// What a load lists: the whole listing (to verify digests against it), or
-/// the listing in parts, each listed when the load asks for it.
+/// What a load lists: the whole listing (a bucket's, to verify digests
+/// against it), or the listing in parts, each listed when the load asks for it.
 enum Listed {
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     Whole(Vec<SourceFile>),
     Parts(Parts),
 }
@@ -65,18 +67,14 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
             args.list_part_files,
         )
         .await?
-    } else if args.verify {
-        // The digests are checked against the whole listing.
-        let files =
-            tokio::task::spawn_blocking(move || LocalSource::list(&paths, args.from, args.to))
-                .await??;
-        (Arc::new(LocalSource), Listed::Whole(files), 0)
     } else {
         // Listed in parts, each loaded before the next is listed: what the
-        // load holds does not grow with the number of files.
+        // load holds does not grow with the number of files (--verify too:
+        // it lists the folders again, window by window, after the load).
         let (from, to, part_files) = (args.from, args.to, args.list_part_files);
+        let roots = paths.clone();
         let parts = tokio::task::spawn_blocking(move || {
-            LocalSource::list_in_parts(&paths, from, to, part_files)
+            LocalSource::list_in_parts(&roots, from, to, part_files)
         })
         .await??;
         (Arc::new(LocalSource), Listed::Parts(Box::new(parts)), 0)
@@ -94,23 +92,37 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         max_file_bytes: settings.ingest.max_file_bytes(),
         in_flight_bytes: settings.ingest.in_flight_bytes(),
         bulk_load_files: settings.ingest.bulk_load_files,
-        // With --verify, logs are hashed as they load: read once.
-        hashes: args.verify.then(Default::default),
+        // With --verify, logs are hashed as they load (kept in the
+        // ledger): read once.
+        hash_files: args.verify,
         rules: Some(Arc::new(super::rules::rule_set(settings, &args.rules)?))
             .filter(|rules| !rules.is_empty()),
         catalogue: Arc::new(settings.resources.catalogue()?),
         ..IngestOptions::default()
     };
-    let keys = match &files {
-        Listed::Whole(files) if args.verify => {
-            let given = args.public_keys.as_deref();
-            Some(super::verify::resolve_keys(settings, given, &args.sources, files).await?)
-        }
-        _ => None,
+    // The keys are found (or their absence reported) before the load.
+    let keys = if args.verify {
+        let listed: &[SourceFile] = match &files {
+            Listed::Whole(files) => files,
+            Listed::Parts(_) => &[],
+        };
+        let given = args.public_keys.as_deref();
+        Some(super::verify::resolve_keys(settings, given, &args.sources, listed).await?)
+    } else {
+        None
     };
-    // Kept to check the digests against, after the load.
-    let listed: Option<Vec<SourceFile>> = match &files {
-        Listed::Whole(files) if keys.is_some() => Some(files.clone()),
+    // What to verify after the load: a bucket's listing, kept; or the
+    // folders, window by window over the days the load's parts span.
+    let span = SharedSpan::default();
+    let after_load = match &files {
+        Listed::Whole(files) if keys.is_some() => Some(AfterLoad::Listed {
+            source: source.clone(),
+            files: files.clone(),
+        }),
+        Listed::Parts(_) if keys.is_some() => Some(AfterLoad::Folders {
+            paths: paths.clone(),
+            span: span.clone(),
+        }),
         _ => None,
     };
     // Notifications go out while the load runs, from the outbox, never in
@@ -119,7 +131,15 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     let stop = ctt_ingest::follow::CancellationToken::new();
     let sending = notifier.clone().map(|n| tokio::spawn(n.run(stop.clone())));
     let progress = LoadProgress::new(!args.no_progress);
-    let parts = files.into_parts();
+    let mut parts = files.into_parts();
+    if after_load.is_some() {
+        let span = span.clone();
+        parts = Box::new(parts.inspect(move |part| {
+            if let (Ok(files), Ok(mut span)) = (part, span.lock()) {
+                span.add(files);
+            }
+        }));
+    }
     let report = ingest_parts(store.clone(), source.clone(), parts, &options, &progress).await?;
     progress.finish();
     stop.cancel();
@@ -149,37 +169,9 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         println!("{report}");
     }
     let mut valid = true;
-    if let (Some(keys), Some(listed)) = (keys, listed) {
-        let check_options = ctt_ingest::integrity::CheckOptions {
-            max_file_bytes: settings.ingest.max_file_bytes(),
-            ..Default::default()
-        };
-        // What the load hashed; the files it skipped (loaded before) and the
-        // digests are read now.
-        let known = options
-            .hashes
-            .as_ref()
-            .and_then(|h| h.lock().ok().map(|mut h| std::mem::take(&mut *h)))
-            .unwrap_or_default();
-        let (verified, flagged) = tokio::task::spawn_blocking(move || {
-            let options = check_options;
-            let report = ctt_ingest::integrity::check_with_hashes(
-                source.as_ref(),
-                &listed,
-                &keys,
-                &options,
-                known,
-            );
-            let flagged = ctt_ingest::integrity::flagged_events(
-                source.as_ref(),
-                &listed,
-                &report,
-                options.max_file_bytes,
-            );
-            (report, flagged)
-        })
-        .await?;
-        let recorded = super::verify::record(store.as_ref(), &verified, flagged).await?;
+    if let (Some(keys), Some(after_load)) = (keys, after_load) {
+        let (verified, recorded) =
+            super::verify::verify_after_load(settings, store.as_ref(), after_load, keys).await?;
         eprintln!(
             "verified: {}; recorded in the ledger for {recorded} files",
             super::verify::summary(&verified)

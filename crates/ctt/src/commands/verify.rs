@@ -8,8 +8,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::{Days, NaiveDate};
-use ctt_ingest::integrity::{CheckOptions, Kind, PublicKeys, Report, check, flagged_events};
-use ctt_ingest::{LocalSource, Source, SourceFile};
+use ctt_ingest::integrity::windows::{Span, WINDOW_DAYS, listed_days};
+use ctt_ingest::integrity::{
+    CheckOptions, Kind, PublicKeys, Report, Status, check, check_with_hashes, flagged_events,
+};
+use ctt_ingest::source::{in_key_order, key_date};
+use ctt_ingest::{FileKind, LocalSource, Source, SourceFile};
 use ctt_store::Verdict;
 
 use crate::cli::{OutputFormat, VerifyArgs};
@@ -127,6 +131,160 @@ pub async fn record(
         })
         .collect();
     Ok(store.record_integrity(verdicts).await?)
+}
+
+/// What `ctt ingest --verify` verifies once its load has ended.
+pub enum AfterLoad {
+    /// Local folders, window by window over the days the load listed
+    /// (gathered into `span` as the load lists its parts).
+    Folders {
+        paths: Vec<PathBuf>,
+        span: SharedSpan,
+    },
+    /// A bucket's listing, taken whole before the load.
+    Listed {
+        source: Arc<dyn Source>,
+        files: Vec<SourceFile>,
+    },
+}
+
+/// The days a load's parts span, gathered as it lists them.
+pub type SharedSpan = Arc<std::sync::Mutex<Span>>;
+
+/// Verifies what a load listed (SPEC §14) against CloudTrail's digests, with
+/// the hashes the load kept in the ledger (files without one are read), and
+/// records each log's status in the ledger; the totals (with the files not
+/// valid) and how many ledger entries were recorded. Folders are verified
+/// window by window ([`windows`](ctt_ingest::integrity::windows)).
+pub async fn verify_after_load(
+    settings: &Settings,
+    store: &dyn ctt_store::EventStore,
+    what: AfterLoad,
+    keys: PublicKeys,
+) -> anyhow::Result<(Report, u64)> {
+    let keys = Arc::new(keys);
+    let options = CheckOptions {
+        max_file_bytes: settings.ingest.max_file_bytes(),
+        ..CheckOptions::default()
+    };
+    let mut total = Report::default();
+    let mut recorded = 0;
+    match what {
+        AfterLoad::Listed { source, files } => {
+            let whole = (None, None);
+            let (report, n) =
+                verify_window(store, source, files, &keys, &options, whole, None).await?;
+            total.absorb(report);
+            recorded += n;
+        }
+        AfterLoad::Folders { paths, span } => {
+            let span = *span
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (from, to) in span.windows(WINDOW_DAYS) {
+                let (listed_from, listed_to) = listed_days(from, to);
+                let roots = paths.clone();
+                let files = tokio::task::spawn_blocking(move || {
+                    LocalSource::list(&roots, listed_from, listed_to)
+                })
+                .await??;
+                let source: Arc<dyn Source> = Arc::new(LocalSource);
+                let (report, n) = verify_window(
+                    store,
+                    source,
+                    files,
+                    &keys,
+                    &options,
+                    (from, to),
+                    listed_from,
+                )
+                .await?;
+                total.absorb(report);
+                recorded += n;
+            }
+        }
+    }
+    Ok((total, recorded))
+}
+
+/// Verifies `files` (listed from `source`) with the hashes the ledger keeps,
+/// keeps the verdicts about the days `within`, and records them in the
+/// ledger. A log a digest lists from before `look_back` (the first day
+/// listed: a backfill digest's late log) is looked for where the layout
+/// puts it on the local disk, as a missing log is named.
+async fn verify_window(
+    store: &dyn ctt_store::EventStore,
+    source: Arc<dyn Source>,
+    mut files: Vec<SourceFile>,
+    keys: &Arc<PublicKeys>,
+    options: &CheckOptions,
+    within: (Option<NaiveDate>, Option<NaiveDate>),
+    look_back: Option<NaiveDate>,
+) -> anyhow::Result<(Report, u64)> {
+    let check = |files: Vec<SourceFile>, known: HashMap<String, String>| {
+        let (source, keys, options) = (source.clone(), keys.clone(), options.clone());
+        tokio::task::spawn_blocking(move || {
+            let report = check_with_hashes(source.as_ref(), &files, &keys, &options, known);
+            (report, files)
+        })
+    };
+    let known = known_hashes(store, &files).await?;
+    let (mut report, checked) = check(files, known).await?;
+    files = checked;
+    if let Some(first_listed) = look_back {
+        let late: Vec<PathBuf> = report
+            .files
+            .iter()
+            .filter(|f| f.kind == Kind::Log && f.status == Status::Missing)
+            .filter(|f| key_date(&f.key).is_some_and(|day| day < first_listed))
+            .filter(|f| {
+                let listed_by = f.listed_by.as_deref().and_then(key_date);
+                listed_by.is_some_and(|day| in_window(day, within))
+            })
+            .map(|f| PathBuf::from(&f.key))
+            .filter(|path| path.is_file())
+            .collect();
+        if !late.is_empty() {
+            let found =
+                tokio::task::spawn_blocking(move || LocalSource::list(&late, None, None)).await??;
+            files.extend(found);
+            in_key_order(&mut files);
+            let known = known_hashes(store, &files).await?;
+            (report, files) = check(files, known).await?;
+        }
+    }
+    let report = report.within(within.0, within.1);
+    let max_file_bytes = options.max_file_bytes;
+    let (report, flagged) = tokio::task::spawn_blocking(move || {
+        let flagged = flagged_events(source.as_ref(), &files, &report, max_file_bytes);
+        (report, flagged)
+    })
+    .await?;
+    let recorded = record(store, &report, flagged).await?;
+    Ok((report, recorded))
+}
+
+/// Whether `day` lies in the window `from..=to`.
+fn in_window(day: NaiveDate, (from, to): (Option<NaiveDate>, Option<NaiveDate>)) -> bool {
+    from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
+}
+
+/// The SHA-256 the ledger keeps for the logs among `files`, by key.
+async fn known_hashes(
+    store: &dyn ctt_store::EventStore,
+    files: &[SourceFile],
+) -> anyhow::Result<HashMap<String, String>> {
+    let logs: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| f.kind == FileKind::Log)
+        .map(|f| (f.key.clone(), f.version.clone()))
+        .collect();
+    let hashes = store.file_hashes(logs.clone()).await?;
+    Ok(logs
+        .into_iter()
+        .zip(hashes)
+        .filter_map(|((key, _), hash)| Some((key, hash?)))
+        .collect())
 }
 
 /// `logs: 12 valid, 1 modified; digests: …; N not checked`.

@@ -406,13 +406,26 @@ fn ingest_verifies_what_it_loads() {
         stderr.contains(&format!("hashed_by_the_load={}", logs.len())),
         "{stderr}"
     );
-    // Run again, nothing new loads: the logs are read for the check alone,
-    // with the same verdicts.
+    // Run again, nothing new loads: the hashes the ledger kept are checked
+    // again (schema 27), no log is read, the verdicts are the same.
     let out = ingest_verify(&work);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
     let again = String::from_utf8_lossy(&out.stderr);
-    assert!(again.contains("hashed_by_the_load=0"), "{again}");
+    assert!(
+        again.contains(&format!("hashed_by_the_load={}", logs.len())),
+        "{again}"
+    );
     assert!(again.contains("1 modified"), "{again}");
+    // Loaded without --verify first: the ledger keeps no hash, so the logs
+    // are read for the check, with the same verdicts.
+    let plain = crate::support::Workspace::new();
+    let out = run(plain.ctt().arg("ingest").arg(&root).arg("--no-progress"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = ingest_verify(&plain);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let read = String::from_utf8_lossy(&out.stderr);
+    assert!(read.contains("hashed_by_the_load=0"), "{read}");
+    assert!(read.contains("1 modified"), "{read}");
     let files = work.json(&["files"]);
     let modified: Vec<&str> = files
         .as_array()
@@ -466,4 +479,193 @@ fn an_organisation_trail_verifies_chain_by_chain() {
         .filter_map(|k| k.split("/AWSLogs/").nth(1)?.split('/').nth(1))
         .collect();
     assert_eq!(accounts.len(), 2, "{accounts:?}");
+}
+
+/// `ctt ingest --verify` verifies a long history a week at a time (each week
+/// listed with a day more on each side) instead of holding the whole
+/// listing: on 18 days (three windows), tampered with across the windows'
+/// edges, every log's verdict in the ledger and every count are those of
+/// `ctt verify` over the whole tree at once.
+#[test]
+fn ingest_verifies_window_by_window_as_verify_does_the_whole_tree() {
+    let work = crate::support::Workspace::new();
+    let root = work.path("trail");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_ctt"))
+        .args([
+            "gen", "--preset", "small", "--days", "17", "--seed", "5", "--end", END,
+        ])
+        .arg(&root));
+    assert!(out.status.success(), "{}", describe(&out));
+    let files = tree(&root);
+    let on = |day: &str, region: &str, digests: bool| -> Vec<PathBuf> {
+        in_region(&files, region, digests)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(&format!("/{day}/")))
+            .cloned()
+            .collect()
+    };
+    // The first window ends on 2018-06-04 (the tree starts on 05-29), the
+    // second on 06-11.
+    assert!(
+        on("2018/05/28", "us-east-1", false).is_empty()
+            && !on("2018/05/29", "us-east-1", false).is_empty(),
+        "the tree starts on 2018-05-29"
+    );
+    // A log edited on a window's first day; the last log of a window's
+    // last day deleted (its digest is in the next window); an unlisted log
+    // slipped into the last window.
+    let edited = on("2018/06/05", "us-east-1", false)[0].clone();
+    let mut raw = gunzip(&edited);
+    raw.insert(1, b' ');
+    std::fs::write(&edited, gzip(&raw)).expect("write");
+    let deleted = on("2018/06/04", "us-east-1", false)
+        .last()
+        .cloned()
+        .expect("a log on 06-04");
+    std::fs::remove_file(&deleted).expect("delete");
+    let beside = on("2018/06/13", "us-east-1", false)[0].clone();
+    let slipped_name = beside
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name")
+        .replace(".json.gz", "")
+        .rsplit_once('_')
+        .map(|(stem, _)| format!("{stem}_AAAABBBBCCCCDDDD.json.gz"))
+        .expect("name");
+    std::fs::write(
+        beside.with_file_name(slipped_name),
+        gzip(br#"{"Records":[]}"#),
+    )
+    .expect("write");
+    // A window's first digest deleted (a gap after it); a window's last
+    // digest edited (the next window's first is chain-broken).
+    std::fs::remove_file(&on("2018/06/12", "eu-central-1", true)[0]).expect("delete");
+    let edited_digest = on("2018/06/11", "eu-west-1", true)
+        .last()
+        .cloned()
+        .expect("a digest on 06-11");
+    let mut body: Value = serde_json::from_slice(&gunzip(&edited_digest)).expect("digest");
+    body["digestStartTime"] = Value::from("2018-06-11T20:00:00Z");
+    std::fs::write(&edited_digest, gzip(body.to_string().as_bytes())).expect("write");
+
+    // A log of the first window listed by a digest of the third instead of
+    // its own hour's (as a backfill digest lists a log delivered late): both
+    // digests are edited (invalid signatures, broken links after them), and
+    // the log is valid, found by the digest of the third window.
+    let listing =
+        |digest: &Path| -> Value { serde_json::from_slice(&gunzip(digest)).expect("digest") };
+    let (own, moved) = on("2018/05/31", "us-east-1", true)
+        .into_iter()
+        .find_map(|digest| {
+            let first = listing(&digest)["logFiles"].get(0).cloned()?;
+            Some((digest, first))
+        })
+        .expect("a digest listing a log on 05-31");
+    let late = root.join(moved["s3Object"].as_str().expect("s3Object"));
+    assert!(late.is_file(), "{}", late.display());
+    let mut body = listing(&own);
+    body["logFiles"].as_array_mut().expect("logFiles").remove(0);
+    std::fs::write(&own, gzip(body.to_string().as_bytes())).expect("write");
+    let backfill = on("2018/06/13", "us-east-1", true)[5].clone();
+    let mut body = listing(&backfill);
+    body["logFiles"]
+        .as_array_mut()
+        .expect("logFiles")
+        .push(moved);
+    std::fs::write(&backfill, gzip(body.to_string().as_bytes())).expect("write");
+
+    // The whole tree at once.
+    let whole = verify(&root, &["--format", "json"]);
+    assert_eq!(whole.status.code(), Some(4), "{}", describe(&whole));
+    let report: Value = serde_json::from_slice(&whole.stdout).expect("report");
+    let counts = |c: &Value| {
+        c.as_object()
+            .expect("counts")
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let expected = format!(
+        "verified: logs: {}; digests: {}; {} logs after the newest digest or before the oldest, not checked",
+        counts(&report["logs"]),
+        counts(&report["digests"]),
+        report["unchecked_logs"]
+    );
+    for status in ["modified", "missing", "not-covered"] {
+        assert!(report["logs"][status] == 1, "{status}: {}", report["logs"]);
+    }
+    for (status, n) in [("invalid-signature", 3), ("chain-broken", 3), ("gap", 1)] {
+        assert!(
+            report["digests"][status] == n,
+            "{status}: {}",
+            report["digests"]
+        );
+    }
+    assert_eq!(
+        statuses(&whole).get(&key(&late)).map(String::as_str),
+        Some("valid")
+    );
+
+    // Window by window, after the load.
+    let out = run(work
+        .ctt()
+        .args(["-v", "ingest"])
+        .arg(&root)
+        .args(["--no-progress", "--verify", "--public-keys"])
+        .arg(root.join("cloudtrail-public-keys.json")));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("verified: "))
+        .unwrap_or_else(|| panic!("a summary: {stderr}"));
+    let line = line
+        .split("; recorded in the ledger")
+        .next()
+        .unwrap_or(line);
+    assert_eq!(in_any_order(line), in_any_order(&expected), "{stderr}");
+    assert_eq!(
+        stderr.matches("verified logs=").count(),
+        4,
+        "three windows, the third checked again with the late log: {stderr}"
+    );
+    // Each log's verdict in the ledger is the whole tree's.
+    let whole_logs: BTreeMap<String, String> = statuses(&whole)
+        .into_iter()
+        .filter(|(k, _)| !k.contains("CloudTrail-Digest"))
+        .collect();
+    let ledger: BTreeMap<String, String> = work
+        .json(&["files"])
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["key"].as_str()?.to_owned(),
+                e["integrity"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    let present: BTreeMap<String, String> = whole_logs
+        .into_iter()
+        .filter(|(_, s)| s != "missing")
+        .collect();
+    assert_eq!(ledger, present);
+}
+
+/// A summary's counts, each list sorted (JSON objects and the CLI order
+/// statuses differently).
+fn in_any_order(summary: &str) -> Vec<String> {
+    summary
+        .split("; ")
+        .map(|part| match part.rsplit_once(": ") {
+            Some((what, list)) => {
+                let mut items: Vec<&str> = list.split(", ").collect();
+                items.sort_unstable();
+                format!("{what}: {}", items.join(", "))
+            }
+            None => part.to_owned(),
+        })
+        .collect()
 }
