@@ -93,7 +93,8 @@ fn s3_source(settings: &Settings, sdk: &aws_config::SdkConfig) -> S3Source {
     .with_max_object_bytes(settings.ingest.max_file_mib.saturating_mul(1024 * 1024))
 }
 
-/// An S3 source, and the files of `locations` for `from..=to`.
+/// An S3 source, and the files of `locations` for `from..=to`, digests
+/// included (listed by day prefixes as the logs are: for verification).
 pub async fn s3_files(
     settings: &Settings,
     locations: &[S3Uri],
@@ -101,7 +102,7 @@ pub async fn s3_files(
     to: Option<NaiveDate>,
 ) -> anyhow::Result<(S3Source, Vec<SourceFile>)> {
     let sdk = sdk_config(&flags(settings)).await?;
-    let source = s3_source(settings, &sdk);
+    let source = s3_source(settings, &sdk).with_digests();
     let mut files = Vec::new();
     for location in locations {
         files.extend(
@@ -112,6 +113,23 @@ pub async fn s3_files(
         );
     }
     Ok((source, files))
+}
+
+/// The objects at `keys` (`s3://bucket/key`) that exist: each listed by
+/// its own key as a prefix.
+pub async fn s3_objects(settings: &Settings, keys: &[String]) -> anyhow::Result<Vec<SourceFile>> {
+    let sdk = sdk_config(&flags(settings)).await?;
+    let source = s3_source(settings, &sdk);
+    let mut found = Vec::new();
+    for key in keys {
+        let location: S3Uri = key.parse()?;
+        let listed = source
+            .list(&location, None, None)
+            .await
+            .with_context(|| format!("cannot list {key}"))?;
+        found.extend(listed.into_iter().filter(|f| f.key == *key));
+    }
+    Ok(found)
 }
 
 /// [`s3_files`] in parts of `part_files` files, each listed when the load

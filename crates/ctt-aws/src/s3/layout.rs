@@ -8,9 +8,19 @@
 
 use chrono::NaiveDate;
 
-/// The folders under an account that hold log files (digests are skipped;
-/// Insights events are log files too).
+/// The folders under an account that hold log files (Insights events are log
+/// files too).
 pub const LOG_FOLDERS: [&str; 2] = ["CloudTrail/", "CloudTrail-Insight/"];
+
+/// The folder under an account that holds the digests (SPEC §14), laid out
+/// by region and day as the logs are; listed only when asked for
+/// ([`super::S3Source::with_digests`]).
+pub const DIGEST_FOLDER: &str = "CloudTrail-Digest/";
+
+/// Whether `prefix` is an account's digest folder (`…/CloudTrail-Digest/`).
+pub fn is_digest_folder(prefix: &str) -> bool {
+    prefix.ends_with(&format!("/{DIGEST_FOLDER}"))
+}
 
 /// Where a prefix (ending in `/`, or empty) stands in the layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +73,12 @@ pub fn position(prefix: &str) -> Position {
     }
     match segments.get(at) {
         None => return Position::Account,
-        Some(s) if LOG_FOLDERS.contains(&format!("{s}/").as_str()) => at += 1,
+        Some(s)
+            if LOG_FOLDERS.contains(&format!("{s}/").as_str())
+                || format!("{s}/") == DIGEST_FOLDER =>
+        {
+            at += 1
+        }
         Some(_) => return Position::Elsewhere,
     }
     match segments.get(at) {
@@ -122,10 +137,12 @@ mod tests {
                 "AWSLogs/974349055189/CloudTrail-Insight/",
                 Position::Regions,
             ),
+            ("AWSLogs/974349055189/CloudTrail-Digest/", Position::Regions),
             (
-                "AWSLogs/974349055189/CloudTrail-Digest/",
-                Position::Elsewhere,
+                "AWSLogs/974349055189/CloudTrail-Digest/us-east-1/2018/03/",
+                days("AWSLogs/974349055189/CloudTrail-Digest/us-east-1/"),
             ),
+            ("AWSLogs/974349055189/Other/", Position::Elsewhere),
             (
                 "AWSLogs/974349055189/CloudTrail/us-east-1/",
                 days("AWSLogs/974349055189/CloudTrail/us-east-1/"),
@@ -164,8 +181,9 @@ mod tests {
             ("exports/events", "exports/events"),
             (
                 "AWSLogs/974349055189/CloudTrail-Digest",
-                "AWSLogs/974349055189/CloudTrail-Digest",
+                "AWSLogs/974349055189/CloudTrail-Digest/",
             ),
+            ("AWSLogs/974349055189/Other", "AWSLogs/974349055189/Other"),
         ];
         for (prefix, expected) in cases {
             assert_eq!(normalise(prefix), expected, "{prefix}");

@@ -168,6 +168,8 @@ pub struct S3Source {
     handle: Handle,
     permits: Arc<Semaphore>,
     max_object_bytes: u64,
+    /// Whether a listing by days walks the digests' day folders too.
+    digests: bool,
 }
 
 impl S3Source {
@@ -178,12 +180,22 @@ impl S3Source {
             handle,
             permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
             max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
+            digests: false,
         }
     }
 
     /// Objects above `limit` bytes fail instead of being downloaded.
     pub fn with_max_object_bytes(mut self, limit: u64) -> Self {
         self.max_object_bytes = limit;
+        self
+    }
+
+    /// Listings by days (`from`) walk the digests' day folders
+    /// (`…/CloudTrail-Digest/REGION/YYYY/MM/DD/`) as well as the logs': a
+    /// window of days can be verified (SPEC §14) without listing every digest.
+    /// A listing without days holds the digests anyway.
+    pub fn with_digests(mut self) -> Self {
+        self.digests = true;
         self
     }
 
@@ -327,8 +339,12 @@ impl S3Source {
                             above
                         };
                         let wanted = match (&position, layout::position(&dir)) {
-                            // Digests and other account folders are not listed.
-                            (Position::Account, p) => p == Position::Regions,
+                            // Other account folders are not listed, nor
+                            // the digests' unless asked for.
+                            (Position::Account, p) => {
+                                p == Position::Regions
+                                    && (self.digests || !layout::is_digest_folder(&dir))
+                            }
                             _ => true,
                         };
                         if wanted {

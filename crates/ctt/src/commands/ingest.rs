@@ -8,30 +8,13 @@ use anyhow::bail;
 use ctt_core::Filter;
 use ctt_ingest::{IngestOptions, LocalSource, Source, SourceError, SourceFile, ingest_parts};
 
-use super::verify::{AfterLoad, SharedSpan};
+use super::verify::SharedSpan;
 use crate::cli::{IngestArgs, OutputFormat};
 use crate::progress::LoadProgress;
 use crate::settings::Settings;
 
-/// What a load lists: the whole listing (a bucket's, to verify digests
-/// against it), or the listing in parts, each listed when the load asks for it.
-enum Listed {
-    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
-    Whole(Vec<SourceFile>),
-    Parts(Parts),
-}
-
+/// A load's listing, in parts, each listed when the load asks for it.
 type Parts = Box<dyn Iterator<Item = Result<Vec<SourceFile>, SourceError>> + Send>;
-
-impl Listed {
-    /// The listing as a load takes it: in parts, the whole one as one.
-    fn into_parts(self) -> Parts {
-        match self {
-            Self::Whole(files) => Box::new(std::iter::once(Ok(files))),
-            Self::Parts(parts) => parts,
-        }
-    }
-}
 
 pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCode> {
     if let (Some(from), Some(to)) = (args.from, args.to)
@@ -56,28 +39,26 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         bail!("cannot load S3 and local sources in one run: load them one after the other");
     }
     let store = super::open_event_store(settings).await?;
-    let (source, files, fetch_workers): (Arc<dyn Source>, Listed, usize) = if !buckets.is_empty() {
+    // --verify: the keys given are read (or their absence reported) before
+    // the load; a bucket's are asked of CloudTrail for each window.
+    let verifying = args
+        .verify
+        .then(|| super::verify::given_keys(args.public_keys.as_deref(), &args.sources))
+        .transpose()?;
+    // Listed in parts, each loaded before the next is listed: what the load
+    // holds does not grow with the number of files (--verify too: it lists
+    // the sources again, a week at a time, after the load).
+    let (source, parts, fetch_workers): (Arc<dyn Source>, Parts, usize) = if !buckets.is_empty() {
         let (from, to) = (args.from, args.to);
-        s3_source(
-            settings,
-            &buckets,
-            from,
-            to,
-            args.verify,
-            args.list_part_files,
-        )
-        .await?
+        s3_source(settings, &buckets, from, to, args.list_part_files).await?
     } else {
-        // Listed in parts, each loaded before the next is listed: what the
-        // load holds does not grow with the number of files (--verify too:
-        // it lists the folders again, window by window, after the load).
         let (from, to, part_files) = (args.from, args.to, args.list_part_files);
         let roots = paths.clone();
         let parts = tokio::task::spawn_blocking(move || {
             LocalSource::list_in_parts(&roots, from, to, part_files)
         })
         .await??;
-        (Arc::new(LocalSource), Listed::Parts(Box::new(parts)), 0)
+        (Arc::new(LocalSource), Box::new(parts), 0)
     };
     let workers = args.workers.unwrap_or(settings.ingest.workers);
     let workers = if workers == 0 {
@@ -100,39 +81,16 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         catalogue: Arc::new(settings.resources.catalogue()?),
         ..IngestOptions::default()
     };
-    // The keys are found (or their absence reported) before the load.
-    let keys = if args.verify {
-        let listed: &[SourceFile] = match &files {
-            Listed::Whole(files) => files,
-            Listed::Parts(_) => &[],
-        };
-        let given = args.public_keys.as_deref();
-        Some(super::verify::resolve_keys(settings, given, &args.sources, listed).await?)
-    } else {
-        None
-    };
-    // What to verify after the load: a bucket's listing, kept; or the
-    // folders, window by window over the days the load's parts span.
+    // The days the load's parts span: what --verify verifies after it.
     let span = SharedSpan::default();
-    let after_load = match &files {
-        Listed::Whole(files) if keys.is_some() => Some(AfterLoad::Listed {
-            source: source.clone(),
-            files: files.clone(),
-        }),
-        Listed::Parts(_) if keys.is_some() => Some(AfterLoad::Folders {
-            paths: paths.clone(),
-            span: span.clone(),
-        }),
-        _ => None,
-    };
     // Notifications go out while the load runs, from the outbox, never in
     // its way; what is still due when it ends gets `notify_grace_secs`.
     let notifier = super::notify::notifier(settings, &store).await?;
     let stop = ctt_ingest::follow::CancellationToken::new();
     let sending = notifier.clone().map(|n| tokio::spawn(n.run(stop.clone())));
     let progress = LoadProgress::new(!args.no_progress);
-    let mut parts = files.into_parts();
-    if after_load.is_some() {
+    let mut parts = parts;
+    if verifying.is_some() {
         let span = span.clone();
         parts = Box::new(parts.inspect(move |part| {
             if let (Ok(files), Ok(mut span)) = (part, span.lock()) {
@@ -169,9 +127,14 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         println!("{report}");
     }
     let mut valid = true;
-    if let (Some(keys), Some(after_load)) = (keys, after_load) {
+    if let Some(given) = verifying {
+        let span = *span
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sources = &args.sources;
         let (verified, recorded) =
-            super::verify::verify_after_load(settings, store.as_ref(), after_load, keys).await?;
+            super::verify::verify_after_load(settings, store.as_ref(), sources, span, given)
+                .await?;
         eprintln!(
             "verified: {}; recorded in the ledger for {recorded} files",
             super::verify::summary(&verified)
@@ -187,29 +150,24 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     })
 }
 
-/// The S3 source and the files of `locations`, whole or in parts of
-/// `part_files`; S3 loads run at least as many workers as fetches in flight
-/// (they wait on the network, not the CPU).
+/// The S3 source and the files of `locations` in parts of `part_files`; S3
+/// loads run at least as many workers as fetches in flight (they wait on the
+/// network, not the CPU).
 #[cfg(feature = "aws")]
 async fn s3_source(
     settings: &Settings,
     locations: &[String],
     from: Option<chrono::NaiveDate>,
     to: Option<chrono::NaiveDate>,
-    whole: bool,
     part_files: usize,
-) -> anyhow::Result<(Arc<dyn Source>, Listed, usize)> {
+) -> anyhow::Result<(Arc<dyn Source>, Parts, usize)> {
     let locations = locations
         .iter()
         .map(|l| l.parse::<ctt_aws::S3Uri>())
         .collect::<Result<Vec<_>, _>>()?;
     let workers = crate::aws::S3_FETCH_CONCURRENCY;
-    if whole {
-        let (source, files) = crate::aws::s3_files(settings, &locations, from, to).await?;
-        return Ok((Arc::new(source), Listed::Whole(files), workers));
-    }
     let (source, parts) = crate::aws::s3_parts(settings, &locations, from, to, part_files).await?;
-    Ok((Arc::new(source), Listed::Parts(Box::new(parts)), workers))
+    Ok((Arc::new(source), Box::new(parts), workers))
 }
 
 #[cfg(not(feature = "aws"))]
@@ -218,9 +176,8 @@ async fn s3_source(
     locations: &[String],
     _from: Option<chrono::NaiveDate>,
     _to: Option<chrono::NaiveDate>,
-    _whole: bool,
     _part_files: usize,
-) -> anyhow::Result<(Arc<dyn Source>, Listed, usize)> {
+) -> anyhow::Result<(Arc<dyn Source>, Parts, usize)> {
     bail!(
         "cannot read {}: this ctt was built without the `aws` feature",
         locations.join(", ")

@@ -83,11 +83,22 @@ pub async fn resolve_keys(
     sources: &[String],
     files: &[SourceFile],
 ) -> anyhow::Result<PublicKeys> {
+    match given_keys(given, sources)? {
+        Some(keys) => Ok(keys),
+        None => list_public_keys(settings, files).await,
+    }
+}
+
+/// The keys given for `sources`, read now: `--public-keys FILE`, needed to
+/// verify a folder; `None` for buckets, whose keys are asked of CloudTrail
+/// (`ListPublicKeys`) for the digests listed.
+pub fn given_keys(
+    given: Option<&std::path::Path>,
+    sources: &[String],
+) -> anyhow::Result<Option<PublicKeys>> {
     match given {
-        Some(path) => public_keys(path),
-        None if sources.iter().all(|s| s.starts_with("s3://")) => {
-            list_public_keys(settings, files).await
-        }
+        Some(path) => public_keys(path).map(Some),
+        None if sources.iter().all(|s| s.starts_with("s3://")) => Ok(None),
         None => bail!(
             "--public-keys FILE is needed to verify a folder: the JSON of `aws cloudtrail \
              list-public-keys` (for s3:// sources ctt asks ListPublicKeys itself)"
@@ -133,93 +144,70 @@ pub async fn record(
     Ok(store.record_integrity(verdicts).await?)
 }
 
-/// What `ctt ingest --verify` verifies once its load has ended.
-pub enum AfterLoad {
-    /// Local folders, window by window over the days the load listed
-    /// (gathered into `span` as the load lists its parts).
-    Folders {
-        paths: Vec<PathBuf>,
-        span: SharedSpan,
-    },
-    /// A bucket's listing, taken whole before the load.
-    Listed {
-        source: Arc<dyn Source>,
-        files: Vec<SourceFile>,
-    },
-}
-
 /// The days a load's parts span, gathered as it lists them.
 pub type SharedSpan = Arc<std::sync::Mutex<Span>>;
 
-/// Verifies what a load listed (SPEC §14) against CloudTrail's digests, with
-/// the hashes the load kept in the ledger (files without one are read), and
-/// records each log's status in the ledger; the totals (with the files not
-/// valid) and how many ledger entries were recorded. Folders are verified
-/// window by window ([`windows`](ctt_ingest::integrity::windows)).
+/// Verifies what `ctt ingest --verify` loaded from `sources` (SPEC §14)
+/// against CloudTrail's digests, a week at a time over the days its listing
+/// spans ([`windows`](ctt_ingest::integrity::windows)), with the hashes the
+/// load kept in the ledger (logs without one are read), and records each
+/// log's status in the ledger. The keys are `given`, or asked of CloudTrail for
+/// each week's digests (buckets). Returns the totals (with the files not
+/// valid) and how many ledger entries were recorded.
 pub async fn verify_after_load(
     settings: &Settings,
     store: &dyn ctt_store::EventStore,
-    what: AfterLoad,
-    keys: PublicKeys,
+    sources: &[String],
+    span: Span,
+    given: Option<PublicKeys>,
 ) -> anyhow::Result<(Report, u64)> {
-    let keys = Arc::new(keys);
+    let given = given.map(Arc::new);
     let options = CheckOptions {
         max_file_bytes: settings.ingest.max_file_bytes(),
         ..CheckOptions::default()
     };
     let mut total = Report::default();
     let mut recorded = 0;
-    match what {
-        AfterLoad::Listed { source, files } => {
-            let whole = (None, None);
-            let (report, n) =
-                verify_window(store, source, files, &keys, &options, whole, None).await?;
-            total.absorb(report);
-            recorded += n;
-        }
-        AfterLoad::Folders { paths, span } => {
-            let span = *span
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (from, to) in span.windows(WINDOW_DAYS) {
-                let (listed_from, listed_to) = listed_days(from, to);
-                let roots = paths.clone();
-                let files = tokio::task::spawn_blocking(move || {
-                    LocalSource::list(&roots, listed_from, listed_to)
-                })
-                .await??;
-                let source: Arc<dyn Source> = Arc::new(LocalSource);
-                let (report, n) = verify_window(
-                    store,
-                    source,
-                    files,
-                    &keys,
-                    &options,
-                    (from, to),
-                    listed_from,
-                )
-                .await?;
-                total.absorb(report);
-                recorded += n;
-            }
-        }
+    for (from, to) in span.windows(WINDOW_DAYS) {
+        let (listed_from, listed_to) = listed_days(from, to);
+        let (source, files) = list(settings, sources, listed_from, listed_to).await?;
+        let keys = match &given {
+            Some(keys) => keys.clone(),
+            None => Arc::new(resolve_keys(settings, None, sources, &files).await?),
+        };
+        let window = Window {
+            within: (from, to),
+            look_back: listed_from,
+        };
+        let (report, n) =
+            verify_window(settings, store, source, files, &keys, &options, window).await?;
+        total.absorb(report);
+        recorded += n;
     }
     Ok((total, recorded))
 }
 
+/// The days a window's verdicts are kept for, and the first day listed for
+/// it (a log that a digest of the window lists from before it is looked for
+/// where the layout puts it); none for a listing verified whole.
+struct Window {
+    within: (Option<NaiveDate>, Option<NaiveDate>),
+    look_back: Option<NaiveDate>,
+}
+
 /// Verifies `files` (listed from `source`) with the hashes the ledger keeps,
-/// keeps the verdicts about the days `within`, and records them in the
-/// ledger. A log a digest lists from before `look_back` (the first day
-/// listed: a backfill digest's late log) is looked for where the layout
-/// puts it on the local disk, as a missing log is named.
+/// keeps the verdicts about the window's days, and records them in the
+/// ledger. A log that a digest of the window lists from before the days
+/// listed (a backfill digest's late log) is looked for where the layout puts
+/// it, under the key a missing log is named by.
 async fn verify_window(
+    settings: &Settings,
     store: &dyn ctt_store::EventStore,
     source: Arc<dyn Source>,
     mut files: Vec<SourceFile>,
     keys: &Arc<PublicKeys>,
     options: &CheckOptions,
-    within: (Option<NaiveDate>, Option<NaiveDate>),
-    look_back: Option<NaiveDate>,
+    Window { within, look_back }: Window,
 ) -> anyhow::Result<(Report, u64)> {
     let check = |files: Vec<SourceFile>, known: HashMap<String, String>| {
         let (source, keys, options) = (source.clone(), keys.clone(), options.clone());
@@ -232,7 +220,7 @@ async fn verify_window(
     let (mut report, checked) = check(files, known).await?;
     files = checked;
     if let Some(first_listed) = look_back {
-        let late: Vec<PathBuf> = report
+        let late: Vec<String> = report
             .files
             .iter()
             .filter(|f| f.kind == Kind::Log && f.status == Status::Missing)
@@ -241,12 +229,14 @@ async fn verify_window(
                 let listed_by = f.listed_by.as_deref().and_then(key_date);
                 listed_by.is_some_and(|day| in_window(day, within))
             })
-            .map(|f| PathBuf::from(&f.key))
-            .filter(|path| path.is_file())
+            .map(|f| f.key.clone())
             .collect();
-        if !late.is_empty() {
-            let found =
-                tokio::task::spawn_blocking(move || LocalSource::list(&late, None, None)).await??;
+        let found = if late.is_empty() {
+            Vec::new()
+        } else {
+            find(settings, late).await?
+        };
+        if !found.is_empty() {
             files.extend(found);
             in_key_order(&mut files);
             let known = known_hashes(store, &files).await?;
@@ -262,6 +252,38 @@ async fn verify_window(
     .await?;
     let recorded = record(store, &report, flagged).await?;
     Ok((report, recorded))
+}
+
+/// The files at `keys` (paths, or `s3://` objects) that exist.
+async fn find(settings: &Settings, keys: Vec<String>) -> anyhow::Result<Vec<SourceFile>> {
+    let (objects, paths): (Vec<String>, Vec<String>) =
+        keys.into_iter().partition(|k| k.starts_with("s3://"));
+    let mut found = if objects.is_empty() {
+        Vec::new()
+    } else {
+        find_objects(settings, objects).await?
+    };
+    let paths: Vec<PathBuf> = paths
+        .into_iter()
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .collect();
+    if !paths.is_empty() {
+        found.extend(
+            tokio::task::spawn_blocking(move || LocalSource::list(&paths, None, None)).await??,
+        );
+    }
+    Ok(found)
+}
+
+#[cfg(feature = "aws")]
+async fn find_objects(settings: &Settings, keys: Vec<String>) -> anyhow::Result<Vec<SourceFile>> {
+    crate::aws::s3_objects(settings, &keys).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn find_objects(_settings: &Settings, _keys: Vec<String>) -> anyhow::Result<Vec<SourceFile>> {
+    bail!("this ctt was built without the `aws` feature")
 }
 
 /// Whether `day` lies in the window `from..=to`.
@@ -400,10 +422,8 @@ async fn s3(
         .iter()
         .map(|l| l.parse::<ctt_aws::S3Uri>())
         .collect::<Result<Vec<_>, _>>()?;
-    // The whole prefix, then the days: listing by day prefixes walks the
-    // log folders only, not the digests'.
-    let (source, mut files) = crate::aws::s3_files(settings, &locations, None, None).await?;
-    files.retain(|f| ctt_ingest::source::in_date_range(&f.key, from, to));
+    // By day prefixes, the digests' as well as the logs'.
+    let (source, files) = crate::aws::s3_files(settings, &locations, from, to).await?;
     Ok((Arc::new(source), files))
 }
 

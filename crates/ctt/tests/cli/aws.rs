@@ -457,6 +457,73 @@ async fn verify_reads_signatures_from_s3_metadata() {
         }
     }
 
+    // A day of the bucket: listed by day prefixes, the digests' as well as
+    // the logs' (not the whole bucket), with the same verdicts.
+    let out = run(ctt(&work.db())
+        .args([
+            "verify",
+            &format!("s3://{bucket}/"),
+            "--format",
+            "json",
+            "--from",
+            "2018-06-15",
+            "--to",
+            "2018-06-15",
+            "--public-keys",
+        ])
+        .arg(tree.join("cloudtrail-public-keys.json")));
+    let day: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let day_files = day["files"].as_array().expect("files");
+    assert!(
+        day_files.iter().any(|f| f["kind"] == "digest"),
+        "{}",
+        describe(&out)
+    );
+    for f in day_files {
+        let key = f["key"].as_str().unwrap_or_default();
+        assert_eq!(
+            statuses.get(key).map(String::as_str),
+            f["status"].as_str(),
+            "{key}"
+        );
+    }
+
+    // `ctt ingest --verify` of the bucket: loaded in parts, then verified
+    // by weeks listed with their digests, each log's hash kept by the load:
+    // the counts and verdicts of the whole bucket.
+    let out = run(ctt(&work.db())
+        .args([
+            "-v",
+            "ingest",
+            &format!("s3://{bucket}/"),
+            "--no-progress",
+            "--verify",
+            "--public-keys",
+        ])
+        .arg(tree.join("cloudtrail-public-keys.json")));
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("hashed_by_the_load={logs}")),
+        "{stderr}"
+    );
+    let digests = statuses.len() - logs;
+    let unsigned = statuses.values().filter(|s| *s == "unsigned").count();
+    let expected = format!(
+        "verified: logs: {logs} valid; digests: {} valid, {unsigned} unsigned, 1 invalid-signature;",
+        digests - unsigned - 1
+    );
+    assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    let ledger = run(ctt(&work.db()).args(["files", "--format", "json"]));
+    let ledger: Value = serde_json::from_slice(&ledger.stdout).expect("ledger");
+    let valid = ledger
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .filter(|e| e["integrity"] == "valid")
+        .count();
+    assert_eq!(valid, logs, "each log's verdict kept in the ledger");
+
     // Without --public-keys, the keys come from CloudTrail's ListPublicKeys in
     // each trail's home region, all pages: the same verdicts.
     let keys: Value = serde_json::from_slice(
