@@ -53,7 +53,7 @@ pub struct SqliteOptions {
     /// compresses the next ones with (see `records.rs`).
     pub dictionary_after: u64,
     /// Records stored with the first dictionary before the store trains its
-    /// second, on its latest records (see `records.rs`).
+    /// second, on records spread over those it holds (see `records.rs`).
     pub dictionary_again_after: u64,
 }
 
@@ -991,8 +991,8 @@ mod tests {
         assert_eq!(rules, 1);
     }
 
-    /// Issue "Scale" (disk): a store trains a second dictionary on its
-    /// latest records once it holds `dictionary_again_after` more (its first
+    /// Issue "Scale" (disk): a store trains a second dictionary (on records
+    /// spread over it) once it holds `dictionary_again_after` more (its first
     /// is trained on a load's first batch: the account's first days), hands
     /// it to the parsing threads, still stores as they come the records they
     /// compressed with the first, and trains no third, reopened or not.

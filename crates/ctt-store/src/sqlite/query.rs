@@ -195,7 +195,9 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
         for name in candidate_names(&param.name) {
             if indexed.contains(&name) {
                 alternatives.push(
-                    "seq IN (SELECT seq FROM event_params WHERE name = ? AND value = ?)".to_owned(),
+                    "seq IN (SELECT seq FROM event_params
+                     WHERE name_id = (SELECT id FROM param_names WHERE name = ?) AND value = ?)"
+                        .to_owned(),
                 );
             } else {
                 alternatives.push(

@@ -517,6 +517,28 @@ CREATE INDEX files_by_outcome ON files (outcome, id);
     r#"
 ALTER TABLE files ADD COLUMN sha256 BLOB;
 "#,
+    // 28: an indexed parameter's name is stored once, in `param_names`, and
+    // each of its values by the name's id: the name (26 bytes on average,
+    // `userIdentity_principalId`) was repeated in every row of
+    // `event_params` and of its index.
+    r#"
+CREATE TABLE param_names (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+INSERT INTO param_names (name) SELECT DISTINCT name FROM event_params ORDER BY name;
+CREATE TABLE event_params_28 (
+    seq     INTEGER NOT NULL,
+    name_id INTEGER NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (seq, name_id, value)
+) WITHOUT ROWID;
+INSERT INTO event_params_28 (seq, name_id, value)
+    SELECT p.seq, n.id, p.value FROM event_params p JOIN param_names n ON n.name = p.name;
+DROP TABLE event_params;
+ALTER TABLE event_params_28 RENAME TO event_params;
+CREATE INDEX event_params_by_value ON event_params (name_id, value, seq);
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -549,7 +571,7 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
     ),
     (
         "event_params_by_value",
-        "CREATE INDEX event_params_by_value ON event_params (name, value, seq)",
+        "CREATE INDEX event_params_by_value ON event_params (name_id, value, seq)",
     ),
     (
         "alerts_by_id",
@@ -777,6 +799,7 @@ mod tests {
     /// A database in memory as the first `version` migrations left it.
     fn at_version(version: usize) -> Connection {
         let conn = Connection::open_in_memory().expect("open");
+        super::super::write::register_key_hash(&conn).expect("ctt_key_hash");
         for (index, sql) in MIGRATIONS.iter().take(version).enumerate() {
             conn.execute_batch(sql).expect("migration");
             conn.pragma_update(None, "user_version", index as i64 + 1)
@@ -899,6 +922,47 @@ mod tests {
         );
     }
 
+    /// Issue "Scale" (disk): every indexed value keeps its event and is
+    /// found by its parameter's name through the name's id.
+    #[test]
+    fn migration_28_keeps_every_indexed_value_under_its_names_id() {
+        let mut conn = at_version(27);
+        for (seq, name, value) in [
+            (1, "userIdentity_principalId", "AIDA1"),
+            (1, "requestParameters_bucketName", "logs"),
+            (2, "userIdentity_principalId", "AIDA2"),
+        ] {
+            conn.execute(
+                "INSERT INTO event_params (seq, name, value) VALUES (?1, ?2, ?3)",
+                rusqlite::params![seq, name, value],
+            )
+            .expect("insert");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(27));
+        let rows: Vec<(i64, String, String)> = conn
+            .prepare(
+                "SELECT p.seq, n.name, p.value FROM event_params p
+                 JOIN param_names n ON n.id = p.name_id ORDER BY 1, 2",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [
+                (1, "requestParameters_bucketName".into(), "logs".into()),
+                (1, "userIdentity_principalId".into(), "AIDA1".into()),
+                (2, "userIdentity_principalId".into(), "AIDA2".into()),
+            ]
+        );
+        let names: i64 = conn
+            .query_row("SELECT count(*) FROM param_names", [], |r| r.get(0))
+            .expect("names");
+        assert_eq!(names, 2, "each name stored once");
+    }
+
     #[test]
     fn migration_25_computes_every_alerts_id_and_keeps_its_title_and_tags() {
         let mut conn = at_version(24);
@@ -978,7 +1042,10 @@ mod tests {
         }
         assert_eq!(migrate(&mut conn).expect("migrate"), Ok(5));
         let rows: Vec<(i64, String, String)> = conn
-            .prepare("SELECT seq, name, value FROM event_params ORDER BY seq, name, value")
+            .prepare(
+                "SELECT seq, name, value FROM event_params JOIN param_names n ON n.id = name_id
+                 ORDER BY seq, name, value",
+            )
             .expect("prepare")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .expect("query")
@@ -997,10 +1064,14 @@ mod tests {
                 |r| r.get(0),
             )
             .expect("table");
-        assert!(table.contains("PRIMARY KEY (seq, name, value)"), "{table}");
+        // (By the name's id since migration 28.)
+        assert!(
+            table.contains("PRIMARY KEY (seq, name_id, value)"),
+            "{table}"
+        );
         let plan: String = conn
             .query_row(
-                "EXPLAIN QUERY PLAN SELECT seq FROM event_params WHERE name = 'a' AND value = 'x'",
+                "EXPLAIN QUERY PLAN SELECT seq FROM event_params WHERE name_id = 1 AND value = 'x'",
                 [],
                 |r| r.get(3),
             )

@@ -30,6 +30,34 @@ pub fn indexed_parameters(conn: &Connection, wanted: &[String]) -> rusqlite::Res
     Ok(wanted.to_vec())
 }
 
+/// The ids of indexed parameters' names (schema 28, `param_names`) in a
+/// writer's transaction: each name looked up (or added) once a batch.
+struct ParamIds<'c, 'n> {
+    ids: FxHashMap<&'n str, i64>,
+    add: rusqlite::CachedStatement<'c>,
+    find: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c, 'n> ParamIds<'c, 'n> {
+    fn new(tx: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            ids: FxHashMap::default(),
+            add: tx.prepare_cached("INSERT OR IGNORE INTO param_names (name) VALUES (?1)")?,
+            find: tx.prepare_cached("SELECT id FROM param_names WHERE name = ?1")?,
+        })
+    }
+
+    fn id(&mut self, name: &'n str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.ids.get(name) {
+            return Ok(id);
+        }
+        self.add.execute([name])?;
+        let id = self.find.query_row([name], |r| r.get(0))?;
+        self.ids.insert(name, id);
+        Ok(id)
+    }
+}
+
 #[derive(Default)]
 struct CatalogDelta {
     events: u64,
@@ -96,8 +124,9 @@ pub fn load(
         let mut insert_record =
             tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
         let mut insert_param = tx.prepare_cached(
-            "INSERT OR IGNORE INTO event_params (seq, name, value) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO event_params (seq, name_id, value) VALUES (?1, ?2, ?3)",
         )?;
+        let mut param_ids = ParamIds::new(&tx)?;
         let mut insert_name =
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
         let mut insert_alert = tx.prepare_cached(super::alerts::INSERT)?;
@@ -143,7 +172,8 @@ pub fn load(
                 super::resources::insert(&mut insert_touch, e, &indexed.touches)?;
                 touched.extend(super::resources::touch_keys(e, &indexed.touches));
                 for (name, value) in &indexed.params {
-                    insert_param.execute(params![seq, name, value])?;
+                    let name_id = param_ids.id(name)?;
+                    insert_param.execute(params![seq, name_id, value])?;
                 }
                 users.entry(e.user.as_str()).or_default().add(t);
                 services.entry(e.service.as_str()).or_default().add(t);
