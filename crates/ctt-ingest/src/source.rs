@@ -246,6 +246,13 @@ pub struct ListingParts {
     part_files: usize,
 }
 
+impl ListingParts {
+    /// Whether every part has been listed: the next is `None`.
+    pub fn is_finished(&self) -> bool {
+        self.found.is_empty() && self.folders.is_empty()
+    }
+}
+
 impl Iterator for ListingParts {
     type Item = Result<Vec<SourceFile>, SourceError>;
 

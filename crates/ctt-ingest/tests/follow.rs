@@ -325,3 +325,42 @@ async fn a_history_listed_in_parts_loads_part_after_part_without_waiting_between
         .expect("following stops once cancelled")
         .expect("the follow task ends without panicking");
 }
+
+#[tokio::test]
+async fn an_unwatched_folder_is_listed_once_an_interval_not_over_and_over() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default()).expect("open store");
+    let logs = dir.path().join("logs");
+    months_of_logs(&logs, 3);
+    let status = FollowStatus::default();
+    let shutdown = CancellationToken::new();
+    let options = FollowOptions {
+        ingest: IngestOptions {
+            workers: 2,
+            ..IngestOptions::default()
+        },
+        every: Duration::from_secs(3600),
+    };
+    let task = tokio::spawn(follow(
+        Arc::new(store.clone()),
+        FolderFollower::polling(&logs).with_part_files(1),
+        options,
+        status.clone(),
+        shutdown.clone(),
+    ));
+    let loaded = until(&status, "the folder is loaded", |s| s.files_loaded == 3).await;
+    // Its listing over, the next waits for the interval (an hour here).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        status.get().polls,
+        loaded.polls,
+        "no poll until the hour is up"
+    );
+    assert_eq!(events(&store).await, 54);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("following stops once cancelled")
+        .expect("the follow task ends without panicking");
+}

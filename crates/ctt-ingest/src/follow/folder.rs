@@ -139,8 +139,9 @@ impl FolderFollower {
         }
     }
 
-    /// The next part of the whole listing in progress, if any (`None`: it
-    /// has ended).
+    /// The next part of the whole listing in progress, if any (`None`: none
+    /// is in progress). The listing is let go of with its last part, so that
+    /// the driver waits its interval before the next poll.
     async fn next_part(&mut self) -> Result<Option<Vec<SourceFile>>, SourceError> {
         let Some(mut listing) = self.listing.take() else {
             return Ok(None);
@@ -157,7 +158,9 @@ impl FolderFollower {
                 Err(error)
             }
             Some(Ok(files)) => {
-                self.listing = Some(listing);
+                if !listing.is_finished() {
+                    self.listing = Some(listing);
+                }
                 Ok(Some(files))
             }
         }

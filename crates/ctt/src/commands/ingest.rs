@@ -53,9 +53,8 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
         s3_source(settings, &buckets, from, to, args.list_part_files).await?
     } else {
         let (from, to, part_files) = (args.from, args.to, args.list_part_files);
-        let roots = paths.clone();
         let parts = tokio::task::spawn_blocking(move || {
-            LocalSource::list_in_parts(&roots, from, to, part_files)
+            LocalSource::list_in_parts(&paths, from, to, part_files)
         })
         .await??;
         (Arc::new(LocalSource), Box::new(parts), 0)
@@ -89,15 +88,16 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<ExitCo
     let stop = ctt_ingest::follow::CancellationToken::new();
     let sending = notifier.clone().map(|n| tokio::spawn(n.run(stop.clone())));
     let progress = LoadProgress::new(!args.no_progress);
-    let mut parts = parts;
-    if verifying.is_some() {
+    let parts: Parts = if verifying.is_some() {
         let span = span.clone();
-        parts = Box::new(parts.inspect(move |part| {
+        Box::new(parts.inspect(move |part| {
             if let (Ok(files), Ok(mut span)) = (part, span.lock()) {
                 span.add(files);
             }
-        }));
-    }
+        }))
+    } else {
+        parts
+    };
     let report = ingest_parts(store.clone(), source.clone(), parts, &options, &progress).await?;
     progress.finish();
     stop.cancel();

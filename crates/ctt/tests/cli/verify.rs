@@ -81,6 +81,22 @@ fn statuses(out: &Output) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// An empty log no digest lists, written beside `log` under a name like
+/// its (another random suffix): `not-covered`. Its path.
+fn slip_in_beside(log: &Path) -> PathBuf {
+    let name = log
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name")
+        .replace(".json.gz", "")
+        .rsplit_once('_')
+        .map(|(stem, _)| format!("{stem}_AAAABBBBCCCCDDDD.json.gz"))
+        .expect("name");
+    let slipped = log.with_file_name(name);
+    std::fs::write(&slipped, gzip(br#"{"Records":[]}"#)).expect("write");
+    slipped
+}
+
 fn key(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -130,16 +146,7 @@ fn a_generated_tree_verifies_and_every_tampering_is_named() {
     std::fs::write(&edited, gzip(&raw)).expect("write");
     let deleted = east[east.len() / 2].clone();
     std::fs::remove_file(&deleted).expect("delete");
-    let slipped_name = east[east.len() / 3 + 1]
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("name")
-        .replace(".json.gz", "")
-        .rsplit_once('_')
-        .map(|(stem, _)| format!("{stem}_AAAABBBBCCCCDDDD.json.gz"))
-        .expect("name");
-    let slipped = east[east.len() / 3 + 1].with_file_name(slipped_name);
-    std::fs::write(&slipped, gzip(br#"{"Records":[]}"#)).expect("write");
+    let slipped = slip_in_beside(east[east.len() / 3 + 1]);
 
     // eu-west-1: a digest edited in place (one of its times).
     let west = in_region(&files, "eu-west-1", true);
@@ -524,19 +531,7 @@ fn ingest_verifies_window_by_window_as_verify_does_the_whole_tree() {
         .expect("a log on 06-04");
     std::fs::remove_file(&deleted).expect("delete");
     let beside = on("2018/06/13", "us-east-1", false)[0].clone();
-    let slipped_name = beside
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("name")
-        .replace(".json.gz", "")
-        .rsplit_once('_')
-        .map(|(stem, _)| format!("{stem}_AAAABBBBCCCCDDDD.json.gz"))
-        .expect("name");
-    std::fs::write(
-        beside.with_file_name(slipped_name),
-        gzip(br#"{"Records":[]}"#),
-    )
-    .expect("write");
+    slip_in_beside(&beside);
     // A window's first digest deleted (a gap after it); a window's last
     // digest edited (the next window's first is chain-broken).
     std::fs::remove_file(&on("2018/06/12", "eu-central-1", true)[0]).expect("delete");
