@@ -292,64 +292,85 @@ async fn an_unwatched_folder_is_listed_at_each_poll_and_a_failed_file_is_read_ag
     follower.done(&Outcome::nothing()).await.expect("done");
 }
 
+/// The follow driver on `follower`, polling every `every`, into a fresh
+/// store in `dir`; stopped by [`Following::stop`].
+struct Following {
+    store: SqliteStore,
+    status: FollowStatus,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Following {
+    fn start(dir: &Path, follower: FolderFollower, every: Duration) -> Self {
+        let store =
+            SqliteStore::open(dir.join("ctt.db"), SqliteOptions::default()).expect("open store");
+        let (status, shutdown) = (FollowStatus::default(), CancellationToken::new());
+        let options = FollowOptions {
+            ingest: IngestOptions {
+                workers: 2,
+                ..IngestOptions::default()
+            },
+            every,
+        };
+        let task = tokio::spawn(follow(
+            Arc::new(store.clone()),
+            follower,
+            options,
+            status.clone(),
+            shutdown.clone(),
+        ));
+        Self {
+            store,
+            status,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("following stops once cancelled")
+            .expect("the follow task ends without panicking");
+    }
+}
+
 #[tokio::test]
 async fn a_history_listed_in_parts_loads_part_after_part_without_waiting_between_polls() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default()).expect("open store");
     let logs = dir.path().join("logs");
     months_of_logs(&logs, 10);
-    let status = FollowStatus::default();
-    let shutdown = CancellationToken::new();
-    let options = FollowOptions {
-        ingest: IngestOptions {
-            workers: 2,
-            ..IngestOptions::default()
-        },
-        // An hour between polls: only the parts' own polls can load it all.
-        every: Duration::from_secs(3600),
-    };
-    let task = tokio::spawn(follow(
-        Arc::new(store.clone()),
+    // An hour between polls: only the parts' own polls can load it all.
+    let hour = Duration::from_secs(3600);
+    let following = Following::start(
+        dir.path(),
         FolderFollower::new(&logs).with_part_files(1),
-        options,
-        status.clone(),
-        shutdown.clone(),
-    ));
-    let loaded = until(&status, "the history is loaded", |s| s.files_loaded == 10).await;
+        hour,
+    );
+    let loaded = until(&following.status, "the history is loaded", |s| {
+        s.files_loaded == 10
+    })
+    .await;
     assert!(loaded.polls > 1, "in more than one part: {loaded:?}");
-    assert_eq!(events(&store).await, 180);
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("following stops once cancelled")
-        .expect("the follow task ends without panicking");
+    assert_eq!(events(&following.store).await, 180);
+    following.stop().await;
 }
 
 #[tokio::test]
 async fn an_unwatched_folder_is_listed_once_an_interval_not_over_and_over() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        SqliteStore::open(dir.path().join("ctt.db"), SqliteOptions::default()).expect("open store");
     let logs = dir.path().join("logs");
     months_of_logs(&logs, 3);
-    let status = FollowStatus::default();
-    let shutdown = CancellationToken::new();
-    let options = FollowOptions {
-        ingest: IngestOptions {
-            workers: 2,
-            ..IngestOptions::default()
-        },
-        every: Duration::from_secs(3600),
-    };
-    let task = tokio::spawn(follow(
-        Arc::new(store.clone()),
+    let hour = Duration::from_secs(3600);
+    let following = Following::start(
+        dir.path(),
         FolderFollower::polling(&logs).with_part_files(1),
-        options,
-        status.clone(),
-        shutdown.clone(),
-    ));
-    let loaded = until(&status, "the folder is loaded", |s| s.files_loaded == 3).await;
+        hour,
+    );
+    let status = &following.status;
+    let loaded = until(status, "the folder is loaded", |s| s.files_loaded == 3).await;
     // Its listing over, the next waits for the interval (an hour here).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -357,10 +378,6 @@ async fn an_unwatched_folder_is_listed_once_an_interval_not_over_and_over() {
         loaded.polls,
         "no poll until the hour is up"
     );
-    assert_eq!(events(&store).await, 54);
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("following stops once cancelled")
-        .expect("the follow task ends without panicking");
+    assert_eq!(events(&following.store).await, 54);
+    following.stop().await;
 }

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use chrono::{Days, NaiveDate};
+use chrono::NaiveDate;
 use ctt_ingest::integrity::windows::{Span, WINDOW_DAYS, listed_days};
 use ctt_ingest::integrity::{
     CheckOptions, Kind, PublicKeys, Report, Status, check, check_with_hashes, flagged_events,
 };
-use ctt_ingest::source::{in_key_order, key_date};
+use ctt_ingest::source::{in_date_range, in_key_order, key_date};
 use ctt_ingest::{FileKind, LocalSource, Source, SourceFile};
 use ctt_store::Verdict;
 
@@ -36,12 +36,7 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
     }
     // A day more on each side: the previous links and the signatures of the
     // days asked for are there.
-    let widen_from = args
-        .from
-        .map(|d| d.checked_sub_days(Days::new(1)).unwrap_or(d));
-    let widen_to = args
-        .to
-        .map(|d| d.checked_add_days(Days::new(1)).unwrap_or(d));
+    let (widen_from, widen_to) = listed_days(args.from, args.to);
     let (source, files) = list(settings, &args.sources, widen_from, widen_to).await?;
     let keys = resolve_keys(settings, args.public_keys.as_deref(), &args.sources, &files).await?;
     let options = CheckOptions {
@@ -226,8 +221,9 @@ async fn verify_window(
             .filter(|f| f.kind == Kind::Log && f.status == Status::Missing)
             .filter(|f| key_date(&f.key).is_some_and(|day| day < first_listed))
             .filter(|f| {
-                let listed_by = f.listed_by.as_deref().and_then(key_date);
-                listed_by.is_some_and(|day| in_window(day, within))
+                f.listed_by.as_deref().is_some_and(|digest| {
+                    key_date(digest).is_some() && in_date_range(digest, within.0, within.1)
+                })
             })
             .map(|f| f.key.clone())
             .collect();
@@ -284,11 +280,6 @@ async fn find_objects(settings: &Settings, keys: Vec<String>) -> anyhow::Result<
 #[cfg(not(feature = "aws"))]
 async fn find_objects(_settings: &Settings, _keys: Vec<String>) -> anyhow::Result<Vec<SourceFile>> {
     bail!("this ctt was built without the `aws` feature")
-}
-
-/// Whether `day` lies in the window `from..=to`.
-fn in_window(day: NaiveDate, (from, to): (Option<NaiveDate>, Option<NaiveDate>)) -> bool {
-    from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
 }
 
 /// The SHA-256 the ledger keeps for the logs among `files`, by key.
