@@ -208,9 +208,10 @@ impl Rule {
 
     /// Whether the rule fires on `record` (its JSON, redacted).
     pub fn matches(&self, record: &Value) -> bool {
-        let mut outcome: Vec<Option<bool>> = vec![None; self.searches.len()];
-        self.condition
-            .eval(&mut |i| *outcome[i].get_or_insert_with(|| self.searches[i].matches(record)))
+        with_memo(self.searches.len(), |outcome| {
+            self.condition
+                .eval(&mut |i| *outcome[i].get_or_insert_with(|| self.searches[i].matches(record)))
+        })
     }
 
     /// Texts one of which a record's raw JSON must contain (ASCII, any case)
@@ -224,9 +225,10 @@ impl Rule {
     /// the head tells: `Some(false)` means it cannot fire on the record,
     /// `None` that the rest of the record decides.
     pub fn matches_head(&self, head: &RecordHead<'_>) -> Option<bool> {
-        let mut outcome: Vec<Option<Option<bool>>> = vec![None; self.searches.len()];
-        self.condition.eval_partial(&mut |i| {
-            *outcome[i].get_or_insert_with(|| self.searches[i].matches_head(head))
+        with_memo(self.searches.len(), |outcome| {
+            self.condition.eval_partial(&mut |i| {
+                *outcome[i].get_or_insert_with(|| self.searches[i].matches_head(head))
+            })
         })
     }
 
@@ -241,6 +243,18 @@ impl Rule {
     /// requires one of a known few; `None` when it does not tell.
     pub fn values_required(&self, path: &str) -> Option<Vec<String>> {
         values_required(&self.condition, &self.searches, path)
+    }
+}
+
+/// Runs `eval` with `n` empty cells, one a search, for the outcomes it
+/// found: on the stack for the few searches of a rule (this runs for every
+/// rule on most records).
+fn with_memo<T: Copy, R>(n: usize, eval: impl FnOnce(&mut [Option<T>]) -> R) -> R {
+    const ON_STACK: usize = 16;
+    if n <= ON_STACK {
+        eval(&mut [None; ON_STACK][..n])
+    } else {
+        eval(&mut vec![None; n])
     }
 }
 

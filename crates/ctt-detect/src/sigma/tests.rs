@@ -437,6 +437,22 @@ fn rules_for_any_event_name_require_texts_of_the_raw_record() {
     };
     assert!(!may_fire(&set, &caller("aws-cli/2")));
     assert!(may_fire(&set, &caller("TruffleHog/3.0")));
+    // A text found counts for its own rule only, and only when the head left
+    // that rule undecided: `root` (in the ARN) is the root rule's, which the
+    // head ruled out; the policy rule's text is not in the record.
+    let mut policy = rule(
+        "    a:
+        requestParameters.policyArn|contains: 'AdministratorAccess'
+    condition: a
+",
+    );
+    policy.id = "policy".into();
+    set.add(policy, "policy.yml").expect("add");
+    assert!(!may_fire(&set, &record("IAMUser", "aws-cli")));
+    assert!(may_fire(
+        &set,
+        r#"{"eventName":"AttachUserPolicy","userIdentity":{"type":"IAMUser"},"requestParameters":{"policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}"#
+    ));
     // Requirements on fields the head lacks, without a known text: every
     // record is tried.
     let mut other = rule("    a:\n        requestParameters.x|re: 'x'\n    condition: a\n");
