@@ -125,9 +125,19 @@ pub fn public_keys(path: &std::path::Path) -> anyhow::Result<PublicKeys> {
 pub async fn record(
     store: &dyn ctt_store::EventStore,
     report: &Report,
-    mut flagged: HashMap<String, Vec<String>>,
+    flagged: HashMap<String, Vec<String>>,
 ) -> anyhow::Result<u64> {
-    let verdicts: Vec<Verdict> = report
+    record_counting(store, report, flagged, |_| true).await
+}
+
+/// [`record`], counting only the files whose keys `counted` accepts.
+async fn record_counting(
+    store: &dyn ctt_store::EventStore,
+    report: &Report,
+    mut flagged: HashMap<String, Vec<String>>,
+    counted: impl Fn(&str) -> bool,
+) -> anyhow::Result<u64> {
+    let (verdicts, again): (Vec<Verdict>, Vec<Verdict>) = report
         .files
         .iter()
         .filter(|f| f.kind == Kind::Log)
@@ -135,7 +145,10 @@ pub async fn record(
             event_ids: flagged.remove(&f.key).unwrap_or_default(),
             ..Verdict::new(&f.key, f.status.as_str())
         })
-        .collect();
+        .partition(|v| counted(&v.key));
+    if !again.is_empty() {
+        store.record_integrity(again).await?;
+    }
     Ok(store.record_integrity(verdicts).await?)
 }
 
@@ -246,7 +259,14 @@ async fn verify_window(
         (report, flagged)
     })
     .await?;
-    let recorded = record(store, &report, flagged).await?;
+    // A late log (of days before the window's) was recorded, and counted, by
+    // its own week: recorded again with the verdict of the digest that lists
+    // it, it is not counted again.
+    let of_the_window = |key: &str| match (within.0, key_date(key)) {
+        (Some(first), Some(day)) => day >= first,
+        _ => true,
+    };
+    let recorded = record_counting(store, &report, flagged, of_the_window).await?;
     Ok((report, recorded))
 }
 

@@ -647,6 +647,16 @@ fn ingest_verifies_window_by_window_as_verify_does_the_whole_tree() {
         .filter(|(_, s)| s != "missing")
         .collect();
     assert_eq!(ledger, present);
+    // Each loaded log counted once, the late one too (recorded by its own
+    // week, then again by the week of the digest that lists it).
+    assert!(
+        stderr.contains(&format!(
+            "; recorded in the ledger for {} files",
+            ledger.len()
+        )),
+        "{} logs in the ledger: {stderr}",
+        ledger.len()
+    );
 }
 
 /// A summary's counts, each list sorted (JSON objects and the CLI order
