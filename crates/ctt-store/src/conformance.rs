@@ -39,6 +39,7 @@ macro_rules! store_conformance_tests {
             counts_are_exact_across_hours_edges_and_reloads,
             courses_are_kept_replaced_and_scored_alike,
             ledger_keeps_each_files_integrity,
+            ledger_keeps_each_files_hash_for_its_version,
             alerts_are_stored_once_and_listed_in_order,
             resources_fold_alike_whatever_the_order,
             user_baselines_are_kept_alike,
@@ -329,6 +330,50 @@ pub async fn ledger_records_outcomes_and_counts(store: &dyn EventStore) {
             .expect("loaded already"),
         [true, false]
     );
+}
+
+/// SPEC §14, `ctt ingest --verify`: a file's SHA-256 (hashed as it loads) is
+/// kept with its ledger entry, found again for that version only, and
+/// dropped when the file is loaded anew without one (SQLite: schema 27).
+pub async fn ledger_keeps_each_files_hash_for_its_version(store: &dyn EventStore) {
+    let hash = "5f".repeat(32);
+    let mut a = file(
+        store,
+        "logs/a.json.gz",
+        vec![record("h-1", &t(5, "00:00:00"), "u", "s3", "CreateBucket")],
+    );
+    a.entry.sha256 = Some(hash.clone());
+    let b = file(store, "logs/b.json.gz", Vec::new());
+    store.load(vec![a.clone(), b]).await.expect("load");
+    let asked = |version: &str| {
+        vec![
+            ("logs/a.json.gz".to_owned(), version.to_owned()),
+            ("logs/b.json.gz".to_owned(), "v1".to_owned()),
+            ("logs/c.json.gz".to_owned(), "v1".to_owned()),
+        ]
+    };
+    assert_eq!(
+        store.file_hashes(asked("v1")).await.expect("hashes"),
+        [Some(hash.clone()), None, None],
+        "a's hash; b was loaded without one; c is not in the ledger"
+    );
+    assert_eq!(
+        store.file_hashes(asked("v2")).await.expect("hashes"),
+        [None, None, None],
+        "another version of a"
+    );
+    let entry = store.ledger_entry("logs/a.json.gz").await.expect("entry");
+    assert_eq!(entry.and_then(|e| e.sha256), Some(hash));
+    // Loaded anew without a hash: none kept.
+    a.entry.sha256 = None;
+    a.entry.version = "v2".to_owned();
+    store.load(vec![a]).await.expect("load");
+    assert_eq!(
+        store.file_hashes(asked("v2")).await.expect("hashes"),
+        [None, None, None]
+    );
+    let entry = store.ledger_entry("logs/a.json.gz").await.expect("entry");
+    assert_eq!(entry.and_then(|e| e.sha256), None);
 }
 
 /// SPEC §14: `ctt verify --record` keeps each file's status in the ledger;

@@ -180,7 +180,10 @@ pub fn ledger_entry(item: &Item) -> Option<LedgerEntry> {
         },
         loaded_at: from_seconds(get_n(item, "loaded_at").unwrap_or(0)),
         integrity: opt_s(item, "integrity"),
-        sha256: None,
+        sha256: item
+            .get("sha256")
+            .and_then(|v| v.as_b().ok())
+            .map(|b| hex::encode(b.as_ref())),
     })
 }
 

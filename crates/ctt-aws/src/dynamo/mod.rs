@@ -443,6 +443,10 @@ impl EventStore for DynamoStore {
         Ok(read::loaded_already(&self.inner, files).await?)
     }
 
+    async fn file_hashes(&self, files: Vec<(String, String)>) -> StoreResult<Vec<Option<String>>> {
+        Ok(read::file_hashes(&self.inner, files).await?)
+    }
+
     async fn record_integrity(&self, verdicts: Vec<Verdict>) -> StoreResult<u64> {
         Ok(integrity::record(&self.inner, verdicts).await?)
     }

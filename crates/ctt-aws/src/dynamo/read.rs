@@ -976,20 +976,7 @@ pub async fn loaded_already(
     inner: &Inner,
     files: Vec<(String, String)>,
 ) -> Result<Vec<bool>, DynamoError> {
-    let entries: Vec<LedgerEntry> = if files.len() > LEDGER_LOOKUPS_MAX {
-        ledger(inner, LedgerFilter::All).await?
-    } else {
-        let keys: HashSet<&str> = files.iter().map(|(key, _)| key.as_str()).collect();
-        let keys = keys
-            .into_iter()
-            .map(|key| item_key(keys::ledger_pk(key), keys::LEDGER_SK))
-            .collect();
-        batch_get(inner, keys, &["key", "version", "outcome"], true)
-            .await?
-            .iter()
-            .filter_map(items::ledger_entry)
-            .collect()
-    };
+    let entries = ledger_entries_of(inner, &files, &["key", "version", "outcome"]).await?;
     let loaded: HashMap<String, String> = entries
         .into_iter()
         .filter(|e| e.outcome == FileOutcome::Loaded)
@@ -998,6 +985,52 @@ pub async fn loaded_already(
     Ok(files
         .iter()
         .map(|(key, version)| loaded.get(key) == Some(version))
+        .collect())
+}
+
+/// For each `(key, version)`, in order, the SHA-256 (hex) of the file's
+/// content the ledger keeps for that version (a load by `ctt ingest --verify`
+/// keeps it), if any; looked up as [`loaded_already`] does.
+pub async fn file_hashes(
+    inner: &Inner,
+    files: Vec<(String, String)>,
+) -> Result<Vec<Option<String>>, DynamoError> {
+    let entries = ledger_entries_of(inner, &files, &["key", "version", "sha256"]).await?;
+    let hashes: HashMap<String, (String, Option<String>)> = entries
+        .into_iter()
+        .map(|e| (e.key, (e.version, e.sha256)))
+        .collect();
+    Ok(files
+        .iter()
+        .map(|(key, version)| {
+            hashes
+                .get(key)
+                .filter(|(kept, _)| kept == version)
+                .and_then(|(_, hash)| hash.clone())
+        })
+        .collect())
+}
+
+/// The ledger entries of the keys of `files`, with the attributes of
+/// `projection` at least: a few (a poll of a followed bucket) looked up one
+/// by one, many (a re-run of `ctt ingest`) read with the whole ledger.
+async fn ledger_entries_of(
+    inner: &Inner,
+    files: &[(String, String)],
+    projection: &[&str],
+) -> Result<Vec<LedgerEntry>, DynamoError> {
+    if files.len() > LEDGER_LOOKUPS_MAX {
+        return ledger(inner, LedgerFilter::All).await;
+    }
+    let keys: HashSet<&str> = files.iter().map(|(key, _)| key.as_str()).collect();
+    let keys = keys
+        .into_iter()
+        .map(|key| item_key(keys::ledger_pk(key), keys::LEDGER_SK))
+        .collect();
+    Ok(batch_get(inner, keys, projection, true)
+        .await?
+        .iter()
+        .filter_map(items::ledger_entry)
         .collect())
 }
 

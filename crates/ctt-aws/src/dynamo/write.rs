@@ -35,6 +35,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update, WriteRequest,
@@ -688,22 +689,37 @@ fn ledger_update(
         keys::LEDGER_PK,
         s(keys::ledger_partition(entry.outcome == FileOutcome::Loaded)),
     );
+    // The content's SHA-256, when the load hashed it (`ctt ingest --verify`):
+    // 32 bytes, for this version only.
+    let sha256 = entry.sha256.as_deref().and_then(|h| hex::decode(h).ok());
+    if let Some(bytes) = &sha256 {
+        set(
+            &mut e,
+            "sha256",
+            AttributeValue::B(Blob::new(bytes.clone())),
+        );
+    }
     let seq_name = e.name(keys::LEDGER_SEQ);
     let seq_value = e.value(n(seq));
     sets.push(format!(
         "{seq_name} = if_not_exists({seq_name}, {seq_value})"
     ));
     let reason = e.name("reason");
-    // A file loaded anew has no known integrity (SPEC §14) until verified again.
-    let integrity = e.name("integrity");
+    // A file loaded anew has no known integrity (SPEC §14) until verified
+    // again, nor a hash unless this load kept one.
+    let mut removed = vec![e.name("integrity")];
+    if sha256.is_none() {
+        removed.push(e.name("sha256"));
+    }
     let mut update = format!("SET {}", sets.join(", "));
     match &entry.reason {
         Some(text) => {
             let value = e.value(s(text));
-            update.push_str(&format!(", {reason} = {value} REMOVE {integrity}"));
+            update.push_str(&format!(", {reason} = {value}"));
         }
-        None => update.push_str(&format!(" REMOVE {reason}, {integrity}")),
+        None => removed.insert(0, reason),
     }
+    update.push_str(&format!(" REMOVE {}", removed.join(", ")));
     let condition = match previous {
         None => format!("attribute_not_exists({})", e.name(keys::PK)),
         Some(previous) => format!(
