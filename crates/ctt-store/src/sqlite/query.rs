@@ -879,7 +879,7 @@ pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
     )?;
     let last: Option<(String, i64)> = conn
         .query_row(
-            "SELECT key, loaded_at FROM files ORDER BY id DESC LIMIT 1",
+            "SELECT key, loaded_at FROM files_keyed ORDER BY id DESC LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

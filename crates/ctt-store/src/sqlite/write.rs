@@ -105,16 +105,17 @@ pub fn load(
     let added_rules = {
         // A key is in the ledger once: its row is updated, or inserted.
         let mut update_file = tx.prepare_cached(
-            "UPDATE files SET size = ?2, version = ?3, outcome = ?4, reason = ?5, records = ?6,
-                stored = ?7, filtered = ?8, duplicate = ?9, rejected = ?10, loaded_at = ?11,
-                integrity = NULL, sha256 = ?13
-             WHERE key_hash = ?12 AND key = ?1",
+            "UPDATE files SET size = ?3, version = ?4, outcome = ?5, reason = ?6, records = ?7,
+                stored = ?8, filtered = ?9, duplicate = ?10, rejected = ?11, loaded_at = ?12,
+                integrity = NULL, sha256 = ?14
+             WHERE key_hash = ?13 AND dir = ?1 AND name = ?2",
         )?;
         let mut insert_file = tx.prepare_cached(
-            "INSERT INTO files (key, size, version, outcome, reason, records, stored, filtered,
-                                duplicate, rejected, loaded_at, key_hash, sha256)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            "INSERT INTO files (dir, name, size, version, outcome, reason, records, stored,
+                                filtered, duplicate, rejected, loaded_at, key_hash, sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
+        let mut dirs = FileDirs::new(&tx)?;
         let mut insert_event = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
                 user, identity_type, role, account_id, recipient_account_id, aws_region,
@@ -205,8 +206,10 @@ pub fn load(
             }
             // The ledger entry, with its final counts, in the events' transaction.
             let sha256 = entry.sha256.as_deref().and_then(|h| hex::decode(h).ok());
+            let (dir, name) = split_key(&entry.key);
             let ledger_row = params![
-                entry.key,
+                dirs.id(dir)?,
+                name,
                 entry.size as i64,
                 entry.version,
                 entry.outcome.as_str(),
@@ -333,8 +336,11 @@ pub fn record_integrity(conn: &mut Connection, verdicts: &[Verdict]) -> rusqlite
     let tx = conn.transaction()?;
     let mut recorded = 0;
     {
-        let mut update =
-            tx.prepare_cached("UPDATE files SET integrity = ?2 WHERE key_hash = ?3 AND key = ?1")?;
+        let mut update = tx.prepare_cached(
+            "UPDATE files SET integrity = ?1
+                 WHERE key_hash = ?2 AND name = ?4
+                   AND dir = (SELECT id FROM file_dirs WHERE path = ?3)",
+        )?;
         let mut unflag = tx.prepare_cached("DELETE FROM integrity_flags WHERE file_key = ?1")?;
         let mut unmark = tx.prepare_cached("DELETE FROM integrity_marks WHERE file_key = ?1")?;
         let mut flag = tx.prepare_cached(
@@ -344,7 +350,9 @@ pub fn record_integrity(conn: &mut Connection, verdicts: &[Verdict]) -> rusqlite
             "INSERT OR IGNORE INTO integrity_marks (event_id, file_key) VALUES (?1, ?2)",
         )?;
         for verdict in verdicts {
-            if update.execute(params![verdict.key, verdict.status, key_hash(&verdict.key)])? == 0 {
+            let (dir, name) = split_key(&verdict.key);
+            let held = params![verdict.status, key_hash(&verdict.key), dir, name];
+            if update.execute(held)? == 0 {
                 continue;
             }
             recorded += 1;
@@ -415,9 +423,9 @@ pub fn integrity_marks(
 
 pub fn ledger(conn: &Connection, filter: LedgerFilter) -> rusqlite::Result<Vec<LedgerEntry>> {
     let sql = match filter {
-        LedgerFilter::All => format!("SELECT {LEDGER_COLUMNS} FROM files ORDER BY id"),
+        LedgerFilter::All => format!("SELECT {LEDGER_COLUMNS} FROM files_keyed ORDER BY id"),
         LedgerFilter::Failed => {
-            format!("SELECT {LEDGER_COLUMNS} FROM files WHERE outcome = 'failed' ORDER BY id")
+            format!("SELECT {LEDGER_COLUMNS} FROM files_keyed WHERE outcome = 'failed' ORDER BY id")
         }
     };
     let mut stmt = conn.prepare(&sql)?;
@@ -427,7 +435,7 @@ pub fn ledger(conn: &Connection, filter: LedgerFilter) -> rusqlite::Result<Vec<L
 
 pub fn ledger_entry(conn: &Connection, key: &str) -> rusqlite::Result<LedgerEntry> {
     conn.query_row(
-        &format!("SELECT {LEDGER_COLUMNS} FROM files WHERE key_hash = ?2 AND key = ?1"),
+        &format!("SELECT {LEDGER_COLUMNS} FROM files_keyed WHERE key_hash = ?2 AND key = ?1"),
         params![key, key_hash(key)],
         ledger_row,
     )
@@ -452,7 +460,7 @@ pub fn loaded_already(
     conn.execute_batch("PRAGMA mmap_size = 0")?;
     let found = {
         let mut stmt = conn.prepare_cached(
-            "SELECT version = ?2 AND outcome = 'loaded' FROM files
+            "SELECT version = ?2 AND outcome = 'loaded' FROM files_keyed
              WHERE key_hash = ?3 AND key = ?1",
         )?;
         files
@@ -479,7 +487,7 @@ pub fn file_hashes(
     files: &[(String, String)],
 ) -> rusqlite::Result<Vec<Option<String>>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT sha256 FROM files WHERE key_hash = ?3 AND key = ?1 AND version = ?2",
+        "SELECT sha256 FROM files_keyed WHERE key_hash = ?3 AND key = ?1 AND version = ?2",
     )?;
     files
         .iter()
@@ -505,12 +513,48 @@ pub fn key_hash(key: &str) -> i64 {
     )
 }
 
-/// Registers `ctt_key_hash(key)` ([`key_hash`]) on `conn`, for migration 26.
-pub fn register_key_hash(conn: &Connection) -> rusqlite::Result<()> {
-    conn.create_scalar_function(
-        "ctt_key_hash",
-        1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| Ok(key_hash(&ctx.get::<String>(0)?)),
-    )
+/// Registers `ctt_key_hash(key)` ([`key_hash`], for migration 26) and
+/// `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29) on `conn`.
+pub fn register_key_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("ctt_key_hash", 1, flags, |ctx| {
+        Ok(key_hash(&ctx.get::<String>(0)?))
+    })?;
+    conn.create_scalar_function("ctt_key_dir", 1, flags, |ctx| {
+        Ok(split_key(&ctx.get::<String>(0)?).0.to_owned())
+    })
+}
+
+/// A file's key as the ledger keeps it (schema 29): its folder, up to and
+/// including the last `/` (empty without one), and its name.
+pub fn split_key(key: &str) -> (&str, &str) {
+    key.split_at(key.rfind('/').map_or(0, |slash| slash + 1))
+}
+
+/// The ids of the ledger's folders (`file_dirs`), each added when first
+/// seen: a writer's transaction's cache.
+struct FileDirs<'c> {
+    ids: FxHashMap<String, i64>,
+    add: rusqlite::CachedStatement<'c>,
+    find: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> FileDirs<'c> {
+    fn new(tx: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            ids: FxHashMap::default(),
+            add: tx.prepare_cached("INSERT OR IGNORE INTO file_dirs (path) VALUES (?1)")?,
+            find: tx.prepare_cached("SELECT id FROM file_dirs WHERE path = ?1")?,
+        })
+    }
+
+    fn id(&mut self, dir: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.ids.get(dir) {
+            return Ok(id);
+        }
+        self.add.execute([dir])?;
+        let id = self.find.query_row([dir], |r| r.get(0))?;
+        self.ids.insert(dir.to_owned(), id);
+        Ok(id)
+    }
 }
