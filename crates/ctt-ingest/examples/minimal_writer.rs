@@ -154,7 +154,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         e.event_id,
                         e.event_time.timestamp(),
                         e.event_name,
-                        e.event_source,
+                        // As ctt stores it.
+                        ctt_store::sqlite::stored_event_source(&e.event_source, &e.service),
                         e.service,
                         e.user,
                         e.identity_type,

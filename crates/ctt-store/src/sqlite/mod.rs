@@ -3,6 +3,29 @@
 //! Every call runs on tokio's blocking pool. The writer connection is behind a
 //! mutex (SQLite has one writer anyway); readers never wait for it thanks to WAL.
 
+/// `eventSource` read back whole from `events.event_source`, which is empty
+/// when it is its service's own (`SERVICE.amazonaws.com`: nearly every
+/// event; see [`stored_event_source`]). Exact: an `eventSource` that is
+/// itself empty has an empty service.
+macro_rules! event_source {
+    () => {
+        "CASE WHEN event_source = '' AND service <> '' THEN service || '.amazonaws.com' \
+         ELSE event_source END"
+    };
+}
+
+/// What `events.event_source` holds for an event: nothing (empty) when the
+/// `eventSource` is its service's own, `SERVICE.amazonaws.com` (~19 bytes
+/// a stored event saved), which [`event_source!`] reads back; else the
+/// `eventSource` itself. Rows stored whole before are read as they are.
+pub fn stored_event_source<'a>(event_source: &'a str, service: &str) -> &'a str {
+    let own = !service.is_empty()
+        && event_source
+            .strip_prefix(service)
+            .is_some_and(|rest| rest == ".amazonaws.com");
+    if own { "" } else { event_source }
+}
+
 mod alerts;
 mod anomalies;
 mod courses;
@@ -837,6 +860,61 @@ mod tests {
     use ctt_core::time::{format_event_time, from_seconds};
     use ctt_core::{NameMatch, Scope};
     use std::collections::BTreeSet;
+
+    /// Issue "Scale" (disk): an `eventSource` that is its service's own
+    /// (`SERVICE.amazonaws.com`) is stored empty and read back whole; any
+    /// other, an empty one too, is stored as it is; an `eventSource` filter
+    /// finds each.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_source_that_is_its_services_own_is_stored_empty_and_read_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ctt.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        let mut records: Vec<serde_json::Value> = (1..=3)
+            .map(|i| {
+                let time = format!("2018-03-02T10:00:0{i}Z");
+                record(&format!("s-{i}"), &time, "alice", "ec2", "RunInstances")
+            })
+            .collect();
+        records[1]["eventSource"] = "ec2.example.com".into();
+        records[2]["eventSource"] = "".into();
+        let loaded = file(&store, "a.json.gz", records);
+        assert_eq!(loaded.events.len(), 3, "none rejected");
+        store.load(vec![loaded]).await.expect("load");
+        let stored: Vec<String> = Connection::open(&path)
+            .expect("open")
+            .prepare("SELECT event_source FROM events ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(stored, ["", "ec2.example.com", ""]);
+        let all = EventQuery::between(from_seconds(0), from_seconds(i64::from(u32::MAX)));
+        let page = store.events(&all, 10, None).await.expect("page");
+        let sources: Vec<&str> = page
+            .events
+            .iter()
+            .map(|e| e.event_source.as_str())
+            .collect();
+        assert_eq!(sources, ["ec2.amazonaws.com", "ec2.example.com", ""]);
+        for (value, id) in [
+            ("ec2.amazonaws.com", "s-1"),
+            ("ec2.example.com", "s-2"),
+            ("", "s-3"),
+        ] {
+            let query = EventQuery {
+                params: vec![ctt_core::ParamFilter {
+                    name: "eventSource".into(),
+                    value: value.into(),
+                }],
+                ..all.clone()
+            };
+            let page = store.events(&query, 10, None).await.expect("page");
+            let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
+            assert_eq!(ids, [id], "eventSource={value}");
+        }
+    }
 
     fn journal_mode(path: &Path) -> String {
         Connection::open(path)

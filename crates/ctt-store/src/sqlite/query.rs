@@ -178,7 +178,10 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
     }
     for param in &query.params {
         if let Some(typed) = typed_attribute(&param.name) {
-            let column = typed.column;
+            let column = match typed.column {
+                "event_source" => concat!("(", event_source!(), ")"),
+                column => column,
+            };
             match typed.kind {
                 AttributeType::Bool => match parse_bool(&param.value) {
                     Some(value) => {
@@ -228,9 +231,12 @@ fn index_hint(query: &EventQuery) -> &'static str {
     }
 }
 
-const SUMMARY_COLUMNS: &str = "event_id, event_time, event_name, event_source, user, service, \
-     identity_type, role, aws_region, source_ip_address, user_agent, error_code, error_message, \
-     read_only, event_type";
+const SUMMARY_COLUMNS: &str = concat!(
+    "event_id, event_time, event_name, ",
+    event_source!(),
+    ", user, service, identity_type, role, aws_region, source_ip_address, user_agent, \
+     error_code, error_message, read_only, event_type"
+);
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {
     Ok(SummaryRef::read(r, &mut TimeText::new())?.to_owned())

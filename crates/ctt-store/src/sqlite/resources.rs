@@ -83,12 +83,14 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     let tx = conn.transaction()?;
     {
-        let mut select = tx.prepare(
+        let mut select = tx.prepare(concat!(
             "SELECT e.event_id, e.event_time, e.user, e.account_id, e.recipient_account_id,
                     e.aws_region, ctt_record(r.record)
              FROM events e JOIN records r ON r.seq = e.seq
-             WHERE e.event_name = ?1 AND e.event_source = ?2",
-        )?;
+             WHERE e.event_name = ?1 AND (",
+            event_source!(),
+            ") = ?2"
+        ))?;
         let mut insert_touch = tx.prepare(INSERT)?;
         for (name, source) in &pairs {
             let mut rows = select.query(params![name, source])?;

@@ -148,7 +148,7 @@ pub fn load(
                     e.event_id,
                     t,
                     e.event_name,
-                    e.event_source,
+                    super::stored_event_source(&e.event_source, &e.service),
                     e.service,
                     e.user,
                     e.identity_type,
