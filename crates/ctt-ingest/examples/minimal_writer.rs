@@ -47,9 +47,11 @@ CREATE TABLE events (
     error_code           TEXT,
     error_message        TEXT,
     read_only            INTEGER,
-    event_type           TEXT
+    event_type           TEXT,
+    user_agent_id        INTEGER
 );
 CREATE UNIQUE INDEX events_by_id ON events (event_id);
+CREATE TABLE user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE records (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
 ";
 
@@ -143,13 +145,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut event = tx.prepare_cached(
                     "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source,
                         service, user, identity_type, role, account_id, recipient_account_id,
-                        aws_region, source_ip_address, user_agent, error_code, error_message,
+                        aws_region, source_ip_address, user_agent_id, error_code, error_message,
                         read_only, event_type)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 )?;
                 let mut record =
                     tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
+                // User agents kept once each, as ctt keeps them.
+                let mut add_agent =
+                    tx.prepare_cached("INSERT OR IGNORE INTO user_agents (text) VALUES (?1)")?;
+                let mut find_agent =
+                    tx.prepare_cached("SELECT id FROM user_agents WHERE text = ?1")?;
+                let mut agents: std::collections::HashMap<String, i64> = Default::default();
                 for (e, json) in batch.drain(..) {
+                    let agent = match e.user_agent.as_deref() {
+                        Some(text) => Some(match agents.get(text) {
+                            Some(&id) => id,
+                            None => {
+                                add_agent.execute([text])?;
+                                let id: i64 = find_agent.query_row([text], |r| r.get(0))?;
+                                agents.insert(text.to_owned(), id);
+                                id
+                            }
+                        }),
+                        None => None,
+                    };
                     let added = event.execute(params![
                         e.event_id,
                         e.event_time.timestamp(),
@@ -164,7 +184,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         e.recipient_account_id,
                         e.aws_region,
                         e.source_ip_address,
-                        e.user_agent,
+                        agent,
                         e.error_code,
                         e.error_message,
                         e.read_only,

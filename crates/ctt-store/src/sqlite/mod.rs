@@ -14,6 +14,14 @@ macro_rules! event_source {
     };
 }
 
+/// An event's `userAgent`: its text in the row (rows stored before schema
+/// 30), or the text of its id in `user_agents`; NULL for none.
+macro_rules! user_agent {
+    () => {
+        "coalesce(user_agent, (SELECT text FROM user_agents WHERE id = user_agent_id))"
+    };
+}
+
 /// What `events.event_source` holds for an event: nothing (empty) when the
 /// `eventSource` is its service's own, `SERVICE.amazonaws.com` (~19 bytes
 /// a stored event saved), which [`event_source!`] reads back; else the
@@ -913,6 +921,82 @@ mod tests {
             let page = store.events(&query, 10, None).await.expect("page");
             let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
             assert_eq!(ids, [id], "eventSource={value}");
+        }
+    }
+
+    /// Issue "Scale" (disk), schema 30: a `userAgent` is stored once, each
+    /// event holding its id; pages and the `userAgent` filter read it, and
+    /// rows stored before with their text are read as they are.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_user_agent_is_stored_once_and_read_with_each_event() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ctt.db");
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+        let mut records: Vec<serde_json::Value> = (1..=3)
+            .map(|i| {
+                let time = format!("2018-03-02T10:00:0{i}Z");
+                record(&format!("u-{i}"), &time, "alice", "ec2", "RunInstances")
+            })
+            .collect();
+        records[1]["userAgent"] = "Boto3/1.9 Python/3.6".into();
+        records[2]
+            .as_object_mut()
+            .expect("object")
+            .remove("userAgent");
+        let loaded = file(&store, "a.json.gz", records);
+        store.load(vec![loaded]).await.expect("load");
+        // A row as an earlier version stored it: the text in the row.
+        let conn = Connection::open(&path).expect("open");
+        conn.execute(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+                user_agent) VALUES ('u-0', 1519984800, 'RunInstances', 'ec2.amazonaws.com',
+                'ec2', 'alice', 'aws-cli/1.0')",
+            [],
+        )
+        .expect("insert");
+        let texts: Vec<(Option<String>, Option<i64>)> = conn
+            .prepare("SELECT user_agent, user_agent_id FROM events ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert!(
+            texts[..3].iter().all(|(text, _)| text.is_none()),
+            "{texts:?}"
+        );
+        assert_eq!(texts[2].1, None, "no user agent, no id");
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM user_agents", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(kept, 2);
+        let all = EventQuery::between(from_seconds(0), from_seconds(i64::from(u32::MAX)));
+        let page = store.events(&all, 10, None).await.expect("page");
+        let agents: Vec<(&str, Option<&str>)> = page
+            .events
+            .iter()
+            .map(|e| (e.event_id.as_str(), e.user_agent.as_deref()))
+            .collect();
+        assert_eq!(
+            agents,
+            [
+                ("u-0", Some("aws-cli/1.0")),
+                ("u-1", Some("aws-cli/2.0 (x, y)")),
+                ("u-2", Some("Boto3/1.9 Python/3.6")),
+                ("u-3", None)
+            ]
+        );
+        for (value, id) in [("Boto3/1.9 Python/3.6", "u-2"), ("aws-cli/1.0", "u-0")] {
+            let query = EventQuery {
+                params: vec![ctt_core::ParamFilter {
+                    name: "userAgent".into(),
+                    value: value.into(),
+                }],
+                ..all.clone()
+            };
+            let page = store.events(&query, 10, None).await.expect("page");
+            let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
+            assert_eq!(ids, [id], "userAgent={value}");
         }
     }
 

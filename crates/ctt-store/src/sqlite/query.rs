@@ -180,6 +180,7 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
         if let Some(typed) = typed_attribute(&param.name) {
             let column = match typed.column {
                 "event_source" => concat!("(", event_source!(), ")"),
+                "user_agent" => user_agent!(),
                 column => column,
             };
             match typed.kind {
@@ -234,8 +235,9 @@ fn index_hint(query: &EventQuery) -> &'static str {
 const SUMMARY_COLUMNS: &str = concat!(
     "event_id, event_time, event_name, ",
     event_source!(),
-    ", user, service, identity_type, role, aws_region, source_ip_address, user_agent, \
-     error_code, error_message, read_only, event_type"
+    ", user, service, identity_type, role, aws_region, source_ip_address, ",
+    user_agent!(),
+    ", error_code, error_message, read_only, event_type"
 );
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {

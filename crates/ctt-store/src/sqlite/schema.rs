@@ -581,6 +581,18 @@ CREATE INDEX files_by_outcome ON files (outcome, id);
 CREATE VIEW files_keyed AS
     SELECT f.*, d.path || f.name AS key FROM files f JOIN file_dirs d ON d.id = f.dir;
 "#,
+    // 30: an event's `userAgent` is stored once in `user_agents`, and each
+    // event stored from now on holds its id (`user_agent_id`, `user_agent`
+    // left NULL): ~46 bytes a stored event on `paper`, whose 757,000 events
+    // have 14 user agents. Rows stored before keep their text, and are read
+    // as they are (`user_agent!`): no row is rewritten.
+    r#"
+CREATE TABLE user_agents (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+ALTER TABLE events ADD COLUMN user_agent_id INTEGER;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

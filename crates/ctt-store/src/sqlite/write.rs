@@ -115,13 +115,14 @@ pub fn load(
                                 filtered, duplicate, rejected, loaded_at, key_hash, sha256)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
-        let mut dirs = FileDirs::new(&tx)?;
+        let mut dirs = Interned::new(&tx, "file_dirs")?;
         let mut insert_event = tx.prepare_cached(
             "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
                 user, identity_type, role, account_id, recipient_account_id, aws_region,
-                source_ip_address, user_agent, error_code, error_message, read_only, event_type)
+                source_ip_address, user_agent_id, error_code, error_message, read_only, event_type)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
+        let mut user_agents = Interned::new(&tx, "user_agents")?;
         let mut insert_record =
             tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
         let mut insert_param = tx.prepare_cached(
@@ -157,7 +158,10 @@ pub fn load(
                     e.recipient_account_id,
                     e.aws_region,
                     e.source_ip_address,
-                    e.user_agent,
+                    e.user_agent
+                        .as_deref()
+                        .map(|a| user_agents.id(a))
+                        .transpose()?,
                     e.error_code,
                     e.error_message,
                     e.read_only,
@@ -531,30 +535,35 @@ pub fn split_key(key: &str) -> (&str, &str) {
     key.split_at(key.rfind('/').map_or(0, |slash| slash + 1))
 }
 
-/// The ids of the ledger's folders (`file_dirs`), each added when first
-/// seen: a writer's transaction's cache.
-struct FileDirs<'c> {
+/// The ids of the texts a table keeps once each (`file_dirs`' folders,
+/// `user_agents`), each added when first seen: a writer's transaction's
+/// cache.
+struct Interned<'c> {
     ids: FxHashMap<String, i64>,
     add: rusqlite::CachedStatement<'c>,
     find: rusqlite::CachedStatement<'c>,
 }
 
-impl<'c> FileDirs<'c> {
-    fn new(tx: &'c Connection) -> rusqlite::Result<Self> {
+impl<'c> Interned<'c> {
+    /// `table` is `file_dirs` (texts in `path`) or `user_agents` (in `text`).
+    fn new(tx: &'c Connection, table: &str) -> rusqlite::Result<Self> {
+        let column = if table == "file_dirs" { "path" } else { "text" };
         Ok(Self {
             ids: FxHashMap::default(),
-            add: tx.prepare_cached("INSERT OR IGNORE INTO file_dirs (path) VALUES (?1)")?,
-            find: tx.prepare_cached("SELECT id FROM file_dirs WHERE path = ?1")?,
+            add: tx.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO {table} ({column}) VALUES (?1)"
+            ))?,
+            find: tx.prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?,
         })
     }
 
-    fn id(&mut self, dir: &str) -> rusqlite::Result<i64> {
-        if let Some(&id) = self.ids.get(dir) {
+    fn id(&mut self, text: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.ids.get(text) {
             return Ok(id);
         }
-        self.add.execute([dir])?;
-        let id = self.find.query_row([dir], |r| r.get(0))?;
-        self.ids.insert(dir.to_owned(), id);
+        self.add.execute([text])?;
+        let id = self.find.query_row([text], |r| r.get(0))?;
+        self.ids.insert(text.to_owned(), id);
         Ok(id)
     }
 }
