@@ -692,12 +692,9 @@ fn ledger_update(
     // The content's SHA-256, when the load hashed it (`ctt ingest --verify`):
     // 32 bytes, for this version only.
     let sha256 = entry.sha256.as_deref().and_then(|h| hex::decode(h).ok());
-    if let Some(bytes) = &sha256 {
-        set(
-            &mut e,
-            "sha256",
-            AttributeValue::B(Blob::new(bytes.clone())),
-        );
+    let hashed = sha256.is_some();
+    if let Some(bytes) = sha256 {
+        set(&mut e, "sha256", AttributeValue::B(Blob::new(bytes)));
     }
     let seq_name = e.name(keys::LEDGER_SEQ);
     let seq_value = e.value(n(seq));
@@ -708,7 +705,7 @@ fn ledger_update(
     // A file loaded anew has no known integrity (SPEC §14) until verified
     // again, nor a hash unless this load kept one.
     let mut removed = vec![e.name("integrity")];
-    if sha256.is_none() {
+    if !hashed {
         removed.push(e.name("sha256"));
     }
     let mut update = format!("SET {}", sets.join(", "));

@@ -869,37 +869,77 @@ mod tests {
     use ctt_core::{NameMatch, Scope};
     use std::collections::BTreeSet;
 
-    /// Issue "Scale" (disk): an `eventSource` that is its service's own
-    /// (`SERVICE.amazonaws.com`) is stored empty and read back whole; any
-    /// other, an empty one too, is stored as it is; an `eventSource` filter
-    /// finds each.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_event_source_that_is_its_services_own_is_stored_empty_and_read_whole() {
+    /// A store in a new folder, with three events of `alice` (ids
+    /// `{prefix}-1`…, a second apart) as `edit` leaves their records.
+    async fn store_of_three(
+        prefix: &str,
+        edit: impl FnOnce(&mut [serde_json::Value]),
+    ) -> (tempfile::TempDir, PathBuf, SqliteStore) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ctt.db");
         let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
         let mut records: Vec<serde_json::Value> = (1..=3)
             .map(|i| {
                 let time = format!("2018-03-02T10:00:0{i}Z");
-                record(&format!("s-{i}"), &time, "alice", "ec2", "RunInstances")
+                record(
+                    &format!("{prefix}-{i}"),
+                    &time,
+                    "alice",
+                    "ec2",
+                    "RunInstances",
+                )
             })
             .collect();
-        records[1]["eventSource"] = "ec2.example.com".into();
-        records[2]["eventSource"] = "".into();
+        edit(&mut records);
         let loaded = file(&store, "a.json.gz", records);
         assert_eq!(loaded.events.len(), 3, "none rejected");
         store.load(vec![loaded]).await.expect("load");
-        let stored: Vec<String> = Connection::open(&path)
+        (dir, path, store)
+    }
+
+    fn every_event() -> EventQuery {
+        EventQuery::between(from_seconds(0), from_seconds(i64::from(u32::MAX)))
+    }
+
+    /// The ids of the events whose parameter `name` is `value`.
+    async fn ids_where(store: &SqliteStore, name: &str, value: &str) -> Vec<String> {
+        let query = EventQuery {
+            params: vec![ctt_core::ParamFilter {
+                name: name.into(),
+                value: value.into(),
+            }],
+            ..every_event()
+        };
+        let page = store.events(&query, 10, None).await.expect("page");
+        page.events.into_iter().map(|e| e.event_id).collect()
+    }
+
+    /// One column of every row of `events`, in the order they were stored.
+    fn stored_column<T: rusqlite::types::FromSql>(path: &Path, column: &str) -> Vec<T> {
+        Connection::open(path)
             .expect("open")
-            .prepare("SELECT event_source FROM events ORDER BY seq")
+            .prepare(&format!("SELECT {column} FROM events ORDER BY seq"))
             .expect("prepare")
             .query_map([], |r| r.get(0))
             .expect("query")
             .collect::<rusqlite::Result<_>>()
-            .expect("rows");
+            .expect("rows")
+    }
+
+    /// Issue "Scale" (disk): an `eventSource` that is its service's own
+    /// (`SERVICE.amazonaws.com`) is stored empty and read back whole; any
+    /// other, an empty one too, is stored as it is; an `eventSource` filter
+    /// finds each.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_source_that_is_its_services_own_is_stored_empty_and_read_whole() {
+        let (_dir, path, store) = store_of_three("s", |records| {
+            records[1]["eventSource"] = "ec2.example.com".into();
+            records[2]["eventSource"] = "".into();
+        })
+        .await;
+        let stored: Vec<String> = stored_column(&path, "event_source");
         assert_eq!(stored, ["", "ec2.example.com", ""]);
-        let all = EventQuery::between(from_seconds(0), from_seconds(i64::from(u32::MAX)));
-        let page = store.events(&all, 10, None).await.expect("page");
+        let page = store.events(&every_event(), 10, None).await.expect("page");
         let sources: Vec<&str> = page
             .events
             .iter()
@@ -911,16 +951,11 @@ mod tests {
             ("ec2.example.com", "s-2"),
             ("", "s-3"),
         ] {
-            let query = EventQuery {
-                params: vec![ctt_core::ParamFilter {
-                    name: "eventSource".into(),
-                    value: value.into(),
-                }],
-                ..all.clone()
-            };
-            let page = store.events(&query, 10, None).await.expect("page");
-            let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
-            assert_eq!(ids, [id], "eventSource={value}");
+            assert_eq!(
+                ids_where(&store, "eventSource", value).await,
+                [id],
+                "eventSource={value}"
+            );
         }
     }
 
@@ -929,22 +964,14 @@ mod tests {
     /// rows stored before with their text are read as they are.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_user_agent_is_stored_once_and_read_with_each_event() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("ctt.db");
-        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
-        let mut records: Vec<serde_json::Value> = (1..=3)
-            .map(|i| {
-                let time = format!("2018-03-02T10:00:0{i}Z");
-                record(&format!("u-{i}"), &time, "alice", "ec2", "RunInstances")
-            })
-            .collect();
-        records[1]["userAgent"] = "Boto3/1.9 Python/3.6".into();
-        records[2]
-            .as_object_mut()
-            .expect("object")
-            .remove("userAgent");
-        let loaded = file(&store, "a.json.gz", records);
-        store.load(vec![loaded]).await.expect("load");
+        let (_dir, path, store) = store_of_three("u", |records| {
+            records[1]["userAgent"] = "Boto3/1.9 Python/3.6".into();
+            records[2]
+                .as_object_mut()
+                .expect("object")
+                .remove("userAgent");
+        })
+        .await;
         // A row as an earlier version stored it: the text in the row.
         let conn = Connection::open(&path).expect("open");
         conn.execute(
@@ -954,24 +981,16 @@ mod tests {
             [],
         )
         .expect("insert");
-        let texts: Vec<(Option<String>, Option<i64>)> = conn
-            .prepare("SELECT user_agent, user_agent_id FROM events ORDER BY seq")
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query")
-            .collect::<rusqlite::Result<_>>()
-            .expect("rows");
-        assert!(
-            texts[..3].iter().all(|(text, _)| text.is_none()),
-            "{texts:?}"
-        );
-        assert_eq!(texts[2].1, None, "no user agent, no id");
+        let texts: Vec<Option<String>> = stored_column(&path, "user_agent");
+        assert_eq!(texts, [None, None, None, Some("aws-cli/1.0".to_owned())]);
+        let ids: Vec<Option<i64>> = stored_column(&path, "user_agent_id");
+        assert!(ids[..2].iter().all(Option::is_some), "{ids:?}");
+        assert_eq!(ids[2], None, "no user agent, no id");
         let kept: i64 = conn
             .query_row("SELECT count(*) FROM user_agents", [], |r| r.get(0))
             .expect("count");
         assert_eq!(kept, 2);
-        let all = EventQuery::between(from_seconds(0), from_seconds(i64::from(u32::MAX)));
-        let page = store.events(&all, 10, None).await.expect("page");
+        let page = store.events(&every_event(), 10, None).await.expect("page");
         let agents: Vec<(&str, Option<&str>)> = page
             .events
             .iter()
@@ -987,16 +1006,11 @@ mod tests {
             ]
         );
         for (value, id) in [("Boto3/1.9 Python/3.6", "u-2"), ("aws-cli/1.0", "u-0")] {
-            let query = EventQuery {
-                params: vec![ctt_core::ParamFilter {
-                    name: "userAgent".into(),
-                    value: value.into(),
-                }],
-                ..all.clone()
-            };
-            let page = store.events(&query, 10, None).await.expect("page");
-            let ids: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
-            assert_eq!(ids, [id], "userAgent={value}");
+            assert_eq!(
+                ids_where(&store, "userAgent", value).await,
+                [id],
+                "userAgent={value}"
+            );
         }
     }
 
