@@ -976,7 +976,11 @@ pub async fn loaded_already(
     inner: &Inner,
     files: Vec<(String, String)>,
 ) -> Result<Vec<bool>, DynamoError> {
-    let entries = ledger_entries_of(inner, &files, &["key", "version", "outcome"]).await?;
+    let entries = if files.len() > LEDGER_LOOKUPS_MAX {
+        ledger(inner, LedgerFilter::All).await?
+    } else {
+        own_ledger_entries(inner, &files, &["key", "version", "outcome"]).await?
+    };
     let loaded: HashMap<String, String> = entries
         .into_iter()
         .filter(|e| e.outcome == FileOutcome::Loaded)
@@ -990,12 +994,13 @@ pub async fn loaded_already(
 
 /// For each `(key, version)`, in order, the SHA-256 (hex) of the file's
 /// content the ledger keeps for that version (a load by `ctt ingest --verify`
-/// keeps it), if any; looked up as [`loaded_already`] does.
+/// keeps it), if any. Asked a week of logs at a time (`ctt ingest
+/// --verify`): always their own entries, never the whole ledger for each week.
 pub async fn file_hashes(
     inner: &Inner,
     files: Vec<(String, String)>,
 ) -> Result<Vec<Option<String>>, DynamoError> {
-    let entries = ledger_entries_of(inner, &files, &["key", "version", "sha256"]).await?;
+    let entries = own_ledger_entries(inner, &files, &["key", "version", "sha256"]).await?;
     let hashes: HashMap<String, (String, Option<String>)> = entries
         .into_iter()
         .map(|e| (e.key, (e.version, e.sha256)))
@@ -1011,17 +1016,13 @@ pub async fn file_hashes(
         .collect())
 }
 
-/// The ledger entries of the keys of `files`, with the attributes of
-/// `projection` at least: a few (a poll of a followed bucket) looked up one
-/// by one, many (a re-run of `ctt ingest`) read with the whole ledger.
-async fn ledger_entries_of(
+/// The ledger entries of the keys of `files` (`BatchGetItem`, strongly
+/// consistent), with the attributes of `projection`.
+async fn own_ledger_entries(
     inner: &Inner,
     files: &[(String, String)],
     projection: &[&str],
 ) -> Result<Vec<LedgerEntry>, DynamoError> {
-    if files.len() > LEDGER_LOOKUPS_MAX {
-        return ledger(inner, LedgerFilter::All).await;
-    }
     let keys: HashSet<&str> = files.iter().map(|(key, _)| key.as_str()).collect();
     let keys = keys
         .into_iter()

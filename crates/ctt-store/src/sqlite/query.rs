@@ -178,19 +178,25 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
     }
     for param in &query.params {
         if let Some(typed) = typed_attribute(&param.name) {
-            let column = match typed.column {
-                "event_source" => concat!("(", event_source!(), ")"),
-                "user_agent" => user_agent!(),
-                column => column,
-            };
-            match typed.kind {
-                AttributeType::Bool => match parse_bool(&param.value) {
+            let value = text(&param.value);
+            match (typed.kind, typed.column) {
+                (AttributeType::Bool, column) => match parse_bool(&param.value) {
                     Some(value) => {
                         f.and(&format!("{column} = ?"), [SqlValue::Integer(value.into())])
                     }
                     None => f.and("0", []),
                 },
-                AttributeType::Text => f.and(&format!("{column} = ?"), [text(&param.value)]),
+                (AttributeType::Text, "event_source") => f.and(
+                    concat!("(", event_source!(), ") = ?"),
+                    [value],
+                ),
+                // Rows of either form (schema 30); the id is looked up once,
+                // not for every row the filter reads.
+                (AttributeType::Text, "user_agent") => f.and(
+                    "(user_agent = ? OR user_agent_id = (SELECT id FROM user_agents WHERE text = ?))",
+                    [value.clone(), value],
+                ),
+                (AttributeType::Text, column) => f.and(&format!("{column} = ?"), [value]),
             }
             continue;
         }
