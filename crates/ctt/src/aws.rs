@@ -134,19 +134,23 @@ pub async fn s3_objects(settings: &Settings, keys: &[String]) -> anyhow::Result<
 
 /// [`s3_files`] in parts of `part_files` files, each listed when the load
 /// asks for it (see `S3Source::list_in_parts`): the locations' parts one
-/// after the other.
+/// after the other; the digests' day folders too if `digests`.
 pub async fn s3_parts(
     settings: &Settings,
     locations: &[S3Uri],
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     part_files: usize,
+    digests: bool,
 ) -> anyhow::Result<(
     S3Source,
     std::iter::Flatten<std::vec::IntoIter<ctt_aws::S3ListingParts>>,
 )> {
     let sdk = sdk_config(&flags(settings)).await?;
-    let source = s3_source(settings, &sdk);
+    let source = match digests {
+        true => s3_source(settings, &sdk).with_digests(),
+        false => s3_source(settings, &sdk),
+    };
     let mut parts = Vec::new();
     for location in locations {
         parts.push(

@@ -27,6 +27,7 @@
 //!   status; all are kept.
 
 mod keys;
+pub mod runs;
 mod scan;
 pub mod windows;
 
@@ -37,10 +38,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKeys};
-pub use scan::{CheckOptions, check, check_with_hashes, flagged_events, sha256_hex};
+pub use scan::{CheckOptions, check, check_window, check_with_hashes, flagged_events, sha256_hex};
 
 /// What a file was found to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Valid,
@@ -76,7 +77,7 @@ impl std::fmt::Display for Status {
 }
 
 /// `log` or `digest`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Log,
@@ -148,19 +149,19 @@ pub struct Inventory {
 }
 
 /// One file's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checked {
     pub kind: Kind,
     pub key: String,
     pub status: Status,
     /// Every fault found (a digest may have several), in order of precedence.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Status>,
     /// Why, in words, when not valid.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// For a log: the digest that lists it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed_by: Option<String>,
 }
 
@@ -198,6 +199,11 @@ impl Report {
 /// carry the account, region, time and a random suffix or the trail).
 pub(crate) fn file_name(key: &str) -> &str {
     key.rsplit(['/', '\\']).next().unwrap_or(key)
+}
+
+/// The chain of the digest at `key` (see [`chain_of`]).
+pub fn chain(key: &str) -> String {
+    chain_of(file_name(key)).into_owned()
 }
 
 /// A trail's chain: a digest's file name without its time stamp

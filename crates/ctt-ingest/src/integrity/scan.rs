@@ -58,8 +58,27 @@ pub fn check_with_hashes(
     files: &[SourceFile],
     keys: &PublicKeys,
     options: &CheckOptions,
-    mut known: HashMap<String, String>,
+    known: HashMap<String, String>,
 ) -> Report {
+    check_window(source, files, keys, options, known, &[]).0
+}
+
+/// [`check_with_hashes`] for one window of a history verified window by
+/// window ([`super::windows`]), with `carried`: the newest digest of each
+/// trail that earlier windows read, added when not listed. So the window's
+/// first digest finds its previous link even across a pause of days (or
+/// reports the `gap`: it does not start its chain), and a carried digest
+/// whose successor the window holds has its signature checked. Also returns
+/// the digests the window read (carried ones included), for the next
+/// window's.
+pub fn check_window(
+    source: &dyn Source,
+    files: &[SourceFile],
+    keys: &PublicKeys,
+    options: &CheckOptions,
+    mut known: HashMap<String, String>,
+    carried: &[FoundDigest],
+) -> (Report, Vec<FoundDigest>) {
     let mut inventory = Inventory::default();
     let wanted: Vec<&SourceFile> = files
         .iter()
@@ -96,7 +115,14 @@ pub fn check_with_hashes(
             });
         }
     });
-    let inventory = inventory.into_inner().unwrap_or_default();
+    let mut inventory = inventory.into_inner().unwrap_or_default();
+    let listed: std::collections::HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
+    inventory.digests.extend(
+        carried
+            .iter()
+            .filter(|d| !listed.contains(d.key.as_str()))
+            .cloned(),
+    );
     let read = started.elapsed();
     let report = verify(&inventory, keys);
     tracing::info!(
@@ -107,7 +133,7 @@ pub fn check_with_hashes(
         verify_secs = (started.elapsed() - read).as_secs_f64(),
         "verified"
     );
-    report
+    (report, inventory.digests)
 }
 
 fn read_one(source: &dyn Source, file: &SourceFile, options: &CheckOptions, into: &mut Inventory) {

@@ -166,7 +166,8 @@ async fn s3_source(
         .map(|l| l.parse::<ctt_aws::S3Uri>())
         .collect::<Result<Vec<_>, _>>()?;
     let workers = crate::aws::S3_FETCH_CONCURRENCY;
-    let (source, parts) = crate::aws::s3_parts(settings, &locations, from, to, part_files).await?;
+    let (source, parts) =
+        crate::aws::s3_parts(settings, &locations, from, to, part_files, false).await?;
     Ok((Arc::new(source), Box::new(parts), workers))
 }
 

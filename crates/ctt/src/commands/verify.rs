@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
+use ctt_ingest::integrity::runs::SortedRuns;
 use ctt_ingest::integrity::windows::{Span, WINDOW_DAYS, listed_days};
 use ctt_ingest::integrity::{
-    CheckOptions, Kind, PublicKeys, Report, Status, check, check_with_hashes, flagged_events,
+    CheckOptions, Checked, FoundDigest, Kind, PublicKeys, Report, Status, chain, check_window,
+    flagged_events,
 };
 use ctt_ingest::source::{in_date_range, in_key_order, key_date};
 use ctt_ingest::{FileKind, LocalSource, Source, SourceFile};
@@ -34,40 +36,122 @@ pub async fn run(settings: &Settings, args: VerifyArgs) -> anyhow::Result<ExitCo
         let name = name.rsplit('/').next().unwrap_or(name);
         signatures.insert(name.to_owned(), hex.trim().to_owned());
     }
-    // A day more on each side: the previous links and the signatures of the
-    // days asked for are there.
-    let (widen_from, widen_to) = listed_days(args.from, args.to);
-    let (source, files) = list(settings, &args.sources, widen_from, widen_to).await?;
-    let keys = resolve_keys(settings, args.public_keys.as_deref(), &args.sources, &files).await?;
+    let given = given_keys(args.public_keys.as_deref(), &args.sources)?;
+    let span = listed_span(settings, &args.sources, args.from, args.to).await?;
     let options = CheckOptions {
         max_file_bytes: settings.ingest.max_file_bytes(),
         signatures,
         ..CheckOptions::default()
     };
-    let record_too = args.record;
-    let (report, flagged) = tokio::task::spawn_blocking(move || {
-        let report = check(source.as_ref(), &files, &keys, &options).within(args.from, args.to);
-        let flagged = if record_too {
-            flagged_events(source.as_ref(), &files, &report, options.max_file_bytes)
-        } else {
-            HashMap::new()
-        };
-        (report, flagged)
-    })
+    let store = match args.record {
+        true => Some(super::open_event_store(settings).await?),
+        false => None,
+    };
+    let ledger = store.as_deref().map(|store| Ledger {
+        store,
+        hashes: false,
+    });
+    // A week at a time, each week's verdicts written sorted to a run on
+    // disk, the runs merged as the output is written: what verification
+    // holds follows the week, not the history.
+    let mut runs = SortedRuns::new().context("cannot create a temporary folder")?;
+    let mut unchecked = 0;
+    let recorded = verify_windows(
+        settings,
+        ledger,
+        &args.sources,
+        span,
+        given,
+        &options,
+        &mut |report| {
+            unchecked += report.unchecked_logs;
+            runs.push(&report.files)
+                .context("cannot write verdicts to a temporary file")
+        },
+    )
     .await?;
     if args.record {
-        let store = super::open_event_store(settings).await?;
-        let recorded = record(store.as_ref(), &report, flagged).await?;
         eprintln!(
             "recorded the integrity of {recorded} log files in the ledger (those loaded from this source)"
         );
     }
-    print(&report, output::resolve(args.format))?;
-    Ok(if report.all_valid() {
+    let all_valid = print(runs.merge()?, unchecked, output::resolve(args.format))?;
+    Ok(if all_valid {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::EXIT_NOT_VALID)
     })
+}
+
+/// The days the logs and digests of `sources` span between `from` and
+/// `to`: listed part by part, each let go of once its days are counted.
+async fn listed_span(
+    settings: &Settings,
+    sources: &[String],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> anyhow::Result<Span> {
+    const PART_FILES: usize = 20_000;
+    let (buckets, paths): (Vec<&String>, Vec<&String>) =
+        sources.iter().partition(|s| s.starts_with("s3://"));
+    if !buckets.is_empty() && !paths.is_empty() {
+        bail!("cannot verify S3 and local sources in one run");
+    }
+    if !buckets.is_empty() {
+        return s3_span(settings, &buckets, from, to, PART_FILES).await;
+    }
+    let mut folders = Vec::new();
+    for path in paths {
+        let path = PathBuf::from(path);
+        if !path.exists() {
+            bail!("cannot read {}: no such file or folder", path.display());
+        }
+        folders.push(path);
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut span = Span::default();
+        for part in LocalSource::list_in_parts(&folders, from, to, PART_FILES)? {
+            span.add(&part?);
+        }
+        Ok(span)
+    })
+    .await?
+}
+
+#[cfg(feature = "aws")]
+async fn s3_span(
+    settings: &Settings,
+    locations: &[&String],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    part_files: usize,
+) -> anyhow::Result<Span> {
+    let locations = locations
+        .iter()
+        .map(|l| l.parse::<ctt_aws::S3Uri>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let (_, parts) = crate::aws::s3_parts(settings, &locations, from, to, part_files, true).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut span = Span::default();
+        for part in parts {
+            span.add(&part?);
+        }
+        Ok(span)
+    })
+    .await?
+}
+
+#[cfg(not(feature = "aws"))]
+async fn s3_span(
+    settings: &Settings,
+    locations: &[&String],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    _part_files: usize,
+) -> anyhow::Result<Span> {
+    s3(settings, locations, from, to)
+        .await
+        .map(|_| Span::default())
 }
 
 /// The public keys to verify `files` (listed from `sources`) with: the file
@@ -169,12 +253,54 @@ pub async fn verify_after_load(
     span: Span,
     given: Option<PublicKeys>,
 ) -> anyhow::Result<(Report, u64)> {
-    let given = given.map(Arc::new);
     let options = CheckOptions {
         max_file_bytes: settings.ingest.max_file_bytes(),
         ..CheckOptions::default()
     };
     let mut total = Report::default();
+    let ledger = Ledger {
+        store,
+        hashes: true,
+    };
+    let recorded = verify_windows(
+        settings,
+        Some(ledger),
+        sources,
+        span,
+        given,
+        &options,
+        &mut |report| {
+            total.absorb(report);
+            Ok(())
+        },
+    )
+    .await?;
+    Ok((total, recorded))
+}
+
+/// The ledger a verification reads the loaded logs' hashes from (`hashes`)
+/// and records each log's status in.
+#[derive(Clone, Copy)]
+struct Ledger<'a> {
+    store: &'a dyn ctt_store::EventStore,
+    hashes: bool,
+}
+
+/// Verifies `sources` a week at a time over `span`, each week listed with
+/// a day more on each side and handed to `on_window` restricted to its own
+/// days; the newest digest of each trail is carried from week to week
+/// ([`check_window`]). Returns how many ledger entries were recorded.
+async fn verify_windows(
+    settings: &Settings,
+    ledger: Option<Ledger<'_>>,
+    sources: &[String],
+    span: Span,
+    given: Option<PublicKeys>,
+    options: &CheckOptions,
+    on_window: &mut dyn FnMut(Report) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let given = given.map(Arc::new);
+    let mut tails: HashMap<String, FoundDigest> = HashMap::new();
     let mut recorded = 0;
     for (from, to) in span.windows(WINDOW_DAYS) {
         let (listed_from, listed_to) = listed_days(from, to);
@@ -187,12 +313,48 @@ pub async fn verify_after_load(
             within: (from, to),
             look_back: listed_from,
         };
-        let (report, n) =
-            verify_window(settings, store, source, files, &keys, &options, window).await?;
-        total.absorb(report);
+        let carried: Vec<FoundDigest> = tails.values().cloned().collect();
+        let (report, n, digests) = verify_window(
+            settings, ledger, source, files, &keys, options, window, carried,
+        )
+        .await?;
+        carry_tails(&mut tails, digests, to);
+        on_window(report)?;
         recorded += n;
     }
-    Ok((total, recorded))
+    Ok(recorded)
+}
+
+/// Keeps, for each trail, the newest readable digest of the days up to
+/// `to` among `digests` (or the one kept before, if newer).
+fn carry_tails(
+    tails: &mut HashMap<String, FoundDigest>,
+    digests: Vec<FoundDigest>,
+    to: Option<NaiveDate>,
+) {
+    let end_of = |d: &FoundDigest| {
+        d.read
+            .as_ref()
+            .ok()
+            .map(|(_, body)| body.digest_end_time.clone())
+    };
+    for digest in digests {
+        let dated_within = match (to, key_date(&digest.key)) {
+            (Some(to), Some(day)) => day <= to,
+            _ => true,
+        };
+        let Some(end) = end_of(&digest).filter(|_| dated_within) else {
+            continue;
+        };
+        let chain = chain(&digest.key);
+        if tails
+            .get(&chain)
+            .and_then(end_of)
+            .is_none_or(|kept| kept < end)
+        {
+            tails.insert(chain, digest);
+        }
+    }
 }
 
 /// The days a window's verdicts are kept for, and the first day listed for
@@ -203,29 +365,48 @@ struct Window {
     look_back: Option<NaiveDate>,
 }
 
-/// Verifies `files` (listed from `source`) with the hashes the ledger keeps,
-/// keeps the verdicts about the window's days, and records them in the
-/// ledger. A log that a digest of the window lists from before the days
+/// Verifies `files` (listed from `source`), with the hashes the ledger
+/// keeps if asked, and the digests `carried` from earlier windows; keeps the
+/// verdicts about the window's days, and records them in the ledger if
+/// given. Also returns how many were recorded, and the digests read. A log that a digest of the window lists from before the days
 /// listed (a backfill digest's late log) is looked for where the layout puts
 /// it, under the key a missing log is named by.
+#[allow(clippy::too_many_arguments)]
 async fn verify_window(
     settings: &Settings,
-    store: &dyn ctt_store::EventStore,
+    ledger: Option<Ledger<'_>>,
     source: Arc<dyn Source>,
     mut files: Vec<SourceFile>,
     keys: &Arc<PublicKeys>,
     options: &CheckOptions,
     Window { within, look_back }: Window,
-) -> anyhow::Result<(Report, u64)> {
+    carried: Vec<FoundDigest>,
+) -> anyhow::Result<(Report, u64, Vec<FoundDigest>)> {
+    let carried = Arc::new(carried);
     let check = |files: Vec<SourceFile>, known: HashMap<String, String>| {
         let (source, keys, options) = (source.clone(), keys.clone(), options.clone());
+        let carried = carried.clone();
         tokio::task::spawn_blocking(move || {
-            let report = check_with_hashes(source.as_ref(), &files, &keys, &options, known);
-            (report, files)
+            let (report, digests) =
+                check_window(source.as_ref(), &files, &keys, &options, known, &carried);
+            (report, digests, files)
         })
     };
-    let known = known_hashes(store, &files).await?;
-    let (mut report, checked) = check(files, known).await?;
+    let hashes = |files: &[SourceFile]| {
+        let files: Vec<(String, String)> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Log)
+            .map(|f| (f.key.clone(), f.version.clone()))
+            .collect();
+        async move {
+            match ledger.filter(|l| l.hashes) {
+                Some(ledger) => known_hashes(ledger.store, files).await,
+                None => Ok(HashMap::new()),
+            }
+        }
+    };
+    let known = hashes(&files).await?;
+    let (mut report, mut digests, checked) = check(files, known).await?;
     files = checked;
     if let Some(first_listed) = look_back {
         let late: Vec<String> = report
@@ -248,11 +429,14 @@ async fn verify_window(
         if !found.is_empty() {
             files.extend(found);
             in_key_order(&mut files);
-            let known = known_hashes(store, &files).await?;
-            (report, files) = check(files, known).await?;
+            let known = hashes(&files).await?;
+            (report, digests, files) = check(files, known).await?;
         }
     }
     let report = report.within(within.0, within.1);
+    let Some(ledger) = ledger else {
+        return Ok((report, 0, digests));
+    };
     let max_file_bytes = options.max_file_bytes;
     let (report, flagged) = tokio::task::spawn_blocking(move || {
         let flagged = flagged_events(source.as_ref(), &files, &report, max_file_bytes);
@@ -266,8 +450,8 @@ async fn verify_window(
         (Some(first), Some(day)) => day >= first,
         _ => true,
     };
-    let recorded = record_counting(store, &report, flagged, of_the_window).await?;
-    Ok((report, recorded))
+    let recorded = record_counting(ledger.store, &report, flagged, of_the_window).await?;
+    Ok((report, recorded, digests))
 }
 
 /// The files at `keys` (paths, or `s3://` objects) that exist.
@@ -302,16 +486,11 @@ async fn find_objects(_settings: &Settings, _keys: Vec<String>) -> anyhow::Resul
     bail!("this ctt was built without the `aws` feature")
 }
 
-/// The SHA-256 the ledger keeps for the logs among `files`, by key.
+/// The SHA-256 the ledger keeps for `logs` (key, version), by key.
 async fn known_hashes(
     store: &dyn ctt_store::EventStore,
-    files: &[SourceFile],
+    logs: Vec<(String, String)>,
 ) -> anyhow::Result<HashMap<String, String>> {
-    let logs: Vec<(String, String)> = files
-        .iter()
-        .filter(|f| f.kind == FileKind::Log)
-        .map(|f| (f.key.clone(), f.version.clone()))
-        .collect();
     let hashes = store.file_hashes(logs.clone()).await?;
     Ok(logs
         .into_iter()
@@ -336,19 +515,89 @@ pub fn summary(report: &Report) -> String {
     )
 }
 
-fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
+/// The most files a table shows whole; past them it shows those not valid.
+const TABLE_FILES: usize = 10_000;
+
+/// A table's rows: every file while there are at most `cap`, else only
+/// those not valid, and how many valid ones were left out.
+struct TableRows {
+    cap: usize,
+    shown: Vec<Checked>,
+    hidden: u64,
+}
+
+impl TableRows {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            shown: Vec::new(),
+            hidden: 0,
+        }
+    }
+
+    fn push(&mut self, file: Checked) {
+        if self.hidden > 0 && file.is_valid() {
+            self.hidden += 1;
+            return;
+        }
+        self.shown.push(file);
+        if self.hidden == 0 && self.shown.len() > self.cap {
+            let before = self.shown.len();
+            self.shown.retain(|f| !f.is_valid());
+            self.hidden = (before - self.shown.len()) as u64;
+        }
+    }
+
+    fn finish(self) -> (Vec<Checked>, u64) {
+        (self.shown, self.hidden)
+    }
+}
+
+/// Writes the verdicts `files` yields (in key order), streamed: never
+/// gathered, but for a table's at most [`TABLE_FILES`] rows. The JSON is the
+/// [`Report`]'s shape, its counts written after the files. Returns whether
+/// everything checked is valid.
+fn print(
+    files: impl Iterator<Item = std::io::Result<Checked>>,
+    unchecked_logs: u64,
+    format: OutputFormat,
+) -> anyhow::Result<bool> {
     use std::io::Write;
-    // Half a million files: written as they go, never gathered into rows first.
+    let mut counts = Report::default();
+    counts.unchecked_logs = unchecked_logs;
+    let mut all_valid = true;
+    let mut count = |file: &Checked| {
+        all_valid &= file.is_valid();
+        let counts = match file.kind {
+            Kind::Log => &mut counts.logs,
+            Kind::Digest => &mut counts.digests,
+        };
+        *counts.entry(file.status).or_default() += 1;
+    };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer(&mut out, report)?;
-            writeln!(out)?;
+            out.write_all(b"{\"files\":[")?;
+            for (i, file) in files.enumerate() {
+                let file = file?;
+                count(&file);
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut out, &file)?;
+            }
+            write!(out, "],\"logs\":")?;
+            serde_json::to_writer(&mut out, &counts.logs)?;
+            write!(out, ",\"digests\":")?;
+            serde_json::to_writer(&mut out, &counts.digests)?;
+            writeln!(out, ",\"unchecked_logs\":{unchecked_logs}}}")?;
         }
         OutputFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
             output::write_csv_row(&mut csv, ["kind", "key", "status"])?;
-            for f in &report.files {
+            for file in files {
+                let f = file?;
+                count(&f);
                 output::write_csv_row(
                     &mut csv,
                     [
@@ -361,15 +610,23 @@ fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
             csv.flush()?;
         }
         OutputFormat::Ndjson => {
-            for f in &report.files {
-                serde_json::to_writer(&mut out, f)?;
+            for file in files {
+                let file = file?;
+                count(&file);
+                serde_json::to_writer(&mut out, &file)?;
                 writeln!(out)?;
             }
         }
         OutputFormat::Table => {
             drop(out);
-            let rows = report
-                .files
+            let mut table = TableRows::new(TABLE_FILES);
+            for file in files {
+                let file = file?;
+                count(&file);
+                table.push(file);
+            }
+            let (shown, hidden) = table.finish();
+            let rows = shown
                 .iter()
                 .map(|f| {
                     vec![
@@ -380,18 +637,18 @@ fn print(report: &Report, format: OutputFormat) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            output::records(
-                format,
-                &["kind", "key", "status", "detail"],
-                rows,
-                &report.files,
-            )?;
-            println!("{}", summary(report));
-            return Ok(());
+            output::records(format, &["kind", "key", "status", "detail"], rows, &shown)?;
+            if hidden > 0 {
+                println!(
+                    "{hidden} valid files not shown (over {TABLE_FILES}): --format csv lists every file"
+                );
+            }
+            println!("{}", summary(&counts));
+            return Ok(all_valid);
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(all_valid)
 }
 
 /// The source and its files between `from` and `to`.
@@ -453,4 +710,49 @@ async fn s3(
             .collect::<Vec<_>>()
             .join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(key: &str, status: Status) -> Checked {
+        Checked {
+            kind: Kind::Log,
+            key: key.to_owned(),
+            status,
+            faults: Vec::new(),
+            detail: None,
+            listed_by: None,
+        }
+    }
+
+    /// A table shows every file up to its cap; past it, the files not
+    /// valid, in order, and how many valid ones it left out.
+    #[test]
+    fn a_table_past_its_cap_shows_the_files_not_valid() {
+        let mut small = TableRows::new(3);
+        for key in ["a", "b", "c"] {
+            small.push(checked(key, Status::Valid));
+        }
+        let (shown, hidden) = small.finish();
+        assert_eq!((shown.len(), hidden), (3, 0));
+
+        let mut large = TableRows::new(3);
+        let statuses = [
+            Status::Valid,
+            Status::Modified,
+            Status::Valid,
+            Status::Valid,
+            Status::Valid,
+            Status::Missing,
+            Status::Valid,
+        ];
+        for (i, status) in statuses.into_iter().enumerate() {
+            large.push(checked(&format!("k{i}"), status));
+        }
+        let (shown, hidden) = large.finish();
+        let keys: Vec<&str> = shown.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!((keys, hidden), (vec!["k1", "k5"], 5));
+    }
 }

@@ -493,6 +493,97 @@ fn an_organisation_trail_verifies_chain_by_chain() {
 /// listing: on 18 days (three windows), tampered with across the windows'
 /// edges, every log's verdict in the ledger and every count are those of
 /// `ctt verify` over the whole tree at once.
+/// SPEC §14: a missing link is a `gap` wherever it falls. `ctt verify`
+/// holds a week at a time; a trail paused across a week's boundary (three
+/// days of its logs and digests gone, 06-08 to 06-10; the weeks split
+/// after 06-09) has the first digest after the pause name a previous digest
+/// that is absent: a `gap`, not the start of a chain, because the newest
+/// digest of the week before is carried into the next. The tail before the
+/// pause is `unsigned` (no digest records its signature), and the output is
+/// one verdict per file, sorted by key.
+#[test]
+fn a_pause_across_a_weeks_boundary_is_a_gap() {
+    let work = crate::support::Workspace::new();
+    let root = work.path("trail");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_ctt"))
+        .args([
+            "gen", "--preset", "small", "--days", "12", "--seed", "5", "--end", END,
+        ])
+        .arg(&root));
+    assert!(out.status.success(), "{}", describe(&out));
+    let account = std::fs::read_dir(root.join("AWSLogs"))
+        .expect("AWSLogs")
+        .next()
+        .expect("an account")
+        .expect("entry")
+        .path();
+    let on = |day: &str| tree(&root).iter().any(|p| key(p).contains(day));
+    assert!(
+        on("/2018/06/03/") && !on("/2018/06/02/"),
+        "the tree, and its first week, start on 06-03"
+    );
+    for day in ["08", "09", "10"] {
+        for folder in ["CloudTrail", "CloudTrail-Digest"] {
+            let gone = account.join(folder).join("us-east-1/2018/06").join(day);
+            std::fs::remove_dir_all(&gone).unwrap_or_else(|e| panic!("{}: {e}", gone.display()));
+        }
+    }
+    let csv = verify(&root, &["--format", "csv"]);
+    assert_eq!(csv.status.code(), Some(4), "{}", describe(&csv));
+    let text = String::from_utf8(csv.stdout.clone()).expect("utf-8");
+    let rows: Vec<(&str, &str, &str)> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let mut cells = line.split(',');
+            let kind = cells.next().expect("kind");
+            let status = cells.next_back().expect("status");
+            (
+                kind,
+                &line[kind.len() + 1..line.len() - status.len() - 1],
+                status,
+            )
+        })
+        .collect();
+    let keys: Vec<&str> = rows.iter().map(|(_, key, _)| *key).collect();
+    assert!(
+        keys.windows(2).all(|pair| pair[0] < pair[1]),
+        "sorted by key, each file once"
+    );
+    let files = tree(&root);
+    let json = verify(&root, &["--format", "json"]);
+    let report: Value = serde_json::from_slice(&json.stdout).expect("report");
+    let unchecked = report["unchecked_logs"].as_u64().expect("unchecked_logs") as usize;
+    assert_eq!(
+        rows.len(),
+        files.len() - unchecked + 2,
+        "every file checked, and the two logs the gap lost"
+    );
+    assert_eq!(report["files"].as_array().map(Vec::len), Some(rows.len()));
+    let not_valid: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|(_, _, status)| *status != "valid")
+        .map(|(_, key, status)| (&key[key.len() - 60..], *status))
+        .collect();
+    let first_after = in_region(&files, "us-east-1", true)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("/2018/06/11/"))
+        .map(|p| key(p))
+        .expect("a digest on 06-11");
+    let status_of = |key: &str| rows.iter().find(|(_, k, _)| *k == key).map(|r| r.2);
+    assert_eq!(status_of(&first_after), Some("gap"), "{not_valid:?}");
+    let gaps = rows.iter().filter(|r| r.2 == "gap").count();
+    let missing = rows.iter().filter(|r| r.2 == "missing").count();
+    assert_eq!((gaps, missing), (1, 2), "{not_valid:?}");
+    let tail = in_region(&files, "us-east-1", true)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("/2018/06/07/"))
+        .max()
+        .map(|p| key(p))
+        .expect("a digest on 06-07");
+    assert_eq!(status_of(&tail), Some("unsigned"), "{not_valid:?}");
+}
+
 #[test]
 fn ingest_verifies_window_by_window_as_verify_does_the_whole_tree() {
     let work = crate::support::Workspace::new();
