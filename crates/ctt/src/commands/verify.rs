@@ -92,22 +92,12 @@ async fn listed_span(
     to: Option<NaiveDate>,
 ) -> anyhow::Result<Span> {
     const PART_FILES: usize = 20_000;
-    let (buckets, paths): (Vec<&String>, Vec<&String>) =
-        sources.iter().partition(|s| s.starts_with("s3://"));
-    if !buckets.is_empty() && !paths.is_empty() {
-        bail!("cannot verify S3 and local sources in one run");
-    }
-    if !buckets.is_empty() {
-        return s3_span(settings, &buckets, from, to, PART_FILES).await;
-    }
-    let mut folders = Vec::new();
-    for path in paths {
-        let path = PathBuf::from(path);
-        if !path.exists() {
-            bail!("cannot read {}: no such file or folder", path.display());
+    let folders = match split(sources)? {
+        Sources::Buckets(buckets) => {
+            return s3_span(settings, &buckets, from, to, PART_FILES).await;
         }
-        folders.push(path);
-    }
+        Sources::Folders(folders) => folders,
+    };
     tokio::task::spawn_blocking(move || {
         let mut span = Span::default();
         for part in LocalSource::list_in_parts(&folders, from, to, PART_FILES)? {
@@ -658,25 +648,40 @@ async fn list(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>)> {
+    match split(sources)? {
+        Sources::Buckets(buckets) => s3(settings, &buckets, from, to).await,
+        Sources::Folders(folders) => {
+            let files = tokio::task::spawn_blocking(move || LocalSource::list(&folders, from, to))
+                .await??;
+            Ok((Arc::new(LocalSource), files))
+        }
+    }
+}
+
+/// The sources verified together: buckets, or folders (or files) that exist.
+enum Sources<'a> {
+    Buckets(Vec<&'a String>),
+    Folders(Vec<PathBuf>),
+}
+
+fn split(sources: &[String]) -> anyhow::Result<Sources<'_>> {
     let (buckets, paths): (Vec<&String>, Vec<&String>) =
         sources.iter().partition(|s| s.starts_with("s3://"));
     if !buckets.is_empty() && !paths.is_empty() {
         bail!("cannot verify S3 and local sources in one run");
     }
-    if buckets.is_empty() {
-        let mut folders = Vec::new();
-        for path in paths {
-            let path = PathBuf::from(path);
-            if !path.exists() {
-                bail!("cannot read {}: no such file or folder", path.display());
-            }
-            folders.push(path);
-        }
-        let files =
-            tokio::task::spawn_blocking(move || LocalSource::list(&folders, from, to)).await??;
-        return Ok((Arc::new(LocalSource), files));
+    if !buckets.is_empty() {
+        return Ok(Sources::Buckets(buckets));
     }
-    s3(settings, &buckets, from, to).await
+    let mut folders = Vec::new();
+    for path in paths {
+        let path = PathBuf::from(path);
+        if !path.exists() {
+            bail!("cannot read {}: no such file or folder", path.display());
+        }
+        folders.push(path);
+    }
+    Ok(Sources::Folders(folders))
 }
 
 #[cfg(feature = "aws")]
