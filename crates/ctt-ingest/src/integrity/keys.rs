@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::Engine;
 use serde::Deserialize;
 
@@ -31,10 +31,12 @@ struct KeyEntry {
 }
 
 /// Public keys by fingerprint. A key's DER may be PKCS #1 `RSAPublicKey` (what
-/// `ListPublicKeys` returns) or X.509 `SubjectPublicKeyInfo`.
+/// `ListPublicKeys` returns) or X.509 `SubjectPublicKeyInfo`. Each is parsed
+/// once, when added, not for every digest it verifies (`None`: a key that
+/// cannot be parsed, which verifies nothing).
 #[derive(Debug, Clone, Default)]
 pub struct PublicKeys {
-    by_fingerprint: HashMap<String, Vec<u8>>,
+    by_fingerprint: HashMap<String, Option<ParsedPublicKey>>,
 }
 
 impl PublicKeys {
@@ -55,8 +57,9 @@ impl PublicKeys {
 
     /// Adds a key (DER) under its fingerprint.
     pub fn insert(&mut self, fingerprint: &str, der: Vec<u8>) {
+        let key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der).ok();
         self.by_fingerprint
-            .insert(fingerprint.to_ascii_lowercase(), der);
+            .insert(fingerprint.to_ascii_lowercase(), key);
     }
 
     /// Checks `signature` (hex) over `message` with the key of `fingerprint`;
@@ -68,14 +71,14 @@ impl PublicKeys {
         signature: &str,
     ) -> Result<(), String> {
         let fingerprint = fingerprint.unwrap_or_default().to_ascii_lowercase();
-        let Some(der) = self.by_fingerprint.get(&fingerprint) else {
+        let Some(key) = self.by_fingerprint.get(&fingerprint) else {
             return Err(format!("no public key with fingerprint `{fingerprint}`"));
         };
         let Ok(signature) = hex::decode(signature.trim()) else {
             return Err("the signature is not hexadecimal".to_owned());
         };
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der)
-            .verify(message, &signature)
-            .map_err(|_| format!("the signature does not verify with key `{fingerprint}`"))
+        key.as_ref()
+            .and_then(|key| key.verify_sig(message, &signature).ok())
+            .ok_or_else(|| format!("the signature does not verify with key `{fingerprint}`"))
     }
 }
