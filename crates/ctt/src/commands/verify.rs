@@ -358,9 +358,10 @@ struct Window {
 /// Verifies `files` (listed from `source`), with the hashes the ledger
 /// keeps if asked, and the digests `carried` from earlier windows; keeps the
 /// verdicts about the window's days, and records them in the ledger if
-/// given. Also returns how many were recorded, and the digests read. A log that a digest of the window lists from before the days
-/// listed (a backfill digest's late log) is looked for where the layout puts
-/// it, under the key a missing log is named by.
+/// given. Also returns how many were recorded, and the digests read. A log
+/// that a digest of the window lists from before the days listed (a
+/// backfill digest's late log) is looked for where the layout puts it, under
+/// the key a missing log is named by.
 #[allow(clippy::too_many_arguments)]
 async fn verify_window(
     settings: &Settings,
@@ -514,6 +515,8 @@ struct TableRows {
     cap: usize,
     shown: Vec<Checked>,
     hidden: u64,
+    /// Past the cap: valid files are counted, not kept.
+    capped: bool,
 }
 
 impl TableRows {
@@ -522,19 +525,21 @@ impl TableRows {
             cap,
             shown: Vec::new(),
             hidden: 0,
+            capped: false,
         }
     }
 
     fn push(&mut self, file: Checked) {
-        if self.hidden > 0 && file.is_valid() {
+        if self.capped && file.is_valid() {
             self.hidden += 1;
             return;
         }
         self.shown.push(file);
-        if self.hidden == 0 && self.shown.len() > self.cap {
+        if !self.capped && self.shown.len() > self.cap {
             let before = self.shown.len();
             self.shown.retain(|f| !f.is_valid());
             self.hidden = (before - self.shown.len()) as u64;
+            self.capped = true;
         }
     }
 
@@ -759,5 +764,16 @@ mod tests {
         let (shown, hidden) = large.finish();
         let keys: Vec<&str> = shown.iter().map(|c| c.key.as_str()).collect();
         assert_eq!((keys, hidden), (vec!["k1", "k5"], 5));
+
+        let mut faulty = TableRows::new(3);
+        for i in 0..6 {
+            faulty.push(checked(&format!("m{i}"), Status::Missing));
+        }
+        let (shown, hidden) = faulty.finish();
+        assert_eq!(
+            (shown.len(), hidden),
+            (6, 0),
+            "every file not valid is shown"
+        );
     }
 }
