@@ -65,29 +65,39 @@ pub fn classify(key: &str) -> FileKind {
 }
 
 /// The day a key was written for: `_YYYYMMDDTHHMMZ_` in the file name, else a
-/// `YYYY/MM/DD` run of folders.
+/// `YYYY/MM/DD` run of folders. Read without allocating: listings and
+/// verification ask it of every key, several times.
 pub fn key_date(key: &str) -> Option<NaiveDate> {
-    let parts: Vec<&str> = key.split(['/', '\\']).collect();
-    let name = parts.last().copied().unwrap_or(key);
+    let name = key.rsplit(['/', '\\']).next().unwrap_or(key);
     let from_name = name.split('_').find_map(|token| {
-        let bytes = token.as_bytes();
-        let stamp =
-            bytes.len() >= 9 && bytes[8] == b'T' && bytes[..8].iter().all(u8::is_ascii_digit);
-        stamp
-            .then(|| NaiveDate::parse_from_str(&token[..8], "%Y%m%d").ok())
+        let b = token.as_bytes();
+        (b.len() >= 9 && b[8] == b'T')
+            .then(|| ymd(&b[..4], &b[4..6], &b[6..8]))
             .flatten()
     });
     from_name.or_else(|| {
-        parts.windows(3).rev().find_map(|w| {
-            let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-            (digits(w[0], 4) && digits(w[1], 2) && digits(w[2], 2))
-                .then(|| {
-                    NaiveDate::parse_from_str(&format!("{}-{}-{}", w[0], w[1], w[2]), "%Y-%m-%d")
-                        .ok()
-                })
-                .flatten()
-        })
+        let mut folders = key.rsplit(['/', '\\']);
+        let (mut d, mut m) = (folders.next()?, folders.next()?);
+        for y in folders {
+            if (y.len(), m.len(), d.len()) == (4, 2, 2)
+                && let Some(day) = ymd(y.as_bytes(), m.as_bytes(), d.as_bytes())
+            {
+                return Some(day);
+            }
+            (d, m) = (m, y);
+        }
+        None
     })
+}
+
+/// The date of ASCII digits `y`, `m`, `d`, if they are digits and a date.
+fn ymd(y: &[u8], m: &[u8], d: &[u8]) -> Option<NaiveDate> {
+    let number = |s: &[u8]| {
+        s.iter().try_fold(0u32, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(number(y)?).ok()?, number(m)?, number(d)?)
 }
 
 /// Whether a key is selected by `--from`/`--to` (whole days, inclusive). Keys
@@ -696,6 +706,15 @@ mod tests {
         assert_eq!(key_date("x/1_CloudTrail_r_20180301T2359Z_y.json.gz"), day);
         assert_eq!(key_date("logs/2018/13/01/x.json"), None);
         assert_eq!(key_date("events.json"), None);
+        // The last YYYY/MM/DD run of folders; a stamp that is not a date
+        // falls back to the folders.
+        assert_eq!(key_date("2017/01/01/logs/2018/03/01/x.json"), day);
+        assert_eq!(key_date("2018/03/01/x_20181340T0000Z_y.json.gz"), day);
+        assert_eq!(key_date("a\\2018\\03\\01\\x.json"), day);
+        assert_eq!(key_date("2018/03/1/x.json"), None);
+        assert_eq!(key_date("2018/3/01/x.json"), None);
+        assert_eq!(key_date("201a/03/01/x.json"), None);
+        assert_eq!(key_date("03/01/x.json"), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_lc_rs::digest::{SHA256, digest};
+use chrono::NaiveDate;
 
 use super::{
     DigestBody, FoundDigest, FoundLog, Inventory, Kind, PublicKeys, Report, Status, verify,
@@ -23,6 +24,9 @@ pub struct CheckOptions {
     pub signatures: HashMap<String, String>,
     /// Threads reading and hashing (at least 1).
     pub threads: usize,
+    /// A window's days (`Some`): the logs of other days listed are read
+    /// only when a digest of these days lists them. `None`: every log.
+    pub logs_of_days: Option<(Option<NaiveDate>, Option<NaiveDate>)>,
 }
 
 impl Default for CheckOptions {
@@ -31,6 +35,7 @@ impl Default for CheckOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             signatures: HashMap::new(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            logs_of_days: None,
         }
     }
 }
@@ -99,23 +104,27 @@ pub fn check_window(
         .collect();
     let already = inventory.logs.len();
     let started = std::time::Instant::now();
-    let next = AtomicUsize::new(0);
-    let inventory = Mutex::new(inventory);
-    std::thread::scope(|scope| {
-        for _ in 0..options.threads.max(1).min(wanted.len().max(1)) {
-            scope.spawn(|| {
-                let mut mine = Inventory::default();
-                while let Some(file) = wanted.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    read_one(source, file, options, &mut mine);
-                }
-                if let Ok(mut all) = inventory.lock() {
-                    all.logs.append(&mut mine.logs);
-                    all.digests.append(&mut mine.digests);
-                }
-            });
-        }
-    });
-    let mut inventory = inventory.into_inner().unwrap_or_default();
+    let (digests, mut logs): (Vec<&SourceFile>, Vec<&SourceFile>) =
+        wanted.into_iter().partition(|f| f.kind == FileKind::Digest);
+    let read_digests = read_all(source, &digests, options);
+    inventory.digests = read_digests.digests;
+    if let Some((from, to)) = options.logs_of_days {
+        // The days around a window are listed for their digests: their logs
+        // are read only when a digest of the window lists them.
+        let listed: std::collections::HashSet<&str> = inventory
+            .digests
+            .iter()
+            .filter(|d| crate::source::in_date_range(&d.key, from, to))
+            .filter_map(|d| d.read.as_ref().ok())
+            .flat_map(|(_, body)| body.log_files.iter())
+            .map(|log| super::file_name(&log.s3_object))
+            .collect();
+        logs.retain(|f| {
+            crate::source::in_date_range(&f.key, from, to)
+                || listed.contains(super::file_name(&f.key))
+        });
+    }
+    inventory.logs.extend(read_all(source, &logs, options).logs);
     let listed: std::collections::HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
     inventory.digests.extend(
         carried
@@ -134,6 +143,27 @@ pub fn check_window(
         "verified"
     );
     (report, inventory.digests)
+}
+
+/// Reads and hashes `files` on `options.threads` threads.
+fn read_all(source: &dyn Source, files: &[&SourceFile], options: &CheckOptions) -> Inventory {
+    let next = AtomicUsize::new(0);
+    let inventory = Mutex::new(Inventory::default());
+    std::thread::scope(|scope| {
+        for _ in 0..options.threads.max(1).min(files.len().max(1)) {
+            scope.spawn(|| {
+                let mut mine = Inventory::default();
+                while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    read_one(source, file, options, &mut mine);
+                }
+                if let Ok(mut all) = inventory.lock() {
+                    all.logs.append(&mut mine.logs);
+                    all.digests.append(&mut mine.digests);
+                }
+            });
+        }
+    });
+    inventory.into_inner().unwrap_or_default()
 }
 
 fn read_one(source: &dyn Source, file: &SourceFile, options: &CheckOptions, into: &mut Inventory) {

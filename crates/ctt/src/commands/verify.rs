@@ -374,6 +374,10 @@ async fn verify_window(
     carried: Vec<FoundDigest>,
 ) -> anyhow::Result<(Report, u64, Vec<FoundDigest>)> {
     let carried = Arc::new(carried);
+    let options = CheckOptions {
+        logs_of_days: Some(within),
+        ..options.clone()
+    };
     let check = |files: Vec<SourceFile>, known: HashMap<String, String>| {
         let (source, keys, options) = (source.clone(), keys.clone(), options.clone());
         let carried = carried.clone();
