@@ -43,6 +43,18 @@ impl Span {
         }
     }
 
+    /// The days of a listing given in parts, each let go of once its days
+    /// are counted; the first part that could not be listed is the error.
+    pub fn of_parts<E>(
+        parts: impl IntoIterator<Item = Result<Vec<SourceFile>, E>>,
+    ) -> Result<Span, E> {
+        let mut span = Span::default();
+        for part in parts {
+            span.add(&part?);
+        }
+        Ok(span)
+    }
+
     /// The windows to verify, `days` days each (the last may be shorter),
     /// from the first day to the last. A listing with a log or digest outside
     /// CloudTrail's dated folders is one window, unbounded (`None`, `None`):

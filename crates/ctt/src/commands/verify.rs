@@ -99,11 +99,8 @@ async fn listed_span(
         Sources::Folders(folders) => folders,
     };
     tokio::task::spawn_blocking(move || {
-        let mut span = Span::default();
-        for part in LocalSource::list_in_parts(&folders, from, to, PART_FILES)? {
-            span.add(&part?);
-        }
-        Ok(span)
+        let parts = LocalSource::list_in_parts(&folders, from, to, PART_FILES)?;
+        Ok(Span::of_parts(parts)?)
     })
     .await?
 }
@@ -121,14 +118,7 @@ async fn s3_span(
         .map(|l| l.parse::<ctt_aws::S3Uri>())
         .collect::<Result<Vec<_>, _>>()?;
     let (_, parts) = crate::aws::s3_parts(settings, &locations, from, to, part_files, true).await?;
-    tokio::task::spawn_blocking(move || {
-        let mut span = Span::default();
-        for part in parts {
-            span.add(&part?);
-        }
-        Ok(span)
-    })
-    .await?
+    Ok(tokio::task::spawn_blocking(move || Span::of_parts(parts)).await??)
 }
 
 #[cfg(not(feature = "aws"))]
