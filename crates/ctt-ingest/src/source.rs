@@ -197,6 +197,49 @@ impl LocalSource {
         to: Option<NaiveDate>,
         part_files: usize,
     ) -> Result<ListingParts, SourceError> {
+        let scope = Scope {
+            from,
+            to,
+            metadata: true,
+        };
+        Self::parts(paths, scope, part_files)
+    }
+
+    /// [`LocalSource::list`] by name only: no file is asked for its size and
+    /// modification time (a `statx` each), so each file's `size` is 0 and its
+    /// `version` empty. For what keeps no ledger entry and reads every file
+    /// whole anyway: `ctt verify`'s weeks.
+    pub fn list_names(
+        paths: &[PathBuf],
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<SourceFile>, SourceError> {
+        let mut parts = Self::names_in_parts(paths, from, to, usize::MAX)?;
+        Ok(parts.next().transpose()?.unwrap_or_default())
+    }
+
+    /// [`LocalSource::list_in_parts`] by name only, as
+    /// [`LocalSource::list_names`]: the days a listing spans, say.
+    pub fn names_in_parts(
+        paths: &[PathBuf],
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        part_files: usize,
+    ) -> Result<ListingParts, SourceError> {
+        let scope = Scope {
+            from,
+            to,
+            metadata: false,
+        };
+        Self::parts(paths, scope, part_files)
+    }
+
+    fn parts(
+        paths: &[PathBuf],
+        scope: Scope,
+        part_files: usize,
+    ) -> Result<ListingParts, SourceError> {
+        let Scope { from, to, .. } = scope;
         let mut files = Vec::new();
         let mut folders = Vec::new();
         for root in paths {
@@ -216,7 +259,7 @@ impl LocalSource {
             };
             // The root itself must be readable: that is an error, not an entry.
             let mut level = Vec::new();
-            list_folder(&root, from, to, &mut files, &mut level)
+            list_folder(&root, scope, &mut files, &mut level)
                 .map_err(|e| list_error(&root.path, e))?;
             for _ in 1..SPLIT_DEPTH {
                 if level.len() >= SPLIT_FOLDERS {
@@ -224,7 +267,7 @@ impl LocalSource {
                 }
                 let mut next = Vec::new();
                 for folder in &level {
-                    if let Err(e) = list_folder(folder, from, to, &mut files, &mut next) {
+                    if let Err(e) = list_folder(folder, scope, &mut files, &mut next) {
                         files.push(unreadable_folder(&folder.path, &e));
                     }
                 }
@@ -237,8 +280,7 @@ impl LocalSource {
         Ok(ListingParts {
             found: files,
             folders: folders.into(),
-            from,
-            to,
+            scope,
             part_files: part_files.max(1),
         })
     }
@@ -251,9 +293,17 @@ pub struct ListingParts {
     /// Found above the folders: in the first part.
     found: Vec<SourceFile>,
     folders: std::collections::VecDeque<Folder>,
+    scope: Scope,
+    part_files: usize,
+}
+
+/// What a listing keeps: the files whose key date lies in `from..=to`, each
+/// with its size and version if `metadata`.
+#[derive(Debug, Clone, Copy)]
+struct Scope {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-    part_files: usize,
+    metadata: bool,
 }
 
 impl ListingParts {
@@ -283,7 +333,7 @@ impl Iterator for ListingParts {
                 self.folders.len().min(threads)
             };
             let round: Vec<Folder> = self.folders.drain(..take).collect();
-            match walk_folders(&round, threads, self.from, self.to) {
+            match walk_folders(&round, threads, self.scope) {
                 Ok(found) => files.extend(found),
                 Err(e) => return Some(Err(e)),
             }
@@ -304,8 +354,7 @@ pub fn in_key_order(files: &mut Vec<SourceFile>) {
 fn walk_folders(
     folders: &[Folder],
     threads: usize,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    listing: Scope,
 ) -> Result<Vec<SourceFile>, SourceError> {
     let next = AtomicUsize::new(0);
     let walked: Vec<Result<Vec<SourceFile>, SourceError>> = std::thread::scope(|scope| {
@@ -314,7 +363,7 @@ fn walk_folders(
                 scope.spawn(|| {
                     let mut found = Vec::new();
                     while let Some(folder) = folders.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        walk(folder, from, to, &mut found);
+                        walk(folder, listing, &mut found);
                     }
                     found
                 })
@@ -444,15 +493,10 @@ fn folder_outside(path: &std::path::Path, from: Option<NaiveDate>, to: Option<Na
 }
 
 /// Everything under `root`, depth first, into `found`.
-fn walk(
-    root: &Folder,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    found: &mut Vec<SourceFile>,
-) {
+fn walk(root: &Folder, scope: Scope, found: &mut Vec<SourceFile>) {
     let mut pending = vec![root.clone()];
     while let Some(folder) = pending.pop() {
-        if let Err(e) = list_folder(&folder, from, to, found, &mut pending) {
+        if let Err(e) = list_folder(&folder, scope, found, &mut pending) {
             found.push(unreadable_folder(&folder.path, &e));
         }
     }
@@ -463,8 +507,7 @@ fn walk(
 /// the folder itself cannot be opened.
 fn list_folder(
     folder: &Folder,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    Scope { from, to, metadata }: Scope,
     found: &mut Vec<SourceFile>,
     folders: &mut Vec<Folder>,
 ) -> std::io::Result<()> {
@@ -544,6 +587,15 @@ fn list_folder(
         }
         if !file_type.is_file() {
             found.push(special(key, file_type));
+            continue;
+        }
+        if !metadata {
+            found.push(SourceFile {
+                kind: classify(key),
+                size: 0,
+                version: String::new(),
+                key: key.to_owned(),
+            });
             continue;
         }
         match meta.map_or_else(|| entry.metadata(), Ok) {
@@ -650,7 +702,12 @@ impl Source for LocalSource {
             // ask the file for its size and position first, a `statx` and an
             // `lseek` per file; through `take` the generic `read_to_end` reads
             // into the capacity given, and still reads a file that grew whole.
-            let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0) + 1);
+            // A listing by name only sizes none: 16 KiB holds most logs.
+            let capacity = match file.size {
+                0 => 16 * 1024,
+                size => usize::try_from(size).unwrap_or(0) + 1,
+            };
+            let mut bytes = Vec::with_capacity(capacity);
             open_without_blocking(&file.key)?
                 .take(u64::MAX)
                 .read_to_end(&mut bytes)?;
@@ -774,6 +831,33 @@ mod tests {
         // A root that cannot be read is an error before any part.
         let missing = LocalSource::list_in_parts(&[root.join("nothing")], None, None, 10);
         assert!(missing.is_err());
+    }
+
+    #[test]
+    fn a_listing_by_name_lists_the_same_files_without_their_metadata() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = [dir.path().to_path_buf()];
+        cloudtrail_tree(dir.path(), &["us-east-1", "eu-west-1"]);
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        for (from, to) in [(None, None), (day("2018-02-03"), day("2018-02-09"))] {
+            let whole = LocalSource::list(&root, from, to).expect("list");
+            let names = LocalSource::list_names(&root, from, to).expect("list names");
+            let keys = |files: &[SourceFile]| -> Vec<(String, FileKind)> {
+                files
+                    .iter()
+                    .map(|f| (f.key.clone(), f.kind.clone()))
+                    .collect()
+            };
+            assert!(whole.len() > 2);
+            assert_eq!(keys(&names), keys(&whole));
+            assert!(names.iter().all(|f| f.size == 0 && f.version.is_empty()));
+            // Fetched whole all the same.
+            let log = names
+                .iter()
+                .find(|f| f.kind == FileKind::Log)
+                .expect("a log");
+            assert_eq!(LocalSource.fetch(log).expect("fetch"), b"xy");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 
 use super::{
     DigestBody, FoundDigest, FoundLog, Inventory, Kind, PublicKeys, Report, Status, verify,
+    verify_signing,
 };
 use crate::read::{DEFAULT_MAX_FILE_BYTES, decompress};
 use crate::source::{FileKind, Source, SourceFile};
@@ -24,9 +25,11 @@ pub struct CheckOptions {
     pub signatures: HashMap<String, String>,
     /// Threads reading and hashing (at least 1).
     pub threads: usize,
-    /// A window's days (`Some`): the logs of other days listed are read
-    /// only when a digest of these days lists them. `None`: every log.
-    pub logs_of_days: Option<(Option<NaiveDate>, Option<NaiveDate>)>,
+    /// A window's days (`Some`), whose verdicts are kept
+    /// ([`Report::within`](super::Report::within)): the logs of other days
+    /// listed are read only when a digest of these days lists them, and only
+    /// these days' digests have their signatures checked. `None`: every file.
+    pub window_days: Option<(Option<NaiveDate>, Option<NaiveDate>)>,
 }
 
 impl Default for CheckOptions {
@@ -35,7 +38,7 @@ impl Default for CheckOptions {
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             signatures: HashMap::new(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            logs_of_days: None,
+            window_days: None,
         }
     }
 }
@@ -75,15 +78,38 @@ pub fn check_with_hashes(
 /// reports the `gap`: it does not start its chain), and a carried digest
 /// whose successor the window holds has its signature checked. Also returns
 /// the digests the window read (carried ones included), for the next
-/// window's.
+/// window's. [`read_window`] then [`verify_window`].
 pub fn check_window(
     source: &dyn Source,
     files: &[SourceFile],
     keys: &PublicKeys,
     options: &CheckOptions,
-    mut known: HashMap<String, String>,
+    known: HashMap<String, String>,
     carried: &[FoundDigest],
 ) -> (Report, Vec<FoundDigest>) {
+    let read = read_window(source, files, options, known);
+    verify_window(read, keys, options, carried)
+}
+
+/// A window's files, read and hashed: [`check_window`]'s first half, which
+/// needs nothing from the windows before (the next window can be read while
+/// this one is verified).
+#[derive(Debug, Default)]
+pub struct WindowRead {
+    inventory: Inventory,
+    /// Logs whose hashes were known (not read).
+    known: usize,
+    read: std::time::Duration,
+}
+
+/// Reads and hashes the digests and logs among `files`, but the logs whose
+/// SHA-256 is `known` by key (a load computed them as it read the files).
+pub fn read_window(
+    source: &dyn Source,
+    files: &[SourceFile],
+    options: &CheckOptions,
+    mut known: HashMap<String, String>,
+) -> WindowRead {
     let mut inventory = Inventory::default();
     let wanted: Vec<&SourceFile> = files
         .iter()
@@ -108,7 +134,7 @@ pub fn check_window(
         wanted.into_iter().partition(|f| f.kind == FileKind::Digest);
     let read_digests = read_all(source, &digests, options);
     inventory.digests = read_digests.digests;
-    if let Some((from, to)) = options.logs_of_days {
+    if let Some((from, to)) = options.window_days {
         // The days around a window are listed for their digests: their logs
         // are read only when a digest of the window lists them.
         let listed: std::collections::HashSet<&str> = inventory
@@ -125,21 +151,47 @@ pub fn check_window(
         });
     }
     inventory.logs.extend(read_all(source, &logs, options).logs);
-    let listed: std::collections::HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-    inventory.digests.extend(
-        carried
-            .iter()
-            .filter(|d| !listed.contains(d.key.as_str()))
-            .cloned(),
-    );
-    let read = started.elapsed();
-    let report = verify(&inventory, keys);
+    WindowRead {
+        inventory,
+        known: already,
+        read: started.elapsed(),
+    }
+}
+
+/// [`check_window`]'s second half: the window `read`, with the digests
+/// `carried` from the windows before, verified.
+pub fn verify_window(
+    read: WindowRead,
+    keys: &PublicKeys,
+    options: &CheckOptions,
+    carried: &[FoundDigest],
+) -> (Report, Vec<FoundDigest>) {
+    let WindowRead {
+        mut inventory,
+        known,
+        read,
+    } = read;
+    let started = std::time::Instant::now();
+    let listed: std::collections::HashSet<&str> =
+        inventory.digests.iter().map(|d| d.key.as_str()).collect();
+    let unlisted: Vec<FoundDigest> = carried
+        .iter()
+        .filter(|d| !listed.contains(d.key.as_str()))
+        .cloned()
+        .collect();
+    inventory.digests.extend(unlisted);
+    let report = match options.window_days {
+        Some((from, to)) => verify_signing(&inventory, keys, &|key| {
+            crate::source::in_date_range(key, from, to)
+        }),
+        None => verify(&inventory, keys),
+    };
     tracing::info!(
         logs = inventory.logs.len(),
-        hashed_by_the_load = already,
+        hashed_by_the_load = known,
         digests = inventory.digests.len(),
         read_secs = read.as_secs_f64(),
-        verify_secs = (started.elapsed() - read).as_secs_f64(),
+        verify_secs = started.elapsed().as_secs_f64(),
         "verified"
     );
     (report, inventory.digests)

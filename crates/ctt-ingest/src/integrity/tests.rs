@@ -124,6 +124,33 @@ fn a_whole_chain_is_valid_and_its_newest_digest_unsigned() {
     assert_eq!(report.unchecked_logs, 0);
 }
 
+/// A window of a history checks only the signatures of its own days'
+/// digests (the others' verdicts are not kept); the rest is verified alike.
+#[test]
+fn only_the_digests_asked_for_have_their_signatures_checked() {
+    let inventory = chain(3);
+    let whole = verify(&inventory, &keys());
+    let some = verify_signing(&inventory, &keys(), &|key| !key.contains("T010000Z"));
+    assert_eq!(
+        status_of(&some, "T010000Z"),
+        [(Kind::Digest, Status::Unsigned)]
+    );
+    assert_eq!(
+        status_of(&whole, "T010000Z"),
+        [(Kind::Digest, Status::Valid)]
+    );
+    let others = |report: &Report| -> Vec<(String, Status)> {
+        report
+            .files
+            .iter()
+            .filter(|f| !f.key.contains("T010000Z"))
+            .map(|f| (f.key.clone(), f.status))
+            .collect()
+    };
+    assert_eq!(others(&some), others(&whole));
+    assert_eq!(whole.digests.get(&Status::Valid), Some(&2), "{whole:#?}");
+}
+
 #[test]
 fn a_given_signature_signs_the_newest_digest() {
     let mut inventory = chain(2);

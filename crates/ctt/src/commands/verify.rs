@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 use ctt_ingest::integrity::runs::SortedRuns;
 use ctt_ingest::integrity::windows::{Span, WINDOW_DAYS, listed_days};
 use ctt_ingest::integrity::{
-    CheckOptions, Checked, FoundDigest, Kind, PublicKeys, Report, Status, chain, check_window,
-    flagged_events,
+    CheckOptions, Checked, FoundDigest, Kind, PublicKeys, Report, Status, WindowRead, chain,
+    check_window, flagged_events, read_window,
 };
 use ctt_ingest::source::{in_date_range, in_key_order, key_date};
 use ctt_ingest::{FileKind, LocalSource, Source, SourceFile};
@@ -99,7 +99,8 @@ async fn listed_span(
         Sources::Folders(folders) => folders,
     };
     tokio::task::spawn_blocking(move || {
-        let parts = LocalSource::list_in_parts(&folders, from, to, PART_FILES)?;
+        // By name only: a day's date is in each key.
+        let parts = LocalSource::names_in_parts(&folders, from, to, PART_FILES)?;
         Ok(Span::of_parts(parts)?)
     })
     .await?
@@ -282,27 +283,96 @@ async fn verify_windows(
     let given = given.map(Arc::new);
     let mut tails: HashMap<String, FoundDigest> = HashMap::new();
     let mut recorded = 0;
-    for (from, to) in span.windows(WINDOW_DAYS) {
-        let (listed_from, listed_to) = listed_days(from, to);
-        let (source, files) = list(settings, sources, listed_from, listed_to).await?;
+    let windows = span.windows(WINDOW_DAYS);
+    let prepare = |window: Option<&(Option<NaiveDate>, Option<NaiveDate>)>| {
+        let window = window.copied();
+        async move {
+            match window {
+                Some(days) => prepare(settings, ledger, sources, days, options)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        }
+    };
+    let mut next = prepare(windows.first()).await?;
+    for (i, &(from, to)) in windows.iter().enumerate() {
+        let Some(this) = next.take() else { break };
         let keys = match &given {
             Some(keys) => keys.clone(),
-            None => Arc::new(resolve_keys(settings, None, sources, &files).await?),
+            None => Arc::new(resolve_keys(settings, None, sources, &this.files).await?),
         };
         let window = Window {
             within: (from, to),
-            look_back: listed_from,
+            look_back: listed_days(from, to).0,
         };
         let carried: Vec<FoundDigest> = tails.values().cloned().collect();
-        let (report, n, digests) = verify_window(
-            settings, ledger, source, files, &keys, options, window, carried,
-        )
-        .await?;
+        // The next week is listed and read while this one is verified.
+        let (verified, following) = tokio::join!(
+            verify_window(settings, ledger, this, &keys, options, window, carried),
+            prepare(windows.get(i + 1)),
+        );
+        let (report, n, digests) = verified?;
+        next = following?;
         carry_tails(&mut tails, digests, to);
         on_window(report)?;
         recorded += n;
     }
     Ok(recorded)
+}
+
+/// A window listed, and its files read and hashed: ready to verify.
+struct Prepared {
+    source: Arc<dyn Source>,
+    files: Vec<SourceFile>,
+    read: WindowRead,
+}
+
+/// Lists the window `days` (with a day more on each side) and reads its
+/// files, with the hashes the ledger keeps if asked.
+async fn prepare(
+    settings: &Settings,
+    ledger: Option<Ledger<'_>>,
+    sources: &[String],
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
+    options: &CheckOptions,
+) -> anyhow::Result<Prepared> {
+    let (listed_from, listed_to) = listed_days(from, to);
+    // The ledger's hashes are found by each log's version; without them,
+    // folders are listed by name only (no `statx` a file).
+    let versions = ledger.is_some_and(|l| l.hashes);
+    let (source, files) = list(settings, sources, listed_from, listed_to, versions).await?;
+    let known = known_in_ledger(ledger, &files).await?;
+    let options = CheckOptions {
+        window_days: Some((from, to)),
+        ..options.clone()
+    };
+    Ok(tokio::task::spawn_blocking(move || {
+        let read = read_window(source.as_ref(), &files, &options, known);
+        Prepared {
+            source,
+            files,
+            read,
+        }
+    })
+    .await?)
+}
+
+/// The SHA-256 the ledger keeps for the logs among `files`, if it is to be
+/// read for them.
+async fn known_in_ledger(
+    ledger: Option<Ledger<'_>>,
+    files: &[SourceFile],
+) -> anyhow::Result<HashMap<String, String>> {
+    let Some(ledger) = ledger.filter(|l| l.hashes) else {
+        return Ok(HashMap::new());
+    };
+    let logs = files
+        .iter()
+        .filter(|f| f.kind == FileKind::Log)
+        .map(|f| (f.key.clone(), f.version.clone()))
+        .collect();
+    known_hashes(ledger.store, logs).await
 }
 
 /// Keeps, for each trail, the newest readable digest of the days up to
@@ -345,19 +415,21 @@ struct Window {
     look_back: Option<NaiveDate>,
 }
 
-/// Verifies `files` (listed from `source`), with the hashes the ledger
-/// keeps if asked, and the digests `carried` from earlier windows; keeps the
+/// Verifies a window `Prepared` (listed and read), with the digests
+/// `carried` from earlier windows; keeps the
 /// verdicts about the window's days, and records them in the ledger if
 /// given. Also returns how many were recorded, and the digests read. A log
 /// that a digest of the window lists from before the days listed (a
 /// backfill digest's late log) is looked for where the layout puts it, under
 /// the key a missing log is named by.
-#[allow(clippy::too_many_arguments)]
 async fn verify_window(
     settings: &Settings,
     ledger: Option<Ledger<'_>>,
-    source: Arc<dyn Source>,
-    mut files: Vec<SourceFile>,
+    Prepared {
+        source,
+        mut files,
+        read,
+    }: Prepared,
     keys: &Arc<PublicKeys>,
     options: &CheckOptions,
     Window { within, look_back }: Window,
@@ -365,34 +437,16 @@ async fn verify_window(
 ) -> anyhow::Result<(Report, u64, Vec<FoundDigest>)> {
     let carried = Arc::new(carried);
     let options = CheckOptions {
-        logs_of_days: Some(within),
+        window_days: Some(within),
         ..options.clone()
     };
-    let check = |files: Vec<SourceFile>, known: HashMap<String, String>| {
-        let (source, keys, options) = (source.clone(), keys.clone(), options.clone());
-        let carried = carried.clone();
+    let (mut report, mut digests) = {
+        let (keys, options, carried) = (keys.clone(), options.clone(), carried.clone());
         tokio::task::spawn_blocking(move || {
-            let (report, digests) =
-                check_window(source.as_ref(), &files, &keys, &options, known, &carried);
-            (report, digests, files)
+            ctt_ingest::integrity::verify_window(read, &keys, &options, &carried)
         })
+        .await?
     };
-    let hashes = |files: &[SourceFile]| {
-        let files: Vec<(String, String)> = files
-            .iter()
-            .filter(|f| f.kind == FileKind::Log)
-            .map(|f| (f.key.clone(), f.version.clone()))
-            .collect();
-        async move {
-            match ledger.filter(|l| l.hashes) {
-                Some(ledger) => known_hashes(ledger.store, files).await,
-                None => Ok(HashMap::new()),
-            }
-        }
-    };
-    let known = hashes(&files).await?;
-    let (mut report, mut digests, checked) = check(files, known).await?;
-    files = checked;
     if let Some(first_listed) = look_back {
         let late: Vec<String> = report
             .files
@@ -414,8 +468,14 @@ async fn verify_window(
         if !found.is_empty() {
             files.extend(found);
             in_key_order(&mut files);
-            let known = hashes(&files).await?;
-            (report, digests, files) = check(files, known).await?;
+            let known = known_in_ledger(ledger, &files).await?;
+            let (source, keys, options) = (source.clone(), keys.clone(), options.clone());
+            (report, digests, files) = tokio::task::spawn_blocking(move || {
+                let (report, digests) =
+                    check_window(source.as_ref(), &files, &keys, &options, known, &carried);
+                (report, digests, files)
+            })
+            .await?;
         }
     }
     let report = report.within(within.0, within.1);
@@ -640,18 +700,23 @@ fn print(
     Ok(all_valid)
 }
 
-/// The source and its files between `from` and `to`.
+/// The source and its files between `from` and `to`; folders by name only
+/// unless `versions` (each file's size and modification time) are needed.
 async fn list(
     settings: &Settings,
     sources: &[String],
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    versions: bool,
 ) -> anyhow::Result<(Arc<dyn Source>, Vec<SourceFile>)> {
     match split(sources)? {
         Sources::Buckets(buckets) => s3(settings, &buckets, from, to).await,
         Sources::Folders(folders) => {
-            let files = tokio::task::spawn_blocking(move || LocalSource::list(&folders, from, to))
-                .await??;
+            let files = tokio::task::spawn_blocking(move || match versions {
+                true => LocalSource::list(&folders, from, to),
+                false => LocalSource::list_names(&folders, from, to),
+            })
+            .await??;
             Ok((Arc::new(LocalSource), files))
         }
     }
