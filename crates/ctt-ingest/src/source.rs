@@ -6,7 +6,7 @@
 //! every source.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use chrono::NaiveDate;
 
@@ -257,26 +257,39 @@ impl LocalSource {
                 ancestors: file_id(&meta).into_iter().collect(),
                 path: root,
             };
-            // The root itself must be readable: that is an error, not an entry.
-            let mut level = Vec::new();
-            list_folder(&root, scope, &mut files, &mut level)
-                .map_err(|e| list_error(&root.path, e))?;
-            for _ in 1..SPLIT_DEPTH {
-                if level.len() >= SPLIT_FOLDERS {
+            // The top of the tree is read first, a level at a time, to split
+            // it into folders to walk on several threads; a folder too large
+            // for one part is left partly read.
+            let mut level = vec![Task::Folder(root)];
+            for depth in 0..SPLIT_DEPTH {
+                if level.len() >= SPLIT_FOLDERS || files.len() >= part_files {
                     break;
                 }
                 let mut next = Vec::new();
-                for folder in &level {
-                    if let Err(e) = list_folder(folder, scope, &mut files, &mut next) {
-                        files.push(unreadable_folder(&folder.path, &e));
+                for task in level {
+                    if files.len() >= part_files {
+                        next.push(task);
+                        continue;
+                    }
+                    match task.open() {
+                        Ok((folder, entries)) => {
+                            let budget = part_files - files.len();
+                            let rest =
+                                list_folder(folder, entries, scope, &mut files, &mut next, budget);
+                            next.extend(rest);
+                        }
+                        // The root itself must be readable: that is an error, not an entry.
+                        Err((folder, e)) if depth == 0 => return Err(list_error(&folder.path, e)),
+                        Err((folder, e)) => files.push(unreadable_folder(&folder.path, &e)),
                     }
                 }
                 level = next;
             }
             folders.extend(level);
         }
-        // In key order: each part then holds a range of keys.
-        folders.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        // In key order: a part holds a range of keys, but for a folder
+        // larger than a part, listed over several.
+        folders.sort_unstable_by(|a, b| a.path().cmp(b.path()));
         Ok(ListingParts {
             found: files,
             folders: folders.into(),
@@ -292,7 +305,7 @@ impl LocalSource {
 pub struct ListingParts {
     /// Found above the folders: in the first part.
     found: Vec<SourceFile>,
-    folders: std::collections::VecDeque<Folder>,
+    folders: std::collections::VecDeque<Task>,
     scope: Scope,
     part_files: usize,
 }
@@ -324,17 +337,23 @@ impl Iterator for ListingParts {
         let threads = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(2, 8);
-        // A folder per thread at a time: a part ends soon after it holds
-        // enough files.
+        // A folder per thread at a time: a part ends once it holds enough
+        // files, leaving the folders it is in partly read for the next.
         while files.len() < self.part_files && !self.folders.is_empty() {
             let take = if self.part_files == usize::MAX {
                 self.folders.len() // one part: every folder in one pool
             } else {
                 self.folders.len().min(threads)
             };
-            let round: Vec<Folder> = self.folders.drain(..take).collect();
-            match walk_folders(&round, threads, self.scope) {
-                Ok(found) => files.extend(found),
+            let round: Vec<Task> = self.folders.drain(..take).collect();
+            let limit = self.part_files - files.len();
+            match walk_folders(round, threads, self.scope, limit) {
+                Ok((found, left)) => {
+                    files.extend(found);
+                    for task in left.into_iter().rev() {
+                        self.folders.push_front(task);
+                    }
+                }
                 Err(e) => return Some(Err(e)),
             }
         }
@@ -350,22 +369,31 @@ pub fn in_key_order(files: &mut Vec<SourceFile>) {
     files.dedup_by(|a, b| a.key == b.key);
 }
 
-/// Everything under `folders`, walked on `threads` threads.
+/// Files found, and what is left to list.
+type Walked = (Vec<SourceFile>, Vec<Task>);
+
+/// Everything under `tasks`, walked on `threads` threads, each until it
+/// has found `limit` files.
 fn walk_folders(
-    folders: &[Folder],
+    tasks: Vec<Task>,
     threads: usize,
     listing: Scope,
-) -> Result<Vec<SourceFile>, SourceError> {
-    let next = AtomicUsize::new(0);
-    let walked: Vec<Result<Vec<SourceFile>, SourceError>> = std::thread::scope(|scope| {
-        let walkers: Vec<_> = (0..threads.min(folders.len()))
+    limit: usize,
+) -> Result<Walked, SourceError> {
+    let walkers = threads.min(tasks.len());
+    let queue = Mutex::new(std::collections::VecDeque::from(tasks));
+    let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+    let walked: Vec<Result<Walked, SourceError>> = std::thread::scope(|scope| {
+        let walkers: Vec<_> = (0..walkers)
             .map(|_| {
                 scope.spawn(|| {
                     let mut found = Vec::new();
-                    while let Some(folder) = folders.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        walk(folder, listing, &mut found);
+                    let mut left = Vec::new();
+                    while found.len() < limit {
+                        let Some(task) = next() else { break };
+                        left = walk(task, listing, &mut found, limit);
                     }
-                    found
+                    (found, left)
                 })
             })
             .collect();
@@ -380,10 +408,14 @@ fn walk_folders(
             .collect()
     });
     let mut files = Vec::new();
+    let mut left = Vec::new();
     for part in walked {
-        files.extend(part?);
+        let (found, rest) = part?;
+        files.extend(found);
+        left.extend(rest);
     }
-    Ok(files)
+    left.extend(queue.into_inner().unwrap_or_else(|e| e.into_inner()));
+    Ok((files, left))
 }
 
 /// Folders are split until this many are found…
@@ -411,6 +443,33 @@ fn list_error(
 struct Folder {
     path: PathBuf,
     ancestors: Vec<FileId>,
+}
+
+/// A folder to list: not opened yet, or opened and partly read (a part of
+/// the listing ended in it).
+#[derive(Debug)]
+enum Task {
+    Folder(Folder),
+    Reading(Folder, std::fs::ReadDir),
+}
+
+impl Task {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Task::Folder(folder) | Task::Reading(folder, _) => &folder.path,
+        }
+    }
+
+    /// The folder and its entries, opened if they were not.
+    fn open(self) -> Result<(Folder, std::fs::ReadDir), (Folder, std::io::Error)> {
+        match self {
+            Task::Reading(folder, entries) => Ok((folder, entries)),
+            Task::Folder(folder) => match std::fs::read_dir(&folder.path) {
+                Ok(entries) => Ok((folder, entries)),
+                Err(e) => Err((folder, e)),
+            },
+        }
+    }
 }
 
 /// A file's device and inode.
@@ -492,34 +551,48 @@ fn folder_outside(path: &std::path::Path, from: Option<NaiveDate>, to: Option<Na
     before || after
 }
 
-/// Everything under `root`, depth first, into `found`.
-fn walk(root: &Folder, scope: Scope, found: &mut Vec<SourceFile>) {
-    let mut pending = vec![root.clone()];
-    while let Some(folder) = pending.pop() {
-        if let Err(e) = list_folder(&folder, scope, found, &mut pending) {
-            found.push(unreadable_folder(&folder.path, &e));
+/// Everything under `task`, depth first, into `found`, until it holds
+/// `limit` files: what is left to list then (nothing once it is all listed).
+fn walk(task: Task, scope: Scope, found: &mut Vec<SourceFile>, limit: usize) -> Vec<Task> {
+    let mut pending = vec![task];
+    while let Some(task) = pending.pop() {
+        if found.len() >= limit {
+            pending.push(task);
+            break;
+        }
+        match task.open() {
+            Ok((folder, entries)) => {
+                let budget = limit - found.len();
+                let rest = list_folder(folder, entries, scope, found, &mut pending, budget);
+                pending.extend(rest);
+            }
+            Err((folder, e)) => found.push(unreadable_folder(&folder.path, &e)),
         }
     }
+    pending
 }
 
-/// Lists one folder: its files (and entries that cannot be read) into `found`,
-/// its sub-folders into `folders`. Symbolic links are followed. Fails only when
-/// the folder itself cannot be opened.
+/// Lists `budget` entries (at least one) of a folder: its files (and
+/// entries that cannot be read) into `found`, its sub-folders into
+/// `folders`; the folder partly read if entries are left. Symbolic links
+/// are followed.
 fn list_folder(
-    folder: &Folder,
+    folder: Folder,
+    mut entries: std::fs::ReadDir,
     Scope { from, to, metadata }: Scope,
     found: &mut Vec<SourceFile>,
-    folders: &mut Vec<Folder>,
-) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(&folder.path)? {
-        let entry = match entry {
+    folders: &mut Vec<Task>,
+    budget: usize,
+) -> Option<Task> {
+    for _ in 0..budget.max(1) {
+        let entry = match entries.next()? {
             Ok(entry) => entry,
             Err(e) => {
                 found.push(unreadable(
                     &folder.path,
                     format!("cannot read the folder's entries: {e}"),
                 ));
-                break;
+                return None;
             }
         };
         let path = entry.path();
@@ -572,7 +645,7 @@ fn list_folder(
             }
             let mut ancestors = folder.ancestors.clone();
             ancestors.extend(id);
-            folders.push(Folder { path, ancestors });
+            folders.push(Task::Folder(Folder { path, ancestors }));
             continue;
         }
         let Some(key) = path.to_str() else {
@@ -608,7 +681,7 @@ fn list_folder(
             Err(e) => found.push(unreadable(&path, format!("cannot read its size: {e}"))),
         }
     }
-    Ok(())
+    Some(Task::Reading(folder, entries))
 }
 
 /// A root that is not a folder (regular file or not), if its key date lies
@@ -831,6 +904,43 @@ mod tests {
         // A root that cannot be read is an error before any part.
         let missing = LocalSource::list_in_parts(&[root.join("nothing")], None, None, 10);
         assert!(missing.is_err());
+    }
+
+    /// A folder holding its files directly (no CloudTrail day folders, or a
+    /// copy flattened into one folder) is listed a part at a time as well:
+    /// a part ends in the middle of the folder, the next reads on from there.
+    #[test]
+    fn a_flat_folder_is_listed_in_parts_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        for i in 0..250 {
+            let name = format!("111122223333_CloudTrail_us-east-1_20180301T{i:04}Z_a.json.gz");
+            std::fs::write(root.join(name), b"x").expect("write");
+        }
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::fs::write(root.join("sub/b.json.gz"), b"x").expect("write");
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8);
+        let whole = LocalSource::list(&[root.to_path_buf()], None, None).expect("list");
+        assert_eq!(whole.len(), 251);
+        let parts: Vec<Vec<SourceFile>> =
+            LocalSource::list_in_parts(&[root.to_path_buf()], None, None, 40)
+                .expect("list")
+                .collect::<Result<_, _>>()
+                .expect("parts");
+        let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
+        assert!(parts.len() >= 251usize.div_ceil(40 * threads), "{sizes:?}");
+        assert!(
+            sizes.iter().all(|&n| n <= 40 * threads),
+            "no part holds much more than asked: {sizes:?}"
+        );
+        let (_, full) = sizes.split_last().expect("parts");
+        assert!(full.iter().all(|&n| n >= 40), "{sizes:?}");
+        let mut keys: Vec<&str> = parts.iter().flatten().map(|f| f.key.as_str()).collect();
+        keys.sort_unstable();
+        let expected: Vec<&str> = whole.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, expected, "every file once");
     }
 
     #[test]
