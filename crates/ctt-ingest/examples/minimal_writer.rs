@@ -56,9 +56,9 @@ CREATE TABLE records (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
 ";
 
 const QUERY_INDEXES: &str = "
-CREATE INDEX events_by_time ON events (event_time, event_id);
-CREATE INDEX events_by_user ON events (user, event_time, event_id);
-CREATE INDEX events_by_service ON events (service, event_time, event_id);
+CREATE INDEX events_by_time ON events (event_time);
+CREATE INDEX events_by_user ON events (user, event_time);
+CREATE INDEX events_by_service ON events (service, event_time);
 CREATE INDEX events_by_name ON events (event_name, event_time, event_id, service, user, error_code);
 ";
 

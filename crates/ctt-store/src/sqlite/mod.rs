@@ -832,13 +832,15 @@ impl crate::Outbox for SqliteStore {
     }
 }
 
-/// A database in memory with the current schema (for tests of statements).
+/// A database in memory with the current schema and its indexes, as an
+/// open leaves it (for tests of statements).
 #[cfg(test)]
 fn migrated_in_memory() -> Connection {
     let mut conn = Connection::open_in_memory().expect("open");
     schema::migrate(&mut conn)
         .expect("migrate")
         .expect("current");
+    schema::build_query_indexes(&mut conn).expect("indexes");
     conn
 }
 

@@ -957,6 +957,51 @@ mod tests {
         }
     }
 
+    /// SPEC §6: events sorted by eventTime, then eventID. The time indexes
+    /// no longer hold the eventID (schema 31): events of the same second,
+    /// stored in any order, still come in eventID order, and a cursor in
+    /// the middle of such a second goes on from the next one.
+    #[test]
+    fn events_of_one_second_come_in_event_id_order() {
+        let conn = super::super::migrated_in_memory();
+        // Stored against eventID order: 8 events in second 1000, then 2 later.
+        for (i, id) in ["h", "c", "f", "a", "g", "b", "e", "d"].iter().enumerate() {
+            conn.execute(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
+                 VALUES (?1, 1000, 'RunInstances', 'ec2.amazonaws.com', 'ec2', ?2)",
+                rusqlite::params![id, if i % 2 == 0 { "u0" } else { "u1" }],
+            )
+            .expect("event");
+        }
+        conn.execute_batch(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
+             VALUES ('0', 1001, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 'u0'),
+                    ('1', 999, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 'u1')",
+        )
+        .expect("events");
+        let everyone = EventQuery::between(from_seconds(0), from_seconds(100_000));
+        let mut by_service = everyone.clone();
+        by_service.scope = Scope::Service("ec2".into());
+        let mut one_user = everyone.clone();
+        one_user.scope = Scope::User("u1".into());
+        let cursor = Cursor {
+            event_time: 1000,
+            event_id: "c".into(),
+        };
+        for (query, all, after) in [
+            (&everyone, "1 a b c d e f g h 0", "d e f"),
+            (&by_service, "1 a b c d e f g h 0", "d e f"),
+            (&one_user, "1 a b c d", "d"),
+        ] {
+            let page = |cursor: Option<&Cursor>, limit: u32| {
+                let (sql, values) = page_statement(query, &[], limit, cursor);
+                super::super::first_column_and_steps(&conn, &sql, values).0
+            };
+            assert_eq!(page(None, 20).join(" "), all, "{:?}", query.scope);
+            assert_eq!(page(Some(&cursor), 2).join(" "), after, "{:?}", query.scope);
+        }
+    }
+
     #[test]
     fn json_values_are_written_as_serde_json_writes_them() {
         let mut cases: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", b as char)).collect();

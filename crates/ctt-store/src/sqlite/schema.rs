@@ -593,6 +593,19 @@ CREATE TABLE user_agents (
 );
 ALTER TABLE events ADD COLUMN user_agent_id INTEGER;
 "#,
+    // 31: `events_by_time`, `events_by_user` and `events_by_service` no
+    // longer repeat each event's `eventID` (37 bytes an entry, ~110 bytes a
+    // stored event over the three): they end with the event's row id, as
+    // every index does, and a page's ties within a second are put in
+    // `eventID` order from the rows it reads anyway. `events_by_name` keeps
+    // it: a class's progress reads its hits from that index alone. Dropped
+    // here, built by [`build_query_indexes`] as every open does (sorting on
+    // disk: a migration's transaction would sort them in memory).
+    r#"
+DROP INDEX IF EXISTS events_by_time;
+DROP INDEX IF EXISTS events_by_user;
+DROP INDEX IF EXISTS events_by_service;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -608,15 +621,15 @@ ALTER TABLE events ADD COLUMN user_agent_id INTEGER;
 pub const QUERY_INDEXES: &[(&str, &str)] = &[
     (
         "events_by_time",
-        "CREATE INDEX events_by_time ON events (event_time, event_id)",
+        "CREATE INDEX events_by_time ON events (event_time)",
     ),
     (
         "events_by_user",
-        "CREATE INDEX events_by_user ON events (user, event_time, event_id)",
+        "CREATE INDEX events_by_user ON events (user, event_time)",
     ),
     (
         "events_by_service",
-        "CREATE INDEX events_by_service ON events (service, event_time, event_id)",
+        "CREATE INDEX events_by_service ON events (service, event_time)",
     ),
     (
         "events_by_name",
@@ -976,6 +989,49 @@ mod tests {
         );
     }
 
+    /// Issue "Scale" (disk): from schema 31 the time indexes end with the
+    /// row id, not the eventID; an open builds them again on a store that
+    /// had them, and each still finds its events.
+    #[test]
+    fn migration_31_leaves_the_event_id_out_of_the_time_indexes() {
+        let mut conn = at_version(30);
+        conn.execute_batch(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
+             VALUES ('e1', 1000, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 'alice'),
+                    ('e2', 1001, 'PutObject', 's3.amazonaws.com', 's3', 'bob')",
+        )
+        .expect("events");
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(30));
+        build_query_indexes(&mut conn).expect("build");
+        for (index, columns) in [
+            ("events_by_time", "(event_time)"),
+            ("events_by_user", "(user, event_time)"),
+            ("events_by_service", "(service, event_time)"),
+        ] {
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [index],
+                    |r| r.get(0),
+                )
+                .expect("index");
+            assert!(sql.ends_with(columns), "{sql}");
+        }
+        let found = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).expect("found") };
+        assert_eq!(
+            found("SELECT event_id FROM events INDEXED BY events_by_user WHERE user = 'bob'"),
+            "e2"
+        );
+        assert_eq!(
+            found("SELECT event_id FROM events INDEXED BY events_by_service WHERE service = 'ec2'"),
+            "e1"
+        );
+        assert_eq!(
+            found("SELECT event_id FROM events INDEXED BY events_by_time WHERE event_time > 1000"),
+            "e2"
+        );
+    }
+
     /// Issue "Scale" (disk): a key is kept as its folder's id and its name;
     /// every key reads back whole, each folder is stored once, and an entry
     /// is found by its key as before (keys without a folder, and names that
@@ -1200,6 +1256,7 @@ mod tests {
     fn query_indexes_are_dropped_only_from_an_empty_store_and_built_again() {
         let mut conn = Connection::open_in_memory().expect("open");
         assert_eq!(migrate(&mut conn).expect("migrate"), Ok(0));
+        build_query_indexes(&mut conn).expect("build");
         let all = index_names(&conn);
         assert_eq!(all.len(), QUERY_INDEXES.len() + 1, "{all:?}");
         assert!(drop_query_indexes_if_empty(&mut conn).expect("drop"));
