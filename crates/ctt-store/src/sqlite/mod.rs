@@ -961,6 +961,28 @@ mod tests {
         }
     }
 
+    /// Issue "Scale" (disk): a `recipientAccountId` that is the caller's own
+    /// account is stored NULL (13 bytes a stored event), read back as
+    /// `coalesce(recipient_account_id, account_id)` by the resources and the
+    /// anomalies; another account's is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recipient_account_that_is_the_callers_own_is_stored_null() {
+        let (_dir, path, _store) = store_of_three("r", |records| {
+            records[1]["recipientAccountId"] = "444455556666".into();
+            records[2]
+                .as_object_mut()
+                .expect("object")
+                .remove("recipientAccountId");
+        })
+        .await;
+        let stored: Vec<Option<String>> = stored_column(&path, "recipient_account_id");
+        assert_eq!(stored, [None, Some("444455556666".to_owned()), None]);
+        let read: Vec<Option<String>> =
+            stored_column(&path, "coalesce(recipient_account_id, account_id)");
+        let read: Vec<&str> = read.iter().flatten().map(String::as_str).collect();
+        assert_eq!(read, ["111122223333", "444455556666", "111122223333"]);
+    }
+
     /// Issue "Scale" (disk), schema 30: a `userAgent` is stored once, each
     /// event holding its id; pages and the `userAgent` filter read it, and
     /// rows stored before with their text are read as they are.

@@ -155,7 +155,11 @@ pub fn load(
                     e.identity_type,
                     e.role,
                     e.account_id,
-                    e.recipient_account_id,
+                    // Read as `coalesce(recipient_account_id, account_id)`:
+                    // NULL when the same (13 bytes a stored event).
+                    e.recipient_account_id
+                        .as_ref()
+                        .filter(|r| e.account_id.as_ref() != Some(*r)),
                     e.aws_region,
                     e.source_ip_address,
                     e.user_agent
