@@ -75,8 +75,11 @@ pub mod scan_budget {
 }
 
 /// Registers `ctt_record(stored)`, a stored record's text (see
-/// `records.rs`), and `ctt_has_param(stored, name, value)`.
+/// `records.rs`), `ctt_has_param(stored, name, value)`, and the ledger's
+/// key functions ([`super::write::register_key_functions`]).
 pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite::Result<()> {
+    // `files_keyed` reads the ledger's keys with `ctt_file_name`.
+    super::write::register_key_functions(conn)?;
     fn text_of<'a>(
         decoder: &Decoder,
         stored: rusqlite::types::ValueRef<'a>,

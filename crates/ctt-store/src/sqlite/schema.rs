@@ -606,6 +606,26 @@ DROP INDEX IF EXISTS events_by_time;
 DROP INDEX IF EXISTS events_by_user;
 DROP INDEX IF EXISTS events_by_service;
 "#,
+    // 32: the ledger keeps a CloudTrail log's name without what its folder
+    // says (`ctt_stored_name`: `ACCOUNT_CloudTrail_REGION_YYYYMMDD` and
+    // `.json.gz`, ~49 bytes a log) and a local file's version
+    // `SIZE:MTIME_NANOS` as the number after the colon, 8 bytes, when the
+    // size is the entry's own (`ctt_stored_version`, ~15 bytes);
+    // `files_keyed` reads both back whole. Rows are rewritten in place: the space they free is reused
+    // by later rows (`VACUUM` returns it to the file system).
+    r#"
+UPDATE files SET
+    name = ctt_stored_name((SELECT path FROM file_dirs WHERE id = files.dir), name),
+    version = ctt_stored_version(size, version);
+DROP VIEW files_keyed;
+CREATE VIEW files_keyed AS
+    SELECT f.id, f.dir, f.key_hash, f.size,
+           ctt_file_version(f.size, f.version) AS version,
+           f.outcome, f.reason, f.records, f.stored, f.filtered, f.duplicate, f.rejected,
+           f.loaded_at, f.integrity, f.sha256,
+           d.path || ctt_file_name(d.path, f.name) AS key
+    FROM files f JOIN file_dirs d ON d.id = f.dir;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -1079,6 +1099,79 @@ mod tests {
                 (*key, id as u64 + 1, Some("valid"))
             );
             assert_eq!(entry.sha256.as_deref(), Some("00ff"));
+        }
+    }
+
+    /// Issue "Scale" (disk): schema 32 shortens a CloudTrail log's name and a
+    /// local file's version in place; every entry reads back whole, and is
+    /// found by its key and its version as before.
+    #[test]
+    fn migration_32_keeps_every_key_and_version_whole() {
+        let mut conn = at_version(31);
+        let dir = "/data/AWSLogs/111122223333/CloudTrail/eu-west-1/2018/03/01/";
+        let entries = [
+            (
+                format!("{dir}111122223333_CloudTrail_eu-west-1_20180301T1005Z_abcd.json.gz"),
+                120,
+                "120:1519900000123456789",
+            ),
+            // Another day's name in this folder, a name without `.json.gz`,
+            // an S3 ETag, a version whose size is not the entry's own.
+            (
+                format!("{dir}111122223333_CloudTrail_eu-west-1_20180302T1005Z_abcd.json.gz"),
+                7,
+                "\"9b2cf535f27731c974343645a3985328\"",
+            ),
+            (
+                format!("{dir}111122223333_CloudTrail_eu-west-1_20180301T1005Z_abcd.json"),
+                8,
+                "9:1519900000123456789",
+            ),
+            ("loose.json.gz".to_owned(), 9, "9:007"),
+        ];
+        for (id, (key, size, version)) in entries.iter().enumerate() {
+            let (folder, name) = super::super::write::split_key(key);
+            conn.execute(
+                "INSERT OR IGNORE INTO file_dirs (path) VALUES (?1)",
+                [folder],
+            )
+            .expect("folder");
+            conn.execute(
+                "INSERT INTO files (id, dir, name, key_hash, size, version, outcome, reason,
+                    records, stored, filtered, duplicate, rejected, loaded_at)
+                 VALUES (?1, (SELECT id FROM file_dirs WHERE path = ?2), ?3, ctt_key_hash(?4),
+                         ?5, ?6, 'loaded', NULL, 1, 1, 0, 0, 0, 100)",
+                rusqlite::params![id as i64 + 1, folder, name, key, size, version],
+            )
+            .expect("insert");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(31));
+        let stored: Vec<(String, String)> = conn
+            .prepare("SELECT name, typeof(version) FROM files ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(stored[0], ("/T1005Z_abcd".to_owned(), "blob".to_owned()));
+        assert_eq!(stored[3], ("loose.json.gz".to_owned(), "text".to_owned()));
+        for (key, _, version) in &entries {
+            let entry = super::super::write::ledger_entry(&conn, key).expect("found by key");
+            assert_eq!(
+                (entry.key.as_str(), entry.version.as_str()),
+                (key.as_str(), *version)
+            );
+        }
+        // As a load looks an entry up: by key and version.
+        for (key, _, version) in &entries {
+            let same: bool = conn
+                .query_row(
+                    "SELECT version = ?2 FROM files_keyed WHERE key_hash = ctt_key_hash(?1) AND key = ?1",
+                    rusqlite::params![key, version],
+                    |r| r.get(0),
+                )
+                .expect("found");
+            assert!(same, "{key}");
         }
     }
 

@@ -217,9 +217,9 @@ pub fn load(
             let (dir, name) = split_key(&entry.key);
             let ledger_row = params![
                 dirs.id(dir)?,
-                name,
+                stored_name(dir, name),
                 entry.size as i64,
-                entry.version,
+                stored_version(entry.size as i64, &entry.version),
                 entry.outcome.as_str(),
                 entry.reason,
                 counts.records as i64,
@@ -359,7 +359,12 @@ pub fn record_integrity(conn: &mut Connection, verdicts: &[Verdict]) -> rusqlite
         )?;
         for verdict in verdicts {
             let (dir, name) = split_key(&verdict.key);
-            let held = params![verdict.status, key_hash(&verdict.key), dir, name];
+            let held = params![
+                verdict.status,
+                key_hash(&verdict.key),
+                dir,
+                stored_name(dir, name)
+            ];
             if update.execute(held)? == 0 {
                 continue;
             }
@@ -521,8 +526,12 @@ pub fn key_hash(key: &str) -> i64 {
     )
 }
 
-/// Registers `ctt_key_hash(key)` ([`key_hash`], for migration 26) and
-/// `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29) on `conn`.
+/// Registers on `conn`: `ctt_key_hash(key)` ([`key_hash`], for migration
+/// 26), `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
+/// `ctt_stored_name(folder, name)` and `ctt_stored_version(size, version)`
+/// (for migration 32), and `ctt_file_name(folder, stored)` ([`full_name`])
+/// and `ctt_file_version(size, stored)` ([`full_version`]), which the
+/// `files_keyed` view reads keys and versions with.
 pub fn register_key_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("ctt_key_hash", 1, flags, |ctx| {
@@ -530,7 +539,87 @@ pub fn register_key_functions(conn: &Connection) -> rusqlite::Result<()> {
     })?;
     conn.create_scalar_function("ctt_key_dir", 1, flags, |ctx| {
         Ok(split_key(&ctx.get::<String>(0)?).0.to_owned())
+    })?;
+    conn.create_scalar_function("ctt_stored_name", 2, flags, |ctx| {
+        let (dir, name) = (ctx.get::<String>(0)?, ctx.get::<String>(1)?);
+        Ok(stored_name(&dir, &name).into_owned())
+    })?;
+    conn.create_scalar_function("ctt_stored_version", 2, flags, |ctx| {
+        let (size, version) = (ctx.get::<i64>(0)?, ctx.get::<String>(1)?);
+        Ok(stored_version(size, &version))
+    })?;
+    conn.create_scalar_function("ctt_file_version", 2, flags, |ctx| {
+        full_version(ctx.get::<i64>(0)?, ctx.get_raw(1))
+    })?;
+    conn.create_scalar_function("ctt_file_name", 2, flags, |ctx| {
+        let (dir, stored) = (ctx.get::<String>(0)?, ctx.get::<String>(1)?);
+        Ok(full_name(&dir, &stored).into_owned())
     })
+}
+
+/// A file's name as the ledger stores it (schema 32): a CloudTrail log's name
+/// without what its folder `…/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/` already
+/// says — `ACCOUNT_CloudTrail_REGION_YYYYMMDD` before, `.json.gz` after —
+/// behind a `/`, which no file name holds (~49 bytes a log); any other name
+/// as it is. [`full_name`] reads it back.
+pub fn stored_name<'a>(dir: &str, name: &'a str) -> std::borrow::Cow<'a, str> {
+    let middle = cloudtrail_prefix(dir).and_then(|prefix| {
+        name.strip_prefix(prefix.as_str())?
+            .strip_suffix(".json.gz")
+            .map(|middle| format!("/{middle}"))
+    });
+    middle.map_or(std::borrow::Cow::Borrowed(name), std::borrow::Cow::Owned)
+}
+
+/// A name [`stored_name`] kept in folder `dir`, whole again.
+pub fn full_name<'a>(dir: &str, stored: &'a str) -> std::borrow::Cow<'a, str> {
+    match (stored.strip_prefix('/'), cloudtrail_prefix(dir)) {
+        (Some(middle), Some(prefix)) => format!("{prefix}{middle}.json.gz").into(),
+        _ => stored.into(),
+    }
+}
+
+/// `ACCOUNT_CloudTrail_REGION_YYYYMMDD`, the start of the names of the logs
+/// a folder `…/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/` holds.
+fn cloudtrail_prefix(dir: &str) -> Option<String> {
+    let mut up = dir.strip_suffix('/')?.rsplit('/');
+    let (d, m, y) = (up.next()?, up.next()?, up.next()?);
+    let (region, trail, account) = (up.next()?, up.next()?, up.next()?);
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let named = !account.is_empty() && !region.is_empty() && !region.contains('_');
+    (trail == "CloudTrail" && named && digits(y, 4) && digits(m, 2) && digits(d, 2))
+        .then(|| format!("{account}_CloudTrail_{region}_{y}{m}{d}"))
+}
+
+/// A file's version as the ledger stores it (schema 32): a local file's
+/// `SIZE:MTIME_NANOS` whose size is the entry's own as the number after the
+/// colon, in 8 bytes (a BLOB: the column's text affinity would turn an
+/// integer back into text; ~15 bytes a file saved); any other (an S3 ETag)
+/// as it is. [`full_version`] reads it back.
+pub fn stored_version(size: i64, version: &str) -> rusqlite::types::Value {
+    let mtime = version
+        .strip_prefix(&format!("{size}:"))
+        .and_then(|rest| rest.parse::<i64>().ok().filter(|n| n.to_string() == rest));
+    match mtime {
+        Some(n) => rusqlite::types::Value::Blob(n.to_be_bytes().to_vec()),
+        None => rusqlite::types::Value::Text(version.to_owned()),
+    }
+}
+
+/// A version [`stored_version`] kept for an entry of `size` bytes, whole.
+pub fn full_version(size: i64, stored: rusqlite::types::ValueRef<'_>) -> rusqlite::Result<String> {
+    use rusqlite::types::ValueRef;
+    match stored {
+        ValueRef::Blob(bytes) => {
+            let mtime = <[u8; 8]>::try_from(bytes)
+                .map(i64::from_be_bytes)
+                .map_err(|_| {
+                    rusqlite::Error::UserFunctionError("a version blob holds 8 bytes".into())
+                })?;
+            Ok(format!("{size}:{mtime}"))
+        }
+        other => Ok(other.as_str()?.to_owned()),
+    }
 }
 
 /// A file's key as the ledger keeps it (schema 29): its folder, up to and
@@ -569,5 +658,83 @@ impl<'c> Interned<'c> {
         let id = self.find.query_row([text], |r| r.get(0))?;
         self.ids.insert(text.to_owned(), id);
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    /// Issue "Scale" (disk): a stored name reads back as the name it was,
+    /// whatever the name and its folder.
+    #[test]
+    fn a_stored_name_reads_back_whole() {
+        let log = "/t/AWSLogs/111122223333/CloudTrail/us-east-1/2018/03/01/";
+        let org = "s3://b/AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2018/03/01/";
+        let cases = [
+            (
+                log,
+                "111122223333_CloudTrail_us-east-1_20180301T1005Z_abcdEFGH.json.gz",
+                "/T1005Z_abcdEFGH",
+            ),
+            (
+                org,
+                "111122223333_CloudTrail_us-east-1_20180301T1005Z_x.json.gz",
+                "/T1005Z_x",
+            ),
+            (
+                log,
+                "111122223333_CloudTrail_us-east-1_20180301.json.gz",
+                "/",
+            ),
+            (
+                log,
+                "111122223333_CloudTrail_us-east-1_20180302T1005Z_a.json.gz",
+                "",
+            ),
+            (
+                log,
+                "111122223333_CloudTrail_us-east-1_20180301T1005Z_a.json",
+                "",
+            ),
+            (log, "notes.txt", ""),
+            (
+                "/t/AWSLogs/1/CloudTrail-Digest/us-east-1/2018/03/01/",
+                "1_CloudTrail-Digest_x.json.gz",
+                "",
+            ),
+            ("/t/2018/03/01/", "a.json.gz", ""),
+            ("", "a.json.gz", ""),
+        ];
+        for (dir, name, short) in cases {
+            let stored = stored_name(dir, name);
+            let expected = if short.is_empty() { name } else { short };
+            assert_eq!(stored, expected, "{dir}{name}");
+            assert_eq!(full_name(dir, &stored), name, "{dir}{name}");
+        }
+    }
+
+    #[test]
+    fn a_local_version_is_stored_as_its_modification_time() {
+        use rusqlite::types::Value;
+        let stored = stored_version(120, "120:1519900000123456789");
+        assert_eq!(
+            stored,
+            Value::Blob(1519900000123456789i64.to_be_bytes().to_vec())
+        );
+        let read = full_version(120, rusqlite::types::ValueRef::from(&stored)).expect("read");
+        assert_eq!(read, "120:1519900000123456789");
+        for (size, version) in [
+            (120, "121:1"),
+            (120, "120:007"),
+            (120, "120:x"),
+            (1, "\"etag\""),
+            (1, "1:"),
+        ] {
+            assert_eq!(
+                stored_version(size, version),
+                Value::Text(version.to_owned())
+            );
+        }
     }
 }
