@@ -151,7 +151,7 @@ fn each_resource(
         }
         Some(_) => format!(
             "SELECT {COLUMNS} FROM resource_touches WHERE (kind, account, region, id) IN
-                 (SELECT kind, account, region, id FROM resource_touches WHERE user = ?1)
+                 (SELECT kind, account, region, id FROM resource_users WHERE user = ?1)
              ORDER BY kind, account, region, id"
         ),
     };
