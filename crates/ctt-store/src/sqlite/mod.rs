@@ -22,6 +22,70 @@ macro_rules! user_agent {
     };
 }
 
+/// An event's `eventType`: the value of its one-byte code (a BLOB, from
+/// schema 34: see [`EVENT_TYPES`]), or the text the row holds.
+macro_rules! event_type {
+    () => {
+        "CASE event_type WHEN x'01' THEN 'AwsApiCall' WHEN x'02' THEN 'AwsServiceEvent' \
+         WHEN x'03' THEN 'AwsConsoleSignIn' WHEN x'04' THEN 'AwsConsoleAction' \
+         WHEN x'05' THEN 'AwsCloudTrailInsight' WHEN x'06' THEN 'AwsVpceEvent' \
+         ELSE event_type END"
+    };
+}
+
+/// An event's `userIdentity.type`, as [`event_type!`] reads its column (see
+/// [`IDENTITY_TYPES`]).
+macro_rules! identity_type {
+    () => {
+        "CASE identity_type WHEN x'01' THEN 'IAMUser' WHEN x'02' THEN 'AssumedRole' \
+         WHEN x'03' THEN 'AWSService' WHEN x'04' THEN 'Root' WHEN x'05' THEN 'FederatedUser' \
+         WHEN x'06' THEN 'AWSAccount' WHEN x'07' THEN 'Role' WHEN x'08' THEN 'Directory' \
+         WHEN x'09' THEN 'SAMLUser' WHEN x'0a' THEN 'WebIdentityUser' \
+         WHEN x'0b' THEN 'IdentityCenterUser' WHEN x'0c' THEN 'Unknown' \
+         ELSE identity_type END"
+    };
+}
+
+/// The `eventType`s stored as one byte, the first as 1 (schema 34; ~9 bytes
+/// a stored event). Fixed for good, as [`event_type!`] reads them: a new
+/// one goes at the end, in both.
+pub const EVENT_TYPES: &[&str] = &[
+    "AwsApiCall",
+    "AwsServiceEvent",
+    "AwsConsoleSignIn",
+    "AwsConsoleAction",
+    "AwsCloudTrailInsight",
+    "AwsVpceEvent",
+];
+
+/// The `userIdentity.type`s stored as one byte, as [`EVENT_TYPES`] (~7
+/// bytes a stored event); [`identity_type!`] reads them.
+pub const IDENTITY_TYPES: &[&str] = &[
+    "IAMUser",
+    "AssumedRole",
+    "AWSService",
+    "Root",
+    "FederatedUser",
+    "AWSAccount",
+    "Role",
+    "Directory",
+    "SAMLUser",
+    "WebIdentityUser",
+    "IdentityCenterUser",
+    "Unknown",
+];
+
+/// What a coded column holds for `value`: the one-byte code of its place in
+/// `codes` (a BLOB, which the column's text affinity keeps as it is), or
+/// the text itself.
+pub fn coded(value: Option<&str>, codes: &[&str]) -> Option<rusqlite::types::Value> {
+    let value = value?;
+    Some(match codes.iter().position(|c| *c == value) {
+        Some(i) => rusqlite::types::Value::Blob(vec![i as u8 + 1]),
+        None => rusqlite::types::Value::Text(value.to_owned()),
+    })
+}
+
 /// What `events.event_source` holds for an event: nothing (empty) when the
 /// `eventSource` is its service's own, `SERVICE.amazonaws.com` (~19 bytes
 /// a stored event saved), which [`event_source!`] reads back; else the
@@ -981,6 +1045,87 @@ mod tests {
             stored_column(&path, "coalesce(recipient_account_id, account_id)");
         let read: Vec<&str> = read.iter().flatten().map(String::as_str).collect();
         assert_eq!(read, ["111122223333", "444455556666", "111122223333"]);
+    }
+
+    /// Issue "Scale" (disk), schema 34: each known `eventType` and
+    /// `userIdentity.type` is stored as its one-byte code and read back as
+    /// itself; pages and filters read codes, unknown values and rows stored
+    /// before with their text alike.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn event_and_identity_types_are_stored_as_codes_and_read_whole() {
+        let conn = migrated_in_memory();
+        for (codes, read) in [
+            (EVENT_TYPES, event_type!()),
+            (IDENTITY_TYPES, identity_type!()),
+        ] {
+            let column = if codes == EVENT_TYPES {
+                "event_type"
+            } else {
+                "identity_type"
+            };
+            for value in codes.iter().chain(&["SomethingNew"]) {
+                let stored = coded(Some(value), codes).expect("a value");
+                let back: String = conn
+                    .query_row(
+                        &format!("SELECT {read} FROM (SELECT ?1 AS {column})"),
+                        [stored],
+                        |r| r.get(0),
+                    )
+                    .expect("read");
+                assert_eq!(&back, value);
+            }
+        }
+        let (_dir, path, store) = store_of_three("t", |records| {
+            records[1]["eventType"] = "AwsConsoleSignIn".into();
+            records[1]["userIdentity"]["type"] = "AssumedRole".into();
+            records[2]["eventType"] = "SomethingNew".into();
+        })
+        .await;
+        let kinds: Vec<String> = stored_column(&path, "typeof(event_type)");
+        assert_eq!(kinds, ["blob", "blob", "text"]);
+        // A row as an earlier version stored it: the text.
+        Connection::open(&path)
+            .expect("open")
+            .execute(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+                    identity_type, event_type) VALUES ('t-0', 1519984800, 'RunInstances', '',
+                    'ec2', 'alice', 'AssumedRole', 'AwsConsoleSignIn')",
+                [],
+            )
+            .expect("insert");
+        let page = store.events(&every_event(), 10, None).await.expect("page");
+        let read: Vec<(&str, Option<&str>, Option<&str>)> = page
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.event_id.as_str(),
+                    e.event_type.as_deref(),
+                    e.identity_type.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("t-0", Some("AwsConsoleSignIn"), Some("AssumedRole")),
+                ("t-1", Some("AwsApiCall"), Some("IAMUser")),
+                ("t-2", Some("AwsConsoleSignIn"), Some("AssumedRole")),
+                ("t-3", Some("SomethingNew"), Some("IAMUser")),
+            ]
+        );
+        assert_eq!(
+            ids_where(&store, "eventType", "AwsConsoleSignIn").await,
+            ["t-0", "t-2"]
+        );
+        assert_eq!(
+            ids_where(&store, "eventType", "SomethingNew").await,
+            ["t-3"]
+        );
+        assert_eq!(
+            ids_where(&store, "userIdentity_type", "AssumedRole").await,
+            ["t-0", "t-2"]
+        );
     }
 
     /// Issue "Scale" (disk), schema 30: a `userAgent` is stored once, each

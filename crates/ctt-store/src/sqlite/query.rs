@@ -193,6 +193,20 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                     concat!("(", event_source!(), ") = ?"),
                     [value],
                 ),
+                // The code or the text (schema 34: rows stored before, and
+                // values without a code, hold the text).
+                (AttributeType::Text, column @ ("identity_type" | "event_type")) => {
+                    let codes = match column {
+                        "event_type" => super::EVENT_TYPES,
+                        _ => super::IDENTITY_TYPES,
+                    };
+                    match super::coded(Some(&param.value), codes) {
+                        Some(code @ SqlValue::Blob(_)) => {
+                            f.and(&format!("{column} IN (?, ?)"), [code, value])
+                        }
+                        _ => f.and(&format!("{column} = ?"), [value]),
+                    }
+                }
                 // Rows of either form (schema 30); the id is looked up once,
                 // not for every row the filter reads.
                 (AttributeType::Text, "user_agent") => f.and(
@@ -244,9 +258,12 @@ fn index_hint(query: &EventQuery) -> &'static str {
 const SUMMARY_COLUMNS: &str = concat!(
     "event_id, event_time, event_name, ",
     event_source!(),
-    ", user, service, identity_type, role, aws_region, source_ip_address, ",
+    ", user, service, ",
+    identity_type!(),
+    ", role, aws_region, source_ip_address, ",
     user_agent!(),
-    ", error_code, error_message, read_only, event_type"
+    ", error_code, error_message, read_only, ",
+    event_type!()
 );
 
 fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {

@@ -152,7 +152,7 @@ pub fn load(
                     super::stored_event_source(&e.event_source, &e.service),
                     e.service,
                     e.user,
-                    e.identity_type,
+                    super::coded(e.identity_type.as_deref(), super::IDENTITY_TYPES),
                     e.role,
                     e.account_id,
                     // Read as `coalesce(recipient_account_id, account_id)`:
@@ -169,7 +169,7 @@ pub fn load(
                     e.error_code,
                     e.error_message,
                     e.read_only,
-                    e.event_type,
+                    super::coded(e.event_type.as_deref(), super::EVENT_TYPES),
                 ])?;
                 if inserted == 0 {
                     counts.duplicate += 1;
