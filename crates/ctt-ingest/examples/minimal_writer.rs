@@ -21,6 +21,7 @@ use std::time::Instant;
 use ctt_core::{Filter, RecordHead, normalise};
 use ctt_ingest::read::{DEFAULT_MAX_FILE_BYTES, decompress, parse};
 use ctt_ingest::{FileKind, LocalSource, Source};
+use ctt_store::sqlite;
 use rusqlite::{Connection, params};
 
 const SCHEMA: &str = "
@@ -175,20 +176,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         e.event_time.timestamp(),
                         e.event_name,
                         // As ctt stores it.
-                        ctt_store::sqlite::stored_event_source(&e.event_source, &e.service),
+                        sqlite::stored_event_source(&e.event_source, &e.service),
                         e.service,
                         e.user,
-                        e.identity_type,
+                        sqlite::coded(e.identity_type.as_deref(), sqlite::IDENTITY_TYPES),
                         e.role,
                         e.account_id,
-                        e.recipient_account_id,
+                        // As ctt stores them: the recipient when not the caller's account.
+                        e.recipient_account_id
+                            .as_ref()
+                            .filter(|r| e.account_id.as_ref() != Some(*r)),
                         e.aws_region,
                         e.source_ip_address,
                         agent,
                         e.error_code,
                         e.error_message,
                         e.read_only,
-                        e.event_type,
+                        sqlite::coded(e.event_type.as_deref(), sqlite::EVENT_TYPES),
                     ])?;
                     if added > 0 {
                         let mut blob = vec![0; 1 + zstd::zstd_safe::compress_bound(json.len())];
