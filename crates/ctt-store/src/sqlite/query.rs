@@ -223,7 +223,8 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
             if indexed.contains(&name) {
                 alternatives.push(
                     "seq IN (SELECT seq FROM event_params
-                     WHERE name_id = (SELECT id FROM param_names WHERE name = ?) AND value = ?)"
+                     WHERE name_id = (SELECT id FROM param_names WHERE name = ?)
+                       AND value_id = (SELECT id FROM param_values WHERE value = ?))"
                         .to_owned(),
                 );
             } else {

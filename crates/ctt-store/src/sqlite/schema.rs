@@ -661,6 +661,29 @@ END;
     // `IDENTITY_TYPES`: a BLOB, ~16 bytes a stored event); rows stored
     // before keep their text, and are read as they are (`event_type!`).
     "",
+    // 35: an indexed parameter's value is stored once, in `param_values`,
+    // and each event's by the value's id: the values repeat (on `paper`,
+    // 979,000 rows hold 42,000 values; `userIdentity_principalId`, 26 bytes,
+    // in nearly every event), and each was in a row of `event_params` and
+    // in its index (~94 → ~30 bytes a stored event). The index, dropped
+    // with the table, is built by the open ([`build_query_indexes`]).
+    r#"
+CREATE TABLE param_values (
+    id    INTEGER PRIMARY KEY,
+    value TEXT NOT NULL UNIQUE
+);
+INSERT INTO param_values (value) SELECT DISTINCT value FROM event_params;
+CREATE TABLE event_params_35 (
+    seq      INTEGER NOT NULL,
+    name_id  INTEGER NOT NULL,
+    value_id INTEGER NOT NULL,
+    PRIMARY KEY (seq, name_id, value_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO event_params_35 (seq, name_id, value_id)
+    SELECT p.seq, p.name_id, v.id FROM event_params p JOIN param_values v ON v.value = p.value;
+DROP TABLE event_params;
+ALTER TABLE event_params_35 RENAME TO event_params;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -693,7 +716,7 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
     ),
     (
         "event_params_by_value",
-        "CREATE INDEX event_params_by_value ON event_params (name_id, value, seq)",
+        "CREATE INDEX event_params_by_value ON event_params (name_id, value_id, seq)",
     ),
     (
         "alerts_by_id",
@@ -1275,8 +1298,9 @@ mod tests {
         assert_eq!(migrate(&mut conn).expect("migrate"), Ok(27));
         let rows: Vec<(i64, String, String)> = conn
             .prepare(
-                "SELECT p.seq, n.name, p.value FROM event_params p
-                 JOIN param_names n ON n.id = p.name_id ORDER BY 1, 2",
+                "SELECT p.seq, n.name, v.value FROM event_params p
+                 JOIN param_names n ON n.id = p.name_id JOIN param_values v ON v.id = p.value_id
+                 ORDER BY 1, 2",
             )
             .expect("prepare")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -1295,6 +1319,58 @@ mod tests {
             .query_row("SELECT count(*) FROM param_names", [], |r| r.get(0))
             .expect("names");
         assert_eq!(names, 2, "each name stored once");
+    }
+
+    /// Issue "Scale" (disk): from schema 35 each indexed value is stored
+    /// once; every event keeps its values, and a value is found by its
+    /// name's and its own id through the index.
+    #[test]
+    fn migration_35_keeps_each_indexed_value_once() {
+        let mut conn = at_version(34);
+        conn.execute_batch(
+            "INSERT INTO param_names (id, name) VALUES (1, 'userIdentity_principalId'), (2, 'b');
+             INSERT INTO event_params (seq, name_id, value) VALUES
+                (1, 1, 'AIDA1'), (1, 2, 'AIDA1'), (2, 1, 'AIDA1'), (2, 1, 'AIDA2'), (3, 2, 'x');",
+        )
+        .expect("rows");
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(34));
+        build_query_indexes(&mut conn).expect("indexes");
+        let rows: Vec<(i64, i64, String)> = conn
+            .prepare(
+                "SELECT p.seq, p.name_id, v.value FROM event_params p
+                 JOIN param_values v ON v.id = p.value_id ORDER BY 1, 2, 3",
+            )
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let expected: Vec<(i64, i64, String)> = [
+            (1, 1, "AIDA1"),
+            (1, 2, "AIDA1"),
+            (2, 1, "AIDA1"),
+            (2, 1, "AIDA2"),
+            (3, 2, "x"),
+        ]
+        .iter()
+        .map(|(s, n, v)| (*s, *n, (*v).to_owned()))
+        .collect();
+        assert_eq!(rows, expected, "every row kept");
+        let values: i64 = conn
+            .query_row("SELECT count(*) FROM param_values", [], |r| r.get(0))
+            .expect("values");
+        assert_eq!(values, 3, "each value stored once");
+        let found: Vec<i64> = conn
+            .prepare(
+                "SELECT seq FROM event_params WHERE name_id = 1
+                 AND value_id = (SELECT id FROM param_values WHERE value = 'AIDA1') ORDER BY seq",
+            )
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(found, [1, 2]);
     }
 
     #[test]
@@ -1377,8 +1453,9 @@ mod tests {
         assert_eq!(migrate(&mut conn).expect("migrate"), Ok(5));
         let rows: Vec<(i64, String, String)> = conn
             .prepare(
-                "SELECT seq, name, value FROM event_params JOIN param_names n ON n.id = name_id
-                 ORDER BY seq, name, value",
+                "SELECT seq, n.name, v.value FROM event_params
+                 JOIN param_names n ON n.id = name_id JOIN param_values v ON v.id = value_id
+                 ORDER BY 1, 2, 3",
             )
             .expect("prepare")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -1398,14 +1475,15 @@ mod tests {
                 |r| r.get(0),
             )
             .expect("table");
-        // (By the name's id since migration 28.)
+        // (By the name's id since migration 28, the value's since 35.)
         assert!(
-            table.contains("PRIMARY KEY (seq, name_id, value)"),
+            table.contains("PRIMARY KEY (seq, name_id, value_id)"),
             "{table}"
         );
+        build_query_indexes(&mut conn).expect("indexes");
         let plan: String = conn
             .query_row(
-                "EXPLAIN QUERY PLAN SELECT seq FROM event_params WHERE name_id = 1 AND value = 'x'",
+                "EXPLAIN QUERY PLAN SELECT seq FROM event_params WHERE name_id = 1 AND value_id = 1",
                 [],
                 |r| r.get(3),
             )

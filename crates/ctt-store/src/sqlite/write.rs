@@ -30,8 +30,9 @@ pub fn indexed_parameters(conn: &Connection, wanted: &[String]) -> rusqlite::Res
     Ok(wanted.to_vec())
 }
 
-/// The ids of indexed parameters' names (schema 28, `param_names`) in a
-/// writer's transaction: each name looked up (or added) once a batch.
+/// The ids of indexed parameters' names (schema 28, `param_names`) or
+/// values (schema 35, `param_values`) in a writer's transaction: each looked
+/// up (or added) once a batch.
 struct ParamIds<'c, 'n> {
     ids: FxHashMap<&'n str, i64>,
     add: rusqlite::CachedStatement<'c>,
@@ -39,11 +40,15 @@ struct ParamIds<'c, 'n> {
 }
 
 impl<'c, 'n> ParamIds<'c, 'n> {
-    fn new(tx: &'c Connection) -> rusqlite::Result<Self> {
+    /// `table` is `param_names` (texts in `name`) or `param_values` (in
+    /// `value`, schema 35).
+    fn new(tx: &'c Connection, table: &str, column: &str) -> rusqlite::Result<Self> {
         Ok(Self {
             ids: FxHashMap::default(),
-            add: tx.prepare_cached("INSERT OR IGNORE INTO param_names (name) VALUES (?1)")?,
-            find: tx.prepare_cached("SELECT id FROM param_names WHERE name = ?1")?,
+            add: tx.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO {table} ({column}) VALUES (?1)"
+            ))?,
+            find: tx.prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?,
         })
     }
 
@@ -126,9 +131,10 @@ pub fn load(
         let mut insert_record =
             tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
         let mut insert_param = tx.prepare_cached(
-            "INSERT OR IGNORE INTO event_params (seq, name_id, value) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO event_params (seq, name_id, value_id) VALUES (?1, ?2, ?3)",
         )?;
-        let mut param_ids = ParamIds::new(&tx)?;
+        let mut param_ids = ParamIds::new(&tx, "param_names", "name")?;
+        let mut value_ids = ParamIds::new(&tx, "param_values", "value")?;
         let mut insert_name =
             tx.prepare_cached("INSERT OR IGNORE INTO parameters (name) VALUES (?1)")?;
         let mut insert_alert = tx.prepare_cached(super::alerts::INSERT)?;
@@ -182,7 +188,8 @@ pub fn load(
                 touched.extend(super::resources::touch_keys(e, &indexed.touches));
                 for (name, value) in &indexed.params {
                     let name_id = param_ids.id(name)?;
-                    insert_param.execute(params![seq, name_id, value])?;
+                    let value_id = value_ids.id(value)?;
+                    insert_param.execute(params![seq, name_id, value_id])?;
                 }
                 users.entry(e.user.as_str()).or_default().add(t);
                 services.entry(e.service.as_str()).or_default().add(t);
