@@ -893,7 +893,7 @@ pub fn parameters(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 /// the latest event time from the users catalog (every event counts once for
 /// its user, in the events' transaction), and ledger rows from `max(id)` — the
 /// ledger is never deleted from and an upsert keeps its row's id, so its ids are
-/// 1..n — less the failed files, found through `files_by_outcome`.
+/// 1..n — less the failed files, found through `files_failed` (schema 36).
 pub fn status(conn: &Connection) -> rusqlite::Result<StoreStatus> {
     let (events, last_event): (i64, Option<i64>) = conn.query_row(
         "SELECT coalesce(sum(events), 0), max(last_time) FROM users",

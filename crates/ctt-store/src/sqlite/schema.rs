@@ -684,6 +684,13 @@ INSERT OR IGNORE INTO event_params_35 (seq, name_id, value_id)
 DROP TABLE event_params;
 ALTER TABLE event_params_35 RENAME TO event_params;
 "#,
+    // 36: the ledger finds its failed files through an index of those
+    // alone, not of every file's outcome (`loaded`, nearly all of them: ~12
+    // bytes a stored event on `paper`).
+    r#"
+DROP INDEX files_by_outcome;
+CREATE INDEX files_failed ON files (id) WHERE outcome = 'failed';
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -1056,7 +1063,8 @@ mod tests {
             .expect("query")
             .collect::<rusqlite::Result<_>>()
             .expect("rows");
-        assert_eq!(indexes, ["files_by_key", "files_by_outcome"]);
+        // (Failed files by an index of their own since migration 36.)
+        assert_eq!(indexes, ["files_by_key", "files_failed"]);
         // …and the hash is computed as the writer computes it.
         let hash: i64 = conn
             .query_row("SELECT key_hash FROM files WHERE id = 7", [], |r| r.get(0))
@@ -1319,6 +1327,47 @@ mod tests {
             .query_row("SELECT count(*) FROM param_names", [], |r| r.get(0))
             .expect("names");
         assert_eq!(names, 2, "each name stored once");
+    }
+
+    /// Issue "Scale" (disk): from schema 36 the failed files have an index
+    /// of their own; the status's count and the failed files' list use it.
+    #[test]
+    fn migration_36_finds_the_failed_files_by_an_index_of_them_alone() {
+        let mut conn = at_version(35);
+        conn.execute_batch(
+            "INSERT INTO file_dirs (id, path) VALUES (1, 'a/');
+             INSERT INTO files (id, dir, name, key_hash, size, version, outcome, records,
+                stored, filtered, duplicate, rejected, loaded_at)
+             VALUES (1, 1, 'x', 1, 1, 'v', 'loaded', 0, 0, 0, 0, 0, 0),
+                    (2, 1, 'y', 2, 1, 'v', 'failed', 0, 0, 0, 0, 0, 0),
+                    (3, 1, 'z', 3, 1, 'v', 'loaded', 0, 0, 0, 0, 0, 0);",
+        )
+        .expect("files");
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(35));
+        for sql in [
+            "SELECT count(*) FROM files WHERE outcome = 'failed'",
+            "SELECT key FROM files_keyed WHERE outcome = 'failed' ORDER BY id",
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan")
+                .query_map([], |r| r.get(3))
+                .expect("query")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows");
+            assert!(
+                plan.iter().any(|p| p.contains("files_failed")),
+                "{sql}: {plan:?}"
+            );
+        }
+        let failed: Vec<String> = conn
+            .prepare("SELECT key FROM files_keyed WHERE outcome = 'failed' ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(failed, ["a/y"]);
     }
 
     /// Issue "Scale" (disk): from schema 35 each indexed value is stored
