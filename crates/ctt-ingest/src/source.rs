@@ -178,9 +178,7 @@ impl LocalSource {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<SourceFile>, SourceError> {
-        // One part of unbounded size holds everything, sorted once.
-        let mut parts = Self::list_in_parts(paths, from, to, usize::MAX)?;
-        Ok(parts.next().transpose()?.unwrap_or_default())
+        whole(Self::list_in_parts(paths, from, to, usize::MAX)?)
     }
 
     /// [`LocalSource::list`] in parts of at least `part_files` files each
@@ -214,8 +212,7 @@ impl LocalSource {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<Vec<SourceFile>, SourceError> {
-        let mut parts = Self::names_in_parts(paths, from, to, usize::MAX)?;
-        Ok(parts.next().transpose()?.unwrap_or_default())
+        whole(Self::names_in_parts(paths, from, to, usize::MAX)?)
     }
 
     /// [`LocalSource::list_in_parts`] by name only, as
@@ -297,6 +294,11 @@ impl LocalSource {
             part_files: part_files.max(1),
         })
     }
+}
+
+/// A listing in one part of unbounded size: everything, sorted once.
+fn whole(mut parts: ListingParts) -> Result<Vec<SourceFile>, SourceError> {
+    Ok(parts.next().transpose()?.unwrap_or_default())
 }
 
 /// The parts of a listing ([`LocalSource::list_in_parts`]): each walks the
