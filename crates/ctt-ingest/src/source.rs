@@ -393,7 +393,7 @@ fn walk_folders(
                     let mut left = Vec::new();
                     while found.len() < limit {
                         let Some(task) = next() else { break };
-                        left = walk(task, listing, &mut found, limit);
+                        left.extend(walk(task, listing, &mut found, limit));
                     }
                     (found, left)
                 })
@@ -447,12 +447,16 @@ struct Folder {
     ancestors: Vec<FileId>,
 }
 
+/// A folder's entries as they are read; peeked at, so that a folder read
+/// to its last entry is not left as if more were to come (an empty part).
+type Entries = std::iter::Peekable<std::fs::ReadDir>;
+
 /// A folder to list: not opened yet, or opened and partly read (a part of
 /// the listing ended in it).
 #[derive(Debug)]
 enum Task {
     Folder(Folder),
-    Reading(Folder, std::fs::ReadDir),
+    Reading(Folder, Entries),
 }
 
 impl Task {
@@ -463,11 +467,11 @@ impl Task {
     }
 
     /// The folder and its entries, opened if they were not.
-    fn open(self) -> Result<(Folder, std::fs::ReadDir), (Folder, std::io::Error)> {
+    fn open(self) -> Result<(Folder, Entries), (Folder, std::io::Error)> {
         match self {
             Task::Reading(folder, entries) => Ok((folder, entries)),
             Task::Folder(folder) => match std::fs::read_dir(&folder.path) {
-                Ok(entries) => Ok((folder, entries)),
+                Ok(entries) => Ok((folder, entries.peekable())),
                 Err(e) => Err((folder, e)),
             },
         }
@@ -580,7 +584,7 @@ fn walk(task: Task, scope: Scope, found: &mut Vec<SourceFile>, limit: usize) -> 
 /// are followed.
 fn list_folder(
     folder: Folder,
-    mut entries: std::fs::ReadDir,
+    mut entries: Entries,
     Scope { from, to, metadata }: Scope,
     found: &mut Vec<SourceFile>,
     folders: &mut Vec<Task>,
@@ -683,6 +687,8 @@ fn list_folder(
             Err(e) => found.push(unreadable(&path, format!("cannot read its size: {e}"))),
         }
     }
+    // Read to its end: nothing left for a next part.
+    entries.peek()?;
     Some(Task::Reading(folder, entries))
 }
 
@@ -943,6 +949,19 @@ mod tests {
         keys.sort_unstable();
         let expected: Vec<&str> = whole.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(keys, expected, "every file once");
+        // A folder read to its last entry leaves no empty part behind (a
+        // follower would poll again at once for it).
+        let exact = tempfile::tempdir().expect("temp dir");
+        for i in 0..40 {
+            std::fs::write(exact.path().join(format!("{i}.json.gz")), b"x").expect("write");
+        }
+        let parts: Vec<usize> =
+            LocalSource::list_in_parts(&[exact.path().to_path_buf()], None, None, 20)
+                .expect("list")
+                .map(|part| part.expect("part").len())
+                .collect();
+        assert!(parts.iter().all(|&n| n > 0), "{parts:?}");
+        assert_eq!(parts.iter().sum::<usize>(), 40);
     }
 
     #[test]
