@@ -182,10 +182,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         sqlite::coded(e.identity_type.as_deref(), sqlite::IDENTITY_TYPES),
                         e.role,
                         e.account_id,
-                        // As ctt stores them: the recipient when not the caller's account.
-                        e.recipient_account_id
-                            .as_ref()
-                            .filter(|r| e.account_id.as_ref() != Some(*r)),
+                        sqlite::stored_recipient(
+                            e.account_id.as_deref(),
+                            e.recipient_account_id.as_deref()
+                        ),
                         e.aws_region,
                         e.source_ip_address,
                         agent,

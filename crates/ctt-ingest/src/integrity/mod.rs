@@ -39,8 +39,8 @@ use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyError, PublicKeys};
 pub use scan::{
-    CheckOptions, WindowRead, check, check_window, check_with_hashes, flagged_events, read_window,
-    sha256_hex, verify_window,
+    CheckOptions, WindowRead, check, check_window, flagged_events, read_window, sha256_hex,
+    verify_window,
 };
 
 /// What a file was found to be.

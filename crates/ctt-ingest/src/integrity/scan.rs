@@ -56,23 +56,12 @@ pub fn check(
     keys: &PublicKeys,
     options: &CheckOptions,
 ) -> Report {
-    check_with_hashes(source, files, keys, options, HashMap::new())
+    check_window(source, files, keys, options, HashMap::new(), &[]).0
 }
 
-/// [`check`], with the SHA-256 of some logs already known by key (a load
-/// computed them as it read the files): those logs are not read again.
-pub fn check_with_hashes(
-    source: &dyn Source,
-    files: &[SourceFile],
-    keys: &PublicKeys,
-    options: &CheckOptions,
-    known: HashMap<String, String>,
-) -> Report {
-    check_window(source, files, keys, options, known, &[]).0
-}
-
-/// [`check_with_hashes`] for one window of a history verified window by
-/// window ([`super::windows`]), with `carried`: the newest digest of each
+/// [`check`] for one window of a history verified window by window
+/// ([`super::windows`]), with the SHA-256 of some logs already `known` by key
+/// (a load computed them as it read the files: not read again), and `carried`: the newest digest of each
 /// trail that earlier windows read, added when not listed. So the window's
 /// first digest finds its previous link even across a pause of days (or
 /// reports the `gap`: it does not start its chain), and a carried digest

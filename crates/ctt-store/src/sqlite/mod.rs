@@ -77,13 +77,28 @@ pub const IDENTITY_TYPES: &[&str] = &[
 
 /// What a coded column holds for `value`: the one-byte code of its place in
 /// `codes` (a BLOB, which the column's text affinity keeps as it is), or
-/// the text itself.
-pub fn coded(value: Option<&str>, codes: &[&str]) -> Option<rusqlite::types::Value> {
+/// the text itself. Borrowed either way: the writer asks it of every event.
+pub fn coded<'a>(
+    value: Option<&'a str>,
+    codes: &[&str],
+) -> Option<rusqlite::types::ToSqlOutput<'a>> {
+    /// Each code's byte, the first 1.
+    const CODES: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
     let value = value?;
-    Some(match codes.iter().position(|c| *c == value) {
-        Some(i) => rusqlite::types::Value::Blob(vec![i as u8 + 1]),
-        None => rusqlite::types::Value::Text(value.to_owned()),
-    })
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    Some(ToSqlOutput::Borrowed(
+        match codes.iter().position(|c| *c == value) {
+            Some(i) => ValueRef::Blob(&CODES[i..=i]),
+            None => ValueRef::Text(value.as_bytes()),
+        },
+    ))
+}
+
+/// What `events.recipient_account_id` holds: NULL when the recipient is the
+/// caller's own account (13 bytes a stored event), read back as
+/// `coalesce(recipient_account_id, account_id)`; else the recipient.
+pub fn stored_recipient<'a>(account: Option<&str>, recipient: Option<&'a str>) -> Option<&'a str> {
+    recipient.filter(|r| account != Some(*r))
 }
 
 /// What `events.event_source` holds for an event: nothing (empty) when the

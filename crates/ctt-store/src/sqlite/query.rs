@@ -200,10 +200,12 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                         "event_type" => super::EVENT_TYPES,
                         _ => super::IDENTITY_TYPES,
                     };
+                    use rusqlite::types::{ToSqlOutput, ValueRef};
                     match super::coded(Some(&param.value), codes) {
-                        Some(code @ SqlValue::Blob(_)) => {
-                            f.and(&format!("{column} IN (?, ?)"), [code, value])
-                        }
+                        Some(ToSqlOutput::Borrowed(ValueRef::Blob(code))) => f.and(
+                            &format!("{column} IN (?, ?)"),
+                            [SqlValue::Blob(code.to_vec()), value],
+                        ),
                         _ => f.and(&format!("{column} = ?"), [value]),
                     }
                 }

@@ -161,11 +161,10 @@ pub fn load(
                     super::coded(e.identity_type.as_deref(), super::IDENTITY_TYPES),
                     e.role,
                     e.account_id,
-                    // Read as `coalesce(recipient_account_id, account_id)`:
-                    // NULL when the same (13 bytes a stored event).
-                    e.recipient_account_id
-                        .as_ref()
-                        .filter(|r| e.account_id.as_ref() != Some(*r)),
+                    super::stored_recipient(
+                        e.account_id.as_deref(),
+                        e.recipient_account_id.as_deref()
+                    ),
                     e.aws_region,
                     e.source_ip_address,
                     e.user_agent

@@ -284,10 +284,10 @@ async fn verify_windows(
     let mut tails: HashMap<String, FoundDigest> = HashMap::new();
     let mut recorded = 0;
     let windows = span.windows(WINDOW_DAYS);
-    let prepare = |window: Option<&(Option<NaiveDate>, Option<NaiveDate>)>| {
-        let window = window.copied();
+    let read_ahead = |i: usize| {
+        let days = windows.get(i).copied();
         async move {
-            match window {
+            match days {
                 Some(days) => prepare(settings, ledger, sources, days, options)
                     .await
                     .map(Some),
@@ -295,22 +295,19 @@ async fn verify_windows(
             }
         }
     };
-    let mut next = prepare(windows.first()).await?;
-    for (i, &(from, to)) in windows.iter().enumerate() {
+    let mut next = read_ahead(0).await?;
+    for i in 0..windows.len() {
         let Some(this) = next.take() else { break };
         let keys = match &given {
             Some(keys) => keys.clone(),
             None => Arc::new(resolve_keys(settings, None, sources, &this.files).await?),
         };
-        let window = Window {
-            within: (from, to),
-            look_back: listed_days(from, to).0,
-        };
+        let to = this.window.within.1;
         let carried: Vec<FoundDigest> = tails.values().cloned().collect();
         // The next week is listed and read while this one is verified.
         let (verified, following) = tokio::join!(
-            verify_window(settings, ledger, this, &keys, options, window, carried),
-            prepare(windows.get(i + 1)),
+            verify_window(settings, ledger, this, &keys, carried),
+            read_ahead(i + 1),
         );
         let (report, n, digests) = verified?;
         next = following?;
@@ -326,6 +323,9 @@ struct Prepared {
     source: Arc<dyn Source>,
     files: Vec<SourceFile>,
     read: WindowRead,
+    window: Window,
+    /// The options, with the window's days.
+    options: CheckOptions,
 }
 
 /// Lists the window `days` (with a day more on each side) and reads its
@@ -347,12 +347,18 @@ async fn prepare(
         window_days: Some((from, to)),
         ..options.clone()
     };
+    let window = Window {
+        within: (from, to),
+        look_back: listed_from,
+    };
     Ok(tokio::task::spawn_blocking(move || {
         let read = read_window(source.as_ref(), &files, &options, known);
         Prepared {
             source,
             files,
             read,
+            window,
+            options,
         }
     })
     .await?)
@@ -429,17 +435,13 @@ async fn verify_window(
         source,
         mut files,
         read,
+        window: Window { within, look_back },
+        options,
     }: Prepared,
     keys: &Arc<PublicKeys>,
-    options: &CheckOptions,
-    Window { within, look_back }: Window,
     carried: Vec<FoundDigest>,
 ) -> anyhow::Result<(Report, u64, Vec<FoundDigest>)> {
     let carried = Arc::new(carried);
-    let options = CheckOptions {
-        window_days: Some(within),
-        ..options.clone()
-    };
     let (mut report, mut digests) = {
         let (keys, options, carried) = (keys.clone(), options.clone(), carried.clone());
         tokio::task::spawn_blocking(move || {
