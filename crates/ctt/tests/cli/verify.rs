@@ -16,10 +16,14 @@ const END: &str = "2018-06-15T12:00:00Z";
 
 /// A 2-day small tree under `out`.
 fn generate(out: &Path) {
+    generate_days(out, 2, 3);
+}
+
+/// A small tree of `days` days up to [`END`] under `out`.
+fn generate_days(out: &Path, days: u32, seed: u32) {
     let out_status = run(Command::new(env!("CARGO_BIN_EXE_ctt"))
-        .args([
-            "gen", "--preset", "small", "--days", "2", "--seed", "3", "--end", END,
-        ])
+        .args(["gen", "--preset", "small", "--end", END])
+        .args(["--days", &days.to_string(), "--seed", &seed.to_string()])
         .arg(out));
     assert!(out_status.status.success(), "{}", describe(&out_status));
 }
@@ -488,11 +492,6 @@ fn an_organisation_trail_verifies_chain_by_chain() {
     assert_eq!(accounts.len(), 2, "{accounts:?}");
 }
 
-/// `ctt ingest --verify` verifies a long history a week at a time (each week
-/// listed with a day more on each side) instead of holding the whole
-/// listing: on 18 days (three windows), tampered with across the windows'
-/// edges, every log's verdict in the ledger and every count are those of
-/// `ctt verify` over the whole tree at once.
 /// SPEC §14: a missing link is a `gap` wherever it falls. `ctt verify`
 /// holds a week at a time; a trail paused across a week's boundary (three
 /// days of its logs and digests gone, 06-08 to 06-10; the weeks split
@@ -505,12 +504,7 @@ fn an_organisation_trail_verifies_chain_by_chain() {
 fn a_pause_across_a_weeks_boundary_is_a_gap() {
     let work = crate::support::Workspace::new();
     let root = work.path("trail");
-    let out = run(Command::new(env!("CARGO_BIN_EXE_ctt"))
-        .args([
-            "gen", "--preset", "small", "--days", "12", "--seed", "5", "--end", END,
-        ])
-        .arg(&root));
-    assert!(out.status.success(), "{}", describe(&out));
+    generate_days(&root, 12, 5);
     let account = std::fs::read_dir(root.join("AWSLogs"))
         .expect("AWSLogs")
         .next()
@@ -584,16 +578,16 @@ fn a_pause_across_a_weeks_boundary_is_a_gap() {
     assert_eq!(status_of(&tail), Some("unsigned"), "{not_valid:?}");
 }
 
+/// `ctt ingest --verify` verifies a long history a week at a time (each week
+/// listed with a day more on each side) instead of holding the whole
+/// listing: on 18 days (three windows), tampered with across the windows'
+/// edges, every log's verdict in the ledger and every count are those of
+/// `ctt verify` over the whole tree at once.
 #[test]
 fn ingest_verifies_window_by_window_as_verify_does_the_whole_tree() {
     let work = crate::support::Workspace::new();
     let root = work.path("trail");
-    let out = run(Command::new(env!("CARGO_BIN_EXE_ctt"))
-        .args([
-            "gen", "--preset", "small", "--days", "17", "--seed", "5", "--end", END,
-        ])
-        .arg(&root));
-    assert!(out.status.success(), "{}", describe(&out));
+    generate_days(&root, 17, 5);
     let files = tree(&root);
     let on = |day: &str, region: &str, digests: bool| -> Vec<PathBuf> {
         in_region(&files, region, digests)
