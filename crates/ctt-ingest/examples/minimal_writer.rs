@@ -5,7 +5,8 @@
 //! SQLite file: the same `events` columns and the same record text in
 //! `records`, compressed as ctt compresses it (zstd level 3 with a 64 KiB
 //! dictionary trained on the first 4,000 records, one byte naming it before
-//! each frame), the unique eventID index kept while loading (for idempotence)
+//! each frame), the eventID index kept while loading (for idempotence: of
+//! the eventID's hash, each event looked up before it is stored, as ctt does)
 //! and the four query indexes built at the end — as `ctt ingest`'s bulk load
 //! does — with its pragmas. No parameters, catalog, counters, resources,
 //! anomalies, rules or ledger. `bench/scale.py` compares `ctt ingest` with it.
@@ -51,7 +52,7 @@ CREATE TABLE events (
     event_type           TEXT,
     user_agent_id        INTEGER
 );
-CREATE UNIQUE INDEX events_by_id ON events (event_id);
+CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
 CREATE TABLE user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE records (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
 ";
@@ -80,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (sender, receiver) = mpsc::sync_channel::<Vec<(ctt_core::Event, String)>>(256);
     let mut conn = Connection::open(&db)?;
+    sqlite::register_key_functions(&conn)?;
     conn.execute_batch(SCHEMA)?;
     let stored = std::thread::scope(|scope| -> rusqlite::Result<u64> {
         for _ in 0..workers {
@@ -143,8 +145,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let tx = conn.transaction()?;
             let mut inserted = 0;
             {
+                let mut find = tx.prepare_cached(sqlite::FIND_EVENT)?;
                 let mut event = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source,
+                    "INSERT INTO events (event_id, event_time, event_name, event_source,
                         service, user, identity_type, role, account_id, recipient_account_id,
                         aws_region, source_ip_address, user_agent_id, error_code, error_message,
                         read_only, event_type)
@@ -159,6 +162,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     tx.prepare_cached("SELECT id FROM user_agents WHERE text = ?1")?;
                 let mut agents: std::collections::HashMap<String, i64> = Default::default();
                 for (e, json) in batch.drain(..) {
+                    if find.exists(params![sqlite::key_hash(&e.event_id), e.event_id])? {
+                        continue;
+                    }
                     let agent = match e.user_agent.as_deref() {
                         Some(text) => Some(match agents.get(text) {
                             Some(&id) => id,
@@ -171,7 +177,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         }),
                         None => None,
                     };
-                    let added = event.execute(params![
+                    event.execute(params![
                         e.event_id,
                         e.event_time.timestamp(),
                         e.event_name,
@@ -194,16 +200,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         e.read_only,
                         sqlite::coded(e.event_type.as_deref(), sqlite::EVENT_TYPES),
                     ])?;
-                    if added > 0 {
-                        let mut blob = vec![0; 1 + zstd::zstd_safe::compress_bound(json.len())];
-                        blob[0] = 1;
-                        let n = compressor
-                            .compress_to_buffer(json.as_bytes(), &mut blob[1..])
-                            .expect("compress");
-                        blob.truncate(1 + n);
-                        record.execute(params![tx.last_insert_rowid(), blob])?;
-                        inserted += 1;
-                    }
+                    let mut blob = vec![0; 1 + zstd::zstd_safe::compress_bound(json.len())];
+                    blob[0] = 1;
+                    let n = compressor
+                        .compress_to_buffer(json.as_bytes(), &mut blob[1..])
+                        .expect("compress");
+                    blob.truncate(1 + n);
+                    record.execute(params![tx.last_insert_rowid(), blob])?;
+                    inserted += 1;
                 }
             }
             tx.commit()?;

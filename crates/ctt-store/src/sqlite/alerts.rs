@@ -155,7 +155,8 @@ const COLUMNS: &str = "id, rule_id,
     event_id, event_time, user, service, event_name,
     ctt_record(coalesce((SELECT record FROM alert_records WHERE alert = alerts.rowid),
                         (SELECT r.record FROM events e JOIN records r ON r.seq = e.seq
-                         WHERE e.event_id = alerts.event_id))),
+                         WHERE ctt_key_hash(e.event_id) = ctt_key_hash(alerts.event_id)
+                           AND e.event_id = alerts.event_id))),
     baseline";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {

@@ -239,7 +239,8 @@ fn reconcile_firsts(
     let stored: Vec<(String, String)> = match kind {
         First::AccountRegion => tx
             .prepare_cached(
-                "SELECT a.id, a.event_id FROM alerts a JOIN events e ON e.event_id = a.event_id
+                "SELECT a.id, a.event_id FROM alerts a JOIN events e
+                   ON ctt_key_hash(e.event_id) = ctt_key_hash(a.event_id) AND e.event_id = a.event_id
                  WHERE a.rule_id = ?1 AND a.withdrawn = 0
                    AND coalesce(e.recipient_account_id, e.account_id, '') = ?2",
             )?
@@ -345,7 +346,7 @@ fn reconcile(
         "INSERT INTO alerts (rule_id, title, level, tags, event_id, event_time, user,
                              service, event_name, withdrawn, baseline)
          SELECT ?1, ?2, ?3, '[]', event_id, event_time, user, service, event_name, 0, ?5
-         FROM events WHERE event_id = ?4
+         FROM events WHERE ctt_key_hash(event_id) = ctt_key_hash(?4) AND event_id = ?4
          ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
             level = excluded.level, baseline = excluded.baseline",
     )?;

@@ -144,6 +144,7 @@ use crate::{
 
 pub use records::{RecordCodec, RecordEncoder};
 pub use schema::VERSION as SCHEMA_VERSION;
+pub use write::{FIND_EVENT, key_hash, register_key_functions};
 
 /// How to open a SQLite store.
 #[derive(Debug, Clone)]
@@ -1099,15 +1100,15 @@ mod tests {
         let kinds: Vec<String> = stored_column(&path, "typeof(event_type)");
         assert_eq!(kinds, ["blob", "blob", "text"]);
         // A row as an earlier version stored it: the text.
-        Connection::open(&path)
-            .expect("open")
-            .execute(
-                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+        let conn = Connection::open(&path).expect("open");
+        register_key_functions(&conn).expect("events_by_id's function");
+        conn.execute(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
                     identity_type, event_type) VALUES ('t-0', 1519984800, 'RunInstances', '',
                     'ec2', 'alice', 'AssumedRole', 'AwsConsoleSignIn')",
-                [],
-            )
-            .expect("insert");
+            [],
+        )
+        .expect("insert");
         let page = store.events(&every_event(), 10, None).await.expect("page");
         let read: Vec<(&str, Option<&str>, Option<&str>)> = page
             .events
@@ -1158,6 +1159,7 @@ mod tests {
         .await;
         // A row as an earlier version stored it: the text in the row.
         let conn = Connection::open(&path).expect("open");
+        register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
                 user_agent) VALUES ('u-0', 1519984800, 'RunInstances', 'ec2.amazonaws.com',

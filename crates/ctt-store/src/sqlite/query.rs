@@ -856,9 +856,9 @@ pub fn event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<Event
     conn.query_row(
         &format!(
             "SELECT {SUMMARY_COLUMNS}, ctt_record(record) FROM events JOIN records USING (seq)
-             WHERE event_id = ?1"
+             WHERE ctt_key_hash(event_id) = ?2 AND event_id = ?1"
         ),
-        [event_id],
+        rusqlite::params![event_id, super::write::key_hash(event_id)],
         |r| {
             let record: String = r.get(15)?;
             Ok(EventDetail {

@@ -691,6 +691,15 @@ ALTER TABLE event_params_35 RENAME TO event_params;
 DROP INDEX files_by_outcome;
 CREATE INDEX files_failed ON files (id) WHERE outcome = 'failed';
 "#,
+    // 37: `events_by_id` indexes the 8-byte hash of an event's eventID
+    // (`ctt_key_hash`, the ledger's), not its 36 characters (~30 bytes a
+    // stored event); a lookup confirms the eventID on the row it finds
+    // (`write::FIND_EVENT`). The index is not unique: the writer looks an
+    // event up before storing it.
+    r#"
+DROP INDEX events_by_id;
+CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -815,13 +824,21 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<i64, i64>> {
         return Ok(Err(found));
     }
     super::write::register_key_functions(conn)?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)?;
-        tx.commit()?;
-    }
-    Ok(Ok(found))
+    // A migration that builds an index sorts on disk (see
+    // [`build_query_indexes`]), whatever the connection's setting was.
+    let temp_store: i64 = conn.query_row("PRAGMA temp_store", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA temp_store = FILE")?;
+    let migrated = (|| {
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "temp_store", temp_store)?;
+    migrated.map(|()| Ok(found))
 }
 
 #[cfg(test)]
@@ -1327,6 +1344,58 @@ mod tests {
             .query_row("SELECT count(*) FROM param_names", [], |r| r.get(0))
             .expect("names");
         assert_eq!(names, 2, "each name stored once");
+    }
+
+    /// Issue "Scale" (disk): from schema 37 `events_by_id` holds the
+    /// eventID's 8-byte hash. An event stored before is found by its
+    /// eventID through the index, and the writer's lookup tells a stored
+    /// eventID from another one.
+    #[test]
+    fn migration_37_finds_events_by_the_hash_of_their_event_id() {
+        let mut conn = at_version(36);
+        for (id, time) in [("e-1", 10), ("e-2", 20)] {
+            conn.execute(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
+                 VALUES (?1, ?2, 'X', '', 'ec2', 'alice')",
+                rusqlite::params![id, time],
+            )
+            .expect("insert");
+        }
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(36));
+        let plan: Vec<String> = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                super::super::write::FIND_EVENT
+            ))
+            .expect("plan")
+            .query_map(rusqlite::params![0, ""], |r| r.get(3))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert!(
+            plan.iter().any(|p| p.contains("USING INDEX events_by_id")),
+            "{plan:?}"
+        );
+        let key = super::super::write::key_hash;
+        let stored = |id: &str, hash: i64| -> bool {
+            conn.prepare(super::super::write::FIND_EVENT)
+                .expect("prepare")
+                .exists(rusqlite::params![hash, id])
+                .expect("find")
+        };
+        assert!(stored("e-1", key("e-1")));
+        assert!(stored("e-2", key("e-2")));
+        assert!(!stored("e-3", key("e-3")));
+        // A hash alone is not the eventID: its row must hold the same id.
+        assert!(!stored("e-3", key("e-1")));
+        let index: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'events_by_id'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("index");
+        assert!(index.ends_with("(ctt_key_hash(event_id))"), "{index}");
     }
 
     /// Issue "Scale" (disk): from schema 36 the failed files have an index

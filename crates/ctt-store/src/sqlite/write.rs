@@ -121,8 +121,11 @@ pub fn load(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         let mut dirs = Interned::new(&tx, "file_dirs")?;
+        // An event is stored once: `events_by_id` indexes its eventID's hash
+        // (schema 37), which a duplicate's lookup confirms on the eventID.
+        let mut find_event = tx.prepare_cached(FIND_EVENT)?;
         let mut insert_event = tx.prepare_cached(
-            "INSERT OR IGNORE INTO events (event_id, event_time, event_name, event_source, service,
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service,
                 user, identity_type, role, account_id, recipient_account_id, aws_region,
                 source_ip_address, user_agent_id, error_code, error_message, read_only, event_type)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
@@ -151,7 +154,11 @@ pub fn load(
             for indexed in &file.events {
                 let e = &indexed.event;
                 let t = to_seconds(e.event_time);
-                let inserted = insert_event.execute(params![
+                if find_event.exists(params![key_hash(&e.event_id), e.event_id])? {
+                    counts.duplicate += 1;
+                    continue;
+                }
+                insert_event.execute(params![
                     e.event_id,
                     t,
                     e.event_name,
@@ -176,10 +183,6 @@ pub fn load(
                     e.read_only,
                     super::coded(e.event_type.as_deref(), super::EVENT_TYPES),
                 ])?;
-                if inserted == 0 {
-                    counts.duplicate += 1;
-                    continue;
-                }
                 counts.stored += 1;
                 let seq = tx.last_insert_rowid();
                 insert_record.execute(params![seq, encoder.encode_record(&indexed.record)])?;
@@ -520,9 +523,14 @@ pub fn file_hashes(
         .collect()
 }
 
+/// Whether the event of an eventID (`?2`, its [`key_hash`] `?1`) is stored.
+pub const FIND_EVENT: &str =
+    "SELECT 1 FROM events WHERE ctt_key_hash(event_id) = ?1 AND event_id = ?2";
+
 /// The ledger's hash of a file's key (schema 26), by which `files` finds it:
-/// the first 8 bytes of its SHA-256, big-endian. Fixed for good: stored
-/// rows were hashed with it.
+/// the first 8 bytes of its SHA-256, big-endian; and of an eventID, by which
+/// `events_by_id` finds its event (schema 37). Fixed for good: stored rows
+/// and indexes were hashed with it.
 pub fn key_hash(key: &str) -> i64 {
     let digest = Sha256::digest(key.as_bytes());
     i64::from_be_bytes(
@@ -533,7 +541,7 @@ pub fn key_hash(key: &str) -> i64 {
 }
 
 /// Registers on `conn`: `ctt_key_hash(key)` ([`key_hash`], for migration
-/// 26), `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
+/// 26 and `events_by_id`, which every write to `events` keeps), `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
 /// `ctt_stored_name(folder, name)` and `ctt_stored_version(size, version)`
 /// (for migration 32), and `ctt_file_name(folder, stored)` ([`full_name`])
 /// and `ctt_file_version(size, stored)` ([`full_version`]), which the
@@ -541,7 +549,7 @@ pub fn key_hash(key: &str) -> i64 {
 pub fn register_key_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("ctt_key_hash", 1, flags, |ctx| {
-        Ok(key_hash(&ctx.get::<String>(0)?))
+        Ok(key_hash(ctx.get_raw(0).as_str()?))
     })?;
     conn.create_scalar_function("ctt_key_dir", 1, flags, |ctx| {
         Ok(split_key(&ctx.get::<String>(0)?).0.to_owned())
