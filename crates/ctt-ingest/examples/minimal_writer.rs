@@ -110,7 +110,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let Ok(mut event) = normalise(value) else {
                             continue;
                         };
-                        let record = std::mem::take(&mut event.record);
+                        let mut record = std::mem::take(&mut event.record);
+                        // Without what the columns hold, as ctt stores it.
+                        ctt_store::held::leave_out(&mut record, &event);
                         let Ok(json) = serde_json::to_string(&record) else {
                             continue;
                         };

@@ -687,7 +687,7 @@ pub fn process_file_within(
                     });
                 if !hits.is_empty() {
                     // The stored event's text serves its alerts too.
-                    let record = RecordJson::new(&*event.record.json());
+                    let record = RecordJson::new(event.record_json());
                     alerts.extend(alerts_of(&hits, &event.event, &record));
                 }
                 if let Some(encoder) = encoder.as_deref_mut() {

@@ -1215,7 +1215,7 @@ pub async fn alerts_are_stored_once_and_listed_in_order(store: &dyn EventStore) 
     // As a load makes them: an alert on a stored event has its record.
     for alert in &mut a.alerts {
         let event = a.events.iter().find(|e| e.event.event_id == alert.event_id);
-        alert.record = RecordJson::new(&*event.expect("stored").record.json());
+        alert.record = RecordJson::new(event.expect("stored").record_json());
     }
     store.load(vec![a.clone()]).await.expect("load");
     // Loaded again (a re-run), and re-delivered under another key with an

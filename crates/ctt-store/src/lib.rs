@@ -12,6 +12,7 @@ pub mod baseline;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod conformance;
 pub mod course;
+pub mod held;
 pub mod hourly;
 mod ledger;
 pub mod outbox;
@@ -62,7 +63,8 @@ pub struct IndexedEvent {
     pub event: Event,
     /// `(name, value)` for each indexed parameter the record has.
     pub params: Vec<(String, String)>,
-    /// The whole redacted record, serialised.
+    /// The redacted record, serialised, without the fields the event's
+    /// columns hold ([`held`]; [`IndexedEvent::record_json`] has them).
     pub record: StoredRecord,
     /// The resources the event changes (SPEC §11).
     pub touches: Vec<ctt_core::resources::Change>,
@@ -88,7 +90,7 @@ impl IndexedEvent {
         catalogue: &ctt_core::resources::Catalogue,
         on_name: &mut dyn FnMut(&str),
     ) -> Self {
-        let record = std::mem::take(&mut event.record);
+        let mut record = std::mem::take(&mut event.record);
         let touches = catalogue.changes(&record);
         let mut params = Vec::new();
         ctt_core::params::flatten(&record, |name, value| {
@@ -97,6 +99,7 @@ impl IndexedEvent {
             }
             on_name(name);
         });
+        held::leave_out(&mut record, &event);
         Self {
             event,
             params,
@@ -107,6 +110,20 @@ impl IndexedEvent {
             ),
             touches,
         }
+    }
+
+    /// The whole record's text: [`IndexedEvent::record`] with the fields its
+    /// event holds put back ([`held`]).
+    pub fn record_json(&self) -> String {
+        let e = &self.event;
+        let stored = self.record.json();
+        held::whole(
+            &stored,
+            &e.event_id,
+            e.event_time.timestamp(),
+            e.source_ip_address.as_deref(),
+        )
+        .unwrap_or_else(|_| stored.into_owned())
     }
 
     /// Compresses the record with `encoder` (kept as text should that fail).

@@ -88,9 +88,9 @@ pub fn event_item(indexed: &IndexedEvent, file_key: &str, file_version: &str) ->
         .map(|(name, value)| (name.clone(), s(value)))
         .collect();
     item.insert("params".into(), AttributeValue::M(params));
-    let record = match indexed.record.json() {
+    let record = match indexed.record_json() {
         text if text.is_empty() => e.record.to_string(),
-        text => text.into_owned(),
+        text => text,
     };
     match compress_if_large(&record) {
         None => item.insert("record".into(), s(record)),

@@ -153,10 +153,11 @@ const COLUMNS: &str = "id, rule_id,
     level,
     coalesce(tags, (SELECT tags FROM alert_rules r WHERE r.rule_id = alerts.rule_id), '[]'),
     event_id, event_time, user, service, event_name,
-    ctt_record(coalesce((SELECT record FROM alert_records WHERE alert = alerts.rowid),
-                        (SELECT r.record FROM events e JOIN records r ON r.seq = e.seq
-                         WHERE ctt_key_hash(e.event_id) = ctt_key_hash(alerts.event_id)
-                           AND e.event_id = alerts.event_id))),
+    coalesce(ctt_record((SELECT record FROM alert_records WHERE alert = alerts.rowid)),
+             (SELECT ctt_event_record(r.record, e.event_id, e.event_time, e.source_ip_address)
+              FROM events e JOIN records r ON r.seq = e.seq
+              WHERE ctt_key_hash(e.event_id) = ctt_key_hash(alerts.event_id)
+                AND e.event_id = alerts.event_id)),
     baseline";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {

@@ -75,7 +75,10 @@ pub mod scan_budget {
 }
 
 /// Registers `ctt_record(stored)`, a stored record's text (see
-/// `records.rs`), `ctt_has_param(stored, name, value)`, and the ledger's
+/// `records.rs`), `ctt_event_record(stored, event_id, event_time,
+/// source_ip_address)`, a stored event's whole record (see [`crate::held`]),
+/// `ctt_has_param(stored, event_id, event_time, source_ip_address, name,
+/// value)`, and the ledger's
 /// key functions ([`super::write::register_key_functions`]).
 pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite::Result<()> {
     // `files_keyed` reads the ledger's keys with `ctt_file_name`.
@@ -97,23 +100,57 @@ pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite
     )?;
     let records = Arc::clone(decoder);
     conn.create_scalar_function(
+        "ctt_event_record",
+        4,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let Some(record) = text_of(&records, ctx.get_raw(0))? else {
+                return Ok(None);
+            };
+            let mut record = parse_record(&record)?;
+            put_back_columns(ctx, 1, &mut record)?;
+            serde_json::to_string(&record)
+                .map(Some)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+        },
+    )?;
+    let records = Arc::clone(decoder);
+    conn.create_scalar_function(
         "ctt_has_param",
-        3,
+        6,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         move |ctx| {
             let record = text_of(&records, ctx.get_raw(0))?.unwrap_or_default();
-            let name: String = ctx.get(1)?;
-            let value: String = ctx.get(2)?;
+            let name: String = ctx.get(4)?;
+            let value: String = ctx.get(5)?;
             if !scan_budget::take(&name) {
                 return Err(rusqlite::Error::UserFunctionError(
                     "ctt: the read's budget of records to examine is spent".into(),
                 ));
             }
-            let record: serde_json::Value = serde_json::from_str(&record)
-                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-            Ok(has_value(&record, &name, &value))
+            let mut record = parse_record(&record)?;
+            put_back_columns(ctx, 1, &mut record)?;
+            Ok(has_value(&serde_json::Value::Object(record), &name, &value))
         },
     )
+}
+
+fn parse_record(text: &str) -> rusqlite::Result<serde_json::Map<String, serde_json::Value>> {
+    serde_json::from_str(text).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+}
+
+/// [`crate::held::put_back`] from a function's arguments `first..first + 3`:
+/// the event's `event_id`, `event_time` and `source_ip_address` columns.
+fn put_back_columns(
+    ctx: &rusqlite::functions::Context<'_>,
+    first: usize,
+    record: &mut serde_json::Map<String, serde_json::Value>,
+) -> rusqlite::Result<()> {
+    let event_id = ctx.get_raw(first).as_str()?;
+    let event_time: i64 = ctx.get(first + 1)?;
+    let source_ip = ctx.get_raw(first + 2).as_str_or_null()?;
+    crate::held::put_back(record, event_id, event_time, source_ip);
+    Ok(())
 }
 
 /// A `WHERE` clause and its bound values.
@@ -231,7 +268,8 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                 );
             } else {
                 alternatives.push(
-                    "ctt_has_param((SELECT record FROM records r WHERE r.seq = events.seq), ?, ?)"
+                    "ctt_has_param((SELECT record FROM records r WHERE r.seq = events.seq),
+                        events.event_id, events.event_time, events.source_ip_address, ?, ?)"
                         .to_owned(),
                 );
             }
@@ -855,7 +893,9 @@ pub fn stats_exact(
 pub fn event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<EventDetail>> {
     conn.query_row(
         &format!(
-            "SELECT {SUMMARY_COLUMNS}, ctt_record(record) FROM events JOIN records USING (seq)
+            "SELECT {SUMMARY_COLUMNS},
+                    ctt_event_record(record, event_id, event_time, source_ip_address)
+             FROM events JOIN records USING (seq)
              WHERE ctt_key_hash(event_id) = ?2 AND event_id = ?1"
         ),
         rusqlite::params![event_id, super::write::key_hash(event_id)],
