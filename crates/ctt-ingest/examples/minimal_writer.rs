@@ -188,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         e.service,
                         e.user,
                         sqlite::coded(e.identity_type.as_deref(), sqlite::IDENTITY_TYPES),
-                        e.role,
+                        sqlite::stored_role(&e.user, e.role.as_deref()),
                         e.account_id,
                         sqlite::stored_recipient(
                             e.account_id.as_deref(),

@@ -22,6 +22,14 @@ macro_rules! user_agent {
     };
 }
 
+/// An event's role: the user's name when the row holds an empty BLOB (its
+/// role is its user's name: see [`stored_role`]), else what the row holds.
+macro_rules! role {
+    () => {
+        "CASE WHEN role = x'' THEN user ELSE role END"
+    };
+}
+
 /// An event's `eventType`: the value of its one-byte code (a BLOB, from
 /// schema 34: see [`EVENT_TYPES`]), or the text the row holds.
 macro_rules! event_type {
@@ -92,6 +100,24 @@ pub fn coded<'a>(
             None => ValueRef::Text(value.as_bytes()),
         },
     ))
+}
+
+/// What `events.role` holds (schema 39): an empty BLOB, no byte, when the
+/// role is the user's own name (a role session named after its role, as
+/// services' roles are: ~21 bytes a stored event on the `scale` preset),
+/// read back by [`role!`]; else the role. The column's text affinity keeps a
+/// BLOB as it is, and no text equals one.
+pub fn stored_role<'a>(
+    user: &str,
+    role: Option<&'a str>,
+) -> Option<rusqlite::types::ToSqlOutput<'a>> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    let role = role?;
+    Some(ToSqlOutput::Borrowed(if role == user {
+        ValueRef::Blob(&[])
+    } else {
+        ValueRef::Text(role.as_bytes())
+    }))
 }
 
 /// What `events.recipient_account_id` holds: NULL when the recipient is the
@@ -1060,6 +1086,36 @@ mod tests {
         assert_eq!(
             ids_where(&store, "eventTime", "2018-03-02T10:00:01Z").await,
             ["h-1"]
+        );
+    }
+
+    /// Issue "Scale" (disk), schema 39: a role that is its user's own name
+    /// (a session named after its role) is stored as an empty BLOB and read
+    /// back as the name; another role, and none, as they are.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_role_named_as_its_user_is_stored_empty_and_read_whole() {
+        let assumed = |role: &str, session: &str| {
+            serde_json::json!({"type": "AssumedRole", "accountId": "111122223333",
+                "arn": format!("arn:aws:sts::111122223333:assumed-role/{role}/{session}"),
+                "sessionContext": {"sessionIssuer": {"type": "Role", "userName": role}}})
+        };
+        let (_dir, path, store) = store_of_three("ro", |records| {
+            records[0]["userIdentity"] = assumed("svc-ingest", "svc-ingest");
+            records[1]["userIdentity"] = assumed("Dev", "alice");
+        })
+        .await;
+        let kinds: Vec<String> = stored_column(&path, "typeof(role)");
+        assert_eq!(kinds, ["blob", "text", "null"]);
+        let page = store.events(&every_event(), 10, None).await.expect("page");
+        let roles: Vec<(String, Option<String>)> =
+            page.events.into_iter().map(|e| (e.user, e.role)).collect();
+        assert_eq!(
+            roles,
+            [
+                ("svc-ingest".into(), Some("svc-ingest".into())),
+                ("alice".into(), Some("Dev".into())),
+                ("alice".into(), None),
+            ]
         );
     }
 

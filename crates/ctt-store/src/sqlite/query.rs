@@ -301,7 +301,9 @@ const SUMMARY_COLUMNS: &str = concat!(
     event_source!(),
     ", user, service, ",
     identity_type!(),
-    ", role, aws_region, source_ip_address, ",
+    ", ",
+    role!(),
+    ", aws_region, source_ip_address, ",
     user_agent!(),
     ", error_code, error_message, read_only, ",
     event_type!()

@@ -706,6 +706,10 @@ CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
     // whole and read as they are; a build before 38 would read the new ones
     // without those fields, hence the version.
     "",
+    // 39: an event whose role is its user's name stores an empty BLOB as its
+    // role (`stored_role`, read back by `role!`); rows stored before keep
+    // the text.
+    "",
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

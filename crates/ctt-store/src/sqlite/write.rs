@@ -166,7 +166,7 @@ pub fn load(
                     e.service,
                     e.user,
                     super::coded(e.identity_type.as_deref(), super::IDENTITY_TYPES),
-                    e.role,
+                    super::stored_role(&e.user, e.role.as_deref()),
                     e.account_id,
                     super::stored_recipient(
                         e.account_id.as_deref(),
