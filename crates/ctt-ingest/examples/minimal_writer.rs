@@ -61,7 +61,7 @@ const QUERY_INDEXES: &str = "
 CREATE INDEX events_by_time ON events (event_time);
 CREATE INDEX events_by_user ON events (user, event_time);
 CREATE INDEX events_by_service ON events (service, event_time);
-CREATE INDEX events_by_name ON events (event_name, event_time, event_id, service, user, error_code);
+CREATE INDEX events_by_name ON events (event_name, event_time, ctt_id_bytes(event_id), service, user, error_code);
 ";
 
 /// Events per transaction.

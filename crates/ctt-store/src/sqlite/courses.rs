@@ -5,7 +5,7 @@ use ctt_core::course::{Candidates, Hit};
 use ctt_core::time::{from_seconds, to_seconds};
 use std::sync::Arc;
 
-use rusqlite::types::Value as SqlValue;
+use rusqlite::types::{Type, Value as SqlValue};
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::StoredCourse;
@@ -43,8 +43,10 @@ pub fn remove(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM courses WHERE id = ?1", [id])? > 0)
 }
 
-const COLUMNS: &str =
-    "SELECT user, event_time, event_id, service, event_name, error_code IS NOT NULL FROM events";
+/// A hit's columns, all in `events_by_name` (the eventID as it holds it:
+/// `ctt_id_bytes`).
+const COLUMNS: &str = "SELECT user, event_time, ctt_id_bytes(event_id), service, event_name,
+        error_code IS NOT NULL FROM events";
 
 /// One student's events in a window (user, from, to).
 fn student_sql() -> String {
@@ -85,7 +87,8 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
         Ok(Hit {
             user: names.get(r.get_ref(0)?.as_str()?),
             time: r.get(1)?,
-            event_id: r.get(2)?,
+            event_id: super::write::id_of_bytes(r.get_ref(2)?)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, Type::Blob, e.into()))?,
             service: names.get(r.get_ref(3)?.as_str()?),
             event_name: names.get(r.get_ref(4)?.as_str()?),
             failed: r.get(5)?,
@@ -169,6 +172,7 @@ mod tests {
         let store =
             crate::SqliteStore::open(dir.path().join("t.db"), Default::default()).expect("store");
         let conn = Connection::open(dir.path().join("t.db")).expect("open");
+        super::super::write::register_key_functions(&conn).expect("functions");
         drop(store);
         let plan = |sql: &str, values: usize| -> String {
             let values = vec![SqlValue::Integer(1); values];
@@ -188,14 +192,16 @@ mod tests {
                 3 + usize::from(with_service),
             );
             assert!(
-                exact.contains("events_by_name (event_name=? AND event_time>? AND event_time<?)"),
+                exact.contains(
+                    "COVERING INDEX events_by_name (event_name=? AND event_time>? AND event_time<?)"
+                ),
                 "{exact}"
             );
             let longer = plan(
                 &class_sql(false, with_service),
                 4 + usize::from(with_service),
             );
-            assert!(longer.contains("events_by_name"), "{longer}");
+            assert!(longer.contains("COVERING INDEX events_by_name"), "{longer}");
         }
         let student = plan(&student_sql(), 3);
         assert!(student.contains("events_by_user"), "{student}");

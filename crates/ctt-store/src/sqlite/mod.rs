@@ -1089,6 +1089,53 @@ mod tests {
         );
     }
 
+    /// Issue "Scale" (disk), schema 40: `events_by_name` holds a canonical
+    /// eventID as 16 bytes; a class's hits, read from it alone, give every
+    /// eventID back as it was, canonical or not.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_class_reads_each_event_id_whole_from_the_name_index() {
+        let ids = [
+            "85eede41-6ffb-46c9-82c6-e10dea7b0b1b",
+            "85EEDE41-6FFB-46C9-82C6-E10DEA7B0B1B",
+            "85eede41-6ffb-46c9-82c6-e10dea7b0b1",
+        ];
+        let (_dir, path, store) = store_of_three("x", |records| {
+            for (record, id) in records.iter_mut().zip(ids) {
+                record["eventID"] = id.into();
+            }
+        })
+        .await;
+        let candidates = Candidates {
+            window: ctt_core::course::Window {
+                from: from_seconds(0),
+                to: from_seconds(i64::from(u32::MAX)),
+            },
+            names: vec![(None, "RunInstances".into())],
+            user: None,
+        };
+        let mut read: Vec<String> = store
+            .course_hits(&candidates)
+            .await
+            .expect("hits")
+            .into_iter()
+            .map(|h| h.event_id)
+            .collect();
+        read.sort();
+        let mut expected = ids.map(String::from).to_vec();
+        expected.sort();
+        assert_eq!(read, expected);
+        let conn = Connection::open(&path).expect("open");
+        register_key_functions(&conn).expect("functions");
+        let kinds: Vec<String> = conn
+            .prepare("SELECT typeof(ctt_id_bytes(event_id)) FROM events ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(kinds, ["blob", "text", "text"]);
+    }
+
     /// Issue "Scale" (disk), schema 39: a role that is its user's own name
     /// (a session named after its role) is stored as an empty BLOB and read
     /// back as the name; another role, and none, as they are.

@@ -540,8 +540,53 @@ pub fn key_hash(key: &str) -> i64 {
     )
 }
 
+/// An eventID as `events_by_name` holds it (schema 40): a canonical one — a
+/// UUID in lowercase hex with its four hyphens, as CloudTrail writes them —
+/// as its 16 bytes (a BLOB); any other as its text. [`id_of_bytes`] reads
+/// it back.
+pub fn id_bytes(event_id: &str) -> rusqlite::types::ToSqlOutput<'_> {
+    use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+    let canonical = event_id.len() == 36
+        && event_id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        });
+    if !canonical {
+        return ToSqlOutput::Borrowed(ValueRef::Text(event_id.as_bytes()));
+    }
+    let mut bytes = vec![0u8; 16];
+    let hex: String = event_id.split('-').collect();
+    hex::decode_to_slice(hex, &mut bytes).expect("32 lowercase hex digits");
+    ToSqlOutput::Owned(Value::Blob(bytes))
+}
+
+/// The eventID [`id_bytes`] stored.
+pub fn id_of_bytes(
+    stored: rusqlite::types::ValueRef<'_>,
+) -> rusqlite::types::FromSqlResult<String> {
+    use rusqlite::types::{FromSqlError, ValueRef};
+    match stored {
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .map(str::to_owned)
+            .map_err(|e| FromSqlError::Other(Box::new(e))),
+        ValueRef::Blob(bytes) if bytes.len() == 16 => {
+            let hex = hex::encode(bytes);
+            Ok(format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            ))
+        }
+        _ => Err(FromSqlError::InvalidType),
+    }
+}
+
 /// Registers on `conn`: `ctt_key_hash(key)` ([`key_hash`], for migration
-/// 26 and `events_by_id`, which every write to `events` keeps), `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
+/// 26 and `events_by_id`, which every write to `events` keeps),
+/// `ctt_id_bytes(event_id)` ([`id_bytes`], for `events_by_name`), `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
 /// `ctt_stored_name(folder, name)` and `ctt_stored_version(size, version)`
 /// (for migration 32), and `ctt_file_name(folder, stored)` ([`full_name`])
 /// and `ctt_file_version(size, stored)` ([`full_version`]), which the
@@ -550,6 +595,12 @@ pub fn register_key_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("ctt_key_hash", 1, flags, |ctx| {
         Ok(key_hash(ctx.get_raw(0).as_str()?))
+    })?;
+    conn.create_scalar_function("ctt_id_bytes", 1, flags, |ctx| {
+        Ok(match id_bytes(ctx.get_raw(0).as_str()?) {
+            rusqlite::types::ToSqlOutput::Owned(value) => value,
+            _ => rusqlite::types::Value::Text(ctx.get(0)?),
+        })
     })?;
     conn.create_scalar_function("ctt_key_dir", 1, flags, |ctx| {
         Ok(split_key(&ctx.get::<String>(0)?).0.to_owned())
