@@ -1836,6 +1836,59 @@ mod tests {
     /// duplicate event adds none), read back grouped by resource; a store
     /// whose events were stored before resources were kept reads their
     /// touches once, when it is opened.
+    /// Issue "Scale" (disk), schema 41: a touch holds a canonical eventID as
+    /// 16 bytes and any other as text; both come back whole, and a
+    /// resource's touches of one second in eventID order (SPEC §11).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_touch_keeps_its_event_id_in_16_bytes_and_gives_it_back_whole() {
+        let ids = [
+            "Zz-not-a-uuid",
+            "0f000000-0000-4000-8000-000000000001",
+            "a-1",
+        ];
+        let (_dir, path, store) = store_of_three("t", |records| {
+            for (i, (record, id)) in records.iter_mut().zip(ids).enumerate() {
+                record["eventID"] = id.into();
+                record["userIdentity"]["userName"] = format!("u{i}").into();
+                record["eventTime"] = "2018-03-02T10:00:00Z".into();
+                record["eventSource"] = "lambda.amazonaws.com".into();
+                record["eventName"] = "CreateFunction20150331".into();
+                record["requestParameters"]["functionName"] = "resize".into();
+            }
+        })
+        .await;
+        let touches = store.resource_touches(None).await.expect("touches");
+        let [resource] = touches.as_slice() else {
+            panic!("{touches:?}");
+        };
+        let mut read: Vec<&str> = resource
+            .touches
+            .iter()
+            .map(|t| t.event_id.as_str())
+            .collect();
+        read.sort();
+        let mut expected = ids.to_vec();
+        expected.sort();
+        assert_eq!(read, expected);
+        let kinds: Vec<String> = Connection::open(&path)
+            .expect("open")
+            .prepare("SELECT typeof(event_id) FROM resource_touches ORDER BY event_time, user")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let mut kinds = kinds;
+        kinds.sort();
+        assert_eq!(kinds, ["blob", "text", "text"]);
+        // The first by eventID text is the canonical one (stored as a BLOB,
+        // which SQLite sorts after every text): its user owns the resource.
+        let life =
+            ctt_core::resources::Lifecycle::of(&resource.touches, from_seconds(4_000_000_000))
+                .expect("a lifecycle");
+        assert_eq!(life.owner.as_deref(), Some("u1"));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn resource_touches_are_written_with_their_events_and_backfilled_once() {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -47,7 +47,9 @@ fn insert_one(stmt: &mut Statement<'_>, by: &MadeBy<'_>, touch: &Change) -> rusq
         by.place.1,
         touch.id,
         by.time,
-        by.event_id,
+        // A canonical eventID as its 16 bytes (schema 41, ~19 bytes a touch);
+        // `touch_of` reads either form.
+        super::write::id_bytes(by.event_id),
         by.user,
         touch.change.as_str(),
         touch.size,
@@ -319,7 +321,13 @@ fn touch_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Option<To
     };
     Ok(Some(Touch {
         time: from_seconds(row.get(first)?),
-        event_id: row.get(first + 1)?,
+        event_id: super::write::id_of_bytes(row.get_ref(first + 1)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                first + 1,
+                rusqlite::types::Type::Blob,
+                e.into(),
+            )
+        })?,
         user: row.get(first + 2)?,
         change,
         size: row.get(first + 4)?,

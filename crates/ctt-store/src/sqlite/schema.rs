@@ -715,6 +715,11 @@ CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
     // reads from the index alone as before. Dropped here, built by the open
     // ([`build_query_indexes`]).
     "DROP INDEX IF EXISTS events_by_name;",
+    // 41: a resource's touch holds a canonical eventID as its 16 bytes
+    // (`write::id_bytes`, ~19 bytes a touch); touches stored before keep
+    // their text, and are read either way (a touch's order within a second
+    // is the fold's own, by eventID text: SPEC §11).
+    "",
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
