@@ -50,10 +50,12 @@ CREATE TABLE events (
     error_message        TEXT,
     read_only            INTEGER,
     event_type           TEXT,
-    user_agent_id        INTEGER
+    user_agent_id        INTEGER,
+    account_ref          INTEGER
 );
 CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
 CREATE TABLE user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE accounts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE records (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
 ";
 
@@ -150,35 +152,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut find = tx.prepare_cached(sqlite::FIND_EVENT)?;
                 let mut event = tx.prepare_cached(
                     "INSERT INTO events (event_id, event_time, event_name, event_source,
-                        service, user, identity_type, role, account_id, recipient_account_id,
+                        service, user, identity_type, role, account_ref, recipient_account_id,
                         aws_region, source_ip_address, user_agent_id, error_code, error_message,
                         read_only, event_type)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 )?;
                 let mut record =
                     tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
-                // User agents kept once each, as ctt keeps them.
-                let mut add_agent =
-                    tx.prepare_cached("INSERT OR IGNORE INTO user_agents (text) VALUES (?1)")?;
-                let mut find_agent =
-                    tx.prepare_cached("SELECT id FROM user_agents WHERE text = ?1")?;
-                let mut agents: std::collections::HashMap<String, i64> = Default::default();
+                // User agents and accounts kept once each, as ctt keeps them.
+                let mut agents = sqlite::Interned::new(&tx, "user_agents")?;
+                let mut accounts = sqlite::Interned::new(&tx, "accounts")?;
                 for (e, json) in batch.drain(..) {
                     if find.exists(params![sqlite::key_hash(&e.event_id), e.event_id])? {
                         continue;
                     }
-                    let agent = match e.user_agent.as_deref() {
-                        Some(text) => Some(match agents.get(text) {
-                            Some(&id) => id,
-                            None => {
-                                add_agent.execute([text])?;
-                                let id: i64 = find_agent.query_row([text], |r| r.get(0))?;
-                                agents.insert(text.to_owned(), id);
-                                id
-                            }
-                        }),
-                        None => None,
-                    };
+                    let agent = e.user_agent.as_deref().map(|a| agents.id(a)).transpose()?;
+                    let account = e
+                        .account_id
+                        .as_deref()
+                        .map(|a| accounts.id(a))
+                        .transpose()?;
                     event.execute(params![
                         e.event_id,
                         e.event_time.timestamp(),
@@ -189,7 +182,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         e.user,
                         sqlite::coded(e.identity_type.as_deref(), sqlite::IDENTITY_TYPES),
                         sqlite::stored_role(&e.user, e.role.as_deref()),
-                        e.account_id,
+                        account,
                         sqlite::stored_recipient(
                             e.account_id.as_deref(),
                             e.recipient_account_id.as_deref()

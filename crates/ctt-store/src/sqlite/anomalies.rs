@@ -154,7 +154,7 @@ pub fn rebuild_if_pending(
     let tx = conn.transaction()?;
     // Events stored before `first_seen` existed (schema 15): read once.
     if !meta::is_done(&tx, FIRSTS_KEY)? {
-        tx.execute_batch(
+        tx.execute_batch(concat!(
             "DELETE FROM first_seen;
          INSERT INTO first_seen (kind, scope, key, time, event_id)
          SELECT kind, scope, key, event_time, event_id FROM (
@@ -166,11 +166,13 @@ pub fn rebuild_if_pending(
                  UNION ALL
                  SELECT 1, user, service, event_time, event_id FROM events
                  UNION ALL
-                 SELECT 2, coalesce(recipient_account_id, account_id, ''), aws_region,
+                 SELECT 2, coalesce(recipient_account_id, ",
+            account_id!(),
+            ", ''), aws_region,
                         event_time, event_id
                      FROM events WHERE aws_region IS NOT NULL))
-         WHERE n = 1;",
-        )?;
+         WHERE n = 1;"
+        ))?;
         meta::set(&tx, FIRSTS_KEY, "done")?;
     }
     let scopes: Vec<(i64, String)> = tx
@@ -239,10 +241,14 @@ fn reconcile_firsts(
     let stored: Vec<(String, String)> = match kind {
         First::AccountRegion => tx
             .prepare_cached(
+concat!(
                 "SELECT a.id, a.event_id FROM alerts a JOIN events e
                    ON ctt_key_hash(e.event_id) = ctt_key_hash(a.event_id) AND e.event_id = a.event_id
                  WHERE a.rule_id = ?1 AND a.withdrawn = 0
-                   AND coalesce(e.recipient_account_id, e.account_id, '') = ?2",
+                   AND coalesce(e.recipient_account_id, ",
+                account_id!(),
+                ", '') = ?2"
+            ),
             )?
             .query_map(params![rule, scope], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?,

@@ -22,6 +22,15 @@ macro_rules! user_agent {
     };
 }
 
+/// An event's `userIdentity.accountId`: the text of its id in `accounts`
+/// (schema 42: rows hold `account_ref`), or the text in the row (rows
+/// stored before); NULL for none.
+macro_rules! account_id {
+    () => {
+        "coalesce(account_id, (SELECT text FROM accounts WHERE id = account_ref))"
+    };
+}
+
 /// An event's role: the user's name when the row holds an empty BLOB (its
 /// role is its user's name: see [`stored_role`]), else what the row holds.
 macro_rules! role {
@@ -170,7 +179,7 @@ use crate::{
 
 pub use records::{RecordCodec, RecordEncoder};
 pub use schema::VERSION as SCHEMA_VERSION;
-pub use write::{FIND_EVENT, key_hash, register_key_functions};
+pub use write::{FIND_EVENT, Interned, key_hash, register_key_functions};
 
 /// How to open a SQLite store.
 #[derive(Debug, Clone)]
@@ -1215,10 +1224,52 @@ mod tests {
         .await;
         let stored: Vec<Option<String>> = stored_column(&path, "recipient_account_id");
         assert_eq!(stored, [None, Some("444455556666".to_owned()), None]);
-        let read: Vec<Option<String>> =
-            stored_column(&path, "coalesce(recipient_account_id, account_id)");
+        let read: Vec<Option<String>> = stored_column(
+            &path,
+            concat!("coalesce(recipient_account_id, ", account_id!(), ")"),
+        );
         let read: Vec<&str> = read.iter().flatten().map(String::as_str).collect();
         assert_eq!(read, ["111122223333", "444455556666", "111122223333"]);
+    }
+
+    /// Issue "Scale" (disk), schema 42: the caller's account is stored once,
+    /// in `accounts`, each event holding its id; `account_id!` reads it, and
+    /// the text of a row stored before as it is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_account_is_stored_once_and_read_with_each_event() {
+        let (_dir, path, _store) = store_of_three("a", |records| {
+            records[1]["userIdentity"]["accountId"] = "444455556666".into();
+            records[2]["userIdentity"]
+                .as_object_mut()
+                .expect("object")
+                .remove("accountId");
+        })
+        .await;
+        let conn = Connection::open(&path).expect("open");
+        register_key_functions(&conn).expect("events_by_id's function");
+        conn.execute(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+                account_id) VALUES ('a-0', 1519984800, 'RunInstances', '', 'ec2', 'alice',
+                '777788889999')",
+            [],
+        )
+        .expect("a row as an earlier version stored it");
+        let in_rows: Vec<Option<String>> = stored_column(&path, "account_id");
+        assert_eq!(in_rows, [None, None, None, Some("777788889999".into())]);
+        let read: Vec<Option<String>> = stored_column(&path, account_id!());
+        assert_eq!(
+            read,
+            [
+                Some("111122223333".into()),
+                Some("444455556666".into()),
+                None,
+                Some("777788889999".into())
+            ]
+        );
+        let accounts: i64 = conn
+            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+            .expect("accounts");
+        assert_eq!(accounts, 2);
     }
 
     /// Issue "Scale" (disk), schema 34: each known `eventType` and

@@ -720,6 +720,17 @@ CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
     // their text, and are read either way (a touch's order within a second
     // is the fold's own, by eventID text: SPEC §11).
     "",
+    // 42: an event's `userIdentity.accountId` is stored once in `accounts`,
+    // and each event stored from now on holds its id (`account_ref`, read
+    // through `account_id!`: ~11 bytes a stored event); rows stored before
+    // keep their text, read as they are.
+    r#"
+CREATE TABLE accounts (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+ALTER TABLE events ADD COLUMN account_ref INTEGER;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for

@@ -126,11 +126,12 @@ pub fn load(
         let mut find_event = tx.prepare_cached(FIND_EVENT)?;
         let mut insert_event = tx.prepare_cached(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service,
-                user, identity_type, role, account_id, recipient_account_id, aws_region,
+                user, identity_type, role, account_ref, recipient_account_id, aws_region,
                 source_ip_address, user_agent_id, error_code, error_message, read_only, event_type)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
         let mut user_agents = Interned::new(&tx, "user_agents")?;
+        let mut accounts = Interned::new(&tx, "accounts")?;
         let mut insert_record =
             tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
         let mut insert_param = tx.prepare_cached(
@@ -167,7 +168,10 @@ pub fn load(
                     e.user,
                     super::coded(e.identity_type.as_deref(), super::IDENTITY_TYPES),
                     super::stored_role(&e.user, e.role.as_deref()),
-                    e.account_id,
+                    e.account_id
+                        .as_deref()
+                        .map(|a| accounts.id(a))
+                        .transpose()?,
                     super::stored_recipient(
                         e.account_id.as_deref(),
                         e.recipient_account_id.as_deref()
@@ -709,17 +713,18 @@ pub fn split_key(key: &str) -> (&str, &str) {
 }
 
 /// The ids of the texts a table keeps once each (`file_dirs`' folders,
-/// `user_agents`), each added when first seen: a writer's transaction's
+/// `user_agents`, `accounts`), each added when first seen: a writer's transaction's
 /// cache.
-struct Interned<'c> {
+pub struct Interned<'c> {
     ids: FxHashMap<String, i64>,
     add: rusqlite::CachedStatement<'c>,
     find: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> Interned<'c> {
-    /// `table` is `file_dirs` (texts in `path`) or `user_agents` (in `text`).
-    fn new(tx: &'c Connection, table: &str) -> rusqlite::Result<Self> {
+    /// `table` is `file_dirs` (texts in `path`), `user_agents` or `accounts`
+    /// (in `text`).
+    pub fn new(tx: &'c Connection, table: &str) -> rusqlite::Result<Self> {
         let column = if table == "file_dirs" { "path" } else { "text" };
         Ok(Self {
             ids: FxHashMap::default(),
@@ -730,7 +735,7 @@ impl<'c> Interned<'c> {
         })
     }
 
-    fn id(&mut self, text: &str) -> rusqlite::Result<i64> {
+    pub fn id(&mut self, text: &str) -> rusqlite::Result<i64> {
         if let Some(&id) = self.ids.get(text) {
             return Ok(id);
         }
