@@ -36,18 +36,10 @@ fn prefixed(rng: &mut GenRng, prefix: &str, alphabet: &[u8], len: usize) -> Stri
 
 /// A random UUID in version 4 format: `8-4-4-4-12` lower-case hex digits.
 pub(crate) fn uuid_v4(rng: &mut GenRng) -> String {
-    let mut bytes: [u8; 16] = rng.random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut s = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    s
+    uuid::Builder::from_random_bytes(rng.random())
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// `len` lower-case hex digits.

@@ -550,31 +550,13 @@ pub fn key_hash(key: &str) -> i64 {
 /// it back.
 pub fn id_bytes(event_id: &str) -> rusqlite::types::ToSqlOutput<'_> {
     use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-    let canonical = event_id.len() == 36
-        && event_id.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-        });
-    if !canonical {
-        return ToSqlOutput::Borrowed(ValueRef::Text(event_id.as_bytes()));
+    // `Uuid` also reads upper case, braces and no hyphens: those stay text,
+    // so that the text read back is the text stored.
+    let canonical = event_id.len() == 36 && !event_id.bytes().any(|b| b.is_ascii_uppercase());
+    match uuid::Uuid::try_parse(event_id) {
+        Ok(uuid) if canonical => ToSqlOutput::Owned(Value::Blob(uuid.as_bytes().to_vec())),
+        _ => ToSqlOutput::Borrowed(ValueRef::Text(event_id.as_bytes())),
     }
-    let nibble = |b: u8| {
-        if b.is_ascii_digit() {
-            b - b'0'
-        } else {
-            b - b'a' + 10
-        }
-    };
-    let digits: Vec<u8> = event_id
-        .bytes()
-        .filter(|&b| b != b'-')
-        .map(nibble)
-        .collect();
-    let bytes = digits
-        .chunks(2)
-        .map(|pair| pair[0] << 4 | pair[1])
-        .collect();
-    ToSqlOutput::Owned(Value::Blob(bytes))
 }
 
 /// The eventID [`id_bytes`] stored.
@@ -586,19 +568,9 @@ pub fn id_of_bytes(
         ValueRef::Text(text) => std::str::from_utf8(text)
             .map(str::to_owned)
             .map_err(|e| FromSqlError::Other(Box::new(e))),
-        ValueRef::Blob(bytes) if bytes.len() == 16 => {
-            // A class's progress reads ~150,000 of them: one allocation each.
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let mut id = String::with_capacity(36);
-            for (i, byte) in bytes.iter().enumerate() {
-                if matches!(i, 4 | 6 | 8 | 10) {
-                    id.push('-');
-                }
-                id.push(char::from(HEX[usize::from(byte >> 4)]));
-                id.push(char::from(HEX[usize::from(byte & 15)]));
-            }
-            Ok(id)
-        }
+        ValueRef::Blob(bytes) => uuid::Uuid::from_slice(bytes)
+            .map(|uuid| uuid.hyphenated().to_string())
+            .map_err(|e| FromSqlError::Other(Box::new(e))),
         _ => Err(FromSqlError::InvalidType),
     }
 }
