@@ -1887,6 +1887,53 @@ mod tests {
     /// duplicate event adds none), read back grouped by resource; a store
     /// whose events were stored before resources were kept reads their
     /// touches once, when it is opened.
+    /// Schema 37: an event is looked up before it is stored. Two stores on
+    /// one file (two processes loading the same folder) loading the same
+    /// files at once: every load succeeds and every event is stored once.
+    #[test]
+    fn two_stores_loading_the_same_files_at_once_store_each_event_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ctt.db");
+        let stores: Vec<SqliteStore> = (0..2)
+            .map(|_| SqliteStore::open(&path, SqliteOptions::default()).expect("open"))
+            .collect();
+        let batches: Vec<Vec<LoadedFile>> = (0..40)
+            .map(|i| {
+                let records = (0..5)
+                    .map(|j| {
+                        record(
+                            &format!("c-{i}-{j}"),
+                            &format!("2018-03-02T10:{:02}:{:02}Z", i % 60, j),
+                            "alice",
+                            "ec2",
+                            "RunInstances",
+                        )
+                    })
+                    .collect();
+                vec![file(&stores[0], &format!("{i}.json.gz"), records)]
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for store in &stores {
+                let batches = &batches;
+                scope.spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .expect("runtime");
+                    for batch in batches {
+                        runtime
+                            .block_on(store.load(batch.clone()))
+                            .expect("a load beside another");
+                    }
+                });
+            }
+        });
+        let ids: Vec<String> = stored_column(&path, "event_id");
+        assert_eq!(ids.len(), 200);
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), 200);
+    }
+
     /// Issue "Scale" (disk), schema 41: a touch holds a canonical eventID as
     /// 16 bytes and any other as text; both come back whole, and a
     /// resource's touches of one second in eventID order (SPEC §11).

@@ -100,7 +100,11 @@ pub fn load(
     // every stored event, and SipHash's resistance to chosen keys buys
     // nothing for a batch the writer throws away at its end.
     let mut new_names: FxHashSet<&str> = FxHashSet::default();
-    let tx = conn.transaction()?;
+    // Immediate: the write lock is taken (or waited for) before the first
+    // lookup. An event is looked up before it is stored (`FIND_EVENT`); a
+    // deferred transaction would read first, and another process's commit
+    // in between would make its first write fail (SQLITE_BUSY_SNAPSHOT).
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(files.len());
     let mut users: FxHashMap<&str, CatalogDelta> = FxHashMap::default();
     let mut services: FxHashMap<&str, CatalogDelta> = FxHashMap::default();
