@@ -548,7 +548,8 @@ pub fn key_hash(key: &str) -> i64 {
     )
 }
 
-/// An eventID as `events_by_name` holds it (schema 40): a canonical one — a
+/// An eventID as `events_by_name` and a resource's touches hold it (schemas
+/// 40 and 41): a canonical one — a
 /// UUID in lowercase hex with its four hyphens, as CloudTrail writes them —
 /// as its 16 bytes (a BLOB); any other as its text. [`id_of_bytes`] reads
 /// it back.
@@ -581,7 +582,8 @@ pub fn id_of_bytes(
 
 /// Registers on `conn`: `ctt_key_hash(key)` ([`key_hash`], for migration
 /// 26 and `events_by_id`, which every write to `events` keeps),
-/// `ctt_id_bytes(event_id)` ([`id_bytes`], for `events_by_name`), `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
+/// `ctt_id_bytes(event_id)` ([`id_bytes`], for `events_by_name`),
+/// `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
 /// `ctt_stored_name(folder, name)` and `ctt_stored_version(size, version)`
 /// (for migration 32), and `ctt_file_name(folder, stored)` ([`full_name`])
 /// and `ctt_file_version(size, stored)` ([`full_version`]), which the
