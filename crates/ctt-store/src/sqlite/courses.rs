@@ -5,7 +5,7 @@ use ctt_core::course::{Candidates, Hit};
 use ctt_core::time::{from_seconds, to_seconds};
 use std::sync::Arc;
 
-use rusqlite::types::{Type, Value as SqlValue};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::StoredCourse;
@@ -87,8 +87,7 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
         Ok(Hit {
             user: names.get(r.get_ref(0)?.as_str()?),
             time: r.get(1)?,
-            event_id: super::write::id_of_bytes(r.get_ref(2)?)
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, Type::Blob, e.into()))?,
+            event_id: r.get::<_, super::write::StoredId>(2)?.0,
             service: names.get(r.get_ref(3)?.as_str()?),
             event_name: names.get(r.get_ref(4)?.as_str()?),
             failed: r.get(5)?,

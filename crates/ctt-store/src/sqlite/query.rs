@@ -107,11 +107,14 @@ pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite
             let Some(record) = text_of(&records, ctx.get_raw(0))? else {
                 return Ok(None);
             };
-            let mut record = parse_record(&record)?;
-            put_back_columns(ctx, 1, &mut record)?;
-            serde_json::to_string(&record)
-                .map(Some)
-                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+            crate::held::whole(
+                &record,
+                ctx.get_raw(1).as_str()?,
+                ctx.get(2)?,
+                ctx.get_raw(3).as_str_or_null()?,
+            )
+            .map(Some)
+            .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
         },
     )?;
     let records = Arc::clone(decoder);
@@ -128,29 +131,18 @@ pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite
                     "ctt: the read's budget of records to examine is spent".into(),
                 ));
             }
-            let mut record = parse_record(&record)?;
-            put_back_columns(ctx, 1, &mut record)?;
+            let mut record: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&record)
+                    .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+            crate::held::put_back(
+                &mut record,
+                ctx.get_raw(1).as_str()?,
+                ctx.get(2)?,
+                ctx.get_raw(3).as_str_or_null()?,
+            );
             Ok(has_value(&serde_json::Value::Object(record), &name, &value))
         },
     )
-}
-
-fn parse_record(text: &str) -> rusqlite::Result<serde_json::Map<String, serde_json::Value>> {
-    serde_json::from_str(text).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
-}
-
-/// [`crate::held::put_back`] from a function's arguments `first..first + 3`:
-/// the event's `event_id`, `event_time` and `source_ip_address` columns.
-fn put_back_columns(
-    ctx: &rusqlite::functions::Context<'_>,
-    first: usize,
-    record: &mut serde_json::Map<String, serde_json::Value>,
-) -> rusqlite::Result<()> {
-    let event_id = ctx.get_raw(first).as_str()?;
-    let event_time: i64 = ctx.get(first + 1)?;
-    let source_ip = ctx.get_raw(first + 2).as_str_or_null()?;
-    crate::held::put_back(record, event_id, event_time, source_ip);
-    Ok(())
 }
 
 /// A `WHERE` clause and its bound values.

@@ -322,13 +322,7 @@ fn touch_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Option<To
     };
     Ok(Some(Touch {
         time: from_seconds(row.get(first)?),
-        event_id: super::write::id_of_bytes(row.get_ref(first + 1)?).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                first + 1,
-                rusqlite::types::Type::Blob,
-                e.into(),
-            )
-        })?,
+        event_id: row.get::<_, super::write::StoredId>(first + 1)?.0,
         user: row.get(first + 2)?,
         change,
         size: row.get(first + 4)?,

@@ -551,7 +551,7 @@ pub fn key_hash(key: &str) -> i64 {
 /// An eventID as `events_by_name` and a resource's touches hold it (schemas
 /// 40 and 41): a canonical one — a
 /// UUID in lowercase hex with its four hyphens, as CloudTrail writes them —
-/// as its 16 bytes (a BLOB); any other as its text. [`id_of_bytes`] reads
+/// as its 16 bytes (a BLOB); any other as its text. [`StoredId`] reads
 /// it back.
 pub fn id_bytes(event_id: &str) -> rusqlite::types::ToSqlOutput<'_> {
     use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -564,19 +564,24 @@ pub fn id_bytes(event_id: &str) -> rusqlite::types::ToSqlOutput<'_> {
     }
 }
 
-/// The eventID [`id_bytes`] stored.
-pub fn id_of_bytes(
-    stored: rusqlite::types::ValueRef<'_>,
-) -> rusqlite::types::FromSqlResult<String> {
-    use rusqlite::types::{FromSqlError, ValueRef};
-    match stored {
-        ValueRef::Text(text) => std::str::from_utf8(text)
-            .map(str::to_owned)
-            .map_err(|e| FromSqlError::Other(Box::new(e))),
-        ValueRef::Blob(bytes) => uuid::Uuid::from_slice(bytes)
-            .map(|uuid| uuid.hyphenated().to_string())
-            .map_err(|e| FromSqlError::Other(Box::new(e))),
-        _ => Err(FromSqlError::InvalidType),
+/// An eventID as [`id_bytes`] stored it, read back whole: `row.get::<_,
+/// StoredId>(i)?.0`.
+pub struct StoredId(pub String);
+
+impl rusqlite::types::FromSql for StoredId {
+    fn column_result(
+        stored: rusqlite::types::ValueRef<'_>,
+    ) -> rusqlite::types::FromSqlResult<Self> {
+        use rusqlite::types::{FromSqlError, ValueRef};
+        match stored {
+            ValueRef::Text(text) => std::str::from_utf8(text)
+                .map(|id| Self(id.to_owned()))
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            ValueRef::Blob(bytes) => uuid::Uuid::from_slice(bytes)
+                .map(|uuid| Self(uuid.hyphenated().to_string()))
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            _ => Err(FromSqlError::InvalidType),
+        }
     }
 }
 
