@@ -3,9 +3,9 @@
 //! on all cores but one, keeps those the default filter keeps (normalised and
 //! redacted like `ctt ingest`'s), and one thread inserts them into a fresh
 //! SQLite file: the same `events` columns and the same record text in
-//! `records`, compressed as ctt compresses it (zstd level 3 with a 64 KiB
-//! dictionary trained on the first 4,000 records, one byte naming it before
-//! each frame), the eventID index kept while loading (for idempotence: of
+//! `records`, compressed as ctt compresses it (ctt's zstd level with a
+//! dictionary of ctt's size trained on the first 4,000 records, one byte
+//! naming it before each frame), the eventID index kept while loading (for idempotence: of
 //! the eventID's hash, each event looked up before it is stored, as ctt does)
 //! and the four query indexes built at the end — as `ctt ingest`'s bulk load
 //! does — with its pragmas. No parameters, catalog, counters, resources,
@@ -22,7 +22,7 @@ use std::time::Instant;
 use ctt_core::{Filter, RecordHead, normalise};
 use ctt_ingest::read::{DEFAULT_MAX_FILE_BYTES, decompress, parse};
 use ctt_ingest::{FileKind, LocalSource, Source};
-use ctt_store::sqlite;
+use ctt_store::sqlite::{self, DICTIONARY_BYTES, RECORD_LEVEL};
 use rusqlite::{Connection, params};
 
 const SCHEMA: &str = "
@@ -137,9 +137,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let samples: Vec<&str> =
                         batch.iter().take(4_000).map(|(_, j)| j.as_str()).collect();
                     let total = samples.iter().map(|s| s.len()).sum::<usize>();
-                    let dictionary = zstd::dict::from_samples(&samples, total.min(64 * 1024))
+                    let dictionary = zstd::dict::from_samples(&samples, total.min(DICTIONARY_BYTES))
                         .unwrap_or_else(|_| samples.concat().into_bytes());
-                    let mut c = zstd::bulk::Compressor::with_dictionary(3, &dictionary)
+                    let mut c = zstd::bulk::Compressor::with_dictionary(RECORD_LEVEL, &dictionary)
                         .expect("dictionary");
                     let _ = c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false));
                     let _ = c.set_parameter(zstd::zstd_safe::CParameter::DictIdFlag(false));

@@ -177,7 +177,7 @@ use crate::{
     StoreResult, StoreStatus, StoredCourse, TokenRecord, TokenStore, Verdict,
 };
 
-pub use records::{RecordCodec, RecordEncoder};
+pub use records::{DICTIONARY_BYTES, LEVEL as RECORD_LEVEL, RecordCodec, RecordEncoder};
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use write::{FIND_EVENT, Interned, key_hash, register_key_functions};
 
