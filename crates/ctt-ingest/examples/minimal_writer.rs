@@ -137,8 +137,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let samples: Vec<&str> =
                         batch.iter().take(4_000).map(|(_, j)| j.as_str()).collect();
                     let total = samples.iter().map(|s| s.len()).sum::<usize>();
-                    let dictionary = zstd::dict::from_samples(&samples, total.min(DICTIONARY_BYTES))
-                        .unwrap_or_else(|_| samples.concat().into_bytes());
+                    let dictionary =
+                        zstd::dict::from_samples(&samples, total.min(DICTIONARY_BYTES))
+                            .unwrap_or_else(|_| samples.concat().into_bytes());
                     let mut c = zstd::bulk::Compressor::with_dictionary(RECORD_LEVEL, &dictionary)
                         .expect("dictionary");
                     let _ = c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false));
@@ -187,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             e.account_id.as_deref(),
                             e.recipient_account_id.as_deref()
                         ),
-                        e.aws_region,
+                        sqlite::coded(e.aws_region.as_deref(), sqlite::REGIONS),
                         e.source_ip_address,
                         agent,
                         e.error_code,

@@ -161,14 +161,18 @@ pub fn rebuild_if_pending(
              SELECT kind, scope, key, event_time, event_id, row_number() OVER
                  (PARTITION BY kind, scope, key ORDER BY event_time, event_id) AS n
              FROM (
-                 SELECT 0 AS kind, user AS scope, aws_region AS key, event_time, event_id
+                 SELECT 0 AS kind, user AS scope, ",
+            aws_region!(),
+            " AS key, event_time, event_id
                      FROM events WHERE aws_region IS NOT NULL
                  UNION ALL
                  SELECT 1, user, service, event_time, event_id FROM events
                  UNION ALL
                  SELECT 2, coalesce(recipient_account_id, ",
             account_id!(),
-            ", ''), aws_region,
+            ", ''), ",
+            aws_region!(),
+            ",
                         event_time, event_id
                      FROM events WHERE aws_region IS NOT NULL))
          WHERE n = 1;"

@@ -63,6 +63,32 @@ macro_rules! identity_type {
     };
 }
 
+/// An event's `awsRegion`, as [`event_type!`] reads its column (schema 43:
+/// see [`REGIONS`]).
+macro_rules! aws_region {
+    () => {
+        "CASE aws_region WHEN x'01' THEN 'us-east-1' WHEN x'02' THEN 'us-west-2' \
+        WHEN x'03' THEN 'eu-west-1' WHEN x'04' THEN 'us-east-2' WHEN x'05' THEN 'us-west-1' \
+        WHEN x'06' THEN 'eu-central-1' WHEN x'07' THEN 'ap-southeast-1' \
+        WHEN x'08' THEN 'ap-southeast-2' WHEN x'09' THEN 'ap-northeast-1' \
+        WHEN x'0a' THEN 'ap-northeast-2' WHEN x'0b' THEN 'ap-south-1' \
+        WHEN x'0c' THEN 'sa-east-1' WHEN x'0d' THEN 'ca-central-1' \
+        WHEN x'0e' THEN 'eu-west-2' WHEN x'0f' THEN 'eu-west-3' WHEN x'10' THEN 'eu-north-1' \
+        WHEN x'11' THEN 'ap-northeast-3' WHEN x'12' THEN 'ap-east-1' \
+        WHEN x'13' THEN 'me-south-1' WHEN x'14' THEN 'af-south-1' \
+        WHEN x'15' THEN 'eu-south-1' WHEN x'16' THEN 'ap-southeast-3' \
+        WHEN x'17' THEN 'me-central-1' WHEN x'18' THEN 'eu-central-2' \
+        WHEN x'19' THEN 'eu-south-2' WHEN x'1a' THEN 'ap-south-2' \
+        WHEN x'1b' THEN 'ap-southeast-4' WHEN x'1c' THEN 'il-central-1' \
+        WHEN x'1d' THEN 'ca-west-1' WHEN x'1e' THEN 'ap-southeast-5' \
+        WHEN x'1f' THEN 'ap-southeast-7' WHEN x'20' THEN 'mx-central-1' \
+        WHEN x'21' THEN 'ap-east-2' WHEN x'22' THEN 'ap-southeast-6' \
+        WHEN x'23' THEN 'us-gov-west-1' WHEN x'24' THEN 'us-gov-east-1' \
+        WHEN x'25' THEN 'cn-north-1' WHEN x'26' THEN 'cn-northwest-1' \
+         ELSE aws_region END"
+    };
+}
+
 /// The `eventType`s stored as one byte, the first as 1 (schema 34; ~9 bytes
 /// a stored event). Fixed for good, as [`event_type!`] reads them: a new
 /// one goes at the end, in both.
@@ -92,6 +118,50 @@ pub const IDENTITY_TYPES: &[&str] = &[
     "Unknown",
 ];
 
+/// The AWS regions stored as one byte, as [`EVENT_TYPES`] (schema 43; ~8
+/// bytes a stored event), most used first: [`aws_region!`] compares a code
+/// with each in turn. A region missing here is stored as its text.
+pub const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "us-east-2",
+    "us-west-1",
+    "eu-central-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "sa-east-1",
+    "ca-central-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "ap-northeast-3",
+    "ap-east-1",
+    "me-south-1",
+    "af-south-1",
+    "eu-south-1",
+    "ap-southeast-3",
+    "me-central-1",
+    "eu-central-2",
+    "eu-south-2",
+    "ap-south-2",
+    "ap-southeast-4",
+    "il-central-1",
+    "ca-west-1",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "mx-central-1",
+    "ap-east-2",
+    "ap-southeast-6",
+    "us-gov-west-1",
+    "us-gov-east-1",
+    "cn-north-1",
+    "cn-northwest-1",
+];
+
 /// What a coded column holds for `value`: the one-byte code of its place in
 /// `codes` (a BLOB, which the column's text affinity keeps as it is), or
 /// the text itself. Borrowed either way: the writer asks it of every event.
@@ -100,7 +170,15 @@ pub fn coded<'a>(
     codes: &[&str],
 ) -> Option<rusqlite::types::ToSqlOutput<'a>> {
     /// Each code's byte, the first 1.
-    const CODES: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+    const CODES: [u8; 64] = {
+        let mut codes = [0; 64];
+        let mut i = 0;
+        while i < codes.len() {
+            codes[i] = i as u8 + 1;
+            i += 1;
+        }
+        codes
+    };
     let value = value?;
     use rusqlite::types::{ToSqlOutput, ValueRef};
     Some(ToSqlOutput::Borrowed(
@@ -1272,22 +1350,18 @@ mod tests {
         assert_eq!(accounts, 2);
     }
 
-    /// Issue "Scale" (disk), schema 34: each known `eventType` and
-    /// `userIdentity.type` is stored as its one-byte code and read back as
-    /// itself; pages and filters read codes, unknown values and rows stored
-    /// before with their text alike.
+    /// Issue "Scale" (disk), schemas 34 and 43: each known `eventType`,
+    /// `userIdentity.type` and `awsRegion` is stored as its one-byte code and
+    /// read back as itself; pages, filters and `/stats` read codes, unknown
+    /// values and rows stored before with their text alike.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn event_and_identity_types_are_stored_as_codes_and_read_whole() {
+    async fn event_and_identity_types_and_regions_are_stored_as_codes_and_read_whole() {
         let conn = migrated_in_memory();
-        for (codes, read) in [
-            (EVENT_TYPES, event_type!()),
-            (IDENTITY_TYPES, identity_type!()),
+        for (codes, read, column) in [
+            (EVENT_TYPES, event_type!(), "event_type"),
+            (IDENTITY_TYPES, identity_type!(), "identity_type"),
+            (REGIONS, aws_region!(), "aws_region"),
         ] {
-            let column = if codes == EVENT_TYPES {
-                "event_type"
-            } else {
-                "identity_type"
-            };
             for value in codes.iter().chain(&["SomethingNew"]) {
                 let stored = coded(Some(value), codes).expect("a value");
                 let back: String = conn
@@ -1304,22 +1378,27 @@ mod tests {
             records[1]["eventType"] = "AwsConsoleSignIn".into();
             records[1]["userIdentity"]["type"] = "AssumedRole".into();
             records[2]["eventType"] = "SomethingNew".into();
+            records[1]["awsRegion"] = "eu-west-1".into();
+            records[2]["awsRegion"] = "xx-moon-1".into();
         })
         .await;
         let kinds: Vec<String> = stored_column(&path, "typeof(event_type)");
         assert_eq!(kinds, ["blob", "blob", "text"]);
+        let regions: Vec<String> = stored_column(&path, "typeof(aws_region)");
+        assert_eq!(regions, ["blob", "blob", "text"]);
         // A row as an earlier version stored it: the text.
         let conn = Connection::open(&path).expect("open");
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                    identity_type, event_type) VALUES ('t-0', 1519984800, 'RunInstances', '',
-                    'ec2', 'alice', 'AssumedRole', 'AwsConsoleSignIn')",
+                    identity_type, event_type, aws_region) VALUES ('t-0', 1519984800,
+                    'RunInstances', '', 'ec2', 'alice', 'AssumedRole', 'AwsConsoleSignIn',
+                    'eu-west-1')",
             [],
         )
         .expect("insert");
         let page = store.events(&every_event(), 10, None).await.expect("page");
-        let read: Vec<(&str, Option<&str>, Option<&str>)> = page
+        let read: Vec<(&str, Option<&str>, Option<&str>, Option<&str>)> = page
             .events
             .iter()
             .map(|e| {
@@ -1327,17 +1406,51 @@ mod tests {
                     e.event_id.as_str(),
                     e.event_type.as_deref(),
                     e.identity_type.as_deref(),
+                    e.aws_region.as_deref(),
                 )
             })
             .collect();
         assert_eq!(
             read,
             [
-                ("t-0", Some("AwsConsoleSignIn"), Some("AssumedRole")),
-                ("t-1", Some("AwsApiCall"), Some("IAMUser")),
-                ("t-2", Some("AwsConsoleSignIn"), Some("AssumedRole")),
-                ("t-3", Some("SomethingNew"), Some("IAMUser")),
+                (
+                    "t-0",
+                    Some("AwsConsoleSignIn"),
+                    Some("AssumedRole"),
+                    Some("eu-west-1")
+                ),
+                (
+                    "t-1",
+                    Some("AwsApiCall"),
+                    Some("IAMUser"),
+                    Some("us-east-1")
+                ),
+                (
+                    "t-2",
+                    Some("AwsConsoleSignIn"),
+                    Some("AssumedRole"),
+                    Some("eu-west-1")
+                ),
+                (
+                    "t-3",
+                    Some("SomethingNew"),
+                    Some("IAMUser"),
+                    Some("xx-moon-1")
+                ),
             ]
+        );
+        assert_eq!(
+            ids_where(&store, "awsRegion", "eu-west-1").await,
+            ["t-0", "t-2"]
+        );
+        assert_eq!(ids_where(&store, "awsRegion", "xx-moon-1").await, ["t-3"]);
+        // `/stats` by region from the rows themselves (a window's edges).
+        let groups =
+            query::stats_exact(&conn, &[], &every_event(), GroupBy::AwsRegion, 10).expect("stats");
+        let groups: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.count)).collect();
+        assert_eq!(
+            groups,
+            [("eu-west-1", 2), ("us-east-1", 1), ("xx-moon-1", 1)]
         );
         assert_eq!(
             ids_where(&store, "eventType", "AwsConsoleSignIn").await,

@@ -224,9 +224,10 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                 ),
                 // The code or the text (schema 34: rows stored before, and
                 // values without a code, hold the text).
-                (AttributeType::Text, column @ ("identity_type" | "event_type")) => {
+                (AttributeType::Text, column @ ("identity_type" | "event_type" | "aws_region")) => {
                     let codes = match column {
                         "event_type" => super::EVENT_TYPES,
+                        "aws_region" => super::REGIONS,
                         _ => super::IDENTITY_TYPES,
                     };
                     use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -295,7 +296,9 @@ const SUMMARY_COLUMNS: &str = concat!(
     identity_type!(),
     ", ",
     role!(),
-    ", aws_region, source_ip_address, ",
+    ", ",
+    aws_region!(),
+    ", source_ip_address, ",
     user_agent!(),
     ", error_code, error_message, read_only, ",
     event_type!()
@@ -860,7 +863,7 @@ pub fn stats_exact(
         GroupBy::User => ("user", "2 DESC, 1"),
         GroupBy::Service => ("service", "2 DESC, 1"),
         GroupBy::EventName => ("event_name", "2 DESC, 1"),
-        GroupBy::AwsRegion => ("coalesce(aws_region, '')", "2 DESC, 1"),
+        GroupBy::AwsRegion => (concat!("coalesce(", aws_region!(), ", '')"), "2 DESC, 1"),
         GroupBy::ErrorCode => ("coalesce(error_code, '')", "2 DESC, 1"),
         GroupBy::Hour => ("event_time / 3600 * 3600", "1"),
         GroupBy::Day => ("event_time / 86400 * 86400", "1"),

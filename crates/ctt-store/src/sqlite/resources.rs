@@ -88,7 +88,9 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
         let mut select = tx.prepare(concat!(
             "SELECT e.event_id, e.event_time, e.user, ",
             account_id!(),
-            ", e.recipient_account_id, e.aws_region,
+            ", e.recipient_account_id, ",
+            aws_region!(),
+            ",
                     ctt_event_record(r.record, e.event_id, e.event_time, e.source_ip_address)
              FROM events e JOIN records r ON r.seq = e.seq
              WHERE e.event_name = ?1 AND (",

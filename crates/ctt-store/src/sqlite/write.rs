@@ -180,7 +180,7 @@ pub fn load(
                         e.account_id.as_deref(),
                         e.recipient_account_id.as_deref()
                     ),
-                    e.aws_region,
+                    super::coded(e.aws_region.as_deref(), super::REGIONS),
                     e.source_ip_address,
                     e.user_agent
                         .as_deref()
