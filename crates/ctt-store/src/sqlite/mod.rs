@@ -1398,7 +1398,8 @@ mod tests {
         )
         .expect("insert");
         let page = store.events(&every_event(), 10, None).await.expect("page");
-        let read: Vec<(&str, Option<&str>, Option<&str>, Option<&str>)> = page
+        type Read<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let read: Vec<Read> = page
             .events
             .iter()
             .map(|e| {
