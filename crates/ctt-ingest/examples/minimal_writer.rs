@@ -174,7 +174,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .map(|a| accounts.id(a))
                         .transpose()?;
                     event.execute(params![
-                        e.event_id,
+                        sqlite::id_bytes(&e.event_id),
                         e.event_time.timestamp(),
                         e.event_name,
                         // As ctt stores it.

@@ -157,7 +157,7 @@ const COLUMNS: &str = "id, rule_id,
              (SELECT ctt_event_record(r.record, e.event_id, e.event_time, e.source_ip_address)
               FROM events e JOIN records r ON r.seq = e.seq
               WHERE ctt_key_hash(e.event_id) = ctt_key_hash(alerts.event_id)
-                AND e.event_id = alerts.event_id)),
+                AND ctt_id_text(e.event_id) = alerts.event_id)),
     baseline";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {

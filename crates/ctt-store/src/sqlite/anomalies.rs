@@ -163,17 +163,17 @@ pub fn rebuild_if_pending(
              FROM (
                  SELECT 0 AS kind, user AS scope, ",
             aws_region!(),
-            " AS key, event_time, event_id
+            " AS key, event_time, ctt_id_text(event_id) AS event_id
                      FROM events WHERE aws_region IS NOT NULL
                  UNION ALL
-                 SELECT 1, user, service, event_time, event_id FROM events
+                 SELECT 1, user, service, event_time, ctt_id_text(event_id) FROM events
                  UNION ALL
                  SELECT 2, coalesce(recipient_account_id, ",
             account_id!(),
             ", ''), ",
             aws_region!(),
             ",
-                        event_time, event_id
+                        event_time, ctt_id_text(event_id)
                      FROM events WHERE aws_region IS NOT NULL))
          WHERE n = 1;"
         ))?;
@@ -247,7 +247,7 @@ fn reconcile_firsts(
             .prepare_cached(
 concat!(
                 "SELECT a.id, a.event_id FROM alerts a JOIN events e
-                   ON ctt_key_hash(e.event_id) = ctt_key_hash(a.event_id) AND e.event_id = a.event_id
+                   ON ctt_key_hash(e.event_id) = ctt_key_hash(a.event_id) AND ctt_id_text(e.event_id) = a.event_id
                  WHERE a.rule_id = ?1 AND a.withdrawn = 0
                    AND coalesce(e.recipient_account_id, ",
                 account_id!(),
@@ -297,13 +297,13 @@ fn reconcile_spikes(
         for (hour, s) in spiking_hours(settings, errors, &counts, lo, hi) {
             let nth: Option<String> = tx
                 .prepare_cached(if errors {
-                    "SELECT event_id FROM events WHERE user = ?1 AND event_time >= ?2
+                    "SELECT ctt_id_text(event_id) FROM events WHERE user = ?1 AND event_time >= ?2
                        AND event_time < ?3 AND error_code IS NOT NULL
-                     ORDER BY event_time, event_id LIMIT 1 OFFSET ?4"
+                     ORDER BY event_time, ctt_id_text(event_id) LIMIT 1 OFFSET ?4"
                 } else {
-                    "SELECT event_id FROM events WHERE user = ?1 AND event_time >= ?2
+                    "SELECT ctt_id_text(event_id) FROM events WHERE user = ?1 AND event_time >= ?2
                        AND event_time < ?3
-                     ORDER BY event_time, event_id LIMIT 1 OFFSET ?4"
+                     ORDER BY event_time, ctt_id_text(event_id) LIMIT 1 OFFSET ?4"
                 })?
                 .query_row(params![user, hour, hour + HOUR, s.nth as i64 - 1], |r| {
                     r.get(0)
@@ -355,8 +355,8 @@ fn reconcile(
     let mut upsert = tx.prepare_cached(
         "INSERT INTO alerts (rule_id, title, level, tags, event_id, event_time, user,
                              service, event_name, withdrawn, baseline)
-         SELECT ?1, ?2, ?3, '[]', event_id, event_time, user, service, event_name, 0, ?5
-         FROM events WHERE ctt_key_hash(event_id) = ctt_key_hash(?4) AND event_id = ?4
+         SELECT ?1, ?2, ?3, '[]', ?4, event_time, user, service, event_name, 0, ?5
+         FROM events WHERE ctt_key_hash(event_id) = ctt_key_hash(?4) AND ctt_id_text(event_id) = ?4
          ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
             level = excluded.level, baseline = excluded.baseline",
     )?;

@@ -257,7 +257,7 @@ use crate::{
 
 pub use records::{DICTIONARY_BYTES, LEVEL as RECORD_LEVEL, RecordCodec, RecordEncoder};
 pub use schema::VERSION as SCHEMA_VERSION;
-pub use write::{FIND_EVENT, Interned, key_hash, register_key_functions};
+pub use write::{FIND_EVENT, Interned, id_bytes, key_hash, register_key_functions};
 
 /// How to open a SQLite store.
 #[derive(Debug, Clone)]
@@ -2099,6 +2099,111 @@ mod tests {
             ctt_core::resources::Lifecycle::of(&resource.touches, from_seconds(4_000_000_000))
                 .expect("a lifecycle");
         assert_eq!(life.owner.as_deref(), Some("u1"));
+    }
+
+    /// Issue "Scale" (disk), schema 44: an event holds a canonical eventID
+    /// as its 16 bytes and any other as text. Both come back whole — in
+    /// pages, JSON pages, a cursor's next page, the event's own page and its
+    /// record — in eventID text order within a second (SPEC §6), though
+    /// SQLite sorts every text before every BLOB; a second load of the file
+    /// finds each event stored, and an event stored before as text is found
+    /// as well.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_keeps_its_event_id_in_16_bytes_and_gives_it_back_whole() {
+        // In text order; the canonical one first, the upper-case UUID (text:
+        // `id_bytes` keeps it so that it reads back as written) second.
+        let ids = [
+            "0f000000-0000-4000-8000-000000000001",
+            "AB000000-0000-4000-8000-000000000002",
+            "zz-not-a-uuid",
+        ];
+        let edit = |records: &mut [serde_json::Value]| {
+            for (record, id) in records.iter_mut().zip(ids).rev() {
+                record["eventID"] = id.into();
+                record["eventTime"] = "2018-03-02T10:00:00Z".into();
+            }
+        };
+        let (_dir, path, store) = store_of_three("t", edit).await;
+        let kinds: Vec<String> = stored_column(&path, "typeof(event_id)");
+        assert_eq!(kinds, ["blob", "text", "text"]);
+
+        let page = store.events(&every_event(), 10, None).await.expect("page");
+        let read: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(read, ids);
+        let json = store
+            .events_json(&every_event(), 10, None, JsonLayout::Array)
+            .await
+            .expect("json page");
+        let json: Vec<serde_json::Value> = serde_json::from_slice(&json.json).expect("json");
+        let read: Vec<&str> = json.iter().filter_map(|e| e["eventID"].as_str()).collect();
+        assert_eq!(read, ids);
+        // One event a page: each cursor goes on from the one before.
+        let mut cursor = None;
+        let mut paged = Vec::new();
+        loop {
+            let page = store
+                .events(&every_event(), 1, cursor.as_ref())
+                .await
+                .expect("page");
+            paged.extend(page.events.into_iter().map(|e| e.event_id));
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(paged, ids);
+        for id in ids {
+            let detail = store.event(id).await.expect("event").expect("found");
+            assert_eq!(detail.summary.event_id, id);
+            assert_eq!(detail.record["eventID"], id, "the record whole");
+        }
+        assert!(
+            store
+                .event("0f000000-0000-4000-8000-000000000009")
+                .await
+                .expect("event")
+                .is_none()
+        );
+
+        // The same records in another file: each found, none stored twice.
+        let mut again: Vec<serde_json::Value> = (1..=3)
+            .map(|i| {
+                record(
+                    &format!("t-{i}"),
+                    "2018-03-02T10:00:01Z",
+                    "alice",
+                    "ec2",
+                    "RunInstances",
+                )
+            })
+            .collect();
+        edit(&mut again);
+        let loaded = file(&store, "b.json.gz", again);
+        let counts = store.load(vec![loaded]).await.expect("load");
+        assert_eq!(counts[0].duplicate, 3, "{counts:?}");
+        assert_eq!(stored_column::<String>(&path, "typeof(event_id)").len(), 3);
+
+        // An event stored as text by a build before schema 44.
+        let canonical = "0f000000-0000-4000-8000-000000000000";
+        let conn = Connection::open(&path).expect("open");
+        register_key_functions(&conn).expect("events_by_id's function");
+        conn.execute(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
+             VALUES (?1, 1519984800, 'RunInstances', '', 'ec2', 'alice')",
+            [canonical],
+        )
+        .expect("insert");
+        let found: bool = conn
+            .query_row(
+                FIND_EVENT,
+                rusqlite::params![key_hash(canonical), canonical],
+                |_| Ok(true),
+            )
+            .expect("found by the writer's lookup");
+        assert!(found);
+        let page = store.events(&every_event(), 10, None).await.expect("page");
+        let read: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(read, [canonical, ids[0], ids[1], ids[2]]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,7 +109,7 @@ pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite
             };
             crate::held::whole(
                 &record,
-                ctx.get_raw(1).as_str()?,
+                &super::write::id_text(ctx.get_raw(1))?,
                 ctx.get(2)?,
                 ctx.get_raw(3).as_str_or_null()?,
             )
@@ -136,7 +136,7 @@ pub fn register_functions(conn: &Connection, decoder: &Arc<Decoder>) -> rusqlite
                     .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
             crate::held::put_back(
                 &mut record,
-                ctx.get_raw(1).as_str()?,
+                &super::write::id_text(ctx.get_raw(1))?,
                 ctx.get(2)?,
                 ctx.get_raw(3).as_str_or_null()?,
             );
@@ -272,7 +272,7 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
     }
     if let Some(cursor) = cursor {
         f.and(
-            "(event_time, event_id) > (?, ?)",
+            "(event_time, ctt_id_text(event_id)) > (?, ?)",
             [SqlValue::Integer(cursor.event_time), text(&cursor.event_id)],
         );
     }
@@ -290,7 +290,7 @@ fn index_hint(query: &EventQuery) -> &'static str {
 }
 
 const SUMMARY_COLUMNS: &str = concat!(
-    "event_id, event_time, event_name, ",
+    "ctt_id_text(event_id), event_time, event_name, ",
     event_source!(),
     ", user, service, ",
     identity_type!(),
@@ -318,7 +318,7 @@ fn page_statement(
 ) -> (String, Vec<SqlValue>) {
     let f = build_filter(query, indexed, cursor);
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM events {}{} ORDER BY event_time, event_id LIMIT {}",
+        "SELECT {SUMMARY_COLUMNS} FROM events {}{} ORDER BY event_time, ctt_id_text(event_id) LIMIT {}",
         index_hint(query),
         f.sql,
         limit as u64 + 1
@@ -349,7 +349,8 @@ pub fn nth_position(
 ) -> rusqlite::Result<Option<Cursor>> {
     let f = build_filter(query, indexed, cursor);
     let sql = format!(
-        "SELECT event_time, event_id FROM events {}{} ORDER BY event_time, event_id LIMIT 1 OFFSET {n}",
+        "SELECT event_time, ctt_id_text(event_id) FROM events {}{}
+         ORDER BY event_time, ctt_id_text(event_id) LIMIT 1 OFFSET {n}",
         index_hint(query),
         f.sql
     );
@@ -893,7 +894,7 @@ pub fn event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<Event
             "SELECT {SUMMARY_COLUMNS},
                     ctt_event_record(record, event_id, event_time, source_ip_address)
              FROM events JOIN records USING (seq)
-             WHERE ctt_key_hash(event_id) = ?2 AND event_id = ?1"
+             WHERE ctt_key_hash(event_id) = ?2 AND ctt_id_text(event_id) = ?1"
         ),
         rusqlite::params![event_id, super::write::key_hash(event_id)],
         |r| {

@@ -164,7 +164,7 @@ pub fn load(
                     continue;
                 }
                 insert_event.execute(params![
-                    e.event_id,
+                    id_bytes(&e.event_id),
                     t,
                     e.event_name,
                     super::stored_event_source(&e.event_source, &e.service),
@@ -533,7 +533,7 @@ pub fn file_hashes(
 
 /// Whether the event of an eventID (`?2`, its [`key_hash`] `?1`) is stored.
 pub const FIND_EVENT: &str =
-    "SELECT 1 FROM events WHERE ctt_key_hash(event_id) = ?1 AND event_id = ?2";
+    "SELECT 1 FROM events WHERE ctt_key_hash(event_id) = ?1 AND ctt_id_text(event_id) = ?2";
 
 /// The ledger's hash of a file's key (schema 26), by which `files` finds it:
 /// the first 8 bytes of its SHA-256, big-endian; and of an eventID, by which
@@ -548,11 +548,13 @@ pub fn key_hash(key: &str) -> i64 {
     )
 }
 
-/// An eventID as `events_by_name` and a resource's touches hold it (schemas
-/// 40 and 41): a canonical one — a
-/// UUID in lowercase hex with its four hyphens, as CloudTrail writes them —
-/// as its 16 bytes (a BLOB); any other as its text. [`StoredId`] reads
-/// it back.
+/// An eventID as `events`, `events_by_name` and a resource's touches hold
+/// it (schemas 44, 40 and 41): a canonical one — a UUID in lowercase hex
+/// with its four hyphens, as CloudTrail writes them — as its 16 bytes (a
+/// BLOB); any other as its text. [`id_text`] (SQL's `ctt_id_text`) and
+/// [`StoredId`] read it back. A canonical UUID's bytes sort as its text
+/// does, but SQLite sorts any text before any BLOB: what orders events by
+/// eventID orders them by `ctt_id_text(event_id)`.
 pub fn id_bytes(event_id: &str) -> rusqlite::types::ToSqlOutput<'_> {
     use rusqlite::types::{ToSqlOutput, Value, ValueRef};
     // `Uuid` also reads upper case, braces and no hyphens: those stay text,
@@ -564,6 +566,23 @@ pub fn id_bytes(event_id: &str) -> rusqlite::types::ToSqlOutput<'_> {
     }
 }
 
+/// An eventID as [`id_bytes`] stored it, as its text.
+pub fn id_text(
+    stored: rusqlite::types::ValueRef<'_>,
+) -> rusqlite::types::FromSqlResult<std::borrow::Cow<'_, str>> {
+    use rusqlite::types::{FromSqlError, ValueRef};
+    use std::borrow::Cow;
+    match stored {
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .map(Cow::Borrowed)
+            .map_err(|e| FromSqlError::Other(Box::new(e))),
+        ValueRef::Blob(bytes) => uuid::Uuid::from_slice(bytes)
+            .map(|uuid| Cow::Owned(uuid.hyphenated().to_string()))
+            .map_err(|e| FromSqlError::Other(Box::new(e))),
+        _ => Err(FromSqlError::InvalidType),
+    }
+}
+
 /// An eventID as [`id_bytes`] stored it, read back whole: `row.get::<_,
 /// StoredId>(i)?.0`.
 pub struct StoredId(pub String);
@@ -572,22 +591,15 @@ impl rusqlite::types::FromSql for StoredId {
     fn column_result(
         stored: rusqlite::types::ValueRef<'_>,
     ) -> rusqlite::types::FromSqlResult<Self> {
-        use rusqlite::types::{FromSqlError, ValueRef};
-        match stored {
-            ValueRef::Text(text) => std::str::from_utf8(text)
-                .map(|id| Self(id.to_owned()))
-                .map_err(|e| FromSqlError::Other(Box::new(e))),
-            ValueRef::Blob(bytes) => uuid::Uuid::from_slice(bytes)
-                .map(|uuid| Self(uuid.hyphenated().to_string()))
-                .map_err(|e| FromSqlError::Other(Box::new(e))),
-            _ => Err(FromSqlError::InvalidType),
-        }
+        id_text(stored).map(|id| Self(id.into_owned()))
     }
 }
 
 /// Registers on `conn`: `ctt_key_hash(key)` ([`key_hash`], for migration
-/// 26 and `events_by_id`, which every write to `events` keeps),
-/// `ctt_id_bytes(event_id)` ([`id_bytes`], for `events_by_name`),
+/// 26 and `events_by_id`, which every write to `events` keeps; of an
+/// eventID's text, whichever form the row holds), `ctt_id_bytes(event_id)`
+/// ([`id_bytes`], for `events_by_name`; a BLOB stays as it is),
+/// `ctt_id_text(event_id)` ([`id_text`]),
 /// `ctt_key_dir(key)` ([`split_key`]'s folder, for migration 29),
 /// `ctt_stored_name(folder, name)` and `ctt_stored_version(size, version)`
 /// (for migration 32), and `ctt_file_name(folder, stored)` ([`full_name`])
@@ -595,15 +607,28 @@ impl rusqlite::types::FromSql for StoredId {
 /// `files_keyed` view reads keys and versions with.
 pub fn register_key_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_scalar_function("ctt_key_hash", 1, flags, |ctx| {
-        Ok(key_hash(ctx.get_raw(0).as_str()?))
-    })?;
+    fn text_of<'a>(
+        ctx: &'a rusqlite::functions::Context<'_>,
+    ) -> rusqlite::Result<std::borrow::Cow<'a, str>> {
+        id_text(ctx.get_raw(0)).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+    }
+    conn.create_scalar_function("ctt_key_hash", 1, flags, |ctx| Ok(key_hash(&text_of(ctx)?)))?;
     conn.create_scalar_function("ctt_id_bytes", 1, flags, |ctx| {
-        Ok(match id_bytes(ctx.get_raw(0).as_str()?) {
-            rusqlite::types::ToSqlOutput::Owned(value) => value,
-            _ => rusqlite::types::Value::Text(ctx.get(0)?),
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
+            stored => match id_bytes(stored.as_str()?) {
+                ToSqlOutput::Owned(value) => value,
+                _ => Value::Text(ctx.get(0)?),
+            },
         })
     })?;
+    conn.create_scalar_function(
+        "ctt_id_text",
+        1,
+        flags,
+        |ctx| Ok(text_of(ctx)?.into_owned()),
+    )?;
     conn.create_scalar_function("ctt_key_dir", 1, flags, |ctx| {
         Ok(split_key(&ctx.get::<String>(0)?).0.to_owned())
     })?;
