@@ -189,7 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             e.recipient_account_id.as_deref()
                         ),
                         sqlite::coded(e.aws_region.as_deref(), sqlite::REGIONS),
-                        e.source_ip_address,
+                        sqlite::stored_ip(e.source_ip_address.as_deref()),
                         agent,
                         e.error_code,
                         e.error_message,

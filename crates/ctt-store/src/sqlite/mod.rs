@@ -214,6 +214,54 @@ pub fn stored_recipient<'a>(account: Option<&str>, recipient: Option<&'a str>) -
     recipient.filter(|r| account != Some(*r))
 }
 
+/// What `events.source_ip_address` holds (schema 45): an IP address as Rust
+/// writes it back (dotted IPv4; IPv6 compressed, in lower case) as its 4 or
+/// 16 bytes (a BLOB: ~8 bytes a stored event on the `scale` preset), read
+/// back by [`ip_text`]; anything else (`AWS Internal`, a service's name, an
+/// address written otherwise) as its text, so that the text read back is
+/// the text stored.
+pub fn stored_ip(ip: Option<&str>) -> Option<rusqlite::types::ToSqlOutput<'_>> {
+    use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+    use std::net::IpAddr;
+    let text = ip?;
+    Some(match text.parse::<IpAddr>() {
+        Ok(addr) if addr.to_string() == text => ToSqlOutput::Owned(Value::Blob(match addr {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => v6.octets().to_vec(),
+        })),
+        _ => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+    })
+}
+
+/// `events.source_ip_address` as [`stored_ip`] stored it, as text (`None`
+/// for NULL).
+pub fn ip_text(
+    stored: rusqlite::types::ValueRef<'_>,
+) -> rusqlite::types::FromSqlResult<Option<std::borrow::Cow<'_, str>>> {
+    use rusqlite::types::{FromSqlError, ValueRef};
+    use std::borrow::Cow;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    match stored {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(text) => std::str::from_utf8(text)
+            .map(|t| Some(Cow::Borrowed(t)))
+            .map_err(|e| FromSqlError::Other(Box::new(e))),
+        ValueRef::Blob(bytes) => {
+            if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+                Ok(Some(Cow::Owned(Ipv4Addr::from(v4).to_string())))
+            } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+                Ok(Some(Cow::Owned(Ipv6Addr::from(v6).to_string())))
+            } else {
+                Err(FromSqlError::InvalidBlobSize {
+                    expected_size: 4,
+                    blob_size: bytes.len(),
+                })
+            }
+        }
+        _ => Err(FromSqlError::InvalidType),
+    }
+}
+
 /// What `events.event_source` holds for an event: nothing (empty) when the
 /// `eventSource` is its service's own, `SERVICE.amazonaws.com` (~19 bytes
 /// a stored event saved), which [`event_source!`] reads back; else the
@@ -1464,6 +1512,72 @@ mod tests {
         assert_eq!(
             ids_where(&store, "userIdentity_type", "AssumedRole").await,
             ["t-0", "t-2"]
+        );
+    }
+
+    /// Issue "Scale" (disk), schema 45: a `sourceIPAddress` written as an
+    /// address is stored as its 4 or 16 bytes, anything else as its text;
+    /// pages, the event's record and the `sourceIPAddress` filter read both,
+    /// and rows stored before with their text.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_source_ip_is_stored_as_its_bytes_and_read_whole() {
+        let ips = ["10.1.2.3", "2001:db8::1", "2001:DB8::1"];
+        let (_dir, path, store) = store_of_three("ip", |records| {
+            for (record, ip) in records.iter_mut().zip(ips) {
+                record["sourceIPAddress"] = ip.into();
+            }
+        })
+        .await;
+        let kinds: Vec<String> = stored_column(&path, "typeof(source_ip_address)");
+        assert_eq!(kinds, ["blob", "blob", "text"]);
+        let sizes: Vec<i64> = stored_column(&path, "length(source_ip_address)");
+        assert_eq!(sizes[..2], [4, 16]);
+        let page = store.events(&every_event(), 10, None).await.expect("page");
+        let read: Vec<Option<&str>> = page
+            .events
+            .iter()
+            .map(|e| e.source_ip_address.as_deref())
+            .collect();
+        assert_eq!(read, ips.map(Some));
+        let json = store
+            .events_json(&every_event(), 10, None, JsonLayout::Array)
+            .await
+            .expect("json page");
+        let json: Vec<serde_json::Value> = serde_json::from_slice(&json.json).expect("json");
+        let read: Vec<&str> = json
+            .iter()
+            .filter_map(|e| e["sourceIPAddress"].as_str())
+            .collect();
+        assert_eq!(read, ips);
+        for (i, ip) in ips.iter().enumerate() {
+            let detail = store
+                .event(&format!("ip-{}", i + 1))
+                .await
+                .expect("event")
+                .expect("found");
+            assert_eq!(detail.record["sourceIPAddress"], *ip, "the record whole");
+        }
+        // A row as an earlier version stored it: the text.
+        let conn = Connection::open(&path).expect("open");
+        register_key_functions(&conn).expect("events_by_id's function");
+        conn.execute(
+            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+                    source_ip_address) VALUES ('ip-0', 1519984800, 'RunInstances', '', 'ec2',
+                    'alice', '10.1.2.3')",
+            [],
+        )
+        .expect("insert");
+        assert_eq!(
+            ids_where(&store, "sourceIPAddress", "10.1.2.3").await,
+            ["ip-0", "ip-1"]
+        );
+        assert_eq!(
+            ids_where(&store, "sourceIPAddress", "2001:db8::1").await,
+            ["ip-2"]
+        );
+        assert_eq!(
+            ids_where(&store, "sourceIPAddress", "2001:DB8::1").await,
+            ["ip-3"]
         );
     }
 

@@ -181,7 +181,7 @@ pub fn load(
                         e.recipient_account_id.as_deref()
                     ),
                     super::coded(e.aws_region.as_deref(), super::REGIONS),
-                    e.source_ip_address,
+                    super::stored_ip(e.source_ip_address.as_deref()),
                     e.user_agent
                         .as_deref()
                         .map(|a| user_agents.id(a))
