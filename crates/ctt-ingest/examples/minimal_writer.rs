@@ -5,7 +5,8 @@
 //! SQLite file: the same `events` columns and the same record text in
 //! `records`, compressed as ctt compresses it (ctt's zstd level with a
 //! dictionary of ctt's size trained on the first 4,000 records, one byte
-//! naming it before each frame), the eventID index kept while loading (for idempotence: of
+//! naming it before each frame; by the parsing threads once the dictionary
+//! is trained, as ctt's, by the writer before), the eventID index kept while loading (for idempotence: of
 //! the eventID's hash, each event looked up before it is stored, as ctt does)
 //! and the four query indexes built at the end — as `ctt ingest`'s bulk load
 //! does — with its pragmas. No parameters, catalog, counters, resources,
@@ -16,7 +17,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::Instant;
 
 use ctt_core::{Filter, RecordHead, normalise};
@@ -81,16 +82,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = Filter::default();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (sender, receiver) = mpsc::sync_channel::<Vec<(ctt_core::Event, String)>>(256);
+    let (sender, receiver) = mpsc::sync_channel::<Vec<(ctt_core::Event, Record)>>(256);
+    // Trained by the writer on its first batch; the parsing threads compress
+    // with it from then on.
+    let dictionary = OnceLock::<Vec<u8>>::new();
     let mut conn = Connection::open(&db)?;
     sqlite::register_key_functions(&conn)?;
     conn.execute_batch(SCHEMA)?;
     let stored = std::thread::scope(|scope| -> rusqlite::Result<u64> {
         for _ in 0..workers {
             let sender = sender.clone();
-            let (files, next, filter) = (&files, &next, &filter);
+            let (files, next, filter, dictionary) = (&files, &next, &filter, &dictionary);
             scope.spawn(move || {
+                let mut compressor = None;
                 while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if compressor.is_none()
+                        && let Some(dictionary) = dictionary.get()
+                    {
+                        compressor = Some(compressor_of(dictionary));
+                    }
                     let Ok(data) = LocalSource.fetch(file) else {
                         continue;
                     };
@@ -118,7 +128,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let Ok(json) = serde_json::to_string(&record) else {
                             continue;
                         };
-                        kept.push((event, json));
+                        let record = match &mut compressor {
+                            Some(compressor) => Record::Compressed(compress(compressor, &json)),
+                            None => Record::Text(json),
+                        };
+                        kept.push((event, record));
                     }
                     if sender.send(kept).is_err() {
                         return;
@@ -130,21 +144,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut stored = 0;
         let mut pending = Vec::new();
         let mut compressor: Option<zstd::bulk::Compressor<'static>> = None;
-        let mut write = |batch: &mut Vec<(ctt_core::Event, String)>| -> rusqlite::Result<u64> {
+        let mut write = |batch: &mut Vec<(ctt_core::Event, Record)>| -> rusqlite::Result<u64> {
             let compressor = match &mut compressor {
                 Some(compressor) => compressor,
                 None => {
-                    let samples: Vec<&str> =
-                        batch.iter().take(4_000).map(|(_, j)| j.as_str()).collect();
+                    let samples: Vec<&str> = batch
+                        .iter()
+                        .filter_map(|(_, r)| match r {
+                            Record::Text(json) => Some(json.as_str()),
+                            Record::Compressed(_) => None,
+                        })
+                        .take(4_000)
+                        .collect();
                     let total = samples.iter().map(|s| s.len()).sum::<usize>();
-                    let dictionary =
-                        zstd::dict::from_samples(&samples, total.min(DICTIONARY_BYTES))
-                            .unwrap_or_else(|_| samples.concat().into_bytes());
-                    let mut c = zstd::bulk::Compressor::with_dictionary(RECORD_LEVEL, &dictionary)
-                        .expect("dictionary");
-                    let _ = c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false));
-                    let _ = c.set_parameter(zstd::zstd_safe::CParameter::DictIdFlag(false));
-                    compressor.insert(c)
+                    let trained = zstd::dict::from_samples(&samples, total.min(DICTIONARY_BYTES))
+                        .unwrap_or_else(|_| samples.concat().into_bytes());
+                    compressor.insert(compressor_of(dictionary.get_or_init(|| trained)))
                 }
             };
             let tx = conn.transaction()?;
@@ -163,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // User agents and accounts kept once each, as ctt keeps them.
                 let mut agents = sqlite::Interned::new(&tx, "user_agents")?;
                 let mut accounts = sqlite::Interned::new(&tx, "accounts")?;
-                for (e, json) in batch.drain(..) {
+                for (e, stored) in batch.drain(..) {
                     if find.exists(params![sqlite::key_hash(&e.event_id), e.event_id])? {
                         continue;
                     }
@@ -196,12 +211,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         e.read_only,
                         sqlite::coded(e.event_type.as_deref(), sqlite::EVENT_TYPES),
                     ])?;
-                    let mut blob = vec![0; 1 + zstd::zstd_safe::compress_bound(json.len())];
-                    blob[0] = 1;
-                    let n = compressor
-                        .compress_to_buffer(json.as_bytes(), &mut blob[1..])
-                        .expect("compress");
-                    blob.truncate(1 + n);
+                    let blob = match stored {
+                        Record::Compressed(blob) => blob,
+                        Record::Text(json) => compress(compressor, &json),
+                    };
                     record.execute(params![tx.last_insert_rowid(), blob])?;
                     inserted += 1;
                 }
@@ -226,4 +239,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A kept record's text, or the store's form of it once compressed.
+enum Record {
+    Text(String),
+    Compressed(Vec<u8>),
+}
+
+fn compressor_of(dictionary: &[u8]) -> zstd::bulk::Compressor<'static> {
+    let mut c =
+        zstd::bulk::Compressor::with_dictionary(RECORD_LEVEL, dictionary).expect("dictionary");
+    let _ = c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(false));
+    let _ = c.set_parameter(zstd::zstd_safe::CParameter::DictIdFlag(false));
+    c
+}
+
+/// The dictionary's byte (1), then one zstd frame.
+fn compress(compressor: &mut zstd::bulk::Compressor<'static>, json: &str) -> Vec<u8> {
+    let mut blob = vec![0; 1 + zstd::zstd_safe::compress_bound(json.len())];
+    blob[0] = 1;
+    let n = compressor
+        .compress_to_buffer(json.as_bytes(), &mut blob[1..])
+        .expect("compress");
+    blob.truncate(1 + n);
+    blob
 }

@@ -59,11 +59,11 @@ impl RecordJson {
         }))
     }
 
-    /// A record's JSON text, with its compressed form by `encoder` (none
-    /// should compression fail).
+    /// The JSON text of a record not stored, with its compressed form by
+    /// `encoder` for its alerts (none should compression fail).
     pub fn encoded_with(text: String, encoder: &mut crate::RecordEncoder) -> Self {
         let encoded = encoder
-            .encode(&text)
+            .encode_alert_record(&text)
             .map(|blob| (encoder.codec().clone(), blob.into_boxed_slice()));
         Self(Arc::new(RecordText {
             text: text.into(),

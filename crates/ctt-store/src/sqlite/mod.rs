@@ -552,13 +552,28 @@ impl SqliteStore {
     /// transaction, and the second half reads a snapshot at least as recent,
     /// so every event stored when the page began is in one half or in the
     /// pages after. Events are never deleted.
-    async fn events_json_split(
+    ///
+    /// `read(conn, indexed, query, limit, cursor, room)` reads a half of
+    /// `limit` events from `cursor`, with room for `room` (the first half's
+    /// for the whole page); `join` puts the halves together.
+    async fn split_page<T: Send + 'static>(
         &self,
         query: EventQuery,
         limit: u32,
         cursor: Option<Cursor>,
-        layout: JsonLayout,
-    ) -> StoreResult<JsonPage> {
+        read: impl Fn(
+            &Connection,
+            &[String],
+            &EventQuery,
+            u32,
+            Option<&Cursor>,
+            u32,
+        ) -> rusqlite::Result<T>
+        + Copy
+        + Send
+        + 'static,
+        join: impl FnOnce(T, T) -> T,
+    ) -> StoreResult<T> {
         let half = limit / 2;
         let inner = &self.inner;
         let _guard = ReadGuard::new(inner);
@@ -575,29 +590,11 @@ impl SqliteStore {
                         let _guard = guard;
                         inner.with_reader(|conn| {
                             let rest = limit - half;
-                            query::events_json(
-                                conn,
-                                &inner.indexed,
-                                &query,
-                                rest,
-                                Some(&middle),
-                                layout,
-                                Vec::with_capacity(query::page_capacity(rest)),
-                            )
+                            read(conn, &inner.indexed, &query, rest, Some(&middle), rest)
                         })
                     })
                 });
-                // Room for the whole page: the second half is appended
-                // without moving the first.
-                let first = query::events_json(
-                    conn,
-                    &inner.indexed,
-                    &query,
-                    half,
-                    cursor.as_ref(),
-                    layout,
-                    Vec::with_capacity(query::page_capacity(limit)),
-                )?;
+                let first = read(conn, &inner.indexed, &query, half, cursor.as_ref(), limit)?;
                 snapshot.commit()?;
                 Ok((first, second))
             })
@@ -607,7 +604,18 @@ impl SqliteStore {
         };
         let second = second.await.map_err(|e| StoreError::Task(Box::new(e)))??;
         self.inner.pages_split.fetch_add(1, Ordering::Relaxed);
-        Ok(first.followed_by(second, layout))
+        Ok(join(first, second))
+    }
+
+    /// Whether a page of `limit` events of `query` is read by two readers
+    /// ([`split_page`](Self::split_page)).
+    fn splits(&self, query: &EventQuery, limit: u32) -> bool {
+        // block_in_place needs a runtime with worker threads to hand over to.
+        limit >= SPLIT_PAGE_MIN
+            && query::split_pays(query)
+            && self.inner.reads_in_flight.load(Ordering::SeqCst) == 0
+            && tokio::runtime::Handle::current().runtime_flavor()
+                == tokio::runtime::RuntimeFlavor::MultiThread
     }
 }
 
@@ -827,6 +835,24 @@ impl EventStore for SqliteStore {
         cursor: Option<&Cursor>,
     ) -> StoreResult<EventPage> {
         let (query, cursor) = (query.clone(), cursor.cloned());
+        // A CSV export's pages: two readers, as JSON's.
+        if self.splits(&query, limit) {
+            let read =
+                |conn: &Connection,
+                 indexed: &[String],
+                 query: &EventQuery,
+                 limit: u32,
+                 cursor: Option<&Cursor>,
+                 _room: u32| query::events(conn, indexed, query, limit, cursor);
+            let join = |mut first: EventPage, second: EventPage| {
+                first.events.extend(second.events);
+                EventPage {
+                    events: first.events,
+                    next: second.next,
+                }
+            };
+            return self.split_page(query, limit, cursor, read, join).await;
+        }
         self.read(move |conn, indexed| query::events(conn, indexed, &query, limit, cursor.as_ref()))
             .await
     }
@@ -839,14 +865,23 @@ impl EventStore for SqliteStore {
         layout: JsonLayout,
     ) -> StoreResult<JsonPage> {
         let (query, cursor) = (query.clone(), cursor.cloned());
-        // block_in_place needs a runtime with worker threads to hand over to.
-        if limit >= SPLIT_PAGE_MIN
-            && query::split_pays(&query)
-            && self.inner.reads_in_flight.load(Ordering::SeqCst) == 0
-            && tokio::runtime::Handle::current().runtime_flavor()
-                == tokio::runtime::RuntimeFlavor::MultiThread
-        {
-            return self.events_json_split(query, limit, cursor, layout).await;
+        if self.splits(&query, limit) {
+            // Room for the whole page in the first half's buffer: the second
+            // half is appended without moving the first.
+            let read = move |conn: &Connection,
+                             indexed: &[String],
+                             query: &EventQuery,
+                             limit: u32,
+                             cursor: Option<&Cursor>,
+                             room: u32| {
+                let json = Vec::with_capacity(query::page_capacity(room));
+                query::events_json(conn, indexed, query, limit, cursor, layout, json)
+            };
+            return self
+                .split_page(query, limit, cursor, read, |first: JsonPage, second| {
+                    first.followed_by(second, layout)
+                })
+                .await;
         }
         self.read(move |conn, indexed| {
             let json = Vec::with_capacity(query::page_capacity(limit));
@@ -2779,7 +2814,8 @@ mod tests {
 
     /// Pages of at least SPLIT_PAGE_MIN events, written by two readers when no
     /// other read runs, are the pages one reader writes, byte for byte, with
-    /// the same cursors; pages of filtered queries are not split.
+    /// the same cursors — JSON pages and `events`' own (a CSV export's) —;
+    /// pages of filtered queries are not split.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn split_pages_equal_pages_written_by_one_reader() {
         let base = 1_520_000_000;
@@ -2807,9 +2843,24 @@ mod tests {
         ];
         for (query, limit, split) in cases {
             let before = store.pages_split();
+            store.events(&query, limit, None).await.expect("page");
+            assert_eq!(
+                store.pages_split() - before,
+                u64::from(split),
+                "{query:?} limit {limit}: `events` split"
+            );
+            let before = store.pages_split();
             let (mut cursor, mut seen) = (None, 0);
             loop {
                 let page = json_pages_match_the_page(&store, &query, limit, cursor.as_ref()).await;
+                let one_reader = store
+                    .inner
+                    .with_reader(|conn| {
+                        query::events(conn, &store.inner.indexed, &query, limit, cursor.as_ref())
+                    })
+                    .expect("one reader's page");
+                assert_eq!(page.events, one_reader.events, "{query:?} limit {limit}");
+                assert_eq!(page.next, one_reader.next, "{query:?} limit {limit}");
                 seen += page.events.len();
                 match page.next {
                     Some(next) => cursor = Some(next),
@@ -2818,11 +2869,12 @@ mod tests {
             }
             let expected = store.count(&query).await.expect("count");
             assert_eq!(seen as u64, expected, "{query:?} limit {limit}");
-            // Each page was asked for twice, as lines and as an array.
+            // Each page was asked for three times: as summaries, as lines and
+            // as an array.
             let split_pages = store.pages_split() - before;
             if split {
                 assert!(
-                    split_pages >= 2,
+                    split_pages >= 3,
                     "{query:?} limit {limit}: {split_pages} split"
                 );
             } else {
