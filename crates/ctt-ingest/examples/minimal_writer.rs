@@ -6,8 +6,9 @@
 //! `records`, compressed as ctt compresses it (ctt's zstd level with a
 //! dictionary of ctt's size trained on the first 4,000 records, one byte
 //! naming it before each frame; by the parsing threads once the dictionary
-//! is trained, as ctt's, by the writer before), the eventID index kept while loading (for idempotence: of
-//! the eventID's hash, each event looked up before it is stored, as ctt does)
+//! is trained, as ctt's are, and by the writer before), the eventID index
+//! kept while loading (for idempotence: of the eventID's hash, each event
+//! looked up before it is stored, as ctt does)
 //! and the four query indexes built at the end — as `ctt ingest`'s bulk load
 //! does — with its pragmas. No parameters, catalog, counters, resources,
 //! anomalies, rules or ledger. `bench/scale.py` compares `ctt ingest` with it.
