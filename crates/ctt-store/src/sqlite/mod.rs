@@ -179,6 +179,12 @@ pub fn coded<'a>(
         }
         codes
     };
+    // Every list of codes fits (a longer one would panic below).
+    const _: () = assert!(
+        REGIONS.len() <= CODES.len()
+            && EVENT_TYPES.len() <= CODES.len()
+            && IDENTITY_TYPES.len() <= CODES.len()
+    );
     let value = value?;
     use rusqlite::types::{ToSqlOutput, ValueRef};
     Some(ToSqlOutput::Borrowed(
