@@ -325,6 +325,7 @@ async fn load(
                 tracing::debug!(error = %e, "cannot lower a parsing thread's priority");
             }
             let mut seen = HashSet::new();
+            let alerts_read_stored_records = store.alerts_read_stored_records();
             // The store's record compression, on this thread once it has a
             // dictionary (after its first commits): the writer then stores
             // what the parsing threads compressed, and the batches it waits
@@ -347,7 +348,10 @@ async fn load(
                     &indexed,
                     &mut seen,
                     &budget,
-                    encoder.as_mut(),
+                    StoreForm {
+                        encoder: encoder.as_mut(),
+                        alerts_read_stored_records,
+                    },
                 );
                 if sender.blocking_send(loaded).is_err() {
                     return; // the writer stopped: the store failed
@@ -533,13 +537,32 @@ pub fn process_file(
     seen: &mut HashSet<String>,
 ) -> LoadedFile {
     let alone = MemoryBudget::unlimited();
-    process_file_within(source, file, options, indexed, seen, &alone, None)
+    process_file_within(
+        source,
+        file,
+        options,
+        indexed,
+        seen,
+        &alone,
+        StoreForm::default(),
+    )
+}
+
+/// The form the store takes a file's records in.
+#[derive(Default)]
+pub struct StoreForm<'a> {
+    /// Compresses the records kept, and alerts' records, as the store keeps
+    /// them ([`EventStore::record_codec`]); `None`: they travel as text.
+    pub encoder: Option<&'a mut RecordEncoder>,
+    /// [`EventStore::alerts_read_stored_records`]: an alert on a kept event
+    /// carries no text of its record.
+    pub alerts_read_stored_records: bool,
 }
 
 /// [`process_file`], holding the file's bytes (fetched, then decompressed)
 /// within `budget`, shared with the other threads of the load. The file's
 /// records borrow its decompressed bytes, so they are held until it is done.
-/// The records it keeps are compressed with `encoder`, if given.
+/// Its records are handed over in the store's `form`.
 pub fn process_file_within(
     source: &dyn Source,
     file: &SourceFile,
@@ -547,8 +570,12 @@ pub fn process_file_within(
     indexed: &[String],
     seen: &mut HashSet<String>,
     budget: &MemoryBudget,
-    mut encoder: Option<&mut RecordEncoder>,
+    form: StoreForm<'_>,
 ) -> LoadedFile {
+    let StoreForm {
+        mut encoder,
+        alerts_read_stored_records,
+    } = form;
     let mut entry = LedgerEntry {
         key: file.key.clone(),
         size: file.size,
@@ -686,8 +713,13 @@ pub fn process_file_within(
                         }
                     });
                 if !hits.is_empty() {
-                    // The stored event's text serves its alerts too.
-                    let record = RecordJson::new(event.record_json());
+                    // The stored event's text serves its alerts too, if the
+                    // store does not read it from the event.
+                    let record = if alerts_read_stored_records {
+                        RecordJson::of_stored_event()
+                    } else {
+                        RecordJson::new(event.record_json())
+                    };
                     alerts.extend(alerts_of(&hits, &event.event, &record));
                 }
                 if let Some(encoder) = encoder.as_deref_mut() {
@@ -927,7 +959,9 @@ mod tests {
     /// Issue "Scale" (the writer's share, a batch's memory): given the
     /// store's codec, a parsing thread compresses the records it keeps, and
     /// the record of an alert on an event not stored, as the store keeps
-    /// them — the same texts it serialises without one.
+    /// them — the same texts it serialises without one. Issue "Detections"
+    /// (speed): for SQLite, an alert on a stored event carries no text of
+    /// its record, and reads it back whole from its event.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn kept_and_alerted_records_are_compressed_on_the_parsing_thread() {
         let record = |i: usize, name: &str| {
@@ -993,7 +1027,10 @@ mod tests {
             &[],
             &mut HashSet::new(),
             &MemoryBudget::unlimited(),
-            Some(&mut encoder),
+            StoreForm {
+                encoder: Some(&mut encoder),
+                alerts_read_stored_records: false,
+            },
         );
         assert_eq!(compressed.events.len(), plain.events.len());
         for (with, without) in compressed.events.iter().zip(&plain.events) {
@@ -1020,6 +1057,54 @@ mod tests {
                 !stored,
                 "{}",
                 with.event_id
+            );
+        }
+
+        // SQLite reads the record of an alert on a stored event from that
+        // event: such alerts carry no text, and read back whole all the same.
+        assert!(store.alerts_read_stored_records());
+        let shared = process_file_within(
+            &LocalSource,
+            &file,
+            &options,
+            &[],
+            &mut HashSet::new(),
+            &MemoryBudget::unlimited(),
+            StoreForm {
+                encoder: Some(&mut encoder),
+                alerts_read_stored_records: true,
+            },
+        );
+        for alert in &shared.alerts {
+            let stored = shared
+                .events
+                .iter()
+                .any(|e| e.event.event_id == alert.event_id);
+            assert_eq!(alert.record.is_of_stored_event(), stored);
+            assert_eq!(alert.record.get().is_empty(), stored);
+        }
+        let other = ctt_store::SqliteStore::open(
+            dir.path().join("other.db"),
+            ctt_store::sqlite::SqliteOptions::default(),
+        )
+        .expect("open");
+        other.load(vec![shared]).await.expect("load");
+        let query = ctt_store::AlertQuery {
+            limit: 100,
+            ..Default::default()
+        };
+        let mut read = other.alerts(&query).await.expect("alerts");
+        read.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut expected = plain.alerts.clone();
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(read.len(), expected.len());
+        for (read, expected) in read.iter().zip(&expected) {
+            assert_eq!(read.id, expected.id);
+            assert_eq!(
+                read.record.to_value(),
+                expected.record.to_value(),
+                "{}",
+                read.id
             );
         }
     }

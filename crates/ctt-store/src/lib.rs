@@ -548,6 +548,14 @@ pub trait EventStore: Send + Sync {
         None
     }
 
+    /// Whether the record of an alert on an event the same load stores is
+    /// read from that event (SQLite: `alerts` joins `records`), so that a
+    /// load hands such alerts [`RecordJson::of_stored_event`] rather than
+    /// the record's text. `false` (DynamoDB): an alert item holds its record.
+    fn alerts_read_stored_records(&self) -> bool {
+        false
+    }
+
     /// For a store that will have a [`Self::record_codec`] once it has
     /// stored enough records as text: how many it trains it on (records it
     /// already holds as text count too, so a batch of this many is always

@@ -111,7 +111,8 @@ fn tags_json(tags: &[String]) -> String {
 /// Stores `alert` unless it is stored already (`insert` is [`INSERT`],
 /// `insert_record` [`INSERT_RECORD`]), with its rule's title and tags by
 /// reference when they are its own (`rules`); its record too, unless its
-/// event is stored (`event_stored`), whose record it is.
+/// event is stored (`event_stored`), whose record it is, or the record is
+/// [`RecordJson::of_stored_event`]: read from its event in any case.
 pub fn insert(
     insert: &mut Statement<'_>,
     insert_record: &mut Statement<'_>,
@@ -140,7 +141,7 @@ pub fn insert(
             .as_ref()
             .and_then(|b| serde_json::to_string(b).ok()),
     ])?;
-    if inserted > 0 && !event_stored {
+    if inserted > 0 && !event_stored && !alert.record.is_of_stored_event() {
         insert_record.execute([encoder.encode_alert_record(&alert.record)])?;
     }
     Ok(())

@@ -827,6 +827,10 @@ impl EventStore for SqliteStore {
         self.inner.codec.read().ok().and_then(|codec| codec.clone())
     }
 
+    fn alerts_read_stored_records(&self) -> bool {
+        true
+    }
+
     fn records_before_codec(&self) -> Option<u64> {
         match self.record_codec() {
             Some(_) => None,
