@@ -12,6 +12,7 @@
 //! `-1`, `+44…` or `-` reads back with a leading `'` (docs/api.md, Exports).
 
 use std::borrow::Cow;
+use std::io::Write;
 
 /// The first characters that make a spreadsheet read a cell as a formula.
 const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\0'];
@@ -26,9 +27,47 @@ pub fn csv_cell(value: &str) -> Cow<'_, str> {
     }
 }
 
+/// A CSV writer appending to `out`: RFC 4180 quoting, `\n` line ends (the
+/// API's exports, written page by page).
+pub fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out)
+}
+
+/// Writes one CSV record, each cell through [`csv_cell`].
+pub fn write_csv_row<W: Write>(
+    csv: &mut csv::Writer<W>,
+    cells: impl IntoIterator<Item = impl AsRef<str>>,
+) -> csv::Result<()> {
+    for cell in cells {
+        csv.write_field(csv_cell(cell.as_ref()).as_bytes())?;
+    }
+    csv.write_record(None::<&[u8]>)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_quotes_commas_quotes_and_newlines() {
+        let mut out = Vec::new();
+        let mut writer = csv_writer(&mut out);
+        for row in [
+            ["a", "b,c", "say \"hi\"", "two\nlines"],
+            ["x", "", "", ""],
+            ["=1+1", "-1", "@x", "a=b"],
+        ] {
+            write_csv_row(&mut writer, row).expect("write");
+        }
+        writer.flush().expect("flush");
+        drop(writer);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\"\nx,,,\n'=1+1,'-1,'@x,a=b\n"
+        );
+    }
 
     #[test]
     fn cells_starting_like_a_formula_get_a_quote_and_others_are_kept() {

@@ -25,7 +25,7 @@ pub mod user;
 
 pub use attributes::{TYPED_ATTRIBUTES, TypedAttribute, TypedValue, typed_attribute};
 pub use event::{Event, EventSummary, RecordRejection, check, normalise};
-pub use export::csv_cell;
+pub use export::{csv_cell, csv_writer, write_csv_row};
 pub use filter::{Filter, FilterConfig, RecordHead};
 pub use printable::printable;
 pub use query::{EventQuery, GroupBy, NameMatch, ParamFilter, Scope};

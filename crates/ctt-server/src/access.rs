@@ -33,8 +33,8 @@ use ctt_core::resources::PriceTable;
 use ctt_core::{EventQuery, EventSummary, GroupBy, Scope};
 use ctt_store::{
     Alert, AlertQuery, CatalogEntry, EventDetail, EventPage, EventStore, GroupCount,
-    IntegritySummary, JsonLayout, JsonPage, Resource, ResourceFilter, ResourceQuery,
-    ResourceTouches, StoreResult, StoreStatus, UserBaseline,
+    IntegritySummary, PageLayout, Resource, ResourceFilter, ResourceQuery, ResourceTouches,
+    StoreResult, StoreStatus, UserBaseline, WrittenPage,
 };
 
 /// Events from log files that are not valid: event ID → the file's status.
@@ -127,15 +127,15 @@ impl ScopedStore {
     }
 
     /// One page of matching events, serialised.
-    pub async fn events_json(
+    pub async fn events_written(
         &self,
         query: &EventQuery,
         limit: u32,
         cursor: Option<&Cursor>,
-        layout: JsonLayout,
-    ) -> StoreResult<JsonPage> {
+        layout: PageLayout,
+    ) -> StoreResult<WrittenPage> {
         self.store
-            .events_json(&self.narrow(query), limit, cursor, layout)
+            .events_written(&self.narrow(query), limit, cursor, layout)
             .await
     }
 

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Alert, AlertQuery, EventStore, FileCounts, FileOutcome, FlaggedFile, IndexedEvent,
-    IntegritySummary, JsonLayout, LedgerEntry, LedgerFilter, LoadedFile, RecordJson, Verdict,
+    IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile, PageLayout, RecordJson, Verdict,
 };
 
 /// Expands to one test per conformance check, each on a store made by `$make`
@@ -35,7 +35,7 @@ macro_rules! store_conformance_tests {
             catalog_lists_users_services_and_parameters,
             event_detail_returns_the_redacted_record,
             status_reports_totals,
-            json_pages_serialise_the_pages,
+            written_pages_serialise_the_pages,
             counts_are_exact_across_hours_edges_and_reloads,
             courses_are_kept_replaced_and_scored_alike,
             ledger_keeps_each_files_integrity,
@@ -729,10 +729,11 @@ pub async fn status_reports_totals(store: &dyn EventStore) {
     assert_eq!(status.last_event_time, Some(at(&t(11, "09:00:00"))));
 }
 
-/// Asks `store` for one page as [`EventPage`] and in both JSON layouts, checks
-/// that the JSON is what serialising the page writes, byte for byte, with the
-/// same event count and cursor, and returns the page.
-pub async fn json_pages_match_the_page(
+/// Asks `store` for one page as [`EventPage`] and in each [`PageLayout`],
+/// checks that each is what serialising the page writes (its events' JSON,
+/// or their rows through [`ctt_core::write_csv_row`]), byte for byte, with
+/// the same event count and cursor, and returns the page.
+pub async fn written_pages_match_the_page(
     store: &dyn EventStore,
     query: &EventQuery,
     limit: u32,
@@ -745,24 +746,39 @@ pub async fn json_pages_match_the_page(
         lines.push(b'\n');
     }
     let array = serde_json::to_vec(&page.events).expect("serialise");
-    for (layout, expected) in [(JsonLayout::Lines, lines), (JsonLayout::Array, array)] {
-        let json = store
-            .events_json(query, limit, cursor, layout)
+    let mut csv = Vec::new();
+    let mut writer = ctt_core::csv_writer(&mut csv);
+    for event in &page.events {
+        ctt_core::write_csv_row(&mut writer, event.row()).expect("CSV");
+    }
+    writer.flush().expect("CSV");
+    drop(writer);
+    for (layout, expected) in [
+        (PageLayout::Lines, lines),
+        (PageLayout::Array, array),
+        (PageLayout::Csv, csv),
+    ] {
+        let written = store
+            .events_written(query, limit, cursor, layout)
             .await
-            .expect("JSON page");
+            .expect("written page");
         assert_eq!(
-            String::from_utf8_lossy(&json.json),
+            String::from_utf8_lossy(&written.bytes),
             String::from_utf8_lossy(&expected),
             "{layout:?} {query:?} limit {limit} after {cursor:?}"
         );
-        assert_eq!((json.events, &json.next), (page.events.len(), &page.next));
+        assert_eq!(
+            (written.events, &written.next),
+            (page.events.len(), &page.next)
+        );
     }
     page
 }
 
-/// `events_json` writes what serialising `events` writes, byte for byte, with
-/// the same cursor — including strings an attacker chose and absent fields.
-pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
+/// `events_written` writes what serialising `events` writes, byte for byte, with
+/// the same cursor — including strings an attacker chose (a CSV formula, a
+/// quote, newlines) and absent fields.
+pub async fn written_pages_serialise_the_pages(store: &dyn EventStore) {
     load_thirty(store).await;
     let mut odd = record(
         "id-odd",
@@ -772,6 +788,7 @@ pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
         "RunInstances",
     );
     odd["userAgent"] = json!("say \"hi\"\n</script><script>alert(1)</script> \u{e9}\u{1F600}\\");
+    odd["userIdentity"]["userName"] = json!("=HYPERLINK(\"http://evil\",\"x\")");
     odd["errorCode"] = json!("Client.Unauthorized");
     odd["errorMessage"] = json!("line1\r\nline2\ttab \u{0007}");
     if let Some(o) = odd.as_object_mut() {
@@ -789,7 +806,7 @@ pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
         let mut cursor = None;
         let mut pages = 0;
         loop {
-            let page = json_pages_match_the_page(store, &query, limit, cursor.as_ref()).await;
+            let page = written_pages_match_the_page(store, &query, limit, cursor.as_ref()).await;
             pages += 1;
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -800,12 +817,16 @@ pub async fn json_pages_serialise_the_pages(store: &dyn EventStore) {
     }
     let mut nobody = march();
     nobody.scope = Scope::User("nobody".into());
-    for (layout, empty) in [(JsonLayout::Array, "[]"), (JsonLayout::Lines, "")] {
+    for (layout, empty) in [
+        (PageLayout::Array, "[]"),
+        (PageLayout::Lines, ""),
+        (PageLayout::Csv, ""),
+    ] {
         let page = store
-            .events_json(&nobody, 10, None, layout)
+            .events_written(&nobody, 10, None, layout)
             .await
             .expect("empty page");
-        assert_eq!(String::from_utf8_lossy(&page.json), empty);
+        assert_eq!(String::from_utf8_lossy(&page.bytes), empty);
         assert_eq!((page.events, page.next), (0, None));
     }
 }

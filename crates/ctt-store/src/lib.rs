@@ -194,22 +194,26 @@ pub struct EventPage {
     pub next: Option<Cursor>,
 }
 
-/// How [`EventStore::events_json`] lays a page's events out.
+/// How [`EventStore::events_written`] lays a page's events out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonLayout {
+pub enum PageLayout {
     /// One JSON array: `[{…},{…}]` (a page of the API).
     Array,
     /// NDJSON: each event's object followed by `\n` (exports). JSON escapes
     /// every newline inside strings, so each `\n` byte ends an event.
     Lines,
+    /// CSV: each event's [`EventSummary::row`] as
+    /// [`ctt_core::write_csv_row`] writes it, ending in `\n` (exports); no
+    /// header, which an export writes once.
+    Csv,
 }
 
-impl JsonLayout {
+impl PageLayout {
     /// What comes before the first event.
     pub fn open(self) -> &'static [u8] {
         match self {
             Self::Array => b"[",
-            Self::Lines => b"",
+            Self::Lines | Self::Csv => b"",
         }
     }
 
@@ -218,6 +222,7 @@ impl JsonLayout {
         match self {
             Self::Array => b",",
             Self::Lines => b"\n",
+            Self::Csv => b"",
         }
     }
 
@@ -225,27 +230,27 @@ impl JsonLayout {
     pub fn close(self, events: usize) -> &'static [u8] {
         match (self, events) {
             (Self::Array, _) => b"]",
-            (Self::Lines, 0) => b"",
+            (Self::Lines, 0) | (Self::Csv, _) => b"",
             (Self::Lines, _) => b"\n",
         }
     }
 }
 
 /// A page of events already serialised, each event's object as
-/// [`EventSummary`] serialises it, laid out as asked.
+/// [`EventSummary`] serialises it (or its CSV row), laid out as asked.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JsonPage {
-    pub json: Vec<u8>,
+pub struct WrittenPage {
+    pub bytes: Vec<u8>,
     pub events: usize,
     pub next: Option<Cursor>,
 }
 
-impl JsonPage {
+impl WrittenPage {
     /// This page followed by `rest`, the page that starts where it ends (both
     /// laid out as `layout`).
-    pub fn followed_by(mut self, rest: JsonPage, layout: JsonLayout) -> JsonPage {
+    pub fn followed_by(mut self, rest: WrittenPage, layout: PageLayout) -> WrittenPage {
         if rest.events == 0 {
-            return JsonPage {
+            return WrittenPage {
                 next: rest.next,
                 ..self
             };
@@ -254,12 +259,12 @@ impl JsonPage {
             return rest;
         }
         let close = layout.close(self.events).len();
-        self.json.truncate(self.json.len() - close);
-        self.json.extend_from_slice(layout.separator());
-        self.json
-            .extend_from_slice(&rest.json[layout.open().len()..]);
-        JsonPage {
-            json: self.json,
+        self.bytes.truncate(self.bytes.len() - close);
+        self.bytes.extend_from_slice(layout.separator());
+        self.bytes
+            .extend_from_slice(&rest.bytes[layout.open().len()..]);
+        WrittenPage {
+            bytes: self.bytes,
             events: self.events + rest.events,
             next: rest.next,
         }
@@ -577,25 +582,33 @@ pub trait EventStore: Send + Sync {
 
     /// [`events`](Self::events), serialised (pages and exports of the API). The
     /// default serialises the page; a store may write straight from its rows.
-    async fn events_json(
+    async fn events_written(
         &self,
         query: &EventQuery,
         limit: u32,
         cursor: Option<&Cursor>,
-        layout: JsonLayout,
-    ) -> StoreResult<JsonPage> {
+        layout: PageLayout,
+    ) -> StoreResult<WrittenPage> {
         let page = self.events(query, limit, cursor).await?;
-        let mut json = Vec::with_capacity(page.events.len() * 400 + 2);
-        json.extend_from_slice(layout.open());
-        for (i, event) in page.events.iter().enumerate() {
-            if i > 0 {
-                json.extend_from_slice(layout.separator());
+        let mut bytes = Vec::with_capacity(page.events.len() * 400 + 2);
+        if layout == PageLayout::Csv {
+            let mut csv = ctt_core::csv_writer(&mut bytes);
+            for event in &page.events {
+                ctt_core::write_csv_row(&mut csv, event.row()).map_err(StoreError::backend)?;
             }
-            serde_json::to_writer(&mut json, event).map_err(StoreError::backend)?;
+            csv.flush().map_err(StoreError::backend)?;
+        } else {
+            bytes.extend_from_slice(layout.open());
+            for (i, event) in page.events.iter().enumerate() {
+                if i > 0 {
+                    bytes.extend_from_slice(layout.separator());
+                }
+                serde_json::to_writer(&mut bytes, event).map_err(StoreError::backend)?;
+            }
+            bytes.extend_from_slice(layout.close(page.events.len()));
         }
-        json.extend_from_slice(layout.close(page.events.len()));
-        Ok(JsonPage {
-            json,
+        Ok(WrittenPage {
+            bytes,
             events: page.events.len(),
             next: page.next,
         })

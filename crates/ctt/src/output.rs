@@ -64,7 +64,7 @@ impl EventWriter {
             OutputFormat::Ndjson => {}
             OutputFormat::Csv => {
                 let mut csv = csv::Writer::from_writer(BufWriter::new(io::stdout()));
-                write_csv_row(&mut csv, EventSummary::COLUMNS)?;
+                ctt_core::write_csv_row(&mut csv, EventSummary::COLUMNS)?;
                 writer.csv = Some(csv);
             }
         }
@@ -99,7 +99,7 @@ impl EventWriter {
             }
             OutputFormat::Csv => {
                 if let Some(csv) = &mut self.csv {
-                    write_csv_row(csv, event.row())?;
+                    ctt_core::write_csv_row(csv, event.row())?;
                 }
             }
         }
@@ -130,18 +130,6 @@ impl EventWriter {
         }
         self.out.flush()
     }
-}
-
-/// Writes one CSV record, each cell neutralised against formula injection.
-pub fn write_csv_row<W: Write>(
-    csv: &mut csv::Writer<W>,
-    cells: impl IntoIterator<Item = impl AsRef<str>>,
-) -> io::Result<()> {
-    for cell in cells {
-        csv.write_field(ctt_core::csv_cell(cell.as_ref()).as_bytes())
-            .map_err(io::Error::other)?;
-    }
-    csv.write_record(None::<&[u8]>).map_err(io::Error::other)
 }
 
 /// Prints a list of records: `rows` for table and csv, `items` for json/ndjson.
@@ -179,9 +167,9 @@ pub fn records<T: Serialize>(
         }
         OutputFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
-            write_csv_row(&mut csv, header)?;
+            ctt_core::write_csv_row(&mut csv, header)?;
             for row in rows {
-                write_csv_row(&mut csv, row.iter().map(|cell| printable(cell)))?;
+                ctt_core::write_csv_row(&mut csv, row.iter().map(|cell| printable(cell)))?;
             }
             csv.flush()?;
         }

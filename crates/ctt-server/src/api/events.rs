@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use ctt_core::query::{Format, RequestParams, RouteKind};
 use ctt_core::{EventSummary, Scope};
-use ctt_store::JsonLayout;
+use ctt_store::PageLayout;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -67,11 +67,11 @@ async fn answer(
     }
     // Serialised by the store, straight from its rows (same JSON as EventsAnswer).
     let page = store
-        .events_json(
+        .events_written(
             &request.query,
             request.limit,
             request.cursor.as_ref(),
-            JsonLayout::Array,
+            PageLayout::Array,
         )
         .await?;
     let next = page.next.clone();
@@ -80,7 +80,7 @@ async fn answer(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        page.json,
+        page.bytes,
     )
         .into_response();
     if let Some(next) = next {

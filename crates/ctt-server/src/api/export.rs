@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ctt_core::query::{Cursor, Format};
 use ctt_core::{EventQuery, EventSummary};
-use ctt_store::{JsonLayout, StoreError};
+use ctt_store::{PageLayout, StoreError};
 
 use crate::ScopedStore;
 use futures_util::stream;
@@ -88,84 +88,31 @@ impl Progress {
         if self.done {
             return Ok(None);
         }
-        let mut chunk = Vec::new();
-        let header = !self.header_written;
-        self.header_written = true;
-        let next = match self.format {
-            Format::Csv => {
-                let page = self
-                    .store
-                    .events(&self.query, PAGE, self.cursor.as_ref())
-                    .await
-                    .inspect_err(
-                        |e| tracing::error!(error = %e, "export stopped: the store failed"),
-                    )?;
-                chunk.reserve(page.events.len() * 300);
-                // One writer for the chunk: its buffer is reused row after row.
-                let mut writer = csv_writer(&mut chunk);
-                if header {
-                    write_csv(&mut writer, &EventSummary::COLUMNS);
-                }
-                for event in &page.events {
-                    write_csv(&mut writer, &event.row());
-                }
-                // Writing to a Vec cannot fail.
-                let _ = writer.flush();
-                drop(writer);
-                page.next
-            }
-            // NDJSON comes serialised from the store.
-            Format::Ndjson | Format::Json => {
-                let page = self
-                    .store
-                    .events_json(&self.query, PAGE, self.cursor.as_ref(), JsonLayout::Lines)
-                    .await
-                    .inspect_err(
-                        |e| tracing::error!(error = %e, "export stopped: the store failed"),
-                    )?;
-                chunk = page.json;
-                page.next
-            }
+        let layout = match self.format {
+            Format::Csv => PageLayout::Csv,
+            Format::Ndjson | Format::Json => PageLayout::Lines,
         };
+        // Serialised by the store, straight from its rows.
+        let page = self
+            .store
+            .events_written(&self.query, PAGE, self.cursor.as_ref(), layout)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "export stopped: the store failed"))?;
+        let mut chunk = page.bytes;
+        if layout == PageLayout::Csv && !self.header_written {
+            let mut header = Vec::with_capacity(200 + chunk.len());
+            let mut writer = ctt_core::csv_writer(&mut header);
+            // Writing to a Vec cannot fail.
+            let _ = ctt_core::write_csv_row(&mut writer, EventSummary::COLUMNS);
+            let _ = writer.flush();
+            drop(writer);
+            header.append(&mut chunk);
+            chunk = header;
+        }
+        self.header_written = true;
+        let next = page.next;
         self.done = next.is_none();
         self.cursor = next;
         Ok(Some(Bytes::from(chunk)))
-    }
-}
-
-/// A CSV writer appending to `out`: RFC 4180 quoting, `\n` line ends.
-fn csv_writer(out: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
-    csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out)
-}
-
-/// Writes one CSV record, each cell neutralised against formula injection
-/// ([`ctt_core::csv_cell`]).
-fn write_csv<S: AsRef<str>>(writer: &mut csv::Writer<&mut Vec<u8>>, fields: &[S]) {
-    // Writing to a Vec cannot fail.
-    for field in fields {
-        let _ = writer.write_field(ctt_core::csv_cell(field.as_ref()).as_bytes());
-    }
-    let _ = writer.write_record(None::<&[u8]>);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_commas_quotes_and_newlines() {
-        let mut out = Vec::new();
-        let mut writer = csv_writer(&mut out);
-        write_csv(&mut writer, &["a", "b,c", "say \"hi\"", "two\nlines"]);
-        write_csv(&mut writer, &["x", "", "", ""]);
-        write_csv(&mut writer, &["=1+1", "-1", "@x", "a=b"]);
-        writer.flush().expect("flush");
-        drop(writer);
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\"\nx,,,\n'=1+1,'-1,'@x,a=b\n"
-        );
     }
 }

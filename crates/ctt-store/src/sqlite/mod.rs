@@ -305,8 +305,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::{
     Alert, AlertQuery, CatalogEntry, EventDetail, EventPage, EventStore, FileCounts, GroupCount,
-    IntegritySummary, JsonLayout, JsonPage, LedgerEntry, LedgerFilter, LoadedFile, StoreError,
-    StoreResult, StoreStatus, StoredCourse, TokenRecord, TokenStore, Verdict,
+    IntegritySummary, LedgerEntry, LedgerFilter, LoadedFile, PageLayout, StoreError, StoreResult,
+    StoreStatus, StoredCourse, TokenRecord, TokenStore, Verdict, WrittenPage,
 };
 
 pub use records::{DICTIONARY_BYTES, LEVEL as RECORD_LEVEL, RecordCodec, RecordEncoder};
@@ -388,7 +388,7 @@ struct Inner {
     scan_limit: u64,
     /// Reads running or queued on the blocking pool (see [`ReadGuard`]).
     reads_in_flight: AtomicUsize,
-    /// Pages written by two readers at once (see `events_json`).
+    /// Pages written by two readers at once (see `events_written`).
     pages_split: AtomicU64,
     /// Stored records back to text, for every connection.
     decoder: Arc<records::Decoder>,
@@ -419,7 +419,7 @@ impl Drop for ReadGuard {
 }
 
 /// A first page of at least this many events is split between two readers
-/// when no other read is running (see `events_json`).
+/// when no other read is running (see `events_written`).
 const SPLIT_PAGE_MIN: u32 = 200;
 
 impl SqliteStore {
@@ -867,13 +867,13 @@ impl EventStore for SqliteStore {
             .await
     }
 
-    async fn events_json(
+    async fn events_written(
         &self,
         query: &EventQuery,
         limit: u32,
         cursor: Option<&Cursor>,
-        layout: JsonLayout,
-    ) -> StoreResult<JsonPage> {
+        layout: PageLayout,
+    ) -> StoreResult<WrittenPage> {
         let (query, cursor) = (query.clone(), cursor.cloned());
         if self.splits(&query, limit) {
             // Room for the whole page in the first half's buffer: the second
@@ -885,17 +885,17 @@ impl EventStore for SqliteStore {
                              cursor: Option<&Cursor>,
                              room: u32| {
                 let json = Vec::with_capacity(query::page_capacity(room));
-                query::events_json(conn, indexed, query, limit, cursor, layout, json)
+                query::events_written(conn, indexed, query, limit, cursor, layout, json)
             };
             return self
-                .split_page(query, limit, cursor, read, |first: JsonPage, second| {
+                .split_page(query, limit, cursor, read, |first: WrittenPage, second| {
                     first.followed_by(second, layout)
                 })
                 .await;
         }
         self.read(move |conn, indexed| {
             let json = Vec::with_capacity(query::page_capacity(limit));
-            query::events_json(conn, indexed, &query, limit, cursor.as_ref(), layout, json)
+            query::events_written(conn, indexed, &query, limit, cursor.as_ref(), layout, json)
         })
         .await
     }
@@ -1152,7 +1152,7 @@ fn first_column_and_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{file, json_pages_match_the_page, record};
+    use crate::conformance::{file, record, written_pages_match_the_page};
     use ctt_core::time::{format_event_time, from_seconds};
     use ctt_core::{NameMatch, Scope};
     use std::collections::BTreeSet;
@@ -1585,10 +1585,10 @@ mod tests {
             .collect();
         assert_eq!(read, ips.map(Some));
         let json = store
-            .events_json(&every_event(), 10, None, JsonLayout::Array)
+            .events_written(&every_event(), 10, None, PageLayout::Array)
             .await
             .expect("json page");
-        let json: Vec<serde_json::Value> = serde_json::from_slice(&json.json).expect("json");
+        let json: Vec<serde_json::Value> = serde_json::from_slice(&json.bytes).expect("json");
         let read: Vec<&str> = json
             .iter()
             .filter_map(|e| e["sourceIPAddress"].as_str())
@@ -2290,10 +2290,10 @@ mod tests {
         let read: Vec<&str> = page.events.iter().map(|e| e.event_id.as_str()).collect();
         assert_eq!(read, ids);
         let json = store
-            .events_json(&every_event(), 10, None, JsonLayout::Array)
+            .events_written(&every_event(), 10, None, PageLayout::Array)
             .await
             .expect("json page");
-        let json: Vec<serde_json::Value> = serde_json::from_slice(&json.json).expect("json");
+        let json: Vec<serde_json::Value> = serde_json::from_slice(&json.bytes).expect("json");
         let read: Vec<&str> = json.iter().filter_map(|e| e["eventID"].as_str()).collect();
         assert_eq!(read, ids);
         // One event a page: each cursor goes on from the one before.
@@ -2862,7 +2862,8 @@ mod tests {
             let before = store.pages_split();
             let (mut cursor, mut seen) = (None, 0);
             loop {
-                let page = json_pages_match_the_page(&store, &query, limit, cursor.as_ref()).await;
+                let page =
+                    written_pages_match_the_page(&store, &query, limit, cursor.as_ref()).await;
                 let one_reader = store
                     .inner
                     .with_reader(|conn| {
@@ -2879,12 +2880,12 @@ mod tests {
             }
             let expected = store.count(&query).await.expect("count");
             assert_eq!(seen as u64, expected, "{query:?} limit {limit}");
-            // Each page was asked for three times: as summaries, as lines and
-            // as an array.
+            // Each page was asked for four times: as summaries, as lines, as
+            // an array and as CSV rows.
             let split_pages = store.pages_split() - before;
             if split {
                 assert!(
-                    split_pages >= 3,
+                    split_pages >= 4,
                     "{query:?} limit {limit}: {split_pages} split"
                 );
             } else {
@@ -2901,7 +2902,7 @@ mod tests {
         let (_dir, store) = spread_store(600, base).await;
         let query = EventQuery::between(from_seconds(base - 10), from_seconds(base + 5000));
         let page = store
-            .events_json(&query, 400, None, JsonLayout::Array)
+            .events_written(&query, 400, None, PageLayout::Array)
             .await
             .expect("page");
         assert_eq!(page.events, 400);
@@ -2942,11 +2943,11 @@ mod tests {
         let (mut cursor, mut returned) = (None, Vec::new());
         loop {
             let page = store
-                .events_json(&query, 200, cursor.as_ref(), JsonLayout::Array)
+                .events_written(&query, 200, cursor.as_ref(), PageLayout::Array)
                 .await
                 .expect("page");
             let events: Vec<ctt_core::EventSummary> =
-                serde_json::from_slice(&page.json).expect("a JSON array");
+                serde_json::from_slice(&page.bytes).expect("a JSON array");
             returned.extend(events.into_iter().map(|e| e.event_id));
             match page.next {
                 Some(next) => cursor = Some(next),

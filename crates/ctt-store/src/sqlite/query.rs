@@ -6,6 +6,7 @@
 //! `ctt_has_param(record, name, value)` on the stored record (table `records`) —
 //! exact either way.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use ctt_core::attributes::{AttributeType, parse_bool, typed_attribute};
@@ -19,7 +20,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use super::records::Decoder;
 use crate::hourly;
-use crate::{CatalogEntry, EventDetail, EventPage, GroupCount, JsonLayout, JsonPage, StoreStatus};
+use crate::{
+    CatalogEntry, EventDetail, EventPage, GroupCount, PageLayout, StoreStatus, WrittenPage,
+};
 
 /// How many stored records one read may examine to match a parameter no
 /// index answers (`ctt_has_param`): the work a request can ask for stays
@@ -508,6 +511,41 @@ impl<'a> SummaryRef<'a> {
         out.push(b'}');
     }
 
+    /// Writes the row [`EventSummary::row`] gives, as
+    /// [`ctt_core::write_csv_row`] does (the same cells, the same quoting).
+    fn write_csv(&self, csv: &mut csv::Writer<&mut Vec<u8>>) {
+        // Text from SQLite is nearly always valid UTF-8: borrowed as it is,
+        // the rest copied lossily (as `to_owned` does).
+        let text = |s: &'a [u8]| {
+            std::str::from_utf8(s).map_or_else(|_| String::from_utf8_lossy(s), Cow::Borrowed)
+        };
+        let opt = |s: Option<&'a [u8]>| s.map_or(Cow::Borrowed(""), text);
+        let cells = [
+            text(self.event_id),
+            text(self.event_time),
+            text(self.event_name),
+            text(self.event_source),
+            text(self.user_identity_user_name),
+            text(self.user),
+            text(self.service),
+            opt(self.identity_type),
+            opt(self.role),
+            opt(self.aws_region),
+            Cow::Borrowed(self.source_ip_address.as_deref().unwrap_or_default()),
+            opt(self.user_agent),
+            opt(self.error_code),
+            opt(self.error_message),
+            Cow::Borrowed(match self.read_only {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "",
+            }),
+            opt(self.event_type),
+        ];
+        // Writing to a Vec cannot fail.
+        let _ = ctt_core::write_csv_row(csv, cells);
+    }
+
     fn to_owned(&self) -> EventSummary {
         // `from_utf8` validates several times faster than `from_utf8_lossy`
         // walks its chunks (6% of a CSV export); SQLite's text is nearly
@@ -593,21 +631,53 @@ pub fn page_capacity(limit: u32) -> usize {
     limit.min(10_000) as usize * 512
 }
 
-/// [`events`], written as JSON straight from the rows into `json` (empty; give
-/// it [`page_capacity`] or more).
-pub fn events_json(
+/// [`events`], written as JSON or CSV straight from the rows into `out`
+/// (empty; give it [`page_capacity`] or more).
+pub fn events_written(
     conn: &Connection,
     indexed: &[String],
     query: &EventQuery,
     limit: u32,
     cursor: Option<&Cursor>,
-    layout: JsonLayout,
-    mut json: Vec<u8>,
-) -> rusqlite::Result<JsonPage> {
+    layout: PageLayout,
+    mut out: Vec<u8>,
+) -> rusqlite::Result<WrittenPage> {
     let (sql, values) = page_statement(query, indexed, limit, cursor);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
-    json.extend_from_slice(layout.open());
+    let (events, next) = if layout == PageLayout::Csv {
+        // One writer for the page: its buffer serves row after row.
+        let mut csv = ctt_core::csv_writer(&mut out);
+        let read = each_summary(&mut rows, limit, |summary, _| summary.write_csv(&mut csv))?;
+        // Writing to a Vec cannot fail.
+        let _ = csv.flush();
+        read
+    } else {
+        out.extend_from_slice(layout.open());
+        let read = each_summary(&mut rows, limit, |summary, first| {
+            if !first {
+                out.extend_from_slice(layout.separator());
+            }
+            summary.write_json(&mut out);
+        })?;
+        out.extend_from_slice(layout.close(read.0));
+        read
+    };
+    Ok(WrittenPage {
+        bytes: out,
+        events,
+        next,
+    })
+}
+
+/// Calls `write` with each of the first `limit` rows' summary (and whether
+/// it is the first); returns how many, and the cursor of the page after
+/// them if there are more rows.
+fn each_summary(
+    rows: &mut rusqlite::Rows<'_>,
+    limit: u32,
+    mut write: impl FnMut(&SummaryRef<'_>, bool),
+) -> rusqlite::Result<(usize, Option<Cursor>)> {
     let mut events = 0usize;
     let mut time = TimeText::new();
     let (mut last_time, mut last_id) = (0, String::new());
@@ -617,11 +687,8 @@ pub fn events_json(
             more = true;
             break;
         }
-        if events > 0 {
-            json.extend_from_slice(layout.separator());
-        }
         let summary = SummaryRef::read(r, &mut time)?;
-        summary.write_json(&mut json);
+        write(&summary, events == 0);
         events += 1;
         if events == limit as usize {
             last_time = r.get(1)?;
@@ -632,8 +699,7 @@ pub fn events_json(
         event_time: last_time,
         event_id: last_id,
     });
-    json.extend_from_slice(layout.close(events));
-    Ok(JsonPage { json, events, next })
+    Ok((events, next))
 }
 
 pub fn events(

@@ -645,11 +645,11 @@ fn print(
         }
         OutputFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
-            output::write_csv_row(&mut csv, ["kind", "key", "status"])?;
+            ctt_core::write_csv_row(&mut csv, ["kind", "key", "status"])?;
             for file in files {
                 let f = file?;
                 count(&f);
-                output::write_csv_row(
+                ctt_core::write_csv_row(
                     &mut csv,
                     [
                         f.kind.as_str(),
