@@ -1020,18 +1020,21 @@ mod tests {
             .expect("a dictionary")
             .encoder()
             .expect("encoder");
-        let compressed = process_file_within(
-            &LocalSource,
-            &file,
-            &options,
-            &[],
-            &mut HashSet::new(),
-            &MemoryBudget::unlimited(),
-            StoreForm {
-                encoder: Some(&mut encoder),
-                alerts_read_stored_records: false,
-            },
-        );
+        let mut process = |alerts_read_stored_records| {
+            process_file_within(
+                &LocalSource,
+                &file,
+                &options,
+                &[],
+                &mut HashSet::new(),
+                &MemoryBudget::unlimited(),
+                StoreForm {
+                    encoder: Some(&mut encoder),
+                    alerts_read_stored_records,
+                },
+            )
+        };
+        let compressed = process(false);
         assert_eq!(compressed.events.len(), plain.events.len());
         for (with, without) in compressed.events.iter().zip(&plain.events) {
             assert!(matches!(without.record, ctt_store::StoredRecord::Json(_)));
@@ -1063,18 +1066,7 @@ mod tests {
         // SQLite reads the record of an alert on a stored event from that
         // event: such alerts carry no text, and read back whole all the same.
         assert!(store.alerts_read_stored_records());
-        let shared = process_file_within(
-            &LocalSource,
-            &file,
-            &options,
-            &[],
-            &mut HashSet::new(),
-            &MemoryBudget::unlimited(),
-            StoreForm {
-                encoder: Some(&mut encoder),
-                alerts_read_stored_records: true,
-            },
-        );
+        let shared = process(true);
         for alert in &shared.alerts {
             let stored = shared
                 .events

@@ -845,7 +845,8 @@ impl EventStore for SqliteStore {
         cursor: Option<&Cursor>,
     ) -> StoreResult<EventPage> {
         let (query, cursor) = (query.clone(), cursor.cloned());
-        // A CSV export's pages: two readers, as JSON's.
+        // A large page of summaries (the CLI's exports): two readers, as
+        // written pages.
         if self.splits(&query, limit) {
             let read =
                 |conn: &Connection,
