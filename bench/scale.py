@@ -3,9 +3,14 @@
 
 Generates the `scale` preset (a busy production account beside a small class,
 ~110,000 records a day; `--days`, a year by default: ~40 million records, ≥ 10
-million stored), then measures in one run:
-  * the decompress + parse ceiling (crates/ctt-ingest/examples/ceiling.rs) and
-    `ctt ingest` into an empty database: wall, records/s, peak RSS;
+million stored), or with `--preset write-heavy` the issue's write-heavy tree (a
+month of that account with half of the records kept, ~15 records a file), then
+measures in one run:
+  * the decompress + parse ceiling (crates/ctt-ingest/examples/ceiling.rs), the
+    minimal writer (crates/ctt-ingest/examples/minimal_writer.rs) and `ctt
+    ingest` into an empty database: wall, records/s, CPU, peak RSS; with
+    `--rounds N`, N rounds of the three in rotation and the medians, with
+    each round's own ctt / minimal writer ratio;
   * the database's bytes per stored event against the gzipped logs';
   * with `ctt serve` on a free loopback port, one client: `/stats` by user,
     service and day and the portal's dashboard over the last 30 days and the
@@ -13,9 +18,11 @@ million stored), then measures in one run:
     `/scan` over the last 7 days and everything, and of the busiest user over
     30 days (p50 / p99 of `--requests`); NDJSON and CSV exports of the last
     `--export-days` days, events/s to the last byte.
-Prints Markdown and writes it into bench/RESULTS.md (section `scale`).
+Prints Markdown and writes it into bench/RESULTS.md (section `scale` for the
+year of `scale`, `scale-PRESET-DAYS` otherwise).
 
-    python3 bench/scale.py [--days 365] [--runs 20] [--requests 200] [--export-days 7]
+    python3 bench/scale.py [--preset scale|write-heavy] [--days 365] [--rounds 1]
+                           [--runs 20] [--requests 200] [--export-days 7]
 
 Disk: the tree takes ~20 MB a day gzipped, the database a few times that.
 """
@@ -39,6 +46,7 @@ from stats import free_port  # noqa: E402
 END = "2026-06-01T00:00:00Z"
 CEILING = os.path.join(ROOT, "target", "release", "examples", "ceiling")
 MINIMAL = os.path.join(ROOT, "target", "release", "examples", "minimal_writer")
+PRESET_DAYS = {"scale": 365, "write-heavy": 30}
 
 
 def timed_get(url):
@@ -57,7 +65,10 @@ def cell(url, n):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--preset", choices=list(PRESET_DAYS), default="scale")
+    ap.add_argument("--days", type=int, help="days of the preset [scale: 365, write-heavy: 30]")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds of the three loads (ceiling, minimal writer, ctt ingest), in rotation")
     ap.add_argument("--runs", type=int, default=20, help="requests per /stats and dashboard cell")
     ap.add_argument("--requests", type=int, default=200, help="requests per count and page cell")
     ap.add_argument("--export-days", type=int, default=7)
@@ -67,39 +78,66 @@ def main():
     for example in ("ceiling", "minimal_writer"):
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "ctt-ingest", "--example", example],
                        cwd=ROOT, check=True)
-    tree = os.path.join(DATA, f"scale-{args.days}")
+    days = args.days if args.days is not None else PRESET_DAYS[args.preset]
+    tree = os.path.join(DATA, f"{args.preset}-{days}")
     if not os.path.isdir(tree):
         os.makedirs(DATA, exist_ok=True)
-        print(f"generating {args.days} days of the scale preset into {tree} …", flush=True)
-        out, wall, _ = run([CTT, "gen", tree, "--preset", "scale", "--seed", "1", "--end", END,
-                            "--days", str(args.days)])
+        print(f"generating {days} days of the {args.preset} preset into {tree} …", flush=True)
+        out, wall, _ = run([CTT, "gen", tree, "--preset", args.preset, "--seed", "1", "--end", END,
+                            "--days", str(days)])
         print(out.strip(), f"({wall:.0f} s)", flush=True)
     gz, files = logs_bytes(tree)
 
-    print("ceiling …", flush=True)
-    _, ceiling_wall, _ = run([CEILING, tree])
-    ceiling_cpu = CPU["last"]
     work = os.path.join(DATA, "work")
     os.makedirs(work, exist_ok=True)
     db = os.path.join(work, "scale.db")
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(db + suffix):
-            os.remove(db + suffix)
     minimal_db = os.path.join(work, "minimal.db")
-    for suffix in ("", "-journal"):
-        if os.path.exists(minimal_db + suffix):
-            os.remove(minimal_db + suffix)
-    print("minimal writer …", flush=True)
-    out, minimal_wall, minimal_rss = run([MINIMAL, minimal_db, tree])
-    minimal_cpu = CPU["last"]
-    minimal_stored = json.loads(out)["stored"]
-    minimal_size = os.path.getsize(minimal_db)
-    os.remove(minimal_db)
-    print("ctt ingest …", flush=True)
-    out, wall, rss = run([CTT, "--db", db, "ingest", tree, "--no-progress", "--format", "json"])
-    cpu = CPU["last"]
-    report = json.loads(out)
+
+    def remove(path, suffixes):
+        for suffix in suffixes:
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+
+    def ceiling():
+        _, wall, _ = run([CEILING, tree])
+        return {"wall": wall, "cpu": CPU["last"]}
+
+    def minimal():
+        remove(minimal_db, ("", "-journal"))
+        out, wall, rss = run([MINIMAL, minimal_db, tree])
+        result = {"wall": wall, "cpu": CPU["last"], "rss": rss,
+                  "stored": json.loads(out)["stored"], "size": os.path.getsize(minimal_db)}
+        remove(minimal_db, ("", "-journal"))
+        return result
+
+    def ingest():
+        remove(db, ("", "-wal", "-shm"))
+        out, wall, rss = run([CTT, "--db", db, "ingest", tree, "--no-progress", "--format", "json"])
+        return {"wall": wall, "cpu": CPU["last"], "rss": rss, "report": json.loads(out)}
+
+    # In rotation, each round starting one load later than the one before, so
+    # that no load always runs first (or right after another's disk writes);
+    # the last `ctt ingest` leaves the database the queries run on.
+    loads = {"ceiling": ceiling, "minimal": minimal, "ctt": ingest}
+    order = list(loads)
+    runs = {name: [] for name in loads}
+    for round_ in range(args.rounds):
+        names = order[round_ % 3:] + order[:round_ % 3]
+        if round_ == args.rounds - 1:
+            names = [n for n in names if n != "ctt"] + ["ctt"]
+        for name in names:
+            print(f"round {round_ + 1}/{args.rounds}: {name} …", flush=True)
+            runs[name].append(loads[name]())
+            print(f"  {runs[name][-1]['wall']:.1f} s", flush=True)
+    med = {name: statistics.median(r["wall"] for r in rs) for name, rs in runs.items()}
+    med_cpu = {name: statistics.median(r["cpu"] for r in rs) for name, rs in runs.items()}
+    paired = sorted(m["wall"] / c["wall"] for m, c in zip(runs["minimal"], runs["ctt"]))
+    report = runs["ctt"][-1]["report"]
     records, stored = report["records_read"], report["records_stored"]
+    minimal_stored = runs["minimal"][-1]["stored"]
+    minimal_size = runs["minimal"][-1]["size"]
+    rss = max(r["rss"] for r in runs["ctt"])
+    minimal_rss = max(r["rss"] for r in runs["minimal"])
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         busiest = conn.execute(
@@ -109,7 +147,9 @@ def main():
     end = dt.datetime.fromisoformat(END.replace("Z", "+00:00"))
     day = lambda n: (end - dt.timedelta(days=n)).strftime("%Y-%m-%d")  # noqa: E731
     last = (end - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    windows = [("30 days", day(30), last), (f"{args.days} days", day(args.days), last)]
+    windows = [("30 days", day(30), last)]
+    if days != 30:
+        windows.append((f"{days} days", day(days), last))
     port = free_port()
     server = subprocess.Popen([CTT, "--db", db, "serve", "--listen", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,7 +170,7 @@ def main():
                     f"{base}/stats?group_by={group}&from={start}&to={stop}", args.runs)
         queries = [
             ("everyone, 7 days", f"/scan?from={day(7)}&to={last}"),
-            (f"everyone, {args.days} days", f"/scan?from={day(args.days)}&to={last}"),
+            *([] if days == 7 else [(f"everyone, {days} days", f"/scan?from={day(days)}&to={last}")]),
             (f"busiest user ({busiest}), 30 days",
              f"/users/{quote(busiest, safe='')}?from={day(30)}&to={last}"),
         ]
@@ -155,27 +195,41 @@ def main():
         server.terminate()
         server.wait()
 
+    def load_row(name, label):
+        rs = runs[name]
+        wall, cpu = med[name], med_cpu[name]
+        rss_cell = f"{max(r['rss'] for r in rs):.0f}" if "rss" in rs[0] else ""
+        return (f"| {label} | {wall:.1f} | {records / wall:,.0f} | {cpu:.0f} ({cpu / wall:.2f}) "
+                f"| {rss_cell} |")
+
+    title = "Scale" if args.preset == "scale" else "Scale, the write-heavy tree"
+    several = args.rounds > 1
     text = "\n".join([
-        f"## Scale — {dt.date.today().isoformat()}",
+        f"## {title} — {dt.date.today().isoformat()}",
         "",
-        f"Machine: {machine()}. Input: `ctt gen --preset scale --seed 1 --end {END} --days {args.days}`: "
-        f"{files:,} log files, {records:,} records, {stored:,} stored ({stored / records:.0%}), "
-        f"{gz / 1e9:.2f} GB gzipped. `python3 bench/scale.py --days {args.days} "
-        f"--export-days {args.export_days}`.",
+        f"Machine: {machine()}. Input: `ctt gen --preset {args.preset} --seed 1 --end {END} --days {days}`: "
+        f"{files:,} log files ({records / files:.1f} records a file), {records:,} records, "
+        f"{stored:,} stored ({stored / records:.0%}), "
+        f"{gz / 1e9:.2f} GB gzipped. `python3 bench/scale.py --preset {args.preset} --days {days} "
+        f"--rounds {args.rounds} --export-days {args.export_days}`.",
+        "",
+        (f"Loads: the median of {args.rounds} rounds, in rotation (each round starts with the "
+         "next load)." if several else "Loads: one run each."),
         "",
         "| load | wall s | records/s | CPU s (cores busy) | peak RSS MiB |",
         "|---|---:|---:|---:|---:|",
-        f"| decompress + parse ceiling (all cores, nothing stored) | {ceiling_wall:.1f} "
-        f"| {records / ceiling_wall:,.0f} | {ceiling_cpu:.0f} ({ceiling_cpu / ceiling_wall:.2f}) | |",
-        f"| minimal writer (the same events and indexes, nothing else; {minimal_stored:,} stored, "
-        f"{minimal_size / 1e9:.2f} GB) | {minimal_wall:.1f} | {records / minimal_wall:,.0f} "
-        f"| {minimal_cpu:.0f} ({minimal_cpu / minimal_wall:.2f}) | {minimal_rss:.0f} |",
-        f"| `ctt ingest` into an empty database | {wall:.1f} | {records / wall:,.0f} "
-        f"| {cpu:.0f} ({cpu / wall:.2f}) | {rss:.0f} |",
+        load_row("ceiling", "decompress + parse ceiling (all cores, nothing stored)"),
+        load_row("minimal", f"minimal writer (the same events and indexes, nothing else; "
+                 f"{minimal_stored:,} stored, {minimal_size / 1e9:.2f} GB)"),
+        load_row("ctt", "`ctt ingest` into an empty database"),
         "",
-        f"`ctt ingest` runs at **{minimal_wall / wall:.0%} of the minimal writer's speed** (target ≥ 80%) "
-        f"and {ceiling_wall / wall:.0%} of the ceiling (same run, one run each). Database: "
-        f"{size / 1e9:.2f} GB, **{size / stored:,.0f} bytes per stored event**, "
+        f"`ctt ingest` runs at **{med['minimal'] / med['ctt']:.0%} of the minimal writer's speed** "
+        "(target ≥ 80%; the ratio of the median walls"
+        + (f"; each round's own ratio: {', '.join(f'{r:.0%}' for r in paired)}, median "
+           f"**{statistics.median(paired):.0%}**" if several else ", one run each")
+        + f") and {med['ceiling'] / med['ctt']:.0%} of the ceiling. Walls of every run, s: "
+        + "; ".join(name + " " + ", ".join(f"{r['wall']:.1f}" for r in rs) for name, rs in runs.items())
+        + f". Database: {size / 1e9:.2f} GB, **{size / stored:,.0f} bytes per stored event**, "
         f"{size / gz:.2f}× the gzipped logs it came from ({gz / stored:,.0f} bytes per stored event).",
         "",
         f"Served by `ctt serve`, one client; `/stats` and the dashboard: p50 / worst of {args.runs}:",
@@ -199,7 +253,7 @@ def main():
         "",
     ])
     print(text)
-    write_section("scale", text)
+    write_section("scale" if (args.preset, days) == ("scale", 365) else f"scale-{args.preset}-{days}", text)
 
 
 if __name__ == "__main__":

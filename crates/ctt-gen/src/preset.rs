@@ -20,6 +20,12 @@ pub enum Preset {
     /// records of which ~27% pass the default filter (≥ 10 million stored
     /// events). For `bench/`, not tests: it takes minutes and gigabytes.
     Scale,
+    /// The `scale` account's month with half of its records changing
+    /// something, delivered in small files (10–20 records, ~15 on average):
+    /// 30 days, ~3.3 million records of which ~half pass the default filter.
+    /// The issue "Scale"'s write-heavy tree, where the writer's per-event and
+    /// per-file costs weigh most. For `bench/`.
+    WriteHeavy,
 }
 
 impl Preset {
@@ -29,6 +35,7 @@ impl Preset {
             Preset::Small => "small",
             Preset::Paper => "paper",
             Preset::Scale => "scale",
+            Preset::WriteHeavy => "write-heavy",
         }
     }
 
@@ -42,6 +49,7 @@ impl Preset {
             Preset::Small => &SMALL,
             Preset::Paper => &PAPER,
             Preset::Scale => &SCALE,
+            Preset::WriteHeavy => &WRITE_HEAVY,
         }
     }
 }
@@ -60,9 +68,10 @@ impl FromStr for Preset {
             "small" => Ok(Preset::Small),
             "paper" => Ok(Preset::Paper),
             "scale" => Ok(Preset::Scale),
-            other => {
-                anyhow::bail!("unknown preset `{other}`: expected `small`, `paper` or `scale`")
-            }
+            "write-heavy" => Ok(Preset::WriteHeavy),
+            other => anyhow::bail!(
+                "unknown preset `{other}`: expected `small`, `paper`, `scale` or `write-heavy`"
+            ),
         }
     }
 }
@@ -226,35 +235,38 @@ static PAPER: Profile = Profile {
     production: None,
 };
 
+/// The regions of the production account's presets (`scale`, `write-heavy`).
+const PRODUCTION_REGIONS: &[RegionLoad] = &[
+    RegionLoad {
+        name: "us-east-1",
+        window_share: 0.9,
+        mean_records: 4.0,
+        session_share: 0.6,
+    },
+    RegionLoad {
+        name: "eu-west-1",
+        window_share: 0.6,
+        mean_records: 3.0,
+        session_share: 0.25,
+    },
+    RegionLoad {
+        name: "us-west-2",
+        window_share: 0.3,
+        mean_records: 2.0,
+        session_share: 0.1,
+    },
+    RegionLoad {
+        name: "ap-southeast-2",
+        window_share: 0.1,
+        mean_records: 1.5,
+        session_share: 0.05,
+    },
+];
+
 static SCALE: Profile = Profile {
     days: 365,
     students: 20,
-    regions: &[
-        RegionLoad {
-            name: "us-east-1",
-            window_share: 0.9,
-            mean_records: 4.0,
-            session_share: 0.6,
-        },
-        RegionLoad {
-            name: "eu-west-1",
-            window_share: 0.6,
-            mean_records: 3.0,
-            session_share: 0.25,
-        },
-        RegionLoad {
-            name: "us-west-2",
-            window_share: 0.3,
-            mean_records: 2.0,
-            session_share: 0.1,
-        },
-        RegionLoad {
-            name: "ap-southeast-2",
-            window_share: 0.1,
-            mean_records: 1.5,
-            session_share: 0.05,
-        },
-    ],
+    regions: PRODUCTION_REGIONS,
     term_calendar: false,
     labs_per_day: (1, 1),
     lab_attendance: (5, 10),
@@ -271,13 +283,38 @@ static SCALE: Profile = Profile {
     }),
 };
 
+static WRITE_HEAVY: Profile = Profile {
+    days: 30,
+    students: 20,
+    regions: PRODUCTION_REGIONS,
+    term_calendar: false,
+    labs_per_day: (1, 1),
+    lab_attendance: (5, 10),
+    action_gap_secs: 200.0,
+    homework_sessions: 1.0,
+    file_cap: (10, 20),
+    rhythms: YEARLY_RHYTHMS,
+    production: Some(Production {
+        records_per_day: 110_000.0,
+        workload_roles: 3_000,
+        people: 1_500,
+        deployers: 120,
+        write_share: 0.52,
+    }),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn preset_parses_and_displays() {
-        for preset in [Preset::Small, Preset::Paper, Preset::Scale] {
+        for preset in [
+            Preset::Small,
+            Preset::Paper,
+            Preset::Scale,
+            Preset::WriteHeavy,
+        ] {
             assert_eq!(preset.to_string().parse::<Preset>().ok(), Some(preset));
         }
         assert_eq!(" Paper ".parse::<Preset>().ok(), Some(Preset::Paper));
@@ -286,7 +323,12 @@ mod tests {
 
     #[test]
     fn region_session_shares_sum_to_one() {
-        for preset in [Preset::Small, Preset::Paper, Preset::Scale] {
+        for preset in [
+            Preset::Small,
+            Preset::Paper,
+            Preset::Scale,
+            Preset::WriteHeavy,
+        ] {
             let total: f64 = preset
                 .profile()
                 .regions

@@ -318,9 +318,10 @@ pub struct ListArgs {
 pub struct GenArgs {
     /// Where to write the tree (AWSLogs/… below it).
     pub out_dir: PathBuf,
-    /// small (tests, seconds), paper (the original's 4 years) or scale (a
+    /// small (tests, seconds), paper (the original's 4 years), scale (a
     /// year of a busy production account: ~40 million records, ≥ 10 million
-    /// stored).
+    /// stored) or write-heavy (a month of that account with half of its
+    /// records kept, ~15 records a file).
     #[arg(long, default_value = "small")]
     pub preset: String,
     #[arg(long, default_value_t = 42)]

@@ -190,12 +190,12 @@ mod tests {
     use crate::course::CoursePlan;
     use crate::{GenConfig, Preset};
 
-    /// `calls` records of the `scale` preset's production account, for day
-    /// `number`, each as JSON.
-    fn busy_day(seed: u64, number: i64, calls: f64) -> Vec<serde_json::Value> {
+    /// `calls` records of `preset`'s production account, for day `number`,
+    /// each as JSON.
+    fn busy_day(preset: Preset, seed: u64, number: i64, calls: f64) -> Vec<serde_json::Value> {
         let end = chrono::DateTime::from_timestamp((number + 1) * DAY_SECS, 0).expect("end");
-        let config = GenConfig::new(Preset::Scale, seed, end);
-        let profile = Preset::Scale.profile();
+        let config = GenConfig::new(preset, seed, end);
+        let profile = preset.profile();
         let cast = Cast::new(seed, profile, false);
         let course = CoursePlan::new(&config, cast.students.len());
         let mut day = Day {
@@ -209,7 +209,7 @@ mod tests {
             left_running: Vec::new(),
             events: Vec::new(),
         };
-        let load = profile.production.as_ref().expect("scale has production");
+        let load = profile.production.as_ref().expect("the preset has production");
         let load = Production {
             records_per_day: calls,
             ..*load
@@ -227,7 +227,7 @@ mod tests {
     /// events; every record normalises; the same seed, the same records.
     #[test]
     fn a_busy_day_has_thousands_of_principals_and_keeps_about_a_third() {
-        let records = busy_day(7, 19_000, 8_000.0);
+        let records = busy_day(Preset::Scale, 7, 19_000, 8_000.0);
         assert!(
             (7_000..=9_000).contains(&records.len()),
             "{}",
@@ -257,7 +257,21 @@ mod tests {
         let stored = per_day * f64::from(profile.days) * share;
         assert!(stored >= 10_000_000.0, "{stored} stored a year");
         // Deterministic: the same seed and day, the same records.
-        assert_eq!(busy_day(7, 19_000, 8_000.0), records);
-        assert_ne!(busy_day(8, 19_000, 8_000.0), records);
+        assert_eq!(busy_day(Preset::Scale, 7, 19_000, 8_000.0), records);
+        assert_ne!(busy_day(Preset::Scale, 8, 19_000, 8_000.0), records);
+    }
+
+    /// Issue "Scale"'s write-heavy tree: about half of the records kept, in
+    /// files of 10–20 records (`bench/scale.py --preset write-heavy`).
+    #[test]
+    fn the_write_heavy_preset_keeps_about_half_in_small_files() {
+        let records = busy_day(Preset::WriteHeavy, 7, 19_000, 8_000.0);
+        let filter = ctt_core::Filter::default();
+        let kept = records.iter().filter(|r| filter.keeps_record(r)).count();
+        let share = kept as f64 / records.len() as f64;
+        assert!((0.44..=0.56).contains(&share), "kept {share}");
+        let profile = Preset::WriteHeavy.profile();
+        assert_eq!(profile.file_cap, (10, 20));
+        assert_eq!(profile.days, 30);
     }
 }
