@@ -209,7 +209,10 @@ mod tests {
             left_running: Vec::new(),
             events: Vec::new(),
         };
-        let load = profile.production.as_ref().expect("the preset has production");
+        let load = profile
+            .production
+            .as_ref()
+            .expect("the preset has production");
         let load = Production {
             records_per_day: calls,
             ..*load

@@ -44,12 +44,25 @@ const FIRSTS_KEY: &str = "first_seen";
 pub struct Changes<'a> {
     /// The least (time, eventID) of the batch per (kind, scope, key).
     firsts: FxHashMap<(First, &'a str, &'a str), (i64, &'a str)>,
+    /// Whether the users' hours are gathered: only when the stored
+    /// anomalies are current, the only time [`apply`] reconciles them.
+    per_user: bool,
     /// Per user: the hours the batch added events to, and its earliest time.
     hours: BTreeMap<&'a str, BTreeSet<i64>>,
     earliest: FxHashMap<&'a str, i64>,
 }
 
 impl<'a> Changes<'a> {
+    /// What a batch written in `tx` changes. During a bulk load (anomalies
+    /// pending: its end evaluates every user) only the first events are
+    /// gathered, not each stored event's user and hour.
+    pub fn new(tx: &Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            per_user: current(tx)?,
+            ..Self::default()
+        })
+    }
+
     pub fn add(&mut self, e: &'a ctt_core::Event) {
         let t = to_seconds(e.event_time);
         let event_id = e.event_id.as_str();
@@ -61,6 +74,9 @@ impl<'a> Changes<'a> {
             if (t, event_id) < *slot {
                 *slot = (t, event_id);
             }
+        }
+        if !self.per_user {
+            return;
         }
         self.hours.entry(&e.user).or_default().insert(hour_of(t));
         let earliest = self.earliest.entry(&e.user).or_insert(t);
@@ -103,8 +119,8 @@ pub fn apply(
             }
         }
     }
-    if !current(tx)? {
-        return Ok(()); // a rebuild will evaluate it all
+    if !changes.per_user {
+        return Ok(()); // not current: a rebuild will evaluate it all
     }
     let Some(settings) = settings.filter(|s| s.any()) else {
         return pending(tx);

@@ -1000,9 +1000,14 @@ impl EventStore for SqliteStore {
         let path = self.inner.path.clone();
         let anomaly_settings = self.inner.anomalies.clone();
         self.write(move |conn| {
+            let started = std::time::Instant::now();
             schema::build_query_indexes(conn)?;
+            let indexes = started.elapsed();
             resources::rebuild_states_if_pending(conn)?;
+            let resources = started.elapsed() - indexes;
             anomalies::rebuild_if_pending(conn, anomaly_settings.as_ref())?;
+            let anomalies = started.elapsed() - indexes - resources;
+            tracing::debug!(?indexes, ?resources, ?anomalies, "bulk load ended");
             conn.execute_batch(&format!(
                 "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
             ))?;

@@ -110,7 +110,10 @@ pub fn load(
     let mut services: FxHashMap<&str, CatalogDelta> = FxHashMap::default();
     let mut hourly: FxHashMap<(HourlyKind, &str, i64), i64> = FxHashMap::default();
     let mut touched = std::collections::BTreeSet::new();
-    let mut changes = super::anomalies::Changes::default();
+    // During a bulk load the states are rebuilt at its end from all the
+    // touches: the resources a batch touched are not gathered.
+    let states_kept = super::resources::states_current(&tx)?;
+    let mut changes = super::anomalies::Changes::new(&tx)?;
     let added_rules = {
         // A key is in the ledger once: its row is updated, or inserted.
         let mut update_file = tx.prepare_cached(
@@ -195,7 +198,9 @@ pub fn load(
                 let seq = tx.last_insert_rowid();
                 insert_record.execute(params![seq, encoder.encode_record(&indexed.record)])?;
                 super::resources::insert(&mut insert_touch, e, &indexed.touches)?;
-                touched.extend(super::resources::touch_keys(e, &indexed.touches));
+                if states_kept {
+                    touched.extend(super::resources::touch_keys(e, &indexed.touches));
+                }
                 for (name, value) in &indexed.params {
                     let name_id = param_ids.id(name)?;
                     let value_id = value_ids.id(value)?;
@@ -304,19 +309,29 @@ pub fn load(
             }
         }
     }
+    // Upserted in the tables' key order: one batch adds tens of thousands
+    // of rows (every user's hours), which in the maps' order would land on
+    // pages all over the tables, each one sought from the root.
     {
         let mut upsert = tx.prepare_cached(
             "INSERT INTO hourly_counts (kind, key, hour, events) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (kind, key, hour) DO UPDATE SET events = events + excluded.events",
         )?;
-        for ((kind, key, start), n) in &hourly {
-            upsert.execute(params![*kind as i64, key, start, n])?;
+        let mut rows: Vec<_> = hourly
+            .iter()
+            .map(|((kind, key, start), n)| (*kind as i64, *key, *start, *n))
+            .collect();
+        rows.sort_unstable();
+        for (kind, key, start, n) in rows {
+            upsert.execute(params![kind, key, start, n])?;
         }
         let mut upsert = tx.prepare_cached(
             "INSERT INTO daily_counts (kind, key, day, events) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (kind, key, day) DO UPDATE SET events = events + excluded.events",
         )?;
-        for ((kind, key, start), n) in &daily {
+        let mut rows: Vec<_> = daily.into_iter().collect();
+        rows.sort_unstable();
+        for ((kind, key, start), n) in rows {
             upsert.execute(params![kind, key, start, n])?;
         }
     }
