@@ -202,7 +202,9 @@ def main():
         return (f"| {label} | {wall:.1f} | {records / wall:,.0f} | {cpu:.0f} ({cpu / wall:.2f}) "
                 f"| {rss_cell} |")
 
-    title = "Scale" if args.preset == "scale" else "Scale, the write-heavy tree"
+    title = ("Scale" if (args.preset, days) == ("scale", 365) else
+             f"Scale, {days} days of `scale`" if args.preset == "scale" else
+             "Scale, the write-heavy tree")
     several = args.rounds > 1
     text = "\n".join([
         f"## {title} — {dt.date.today().isoformat()}",
