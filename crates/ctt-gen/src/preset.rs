@@ -263,7 +263,9 @@ const PRODUCTION_REGIONS: &[RegionLoad] = &[
     },
 ];
 
-static SCALE: Profile = Profile {
+static SCALE: Profile = SCALE_PROFILE;
+
+const SCALE_PROFILE: Profile = Profile {
     days: 365,
     students: 20,
     regions: PRODUCTION_REGIONS,
@@ -274,33 +276,27 @@ static SCALE: Profile = Profile {
     homework_sessions: 1.0,
     file_cap: (150, 300),
     rhythms: YEARLY_RHYTHMS,
-    production: Some(Production {
-        records_per_day: 110_000.0,
-        workload_roles: 3_000,
-        people: 1_500,
-        deployers: 120,
-        write_share: 0.27,
-    }),
+    production: Some(SCALE_PRODUCTION),
 };
 
+const SCALE_PRODUCTION: Production = Production {
+    records_per_day: 110_000.0,
+    workload_roles: 3_000,
+    people: 1_500,
+    deployers: 120,
+    write_share: 0.27,
+};
+
+/// `scale`'s account for a month, with more of its calls changing something
+/// (about half of the records kept) and smaller files.
 static WRITE_HEAVY: Profile = Profile {
     days: 30,
-    students: 20,
-    regions: PRODUCTION_REGIONS,
-    term_calendar: false,
-    labs_per_day: (1, 1),
-    lab_attendance: (5, 10),
-    action_gap_secs: 200.0,
-    homework_sessions: 1.0,
     file_cap: (10, 20),
-    rhythms: YEARLY_RHYTHMS,
     production: Some(Production {
-        records_per_day: 110_000.0,
-        workload_roles: 3_000,
-        people: 1_500,
-        deployers: 120,
         write_share: 0.52,
+        ..SCALE_PRODUCTION
     }),
+    ..SCALE_PROFILE
 };
 
 #[cfg(test)]
