@@ -17,7 +17,10 @@ measures in one run:
     whole history (p50 / worst of `--runs`); a count and a first page of
     `/scan` over the last 7 days and everything, and of the busiest user over
     30 days (p50 / p99 of `--requests`); NDJSON and CSV exports of the last
-    `--export-days` days, events/s to the last byte.
+    `--export-days` days, events/s to the last byte;
+  * their anchor: DuckDB (PyPI) over the same events (all stored events
+    exported with `ctt scan --format csv` into a table), the same groupings,
+    counts, first 1,000 rows and export rows written to a file.
 Prints Markdown and writes it into bench/RESULTS.md (section `scale` for the
 year of `scale`, `scale-PRESET-DAYS` otherwise).
 
@@ -34,6 +37,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -61,6 +65,64 @@ def cell(url, n):
     timed_get(url)
     times = sorted(timed_get(url)[0] for _ in range(n))
     return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def within(start, stop):
+    """DuckDB's WHERE for the API's `from=start&to=stop` (a day, an instant)."""
+    return (f"t >= TIMESTAMP '{start}' AND "
+            f"t <= TIMESTAMP '{stop.replace('T', ' ').rstrip('Z')}'")
+
+
+def duckdb_anchor(db, work, windows, queries, export_where, runs):
+    """DuckDB on the same events: every stored event exported by `ctt scan
+    --format csv` and loaded into a table; then the /stats groupings over
+    `windows`, each query's count and first 1,000 rows, and the exports'
+    rows written to a file — median of `runs` (3 for the exports), ms (the
+    exports: seconds). Also the export's and the table's seconds."""
+    import duckdb  # PyPI, as bench/ingest.py and bench/stats.py use it
+    result = {"version": duckdb.__version__}
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        csv_path = os.path.join(tmp, "events.csv")
+        start = time.perf_counter()
+        with open(csv_path, "w") as out:
+            subprocess.run([CTT, "--db", db, "scan", "--from", "2000-01-01", "--to", "2100-01-01",
+                            "--format", "csv"], stdout=out, check=True)
+        result["load"] = time.perf_counter() - start
+        con = duckdb.connect()
+        start = time.perf_counter()
+        con.execute(f"CREATE TABLE e AS SELECT *, CAST(eventTime AS TIMESTAMP) AS t "
+                    f"FROM read_csv('{csv_path}', header = true, quote = '\"', "
+                    "escape = '\"', all_varchar = true)")
+        result["table"] = time.perf_counter() - start
+
+        def median_ms(sql, n=runs):
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                con.execute(sql).fetchall()
+                times.append((time.perf_counter() - t0) * 1000)
+            return statistics.median(times)
+
+        columns = {"user": '"user"', "service": "service", "day": "date_trunc('day', t)"}
+        for window, start_day, stop in windows:
+            for group, column in columns.items():
+                result[(window, group)] = median_ms(
+                    f"SELECT {column} AS k, count(*) FROM e WHERE {within(start_day, stop)} "
+                    "GROUP BY 1 ORDER BY 2 DESC, 1")
+        for name, (_, where) in queries.items():
+            result[(name, "count")] = median_ms(f"SELECT count(*) FROM e WHERE {where}")
+            result[(name, "page")] = median_ms(
+                f"SELECT * EXCLUDE (t) FROM e WHERE {where} ORDER BY t, eventID LIMIT 1000")
+        for fmt, options in (("ndjson", "FORMAT JSON"), ("csv", "FORMAT CSV, HEADER")):
+            target = os.path.join(tmp, f"export.{fmt}")
+            walls = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                con.execute(f"COPY (SELECT * EXCLUDE (t) FROM e WHERE {export_where} "
+                            f"ORDER BY t, eventID) TO '{target}' ({options})")
+                walls.append(time.perf_counter() - t0)
+            result[("export", fmt)] = statistics.median(walls)
+    return result
 
 
 def main():
@@ -150,11 +212,18 @@ def main():
     windows = [("30 days", day(30), last)]
     if days != 30:
         windows.append((f"{days} days", day(days), last))
+    # Each query as the API asks it, and the same question's WHERE for DuckDB.
+    queries = {"everyone, 7 days": (f"/scan?from={day(7)}&to={last}", within(day(7), last))}
+    if days != 7:
+        queries[f"everyone, {days} days"] = (f"/scan?from={day(days)}&to={last}",
+                                              within(day(days), last))
+    queries[f"busiest user ({busiest}), 30 days"] = (
+        f"/users/{urllib.parse.quote(busiest, safe='')}?from={day(30)}&to={last}",
+        within(day(30), last) + " AND \"user\" = '" + busiest.replace("'", "''") + "'")
     port = free_port()
     server = subprocess.Popen([CTT, "--db", db, "serve", "--listen", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    quote = urllib.parse.quote
     try:
         for _ in range(600):
             try:
@@ -168,14 +237,8 @@ def main():
             for group in ("user", "service", "day"):
                 stats[(window, group)] = cell(
                     f"{base}/stats?group_by={group}&from={start}&to={stop}", args.runs)
-        queries = [
-            ("everyone, 7 days", f"/scan?from={day(7)}&to={last}"),
-            *([] if days == 7 else [(f"everyone, {days} days", f"/scan?from={day(days)}&to={last}")]),
-            (f"busiest user ({busiest}), 30 days",
-             f"/users/{quote(busiest, safe='')}?from={day(30)}&to={last}"),
-        ]
         latency = {}
-        for name, path in queries:
+        for name, (path, _) in queries.items():
             count = json.loads(timed_get(base + path + "&count=true")[1])
             latency[name] = (count, cell(base + path + "&count=true", args.requests),
                              cell(base + path, args.requests))
@@ -194,6 +257,10 @@ def main():
     finally:
         server.terminate()
         server.wait()
+
+    print("DuckDB …", flush=True)
+    duck = duckdb_anchor(db, work, windows, queries, within(day(args.export_days), last),
+                         args.runs)
 
     def load_row(name, label):
         rs = runs[name]
@@ -234,23 +301,32 @@ def main():
         + f". Database: {size / 1e9:.2f} GB, **{size / stored:,.0f} bytes per stored event**, "
         f"{size / gz:.2f}× the gzipped logs it came from ({gz / stored:,.0f} bytes per stored event).",
         "",
-        f"Served by `ctt serve`, one client; `/stats` and the dashboard: p50 / worst of {args.runs}:",
+        f"Served by `ctt serve`, one client; `/stats` and the dashboard: p50 / worst of {args.runs}, "
+        f"ms. The anchor, in the same run: DuckDB {duck['version']} (PyPI, in-process, no HTTP) "
+        f"answering the same GROUP BY over the same events (all of them exported with `ctt scan "
+        f"--format csv`, {duck['load']:.0f} s, and loaded into a table, {duck['table']:.0f} s), "
+        f"median of {args.runs}:",
         "",
-        "| window | dashboard | /stats user | /stats service | /stats day |",
+        "| window | dashboard | /stats user (DuckDB) | /stats service (DuckDB) | /stats day (DuckDB) |",
         "|---|---:|---:|---:|---:|",
-        *[f"| {w} | " + " | ".join(f"{stats[(w, g)][0]:.1f} / {stats[(w, g)][1]:.1f}"
-                                   for g in ("dashboard", "user", "service", "day")) + " |"
+        *[f"| {w} | {stats[(w, 'dashboard')][0]:.1f} / {stats[(w, 'dashboard')][1]:.1f} | "
+          + " | ".join(f"{stats[(w, g)][0]:.1f} / {stats[(w, g)][1]:.1f} ({duck[(w, g)]:.1f})"
+                       for g in ("user", "service", "day")) + " |"
           for w, _, _ in windows],
         "",
-        f"Counts and first pages (the default page: 1,000 events), p50 / p99 of {args.requests} sequential requests, ms:",
+        f"Counts and first pages (the default page: 1,000 events), p50 / p99 of {args.requests} "
+        f"sequential requests, ms; DuckDB's `count(*)` and first 1,000 rows by (time, eventID), "
+        f"median of {args.runs}:",
         "",
-        "| query | events | count | first page |",
+        "| query | events | count (DuckDB) | first page (DuckDB) |",
         "|---|---:|---:|---:|",
-        *[f"| {name} | {n:,} | {c[0]:.1f} / {c[1]:.1f} | {p[0]:.1f} / {p[1]:.1f} |"
+        *[f"| {name} | {n:,} | {c[0]:.1f} / {c[1]:.1f} ({duck[(name, 'count')]:.1f}) "
+          f"| {p[0]:.1f} / {p[1]:.1f} ({duck[(name, 'page')]:.1f}) |"
           for name, (n, c, p) in latency.items()],
         "",
         f"Exports of the last {args.export_days} days (median of 5, received by curl, to the last byte): "
-        + "; ".join(f"{fmt.upper()} {n:,} events in {w:.2f} s, **{n / w:,.0f} events/s**"
+        + "; ".join(f"{fmt.upper()} {n:,} events in {w:.2f} s, **{n / w:,.0f} events/s** "
+                    f"(DuckDB writing the same rows to a file: {n / duck[('export', fmt)]:,.0f} events/s)"
                     for fmt, (n, w) in exports.items()) + ".",
         "",
     ])
