@@ -40,43 +40,37 @@ pub struct Alert {
 /// the store), embedded as it is when an alert is serialised (`null` if it
 /// is not JSON), and parsed only to be shown. A load's parsing threads also
 /// compress the record of an event not stored, as the store keeps it (see
-/// [`crate::RecordCodec`]), so the writer stores it as it comes.
+/// [`crate::RecordCodec`]), so the writer stores it as it comes. `None`:
+/// no text of its own, the record is its stored event's, which the store
+/// reads ([`RecordJson::of_stored_event`]).
 #[derive(Debug, Clone)]
-pub struct RecordJson(Arc<RecordText>);
+pub struct RecordJson(Option<Arc<RecordText>>);
 
 #[derive(Debug)]
 struct RecordText {
     text: Box<str>,
     encoded: Option<(crate::RecordCodec, Box<[u8]>)>,
-    /// No text: the record is its stored event's, which the store reads
-    /// ([`RecordJson::of_stored_event`]).
-    of_stored_event: bool,
 }
 
 impl RecordJson {
     /// A record's JSON text, as serialised by `serde_json` or read back.
     pub fn new(text: impl Into<Box<str>>) -> Self {
-        Self(Arc::new(RecordText {
+        Self(Some(Arc::new(RecordText {
             text: text.into(),
             encoded: None,
-            of_stored_event: false,
-        }))
+        })))
     }
 
     /// The record of an alert on an event the same load stores, for a store
     /// that reads it from that event ([`crate::EventStore::alerts_read_stored_records`]):
     /// no text is built for it (a load spent ~3% of its time on it).
     pub fn of_stored_event() -> Self {
-        Self(Arc::new(RecordText {
-            text: Box::default(),
-            encoded: None,
-            of_stored_event: true,
-        }))
+        Self(None)
     }
 
     /// Whether this is [`Self::of_stored_event`]'s: no text of its own.
     pub fn is_of_stored_event(&self) -> bool {
-        self.0.of_stored_event
+        self.0.is_none()
     }
 
     /// The JSON text of a record not stored, with its compressed form by
@@ -85,22 +79,22 @@ impl RecordJson {
         let encoded = encoder
             .encode_alert_record(&text)
             .map(|blob| (encoder.codec().clone(), blob.into_boxed_slice()));
-        Self(Arc::new(RecordText {
+        Self(Some(Arc::new(RecordText {
             text: text.into(),
             encoded,
-            of_stored_event: false,
-        }))
+        })))
     }
 
-    /// The JSON text.
+    /// The JSON text (empty for [`Self::of_stored_event`]'s).
     pub fn get(&self) -> &str {
-        &self.0.text
+        self.0.as_deref().map_or("", |record| &record.text)
     }
 
     /// The record as a load's parsing thread compressed it for the store,
     /// and with which codec, if it did.
     pub fn encoded(&self) -> Option<(&crate::RecordCodec, &[u8])> {
         self.0
+            .as_deref()?
             .encoded
             .as_ref()
             .map(|(codec, blob)| (codec, blob.as_ref()))

@@ -88,6 +88,17 @@ impl Progress {
         if self.done {
             return Ok(None);
         }
+        if self.format == Format::Csv && !self.header_written {
+            // The header, once, as the export's first chunk.
+            self.header_written = true;
+            let mut header = Vec::with_capacity(200);
+            let mut writer = ctt_core::csv_writer(&mut header);
+            // Writing to a Vec cannot fail.
+            let _ = ctt_core::write_csv_row(&mut writer, EventSummary::COLUMNS);
+            let _ = writer.flush();
+            drop(writer);
+            return Ok(Some(Bytes::from(header)));
+        }
         let layout = match self.format {
             Format::Csv => PageLayout::Csv,
             Format::Ndjson | Format::Json => PageLayout::Lines,
@@ -98,21 +109,9 @@ impl Progress {
             .events_written(&self.query, PAGE, self.cursor.as_ref(), layout)
             .await
             .inspect_err(|e| tracing::error!(error = %e, "export stopped: the store failed"))?;
-        let mut chunk = page.bytes;
-        if layout == PageLayout::Csv && !self.header_written {
-            let mut header = Vec::with_capacity(200 + chunk.len());
-            let mut writer = ctt_core::csv_writer(&mut header);
-            // Writing to a Vec cannot fail.
-            let _ = ctt_core::write_csv_row(&mut writer, EventSummary::COLUMNS);
-            let _ = writer.flush();
-            drop(writer);
-            header.append(&mut chunk);
-            chunk = header;
-        }
-        self.header_written = true;
         let next = page.next;
         self.done = next.is_none();
         self.cursor = next;
-        Ok(Some(Bytes::from(chunk)))
+        Ok(Some(Bytes::from(page.bytes)))
     }
 }
