@@ -79,7 +79,11 @@ def duckdb_anchor(db, work, windows, queries, export_where, runs):
     `windows`, each query's count and first 1,000 rows, and the exports'
     rows written to a file — median of `runs` (3 for the exports), ms (the
     exports: seconds). Also the export's and the table's seconds."""
-    import duckdb  # PyPI, as bench/ingest.py and bench/stats.py use it
+    try:
+        import duckdb  # PyPI, installed when missing, as bench/ingest.py does
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "duckdb"], check=True)
+        import duckdb
     result = {"version": duckdb.__version__}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         csv_path = os.path.join(tmp, "events.csv")
