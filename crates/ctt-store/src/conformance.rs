@@ -30,6 +30,7 @@ macro_rules! store_conformance_tests {
             time_bounds_are_inclusive_to_the_second,
             event_name_matches_exactly_or_by_prefix,
             params_match_columns_indexed_and_record_values,
+            every_typed_attribute_filters_on_its_value,
             only_user_hides_other_users,
             stats_group_and_count,
             catalog_lists_users_services_and_parameters,
@@ -591,6 +592,104 @@ pub async fn params_match_columns_indexed_and_record_values(store: &dyn EventSto
         "secrets are gone"
     );
     assert_eq!(count_with(&[("noSuchParameter", "x")]).await, 0);
+}
+
+/// SPEC §5 (`param=`): a typed attribute's filter matches exactly the
+/// events whose value it is, whatever form a store keeps the value in —
+/// here an eventID as 16 bytes or as text, a role that is its user's name,
+/// an account kept once, a recipient that is the caller's own account.
+pub async fn every_typed_attribute_filters_on_its_value(store: &dyn EventStore) {
+    let identities = [
+        json!({"type": "IAMUser", "userName": "alice", "accountId": "111122223333",
+               "principalId": "AIDAALICE"}),
+        json!({"type": "AssumedRole", "accountId": "111122223333", "principalId": "AROA:deploy",
+               "arn": "arn:aws:sts::111122223333:assumed-role/deploy/deploy",
+               "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "deploy",
+                   "arn": "arn:aws:iam::111122223333:role/deploy"}}}),
+        json!({"type": "AssumedRole", "accountId": "444455556666", "principalId": "AROA:bob",
+               "arn": "arn:aws:sts::444455556666:assumed-role/admin/bob",
+               "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "admin",
+                   "arn": "arn:aws:iam::444455556666:role/admin"}}}),
+        json!({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}),
+    ];
+    let ids = [
+        "5e9dcf75-7157-4e5e-9d6d-98e2e2701c0e",
+        "not-a-uuid-01",
+        "5E9DCF75-7157-4E5E-9D6D-98E2E2701C0F",
+        "2c16c689-6ab2-4e45-9d6d-8720355bbe78",
+        "id-04",
+        "6d2e0f4c-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
+        "id-06",
+        "7f3e2100-aaaa-4bbb-8ccc-ddddeeeeffff",
+    ];
+    let mut records = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut r = record(
+            id,
+            &t(2, &format!("10:00:{i:02}")),
+            "x",
+            "ec2",
+            "RunInstances",
+        );
+        r["userIdentity"] = identities[i % identities.len()].clone();
+        // The recipient: the caller's own account, another one, and none.
+        match i % 3 {
+            0 => {}
+            1 => r["recipientAccountId"] = json!("999988887777"),
+            _ => {
+                r.as_object_mut()
+                    .expect("object")
+                    .remove("recipientAccountId");
+            }
+        }
+        if i % 4 == 3 {
+            r["errorCode"] = json!("AccessDenied");
+            r["errorMessage"] = json!("not allowed");
+            r["sourceIPAddress"] = json!("ec2.amazonaws.com");
+        }
+        records.push(r);
+    }
+    let events: Vec<_> = records
+        .iter()
+        .map(|r| normalise(r.clone()).expect("a valid record"))
+        .collect();
+    store
+        .load(vec![file(store, "typed.json.gz", records)])
+        .await
+        .expect("load");
+    for attribute in &ctt_core::TYPED_ATTRIBUTES {
+        let mut values: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e.typed(attribute)? {
+                ctt_core::TypedValue::Text(s) => Some(s.to_owned()),
+                ctt_core::TypedValue::Bool(b) => Some(b.to_string()),
+            })
+            .collect();
+        values.sort();
+        values.dedup();
+        values.push("no such value".to_owned());
+        for value in values {
+            let expected = events
+                .iter()
+                .filter(|e| match e.typed(attribute) {
+                    Some(ctt_core::TypedValue::Text(s)) => s == value,
+                    Some(ctt_core::TypedValue::Bool(b)) => b.to_string() == value,
+                    None => false,
+                })
+                .count() as u64;
+            for param in attribute.params {
+                let mut q = march();
+                q.params = vec![ParamFilter {
+                    name: (*param).to_owned(),
+                    value: value.clone(),
+                }];
+                let count = store.count(&q).await.expect("count");
+                assert_eq!(count, expected, "{param}={value}: count");
+                let page = store.events(&q, 100, None).await.expect("events");
+                assert_eq!(page.events.len() as u64, expected, "{param}={value}: page");
+            }
+        }
+    }
 }
 
 pub async fn only_user_hides_other_users(store: &dyn EventStore) {

@@ -221,6 +221,33 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                     }
                     None => f.and("0", []),
                 },
+                // Its 16 bytes or its text (schema 44), found through
+                // `events_by_id` as the writer finds it.
+                (AttributeType::Text, "event_id") => f.and(
+                    "(ctt_key_hash(event_id) = ? AND ctt_id_text(event_id) = ?)",
+                    [SqlValue::Integer(super::write::key_hash(&param.value)), value],
+                ),
+                // A role that is its user's name is held as an empty BLOB
+                // (schema 39).
+                (AttributeType::Text, "role") => f.and(concat!("(", role!(), ") = ?"), [value]),
+                // The text (rows stored before schema 42) or the id.
+                (AttributeType::Text, "account_id") => f.and(
+                    "(account_id = ? OR account_ref = (SELECT id FROM accounts WHERE text = ?))",
+                    [value.clone(), value],
+                ),
+                // NULL when it is the caller's own account, or when the
+                // record has none (`stored_recipient`): the record of a row
+                // holding NULL for the caller's account tells which.
+                (AttributeType::Text, "recipient_account_id") => f.and(
+                    concat!(
+                        "(recipient_account_id = ? OR (recipient_account_id IS NULL AND ",
+                        account_id!(),
+                        " = ? AND ctt_has_param((SELECT record FROM records r WHERE r.seq = events.seq),
+                            events.event_id, events.event_time, events.source_ip_address,
+                            'recipientAccountId', ?)))"
+                    ),
+                    [value.clone(), value.clone(), value],
+                ),
                 (AttributeType::Text, "event_source") => f.and(
                     concat!("(", event_source!(), ") = ?"),
                     [value],
