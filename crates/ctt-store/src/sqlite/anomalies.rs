@@ -177,12 +177,16 @@ pub fn rebuild_if_pending(
              SELECT kind, scope, key, event_time, event_id, row_number() OVER
                  (PARTITION BY kind, scope, key ORDER BY event_time, event_id) AS n
              FROM (
-                 SELECT 0 AS kind, user AS scope, ",
+                 SELECT 0 AS kind, ",
+            user!(),
+            " AS scope, ",
             aws_region!(),
             " AS key, event_time, ctt_id_text(event_id) AS event_id
                      FROM events WHERE aws_region IS NOT NULL
                  UNION ALL
-                 SELECT 1, user, service, event_time, ctt_id_text(event_id) FROM events
+                 SELECT 1, ",
+            user!(),
+            ", service, event_time, ctt_id_text(event_id) FROM events
                  UNION ALL
                  SELECT 2, coalesce(recipient_account_id, ",
             account_id!(),
@@ -313,13 +317,19 @@ fn reconcile_spikes(
         for (hour, s) in spiking_hours(settings, errors, &counts, lo, hi) {
             let nth: Option<String> = tx
                 .prepare_cached(if errors {
-                    "SELECT ctt_id_text(event_id) FROM events WHERE user = ?1 AND event_time >= ?2
-                       AND event_time < ?3 AND error_code IS NOT NULL
-                     ORDER BY event_time, ctt_id_text(event_id) LIMIT 1 OFFSET ?4"
+                    concat!(
+                        "SELECT ctt_id_text(event_id) FROM events WHERE ",
+                        user_is!("?1"),
+                        " AND event_time >= ?2 AND event_time < ?3 AND error_code IS NOT NULL
+                         ORDER BY event_time, ctt_id_text(event_id) LIMIT 1 OFFSET ?4"
+                    )
                 } else {
-                    "SELECT ctt_id_text(event_id) FROM events WHERE user = ?1 AND event_time >= ?2
-                       AND event_time < ?3
-                     ORDER BY event_time, ctt_id_text(event_id) LIMIT 1 OFFSET ?4"
+                    concat!(
+                        "SELECT ctt_id_text(event_id) FROM events WHERE ",
+                        user_is!("?1"),
+                        " AND event_time >= ?2 AND event_time < ?3
+                         ORDER BY event_time, ctt_id_text(event_id) LIMIT 1 OFFSET ?4"
+                    )
                 })?
                 .query_row(params![user, hour, hour + HOUR, s.nth as i64 - 1], |r| {
                     r.get(0)
@@ -368,14 +378,16 @@ fn reconcile(
     }
     let level = &settings.kind(anomaly).level;
     // On a stored event: its record is the event's (no `alert_records` row).
-    let mut upsert = tx.prepare_cached(
+    let mut upsert = tx.prepare_cached(concat!(
         "INSERT INTO alerts (rule_id, title, level, tags, event_id, event_time, user,
                              service, event_name, withdrawn, baseline)
-         SELECT ?1, ?2, ?3, '[]', ?4, event_time, user, service, event_name, 0, ?5
+         SELECT ?1, ?2, ?3, '[]', ?4, event_time, ",
+        user!(),
+        ", service, event_name, 0, ?5
          FROM events WHERE ctt_key_hash(event_id) = ctt_key_hash(?4) AND ctt_id_text(event_id) = ?4
          ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
-            level = excluded.level, baseline = excluded.baseline",
-    )?;
+            level = excluded.level, baseline = excluded.baseline"
+    ))?;
     for w in wanted {
         let id = crate::Alert::key(&rule, &w.event_id);
         let baseline = serde_json::to_string(&w.baseline).unwrap_or_default();

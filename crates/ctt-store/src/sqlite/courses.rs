@@ -44,13 +44,16 @@ pub fn remove(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
 }
 
 /// A hit's columns, all in `events_by_name` (the eventID as it holds it:
-/// `ctt_id_bytes`).
+/// `ctt_id_bytes`; the user's id, named by [`Interned::user`]).
 const COLUMNS: &str = "SELECT user, event_time, ctt_id_bytes(event_id), service, event_name,
         error_code IS NOT NULL FROM events";
 
 /// One student's events in a window (user, from, to).
 fn student_sql() -> String {
-    format!("{COLUMNS} WHERE user = ? AND event_time BETWEEN ? AND ?")
+    format!(
+        "{COLUMNS} WHERE {} AND event_time BETWEEN ? AND ?",
+        user_is!()
+    )
 }
 
 /// The events of a name in a window: `exact` (name, from, to [, service]),
@@ -85,7 +88,7 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
     let mut names = Interned::default();
     let mut row = |r: &Row| -> rusqlite::Result<Hit> {
         Ok(Hit {
-            user: names.get(r.get_ref(0)?.as_str()?),
+            user: names.user(conn, r.get(0)?)?,
             time: r.get(1)?,
             event_id: r.get::<_, super::write::StoredId>(2)?.0,
             service: names.get(r.get_ref(3)?.as_str()?),
@@ -146,9 +149,24 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
 #[derive(Default)]
 struct Interned {
     seen: std::collections::HashSet<Arc<str>>,
+    users: std::collections::HashMap<i64, Arc<str>>,
 }
 
 impl Interned {
+    /// The name of the user of this id (schema 46), looked up once a read:
+    /// a class's hits are ~150,000 rows of a few hundred users.
+    fn user(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<Arc<str>> {
+        if let Some(name) = self.users.get(&id) {
+            return Ok(name.clone());
+        }
+        let name: String = conn
+            .prepare_cached("SELECT text FROM user_names WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        let name = self.get(&name);
+        self.users.insert(id, name.clone());
+        Ok(name)
+    }
+
     fn get(&mut self, text: &str) -> Arc<str> {
         if let Some(shared) = self.seen.get(text) {
             return shared.clone();

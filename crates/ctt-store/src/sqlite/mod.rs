@@ -31,11 +31,37 @@ macro_rules! account_id {
     };
 }
 
+/// An event's user's name: the text of its id in `user_names` (schema 46).
+/// `user!("e")` reads the column of the table named `e`.
+macro_rules! user {
+    () => {
+        "(SELECT text FROM user_names WHERE id = user)"
+    };
+    ($table:literal) => {
+        concat!("(SELECT text FROM user_names WHERE id = ", $table, ".user)")
+    };
+}
+
+/// The condition that an event's user is the one named by the next
+/// parameter: its id is looked up once, not for every row (schema 46).
+macro_rules! user_is {
+    () => {
+        "user = (SELECT id FROM user_names WHERE text = ?)"
+    };
+    ($param:literal) => {
+        concat!(
+            "user = (SELECT id FROM user_names WHERE text = ",
+            $param,
+            ")"
+        )
+    };
+}
+
 /// An event's role: the user's name when the row holds an empty BLOB (its
 /// role is its user's name: see [`stored_role`]), else what the row holds.
 macro_rules! role {
     () => {
-        "CASE WHEN role = x'' THEN user ELSE role END"
+        concat!("CASE WHEN role = x'' THEN ", user!(), " ELSE role END")
     };
 }
 
@@ -1426,7 +1452,7 @@ mod tests {
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                account_id) VALUES ('a-0', 1519984800, 'RunInstances', '', 'ec2', 'alice',
+                account_id) VALUES ('a-0', 1519984800, 'RunInstances', '', 'ec2', (SELECT id FROM user_names WHERE text = 'alice'),
                 '777788889999')",
             [],
         )
@@ -1491,7 +1517,7 @@ mod tests {
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
                     identity_type, event_type, aws_region) VALUES ('t-0', 1519984800,
-                    'RunInstances', '', 'ec2', 'alice', 'AssumedRole', 'AwsConsoleSignIn',
+                    'RunInstances', '', 'ec2', (SELECT id FROM user_names WHERE text = 'alice'), 'AssumedRole', 'AwsConsoleSignIn',
                     'eu-west-1')",
             [],
         )
@@ -1614,7 +1640,7 @@ mod tests {
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
                     source_ip_address) VALUES ('ip-0', 1519984800, 'RunInstances', '', 'ec2',
-                    'alice', '10.1.2.3')",
+                    (SELECT id FROM user_names WHERE text = 'alice'), '10.1.2.3')",
             [],
         )
         .expect("insert");
@@ -1651,7 +1677,7 @@ mod tests {
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
                 user_agent) VALUES ('u-0', 1519984800, 'RunInstances', 'ec2.amazonaws.com',
-                'ec2', 'alice', 'aws-cli/1.0')",
+                'ec2', (SELECT id FROM user_names WHERE text = 'alice'), 'aws-cli/1.0')",
             [],
         )
         .expect("insert");
@@ -2354,7 +2380,7 @@ mod tests {
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
-             VALUES (?1, 1519984800, 'RunInstances', '', 'ec2', 'alice')",
+             VALUES (?1, 1519984800, 'RunInstances', '', 'ec2', (SELECT id FROM user_names WHERE text = 'alice'))",
             [canonical],
         )
         .expect("insert");

@@ -177,11 +177,11 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
     };
     match &query.scope {
         Scope::All => {}
-        Scope::User(user) => f.and("user = ?", [text(user)]),
+        Scope::User(user) => f.and(user_is!(), [text(user)]),
         Scope::Service(service) => f.and("service = ?", [text(service)]),
     }
     if let Some(user) = &query.only_user {
-        f.and("user = ?", [text(user)]);
+        f.and(user_is!(), [text(user)]);
     }
     // From the cursor's second on, not the window's start: the row value
     // below only skips that second's first events, and the index's range
@@ -229,6 +229,7 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                 ),
                 // A role that is its user's name is held as an empty BLOB
                 // (schema 39).
+                (AttributeType::Text, "user") => f.and(user_is!(), [value]),
                 (AttributeType::Text, "role") => f.and(concat!("(", role!(), ") = ?"), [value]),
                 // The text (rows stored before schema 42) or the id.
                 (AttributeType::Text, "account_id") => f.and(
@@ -334,7 +335,9 @@ fn index_hint(query: &EventQuery) -> &'static str {
 const SUMMARY_COLUMNS: &str = concat!(
     "ctt_id_text(event_id), event_time, event_name, ",
     event_source!(),
-    ", user, service, ",
+    ", ",
+    user!(),
+    ", service, ",
     identity_type!(),
     ", ",
     role!(),
@@ -975,6 +978,7 @@ pub fn stats_exact(
     limit: u32,
 ) -> rusqlite::Result<Vec<GroupCount>> {
     let f = build_filter(query, indexed, None);
+    // A user is grouped by its id, named once per group (schema 46).
     let (key, order) = match group_by {
         GroupBy::User => ("user", "2 DESC, 1"),
         GroupBy::Service => ("service", "2 DESC, 1"),
@@ -984,8 +988,13 @@ pub fn stats_exact(
         GroupBy::Hour => ("event_time / 3600 * 3600", "1"),
         GroupBy::Day => ("event_time / 86400 * 86400", "1"),
     };
+    let named = match group_by {
+        GroupBy::User => "(SELECT text FROM user_names WHERE id = k)",
+        _ => "k",
+    };
     let sql = format!(
-        "SELECT {key}, count(*) FROM events {}{} GROUP BY 1 ORDER BY {order} LIMIT {limit}",
+        "SELECT {named}, n FROM (SELECT {key} AS k, count(*) AS n FROM events {}{} GROUP BY 1)
+         ORDER BY {order} LIMIT {limit}",
         index_hint(query),
         f.sql
     );
@@ -1097,10 +1106,11 @@ mod tests {
     fn a_page_after_a_cursor_reads_from_the_cursor_on() {
         let conn = super::super::migrated_in_memory();
         conn.execute_batch(
-            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
+            "INSERT INTO user_names (id, text) VALUES (1, 'u0'), (2, 'u1');
+             WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
              INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
              SELECT printf('id-%05d', i), 1000 + i / 4, 'RunInstances', 'ec2.amazonaws.com',
-                    'ec2', 'u' || (i % 2) FROM n",
+                    'ec2', 1 + i % 2 FROM n",
         )
         .expect("events");
         let everyone = EventQuery::between(from_seconds(0), from_seconds(100_000));
@@ -1140,19 +1150,21 @@ mod tests {
     #[test]
     fn events_of_one_second_come_in_event_id_order() {
         let conn = super::super::migrated_in_memory();
+        conn.execute_batch("INSERT INTO user_names (id, text) VALUES (1, 'u0'), (2, 'u1')")
+            .expect("users");
         // Stored against eventID order: 8 events in second 1000, then 2 later.
         for (i, id) in ["h", "c", "f", "a", "g", "b", "e", "d"].iter().enumerate() {
             conn.execute(
                 "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
                  VALUES (?1, 1000, 'RunInstances', 'ec2.amazonaws.com', 'ec2', ?2)",
-                rusqlite::params![id, if i % 2 == 0 { "u0" } else { "u1" }],
+                rusqlite::params![id, if i % 2 == 0 { 1 } else { 2 }],
             )
             .expect("event");
         }
         conn.execute_batch(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
-             VALUES ('0', 1001, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 'u0'),
-                    ('1', 999, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 'u1')",
+             VALUES ('0', 1001, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 1),
+                    ('1', 999, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 2)",
         )
         .expect("events");
         let everyone = EventQuery::between(from_seconds(0), from_seconds(100_000));

@@ -86,7 +86,9 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut select = tx.prepare(concat!(
-            "SELECT ctt_id_text(e.event_id), e.event_time, e.user, ",
+            "SELECT ctt_id_text(e.event_id), e.event_time, ",
+            user!("e"),
+            ", ",
             account_id!(),
             ", e.recipient_account_id, ",
             aws_region!(),

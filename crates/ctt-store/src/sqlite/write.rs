@@ -137,6 +137,7 @@ pub fn load(
                 source_ip_address, user_agent_id, error_code, error_message, read_only, event_type)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
+        let mut user_names = Interned::new(&tx, "user_names")?;
         let mut user_agents = Interned::new(&tx, "user_agents")?;
         let mut accounts = Interned::new(&tx, "accounts")?;
         let mut insert_record =
@@ -172,7 +173,7 @@ pub fn load(
                     e.event_name,
                     super::stored_event_source(&e.event_source, &e.service),
                     e.service,
-                    e.user,
+                    user_names.id(&e.user)?,
                     super::coded(e.identity_type.as_deref(), super::IDENTITY_TYPES),
                     super::stored_role(&e.user, e.role.as_deref()),
                     e.account_id
@@ -736,7 +737,7 @@ pub fn split_key(key: &str) -> (&str, &str) {
 }
 
 /// The ids of the texts a table keeps once each (`file_dirs`' folders,
-/// `user_agents`, `accounts`), each added when first seen: a writer's transaction's
+/// `user_agents`, `accounts`, `user_names`), each added when first seen: a writer's transaction's
 /// cache.
 pub struct Interned<'c> {
     ids: FxHashMap<String, i64>,
@@ -745,8 +746,8 @@ pub struct Interned<'c> {
 }
 
 impl<'c> Interned<'c> {
-    /// `table` is `file_dirs` (texts in `path`), `user_agents` or `accounts`
-    /// (in `text`).
+    /// `table` is `file_dirs` (texts in `path`), `user_agents`, `accounts`
+    /// or `user_names` (in `text`).
     pub fn new(tx: &'c Connection, table: &str) -> rusqlite::Result<Self> {
         let column = if table == "file_dirs" { "path" } else { "text" };
         Ok(Self {
