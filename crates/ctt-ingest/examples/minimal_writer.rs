@@ -37,12 +37,12 @@ CREATE TABLE events (
     seq                  INTEGER PRIMARY KEY,
     event_id             TEXT NOT NULL,
     event_time           INTEGER NOT NULL,
-    event_name           TEXT NOT NULL,
+    event_name           INTEGER NOT NULL,
     event_source         TEXT NOT NULL,
-    service              TEXT NOT NULL,
-    user                 TEXT NOT NULL,
+    service              INTEGER NOT NULL,
+    user                 INTEGER NOT NULL,
     identity_type        TEXT,
-    role                 TEXT,
+    role                 INTEGER,
     account_id           TEXT,
     recipient_account_id TEXT,
     aws_region           TEXT,
@@ -58,6 +58,9 @@ CREATE TABLE events (
 CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
 CREATE TABLE user_agents (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE accounts (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE user_names (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE service_names (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE event_names (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE records (seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
 ";
 
@@ -176,9 +179,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )?;
                 let mut record =
                     tx.prepare_cached("INSERT INTO records (seq, record) VALUES (?1, ?2)")?;
-                // User agents and accounts kept once each, as ctt keeps them.
+                // User agents, accounts and names kept once each, as ctt keeps them.
                 let mut agents = sqlite::Interned::new(&tx, "user_agents")?;
                 let mut accounts = sqlite::Interned::new(&tx, "accounts")?;
+                let mut users = sqlite::Interned::new(&tx, "user_names")?;
+                let mut services = sqlite::Interned::new(&tx, "service_names")?;
+                let mut names = sqlite::Interned::new(&tx, "event_names")?;
                 for (e, stored) in batch.drain(..) {
                     if find.exists(params![sqlite::key_hash(&e.event_id), e.event_id])? {
                         continue;
@@ -189,16 +195,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .as_deref()
                         .map(|a| accounts.id(a))
                         .transpose()?;
+                    let role = sqlite::stored_role(&e.user, e.role.as_deref(), |r| users.id(r))?;
                     event.execute(params![
                         sqlite::id_bytes(&e.event_id),
                         e.event_time.timestamp(),
-                        e.event_name,
+                        names.id(&e.event_name)?,
                         // As ctt stores it.
                         sqlite::stored_event_source(&e.event_source, &e.service),
-                        e.service,
-                        e.user,
+                        services.id(&e.service)?,
+                        users.id(&e.user)?,
                         sqlite::coded(e.identity_type.as_deref(), sqlite::IDENTITY_TYPES),
-                        sqlite::stored_role(&e.user, e.role.as_deref()),
+                        role,
                         account,
                         sqlite::stored_recipient(
                             e.account_id.as_deref(),

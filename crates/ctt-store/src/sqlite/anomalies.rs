@@ -186,7 +186,9 @@ pub fn rebuild_if_pending(
                  UNION ALL
                  SELECT 1, ",
             user!(),
-            ", service, event_time, ctt_id_text(event_id) FROM events
+            ", ",
+            service!(),
+            ", event_time, ctt_id_text(event_id) FROM events
                  UNION ALL
                  SELECT 2, coalesce(recipient_account_id, ",
             account_id!(),
@@ -383,7 +385,11 @@ fn reconcile(
                              service, event_name, withdrawn, baseline)
          SELECT ?1, ?2, ?3, '[]', ?4, event_time, ",
         user!(),
-        ", service, event_name, 0, ?5
+        ", ",
+        service!(),
+        ", ",
+        event_name!(),
+        ", 0, ?5
          FROM events WHERE ctt_key_hash(event_id) = ctt_key_hash(?4) AND ctt_id_text(event_id) = ?4
          ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
             level = excluded.level, baseline = excluded.baseline"

@@ -44,7 +44,8 @@ pub fn remove(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
 }
 
 /// A hit's columns, all in `events_by_name` (the eventID as it holds it:
-/// `ctt_id_bytes`; the user's id, named by [`Interned::user`]).
+/// `ctt_id_bytes`; the ids of the user, the service and the name, named by
+/// [`Interned::named`]).
 const COLUMNS: &str = "SELECT user, event_time, ctt_id_bytes(event_id), service, event_name,
         error_code IS NOT NULL FROM events";
 
@@ -63,15 +64,19 @@ fn student_sql() -> String {
 /// a range of names whose times are filtered as read.
 fn class_sql(exact: bool, with_service: bool) -> String {
     let service = if with_service {
-        " AND +service = ?"
+        " AND +service = (SELECT id FROM service_names WHERE text = ?)"
     } else {
         ""
     };
     if exact {
-        format!("{COLUMNS} WHERE event_name = ? AND event_time BETWEEN ? AND ?{service}")
+        format!(
+            "{COLUMNS} WHERE {} AND event_time BETWEEN ? AND ?{service}",
+            named_is!("event_names", "event_name")
+        )
     } else {
         format!(
-            "{COLUMNS} WHERE event_name > ? AND event_name < ? AND +event_time BETWEEN ? AND ?{service}"
+            "{COLUMNS} WHERE event_name IN (SELECT id FROM event_names WHERE text > ? AND text < ?)
+               AND event_time BETWEEN ? AND ?{service}"
         )
     }
 }
@@ -88,11 +93,11 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
     let mut names = Interned::default();
     let mut row = |r: &Row| -> rusqlite::Result<Hit> {
         Ok(Hit {
-            user: names.user(conn, r.get(0)?)?,
+            user: names.named(conn, Names::User, r.get(0)?)?,
             time: r.get(1)?,
             event_id: r.get::<_, super::write::StoredId>(2)?.0,
-            service: names.get(r.get_ref(3)?.as_str()?),
-            event_name: names.get(r.get_ref(4)?.as_str()?),
+            service: names.named(conn, Names::Service, r.get(3)?)?,
+            event_name: names.named(conn, Names::Event, r.get(4)?)?,
             failed: r.get(5)?,
         })
     };
@@ -145,35 +150,35 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
     Ok(hits)
 }
 
-/// The users, services and names of a read, each allocated once.
+/// The tables of the names an event holds by id (schema 46).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Names {
+    User,
+    Service,
+    Event,
+}
+
+/// The users, services and names of a read, each looked up and allocated
+/// once: a class's hits are ~150,000 rows of a few hundred users.
 #[derive(Default)]
 struct Interned {
-    seen: std::collections::HashSet<Arc<str>>,
-    users: std::collections::HashMap<i64, Arc<str>>,
+    ids: std::collections::HashMap<(Names, i64), Arc<str>>,
 }
 
 impl Interned {
-    /// The name of the user of this id (schema 46), looked up once a read:
-    /// a class's hits are ~150,000 rows of a few hundred users.
-    fn user(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<Arc<str>> {
-        if let Some(name) = self.users.get(&id) {
+    fn named(&mut self, conn: &Connection, names: Names, id: i64) -> rusqlite::Result<Arc<str>> {
+        if let Some(name) = self.ids.get(&(names, id)) {
             return Ok(name.clone());
         }
-        let name: String = conn
-            .prepare_cached("SELECT text FROM user_names WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
-        let name = self.get(&name);
-        self.users.insert(id, name.clone());
+        let sql = match names {
+            Names::User => "SELECT text FROM user_names WHERE id = ?1",
+            Names::Service => "SELECT text FROM service_names WHERE id = ?1",
+            Names::Event => "SELECT text FROM event_names WHERE id = ?1",
+        };
+        let name: String = conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))?;
+        let name: Arc<str> = Arc::from(name);
+        self.ids.insert((names, id), name.clone());
         Ok(name)
-    }
-
-    fn get(&mut self, text: &str) -> Arc<str> {
-        if let Some(shared) = self.seen.get(text) {
-            return shared.clone();
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.seen.insert(shared.clone());
-        shared
     }
 }
 

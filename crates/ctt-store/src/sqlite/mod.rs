@@ -9,7 +9,8 @@
 /// itself empty has an empty service.
 macro_rules! event_source {
     () => {
-        "CASE WHEN event_source = '' AND service <> '' THEN service || '.amazonaws.com' \
+        "CASE WHEN event_source = '' THEN (SELECT CASE WHEN text <> '' \
+         THEN text || '.amazonaws.com' ELSE '' END FROM service_names WHERE id = service) \
          ELSE event_source END"
     };
 }
@@ -31,37 +32,93 @@ macro_rules! account_id {
     };
 }
 
-/// An event's user's name: the text of its id in `user_names` (schema 46).
-/// `user!("e")` reads the column of the table named `e`.
-macro_rules! user {
-    () => {
-        "(SELECT text FROM user_names WHERE id = user)"
+/// The text of an id an event holds (schema 46): `named!("user_names",
+/// "user")` is the name of the row's user; `named!("user_names", "e",
+/// "user")` reads the column of the table named `e`.
+macro_rules! named {
+    ($names:literal, $column:literal) => {
+        concat!("(SELECT text FROM ", $names, " WHERE id = ", $column, ")")
     };
-    ($table:literal) => {
-        concat!("(SELECT text FROM user_names WHERE id = ", $table, ".user)")
+    ($names:literal, $table:literal, $column:literal) => {
+        concat!(
+            "(SELECT text FROM ",
+            $names,
+            " WHERE id = ",
+            $table,
+            ".",
+            $column,
+            ")"
+        )
     };
 }
 
-/// The condition that an event's user is the one named by the next
-/// parameter: its id is looked up once, not for every row (schema 46).
-macro_rules! user_is {
+/// An event's user's name (schema 46: the row holds its id in
+/// `user_names`); `user!("e")` reads the table named `e`.
+macro_rules! user {
     () => {
-        "user = (SELECT id FROM user_names WHERE text = ?)"
+        named!("user_names", "user")
     };
-    ($param:literal) => {
+    ($table:literal) => {
+        named!("user_names", $table, "user")
+    };
+}
+
+/// An event's service (its id in `service_names`, schema 46).
+macro_rules! service {
+    () => {
+        named!("service_names", "service")
+    };
+}
+
+/// An event's `eventName` (its id in `event_names`, schema 46).
+macro_rules! event_name {
+    () => {
+        named!("event_names", "event_name")
+    };
+}
+
+/// The condition that an event's `column` holds the id of the text bound
+/// to the next parameter (`?`, or the one named) in `names`: the id is
+/// looked up once, not for every row, and an index on the column is used.
+macro_rules! named_is {
+    ($names:literal, $column:literal) => {
+        concat!($column, " = (SELECT id FROM ", $names, " WHERE text = ?)")
+    };
+    ($names:literal, $column:literal, $param:literal) => {
         concat!(
-            "user = (SELECT id FROM user_names WHERE text = ",
+            $column,
+            " = (SELECT id FROM ",
+            $names,
+            " WHERE text = ",
             $param,
             ")"
         )
     };
 }
 
+/// The condition that an event's user is the one named by the next
+/// parameter (or the one named).
+macro_rules! user_is {
+    () => {
+        named_is!("user_names", "user")
+    };
+    ($param:literal) => {
+        named_is!("user_names", "user", $param)
+    };
+}
+
 /// An event's role: the user's name when the row holds an empty BLOB (its
-/// role is its user's name: see [`stored_role`]), else what the row holds.
+/// role is its user's name: see [`stored_role`]), else the name of the id
+/// the row holds (in `user_names`, schema 46).
 macro_rules! role {
     () => {
-        concat!("CASE WHEN role = x'' THEN ", user!(), " ELSE role END")
+        concat!(
+            "CASE WHEN role = x'' THEN ",
+            user!(),
+            " ELSE ",
+            named!("user_names", "role"),
+            " END"
+        )
     };
 }
 
@@ -221,22 +278,22 @@ pub fn coded<'a>(
     ))
 }
 
-/// What `events.role` holds (schema 39): an empty BLOB, no byte, when the
-/// role is the user's own name (a role session named after its role, as
-/// services' roles are: ~21 bytes a stored event on the `scale` preset),
-/// read back by [`role!`]; else the role. The column's text affinity keeps a
-/// BLOB as it is, and no text equals one.
-pub fn stored_role<'a>(
+/// What `events.role` holds (schemas 39 and 46): an empty BLOB, no byte,
+/// when the role is the user's own name (a role session named after its
+/// role, as services' roles are: ~21 bytes a stored event on the `scale`
+/// preset); else the id of its name in `user_names` (`id_of`). Read back
+/// by [`role!`].
+pub fn stored_role(
     user: &str,
-    role: Option<&'a str>,
-) -> Option<rusqlite::types::ToSqlOutput<'a>> {
-    use rusqlite::types::{ToSqlOutput, ValueRef};
-    let role = role?;
-    Some(ToSqlOutput::Borrowed(if role == user {
-        ValueRef::Blob(&[])
-    } else {
-        ValueRef::Text(role.as_bytes())
-    }))
+    role: Option<&str>,
+    id_of: impl FnOnce(&str) -> rusqlite::Result<i64>,
+) -> rusqlite::Result<Option<rusqlite::types::Value>> {
+    use rusqlite::types::Value;
+    Ok(match role {
+        None => None,
+        Some(role) if role == user => Some(Value::Blob(Vec::new())),
+        Some(role) => Some(Value::Integer(id_of(role)?)),
+    })
 }
 
 /// What `events.recipient_account_id` holds: NULL when the recipient is the
@@ -1350,7 +1407,7 @@ mod tests {
 
     /// Issue "Scale" (disk), schema 39: a role that is its user's own name
     /// (a session named after its role) is stored as an empty BLOB and read
-    /// back as the name; another role, and none, as they are.
+    /// back as the name; another role as its name's id, and none as NULL.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_role_named_as_its_user_is_stored_empty_and_read_whole() {
         let assumed = |role: &str, session: &str| {
@@ -1363,8 +1420,9 @@ mod tests {
             records[1]["userIdentity"] = assumed("Dev", "alice");
         })
         .await;
+        // Another role is its name's id (schema 46).
         let kinds: Vec<String> = stored_column(&path, "typeof(role)");
-        assert_eq!(kinds, ["blob", "text", "null"]);
+        assert_eq!(kinds, ["blob", "integer", "null"]);
         let page = store.events(&every_event(), 10, None).await.expect("page");
         let roles: Vec<(String, Option<String>)> =
             page.events.into_iter().map(|e| (e.user, e.role)).collect();
@@ -1452,7 +1510,7 @@ mod tests {
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                account_id) VALUES ('a-0', 1519984800, 'RunInstances', '', 'ec2', (SELECT id FROM user_names WHERE text = 'alice'),
+                account_id) VALUES ('a-0', 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'),
                 '777788889999')",
             [],
         )
@@ -1517,7 +1575,7 @@ mod tests {
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
                     identity_type, event_type, aws_region) VALUES ('t-0', 1519984800,
-                    'RunInstances', '', 'ec2', (SELECT id FROM user_names WHERE text = 'alice'), 'AssumedRole', 'AwsConsoleSignIn',
+                    (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'), 'AssumedRole', 'AwsConsoleSignIn',
                     'eu-west-1')",
             [],
         )
@@ -1639,7 +1697,7 @@ mod tests {
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                    source_ip_address) VALUES ('ip-0', 1519984800, 'RunInstances', '', 'ec2',
+                    source_ip_address) VALUES ('ip-0', 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'),
                     (SELECT id FROM user_names WHERE text = 'alice'), '10.1.2.3')",
             [],
         )
@@ -1676,8 +1734,8 @@ mod tests {
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                user_agent) VALUES ('u-0', 1519984800, 'RunInstances', 'ec2.amazonaws.com',
-                'ec2', (SELECT id FROM user_names WHERE text = 'alice'), 'aws-cli/1.0')",
+                user_agent) VALUES ('u-0', 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), 'ec2.amazonaws.com',
+                (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'), 'aws-cli/1.0')",
             [],
         )
         .expect("insert");
@@ -2380,7 +2438,7 @@ mod tests {
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
-             VALUES (?1, 1519984800, 'RunInstances', '', 'ec2', (SELECT id FROM user_names WHERE text = 'alice'))",
+             VALUES (?1, 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'))",
             [canonical],
         )
         .expect("insert");

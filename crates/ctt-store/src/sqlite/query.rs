@@ -178,7 +178,7 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
     match &query.scope {
         Scope::All => {}
         Scope::User(user) => f.and(user_is!(), [text(user)]),
-        Scope::Service(service) => f.and("service = ?", [text(service)]),
+        Scope::Service(service) => f.and(named_is!("service_names", "service"), [text(service)]),
     }
     if let Some(user) = &query.only_user {
         f.and(user_is!(), [text(user)]);
@@ -200,15 +200,17 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
     );
     if let Some(name) = &query.event_name {
         if name.prefix {
+            // Each name's range of `events_by_name` (schema 46: the ids
+            // of the names in the range of texts).
             f.and(
-                "event_name >= ? AND event_name < ?",
+                "event_name IN (SELECT id FROM event_names WHERE text >= ? AND text < ?)",
                 [
                     text(&name.name),
                     SqlValue::Text(format!("{}\u{10FFFF}", name.name)),
                 ],
             );
         } else {
-            f.and("event_name = ?", [text(&name.name)]);
+            f.and(named_is!("event_names", "event_name"), [text(&name.name)]);
         }
     }
     for param in &query.params {
@@ -230,6 +232,12 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                 // A role that is its user's name is held as an empty BLOB
                 // (schema 39).
                 (AttributeType::Text, "user") => f.and(user_is!(), [value]),
+                (AttributeType::Text, "service") => {
+                    f.and(named_is!("service_names", "service"), [value])
+                }
+                (AttributeType::Text, "event_name") => {
+                    f.and(named_is!("event_names", "event_name"), [value])
+                }
                 (AttributeType::Text, "role") => f.and(concat!("(", role!(), ") = ?"), [value]),
                 // The text (rows stored before schema 42) or the id.
                 (AttributeType::Text, "account_id") => f.and(
@@ -333,11 +341,15 @@ fn index_hint(query: &EventQuery) -> &'static str {
 }
 
 const SUMMARY_COLUMNS: &str = concat!(
-    "ctt_id_text(event_id), event_time, event_name, ",
+    "ctt_id_text(event_id), event_time, ",
+    event_name!(),
+    ", ",
     event_source!(),
     ", ",
     user!(),
-    ", service, ",
+    ", ",
+    service!(),
+    ", ",
     identity_type!(),
     ", ",
     role!(),
@@ -978,7 +990,8 @@ pub fn stats_exact(
     limit: u32,
 ) -> rusqlite::Result<Vec<GroupCount>> {
     let f = build_filter(query, indexed, None);
-    // A user is grouped by its id, named once per group (schema 46).
+    // Users, services and names are grouped by their ids, each named once
+    // per group (schema 46).
     let (key, order) = match group_by {
         GroupBy::User => ("user", "2 DESC, 1"),
         GroupBy::Service => ("service", "2 DESC, 1"),
@@ -990,6 +1003,8 @@ pub fn stats_exact(
     };
     let named = match group_by {
         GroupBy::User => "(SELECT text FROM user_names WHERE id = k)",
+        GroupBy::Service => "(SELECT text FROM service_names WHERE id = k)",
+        GroupBy::EventName => "(SELECT text FROM event_names WHERE id = k)",
         _ => "k",
     };
     let sql = format!(
@@ -1107,10 +1122,12 @@ mod tests {
         let conn = super::super::migrated_in_memory();
         conn.execute_batch(
             "INSERT INTO user_names (id, text) VALUES (1, 'u0'), (2, 'u1');
+             INSERT INTO service_names (id, text) VALUES (1, 'ec2');
+             INSERT INTO event_names (id, text) VALUES (1, 'RunInstances');
              WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
              INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
-             SELECT printf('id-%05d', i), 1000 + i / 4, 'RunInstances', 'ec2.amazonaws.com',
-                    'ec2', 1 + i % 2 FROM n",
+             SELECT printf('id-%05d', i), 1000 + i / 4, 1, 'ec2.amazonaws.com',
+                    1, 1 + i % 2 FROM n",
         )
         .expect("events");
         let everyone = EventQuery::between(from_seconds(0), from_seconds(100_000));
@@ -1150,21 +1167,25 @@ mod tests {
     #[test]
     fn events_of_one_second_come_in_event_id_order() {
         let conn = super::super::migrated_in_memory();
-        conn.execute_batch("INSERT INTO user_names (id, text) VALUES (1, 'u0'), (2, 'u1')")
-            .expect("users");
+        conn.execute_batch(
+            "INSERT INTO user_names (id, text) VALUES (1, 'u0'), (2, 'u1');
+             INSERT INTO service_names (id, text) VALUES (1, 'ec2');
+             INSERT INTO event_names (id, text) VALUES (1, 'RunInstances');",
+        )
+        .expect("names");
         // Stored against eventID order: 8 events in second 1000, then 2 later.
         for (i, id) in ["h", "c", "f", "a", "g", "b", "e", "d"].iter().enumerate() {
             conn.execute(
                 "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
-                 VALUES (?1, 1000, 'RunInstances', 'ec2.amazonaws.com', 'ec2', ?2)",
+                 VALUES (?1, 1000, 1, 'ec2.amazonaws.com', 1, ?2)",
                 rusqlite::params![id, if i % 2 == 0 { 1 } else { 2 }],
             )
             .expect("event");
         }
         conn.execute_batch(
             "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
-             VALUES ('0', 1001, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 1),
-                    ('1', 999, 'RunInstances', 'ec2.amazonaws.com', 'ec2', 2)",
+             VALUES ('0', 1001, 1, 'ec2.amazonaws.com', 1, 1),
+                    ('1', 999, 1, 'ec2.amazonaws.com', 1, 2)",
         )
         .expect("events");
         let everyone = EventQuery::between(from_seconds(0), from_seconds(100_000));

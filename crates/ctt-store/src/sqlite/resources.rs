@@ -95,7 +95,9 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
             ",
                     ctt_event_record(r.record, e.event_id, e.event_time, e.source_ip_address)
              FROM events e JOIN records r ON r.seq = e.seq
-             WHERE e.event_name = ?1 AND (",
+             WHERE e.",
+            named_is!("event_names", "event_name", "?1"),
+            " AND (",
             event_source!(),
             ") = ?2"
         ))?;

@@ -746,30 +746,46 @@ ALTER TABLE events ADD COLUMN account_ref INTEGER;
     // read by `ip_text`: ~8 bytes a stored event); rows stored before keep
     // their text.
     "",
-    // 46: an event's user is stored once in `user_names`, and each event
-    // holds its id (`user!` reads the name): ~16 bytes in the row and as
-    // many in `events_by_user` and `events_by_name` (~48 bytes a stored
-    // event on the write-heavy tree, whose 1.6 million events have 4,700
-    // users). Every row is rewritten: a user's events must be one range of
-    // `events_by_user`, whatever version stored them. The table is copied
-    // in `seq` order (the column's type changes); the query indexes,
-    // dropped with it, are built by the open ([`build_query_indexes`]).
+    // 46: an event's user, role, service and eventName are each stored
+    // once, in `user_names` (users and roles), `service_names` and
+    // `event_names`, and each event holds their ids (`user!`, `role!`,
+    // `service!` and `event_name!` read the texts): ~16 bytes in the row and
+    // as many in `events_by_user` and `events_by_name` for the user, ~15
+    // for the name, ~10 for the role, ~5 in each of three places for the
+    // service (~100 bytes a stored event on the write-heavy tree, whose 1.6
+    // million events have 4,700 users and 46 names). Every row is
+    // rewritten: a user's events must be one range of `events_by_user`,
+    // whatever version stored them. The table is copied in `seq` order
+    // (the columns' types change); the query indexes, dropped with it, are
+    // built by the open ([`build_query_indexes`]). A role that is its
+    // user's name stays an empty BLOB (schema 39).
     r#"
 CREATE TABLE user_names (
     id   INTEGER PRIMARY KEY,
     text TEXT NOT NULL UNIQUE
 );
-INSERT INTO user_names (text) SELECT DISTINCT user FROM events ORDER BY 1;
+CREATE TABLE service_names (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+CREATE TABLE event_names (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+INSERT INTO user_names (text)
+    SELECT user FROM events UNION SELECT role FROM events WHERE typeof(role) = 'text';
+INSERT INTO service_names (text) SELECT DISTINCT service FROM events ORDER BY 1;
+INSERT INTO event_names (text) SELECT DISTINCT event_name FROM events ORDER BY 1;
 CREATE TABLE events_46 (
     seq                  INTEGER PRIMARY KEY,
     event_id             TEXT NOT NULL,
     event_time           INTEGER NOT NULL,
-    event_name           TEXT NOT NULL,
+    event_name           INTEGER NOT NULL,
     event_source         TEXT NOT NULL,
-    service              TEXT NOT NULL,
+    service              INTEGER NOT NULL,
     user                 INTEGER NOT NULL,
     identity_type        TEXT,
-    role                 TEXT,
+    role                 INTEGER,
     account_id           TEXT,
     recipient_account_id TEXT,
     aws_region           TEXT,
@@ -783,11 +799,17 @@ CREATE TABLE events_46 (
     account_ref          INTEGER
 );
 INSERT INTO events_46
-    SELECT e.seq, e.event_id, e.event_time, e.event_name, e.event_source, e.service, u.id,
-           e.identity_type, e.role, e.account_id, e.recipient_account_id, e.aws_region,
+    SELECT e.seq, e.event_id, e.event_time,
+           (SELECT id FROM event_names WHERE text = e.event_name), e.event_source,
+           (SELECT id FROM service_names WHERE text = e.service),
+           (SELECT id FROM user_names WHERE text = e.user),
+           e.identity_type,
+           CASE typeof(e.role) WHEN 'text' THEN (SELECT id FROM user_names WHERE text = e.role)
+                ELSE e.role END,
+           e.account_id, e.recipient_account_id, e.aws_region,
            e.source_ip_address, e.user_agent, e.error_code, e.error_message, e.read_only,
            e.event_type, e.user_agent_id, e.account_ref
-    FROM events e JOIN user_names u ON u.text = e.user ORDER BY e.seq;
+    FROM events e ORDER BY e.seq;
 DROP TABLE events;
 ALTER TABLE events_46 RENAME TO events;
 CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
@@ -1221,7 +1243,10 @@ mod tests {
             "e2"
         );
         assert_eq!(
-            found("SELECT event_id FROM events INDEXED BY events_by_service WHERE service = 'ec2'"),
+            found(
+                "SELECT event_id FROM events INDEXED BY events_by_service
+                 WHERE service = (SELECT id FROM service_names WHERE text = 'ec2')"
+            ),
             "e1"
         );
         assert_eq!(
@@ -1230,28 +1255,29 @@ mod tests {
         );
     }
 
-    /// Issue "Scale" (disk), schema 46: every event's user is rewritten as
-    /// the id of its name in `user_names`, each name stored once; every
-    /// other column is kept as it was, in the same rows.
+    /// Issue "Scale" (disk), schema 46: every event's user, role, service
+    /// and eventName is rewritten as the id of its text, each text stored
+    /// once; every row reads back as it did, the eventSource derived from
+    /// the service included.
     #[test]
     fn migration_46_keeps_each_users_name_once_and_every_row_whole() {
         let mut conn = at_version(45);
         conn.execute_batch(
             "INSERT INTO events (seq, event_id, event_time, event_name, event_source, service, user,
                                  role, account_id, error_code, read_only, user_agent_id)
-             VALUES (3, 'e1', 1000, 'RunInstances', '', 'ec2', 'alice', x'', '1', NULL, 0, 7),
+             VALUES (3, 'e1', 1000, 'RunInstances', '', 'ec2', 'alice', 'deploy', '1', NULL, 0, 7),
                     (5, x'00112233445566778899aabbccddeeff', 1001, 'PutObject',
                      's3.amazonaws.com', 's3', 'bob@example.com', 'admin', NULL, 'AccessDenied',
                      1, NULL),
-                    (9, 'e3', 999, 'RunInstances', '', 'ec2', 'alice', NULL, '2', NULL, NULL,
+                    (9, 'e3', 999, 'RunInstances', '', 'ec2', 'alice', x'', '2', NULL, NULL,
                      NULL)",
         )
         .expect("events");
-        let rows = |conn: &Connection, user: &str| -> Vec<String> {
+        let rows = |conn: &Connection, [name, source, service, user, role]: [&str; 5]| {
             let mut stmt = conn
                 .prepare(&format!(
-                    "SELECT seq, quote(event_id), event_time, event_name, event_source, service,
-                            {user}, quote(role), account_id, error_code, read_only, user_agent_id
+                    "SELECT seq, quote(event_id), event_time, {name}, {source}, {service},
+                            {user}, {role}, account_id, error_code, read_only, user_agent_id
                      FROM events ORDER BY seq"
                 ))
                 .expect("select");
@@ -1262,24 +1288,47 @@ mod tests {
                     .join("|"))
             })
             .expect("rows")
-            .collect::<rusqlite::Result<_>>()
+            .collect::<rusqlite::Result<Vec<String>>>()
             .expect("rows")
         };
-        let before = rows(&conn, "user");
+        // As schema 45 read them.
+        let source_before = "CASE WHEN event_source = '' AND service <> '' \
+                             THEN service || '.amazonaws.com' ELSE event_source END";
+        let role_before = "CASE WHEN role = x'' THEN user ELSE role END";
+        let before = rows(
+            &conn,
+            ["event_name", source_before, "service", "user", role_before],
+        );
         assert_eq!(migrate(&mut conn).expect("migrate"), Ok(45));
-        assert_eq!(rows(&conn, user!()), before);
+        let after = rows(
+            &conn,
+            [event_name!(), event_source!(), service!(), user!(), role!()],
+        );
+        assert_eq!(after, before);
         let kinds: Vec<String> = conn
-            .prepare("SELECT typeof(user) FROM events ORDER BY seq")
+            .prepare(
+                "SELECT typeof(event_name) || typeof(service) || typeof(user) || typeof(role)
+                 FROM events ORDER BY seq",
+            )
             .expect("select")
             .query_map([], |r| r.get(0))
             .expect("rows")
             .collect::<rusqlite::Result<_>>()
             .expect("rows");
-        assert_eq!(kinds, ["integer"; 3]);
-        let names: i64 = conn
-            .query_row("SELECT count(*) FROM user_names", [], |r| r.get(0))
-            .expect("names");
-        assert_eq!(names, 2);
+        assert_eq!(
+            kinds,
+            [
+                "integerintegerintegerinteger",
+                "integerintegerintegerinteger",
+                "integerintegerintegerblob"
+            ]
+        );
+        for (table, count) in [("user_names", 4), ("service_names", 2), ("event_names", 2)] {
+            let names: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .expect("names");
+            assert_eq!(names, count, "{table}");
+        }
         let found: i64 = conn
             .query_row(
                 "SELECT seq FROM events WHERE ctt_key_hash(event_id) = ctt_key_hash('e3')",

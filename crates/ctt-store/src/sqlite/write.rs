@@ -138,6 +138,8 @@ pub fn load(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?;
         let mut user_names = Interned::new(&tx, "user_names")?;
+        let mut service_names = Interned::new(&tx, "service_names")?;
+        let mut event_names = Interned::new(&tx, "event_names")?;
         let mut user_agents = Interned::new(&tx, "user_agents")?;
         let mut accounts = Interned::new(&tx, "accounts")?;
         let mut insert_record =
@@ -167,15 +169,16 @@ pub fn load(
                     counts.duplicate += 1;
                     continue;
                 }
+                let role = super::stored_role(&e.user, e.role.as_deref(), |r| user_names.id(r))?;
                 insert_event.execute(params![
                     id_bytes(&e.event_id),
                     t,
-                    e.event_name,
+                    event_names.id(&e.event_name)?,
                     super::stored_event_source(&e.event_source, &e.service),
-                    e.service,
+                    service_names.id(&e.service)?,
                     user_names.id(&e.user)?,
                     super::coded(e.identity_type.as_deref(), super::IDENTITY_TYPES),
-                    super::stored_role(&e.user, e.role.as_deref()),
+                    role,
                     e.account_id
                         .as_deref()
                         .map(|a| accounts.id(a))
@@ -737,7 +740,7 @@ pub fn split_key(key: &str) -> (&str, &str) {
 }
 
 /// The ids of the texts a table keeps once each (`file_dirs`' folders,
-/// `user_agents`, `accounts`, `user_names`), each added when first seen: a writer's transaction's
+/// `user_agents`, `accounts`, and the names of schema 46), each added when first seen: a writer's transaction's
 /// cache.
 pub struct Interned<'c> {
     ids: FxHashMap<String, i64>,
@@ -746,8 +749,9 @@ pub struct Interned<'c> {
 }
 
 impl<'c> Interned<'c> {
-    /// `table` is `file_dirs` (texts in `path`), `user_agents`, `accounts`
-    /// or `user_names` (in `text`).
+    /// `table` is `file_dirs` (texts in `path`), or one whose texts are in
+    /// `text`: `user_agents`, `accounts`, `user_names`, `service_names`,
+    /// `event_names`.
     pub fn new(tx: &'c Connection, table: &str) -> rusqlite::Result<Self> {
         let column = if table == "file_dirs" { "path" } else { "text" };
         Ok(Self {
