@@ -190,7 +190,7 @@ pub fn rebuild_if_pending(
             service!(),
             ", event_time, ctt_id_text(event_id) FROM events
                  UNION ALL
-                 SELECT 2, coalesce(recipient_account_id, ",
+                 SELECT 2, coalesce(nullif(recipient_account_id, x''), ",
             account_id!(),
             ", ''), ",
             aws_region!(),
@@ -271,7 +271,7 @@ concat!(
                 "SELECT a.id, a.event_id FROM alerts a JOIN events e
                    ON ctt_key_hash(e.event_id) = ctt_key_hash(a.event_id) AND ctt_id_text(e.event_id) = a.event_id
                  WHERE a.rule_id = ?1 AND a.withdrawn = 0
-                   AND coalesce(e.recipient_account_id, ",
+                   AND coalesce(nullif(e.recipient_account_id, x''), ",
                 account_id!(),
                 ", '') = ?2"
             ),

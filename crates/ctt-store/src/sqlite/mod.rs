@@ -297,10 +297,24 @@ pub fn stored_role(
 }
 
 /// What `events.recipient_account_id` holds: NULL when the recipient is the
-/// caller's own account (13 bytes a stored event), read back as
-/// `coalesce(recipient_account_id, account_id)`; else the recipient.
-pub fn stored_recipient<'a>(account: Option<&str>, recipient: Option<&'a str>) -> Option<&'a str> {
-    recipient.filter(|r| account != Some(*r))
+/// caller's own account (13 bytes a stored event), an empty BLOB when the
+/// record has none but names the caller's account (schema 47: before, NULL
+/// too), else the recipient. Where the event happened is
+/// `coalesce(nullif(recipient_account_id, x''), account_id)` (the
+/// resources, the anomalies: [`crate::resources::place`]); the
+/// `recipientAccountId` filter compares `coalesce(recipient_account_id,
+/// account_id)`, which no BLOB equals.
+pub fn stored_recipient<'a>(
+    account: Option<&str>,
+    recipient: Option<&'a str>,
+) -> Option<rusqlite::types::ToSqlOutput<'a>> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    match (account, recipient) {
+        (Some(account), Some(recipient)) if account == recipient => None,
+        (_, Some(recipient)) => Some(ToSqlOutput::Borrowed(ValueRef::Text(recipient.as_bytes()))),
+        (Some(_), None) => Some(ToSqlOutput::Borrowed(ValueRef::Blob(&[]))),
+        (None, None) => None,
+    }
 }
 
 /// What `events.source_ip_address` holds (schema 45): an IP address as Rust
@@ -1470,9 +1484,10 @@ mod tests {
     }
 
     /// Issue "Scale" (disk): a `recipientAccountId` that is the caller's own
-    /// account is stored NULL (13 bytes a stored event), read back as
-    /// `coalesce(recipient_account_id, account_id)` by the resources and the
-    /// anomalies; another account's is kept.
+    /// account is stored NULL (13 bytes a stored event), none as an empty
+    /// BLOB (schema 47), and the place of each is read back as
+    /// `coalesce(nullif(recipient_account_id, x''), account_id)` by the
+    /// resources and the anomalies; another account's is kept.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_recipient_account_that_is_the_callers_own_is_stored_null() {
         let (_dir, path, _store) = store_of_three("r", |records| {
@@ -1483,11 +1498,15 @@ mod tests {
                 .remove("recipientAccountId");
         })
         .await;
-        let stored: Vec<Option<String>> = stored_column(&path, "recipient_account_id");
-        assert_eq!(stored, [None, Some("444455556666".to_owned()), None]);
+        let stored: Vec<String> = stored_column(&path, "quote(recipient_account_id)");
+        assert_eq!(stored, ["NULL", "'444455556666'", "X''"]);
         let read: Vec<Option<String>> = stored_column(
             &path,
-            concat!("coalesce(recipient_account_id, ", account_id!(), ")"),
+            concat!(
+                "coalesce(nullif(recipient_account_id, x''), ",
+                account_id!(),
+                ")"
+            ),
         );
         let read: Vec<&str> = read.iter().flatten().map(String::as_str).collect();
         assert_eq!(read, ["111122223333", "444455556666", "111122223333"]);

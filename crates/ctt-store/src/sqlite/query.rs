@@ -244,18 +244,11 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                     "(account_id = ? OR account_ref = (SELECT id FROM accounts WHERE text = ?))",
                     [value.clone(), value],
                 ),
-                // NULL when it is the caller's own account, or when the
-                // record has none (`stored_recipient`): the record of a row
-                // holding NULL for the caller's account tells which.
+                // NULL when it is the caller's own account; none is an
+                // empty BLOB, which no text equals (`stored_recipient`).
                 (AttributeType::Text, "recipient_account_id") => f.and(
-                    concat!(
-                        "(recipient_account_id = ? OR (recipient_account_id IS NULL AND ",
-                        account_id!(),
-                        " = ? AND ctt_has_param((SELECT record FROM records r WHERE r.seq = events.seq),
-                            events.event_id, events.event_time, events.source_ip_address,
-                            'recipientAccountId', ?)))"
-                    ),
-                    [value.clone(), value.clone(), value],
+                    concat!("coalesce(recipient_account_id, ", account_id!(), ") = ?"),
+                    [value],
                 ),
                 (AttributeType::Text, "event_source") => f.and(
                     concat!("(", event_source!(), ") = ?"),

@@ -90,7 +90,7 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
             user!("e"),
             ", ",
             account_id!(),
-            ", e.recipient_account_id, ",
+            ", nullif(e.recipient_account_id, x''), ",
             aws_region!(),
             ",
                     ctt_event_record(r.record, e.event_id, e.event_time, e.source_ip_address)

@@ -814,6 +814,12 @@ DROP TABLE events;
 ALTER TABLE events_46 RENAME TO events;
 CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
 "#,
+    // 47: an event whose record has no `recipientAccountId` but names the
+    // caller's account stores an empty BLOB as its recipient, where NULL
+    // also meant "the caller's own" (`stored_recipient`): the
+    // `recipientAccountId` filter is exact on the rows stored from now on.
+    // Readers take the BLOB for no recipient; a build before 47 would not.
+    "",
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
