@@ -3,11 +3,11 @@
 
 use ctt_core::course::{Candidates, Hit};
 use ctt_core::time::{from_seconds, to_seconds};
-use std::sync::Arc;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
+use super::names::{NameCache, Names};
 use crate::StoredCourse;
 
 pub fn put(conn: &Connection, course: &StoredCourse) -> rusqlite::Result<()> {
@@ -45,7 +45,7 @@ pub fn remove(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
 
 /// A hit's columns, all in `events_by_name` (the eventID as it holds it:
 /// `ctt_id_bytes`; the ids of the user, the service and the name, named by
-/// [`Interned::named`]).
+/// [`NameCache`]).
 const COLUMNS: &str = "SELECT user, event_time, ctt_id_bytes(event_id), service, event_name,
         error_code IS NOT NULL FROM events";
 
@@ -90,14 +90,14 @@ fn class_sql(exact: bool, with_service: bool) -> String {
 pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<Hit>> {
     let from = SqlValue::Integer(to_seconds(candidates.window.from));
     let to = SqlValue::Integer(to_seconds(candidates.window.to));
-    let mut names = Interned::default();
+    let mut names = NameCache::default();
     let mut row = |r: &Row| -> rusqlite::Result<Hit> {
         Ok(Hit {
             user: names.named(conn, Names::User, r.get(0)?)?,
             time: r.get(1)?,
             event_id: r.get::<_, super::write::StoredId>(2)?.0,
             service: names.named(conn, Names::Service, r.get(3)?)?,
-            event_name: names.named(conn, Names::Event, r.get(4)?)?,
+            event_name: names.named(conn, Names::EventName, r.get(4)?)?,
             failed: r.get(5)?,
         })
     };
@@ -148,38 +148,6 @@ pub fn hits(conn: &Connection, candidates: &Candidates) -> rusqlite::Result<Vec<
         hits.dedup_by(|a, b| a.event_id == b.event_id);
     }
     Ok(hits)
-}
-
-/// The tables of the names an event holds by id (schema 46).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Names {
-    User,
-    Service,
-    Event,
-}
-
-/// The users, services and names of a read, each looked up and allocated
-/// once: a class's hits are ~150,000 rows of a few hundred users.
-#[derive(Default)]
-struct Interned {
-    ids: std::collections::HashMap<(Names, i64), Arc<str>>,
-}
-
-impl Interned {
-    fn named(&mut self, conn: &Connection, names: Names, id: i64) -> rusqlite::Result<Arc<str>> {
-        if let Some(name) = self.ids.get(&(names, id)) {
-            return Ok(name.clone());
-        }
-        let sql = match names {
-            Names::User => "SELECT text FROM user_names WHERE id = ?1",
-            Names::Service => "SELECT text FROM service_names WHERE id = ?1",
-            Names::Event => "SELECT text FROM event_names WHERE id = ?1",
-        };
-        let name: String = conn.prepare_cached(sql)?.query_row([id], |r| r.get(0))?;
-        let name: Arc<str> = Arc::from(name);
-        self.ids.insert((names, id), name.clone());
-        Ok(name)
-    }
 }
 
 #[cfg(test)]

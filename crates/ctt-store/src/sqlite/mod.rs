@@ -381,6 +381,7 @@ mod alerts;
 mod anomalies;
 mod courses;
 mod meta;
+mod names;
 mod outbox;
 mod query;
 mod records;

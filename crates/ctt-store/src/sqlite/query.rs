@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::names::{NameCache, Names};
 use ctt_core::attributes::{AttributeType, parse_bool, typed_attribute};
 use ctt_core::params::{candidate_names, has_value};
 use ctt_core::query::Cursor;
@@ -229,8 +230,7 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                     "(ctt_key_hash(event_id) = ? AND ctt_id_text(event_id) = ?)",
                     [SqlValue::Integer(super::write::key_hash(&param.value)), value],
                 ),
-                // A role that is its user's name is held as an empty BLOB
-                // (schema 39).
+                // Ids of their texts (schema 46).
                 (AttributeType::Text, "user") => f.and(user_is!(), [value]),
                 (AttributeType::Text, "service") => {
                     f.and(named_is!("service_names", "service"), [value])
@@ -238,6 +238,8 @@ fn build_filter(query: &EventQuery, indexed: &[String], cursor: Option<&Cursor>)
                 (AttributeType::Text, "event_name") => {
                     f.and(named_is!("event_names", "event_name"), [value])
                 }
+                // A role that is its user's name is held as an empty BLOB
+                // (schema 39).
                 (AttributeType::Text, "role") => f.and(concat!("(", role!(), ") = ?"), [value]),
                 // The text (rows stored before schema 42) or the id.
                 (AttributeType::Text, "account_id") => f.and(
@@ -333,20 +335,14 @@ fn index_hint(query: &EventQuery) -> &'static str {
     }
 }
 
+/// A page's columns. The eventName, eventSource, user, service and role are
+/// the row's own (ids, and an `eventSource` empty when it is the service's
+/// own: see [`stored_event_source`](super::stored_event_source)), named by
+/// [`SummaryRef::read`] through a [`NameCache`].
 const SUMMARY_COLUMNS: &str = concat!(
-    "ctt_id_text(event_id), event_time, ",
-    event_name!(),
-    ", ",
-    event_source!(),
-    ", ",
-    user!(),
-    ", ",
-    service!(),
-    ", ",
+    "ctt_id_text(event_id), event_time, event_name, event_source, user, service, ",
     identity_type!(),
-    ", ",
-    role!(),
-    ", ",
+    ", role, ",
     aws_region!(),
     ", source_ip_address, ",
     user_agent!(),
@@ -354,8 +350,12 @@ const SUMMARY_COLUMNS: &str = concat!(
     event_type!()
 );
 
-fn summary_row(r: &Row<'_>) -> rusqlite::Result<EventSummary> {
-    Ok(SummaryRef::read(r, &mut TimeText::new())?.to_owned())
+fn summary_row(
+    conn: &Connection,
+    names: &mut NameCache,
+    r: &Row<'_>,
+) -> rusqlite::Result<EventSummary> {
+    Ok(SummaryRef::read(r, conn, &mut TimeText::new(), names)?.to_owned())
 }
 
 /// The statement of one page: [`SUMMARY_COLUMNS`] in answer order, one row more
@@ -482,19 +482,57 @@ impl TimeText {
 }
 
 impl<'a> SummaryRef<'a> {
-    /// The [`SUMMARY_COLUMNS`] of `r`, borrowed; `time` formats `eventTime`.
-    fn read(r: &'a Row<'_>, time: &'a mut TimeText) -> rusqlite::Result<Self> {
-        let user = column_text(r, 4)?;
+    /// The [`SUMMARY_COLUMNS`] of `r`, borrowed; `time` formats `eventTime`
+    /// and `names` names the ids (looking up those it has not met).
+    fn read(
+        r: &'a Row<'_>,
+        conn: &Connection,
+        time: &'a mut TimeText,
+        names: &'a mut NameCache,
+    ) -> rusqlite::Result<Self> {
+        use rusqlite::types::ValueRef;
+        let (name, source) = (r.get::<_, i64>(2)?, column_text(r, 3)?);
+        let (user, service) = (r.get::<_, i64>(4)?, r.get::<_, i64>(5)?);
+        let role = r.get_ref(7)?;
+        names.ensure(conn, Names::EventName, name)?;
+        names.ensure(conn, Names::User, user)?;
+        names.ensure(conn, Names::Service, service)?;
+        if source.is_empty() {
+            names.ensure_source(conn, service)?;
+        }
+        if let ValueRef::Integer(role) = role {
+            names.ensure(conn, Names::User, role)?;
+        }
+        let names: &'a NameCache = names;
+        let user = names.text(Names::User, user).as_bytes();
+        // As `role!` reads it: the user's own name, or a name's id.
+        let role = match role {
+            ValueRef::Null => None,
+            ValueRef::Blob([]) => Some(user),
+            ValueRef::Integer(role) => Some(names.text(Names::User, role).as_bytes()),
+            ValueRef::Text(role) => Some(role),
+            other => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    7,
+                    "role".to_owned(),
+                    other.data_type(),
+                ));
+            }
+        };
         Ok(Self {
             event_id: column_text(r, 0)?,
             event_time: time.of(r.get(1)?),
-            event_name: column_text(r, 2)?,
-            event_source: column_text(r, 3)?,
+            event_name: names.text(Names::EventName, name).as_bytes(),
+            event_source: if source.is_empty() {
+                names.source(service).as_bytes()
+            } else {
+                source
+            },
             user_identity_user_name: user,
             user,
-            service: column_text(r, 5)?,
+            service: names.text(Names::Service, service).as_bytes(),
             identity_type: column_text_or_null(r, 6)?,
-            role: column_text_or_null(r, 7)?,
+            role,
             aws_region: column_text_or_null(r, 8)?,
             source_ip_address: super::ip_text(r.get_ref(9)?)?,
             user_agent: column_text_or_null(r, 10)?,
@@ -683,13 +721,15 @@ pub fn events_written(
     let (events, next) = if layout == PageLayout::Csv {
         // One writer for the page: its buffer serves row after row.
         let mut csv = ctt_core::csv_writer(&mut out);
-        let read = each_summary(&mut rows, limit, |summary, _| summary.write_csv(&mut csv))?;
+        let read = each_summary(conn, &mut rows, limit, |summary, _| {
+            summary.write_csv(&mut csv)
+        })?;
         // Writing to a Vec cannot fail.
         let _ = csv.flush();
         read
     } else {
         out.extend_from_slice(layout.open());
-        let read = each_summary(&mut rows, limit, |summary, first| {
+        let read = each_summary(conn, &mut rows, limit, |summary, first| {
             if !first {
                 out.extend_from_slice(layout.separator());
             }
@@ -709,12 +749,14 @@ pub fn events_written(
 /// it is the first); returns how many, and the cursor of the page after
 /// them if there are more rows.
 fn each_summary(
+    conn: &Connection,
     rows: &mut rusqlite::Rows<'_>,
     limit: u32,
     mut write: impl FnMut(&SummaryRef<'_>, bool),
 ) -> rusqlite::Result<(usize, Option<Cursor>)> {
     let mut events = 0usize;
     let mut time = TimeText::new();
+    let mut names = NameCache::default();
     let (mut last_time, mut last_id) = (0, String::new());
     let mut more = false;
     while let Some(r) = rows.next()? {
@@ -722,7 +764,7 @@ fn each_summary(
             more = true;
             break;
         }
-        let summary = SummaryRef::read(r, &mut time)?;
+        let summary = SummaryRef::read(r, conn, &mut time, &mut names)?;
         write(&summary, events == 0);
         events += 1;
         if events == limit as usize {
@@ -747,7 +789,10 @@ pub fn events(
     let (sql, values) = page_statement(query, indexed, limit, cursor);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut events = stmt
-        .query_map(params_from_iter(values), summary_row)?
+        .query_map(params_from_iter(values), {
+            let mut names = NameCache::default();
+            move |r| summary_row(conn, &mut names, r)
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let next = if events.len() > limit as usize {
         events.truncate(limit as usize);
@@ -1032,7 +1077,7 @@ pub fn event(conn: &Connection, event_id: &str) -> rusqlite::Result<Option<Event
         |r| {
             let record: String = r.get(15)?;
             Ok(EventDetail {
-                summary: summary_row(r)?,
+                summary: summary_row(conn, &mut NameCache::default(), r)?,
                 record: serde_json::from_str(&record).unwrap_or(serde_json::Value::Null),
             })
         },
