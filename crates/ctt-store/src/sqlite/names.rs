@@ -4,6 +4,7 @@
 //! class's hits — where a subquery per column per row (`user!` and the
 //! others, ~0.2 µs each) took a quarter of an export's time.
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -57,11 +58,11 @@ impl NameCache {
     /// Looks the text of `id` in `names` up, if not met yet: [`Self::text`]
     /// then has it.
     pub fn ensure(&mut self, conn: &Connection, names: Names, id: i64) -> rusqlite::Result<()> {
-        if !self.texts.contains_key(&(names, id)) {
+        if let Entry::Vacant(slot) = self.texts.entry((names, id)) {
             let text: String = conn
                 .prepare_cached(names.select())?
                 .query_row([id], |r| r.get(0))?;
-            self.texts.insert((names, id), Arc::from(text));
+            slot.insert(Arc::from(text));
         }
         Ok(())
     }
