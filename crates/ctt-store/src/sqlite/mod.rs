@@ -1261,6 +1261,11 @@ mod tests {
     use ctt_core::{NameMatch, Scope};
     use std::collections::BTreeSet;
 
+    /// The ids of a row as schema 46 stores it, for rows written by hand.
+    const RUN_INSTANCES: &str = "(SELECT id FROM event_names WHERE text = 'RunInstances')";
+    const EC2: &str = "(SELECT id FROM service_names WHERE text = 'ec2')";
+    const ALICE: &str = "(SELECT id FROM user_names WHERE text = 'alice')";
+
     /// A store in a new folder, with three events of `alice` (ids
     /// `{prefix}-1`…, a second apart) as `edit` leaves their records.
     async fn store_of_three(
@@ -1529,9 +1534,11 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
-            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                account_id) VALUES ('a-0', 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'),
-                '777788889999')",
+            &format!(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+                account_id) VALUES ('a-0', 1519984800, {RUN_INSTANCES}, '', {EC2}, {ALICE},
+                '777788889999')"
+            ),
             [],
         )
         .expect("a row as an earlier version stored it");
@@ -1593,10 +1600,12 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
-            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+            &format!(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
                     identity_type, event_type, aws_region) VALUES ('t-0', 1519984800,
-                    (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'), 'AssumedRole', 'AwsConsoleSignIn',
-                    'eu-west-1')",
+                    {RUN_INSTANCES}, '', {EC2}, {ALICE}, 'AssumedRole', 'AwsConsoleSignIn',
+                    'eu-west-1')"
+            ),
             [],
         )
         .expect("insert");
@@ -1716,9 +1725,11 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
-            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                    source_ip_address) VALUES ('ip-0', 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'),
-                    (SELECT id FROM user_names WHERE text = 'alice'), '10.1.2.3')",
+            &format!(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+                    source_ip_address) VALUES ('ip-0', 1519984800, {RUN_INSTANCES}, '', {EC2},
+                    {ALICE}, '10.1.2.3')"
+            ),
             [],
         )
         .expect("insert");
@@ -1753,9 +1764,11 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
-            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
-                user_agent) VALUES ('u-0', 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), 'ec2.amazonaws.com',
-                (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'), 'aws-cli/1.0')",
+            &format!(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user,
+                user_agent) VALUES ('u-0', 1519984800, {RUN_INSTANCES}, 'ec2.amazonaws.com',
+                {EC2}, {ALICE}, 'aws-cli/1.0')"
+            ),
             [],
         )
         .expect("insert");
@@ -2457,8 +2470,10 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         register_key_functions(&conn).expect("events_by_id's function");
         conn.execute(
-            "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
-             VALUES (?1, 1519984800, (SELECT id FROM event_names WHERE text = 'RunInstances'), '', (SELECT id FROM service_names WHERE text = 'ec2'), (SELECT id FROM user_names WHERE text = 'alice'))",
+            &format!(
+                "INSERT INTO events (event_id, event_time, event_name, event_source, service, user)
+             VALUES (?1, 1519984800, {RUN_INSTANCES}, '', {EC2}, {ALICE})"
+            ),
             [canonical],
         )
         .expect("insert");
