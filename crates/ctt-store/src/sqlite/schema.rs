@@ -830,8 +830,10 @@ CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
 ///
 /// `alerts_by_id` is one of them: while it is missing, `INSERT OR IGNORE`
 /// finds no conflict and a bulk load may store an alert twice (the same
-/// event in two files); its build keeps each id's first row (the one an
-/// index would have kept) before making the index.
+/// event in two files). When its build finds such a pair, the build keeps
+/// each id's first row (the one an index would have kept,
+/// [`KEEP_FIRST_ALERTS`]) and makes the index again; a load without one
+/// (nearly every load) does not pay that sort of every alert.
 pub const QUERY_INDEXES: &[(&str, &str)] = &[
     (
         "events_by_time",
@@ -856,12 +858,7 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
     ),
     (
         "alerts_by_id",
-        "CREATE TEMP TABLE alerts_twice AS SELECT rowid AS alert FROM alerts
-            WHERE rowid NOT IN (SELECT min(rowid) FROM alerts GROUP BY id);
-         DELETE FROM alerts WHERE rowid IN (SELECT alert FROM alerts_twice);
-         DELETE FROM alert_records WHERE alert IN (SELECT alert FROM alerts_twice);
-         DROP TABLE alerts_twice;
-         CREATE UNIQUE INDEX alerts_by_id ON alerts (id)",
+        "CREATE UNIQUE INDEX alerts_by_id ON alerts (id)",
     ),
     (
         "alerts_by_time",
@@ -876,6 +873,15 @@ pub const QUERY_INDEXES: &[(&str, &str)] = &[
         "CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1",
     ),
 ];
+
+/// Keeps the first row of each alert stored twice (see [`QUERY_INDEXES`]),
+/// with its record, and drops the others: what `alerts_by_id`'s build runs
+/// when it found an alert twice, before building again.
+pub const KEEP_FIRST_ALERTS: &str = "CREATE TEMP TABLE alerts_twice AS SELECT rowid AS alert
+        FROM alerts WHERE rowid NOT IN (SELECT min(rowid) FROM alerts GROUP BY id);
+    DELETE FROM alerts WHERE rowid IN (SELECT alert FROM alerts_twice);
+    DELETE FROM alert_records WHERE alert IN (SELECT alert FROM alerts_twice);
+    DROP TABLE alerts_twice;";
 
 /// Builds the [`QUERY_INDEXES`] that are missing, each in a transaction
 /// (immediate: another connection may be committing a load). An open finds
@@ -906,7 +912,17 @@ pub fn build_query_indexes(conn: &mut Connection) -> rusqlite::Result<()> {
         for (name, build) in missing {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if !exists(&tx, name)? {
-                tx.execute_batch(build)?;
+                match tx.execute_batch(build) {
+                    // An alert stored twice (only the statement is undone).
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if *name == "alerts_by_id"
+                            && e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        tx.execute_batch(KEEP_FIRST_ALERTS)?;
+                        tx.execute_batch(build)?;
+                    }
+                    built => built?,
+                }
             }
             tx.commit()?;
         }
