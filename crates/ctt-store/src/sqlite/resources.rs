@@ -359,6 +359,7 @@ pub fn refresh_states(tx: &Transaction<'_>, keys: &BTreeSet<TouchKey>) -> rusqli
     let mut was_running = tx.prepare_cached(RUNNING_PART)?;
     // (resources, running seconds, last times) by type and size.
     let mut deltas: HashMap<(String, String), (i64, i64, i64)> = HashMap::new();
+    let mut latest = None;
     for key in keys {
         let touches = touches_of(&mut select, key)?;
         let (kind, account, region, id) = key;
@@ -374,6 +375,7 @@ pub fn refresh_states(tx: &Transaction<'_>, keys: &BTreeSet<TouchKey>) -> rusqli
         let Some(after) = put_state(&mut upsert, key, &touches)? else {
             continue;
         };
+        latest = latest.max(touches.iter().map(|t| to_seconds(t.time)).max());
         if let Some((size, seconds, last)) = before {
             let d = deltas.entry((kind.clone(), size)).or_default();
             *d = (d.0 - 1, d.1 - seconds, d.2 - last);
@@ -383,7 +385,22 @@ pub fn refresh_states(tx: &Transaction<'_>, keys: &BTreeSet<TouchKey>) -> rusqli
             *d = (d.0 + 1, d.1 + seconds, d.2 + last);
         }
     }
+    keep_latest(tx, latest)?;
     apply_running_deltas(tx, &deltas)
+}
+
+/// Keeps `last_time` as the states' latest if it is later (schema 48).
+/// States are refolded only when touches are added, so the latest never
+/// goes back but at a rebuild, which starts it again.
+fn keep_latest(tx: &Transaction<'_>, last_time: Option<i64>) -> rusqlite::Result<()> {
+    if let Some(last_time) = last_time {
+        tx.prepare_cached(
+            "INSERT INTO resource_states_latest (only, last_time) VALUES (1, ?1)
+             ON CONFLICT (only) DO UPDATE SET last_time = max(last_time, excluded.last_time)",
+        )?
+        .execute([last_time])?;
+    }
+    Ok(())
 }
 
 /// Rebuilds `resource_states` from every touch if it is pending (at open,
@@ -393,7 +410,7 @@ pub fn rebuild_states_if_pending(conn: &mut Connection) -> rusqlite::Result<()> 
         return Ok(());
     }
     let tx = conn.transaction()?;
-    tx.execute("DELETE FROM resource_states", [])?;
+    tx.execute_batch("DELETE FROM resource_states; DELETE FROM resource_states_latest;")?;
     {
         let mut upsert = tx.prepare(UPSERT_STATE)?;
         each_resource(&tx, None, |r| {
@@ -401,6 +418,10 @@ pub fn rebuild_states_if_pending(conn: &mut Connection) -> rusqlite::Result<()> 
             put_state(&mut upsert, &key, &r.touches).map(|_| ())
         })?;
     }
+    tx.execute_batch(
+        "INSERT INTO resource_states_latest (only, last_time)
+             SELECT 1, max(last_time) FROM resource_states HAVING max(last_time) IS NOT NULL",
+    )?;
     tx.execute_batch(RECOUNT_RUNNING)?;
     meta::set(&tx, STATES_KEY, "done")?;
     tx.commit()
@@ -418,7 +439,7 @@ pub fn running_groups(
 ) -> rusqlite::Result<Option<Vec<crate::RunningGroup>>> {
     let at = to_seconds(at);
     let later: bool = conn.query_row(
-        "SELECT coalesce(max(last_time) > ?1, 0) FROM resource_states",
+        "SELECT coalesce((SELECT last_time FROM resource_states_latest) > ?1, 0)",
         [at],
         |r| r.get(0),
     )?;

@@ -820,6 +820,20 @@ CREATE INDEX events_by_id ON events (ctt_key_hash(event_id));
     // `recipientAccountId` filter is exact on the rows stored from now on.
     // Readers take the BLOB for no recipient; a build before 47 would not.
     "",
+    // 48: the latest `last_time` of the resource states is kept in a row of
+    // its own (`resource_states_latest`, kept with the states), not found
+    // through an index of every state's (`resource_states_by_last`: ~12
+    // bytes a stored event on the write-heavy tree) — the one question
+    // that index answered.
+    r#"
+DROP INDEX IF EXISTS resource_states_by_last;
+CREATE TABLE resource_states_latest (
+    only      INTEGER PRIMARY KEY CHECK (only = 1),
+    last_time INTEGER NOT NULL
+);
+INSERT INTO resource_states_latest (only, last_time)
+    SELECT 1, max(last_time) FROM resource_states HAVING max(last_time) IS NOT NULL;
+"#,
 ];
 
 /// The indexes that only queries need (the load needs only `events_by_id`, for
@@ -980,6 +994,7 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<i64, i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::OptionalExtension;
 
     #[test]
     fn a_version_1_database_migrates_to_the_latest_keeping_its_data() {
@@ -1359,6 +1374,41 @@ mod tests {
             )
             .expect("events_by_id is back");
         assert_eq!(found, 9);
+    }
+
+    /// Issue "Scale" (disk), schema 48: the states' latest `last_time` is
+    /// kept in a row of its own, from the states there are, and the index of
+    /// every state's is gone.
+    #[test]
+    fn migration_48_keeps_the_latest_state_time_without_an_index() {
+        for (states, latest) in [(&[][..], None), (&[100, 300, 200][..], Some(300))] {
+            let mut conn = at_version(47);
+            for (i, last) in states.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO resource_states (kind, id, region, account, first_time,
+                        last_time, state, running_seconds)
+                     VALUES ('ec2:instance', ?1, 'us-east-1', '1', 0, ?2, 'running', 0)",
+                    rusqlite::params![format!("i-{i}"), last],
+                )
+                .expect("state");
+            }
+            assert_eq!(migrate(&mut conn).expect("migrate"), Ok(47));
+            let kept: Option<i64> = conn
+                .query_row("SELECT last_time FROM resource_states_latest", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .expect("latest");
+            assert_eq!(kept, latest);
+            let index: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'resource_states_by_last')",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("index");
+            assert!(!index);
+        }
     }
 
     /// Issue "Scale" (disk): a key is kept as its folder's id and its name;
