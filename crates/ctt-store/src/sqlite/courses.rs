@@ -60,8 +60,8 @@ fn student_sql() -> String {
 /// The events of a name in a window: `exact` (name, from, to [, service]),
 /// read from `events_by_name` = (event_name, event_time, …) for the window
 /// only; else the longer names it starts — versioned ones,
-/// `CreateFunction20150331` — (name, name + U+10FFFF, from, to [, service]),
-/// a range of names whose times are filtered as read.
+/// `CreateFunction20150331` — (name, name + U+10FFFF, from, to [, service]):
+/// the ids of those names (schema 46), each read for the window only.
 fn class_sql(exact: bool, with_service: bool) -> String {
     let service = if with_service {
         " AND +service = (SELECT id FROM service_names WHERE text = ?)"
