@@ -33,33 +33,18 @@ macro_rules! account_id {
 }
 
 /// The text of an id an event holds (schema 46): `named!("user_names",
-/// "user")` is the name of the row's user; `named!("user_names", "e",
-/// "user")` reads the column of the table named `e`.
+/// "user")` is the name of the row's user.
 macro_rules! named {
     ($names:literal, $column:literal) => {
         concat!("(SELECT text FROM ", $names, " WHERE id = ", $column, ")")
     };
-    ($names:literal, $table:literal, $column:literal) => {
-        concat!(
-            "(SELECT text FROM ",
-            $names,
-            " WHERE id = ",
-            $table,
-            ".",
-            $column,
-            ")"
-        )
-    };
 }
 
 /// An event's user's name (schema 46: the row holds its id in
-/// `user_names`); `user!("e")` reads the table named `e`.
+/// `user_names`).
 macro_rules! user {
     () => {
         named!("user_names", "user")
-    };
-    ($table:literal) => {
-        named!("user_names", $table, "user")
     };
 }
 

@@ -11,6 +11,7 @@ use ctt_core::time::{from_seconds, to_seconds};
 use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params};
 
 use super::meta;
+use super::names::{NameCache, Names};
 use crate::ResourceTouches;
 use crate::resources::{ResourceKey, ResourceLife, ResourceQuery, StateFilter, place};
 
@@ -18,13 +19,19 @@ pub const INSERT: &str = "INSERT OR IGNORE INTO resource_touches
     (kind, account, region, id, event_time, event_id, user, change, size)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
-/// Stores `event`'s touches.
-pub fn insert(stmt: &mut Statement<'_>, event: &Event, touches: &[Change]) -> rusqlite::Result<()> {
+/// Stores `event`'s touches; `user` is the id of its user's name (schema
+/// 49: a touch holds it as the event does).
+pub fn insert(
+    stmt: &mut Statement<'_>,
+    event: &Event,
+    user: i64,
+    touches: &[Change],
+) -> rusqlite::Result<()> {
     let made_by = MadeBy {
         place: place(event),
         time: to_seconds(event.event_time),
         event_id: &event.event_id,
-        user: &event.user,
+        user,
     };
     for touch in touches {
         insert_one(stmt, &made_by, touch)?;
@@ -37,7 +44,8 @@ struct MadeBy<'a> {
     place: (&'a str, &'a str),
     time: i64,
     event_id: &'a str,
-    user: &'a str,
+    /// Its id in `user_names`.
+    user: i64,
 }
 
 fn insert_one(stmt: &mut Statement<'_>, by: &MadeBy<'_>, touch: &Change) -> rusqlite::Result<()> {
@@ -86,9 +94,7 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut select = tx.prepare(concat!(
-            "SELECT ctt_id_text(e.event_id), e.event_time, ",
-            user!("e"),
-            ", ",
+            "SELECT ctt_id_text(e.event_id), e.event_time, e.user, ",
             account_id!(),
             ", nullif(e.recipient_account_id, x''), ",
             aws_region!(),
@@ -111,7 +117,7 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
                 };
                 let account: Option<String> = row.get::<_, Option<String>>(4)?.or(row.get(3)?);
                 let region: Option<String> = row.get(5)?;
-                let (event_id, time, user): (String, i64, String) =
+                let (event_id, time, user): (String, i64, i64) =
                     (row.get(0)?, row.get(1)?, row.get(2)?);
                 let made_by = MadeBy {
                     place: (
@@ -120,7 +126,7 @@ pub fn backfill(conn: &mut Connection) -> rusqlite::Result<()> {
                     ),
                     time,
                     event_id: &event_id,
-                    user: &user,
+                    user,
                 };
                 for touch in catalogue.changes(&record) {
                     insert_one(&mut insert_touch, &made_by, &touch)?;
@@ -161,10 +167,12 @@ fn each_resource(
         }
         Some(_) => format!(
             "SELECT {COLUMNS} FROM resource_touches WHERE (kind, account, region, id) IN
-                 (SELECT kind, account, region, id FROM resource_users WHERE user = ?1)
-             ORDER BY kind, account, region, id"
+                 (SELECT kind, account, region, id FROM resource_users WHERE {})
+             ORDER BY kind, account, region, id",
+            user_is!("?1")
         ),
     };
+    let mut names = NameCache::default();
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = match user {
         None => stmt.query([])?,
@@ -174,7 +182,7 @@ fn each_resource(
     while let Some(row) = rows.next()? {
         let (kind, account, region, id): (String, String, String, String) =
             (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-        let Some(touch) = touch_of(row, 4)? else {
+        let Some(touch) = touch_of(conn, &mut names, row, 4)? else {
             continue;
         };
         match &mut current {
@@ -322,25 +330,39 @@ const RECOUNT_RUNNING: &str = "DELETE FROM running_totals;
         SELECT kind, coalesce(size, ''), count(*), sum(running_seconds), sum(last_time)
         FROM resource_states WHERE state = 'running' GROUP BY 1, 2;";
 
-fn touch_of(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Option<Touch>> {
+/// A touch from its columns (from `first` on: time, eventID, user, change,
+/// size); the user's id named through `names` (schema 49).
+fn touch_of(
+    conn: &Connection,
+    names: &mut NameCache,
+    row: &rusqlite::Row<'_>,
+    first: usize,
+) -> rusqlite::Result<Option<Touch>> {
     let Some(change) = ChangeKind::parse(&row.get::<_, String>(first + 3)?) else {
         return Ok(None); // not written by this ctt
     };
     Ok(Some(Touch {
         time: from_seconds(row.get(first)?),
         event_id: row.get::<_, super::write::StoredId>(first + 1)?.0,
-        user: row.get(first + 2)?,
+        user: names
+            .named(conn, Names::User, row.get(first + 2)?)?
+            .to_string(),
         change,
         size: row.get(first + 4)?,
     }))
 }
 
-/// The touches of one resource.
-fn touches_of(stmt: &mut Statement<'_>, key: &TouchKey) -> rusqlite::Result<Vec<Touch>> {
+/// The touches of one resource (`stmt` is [`TOUCHES_OF`] on `conn`).
+fn touches_of(
+    conn: &Connection,
+    names: &mut NameCache,
+    stmt: &mut Statement<'_>,
+    key: &TouchKey,
+) -> rusqlite::Result<Vec<Touch>> {
     let mut rows = stmt.query(params![key.0, key.1, key.2, key.3])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.extend(touch_of(row, 0)?);
+        out.extend(touch_of(conn, names, row, 0)?);
     }
     Ok(out)
 }
@@ -360,8 +382,9 @@ pub fn refresh_states(tx: &Transaction<'_>, keys: &BTreeSet<TouchKey>) -> rusqli
     // (resources, running seconds, last times) by type and size.
     let mut deltas: HashMap<(String, String), (i64, i64, i64)> = HashMap::new();
     let mut latest = None;
+    let mut names = NameCache::default();
     for key in keys {
-        let touches = touches_of(&mut select, key)?;
+        let touches = touches_of(tx, &mut names, &mut select, key)?;
         let (kind, account, region, id) = key;
         let before = was_running
             .query_row(params![kind, id, region, account], |r| {
@@ -507,6 +530,7 @@ pub fn page(
     sql.push_str(" ORDER BY kind, id, region, account");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut touches_stmt = conn.prepare_cached(TOUCHES_OF)?;
+    let mut names = NameCache::default();
     let empty = String::new();
     let after: (&str, &str, &str, &str) = match &query.after {
         Some((k, i, r, a)) => (k, i, r, a),
@@ -547,7 +571,7 @@ pub fn page(
             .extended_to(filter.at)
         } else {
             let touch_key = (key.0.clone(), key.3.clone(), key.2.clone(), key.1.clone());
-            let touches = touches_of(&mut touches_stmt, &touch_key)?;
+            let touches = touches_of(conn, &mut names, &mut touches_stmt, &touch_key)?;
             match Lifecycle::of(&touches, filter.at) {
                 Some(life) => life,
                 None => continue,

@@ -169,6 +169,7 @@ pub fn load(
                     counts.duplicate += 1;
                     continue;
                 }
+                let user = user_names.id(&e.user)?;
                 let role = super::stored_role(&e.user, e.role.as_deref(), |r| user_names.id(r))?;
                 insert_event.execute(params![
                     id_bytes(&e.event_id),
@@ -176,7 +177,7 @@ pub fn load(
                     event_names.id(&e.event_name)?,
                     super::stored_event_source(&e.event_source, &e.service),
                     service_names.id(&e.service)?,
-                    user_names.id(&e.user)?,
+                    user,
                     super::coded(e.identity_type.as_deref(), super::IDENTITY_TYPES),
                     role,
                     e.account_id
@@ -201,7 +202,7 @@ pub fn load(
                 counts.stored += 1;
                 let seq = tx.last_insert_rowid();
                 insert_record.execute(params![seq, encoder.encode_record(&indexed.record)])?;
-                super::resources::insert(&mut insert_touch, e, &indexed.touches)?;
+                super::resources::insert(&mut insert_touch, e, user, &indexed.touches)?;
                 if states_kept {
                     touched.extend(super::resources::touch_keys(e, &indexed.touches));
                 }
