@@ -2725,7 +2725,8 @@ mod tests {
         let conn = Connection::open(path).expect("open");
         schema::QUERY_INDEXES
             .iter()
-            .filter(|(name, _)| {
+            .map(|index| index.name)
+            .filter(|name| {
                 conn.query_row(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
                     [name],

@@ -4,7 +4,6 @@
 //! class's hits — where a subquery per column per row (`user!` and the
 //! others, ~0.2 µs each) took a quarter of an export's time.
 
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -31,16 +30,22 @@ impl Names {
     }
 }
 
+/// A name [`NameCache::ensure`] has met: [`NameCache::text`] reads it
+/// without looking it up again.
+#[derive(Debug, Clone, Copy)]
+pub struct Met(usize);
+
 /// The names one read has met, each looked up once. Names are never changed
 /// nor deleted, so a cache is right for as long as it lives; it lives for one
 /// read (a page, a class's hits), as the names a writer adds meanwhile are
 /// looked up when first met.
 #[derive(Default)]
 pub struct NameCache {
-    texts: FxHashMap<(Names, i64), Arc<str>>,
+    met: FxHashMap<(Names, i64), Met>,
     /// A service's own `eventSource` (`SERVICE.amazonaws.com`, or empty for
     /// an empty service), by the service's id.
-    sources: FxHashMap<i64, Arc<str>>,
+    sources: FxHashMap<i64, Met>,
+    texts: Vec<Arc<str>>,
 }
 
 impl NameCache {
@@ -51,46 +56,48 @@ impl NameCache {
         names: Names,
         id: i64,
     ) -> rusqlite::Result<Arc<str>> {
-        self.ensure(conn, names, id)?;
-        Ok(self.texts[&(names, id)].clone())
+        let met = self.ensure(conn, names, id)?;
+        Ok(self.texts[met.0].clone())
     }
 
-    /// Looks the text of `id` in `names` up, if not met yet: [`Self::text`]
-    /// then has it.
-    pub fn ensure(&mut self, conn: &Connection, names: Names, id: i64) -> rusqlite::Result<()> {
-        if let Entry::Vacant(slot) = self.texts.entry((names, id)) {
-            let text: String = conn
-                .prepare_cached(names.select())?
-                .query_row([id], |r| r.get(0))?;
-            slot.insert(Arc::from(text));
+    /// Looks the text of `id` in `names` up, if not met yet.
+    pub fn ensure(&mut self, conn: &Connection, names: Names, id: i64) -> rusqlite::Result<Met> {
+        if let Some(&met) = self.met.get(&(names, id)) {
+            return Ok(met);
         }
-        Ok(())
+        let text: String = conn
+            .prepare_cached(names.select())?
+            .query_row([id], |r| r.get(0))?;
+        let met = self.add(Arc::from(text));
+        self.met.insert((names, id), met);
+        Ok(met)
     }
 
-    /// Looks up the `eventSource` of a service's own calls, if not met yet:
-    /// [`Self::source`] then has it.
-    pub fn ensure_source(&mut self, conn: &Connection, service: i64) -> rusqlite::Result<()> {
-        if !self.sources.contains_key(&service) {
-            self.ensure(conn, Names::Service, service)?;
-            let name = self.text(Names::Service, service);
-            let source = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}.amazonaws.com")
-            };
-            self.sources.insert(service, Arc::from(source));
+    /// The `eventSource` of the service `service`'s own calls, looked up if
+    /// not met yet.
+    pub fn ensure_source(&mut self, conn: &Connection, service: i64) -> rusqlite::Result<Met> {
+        if let Some(&met) = self.sources.get(&service) {
+            return Ok(met);
         }
-        Ok(())
+        let name = self.ensure(conn, Names::Service, service)?;
+        let name = self.text(name);
+        let source = if name.is_empty() {
+            String::new()
+        } else {
+            format!("{name}.amazonaws.com")
+        };
+        let met = self.add(Arc::from(source));
+        self.sources.insert(service, met);
+        Ok(met)
     }
 
-    /// The text of `id` in `names`, met before ([`Self::ensure`]); empty if not.
-    pub fn text(&self, names: Names, id: i64) -> &str {
-        self.texts.get(&(names, id)).map_or("", |t| t)
+    /// A text met before.
+    pub fn text(&self, met: Met) -> &str {
+        &self.texts[met.0]
     }
 
-    /// The `eventSource` of the service `service`'s own calls, met before
-    /// ([`Self::ensure_source`]); empty if not.
-    pub fn source(&self, service: i64) -> &str {
-        self.sources.get(&service).map_or("", |t| t)
+    fn add(&mut self, text: Arc<str>) -> Met {
+        self.texts.push(text);
+        Met(self.texts.len() - 1)
     }
 }

@@ -494,24 +494,27 @@ impl<'a> SummaryRef<'a> {
         let (name, source) = (r.get::<_, i64>(2)?, column_text(r, 3)?);
         let (user, service) = (r.get::<_, i64>(4)?, r.get::<_, i64>(5)?);
         let role = r.get_ref(7)?;
-        names.ensure(conn, Names::EventName, name)?;
-        names.ensure(conn, Names::User, user)?;
-        names.ensure(conn, Names::Service, service)?;
-        if source.is_empty() {
-            names.ensure_source(conn, service)?;
-        }
-        if let ValueRef::Integer(role) = role {
-            names.ensure(conn, Names::User, role)?;
-        }
+        let name = names.ensure(conn, Names::EventName, name)?;
+        let user_met = names.ensure(conn, Names::User, user)?;
+        let service_met = names.ensure(conn, Names::Service, service)?;
+        let own_source = if source.is_empty() {
+            Some(names.ensure_source(conn, service)?)
+        } else {
+            None
+        };
+        let role_met = match role {
+            ValueRef::Integer(role) => Some(names.ensure(conn, Names::User, role)?),
+            _ => None,
+        };
         let names: &'a NameCache = names;
-        let user = names.text(Names::User, user).as_bytes();
+        let user = names.text(user_met).as_bytes();
         // As `role!` reads it: the user's own name, or a name's id.
-        let role = match role {
-            ValueRef::Null => None,
-            ValueRef::Blob([]) => Some(user),
-            ValueRef::Integer(role) => Some(names.text(Names::User, role).as_bytes()),
-            ValueRef::Text(role) => Some(role),
-            other => {
+        let role = match (role, role_met) {
+            (_, Some(met)) => Some(names.text(met).as_bytes()),
+            (ValueRef::Null, _) => None,
+            (ValueRef::Blob([]), _) => Some(user),
+            (ValueRef::Text(role), _) => Some(role),
+            (other, None) => {
                 return Err(rusqlite::Error::InvalidColumnType(
                     7,
                     "role".to_owned(),
@@ -522,15 +525,11 @@ impl<'a> SummaryRef<'a> {
         Ok(Self {
             event_id: column_text(r, 0)?,
             event_time: time.of(r.get(1)?),
-            event_name: names.text(Names::EventName, name).as_bytes(),
-            event_source: if source.is_empty() {
-                names.source(service).as_bytes()
-            } else {
-                source
-            },
+            event_name: names.text(name).as_bytes(),
+            event_source: own_source.map_or(source, |met| names.text(met).as_bytes()),
             user_identity_user_name: user,
             user,
-            service: names.text(Names::Service, service).as_bytes(),
+            service: names.text(service_met).as_bytes(),
             identity_type: column_text_or_null(r, 6)?,
             role,
             aws_region: column_text_or_null(r, 8)?,

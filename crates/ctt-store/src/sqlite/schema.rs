@@ -889,6 +889,15 @@ END;
 "#,
 ];
 
+/// One of the [`QUERY_INDEXES`]: its name, the SQL that builds it, and for a
+/// unique one the SQL that removes the rows its build found twice, run
+/// before building again.
+pub struct QueryIndex {
+    pub name: &'static str,
+    pub build: &'static str,
+    pub on_duplicate: Option<&'static str>,
+}
+
 /// The indexes that only queries need (the load needs only `events_by_id`, for
 /// idempotence), each with the SQL that builds it. A bulk load into an empty
 /// store drops them and builds them at the end, which is several times faster
@@ -901,44 +910,53 @@ END;
 /// each id's first row (the one an index would have kept,
 /// [`KEEP_FIRST_ALERTS`]) and makes the index again; a load without one
 /// (nearly every load) does not pay that sort of every alert.
-pub const QUERY_INDEXES: &[(&str, &str)] = &[
-    (
-        "events_by_time",
-        "CREATE INDEX events_by_time ON events (event_time)",
-    ),
-    (
-        "events_by_user",
-        "CREATE INDEX events_by_user ON events (user, event_time)",
-    ),
-    (
-        "events_by_service",
-        "CREATE INDEX events_by_service ON events (service, event_time)",
-    ),
-    (
-        "events_by_name",
-        "CREATE INDEX events_by_name
+pub const QUERY_INDEXES: &[QueryIndex] = &[
+    QueryIndex {
+        name: "events_by_time",
+        build: "CREATE INDEX events_by_time ON events (event_time)",
+        on_duplicate: None,
+    },
+    QueryIndex {
+        name: "events_by_user",
+        build: "CREATE INDEX events_by_user ON events (user, event_time)",
+        on_duplicate: None,
+    },
+    QueryIndex {
+        name: "events_by_service",
+        build: "CREATE INDEX events_by_service ON events (service, event_time)",
+        on_duplicate: None,
+    },
+    QueryIndex {
+        name: "events_by_name",
+        build: "CREATE INDEX events_by_name
             ON events (event_name, event_time, ctt_id_bytes(event_id), service, user, error_code)",
-    ),
-    (
-        "event_params_by_value",
-        "CREATE INDEX event_params_by_value ON event_params (name_id, value_id, seq)",
-    ),
-    (
-        "alerts_by_id",
-        "CREATE UNIQUE INDEX alerts_by_id ON alerts (id)",
-    ),
-    (
-        "alerts_by_time",
-        "CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id)",
-    ),
-    (
-        "alerts_by_user",
-        "CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id)",
-    ),
-    (
-        "alerts_withdrawn",
-        "CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1",
-    ),
+        on_duplicate: None,
+    },
+    QueryIndex {
+        name: "event_params_by_value",
+        build: "CREATE INDEX event_params_by_value ON event_params (name_id, value_id, seq)",
+        on_duplicate: None,
+    },
+    QueryIndex {
+        name: "alerts_by_id",
+        build: "CREATE UNIQUE INDEX alerts_by_id ON alerts (id)",
+        on_duplicate: Some(KEEP_FIRST_ALERTS),
+    },
+    QueryIndex {
+        name: "alerts_by_time",
+        build: "CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id)",
+        on_duplicate: None,
+    },
+    QueryIndex {
+        name: "alerts_by_user",
+        build: "CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id)",
+        on_duplicate: None,
+    },
+    QueryIndex {
+        name: "alerts_withdrawn",
+        build: "CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1",
+        on_duplicate: None,
+    },
 ];
 
 /// Keeps the first row of each alert stored twice (see [`QUERY_INDEXES`]),
@@ -963,7 +981,7 @@ pub fn build_query_indexes(conn: &mut Connection) -> rusqlite::Result<()> {
     };
     let mut missing = Vec::new();
     for index in QUERY_INDEXES {
-        if !exists(conn, index.0)? {
+        if !exists(conn, index.name)? {
             missing.push(index);
         }
     }
@@ -976,19 +994,18 @@ pub fn build_query_indexes(conn: &mut Connection) -> rusqlite::Result<()> {
     // it is bounded by the cache whatever the size.
     conn.execute_batch("PRAGMA temp_store = FILE")?;
     let built = (|| {
-        for (name, build) in missing {
+        for index in missing {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if !exists(&tx, name)? {
-                match tx.execute_batch(build) {
-                    // An alert stored twice (only the statement is undone).
-                    Err(rusqlite::Error::SqliteFailure(e, _))
-                        if *name == "alerts_by_id"
-                            && e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            if !exists(&tx, index.name)? {
+                match (tx.execute_batch(index.build), index.on_duplicate) {
+                    // A row twice (only the statement is undone).
+                    (Err(rusqlite::Error::SqliteFailure(e, _)), Some(repair))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
                     {
-                        tx.execute_batch(KEEP_FIRST_ALERTS)?;
-                        tx.execute_batch(build)?;
+                        tx.execute_batch(repair)?;
+                        tx.execute_batch(index.build)?;
                     }
-                    built => built?,
+                    (built, _) => built?,
                 }
             }
             tx.commit()?;
@@ -1009,8 +1026,8 @@ pub fn drop_query_indexes_if_empty(conn: &mut Connection) -> rusqlite::Result<bo
         |r| r.get(0),
     )?;
     if empty {
-        for (name, _) in QUERY_INDEXES {
-            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
+        for index in QUERY_INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {};", index.name))?;
         }
     }
     tx.commit()?;
