@@ -1,5 +1,11 @@
 //! The `alerts` table (schema migration 11): written with the file that
 //! brought the record, read in the API's order.
+//!
+//! Since schema 50 a row holds ids, as an event's does: its rule's in
+//! `alert_rules`, its user's, service's and eventName's in the names
+//! tables, and its eventID as `events` holds one ([`id_bytes`]). An alert's
+//! id, `RULE:EVENT`, is read as [`alert_id!`] and found through
+//! `alerts_by_id` on (rule, event_id).
 
 use std::collections::HashMap;
 
@@ -10,10 +16,11 @@ use rusqlite::{
 };
 
 use super::records::Encoder;
+use super::write::{Interned, id_bytes};
 use crate::alerts::{LEVELS, level_rank};
 use crate::{Alert, AlertQuery, RecordJson};
 
-pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id,
+pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (rule, title, level, tags, event_id,
     event_time, user, service, event_name, baseline)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
@@ -23,10 +30,11 @@ pub const INSERT: &str = "INSERT OR IGNORE INTO alerts (rule_id, title, level, t
 pub const INSERT_RECORD: &str =
     "INSERT OR REPLACE INTO alert_records (alert, record) VALUES (last_insert_rowid(), ?1)";
 
-/// A rule's title and tags as `alert_rules` holds them (schema 25): the
-/// first ones its alerts were stored with.
+/// A rule's key, title and tags as `alert_rules` holds them (schema 25;
+/// its key, schema 50): the title and tags its first alert was stored with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleText {
+    id: i64,
     title: String,
     tags: Vec<String>,
 }
@@ -46,6 +54,7 @@ pub struct RuleTexts<'c> {
     added: KnownRules,
     find: CachedStatement<'c>,
     register: CachedStatement<'c>,
+    tx: &'c Connection,
 }
 
 impl<'c> RuleTexts<'c> {
@@ -53,16 +62,24 @@ impl<'c> RuleTexts<'c> {
         Ok(Self {
             known,
             added: KnownRules::new(),
-            find: tx.prepare_cached("SELECT title, tags FROM alert_rules WHERE rule_id = ?1")?,
+            find: tx
+                .prepare_cached("SELECT id, title, tags FROM alert_rules WHERE rule_id = ?1")?,
             register: tx.prepare_cached(
                 "INSERT INTO alert_rules (rule_id, title, tags) VALUES (?1, ?2, ?3)",
             )?,
+            tx,
         })
     }
 
-    /// Whether `alert`'s title and tags are its rule's.
-    fn shared(&mut self, alert: &Alert) -> rusqlite::Result<bool> {
-        let same = |text: &RuleText| text.title == alert.title && text.tags == alert.tags;
+    /// The key of `alert`'s rule, and whether its title and tags are the
+    /// rule's; the first alert of a rule unknown to the store registers it.
+    fn rule(&mut self, alert: &Alert) -> rusqlite::Result<(i64, bool)> {
+        let same = |text: &RuleText| {
+            (
+                text.id,
+                text.title == alert.title && text.tags == alert.tags,
+            )
+        };
         if let Some(text) = self
             .known
             .get(&alert.rule_id)
@@ -73,11 +90,16 @@ impl<'c> RuleTexts<'c> {
         let stored = self
             .find
             .query_row([&alert.rule_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .optional()?;
         let text = match stored {
-            Some((title, tags)) => RuleText {
+            Some((id, title, tags)) => RuleText {
+                id,
                 title,
                 tags: serde_json::from_str(&tags).unwrap_or_default(),
             },
@@ -88,14 +110,15 @@ impl<'c> RuleTexts<'c> {
                     tags_json(&alert.tags)
                 ])?;
                 RuleText {
+                    id: self.tx.last_insert_rowid(),
                     title: alert.title.clone(),
                     tags: alert.tags.clone(),
                 }
             }
         };
-        let shared = same(&text);
+        let rule = same(&text);
         self.added.insert(alert.rule_id.clone(), text);
-        Ok(shared)
+        Ok(rule)
     }
 
     /// The texts found or registered: known once the transaction commits.
@@ -108,34 +131,45 @@ fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).unwrap_or_default()
 }
 
+/// The writer's names of users, services and eventNames (schema 46), which
+/// an alert's row holds the ids of as an event's does.
+pub struct Names<'a, 'c> {
+    pub users: &'a mut Interned<'c>,
+    pub services: &'a mut Interned<'c>,
+    pub event_names: &'a mut Interned<'c>,
+}
+
 /// Stores `alert` unless it is stored already (`insert` is [`INSERT`],
-/// `insert_record` [`INSERT_RECORD`]), with its rule's title and tags by
-/// reference when they are its own (`rules`); its record too, unless its
-/// event is stored (`event_stored`), whose record it is, or the record is
-/// [`RecordJson::of_stored_event`]: read from its event in any case.
+/// `insert_record` [`INSERT_RECORD`]), with its rule's key, and its title
+/// and tags by reference when they are the rule's (`rules`); its record
+/// too, unless its event is stored (`event_stored`), whose record it is, or
+/// the record is [`RecordJson::of_stored_event`]: read from its event in
+/// any case.
 pub fn insert(
     insert: &mut Statement<'_>,
     insert_record: &mut Statement<'_>,
     rules: &mut RuleTexts<'_>,
+    names: &mut Names<'_, '_>,
     alert: &Alert,
     event_stored: bool,
     encoder: &mut Encoder,
 ) -> rusqlite::Result<()> {
-    let (title, tags) = if rules.shared(alert)? {
+    let (rule, shared) = rules.rule(alert)?;
+    let (title, tags) = if shared {
         (None, None)
     } else {
         (Some(alert.title.as_str()), Some(tags_json(&alert.tags)))
     };
     let inserted = insert.execute(params![
-        alert.rule_id,
+        rule,
         title,
         alert.level,
         tags,
-        alert.event_id,
+        id_bytes(&alert.event_id),
         to_seconds(alert.event_time),
-        alert.user,
-        alert.service,
-        alert.event_name,
+        names.users.id(&alert.user)?,
+        names.services.id(&alert.service)?,
+        names.event_names.id(&alert.event_name)?,
         alert
             .baseline
             .as_ref()
@@ -148,18 +182,37 @@ pub fn insert(
 }
 
 /// An alert's title and tags: its own, or its rule's; its record: its own,
-/// or its stored event's.
-const COLUMNS: &str = "id, rule_id,
-    coalesce(title, (SELECT title FROM alert_rules r WHERE r.rule_id = alerts.rule_id), ''),
+/// or its stored event's (whose eventID `events` holds in the same form).
+const COLUMNS: &str = concat!(
+    alert_id!(),
+    ", ",
+    alert_rule!(),
+    ",
+    coalesce(title, (SELECT title FROM alert_rules r WHERE r.id = alerts.rule), ''),
     level,
-    coalesce(tags, (SELECT tags FROM alert_rules r WHERE r.rule_id = alerts.rule_id), '[]'),
-    event_id, event_time, user, service, event_name,
+    coalesce(tags, (SELECT tags FROM alert_rules r WHERE r.id = alerts.rule), '[]'),
+    ctt_id_text(event_id), event_time, ",
+    user!(),
+    ", ",
+    service!(),
+    ", ",
+    event_name!(),
+    ",
     coalesce(ctt_record((SELECT record FROM alert_records WHERE alert = alerts.rowid)),
              (SELECT ctt_event_record(r.record, e.event_id, e.event_time, e.source_ip_address)
               FROM events e JOIN records r ON r.seq = e.seq
               WHERE ctt_key_hash(e.event_id) = ctt_key_hash(alerts.event_id)
-                AND ctt_id_text(e.event_id) = alerts.event_id)),
-    baseline";
+                AND e.event_id = alerts.event_id)),
+    baseline"
+);
+
+/// The API's order of alerts (SPEC §12): by time, then eventID, then rule
+/// id, as texts. The index gives the time's; the few alerts of one second
+/// are sorted by their texts.
+const ORDER: &str = concat!(
+    "ORDER BY event_time, ctt_id_text(event_id), ",
+    alert_rule!()
+);
 
 fn row(r: &Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
@@ -214,15 +267,15 @@ fn filter_withdrawn(query: &AlertQuery, withdrawn: Option<bool>) -> (String, Vec
         match rule.strip_suffix('*') {
             // `anomaly:*`: every rule id with that prefix (both `?` one value).
             Some(prefix) => bind(
-                "substr(rule_id, 1, length(?)) = ?",
+                "rule IN (SELECT id FROM alert_rules WHERE substr(rule_id, 1, length(?)) = ?)",
                 prefix.to_owned().into(),
                 &mut clauses,
             ),
-            None => bind("rule_id = ?", rule.clone().into(), &mut clauses),
+            None => bind(alert_rule_is!(), rule.clone().into(), &mut clauses),
         }
     }
     if let Some(user) = &query.user {
-        bind("user = ?", user.clone().into(), &mut clauses);
+        bind(user_is!(), user.clone().into(), &mut clauses);
     }
     if let Some(rank) = query.min_level.as_deref().and_then(level_rank) {
         let levels: Vec<String> = LEVELS[rank..].iter().map(|l| format!("'{l}'")).collect();
@@ -234,7 +287,8 @@ fn filter_withdrawn(query: &AlertQuery, withdrawn: Option<bool>) -> (String, Vec
         values.push(rule_id.clone().into());
         let n = values.len();
         clauses.push(format!(
-            "(event_time, event_id, rule_id) > (?{}, ?{}, ?{n})",
+            "(event_time, ctt_id_text(event_id), {}) > (?{}, ?{}, ?{n})",
+            alert_rule!(),
             n - 2,
             n - 1
         ));
@@ -251,7 +305,7 @@ fn filter_withdrawn(query: &AlertQuery, withdrawn: Option<bool>) -> (String, Vec
 fn list_statement(query: &AlertQuery) -> (String, Vec<SqlValue>) {
     let (filter, values) = filter(query);
     let sql = format!(
-        "SELECT {COLUMNS} FROM alerts {filter} ORDER BY event_time, event_id, rule_id LIMIT {}",
+        "SELECT {COLUMNS} FROM alerts {filter} {ORDER} LIMIT {}",
         query.limit.max(1)
     );
     (sql, values)
@@ -289,13 +343,20 @@ pub fn count(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<u64> {
     Ok((all - withdrawn).max(0) as u64)
 }
 
+/// The alert of id `RULE:EVENT`. A rule id may hold a `:` (`anomaly:…`),
+/// an eventID too: each split is tried, the rule's shortest first.
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Alert>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1 AND withdrawn = 0"),
-        [id],
-        row,
-    )
-    .optional()
+    let mut find = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM alerts WHERE {} AND event_id = ctt_id_bytes(?2) AND withdrawn = 0",
+        alert_rule_is!("?1")
+    ))?;
+    for (at, _) in id.match_indices(':') {
+        let (rule, event_id) = (&id[..at], &id[at + 1..]);
+        if let Some(alert) = find.query_row([rule, event_id], row).optional()? {
+            return Ok(Some(alert));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -343,10 +404,14 @@ mod tests {
         super::super::query::register_functions(&conn, &decoder).expect("functions");
         conn.execute_batch(
             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999)
-             INSERT INTO alerts (rule_id, title, level, tags, event_id, event_time, user,
+             INSERT INTO alerts (rule, title, level, tags, event_id, event_time, user,
                                  service, event_name)
-             SELECT 'r', 't', 'low', '[]', printf('id-%05d', i),
-                    1000 + i / 4, 'u' || (i % 2), 'iam', 'GetUser' FROM n",
+             SELECT 1, 't', 'low', '[]', printf('id-%05d', i), 1000 + i / 4, 1 + i % 2, 1, 1
+             FROM n;
+             INSERT INTO alert_rules (id, rule_id, title, tags) VALUES (1, 'r', 't', '[]');
+             INSERT INTO user_names (id, text) VALUES (1, 'u0'), (2, 'u1');
+             INSERT INTO service_names (id, text) VALUES (1, 'iam');
+             INSERT INTO event_names (id, text) VALUES (1, 'GetUser');",
         )
         .expect("alerts");
         let window = AlertQuery {

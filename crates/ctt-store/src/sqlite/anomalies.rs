@@ -230,6 +230,21 @@ pub fn rebuild_if_pending(
     tx.commit()
 }
 
+/// An anomaly alert stored: its row, its id (`RULE:EVENT`) and its eventID.
+struct Stored {
+    rowid: i64,
+    id: String,
+    event_id: String,
+}
+
+fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+    Ok(Stored {
+        rowid: r.get(0)?,
+        id: r.get(1)?,
+        event_id: r.get(2)?,
+    })
+}
+
 /// An anomaly the baselines imply: on which event, with which sentence.
 #[derive(Debug, Clone, PartialEq)]
 struct Wanted {
@@ -264,25 +279,33 @@ fn reconcile_firsts(
         .map(|(event_id, baseline)| Wanted { event_id, baseline })
         .collect();
     // What is stored for this scope: by user, or by the events' account.
-    let stored: Vec<(String, String)> = match kind {
+    let stored: Vec<Stored> = match kind {
         First::AccountRegion => tx
-            .prepare_cached(
-concat!(
-                "SELECT a.id, a.event_id FROM alerts a JOIN events e
-                   ON ctt_key_hash(e.event_id) = ctt_key_hash(a.event_id) AND ctt_id_text(e.event_id) = a.event_id
-                 WHERE a.rule_id = ?1 AND a.withdrawn = 0
+            .prepare_cached(concat!(
+                "SELECT a.rowid, ",
+                alert_id!("a"),
+                ", ctt_id_text(a.event_id) FROM alerts a JOIN events e
+                   ON ctt_key_hash(e.event_id) = ctt_key_hash(a.event_id) AND e.event_id = a.event_id
+                 WHERE a.",
+                alert_rule_is!("?1"),
+                " AND a.withdrawn = 0
                    AND coalesce(nullif(e.recipient_account_id, x''), ",
                 account_id!(),
                 ", '') = ?2"
-            ),
-            )?
-            .query_map(params![rule, scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+            ))?
+            .query_map(params![rule, scope], stored_row)?
             .collect::<rusqlite::Result<_>>()?,
         _ => tx
-            .prepare_cached(
-                "SELECT id, event_id FROM alerts WHERE rule_id = ?1 AND user = ?2 AND withdrawn = 0",
-            )?
-            .query_map(params![rule, scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .prepare_cached(concat!(
+                "SELECT rowid, ",
+                alert_id!(),
+                ", ctt_id_text(event_id) FROM alerts WHERE ",
+                alert_rule_is!("?1"),
+                " AND ",
+                user_is!("?2"),
+                " AND withdrawn = 0"
+            ))?
+            .query_map(params![rule, scope], stored_row)?
             .collect::<rusqlite::Result<_>>()?,
     };
     reconcile(tx, settings, anomaly, &wanted, &stored)
@@ -345,14 +368,17 @@ fn reconcile_spikes(
             }
         }
     }
-    let stored: Vec<(String, String)> = tx
-        .prepare_cached(
-            "SELECT id, event_id FROM alerts WHERE rule_id = ?1 AND user = ?2
-               AND event_time BETWEEN ?3 AND ?4 AND withdrawn = 0",
-        )?
-        .query_map(params![rule, user, lo, hi + HOUR - 1], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
+    let stored: Vec<Stored> = tx
+        .prepare_cached(concat!(
+            "SELECT rowid, ",
+            alert_id!(),
+            ", ctt_id_text(event_id) FROM alerts WHERE ",
+            alert_rule_is!("?1"),
+            " AND ",
+            user_is!("?2"),
+            " AND event_time BETWEEN ?3 AND ?4 AND withdrawn = 0"
+        ))?
+        .query_map(params![rule, user, lo, hi + HOUR - 1], stored_row)?
         .collect::<rusqlite::Result<_>>()?;
     reconcile(tx, settings, anomaly, &wanted, &stored)
 }
@@ -364,13 +390,18 @@ fn reconcile(
     settings: &AnomalySettings,
     anomaly: AnomalyKind,
     wanted: &[Wanted],
-    stored: &[(String, String)],
+    stored: &[Stored],
 ) -> rusqlite::Result<()> {
     let rule = anomaly.rule_id();
     let keep: BTreeSet<&str> = wanted.iter().map(|w| w.event_id.as_str()).collect();
-    for (id, event_id) in stored {
+    for Stored {
+        rowid,
+        id,
+        event_id,
+    } in stored
+    {
         if !keep.contains(event_id.as_str()) {
-            tx.execute("UPDATE alerts SET withdrawn = 1 WHERE id = ?1", [id])?;
+            tx.execute("UPDATE alerts SET withdrawn = 1 WHERE rowid = ?1", [rowid])?;
             // Not sent yet: it waits (one sent stays sent).
             tx.execute(
                 "UPDATE outbox SET state = 'withdrawn' WHERE alert_id = ?1 AND state = 'pending'",
@@ -380,20 +411,23 @@ fn reconcile(
     }
     let level = &settings.kind(anomaly).level;
     // On a stored event: its record is the event's (no `alert_records` row).
-    let mut upsert = tx.prepare_cached(concat!(
-        "INSERT INTO alerts (rule_id, title, level, tags, event_id, event_time, user,
+    // The rule's row (schema 50); each anomaly alert keeps its own title.
+    if !wanted.is_empty() {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO alert_rules (rule_id, title, tags) VALUES (?1, ?1, '[]')",
+        )?
+        .execute([&rule])?;
+    }
+    // The event's names and eventID are in the forms an alert holds.
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO alerts (rule, title, level, tags, event_id, event_time, user,
                              service, event_name, withdrawn, baseline)
-         SELECT ?1, ?2, ?3, '[]', ?4, event_time, ",
-        user!(),
-        ", ",
-        service!(),
-        ", ",
-        event_name!(),
-        ", 0, ?5
+         SELECT (SELECT id FROM alert_rules WHERE rule_id = ?1), ?2, ?3, '[]', event_id,
+                event_time, user, service, event_name, 0, ?5
          FROM events WHERE ctt_key_hash(event_id) = ctt_key_hash(?4) AND ctt_id_text(event_id) = ?4
-         ON CONFLICT (id) DO UPDATE SET withdrawn = 0, title = excluded.title,
-            level = excluded.level, baseline = excluded.baseline"
-    ))?;
+         ON CONFLICT (rule, event_id) DO UPDATE SET withdrawn = 0, title = excluded.title,
+            level = excluded.level, baseline = excluded.baseline",
+    )?;
     for w in wanted {
         let id = crate::Alert::key(&rule, &w.event_id);
         let baseline = serde_json::to_string(&w.baseline).unwrap_or_default();

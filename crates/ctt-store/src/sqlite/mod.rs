@@ -62,6 +62,51 @@ macro_rules! event_name {
     };
 }
 
+/// The rule id of the alert of row `alerts` (or the alias named): its text
+/// in `alert_rules` (schema 50).
+macro_rules! alert_rule {
+    () => {
+        alert_rule!("alerts")
+    };
+    ($alias:literal) => {
+        concat!(
+            "(SELECT rule_id FROM alert_rules r WHERE r.id = ",
+            $alias,
+            ".rule)"
+        )
+    };
+}
+
+/// The id (`RULE:EVENT`) of the alert of row `alerts` (or the alias named).
+macro_rules! alert_id {
+    () => {
+        alert_id!("alerts")
+    };
+    ($alias:literal) => {
+        concat!(
+            alert_rule!($alias),
+            " || ':' || ctt_id_text(",
+            $alias,
+            ".event_id)"
+        )
+    };
+}
+
+/// The condition that an alert's rule is the one named by the next
+/// parameter (or the one named): its id looked up once.
+macro_rules! alert_rule_is {
+    () => {
+        "rule = (SELECT id FROM alert_rules WHERE rule_id = ?)"
+    };
+    ($param:literal) => {
+        concat!(
+            "rule = (SELECT id FROM alert_rules WHERE rule_id = ",
+            $param,
+            ")"
+        )
+    };
+}
+
 /// The condition that an event's `column` holds the id of the text bound
 /// to the next parameter (`?`, or the one named) in `names`: the id is
 /// looked up once, not for every row, and an index on the column is used.
@@ -1842,7 +1887,11 @@ mod tests {
         store.load(vec![loaded]).await.expect("load");
         let conn = Connection::open(&path).expect("open");
         let kept: Vec<String> = conn
-            .prepare("SELECT a.id FROM alert_records r JOIN alerts a ON a.rowid = r.alert")
+            .prepare(
+                // (Its eventIDs are not UUIDs: the rows hold them as text.)
+                "SELECT (SELECT rule_id FROM alert_rules WHERE id = a.rule) || ':' || a.event_id
+                 FROM alert_records r JOIN alerts a ON a.rowid = r.alert",
+            )
             .expect("prepare")
             .query_map([], |r| r.get(0))
             .expect("query")

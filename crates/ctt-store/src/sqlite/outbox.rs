@@ -31,10 +31,12 @@ pub fn enqueue_new(
         let cursor: i64 =
             tx.query_row("SELECT alert_rowid FROM outbox_cursor", [], |r| r.get(0))?;
         let batch: Vec<(i64, String, String, i64, bool)> = tx
-            .prepare_cached(
-                "SELECT rowid, id, level, event_time, withdrawn FROM alerts WHERE rowid > ?1
-                 ORDER BY rowid LIMIT ?2",
-            )?
+            .prepare_cached(concat!(
+                "SELECT rowid, ",
+                alert_id!(),
+                ", level, event_time, withdrawn FROM alerts WHERE rowid > ?1
+                 ORDER BY rowid LIMIT ?2"
+            ))?
             .query_map(params![cursor, FAN_OUT_BATCH as i64], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?

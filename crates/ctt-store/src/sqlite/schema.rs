@@ -887,6 +887,61 @@ CREATE TRIGGER resource_users_removed AFTER DELETE ON resource_touches BEGIN
                           AND t.region = old.region AND t.id = old.id AND t.user = old.user);
 END;
 "#,
+    // 50: an alert holds ids, as its event does (schema 46), not texts: its
+    // rule's in `alert_rules` (which gains an integer key), its user's,
+    // service's and eventName's in `user_names`, `service_names` and
+    // `event_names`, and its eventID as `events` holds one (a canonical
+    // UUID's 16 bytes, `write::id_bytes`). The id `RULE:EVENT` is no column
+    // any more: `alerts_by_id` is on (rule, event_id), and the id is read as
+    // `rule_id || ':' || ctt_id_text(event_id)`. A hunting rule raises an
+    // alert on a quarter of the records: its rows and their three indexes
+    // were ~420 bytes an alert, more than a stored event's. Rowids are kept
+    // (the outbox's cursor and `alert_records` are theirs).
+    r#"
+INSERT OR IGNORE INTO user_names (text) SELECT DISTINCT user FROM alerts;
+INSERT OR IGNORE INTO service_names (text) SELECT DISTINCT service FROM alerts;
+INSERT OR IGNORE INTO event_names (text) SELECT DISTINCT event_name FROM alerts;
+CREATE TABLE alert_rules_50 (
+    id      INTEGER PRIMARY KEY,
+    rule_id TEXT NOT NULL UNIQUE,
+    title   TEXT NOT NULL,
+    tags    TEXT NOT NULL
+);
+INSERT INTO alert_rules_50 (rule_id, title, tags)
+    SELECT rule_id, title, tags FROM alert_rules ORDER BY rule_id;
+INSERT OR IGNORE INTO alert_rules_50 (rule_id, title, tags)
+    SELECT rule_id, coalesce(title, ''), coalesce(tags, '[]') FROM alerts
+     GROUP BY rule_id ORDER BY rule_id;
+CREATE TABLE alerts_50 (
+    rule       INTEGER NOT NULL,
+    level      TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    event_time INTEGER NOT NULL,
+    user       INTEGER NOT NULL,
+    service    INTEGER NOT NULL,
+    event_name INTEGER NOT NULL,
+    withdrawn  INTEGER NOT NULL DEFAULT 0,
+    baseline   TEXT,
+    title      TEXT,
+    tags       TEXT
+);
+INSERT INTO alerts_50 (rowid, rule, level, event_id, event_time, user, service, event_name,
+                       withdrawn, baseline, title, tags)
+    SELECT a.rowid, r.id, a.level, ctt_id_bytes(a.event_id), a.event_time, u.id, s.id, n.id,
+           a.withdrawn, a.baseline, a.title, a.tags
+    FROM alerts a JOIN alert_rules_50 r ON r.rule_id = a.rule_id
+    JOIN user_names u ON u.text = a.user JOIN service_names s ON s.text = a.service
+    JOIN event_names n ON n.text = a.event_name
+    ORDER BY a.rowid;
+DROP TABLE alerts;
+DROP TABLE alert_rules;
+ALTER TABLE alert_rules_50 RENAME TO alert_rules;
+ALTER TABLE alerts_50 RENAME TO alerts;
+CREATE UNIQUE INDEX alerts_by_id ON alerts (rule, event_id);
+CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule);
+CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule);
+CREATE INDEX alerts_withdrawn ON alerts (event_time) WHERE withdrawn = 1;
+"#,
 ];
 
 /// One of the [`QUERY_INDEXES`]: its name, the SQL that builds it, and for a
@@ -939,17 +994,17 @@ pub const QUERY_INDEXES: &[QueryIndex] = &[
     },
     QueryIndex {
         name: "alerts_by_id",
-        build: "CREATE UNIQUE INDEX alerts_by_id ON alerts (id)",
+        build: "CREATE UNIQUE INDEX alerts_by_id ON alerts (rule, event_id)",
         on_duplicate: Some(KEEP_FIRST_ALERTS),
     },
     QueryIndex {
         name: "alerts_by_time",
-        build: "CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule_id)",
+        build: "CREATE INDEX alerts_by_time ON alerts (event_time, event_id, rule)",
         on_duplicate: None,
     },
     QueryIndex {
         name: "alerts_by_user",
-        build: "CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule_id)",
+        build: "CREATE INDEX alerts_by_user ON alerts (user, event_time, event_id, rule)",
         on_duplicate: None,
     },
     QueryIndex {
@@ -963,7 +1018,7 @@ pub const QUERY_INDEXES: &[QueryIndex] = &[
 /// with its record, and drops the others: what `alerts_by_id`'s build runs
 /// when it found an alert twice, before building again.
 pub const KEEP_FIRST_ALERTS: &str = "CREATE TEMP TABLE alerts_twice AS SELECT rowid AS alert
-        FROM alerts WHERE rowid NOT IN (SELECT min(rowid) FROM alerts GROUP BY id);
+        FROM alerts WHERE rowid NOT IN (SELECT min(rowid) FROM alerts GROUP BY rule, event_id);
     DELETE FROM alerts WHERE rowid IN (SELECT alert FROM alerts_twice);
     DELETE FROM alert_records WHERE alert IN (SELECT alert FROM alerts_twice);
     DROP TABLE alerts_twice;";
@@ -1212,10 +1267,12 @@ mod tests {
         }
         assert_eq!(migrate(&mut conn).expect("migrate"), Ok(18));
         let rows: Vec<(i64, String, i64, Option<String>, String)> = conn
-            .prepare(
-                "SELECT a.rowid, id, withdrawn, baseline, record
-                 FROM alerts a JOIN alert_records r ON r.alert = a.rowid ORDER BY a.rowid",
-            )
+            .prepare(concat!(
+                "SELECT a.rowid, ",
+                alert_id!("a"),
+                ", withdrawn, baseline, record
+                 FROM alerts a JOIN alert_records r ON r.alert = a.rowid ORDER BY a.rowid"
+            ))
             .expect("prepare")
             .query_map([], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
@@ -1231,9 +1288,9 @@ mod tests {
             ]
         );
         let duplicate = conn.execute(
-            "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id, event_time,
-                user, service, event_name) VALUES ('r', 't', 'low', '[]', 'a', 5,
-                'alice', 'ec2', 'X')",
+            "INSERT OR IGNORE INTO alerts (rule, title, level, tags, event_id, event_time,
+                user, service, event_name)
+             SELECT id, 't', 'low', '[]', 'a', 5, 1, 1, 1 FROM alert_rules WHERE rule_id = 'r'",
             [],
         );
         assert_eq!(duplicate.expect("insert"), 0);
@@ -1479,6 +1536,196 @@ mod tests {
                 .expect("index");
             assert!(!index);
         }
+    }
+
+    /// Issue "Detections" (disk): an alert kept as ids reads back whole —
+    /// id, rule, title and tags (its own or its rule's), level, eventID (a
+    /// UUID's 16 bytes, any other as text), names, baseline and record —
+    /// listed in the API's order, found by its id (a rule's or an eventID's
+    /// `:` too), counted by user and rule, and stored once.
+    #[test]
+    fn migration_50_keeps_every_alert_whole_as_ids() {
+        let mut conn = at_version(49);
+        let uuid = |n: u8| format!("aaaaaaaa-0000-4000-8000-00000000000{n}");
+        conn.execute(
+            "INSERT INTO alert_rules (rule_id, title, tags)
+             VALUES ('r1', 'Root used', '[\"attack.t1078\"]')",
+            [],
+        )
+        .expect("rule");
+        for (rowid, rule, title, tags, level, event, time, user, withdrawn, baseline) in [
+            (4, "r1", None, None, "high", uuid(1), 100, "alice", 0, None),
+            (
+                2,
+                "r1",
+                Some("Old title"),
+                Some("[\"x\"]"),
+                "high",
+                "odd:id".to_owned(),
+                100,
+                "bob",
+                0,
+                None,
+            ),
+            (
+                7,
+                "anomaly:new-region",
+                Some("New region"),
+                Some("[]"),
+                "medium",
+                uuid(2),
+                50,
+                "bob",
+                0,
+                Some("{\"b\":1}"),
+            ),
+            (9, "r1", None, None, "high", uuid(3), 200, "carol", 1, None),
+        ] {
+            conn.execute(
+                "INSERT INTO alerts (rowid, rule_id, title, tags, level, event_id, event_time,
+                    user, service, event_name, withdrawn, baseline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'iam', 'GetUser', ?9, ?10)",
+                rusqlite::params![
+                    rowid, rule, title, tags, level, event, time, user, withdrawn, baseline
+                ],
+            )
+            .expect("alert");
+        }
+        conn.execute(
+            "INSERT INTO alert_records (alert, record) VALUES (4, '{\"eventID\":\"one\"}')",
+            [],
+        )
+        .expect("record");
+        assert_eq!(migrate(&mut conn).expect("migrate"), Ok(49));
+        let decoder = std::sync::Arc::new(super::super::records::Decoder::new("unused".into()));
+        super::super::query::register_functions(&conn, &decoder).expect("functions");
+        let all = crate::AlertQuery {
+            limit: 10,
+            ..crate::AlertQuery::default()
+        };
+        let listed = super::super::alerts::list(&conn, &all).expect("list");
+        let ids: Vec<&str> = listed.iter().map(|a| a.id.as_str()).collect();
+        let (one, two) = (
+            format!("r1:{}", uuid(1)),
+            format!("anomaly:new-region:{}", uuid(2)),
+        );
+        assert_eq!(ids, [two.as_str(), one.as_str(), "r1:odd:id"]);
+        let seen: Vec<_> = listed
+            .iter()
+            .map(|a| {
+                (
+                    a.rule_id.as_str(),
+                    a.title.as_str(),
+                    a.tags.clone(),
+                    a.level.as_str(),
+                    a.event_id.as_str(),
+                    a.user.as_str(),
+                    a.service.as_str(),
+                    a.event_name.as_str(),
+                    a.record.get(),
+                )
+            })
+            .collect();
+        let u2 = uuid(2);
+        let u1 = uuid(1);
+        assert_eq!(
+            seen,
+            [
+                (
+                    "anomaly:new-region",
+                    "New region",
+                    vec![],
+                    "medium",
+                    u2.as_str(),
+                    "bob",
+                    "iam",
+                    "GetUser",
+                    ""
+                ),
+                (
+                    "r1",
+                    "Root used",
+                    vec!["attack.t1078".to_owned()],
+                    "high",
+                    u1.as_str(),
+                    "alice",
+                    "iam",
+                    "GetUser",
+                    r#"{"eventID":"one"}"#
+                ),
+                (
+                    "r1",
+                    "Old title",
+                    vec!["x".to_owned()],
+                    "high",
+                    "odd:id",
+                    "bob",
+                    "iam",
+                    "GetUser",
+                    ""
+                ),
+            ]
+        );
+        let baseline: Option<String> = conn
+            .query_row("SELECT baseline FROM alerts WHERE rowid = 7", [], |r| {
+                r.get(0)
+            })
+            .expect("baseline");
+        assert_eq!(baseline.as_deref(), Some(r#"{"b":1}"#));
+        for alert in &listed {
+            let found = super::super::alerts::get(&conn, &alert.id)
+                .expect("get")
+                .expect("found by id");
+            assert_eq!(
+                (found.id.as_str(), found.title.as_str()),
+                (alert.id.as_str(), alert.title.as_str())
+            );
+        }
+        let withdrawn = format!("r1:{}", uuid(3));
+        assert!(
+            super::super::alerts::get(&conn, &withdrawn)
+                .expect("get")
+                .is_none()
+        );
+        let count =
+            |query: crate::AlertQuery| super::super::alerts::count(&conn, &query).expect("count");
+        assert_eq!(
+            count(crate::AlertQuery {
+                user: Some("bob".into()),
+                ..all.clone()
+            }),
+            2
+        );
+        assert_eq!(
+            count(crate::AlertQuery {
+                rule: Some("anomaly:*".into()),
+                ..all.clone()
+            }),
+            1
+        );
+        assert_eq!(
+            count(crate::AlertQuery {
+                rule: Some("r1".into()),
+                ..all.clone()
+            }),
+            2
+        );
+        let kept: Vec<(i64, String)> = conn
+            .prepare("SELECT rowid, typeof(event_id) FROM alerts ORDER BY rowid")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let kinds: Vec<(i64, &str)> = kept.iter().map(|(r, t)| (*r, t.as_str())).collect();
+        assert_eq!(kinds, [(2, "text"), (4, "blob"), (7, "blob"), (9, "blob")]);
+        let again = conn.execute(
+            "INSERT OR IGNORE INTO alerts (rule, level, event_id, event_time, user, service,
+                event_name)
+             SELECT id, 'low', ctt_id_bytes(?1), 1, 1, 1, 1 FROM alert_rules WHERE rule_id = 'r1'",
+            [uuid(1)],
+        );
+        assert_eq!(again.expect("insert"), 0, "stored once");
     }
 
     /// Issue "Scale" (disk): a key is kept as its folder's id and its name;
@@ -1870,9 +2117,7 @@ mod tests {
             ("Old title", vec!["a".to_owned()], "high")
         );
         let rowid: i64 = conn
-            .query_row("SELECT rowid FROM alerts WHERE id = 'r:e'", [], |r| {
-                r.get(0)
-            })
+            .query_row("SELECT rowid FROM alerts", [], |r| r.get(0))
             .expect("rowid");
         assert_eq!(rowid, 9);
     }
@@ -1990,11 +2235,15 @@ mod tests {
         assert_eq!(index_names(&conn), ["events_by_id"]);
         // Without `alerts_by_id`, a bulk load may store an alert twice (the
         // same event in two files): the build keeps the first.
+        conn.execute_batch(
+            "INSERT INTO alert_rules (id, rule_id, title, tags) VALUES (1, 'r', 't', '[]');",
+        )
+        .expect("rule");
         for (title, event) in [("first", "e1"), ("other", "e2"), ("second", "e1")] {
             conn.execute(
-                "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id,
+                "INSERT OR IGNORE INTO alerts (rule, title, level, tags, event_id,
                     event_time, user, service, event_name)
-                 VALUES ('r', ?2, 'low', '[]', ?1, 0, 'alice', 'ec2', 'RunInstances')",
+                 VALUES (1, ?2, 'low', '[]', ?1, 0, 1, 1, 1)",
                 [event, title],
             )
             .expect("insert alert");
@@ -2014,7 +2263,11 @@ mod tests {
             .expect("temp store");
         assert_eq!(temp_store, 2, "MEMORY again");
         let titles: Vec<(String, String)> = conn
-            .prepare("SELECT id, title FROM alerts ORDER BY rowid")
+            .prepare(concat!(
+                "SELECT ",
+                alert_id!(),
+                ", title FROM alerts ORDER BY rowid"
+            ))
             .expect("prepare")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("query")
@@ -2036,9 +2289,9 @@ mod tests {
             .expect("rows");
         assert_eq!(records, [r#"{"title":"first"}"#, r#"{"title":"other"}"#]);
         let again = conn.execute(
-            "INSERT OR IGNORE INTO alerts (rule_id, title, level, tags, event_id, event_time,
+            "INSERT OR IGNORE INTO alerts (rule, title, level, tags, event_id, event_time,
                 user, service, event_name)
-             VALUES ('r', 'third', 'low', '[]', 'e1', 0, 'alice', 'ec2', 'x')",
+             VALUES (1, 'third', 'low', '[]', 'e1', 0, 1, 1, 1)",
             [],
         );
         assert_eq!(again.expect("insert"), 0, "unique again once built");

@@ -277,6 +277,11 @@ pub fn load(
                     &mut insert_alert,
                     &mut insert_alert_record,
                     &mut rule_texts,
+                    &mut super::alerts::Names {
+                        users: &mut user_names,
+                        services: &mut service_names,
+                        event_names: &mut event_names,
+                    },
                     alert,
                     stored,
                     encoder,
