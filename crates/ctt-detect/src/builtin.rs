@@ -74,7 +74,14 @@ impl RuleSet {
             let origin = format!("builtin:{file}");
             let rule = match *file {
                 REGIONS_FILE => match &options.allowed_regions {
-                    None => continue,
+                    None => {
+                        // Off without a list of regions; disabling it is
+                        // no mistake for all that.
+                        if let Ok(rule) = Rule::from_yaml(text) {
+                            self.met(&rule.id);
+                        }
+                        continue;
+                    }
                     Some(regions) => with_values(text, &["allowed", "awsRegion"], regions),
                 },
                 INSTANCES_FILE => match &options.expensive_instance_types {

@@ -25,6 +25,8 @@ pub enum LoadError {
         id: String,
         other: String,
     },
+    #[error("[alerts] disabled names no rule loaded: {}", ids.join(", "))]
+    UnknownDisabled { ids: Vec<String> },
 }
 
 /// Rules, with where each came from, indexed by the `eventName`s they can
@@ -46,12 +48,59 @@ pub struct RuleSet {
     /// Rules for any name, each with a search for the texts it requires
     /// (`None`: none known, the record is tried).
     any_name: Vec<(usize, Option<aho_corasick::AhoCorasick>)>,
+    /// Rule ids left out (`[alerts] disabled`), each with whether a rule of
+    /// that id was met.
+    disabled: HashMap<String, bool>,
 }
 
 impl RuleSet {
-    /// Adds `rule`, from `origin` (a file name). Refuses a second rule with
-    /// the same id.
+    /// A set that leaves out the rules of these ids (`[alerts] disabled`):
+    /// they are read and checked, as any rule, but never evaluated.
+    pub fn without(ids: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            disabled: ids.into_iter().map(|id| (id, false)).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Notes that a rule of `id` exists although it is not added (a built-in
+    /// rule off by its options): disabling it is no mistake.
+    pub(crate) fn met(&mut self, id: &str) {
+        if let Some(met) = self.disabled.get_mut(id) {
+            *met = true;
+        }
+    }
+
+    /// The disabled ids no rule had: a mistake (a typo leaves a rule on),
+    /// refused once every rule is added.
+    pub fn check_disabled(&self) -> Result<(), LoadError> {
+        let mut ids: Vec<String> = self
+            .disabled
+            .iter()
+            .filter(|(_, met)| !**met)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort();
+        Err(LoadError::UnknownDisabled { ids })
+    }
+
+    /// The ids left out, sorted.
+    pub fn disabled(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.disabled.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Adds `rule`, from `origin` (a file name), unless its id is disabled.
+    /// Refuses a second rule with the same id.
     pub fn add(&mut self, rule: Rule, origin: &str) -> Result<(), LoadError> {
+        if let Some(met) = self.disabled.get_mut(&rule.id) {
+            *met = true;
+            return Ok(());
+        }
         if let Some((_, other)) = self.rules.iter().find(|(r, _)| r.id == rule.id) {
             return Err(LoadError::DuplicateId {
                 path: PathBuf::from(origin),
@@ -221,5 +270,37 @@ mod tests {
         assert_eq!(set.named(&long.to_lowercase()), &[2]);
         assert_eq!(set.named(&long), &[2]);
         assert!(set.named("StopInstances").is_empty());
+    }
+
+    /// `[alerts] disabled`: a rule of a disabled id is never evaluated (nor
+    /// listed), the others are; an id no rule has is refused, named.
+    #[test]
+    fn disabled_rules_are_left_out_and_an_unknown_id_is_refused() {
+        let mut set = RuleSet::without(["b".to_owned()]);
+        for (id, name) in [("a", "RunInstances"), ("b", "RunInstances")] {
+            set.add(rule(id, name), "test")
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        set.check_disabled().unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = set.rules().map(|(r, _)| r.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+        let record = serde_json::json!({"eventName": "RunInstances"});
+        let hits: Vec<&str> = set
+            .matching("RunInstances", &record)
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(hits, ["a"]);
+        assert_eq!(set.disabled(), ["b"]);
+
+        let mut typo =
+            RuleSet::without(["a".to_owned(), "zz-typo".to_owned(), "c-typo".to_owned()]);
+        typo.add(rule("a", "RunInstances"), "test")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let refused = typo.check_disabled().expect_err("unknown ids");
+        assert_eq!(
+            refused.to_string(),
+            "[alerts] disabled names no rule loaded: c-typo, zz-typo"
+        );
     }
 }

@@ -160,6 +160,10 @@ pub struct AlertSettings {
     pub builtin: bool,
     /// Sigma rule files and folders, besides the built-in ones (`--rules` adds).
     pub rules: Vec<PathBuf>,
+    /// Ids of rules left out: read and checked, never evaluated (a folder's
+    /// hunting rules too noisy for the account). An id no rule has is an
+    /// error.
+    pub disabled: Vec<String>,
     /// Regions the account is meant to use: calls elsewhere alert. Empty: that
     /// built-in rule is off.
     pub allowed_regions: Vec<String>,
@@ -208,6 +212,7 @@ impl Default for AlertSettings {
         Self {
             builtin: true,
             rules: Vec::new(),
+            disabled: Vec::new(),
             allowed_regions: Vec::new(),
             expensive_instance_types: Vec::new(),
             notify_max_age: "24h".into(),
@@ -427,6 +432,9 @@ impl Settings {
              builtin = {}\n\
              # Sigma rule files and folders, besides the built-in ones (`--rules` adds).\n\
              rules = {}\n\
+             # Ids of rules left out (read and checked, never evaluated), e.g. a folder's\n\
+             # hunting rules that fire on every call of an assumed role.\n\
+             disabled = {}\n\
              # Regions the account is meant to use: calls elsewhere alert. Empty: off.\n\
              allowed_regions = {}\n\
              # Instance types that alert when launched (Sigma wildcards, e.g. \"p3.*\").\n\
@@ -472,6 +480,7 @@ impl Settings {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()),
+            v(&self.alerts.disabled),
             v(&self.alerts.allowed_regions),
             v(&self.alerts.expensive_instance_types),
             v(&self.alerts.notify_max_age),
@@ -634,6 +643,7 @@ mod tests {
         settings.server.allowed_hosts = vec!["ctt.example".into()];
         settings.server.trust_forwarded_proto = true;
         settings.alerts.rules = vec![PathBuf::from("rules/extra")];
+        settings.alerts.disabled = vec!["905d389b-b853-46d0-9d3d-dea0d3a3cd49".into()];
         settings.alerts.allowed_regions = vec!["eu-west-1".into()];
         // The default: an example, commented out.
         let text = settings.to_commented_toml();

@@ -50,6 +50,8 @@ pub struct AlertsConfig {
     pub builtin: bool,
     pub allowed_regions: Vec<String>,
     pub expensive_instance_types: Vec<String>,
+    /// Ids of rules left out, as `[alerts] disabled`.
+    pub disabled: Vec<String>,
     #[serde(skip)]
     pub rules: Option<std::path::PathBuf>,
     /// The lowest level published to `CTT_SNS_TOPIC_ARN`.
@@ -66,6 +68,7 @@ impl Default for AlertsConfig {
             builtin: true,
             allowed_regions: Vec::new(),
             expensive_instance_types: Vec::new(),
+            disabled: Vec::new(),
             rules: None,
             notify_min_level: "medium".into(),
             notify_max_age: "24h".into(),
@@ -77,7 +80,7 @@ impl Default for AlertsConfig {
 impl AlertsConfig {
     /// The rules these settings name.
     pub fn rule_set(&self) -> Result<ctt_detect::RuleSet, ctt_detect::LoadError> {
-        let mut set = ctt_detect::RuleSet::default();
+        let mut set = ctt_detect::RuleSet::without(self.disabled.iter().cloned());
         if self.builtin {
             let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
             set.add_builtin(&ctt_detect::BuiltinOptions {
@@ -88,6 +91,7 @@ impl AlertsConfig {
         if let Some(folder) = &self.rules {
             set.add_path(folder)?;
         }
+        set.check_disabled()?;
         Ok(set)
     }
 }
@@ -349,6 +353,19 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rules(&s), 0);
         assert!(settings(&[("CTT_TABLE", "t"), ("CTT_ALERTS", r#"{"colour": 1}"#)]).is_err());
+        // `disabled`: a built-in rule left out; an id no rule has refused.
+        let first = ctt_detect::Rule::from_yaml(ctt_detect::BUILTIN[0].1)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .id;
+        let off = format!(r#"{{"disabled": ["{first}"]}}"#);
+        let s_off =
+            settings(&[("CTT_TABLE", "t"), ("CTT_ALERTS", &off)]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rules(&s_off), ctt_detect::BUILTIN.len() - 2);
+        let typo = settings(&[
+            ("CTT_TABLE", "t"),
+            ("CTT_ALERTS", r#"{"disabled": ["no-such-rule"]}"#),
+        ]);
+        assert!(typo.is_err_and(|e| e.to_string().contains("no-such-rule")));
         assert!(settings(&[("CTT_TABLE", "t"), ("CTT_RULES", "/nonexistent/rules")]).is_err());
         // Anomalies (SPEC §13): the defaults, or `[anomalies]` as JSON.
         assert_eq!(s.anomalies, ctt_core::anomaly::AnomalySettings::default());

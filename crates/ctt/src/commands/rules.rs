@@ -13,10 +13,10 @@ use crate::output;
 use crate::settings::Settings;
 
 /// The rules in force: the built-in ones (unless `[alerts] builtin = false`),
-/// `[alerts] rules`, then `extra` (`--rules`).
+/// `[alerts] rules`, then `extra` (`--rules`), less `[alerts] disabled`.
 pub fn rule_set(settings: &Settings, extra: &[PathBuf]) -> anyhow::Result<RuleSet> {
-    let mut set = RuleSet::default();
     let alerts = &settings.alerts;
+    let mut set = RuleSet::without(alerts.disabled.iter().cloned());
     if alerts.builtin {
         let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         set.add_builtin(&BuiltinOptions {
@@ -27,6 +27,7 @@ pub fn rule_set(settings: &Settings, extra: &[PathBuf]) -> anyhow::Result<RuleSe
     for path in alerts.rules.iter().chain(extra) {
         set.add_path(path)?;
     }
+    set.check_disabled()?;
     Ok(set)
 }
 

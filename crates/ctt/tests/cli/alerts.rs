@@ -126,6 +126,71 @@ fn rules_fire_as_records_load_once_each_even_on_records_not_stored() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--level severe"));
 }
 
+/// `[alerts] disabled` (docs/detections.md): a rule of a folder left out is
+/// not listed and raises nothing on a load, the others still do; an id no
+/// rule has stops the load, named (a typo would leave the rule on).
+#[test]
+fn disabled_rules_raise_nothing_and_an_unknown_id_is_refused() {
+    let work = Workspace::new();
+    let rules = work.path("rules");
+    std::fs::create_dir_all(&rules).expect("dir");
+    std::fs::write(rules.join("reads.yml"), READS_RULE).expect("rule");
+    let rules_flag = rules.to_string_lossy().into_owned();
+    let config = work.path("ctt.toml");
+    let config_flag = config.to_string_lossy().into_owned();
+    std::fs::write(&config, "[alerts]\ndisabled = [\"test-list-buckets\"]\n").expect("config");
+    let out = run(work.ctt().args([
+        "--config",
+        &config_flag,
+        "rules",
+        "list",
+        "--format",
+        "json",
+        "--rules",
+        &rules_flag,
+    ]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        listed.len(),
+        ctt_detect::BUILTIN.len() - 1,
+        "the built-in ones only"
+    );
+    assert!(listed.iter().all(|r| r["id"] != "test-list-buckets"));
+
+    let awsdocs = corpus().join("awsdocs");
+    let (report, code) = work.ingest(
+        &[&awsdocs],
+        &["--config", &config_flag, "--rules", &rules_flag],
+    );
+    assert_eq!(code, 0, "{report}");
+    let out = run(work.ctt().args(["alerts", "--format", "csv"]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let rows = csv_rows(&String::from_utf8_lossy(&out.stdout));
+    assert!(!rows.is_empty(), "the built-in rules still fire");
+    assert!(rows.iter().all(|r| r[1] != "test-list-buckets"), "{rows:?}");
+
+    std::fs::write(&config, "[alerts]\ndisabled = [\"test-list-bucket\"]\n").expect("config");
+    let mut typo = work.ctt();
+    typo.args([
+        "--config",
+        &config_flag,
+        "ingest",
+        "--no-progress",
+        "--rules",
+        &rules_flag,
+    ])
+    .arg(&awsdocs);
+    let out = run(&mut typo);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("disabled names no rule loaded: test-list-bucket"),
+        "{}",
+        describe(&out)
+    );
+}
+
 #[test]
 fn rules_list_check_and_test() {
     let work = Workspace::new();

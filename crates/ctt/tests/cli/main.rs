@@ -12,8 +12,8 @@
 //! - `verify`: `ctt verify` on generated trees, each tampering named (SPEC §14).
 //! - `aws`: `s3://` sources and `--store dynamodb://` against moto (feature `aws`).
 
-#[cfg(feature = "aws")]
 mod alerts;
+#[cfg(feature = "aws")]
 mod aws;
 mod bad_input;
 mod corpus;
