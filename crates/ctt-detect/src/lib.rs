@@ -11,5 +11,5 @@ mod set;
 pub mod sigma;
 
 pub use builtin::{BUILTIN, BuiltinOptions};
-pub use set::{LoadError, RuleSet};
+pub use set::{LoadError, RuleSet, Selection};
 pub use sigma::{Level, Rule, RuleError};

@@ -29,6 +29,20 @@ pub enum LoadError {
     UnknownDisabled { ids: Vec<String> },
 }
 
+/// The rules a load uses, as `[alerts]` names them (SPEC §12): the
+/// built-in ones unless `builtin` is false (with their options: no list of
+/// allowed regions leaves that rule off; none of instance types keeps the
+/// built-in list), then the rule files and folders of `paths`, less the ids
+/// of `disabled` — the same for `ctt` and the ingest Lambda.
+#[derive(Debug, Default)]
+pub struct Selection<'a> {
+    pub builtin: bool,
+    pub allowed_regions: &'a [String],
+    pub expensive_instance_types: &'a [String],
+    pub paths: Vec<&'a Path>,
+    pub disabled: &'a [String],
+}
+
 /// Rules, with where each came from, indexed by the `eventName`s they can
 /// fire on (lower-cased); rules that may fire on any name are always tried.
 ///
@@ -61,6 +75,24 @@ impl RuleSet {
             disabled: ids.into_iter().map(|id| (id, false)).collect(),
             ..Self::default()
         }
+    }
+
+    /// The rules `selection` names; an id of `disabled` no rule has is
+    /// refused ([`RuleSet::check_disabled`]).
+    pub fn select(selection: &Selection<'_>) -> Result<Self, LoadError> {
+        let mut set = Self::without(selection.disabled.iter().cloned());
+        if selection.builtin {
+            let given = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
+            set.add_builtin(&crate::BuiltinOptions {
+                allowed_regions: given(selection.allowed_regions),
+                expensive_instance_types: given(selection.expensive_instance_types),
+            })?;
+        }
+        for path in &selection.paths {
+            set.add_path(path)?;
+        }
+        set.check_disabled()?;
+        Ok(set)
     }
 
     /// Notes that a rule of `id` exists although it is not added (a built-in

@@ -80,19 +80,13 @@ impl Default for AlertsConfig {
 impl AlertsConfig {
     /// The rules these settings name.
     pub fn rule_set(&self) -> Result<ctt_detect::RuleSet, ctt_detect::LoadError> {
-        let mut set = ctt_detect::RuleSet::without(self.disabled.iter().cloned());
-        if self.builtin {
-            let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-            set.add_builtin(&ctt_detect::BuiltinOptions {
-                allowed_regions: non_empty(&self.allowed_regions),
-                expensive_instance_types: non_empty(&self.expensive_instance_types),
-            })?;
-        }
-        if let Some(folder) = &self.rules {
-            set.add_path(folder)?;
-        }
-        set.check_disabled()?;
-        Ok(set)
+        ctt_detect::RuleSet::select(&ctt_detect::Selection {
+            builtin: self.builtin,
+            allowed_regions: &self.allowed_regions,
+            expensive_instance_types: &self.expensive_instance_types,
+            paths: self.rules.iter().map(std::path::PathBuf::as_path).collect(),
+            disabled: &self.disabled,
+        })
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ctt_detect::{BuiltinOptions, Rule, RuleSet};
+use ctt_detect::{Rule, RuleSet, Selection};
 use ctt_ingest::{LocalSource, Source};
 use serde::Serialize;
 
@@ -16,19 +16,18 @@ use crate::settings::Settings;
 /// `[alerts] rules`, then `extra` (`--rules`), less `[alerts] disabled`.
 pub fn rule_set(settings: &Settings, extra: &[PathBuf]) -> anyhow::Result<RuleSet> {
     let alerts = &settings.alerts;
-    let mut set = RuleSet::without(alerts.disabled.iter().cloned());
-    if alerts.builtin {
-        let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
-        set.add_builtin(&BuiltinOptions {
-            allowed_regions: non_empty(&alerts.allowed_regions),
-            expensive_instance_types: non_empty(&alerts.expensive_instance_types),
-        })?;
-    }
-    for path in alerts.rules.iter().chain(extra) {
-        set.add_path(path)?;
-    }
-    set.check_disabled()?;
-    Ok(set)
+    Ok(RuleSet::select(&Selection {
+        builtin: alerts.builtin,
+        allowed_regions: &alerts.allowed_regions,
+        expensive_instance_types: &alerts.expensive_instance_types,
+        paths: alerts
+            .rules
+            .iter()
+            .chain(extra)
+            .map(PathBuf::as_path)
+            .collect(),
+        disabled: &alerts.disabled,
+    })?)
 }
 
 /// A rule as `ctt rules list` shows it.
