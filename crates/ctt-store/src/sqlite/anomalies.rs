@@ -230,6 +230,22 @@ pub fn rebuild_if_pending(
     tx.commit()
 }
 
+/// The anomalies of rule `?1` stored on user `?2`'s events, not withdrawn,
+/// as [`Stored`] rows.
+macro_rules! users_anomalies {
+    () => {
+        concat!(
+            "SELECT rowid, ",
+            alert_id!(),
+            ", ctt_id_text(event_id) FROM alerts WHERE ",
+            alert_rule_is!("?1"),
+            " AND ",
+            user_is!("?2"),
+            " AND withdrawn = 0"
+        )
+    };
+}
+
 /// An anomaly alert stored: its row, its id (`RULE:EVENT`) and its eventID.
 struct Stored {
     rowid: i64,
@@ -296,15 +312,7 @@ fn reconcile_firsts(
             .query_map(params![rule, scope], stored_row)?
             .collect::<rusqlite::Result<_>>()?,
         _ => tx
-            .prepare_cached(concat!(
-                "SELECT rowid, ",
-                alert_id!(),
-                ", ctt_id_text(event_id) FROM alerts WHERE ",
-                alert_rule_is!("?1"),
-                " AND ",
-                user_is!("?2"),
-                " AND withdrawn = 0"
-            ))?
+            .prepare_cached(users_anomalies!())?
             .query_map(params![rule, scope], stored_row)?
             .collect::<rusqlite::Result<_>>()?,
     };
@@ -370,13 +378,8 @@ fn reconcile_spikes(
     }
     let stored: Vec<Stored> = tx
         .prepare_cached(concat!(
-            "SELECT rowid, ",
-            alert_id!(),
-            ", ctt_id_text(event_id) FROM alerts WHERE ",
-            alert_rule_is!("?1"),
-            " AND ",
-            user_is!("?2"),
-            " AND event_time BETWEEN ?3 AND ?4 AND withdrawn = 0"
+            users_anomalies!(),
+            " AND event_time BETWEEN ?3 AND ?4"
         ))?
         .query_map(params![rule, user, lo, hi + HOUR - 1], stored_row)?
         .collect::<rusqlite::Result<_>>()?;
