@@ -403,8 +403,22 @@ pub fn stored_event_source<'a>(event_source: &'a str, service: &str) -> &'a str 
     let own = !service.is_empty()
         && event_source
             .strip_prefix(service)
-            .is_some_and(|rest| rest == ".amazonaws.com");
+            .is_some_and(|rest| rest == OWN_SOURCE_SUFFIX);
     if own { "" } else { event_source }
+}
+
+/// What follows a service's name in the `eventSource` of its own calls.
+const OWN_SOURCE_SUFFIX: &str = ".amazonaws.com";
+
+/// The `eventSource` of a service's own calls, `SERVICE.amazonaws.com`
+/// (none for no service): what an empty `events.event_source` stands for
+/// (read in SQL by [`event_source!`], which says the same).
+pub fn own_event_source(service: &str) -> String {
+    if service.is_empty() {
+        String::new()
+    } else {
+        format!("{service}{OWN_SOURCE_SUFFIX}")
+    }
 }
 
 mod alerts;

@@ -80,12 +80,7 @@ impl NameCache {
             return Ok(met);
         }
         let name = self.ensure(conn, Names::Service, service)?;
-        let name = self.text(name);
-        let source = if name.is_empty() {
-            String::new()
-        } else {
-            format!("{name}.amazonaws.com")
-        };
+        let source = super::own_event_source(self.text(name));
         let met = self.add(Arc::from(source));
         self.sources.insert(service, met);
         Ok(met)
