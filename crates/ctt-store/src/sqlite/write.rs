@@ -277,7 +277,7 @@ pub fn load(
                     &mut insert_alert,
                     &mut insert_alert_record,
                     &mut rule_texts,
-                    &mut super::alerts::Names {
+                    &mut super::alerts::InternedNames {
                         users: &mut user_names,
                         services: &mut service_names,
                         event_names: &mut event_names,
