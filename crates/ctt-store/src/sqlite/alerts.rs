@@ -189,8 +189,7 @@ const FROM: &str = "FROM alerts CROSS JOIN alert_rules ar ON ar.id = alerts.rule
 /// An alert's title and tags: its own, or its rule's; its record: its own,
 /// or its stored event's (whose eventID `events` holds in the same form).
 /// Read [`FROM`].
-const COLUMNS: &str = concat!(
-    "ar.rule_id || ':' || ctt_id_text(alerts.event_id), ar.rule_id,
+const COLUMNS: &str = "ar.rule_id || ':' || ctt_id_text(alerts.event_id), ar.rule_id,
     coalesce(alerts.title, ar.title, ''),
     level,
     coalesce(alerts.tags, ar.tags, '[]'),
@@ -200,8 +199,7 @@ const COLUMNS: &str = concat!(
               FROM events e JOIN records r ON r.seq = e.seq
               WHERE ctt_key_hash(e.event_id) = ctt_key_hash(alerts.event_id)
                 AND e.event_id = alerts.event_id)),
-    baseline"
-);
+    baseline";
 
 /// The API's order of alerts (SPEC §12): by time, then eventID, then rule
 /// id, as texts. The index gives the time's; the few alerts of one second
