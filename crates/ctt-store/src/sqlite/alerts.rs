@@ -361,15 +361,27 @@ pub fn count(conn: &Connection, query: &AlertQuery) -> rusqlite::Result<u64> {
 }
 
 /// The alert of id `RULE:EVENT`. A rule id may hold a `:` (`anomaly:…`),
-/// an eventID too: each split is tried, the rule's shortest first.
+/// an eventID too: the id is tried with each rule whose id it starts with
+/// (and a `:`), the shortest first — a few lookups, however many `:` the id
+/// holds.
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Alert>> {
+    let rules: Vec<(i64, usize)> = conn
+        .prepare_cached(
+            "SELECT id, length(CAST(rule_id AS BLOB)) FROM alert_rules
+             WHERE substr(CAST(?1 AS BLOB), 1, length(CAST(rule_id AS BLOB)) + 1)
+                   = CAST(rule_id || ':' AS BLOB)
+             ORDER BY 2",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut find = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} {FROM} WHERE {} AND event_id = ctt_id_bytes(?2) AND withdrawn = 0",
-        alert_rule_is!("?1")
+        "SELECT {COLUMNS} {FROM} WHERE rule = ?1 AND event_id = ctt_id_bytes(?2) AND withdrawn = 0"
     ))?;
-    for (at, _) in id.match_indices(':') {
-        let (rule, event_id) = (&id[..at], &id[at + 1..]);
-        let mut rows = find.query([rule, event_id])?;
+    for (rule, length) in rules {
+        let Some(event_id) = id.get(length + 1..) else {
+            continue;
+        };
+        let mut rows = find.query(params![rule, event_id])?;
         if let Some(r) = rows.next()? {
             return row(r, conn, &mut NameCache::default()).map(Some);
         }

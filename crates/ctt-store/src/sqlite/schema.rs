@@ -1681,6 +1681,25 @@ mod tests {
                 (alert.id.as_str(), alert.title.as_str())
             );
         }
+        // A rule whose id is another's and a `:` does not hide the other's
+        // alert; an id of nothing but `:` finds nothing.
+        conn.execute(
+            "INSERT INTO alert_rules (rule_id, title, tags) VALUES ('r1:odd', 't', '[]')",
+            [],
+        )
+        .expect("rule");
+        let odd = super::super::alerts::get(&conn, "r1:odd:id")
+            .expect("get")
+            .expect("found");
+        assert_eq!(
+            (odd.rule_id.as_str(), odd.event_id.as_str()),
+            ("r1", "odd:id")
+        );
+        assert!(
+            super::super::alerts::get(&conn, &":".repeat(2_000))
+                .expect("get")
+                .is_none()
+        );
         let withdrawn = format!("r1:{}", uuid(3));
         assert!(
             super::super::alerts::get(&conn, &withdrawn)
