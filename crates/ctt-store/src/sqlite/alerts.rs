@@ -280,7 +280,7 @@ fn filter_withdrawn(query: &AlertQuery, withdrawn: Option<bool>) -> (String, Vec
                 &mut clauses,
             ),
             None => bind(
-                "+rule = (SELECT id FROM alert_rules WHERE rule_id = ?)",
+                concat!("+", alert_rule_is!()),
                 rule.clone().into(),
                 &mut clauses,
             ),

@@ -64,12 +64,9 @@ macro_rules! event_name {
     };
 }
 
-/// The rule id of the alert of row `alerts` (or the alias named): its text
-/// in `alert_rules` (schema 50).
+/// The rule id of the alert of the row named `alias`: its text in
+/// `alert_rules` (schema 50).
 macro_rules! alert_rule {
-    () => {
-        alert_rule!("alerts")
-    };
     ($alias:literal) => {
         concat!(
             "(SELECT rule_id FROM alert_rules r WHERE r.id = ",
@@ -95,7 +92,8 @@ macro_rules! alert_id {
 }
 
 /// The condition that an alert's rule is the one named by the next
-/// parameter (or the one named): its id looked up once.
+/// parameter (or the one named): its id looked up once. A page's filter
+/// reads it behind a `+` (not through `alerts_by_id`: see `alerts::filter`).
 macro_rules! alert_rule_is {
     () => {
         "rule = (SELECT id FROM alert_rules WHERE rule_id = ?)"
